@@ -1,0 +1,332 @@
+//! Roost protocol v1: every type that crosses the wire between the reference server, the client
+//! core and the UI, and the limits both sides agree on.
+//!
+//! This crate owns the *shape* of the protocol and nothing else: no I/O, no async, no storage.
+//! It must keep compiling for `wasm32-unknown-unknown` (the UI uses it), so it depends only on
+//! serde, serde_json and uuid (without generation features). `PROTOCOL.md` at the repository
+//! root is the prose description of these types; the insta snapshots in `tests/` make every
+//! change to the serialized form a visible diff.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The protocol version served under `/v1/`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Page size used when a request does not give `limit`.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Largest `limit` a server accepts; a larger one is a `page_size_too_large` error, not a clamp,
+/// so a client never mistakes a short page for the end of a range.
+pub const MAX_PAGE_SIZE: u32 = 500;
+/// Largest request body the server reads.
+pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
+/// Largest encoded message `body` the server stores.
+pub const MAX_MESSAGE_BODY_BYTES: usize = 16 * 1024;
+/// Longest idempotency key accepted on send.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+/// Largest seq/rev value a request may carry (SQLite stores them as signed 64-bit integers).
+pub const MAX_CURSOR_VALUE: u64 = i64::MAX as u64;
+
+/// Per-chat message sequence number: assigned by the server, strictly increasing, gap-free,
+/// starting at 1. A hole in a client's cached seqs always means "missing here".
+pub type Seq = u64;
+/// Per-chat change-journal position: every create, edit and delete takes the chat's next rev.
+pub type Rev = u64;
+/// Milliseconds since the Unix epoch (UTC).
+pub type UnixMillis = i64;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub uuid::Uuid);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                uuid::Uuid::parse_str(s).map($name)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies a chat (conversation).
+    ChatId
+);
+uuid_id!(
+    /// Identifies a message across all chats; stable through edits and deletion.
+    MessageId
+);
+
+/// Identifies a user: a short lowercase handle such as `alice`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub String);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl UserId {
+    pub fn new(handle: impl Into<String>) -> Self {
+        UserId(handle.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One message as the server stores it, at its latest version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub chat_id: ChatId,
+    pub seq: Seq,
+    /// 1 when created; every edit and the delete increment it. The higher version wins.
+    pub version: u64,
+    pub author: UserId,
+    pub created_at: UnixMillis,
+    pub edited_at: Option<UnixMillis>,
+    /// Set on a tombstone. The row keeps its seq; `body` is then `null`.
+    pub deleted_at: Option<UnixMillis>,
+    /// The JSON payload: an object, `{"text": "…"}` for a text message; `null` when deleted.
+    pub body: serde_json::Value,
+    /// The chat's journal position of this message's latest mutation.
+    pub rev: Rev,
+}
+
+impl Message {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+    /// The message text, if the body carries one.
+    pub fn text(&self) -> Option<&str> {
+        self.body.get("text").and_then(|t| t.as_str())
+    }
+}
+
+/// A chat as listed in `GET /v1/chats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSummary {
+    pub id: ChatId,
+    pub title: String,
+    pub members: Vec<UserId>,
+    pub last_seq: Seq,
+    pub rev: Rev,
+    pub last_message_at: Option<UnixMillis>,
+}
+
+/// `GET /v1/chats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatListResponse {
+    pub chats: Vec<ChatSummary>,
+}
+
+/// `POST /v1/chats`: the caller is always a member, whether listed or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateChatRequest {
+    pub title: String,
+    #[serde(default)]
+    pub members: Vec<UserId>,
+}
+
+/// `GET /v1/me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeResponse {
+    pub user_id: UserId,
+    pub display_name: String,
+}
+
+/// Query of `GET /v1/chats/{chat_id}/messages`. Exactly one of two shapes:
+/// * `from_seq` (and optionally `to_seq`): messages with `from_seq ≤ seq ≤ to_seq`, ascending;
+/// * `before_seq` (or nothing: the newest page): the newest `limit` messages with
+///   `seq < before_seq`, returned ascending.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_seq: Option<Seq>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_seq: Option<Seq>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_seq: Option<Seq>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Response of `GET /v1/chats/{chat_id}/messages`. Tombstones are included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagesPage {
+    pub chat_id: ChatId,
+    /// The chat's `last_seq` at the moment the page was read (same snapshot as `messages`).
+    pub last_seq: Seq,
+    pub rev: Rev,
+    pub messages: Vec<Message>,
+    /// Forward query: the `from_seq` that continues this range, when the page was cut by `limit`.
+    pub next_from_seq: Option<Seq>,
+    /// Backward query: the `before_seq` that continues paging back, when older messages exist.
+    pub next_before_seq: Option<Seq>,
+}
+
+/// Query of `GET /v1/chats/{chat_id}/changes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangesQuery {
+    pub since_rev: Rev,
+    /// Only messages with `seq ≥ min_seq` (a client asks only about the span it caches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_seq: Option<Seq>,
+    /// Only messages with `seq ≤ max_seq`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_seq: Option<Seq>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Response of `GET /v1/chats/{chat_id}/changes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ChangesResponse {
+    /// The latest state of every matching message whose rev is greater than `since_rev`,
+    /// ordered by rev. When `next_since_rev` is `None` the client has everything up to `rev`.
+    Changes {
+        chat_id: ChatId,
+        last_seq: Seq,
+        rev: Rev,
+        messages: Vec<Message>,
+        next_since_rev: Option<Rev>,
+    },
+    /// The server will not answer from `since_rev` (it is older than `oldest_since_rev`):
+    /// the client must re-validate the range it caches with the range endpoint.
+    TooOld {
+        chat_id: ChatId,
+        last_seq: Seq,
+        rev: Rev,
+        oldest_since_rev: Rev,
+    },
+}
+
+/// `POST /v1/chats/{chat_id}/messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRequest {
+    /// Client-generated, unique per user; a retry with the same key returns the first message.
+    pub idempotency_key: String,
+    pub body: serde_json::Value,
+}
+
+/// `PATCH /v1/chats/{chat_id}/messages/{message_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditRequest {
+    pub body: serde_json::Value,
+    /// When given, the edit applies only if the message is still at this version (else 409).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
+}
+
+/// Response of send, edit and delete: the message at its new state and the chat's position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageResponse {
+    pub chat_id: ChatId,
+    pub last_seq: Seq,
+    pub rev: Rev,
+    pub message: Message,
+}
+
+/// A frame the server sends on `GET /v1/stream` (WebSocket, JSON text frames).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// First frame after the upgrade.
+    Hello {
+        user_id: UserId,
+        protocol: u32,
+        heartbeat_ms: u64,
+    },
+    /// A committed mutation (create, edit or delete) of a message in a chat the user belongs to.
+    Message {
+        chat_id: ChatId,
+        last_seq: Seq,
+        rev: Rev,
+        message: Message,
+    },
+    /// A chat the user belongs to was created.
+    Chat { chat: ChatSummary },
+    /// Sent every `heartbeat_ms`; a client that hears nothing for a few intervals reconnects.
+    Heartbeat { at: UnixMillis },
+}
+
+/// Body of every error response: `{"error": {"kind": …, "message": …}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// Machine-readable error kind; clients match on this, never on the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A parameter is missing, malformed, out of range or contradicts another.
+    BadRequest,
+    /// The body is not JSON, or not of the expected shape.
+    InvalidJson,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// `limit` is over [`MAX_PAGE_SIZE`].
+    PageSizeTooLarge,
+    /// The body is over [`MAX_REQUEST_BODY_BYTES`] or the message body over
+    /// [`MAX_MESSAGE_BODY_BYTES`].
+    PayloadTooLarge,
+    /// Missing or unknown bearer token.
+    Unauthorized,
+    /// No such route, or no such chat/message *visible to the caller*: a non-member gets this
+    /// for a chat that exists, with the same message as for one that does not.
+    NotFound,
+    MethodNotAllowed,
+    /// `expected_version` did not match, or the message is deleted.
+    VersionConflict,
+    /// The idempotency key was already used for a different request.
+    IdempotencyKeyReused,
+    /// A server fault. The request had no effect.
+    Internal,
+    /// A kind this client does not know (sent by a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::InvalidJson => "invalid_json",
+            ErrorKind::UnsupportedMediaType => "unsupported_media_type",
+            ErrorKind::PageSizeTooLarge => "page_size_too_large",
+            ErrorKind::PayloadTooLarge => "payload_too_large",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::VersionConflict => "version_conflict",
+            ErrorKind::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,107 @@
+//! Every serialized wire type has a snapshot: a protocol change shows up as a diff here.
+
+use roost_proto::*;
+use serde_json::json;
+
+fn chat_id() -> ChatId {
+    "7a1f0e52-3c4b-4c1e-9a3e-1d2b3c4d5e6f".parse().unwrap()
+}
+
+fn message() -> Message {
+    Message {
+        id: "0b7c1e0a-9f5e-4d4b-8a41-6f0f4b2f5a10".parse().unwrap(),
+        chat_id: chat_id(),
+        seq: 42,
+        version: 2,
+        author: UserId::new("alice"),
+        created_at: 1_700_000_000_000,
+        edited_at: Some(1_700_000_060_000),
+        deleted_at: None,
+        body: json!({"text": "hello <b>world</b>"}),
+        rev: 97,
+    }
+}
+
+#[test]
+fn message_snapshot() {
+    insta::assert_json_snapshot!(message());
+}
+
+#[test]
+fn messages_page_snapshot() {
+    insta::assert_json_snapshot!(MessagesPage {
+        chat_id: chat_id(),
+        last_seq: 120,
+        rev: 130,
+        messages: vec![message()],
+        next_from_seq: Some(43),
+        next_before_seq: None,
+    });
+}
+
+#[test]
+fn changes_responses_snapshot() {
+    insta::assert_json_snapshot!(vec![
+        ChangesResponse::Changes {
+            chat_id: chat_id(),
+            last_seq: 120,
+            rev: 130,
+            messages: vec![message()],
+            next_since_rev: None,
+        },
+        ChangesResponse::TooOld { chat_id: chat_id(), last_seq: 120, rev: 130, oldest_since_rev: 30 },
+    ]);
+}
+
+#[test]
+fn stream_events_snapshot() {
+    insta::assert_json_snapshot!(vec![
+        StreamEvent::Hello { user_id: UserId::new("alice"), protocol: PROTOCOL_VERSION, heartbeat_ms: 15_000 },
+        StreamEvent::Message { chat_id: chat_id(), last_seq: 42, rev: 97, message: message() },
+        StreamEvent::Heartbeat { at: 1_700_000_000_000 },
+    ]);
+}
+
+#[test]
+fn requests_snapshot() {
+    insta::assert_json_snapshot!(json!({
+        "send": SendRequest { idempotency_key: "k-1".into(), body: json!({"text": "hi"}) },
+        "edit": EditRequest { body: json!({"text": "hi!"}), expected_version: Some(1) },
+        "create_chat": CreateChatRequest { title: "Team".into(), members: vec![UserId::new("bob")] },
+        "range": RangeQuery { from_seq: Some(1), to_seq: Some(100), before_seq: None, limit: Some(50) },
+        "changes": ChangesQuery { since_rev: 10, min_seq: Some(1), max_seq: Some(100), limit: None },
+    }));
+}
+
+#[test]
+fn error_body_snapshot() {
+    insta::assert_json_snapshot!(ErrorBody {
+        error: ErrorDetail { kind: ErrorKind::PageSizeTooLarge, message: "limit 501 is over the cap of 500".into() }
+    });
+}
+
+#[test]
+fn unknown_error_kind_from_a_newer_server_is_tolerated() {
+    let parsed: ErrorBody =
+        serde_json::from_str(r#"{"error":{"kind":"rate_limited","message":"slow down"}}"#).unwrap();
+    assert_eq!(parsed.error.kind, ErrorKind::Unknown);
+}
+
+#[test]
+fn error_kind_as_str_matches_serde() {
+    for kind in [
+        ErrorKind::BadRequest,
+        ErrorKind::InvalidJson,
+        ErrorKind::UnsupportedMediaType,
+        ErrorKind::PageSizeTooLarge,
+        ErrorKind::PayloadTooLarge,
+        ErrorKind::Unauthorized,
+        ErrorKind::NotFound,
+        ErrorKind::MethodNotAllowed,
+        ErrorKind::VersionConflict,
+        ErrorKind::IdempotencyKeyReused,
+        ErrorKind::Internal,
+    ] {
+        assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
+    }
+}

@@ -1,0 +1,1 @@
+//! Roost reference sync server.

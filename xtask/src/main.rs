@@ -1,0 +1,172 @@
+//! Developer commands behind `./dev` (see README.md). `./dev` makes sure Rust and the system
+//! packages exist; this program does the rest: it installs the cargo-side tools that are
+//! missing, builds, starts servers and runs suites. It is the only place that knows how the
+//! pieces are put together for a person or for CI, so CI and users always run the same steps.
+
+use anyhow::{Context, Result, bail};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = repository_root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("run") => run(&args[1..]),
+        Some("bench") => bench(&args[1..]),
+        _ => bail!("usage: ./dev run | ./dev test [--long] | ./dev bench"),
+    }
+}
+
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn step(what: &str) {
+    eprintln!("\x1b[1;34m[dev]\x1b[0m {what}");
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run_checked(command: &mut Command) -> Result<()> {
+    let status = command.status().with_context(|| format!("could not start {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// `./dev test [--long]`: the whole suite. `--long` also runs the many-schedules variant of the
+/// fault suite (`ROOST_FAULT_SCHEDULES`).
+fn test(args: &[String]) -> Result<()> {
+    let long = args.iter().any(|a| a == "--long");
+    let started = Instant::now();
+    step("running the workspace tests (server, core, CLI, protocol)");
+    let mut command = cargo();
+    command.args(["test", "--locked", "--workspace"]);
+    if long {
+        command.env("ROOST_FAULT_SCHEDULES", std::env::var("ROOST_FAULT_SCHEDULES").unwrap_or_else(|_| "5000".into()));
+    }
+    run_checked(&mut command)?;
+    step(&format!("all suites passed in {:.0} s", started.elapsed().as_secs_f64()));
+    Ok(())
+}
+
+/// `./dev bench`: the benchmark binary, in release mode (figures in its output).
+fn bench(args: &[String]) -> Result<()> {
+    step("building and running the benchmarks (release)");
+    run_checked(cargo().args(["run", "--locked", "--release", "-p", "roost-bench", "--"]).args(args))
+}
+
+/// `./dev run`: build, start a local server with demo data, and point a client at it.
+fn run(_args: &[String]) -> Result<()> {
+    step("building the server and the CLI");
+    run_checked(cargo().args(["build", "--locked", "-p", "roost-server", "-p", "roost-cli"]))?;
+    let bin_dir = target_dir().join("debug");
+    let server_bin = bin_dir.join("roost-server");
+    let cli_bin = bin_dir.join("roost");
+
+    let data_dir = demo_data_dir();
+    std::fs::create_dir_all(&data_dir)?;
+    let db = data_dir.join("server.db");
+    let listen: SocketAddr = std::env::var("ROOST_LISTEN").unwrap_or_else(|_| "127.0.0.1:7878".into()).parse()?;
+
+    step(&format!("preparing demo data in {} (first time: about a minute)", db.display()));
+    let demo = Command::new(&server_bin)
+        .args(["demo", "--db"])
+        .arg(&db)
+        .args(["--listen", &listen.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("could not run roost-server demo")?;
+    if !demo.status.success() {
+        bail!("roost-server demo failed");
+    }
+    let demo_json = String::from_utf8(demo.stdout)?;
+    std::fs::write(data_dir.join("demo.json"), &demo_json)?;
+    let token = json_string_after(&demo_json, "\"token\"").context("demo output has no token")?;
+
+    step(&format!("starting the server on http://{listen}"));
+    let mut server = ChildGuard(
+        Command::new(&server_bin)
+            .args(["serve", "--db"])
+            .arg(&db)
+            .args(["--listen", &listen.to_string()])
+            .spawn()
+            .context("could not start roost-server serve")?,
+    );
+    wait_for_health(listen, &mut server.0)?;
+
+    let server_url = format!("http://{listen}");
+    let client_dir = data_dir.join("client");
+    step("the demo user's chats, through the roost CLI (cached in the client's message_cache.db):");
+    run_checked(
+        Command::new(&cli_bin)
+            .args(["--server", &server_url, "--token", &token, "--data-dir"])
+            .arg(&client_dir)
+            .arg("chats"),
+    )?;
+    println!();
+    println!("Roost is running against the demo server at {server_url}. Try:");
+    println!("  export ROOST_SERVER={server_url} ROOST_TOKEN={token}");
+    println!("  {} --data-dir {} open \"General\"", cli_bin.display(), client_dir.display());
+    println!("  {} --data-dir {} watch", cli_bin.display(), client_dir.display());
+    println!("All demo users and tokens: {}", data_dir.join("demo.json").display());
+    println!("Press Ctrl-C to stop the server.");
+    let status = server.0.wait()?;
+    bail!("the server exited: {status}")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repository_root().join("target"))
+}
+
+fn demo_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share"));
+    base.join("roost-demo")
+}
+
+/// Kills the child when `./dev run` ends for any reason, so no server is left behind.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_health(addr: SocketAddr, server: &mut Child) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(status) = server.try_wait()? {
+            bail!("the server exited before it was ready: {status}");
+        }
+        if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+            let _ = write!(stream, "GET /v1/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            let mut response = String::new();
+            let _ = stream.read_to_string(&mut response);
+            if response.starts_with("HTTP/1.1 200") {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("the server did not become healthy within 60 s")
+}
+
+/// The string value after the first occurrence of `key` in a JSON text (enough for the demo
+/// output, whose shape this crate's tests do not own; keeps xtask free of dependencies).
+fn json_string_after(json: &str, key: &str) -> Option<String> {
+    let rest = &json[json.find(key)? + key.len()..];
+    let rest = &rest[rest.find('"')? + 1..];
+    Some(rest[..rest.find('"')?].to_string())
+}
