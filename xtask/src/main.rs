@@ -49,7 +49,7 @@ fn test(args: &[String]) -> Result<()> {
     let started = Instant::now();
     step("running the workspace tests (server, core, CLI, protocol)");
     let mut command = cargo();
-    command.args(["test", "--locked", "--workspace"]);
+    command.args(["test", "--locked"]); // the default members: no WebKitGTK or wasm needed
     if long {
         command.env("ROOST_FAULT_SCHEDULES", std::env::var("ROOST_FAULT_SCHEDULES").unwrap_or_else(|_| "5000".into()));
     }

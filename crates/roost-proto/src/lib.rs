@@ -295,6 +295,8 @@ pub enum ErrorKind {
     /// for a chat that exists, with the same message as for one that does not.
     NotFound,
     MethodNotAllowed,
+    /// The caller may see the message but not change it (only its author may edit or delete).
+    Forbidden,
     /// `expected_version` did not match, or the message is deleted.
     VersionConflict,
     /// The idempotency key was already used for a different request.
@@ -317,6 +319,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::NotFound => "not_found",
             ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::Forbidden => "forbidden",
             ErrorKind::VersionConflict => "version_conflict",
             ErrorKind::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorKind::Internal => "internal",

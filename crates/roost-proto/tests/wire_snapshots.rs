@@ -98,6 +98,7 @@ fn error_kind_as_str_matches_serde() {
         ErrorKind::Unauthorized,
         ErrorKind::NotFound,
         ErrorKind::MethodNotAllowed,
+        ErrorKind::Forbidden,
         ErrorKind::VersionConflict,
         ErrorKind::IdempotencyKeyReused,
         ErrorKind::Internal,

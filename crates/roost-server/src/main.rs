@@ -1,1 +1,117 @@
-fn main() {}
+//! `roost-server`: serve the Roost protocol, add users, or create (and serve) the demo data set.
+//! Logs go to stderr (`RUST_LOG`, default `info`); machine-readable output goes to stdout.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use roost_server::config::{DEFAULT_CHANGES_HORIZON, DbLocation, ServerConfig};
+use roost_server::db::Db;
+use roost_server::store::Store;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "roost-server", version, about = "Roost reference sync server (protocol v1)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP + WebSocket API.
+    Serve {
+        /// SQLite database file (created when missing), or `:memory:`.
+        #[arg(long, env = "ROOST_DB")]
+        db: String,
+        #[arg(long, default_value = "127.0.0.1:7878", env = "ROOST_LISTEN")]
+        listen: SocketAddr,
+        /// How many revs behind a changes cursor may be before the answer is `too_old`.
+        #[arg(long, default_value_t = DEFAULT_CHANGES_HORIZON)]
+        changes_horizon: u64,
+        /// Seconds between stream heartbeats.
+        #[arg(long, default_value_t = 15)]
+        heartbeat_secs: u64,
+    },
+    /// Create a user and print its bearer token.
+    AddUser {
+        /// Handle: 1-32 characters of a-z, 0-9, '_' or '-'.
+        handle: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long, env = "ROOST_DB")]
+        db: String,
+    },
+    /// Create the demo data set (idempotent) and print users, tokens and chats as JSON.
+    Demo {
+        #[arg(long, env = "ROOST_DB")]
+        db: String,
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: SocketAddr,
+        /// Serve after creating the data.
+        #[arg(long)]
+        serve: bool,
+        /// Size of the big chat (for quick test runs).
+        #[arg(long, hide = true, default_value_t = roost_server::demo::DEFAULT_BIG_CHAT_MESSAGES)]
+        big_chat_messages: usize,
+        #[arg(long, default_value_t = 15, hide = true)]
+        heartbeat_secs: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { db, listen, changes_horizon, heartbeat_secs } => {
+            let mut config = ServerConfig::new(DbLocation::parse(&db));
+            config.listen = listen;
+            config.changes_horizon = changes_horizon;
+            config.heartbeat_interval = Duration::from_secs(heartbeat_secs.max(1));
+            serve_until_ctrl_c(config).await
+        }
+        Command::AddUser { handle, display_name, db } => {
+            let display_name = display_name.unwrap_or_else(|| handle.clone());
+            let token = roost_server::add_user(&DbLocation::parse(&db), &handle, &display_name)
+                .await
+                .with_context(|| format!("adding user {handle:?}"))?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Demo { db, listen, serve, big_chat_messages, heartbeat_secs } => {
+            let location = DbLocation::parse(&db);
+            if serve && location == DbLocation::Memory {
+                anyhow::bail!("demo with --serve needs a database file (an in-memory one would be empty when served)");
+            }
+            let opened = Db::open(&location).await.context("opening the database")?;
+            let started = std::time::Instant::now();
+            let output = roost_server::demo::ensure_demo(&Store::new(opened.clone()), &format!("http://{listen}"), big_chat_messages)
+                .await
+                .context("creating the demo data")?;
+            opened.close().await;
+            tracing::info!(created = output.created, elapsed_ms = started.elapsed().as_millis() as u64, "demo data ready");
+            println!("{}", serde_json::to_string_pretty(&output)?);
+            if serve {
+                let mut config = ServerConfig::new(location);
+                config.listen = listen;
+                config.heartbeat_interval = Duration::from_secs(heartbeat_secs.max(1));
+                serve_until_ctrl_c(config).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve_until_ctrl_c(config: ServerConfig) -> anyhow::Result<()> {
+    let server = roost_server::start(config).await.context("starting the server")?;
+    tracing::info!(url = %server.base_url(), "serving; Ctrl-C stops");
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,382 @@
+//! Cached seq runs, missing ranges and chat windows: pure logic, no I/O.
+//!
+//! Owns the arithmetic behind "what is cached, what is missing, what to draw": a chat's cached
+//! seqs are kept as sorted, disjoint, non-adjacent inclusive [`SeqRange`]s (runs); from them
+//! come the ranges a resync must fetch ([`missing_ranges`]) and the items of a chat window
+//! ([`build_window`]) with `Gap`/`OlderHistory` markers exactly where messages are missing.
+//!
+//! Must never touch the store, the network or the clock. Because the server's seq is gap-free,
+//! a hole between runs always means "missing here", never "does not exist".
+
+use roost_proto::{Message, Seq};
+use serde::{Deserialize, Serialize};
+
+/// An inclusive range of seqs, `start ..= end`, `1 <= start <= end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SeqRange {
+    pub start: Seq,
+    pub end: Seq,
+}
+
+impl SeqRange {
+    /// `start ..= end`; panics if `start > end` or `start == 0` (a programming error).
+    pub fn new(start: Seq, end: Seq) -> Self {
+        assert!(start >= 1 && start <= end, "invalid seq range {start}..={end}");
+        SeqRange { start, end }
+    }
+    pub fn single(seq: Seq) -> Self {
+        SeqRange::new(seq, seq)
+    }
+    /// Number of seqs in the range.
+    pub fn len(&self) -> u64 {
+        self.end - self.start + 1
+    }
+    /// Never true (a range holds at least one seq); present for clippy's sake.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+    pub fn contains(&self, seq: Seq) -> bool {
+        self.start <= seq && seq <= self.end
+    }
+}
+
+/// Inserts `r` into `runs` (sorted, disjoint, non-adjacent), merging overlapping and adjacent
+/// runs. O(runs).
+pub fn insert_range(runs: &mut Vec<SeqRange>, r: SeqRange) {
+    // First run that could touch `r`: its end + 1 >= r.start.
+    let first = runs.partition_point(|x| x.end.saturating_add(1) < r.start);
+    // Runs that touch `r`: start <= r.end + 1.
+    let mut last = first;
+    while last < runs.len() && runs[last].start <= r.end.saturating_add(1) {
+        last += 1;
+    }
+    if first == last {
+        runs.insert(first, r);
+        return;
+    }
+    let merged = SeqRange {
+        start: runs[first].start.min(r.start),
+        end: runs[last - 1].end.max(r.end),
+    };
+    runs.splice(first..last, std::iter::once(merged));
+}
+
+/// Inserts a single seq.
+pub fn insert_seq(runs: &mut Vec<SeqRange>, seq: Seq) {
+    insert_range(runs, SeqRange::single(seq));
+}
+
+/// Builds runs from an arbitrary collection of seqs (any order, duplicates allowed).
+pub fn runs_from_seqs(seqs: impl IntoIterator<Item = Seq>) -> Vec<SeqRange> {
+    let mut v: Vec<Seq> = seqs.into_iter().filter(|s| *s >= 1).collect();
+    v.sort_unstable();
+    v.dedup();
+    let mut runs: Vec<SeqRange> = Vec::new();
+    for s in v {
+        match runs.last_mut() {
+            Some(last) if last.end + 1 == s => last.end = s,
+            _ => runs.push(SeqRange::single(s)),
+        }
+    }
+    runs
+}
+
+/// True when `runs` is sorted, disjoint and non-adjacent (the canonical form).
+pub fn is_canonical(runs: &[SeqRange]) -> bool {
+    runs.iter().all(|r| r.start >= 1 && r.start <= r.end)
+        && runs.windows(2).all(|w| w[0].end + 1 < w[1].start)
+}
+
+/// Number of cached seqs.
+pub fn cached_count(runs: &[SeqRange]) -> u64 {
+    runs.iter().map(SeqRange::len).sum()
+}
+
+/// Whether `seq` is cached. O(log runs).
+pub fn contains(runs: &[SeqRange], seq: Seq) -> bool {
+    let i = runs.partition_point(|r| r.end < seq);
+    i < runs.len() && runs[i].start <= seq
+}
+
+/// The ranges a resync must fetch: the interior gaps between runs and the trailing gap
+/// `local_max + 1 ..= server_last_seq`. Older history below the oldest cached seq is **not**
+/// included (it is loaded on demand, see [`SyncPlan::older_history`]), and an empty cache yields
+/// nothing here: it wants only the newest page ([`SyncPlan::newest_page`]).
+pub fn missing_ranges(runs: &[SeqRange], server_last_seq: Seq) -> Vec<SeqRange> {
+    let mut out = Vec::new();
+    for w in runs.windows(2) {
+        out.push(SeqRange::new(w[0].end + 1, w[1].start - 1));
+    }
+    if let Some(last) = runs.last()
+        && server_last_seq > last.end
+    {
+        out.push(SeqRange::new(last.end + 1, server_last_seq));
+    }
+    out
+}
+
+/// What a chat-scoped resync must do, from the runs index and the server's `last_seq` alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncPlan {
+    /// Interior gaps and the trailing gap, to fetch with `from_seq`/`to_seq`.
+    pub missing: Vec<SeqRange>,
+    /// The cache is empty and the chat has messages: fetch only the newest page.
+    pub newest_page: bool,
+    /// Seqs `1 ..= to` lie above the oldest cached message and are not cached: loaded on demand
+    /// (scrolling), never by a resync.
+    pub older_history: Option<Seq>,
+}
+
+pub fn sync_plan(runs: &[SeqRange], server_last_seq: Seq) -> SyncPlan {
+    let older_history = match runs.first() {
+        Some(first) if first.start > 1 => Some(first.start - 1),
+        Some(_) => None,
+        None if server_last_seq > 0 => Some(server_last_seq),
+        None => None,
+    };
+    SyncPlan {
+        missing: missing_ranges(runs, server_last_seq),
+        newest_page: runs.is_empty() && server_last_seq > 0,
+        older_history,
+    }
+}
+
+/// One row of a chat window, in ascending seq order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WindowItem {
+    /// A cached message (possibly a tombstone).
+    Message { message: Message },
+    /// Seqs `from ..= to` are missing between or after cached messages: a skeleton.
+    Gap { from: Seq, to: Seq },
+    /// Seqs `1 ..= to` (everything above the oldest cached message) are not cached: a skeleton
+    /// that loads older history when scrolled into.
+    OlderHistory { to: Seq },
+}
+
+impl WindowItem {
+    /// The seqs this item stands for.
+    pub fn span(&self) -> SeqRange {
+        match self {
+            WindowItem::Message { message } => SeqRange::single(message.seq),
+            WindowItem::Gap { from, to } => SeqRange::new(*from, *to),
+            WindowItem::OlderHistory { to } => SeqRange::new(1, *to),
+        }
+    }
+}
+
+/// Builds the items of the window `span` from the cached `messages` whose seqs lie in `span`
+/// (any order; others are ignored) and the chat's runs.
+///
+/// The items cover, exactly once and in order, every seq from the first uncached-or-window seq
+/// up to `span.end`:
+/// * inside `span`: a `Message` per cached seq, a `Gap` per maximal uncached stretch;
+/// * below `span.start`: nothing when `span.start - 1` is cached (more cached history, read from
+///   the cache on scroll); otherwise `OlderHistory` when nothing below is cached, or a `Gap` up
+///   to the nearest cached run below.
+///
+/// `runs` must agree with `messages` over `span` (the store guarantees it; a message missing from
+/// `messages` whose seq the runs claim is shown as a gap, never invented).
+pub fn build_window(messages: &[Message], runs: &[SeqRange], span: SeqRange) -> Vec<WindowItem> {
+    let mut msgs: Vec<&Message> = messages.iter().filter(|m| span.contains(m.seq)).collect();
+    msgs.sort_by_key(|m| m.seq);
+    msgs.dedup_by_key(|m| m.seq);
+
+    let mut items = Vec::with_capacity(msgs.len() + 2);
+    // Below the window.
+    if span.start > 1 && !contains(runs, span.start - 1) {
+        // Nearest cached run entirely below span.start.
+        let below = runs.iter().rev().find(|r| r.end < span.start);
+        match below {
+            None => items.push(WindowItem::OlderHistory { to: span.start - 1 }),
+            Some(r) => items.push(WindowItem::Gap { from: r.end + 1, to: span.start - 1 }),
+        }
+    }
+    // Inside the window.
+    let mut next = span.start;
+    for m in msgs {
+        if m.seq > next {
+            push_missing(&mut items, next, m.seq - 1);
+        }
+        items.push(WindowItem::Message { message: m.clone() });
+        next = m.seq + 1;
+    }
+    if next <= span.end {
+        push_missing(&mut items, next, span.end);
+    }
+    items
+}
+
+/// Appends a gap, merging with a preceding gap/older-history marker so items stay maximal.
+fn push_missing(items: &mut Vec<WindowItem>, from: Seq, to: Seq) {
+    match items.last_mut() {
+        Some(WindowItem::Gap { to: t, .. }) if *t + 1 == from => *t = to,
+        Some(WindowItem::OlderHistory { to: t }) if *t + 1 == from => *t = to,
+        _ if from == 1 => items.push(WindowItem::OlderHistory { to }),
+        _ => items.push(WindowItem::Gap { from, to }),
+    }
+}
+
+/// Cached runs and missing ranges over `1 ..= max(server_last_seq, local_max)`, for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheMap {
+    pub server_last_seq: Seq,
+    pub cached: Vec<SeqRange>,
+    /// Every uncached stretch of `1 ..= max(server_last_seq, local_max)`, including older history.
+    pub missing: Vec<SeqRange>,
+    pub cached_count: u64,
+}
+
+pub fn cache_map(runs: &[SeqRange], server_last_seq: Seq) -> CacheMap {
+    let top = server_last_seq.max(runs.last().map_or(0, |r| r.end));
+    let mut missing = Vec::new();
+    let mut next = 1;
+    for r in runs {
+        if r.start > next {
+            missing.push(SeqRange::new(next, r.start - 1));
+        }
+        next = r.end + 1;
+    }
+    if next <= top {
+        missing.push(SeqRange::new(next, top));
+    }
+    CacheMap {
+        server_last_seq,
+        cached: runs.to_vec(),
+        missing,
+        cached_count: cached_count(runs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn r(a: Seq, b: Seq) -> SeqRange {
+        SeqRange::new(a, b)
+    }
+
+    #[test]
+    fn insert_merges_adjacent_and_overlapping() {
+        let mut runs = vec![];
+        insert_seq(&mut runs, 5);
+        insert_seq(&mut runs, 7);
+        assert_eq!(runs, vec![r(5, 5), r(7, 7)]);
+        insert_seq(&mut runs, 6);
+        assert_eq!(runs, vec![r(5, 7)]);
+        insert_range(&mut runs, r(1, 2));
+        insert_range(&mut runs, r(10, 12));
+        insert_range(&mut runs, r(2, 11));
+        assert_eq!(runs, vec![r(1, 12)]);
+    }
+
+    #[test]
+    fn missing_ranges_interior_and_trailing() {
+        let runs = vec![r(3, 5), r(8, 10)];
+        assert_eq!(missing_ranges(&runs, 12), vec![r(6, 7), r(11, 12)]);
+        assert_eq!(missing_ranges(&runs, 10), vec![r(6, 7)]);
+        assert_eq!(missing_ranges(&[], 10), vec![]);
+        let plan = sync_plan(&runs, 12);
+        assert_eq!(plan.older_history, Some(2));
+        assert!(!plan.newest_page);
+        assert!(sync_plan(&[], 10).newest_page);
+    }
+
+    fn msg(seq: Seq) -> Message {
+        Message {
+            id: roost_proto::MessageId(uuid::Uuid::from_u128(seq as u128)),
+            chat_id: roost_proto::ChatId(uuid::Uuid::nil()),
+            seq,
+            version: 1,
+            author: roost_proto::UserId::new("a"),
+            created_at: 0,
+            edited_at: None,
+            deleted_at: None,
+            body: serde_json::json!({"text": seq.to_string()}),
+            rev: seq,
+        }
+    }
+
+    #[test]
+    fn window_marks_gaps_and_older_history() {
+        let runs = vec![r(3, 4), r(7, 7)];
+        let msgs: Vec<Message> = [3, 4, 7].into_iter().map(msg).collect();
+        let items = build_window(&msgs, &runs, r(3, 9));
+        let spans: Vec<_> = items.iter().map(|i| i.span()).collect();
+        assert_eq!(spans, vec![r(1, 2), r(3, 3), r(4, 4), r(5, 6), r(7, 7), r(8, 9)]);
+        assert!(matches!(items[0], WindowItem::OlderHistory { to: 2 }));
+        assert!(matches!(items[3], WindowItem::Gap { from: 5, to: 6 }));
+        assert!(matches!(items[5], WindowItem::Gap { from: 8, to: 9 }));
+        // Window starting inside cached history: nothing above.
+        let items = build_window(&msgs, &runs, r(4, 7));
+        assert!(matches!(items[0], WindowItem::Message { .. }));
+        // Window starting in a gap above a cached run: a Gap, not OlderHistory.
+        let items = build_window(&msgs, &runs, r(6, 7));
+        assert!(matches!(items[0], WindowItem::Gap { from: 5, to: 6 }));
+    }
+
+    proptest! {
+        #[test]
+        fn runs_equal_set_from_scratch(ops in proptest::collection::vec((1u64..200, 0u64..6), 0..60)) {
+            let mut runs = Vec::new();
+            let mut set = BTreeSet::new();
+            for (start, len) in ops {
+                insert_range(&mut runs, SeqRange::new(start, start + len));
+                set.extend(start..=start + len);
+                prop_assert!(is_canonical(&runs));
+            }
+            prop_assert_eq!(&runs, &runs_from_seqs(set.iter().copied()));
+            prop_assert_eq!(cached_count(&runs), set.len() as u64);
+            for s in 1..220 {
+                prop_assert_eq!(contains(&runs, s), set.contains(&s));
+            }
+        }
+
+        #[test]
+        fn missing_is_exact_complement(seqs in proptest::collection::btree_set(1u64..150, 0..80), extra in 0u64..30) {
+            let runs = runs_from_seqs(seqs.iter().copied());
+            let local_max = seqs.iter().max().copied().unwrap_or(0);
+            let local_min = seqs.iter().min().copied().unwrap_or(0);
+            let server_last = local_max + extra;
+            let missing = missing_ranges(&runs, server_last);
+            let missing_set: BTreeSet<Seq> = missing.iter().flat_map(|r| r.start..=r.end).collect();
+            let expected: BTreeSet<Seq> = if seqs.is_empty() { BTreeSet::new() } else {
+                (local_min..=server_last).filter(|s| !seqs.contains(s)).collect()
+            };
+            prop_assert_eq!(missing_set, expected);
+            prop_assert!(is_canonical(&missing) || missing.windows(2).all(|w| w[0].end < w[1].start));
+        }
+
+        #[test]
+        fn window_covers_every_seq_once(seqs in proptest::collection::btree_set(1u64..120, 0..60), a in 1u64..130, len in 0u64..40) {
+            let runs = runs_from_seqs(seqs.iter().copied());
+            let msgs: Vec<Message> = seqs.iter().copied().map(msg).collect();
+            let span = SeqRange::new(a, a + len);
+            let items = build_window(&msgs, &runs, span);
+            let mut covered = Vec::new();
+            for it in &items {
+                let sp = it.span();
+                for s in sp.start..=sp.end {
+                    covered.push(s);
+                    match it {
+                        WindowItem::Message { .. } => prop_assert!(seqs.contains(&s)),
+                        _ => prop_assert!(!seqs.contains(&s)),
+                    }
+                }
+            }
+            // Strictly increasing and contiguous, ending at span.end.
+            prop_assert!(covered.windows(2).all(|w| w[0] + 1 == w[1]));
+            prop_assert_eq!(covered.last().copied(), Some(span.end));
+            let first = covered[0];
+            prop_assert!(first <= span.start);
+            // Starts below the span only to cover uncached seqs down to a cached run or to 1.
+            if first < span.start {
+                prop_assert!(first == 1 || seqs.contains(&(first - 1)));
+            } else if span.start > 1 {
+                prop_assert!(seqs.contains(&(span.start - 1)));
+            }
+        }
+    }
+}

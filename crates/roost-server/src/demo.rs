@@ -1,0 +1,315 @@
+//! The demo data set (`roost-server demo`): four users (alice is "you"), seven chats with
+//! human-looking conversations, one of them with 100 000 messages (some edited, some deleted),
+//! one empty chat and one chat alice is not in. Creating it is one transaction, and idempotent:
+//! a second run finds the demo tokens and prints the same output.
+
+use crate::error::ServerError;
+use crate::store::{self, Store, generate_token, now_millis, sha256_hex};
+use roost_proto::{ChatId, Seq, UnixMillis, UserId};
+use serde::Serialize;
+use sqlx::Row;
+
+/// Messages in the big demo chat unless told otherwise.
+pub const DEFAULT_BIG_CHAT_MESSAGES: usize = 100_000;
+
+const DEMO_USERS: [(&str, &str); 4] =
+    [("alice", "Alice Martin"), ("bob", "Bob Okafor"), ("carol", "Carol Nguyen"), ("dave", "Dave Kowalski")];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoUser {
+    pub user_id: String,
+    pub display_name: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoChat {
+    pub chat_id: ChatId,
+    pub title: String,
+    pub members: Vec<UserId>,
+    pub last_seq: Seq,
+    pub rev: u64,
+}
+
+/// What `roost-server demo` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoOutput {
+    pub server_url: String,
+    /// The user the demo client logs in as.
+    pub demo_user: String,
+    pub users: Vec<DemoUser>,
+    pub chats: Vec<DemoChat>,
+    /// False when the data already existed and was reused.
+    pub created: bool,
+}
+
+/// Creates the demo data set unless it exists, and describes it.
+pub async fn ensure_demo(store: &Store, server_url: &str, big_chat_messages: usize) -> Result<DemoOutput, ServerError> {
+    let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM demo_tokens").fetch_one(&store.db.read).await?.try_get("n")?;
+    let created = existing == 0;
+    if created {
+        create_demo(store, big_chat_messages).await?;
+    }
+    describe(store, server_url, created).await
+}
+
+async fn describe(store: &Store, server_url: &str, created: bool) -> Result<DemoOutput, ServerError> {
+    let mut tx = store.db.read.begin().await?;
+    let user_rows = sqlx::query(
+        "SELECT u.id, u.display_name, d.token FROM demo_tokens d JOIN users u ON u.id = d.user_id ORDER BY u.id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let users = user_rows
+        .iter()
+        .map(|row| Ok(DemoUser { user_id: row.try_get("id")?, display_name: row.try_get("display_name")?, token: row.try_get("token")? }))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let chat_rows = sqlx::query(
+        "SELECT c.id, c.title, c.last_seq, c.rev FROM demo_chats d JOIN chats c ON c.id = d.chat_id ORDER BY d.position",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut chats = Vec::new();
+    for row in &chat_rows {
+        let id_text: String = row.try_get("id")?;
+        let chat_id: ChatId = id_text.parse().map_err(|_| ServerError::Corrupt(format!("bad chat id {id_text}")))?;
+        let members = store::chat_members(&mut tx, chat_id).await?;
+        chats.push(DemoChat {
+            chat_id,
+            title: row.try_get("title")?,
+            members,
+            last_seq: row.try_get::<i64, _>("last_seq")? as u64,
+            rev: row.try_get::<i64, _>("rev")? as u64,
+        });
+    }
+    tx.commit().await?;
+    Ok(DemoOutput { server_url: server_url.to_owned(), demo_user: "alice".into(), users, chats, created })
+}
+
+type Script = &'static [(&'static str, &'static str)];
+
+const WEEKEND_HIKE: Script = &[
+    ("bob", "Anyone up for a hike on Saturday?"),
+    ("carol", "Yes! Where are you thinking?"),
+    ("bob", "The ridge trail above the lake. About 14 km, some climbing."),
+    ("alice", "Count me in. What time?"),
+    ("bob", "Meet at the car park at 8?"),
+    ("carol", "8 is brutal but fine. I'll bring coffee."),
+    ("alice", "Weather says sunny until 3, then maybe showers."),
+    ("bob", "Then we aim to be down by 2."),
+    ("carol", "Should I bring the big thermos or the small one?"),
+    ("alice", "Big one, definitely."),
+    ("bob", "I can drive, I have room for three."),
+    ("alice", "Great, pick me up at 7:40?"),
+    ("bob", "Deal."),
+    ("carol", "I'll make sandwiches. Any allergies?"),
+    ("alice", "No nuts for me please."),
+    ("carol", "Noted 🥪"),
+    ("bob", "Don't forget rain jackets just in case."),
+    ("alice", "Packed already."),
+    ("carol", "Map is in the shared folder."),
+    ("bob", "See you all Saturday!"),
+];
+
+const DESIGN_REVIEW: Script = &[
+    ("carol", "I pushed the new chat-list mockups."),
+    ("dave", "Looking now. The unread badges are much clearer."),
+    ("alice", "Love the skeleton rows for missing history."),
+    ("carol", "Should the resync button live in the header or the overflow menu?"),
+    ("dave", "Header. People need to find it when something looks off."),
+    ("alice", "Agree, but only once the chat is fully rendered."),
+    ("carol", "Good point, I'll note that in the spec."),
+    ("dave", "Typo on slide 4: 'recieve'."),
+    ("carol", "Fixed, thanks."),
+    ("alice", "Can we review the dark theme on Thursday?"),
+    ("dave", "Thursday works."),
+    ("carol", "Booked 14:00."),
+];
+
+const BOB_AND_ALICE: Script = &[
+    ("bob", "Hey, do you have the slides from Monday?"),
+    ("alice", "Sure, sending them over."),
+    ("alice", "Here you go: the link is in your inbox."),
+    ("bob", "Thanks!"),
+    ("bob", "Lunch tomorrow?"),
+    ("alice", "Yes, the ramen place?"),
+    ("bob", "Perfect, 12:30."),
+    ("alice", "👍"),
+];
+
+const RELEASE_PLANNING: Script = &[
+    ("dave", "Release 1.0 checklist is up."),
+    ("alice", "I'll take the offline-cache tests."),
+    ("dave", "Great. I'm on packaging for Linux and macOS."),
+    ("alice", "Do we ship the demo server in the bundle?"),
+    ("dave", "As a separate binary, yes."),
+    ("alice", "Release notes draft by Friday?"),
+    ("dave", "I'll have it by Thursday evening."),
+    ("alice", "Code freeze is Wednesday noon."),
+    ("dave", "Noted. No more features after that 😅"),
+];
+
+const BOOK_CLUB: Script = &[
+    ("carol", "Next book: 'The Left Hand of Darkness'?"),
+    ("alice", "Yes! I've wanted to read it for ages."),
+    ("carol", "Meeting on the 14th then."),
+];
+
+const SURPRISE_PARTY: Script = &[
+    ("bob", "Alice's birthday is in two weeks. Surprise party?"),
+    ("carol", "Absolutely. My place?"),
+    ("dave", "I'll handle the cake."),
+    ("bob", "Don't mention anything in General!"),
+    ("carol", "My lips are sealed 🤐"),
+];
+
+/// Phrases the big chat cycles through (with the message number, so pages are tellable apart).
+const GENERAL_PHRASES: [&str; 24] = [
+    "Good morning everyone!",
+    "Has anyone seen the build logs from last night?",
+    "Coffee machine on the 3rd floor is fixed.",
+    "Reminder: stand-up moved to 10:15.",
+    "Can someone review my pull request?",
+    "Deploy went fine, no errors so far.",
+    "Who's in for lunch?",
+    "The staging server is slow again.",
+    "I'll be out this afternoon, ping me if urgent.",
+    "Nice work on the release!",
+    "Does anyone have a spare HDMI adapter?",
+    "Meeting notes are in the wiki.",
+    "Looks good to me.",
+    "Let's discuss this in the retro.",
+    "I'm running late, start without me.",
+    "The new onboarding doc is great.",
+    "Any objections to merging this today?",
+    "Fixed the flaky test, finally.",
+    "Thanks for the help yesterday!",
+    "Weekly metrics are in, we're up 12%.",
+    "Happy Friday!",
+    "Who broke the nightly? 😄",
+    "I'll take a look after lunch.",
+    "Agreed, let's ship it.",
+];
+
+async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), ServerError> {
+    let now = now_millis();
+    let mut tx = store.db.write.begin().await?;
+    for (handle, display_name) in DEMO_USERS {
+        let token = generate_token();
+        // A user that already exists (e.g. made with add-user) gets a new token: the demo must
+        // be able to print a working one.
+        sqlx::query(
+            "INSERT INTO users (id, display_name, token_sha256, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT(id) DO UPDATE SET token_sha256 = excluded.token_sha256",
+        )
+        .bind(handle)
+        .bind(display_name)
+        .bind(sha256_hex(token.as_bytes()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT OR REPLACE INTO demo_tokens (user_id, token) VALUES (?, ?)")
+            .bind(handle)
+            .bind(&token)
+            .execute(&mut *tx)
+            .await?;
+    }
+
+    let users = |handles: &[&str]| handles.iter().map(|h| UserId::new(*h)).collect::<Vec<_>>();
+    let day: UnixMillis = 24 * 60 * 60 * 1000;
+    let mut position = 0i64;
+
+    // The big chat: one message every ~20 s, ending an hour ago.
+    let general = new_chat(&mut tx, &mut position, "General", users(&["alice", "bob", "carol", "dave"]), now - 60 * day).await?;
+    let spacing: UnixMillis = 20_000;
+    let big_start = now - 60 * 60 * 1000 - spacing * big_chat_messages as i64;
+    let authors = ["alice", "bob", "carol", "dave", "bob", "carol", "dave"];
+    let big = store::bulk_insert_tx(&mut tx, general, big_chat_messages, |seq| {
+        let index = seq as usize;
+        let author = UserId::new(authors[index % authors.len()]);
+        let phrase = GENERAL_PHRASES[(index * 7) % GENERAL_PHRASES.len()];
+        let body = serde_json::json!({ "text": format!("{phrase} (#{seq})") });
+        (author, body, big_start + spacing * seq as i64)
+    })
+    .await?;
+    // Some edits and deletes spread over the history (each takes a new rev, like a real one).
+    for message in big.iter().filter(|m| m.seq % 997 == 0) {
+        let text = format!("{} (edited)", message.text().unwrap_or_default());
+        store::edit_message_tx(&mut tx, general, message.id, &serde_json::json!({ "text": text }), now - day).await?;
+    }
+    for message in big.iter().filter(|m| m.seq % 1499 == 0 && m.seq % 997 != 0) {
+        store::delete_message_tx(&mut tx, general, message.id, now - day / 2).await?;
+    }
+    drop(big);
+
+    let scripted: [(&str, &[&str], Script, UnixMillis); 5] = [
+        ("Weekend hike 🥾", &["bob", "alice", "carol"], WEEKEND_HIKE, now - 3 * day),
+        ("Design review", &["carol", "alice", "dave"], DESIGN_REVIEW, now - 2 * day),
+        ("Bob", &["bob", "alice"], BOB_AND_ALICE, now - day),
+        ("Release 1.0 planning", &["dave", "alice"], RELEASE_PLANNING, now - 5 * day),
+        ("Book club", &["carol", "alice"], BOOK_CLUB, now - 10 * day),
+    ];
+    for (title, members, script, start) in scripted {
+        let chat = new_chat(&mut tx, &mut position, title, users(members), start - day).await?;
+        insert_script(&mut tx, chat, script, start).await?;
+        if title == "Design review" {
+            // One edited and one deleted message in a small chat too.
+            edit_by_seq(&mut tx, chat, 8, "Typo on slide 4: 'recieve' → 'receive'.", start + 9 * 60_000).await?;
+            delete_by_seq(&mut tx, chat, 9, start + 10 * 60_000).await?;
+        }
+    }
+    new_chat(&mut tx, &mut position, "Quiet corner", users(&["alice", "dave"]), now - 4 * day).await?;
+    let party = new_chat(&mut tx, &mut position, "Surprise party (secret!)", users(&["bob", "carol", "dave"]), now - 2 * day).await?;
+    insert_script(&mut tx, party, SURPRISE_PARTY, now - 2 * day).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_script(tx: &mut sqlx::SqliteConnection, chat: ChatId, script: Script, start: UnixMillis) -> Result<(), ServerError> {
+    store::bulk_insert_tx(tx, chat, script.len(), |seq| {
+        let (author, text) = script[seq as usize - 1];
+        (UserId::new(author), serde_json::json!({ "text": text }), start + seq as i64 * 60_000)
+    })
+    .await?;
+    Ok(())
+}
+
+async fn message_id_by_seq(tx: &mut sqlx::SqliteConnection, chat: ChatId, seq: i64) -> Result<roost_proto::MessageId, ServerError> {
+    let id: String = sqlx::query("SELECT id FROM messages WHERE chat_id = ? AND seq = ?")
+        .bind(chat.to_string())
+        .bind(seq)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+    id.parse().map_err(|_| ServerError::Corrupt(format!("bad message id {id}")))
+}
+
+async fn edit_by_seq(tx: &mut sqlx::SqliteConnection, chat: ChatId, seq: i64, text: &str, at: UnixMillis) -> Result<(), ServerError> {
+    let id = message_id_by_seq(tx, chat, seq).await?;
+    store::edit_message_tx(tx, chat, id, &serde_json::json!({ "text": text }), at).await?;
+    Ok(())
+}
+
+async fn delete_by_seq(tx: &mut sqlx::SqliteConnection, chat: ChatId, seq: i64, at: UnixMillis) -> Result<(), ServerError> {
+    let id = message_id_by_seq(tx, chat, seq).await?;
+    store::delete_message_tx(tx, chat, id, at).await?;
+    Ok(())
+}
+
+async fn new_chat(
+    tx: &mut sqlx::SqliteConnection,
+    position: &mut i64,
+    title: &str,
+    members: Vec<UserId>,
+    created_at: UnixMillis,
+) -> Result<ChatId, ServerError> {
+    let chat = ChatId(uuid::Uuid::new_v4());
+    store::insert_chat_tx(tx, chat, title, &members, created_at).await?;
+    *position += 1;
+    sqlx::query("INSERT INTO demo_chats (position, chat_id) VALUES (?, ?)")
+        .bind(*position)
+        .bind(chat.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(chat)
+}

@@ -1,0 +1,207 @@
+//! A real server for tests of any crate: [`spawn_test_server`] starts it on 127.0.0.1 (ephemeral
+//! port) with a SQLite file in a temporary directory and users `alice`, `bob` and `carol`.
+//! The helpers (`create_chat`, `send`, `edit`, `delete`) run the server's own mutation code
+//! (same transaction, same stream broadcast) without HTTP, so they do not show up in the
+//! metrics a test measures; `send_many` is a fast bulk insert that is NOT broadcast.
+//!
+//! The helpers panic on failure: they are for tests.
+
+use crate::config::{DbLocation, ServerConfig};
+use crate::db::Db;
+use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::service::AppCore;
+use crate::store::{Store, now_millis};
+use crate::{RunningServer, start_with_metrics};
+use roost_proto::{ChatId, Message, MessageId, UserId};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The users every test server starts with.
+pub const TEST_USERS: [&str; 3] = ["alice", "bob", "carol"];
+
+/// A running (or stopped) test server owning its temporary database.
+#[derive(Debug)]
+pub struct TestServer {
+    config: ServerConfig,
+    server: Option<RunningServer>,
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    tokens: Mutex<HashMap<String, String>>,
+    // Last: dropped after the server so the db file outlives it.
+    _dir: tempfile::TempDir,
+}
+
+/// [`spawn_test_server_with`] with the defaults (15 s heartbeat, horizon 100 000).
+pub async fn spawn_test_server() -> TestServer {
+    spawn_test_server_with(|_| {}).await
+}
+
+/// A test server whose config `configure` may change (e.g. `heartbeat_interval`,
+/// `changes_horizon`). `listen` defaults to 127.0.0.1:0; `db` to a file in a temp dir.
+pub async fn spawn_test_server_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    let dir = tempfile::tempdir().expect("create a temporary directory for the test server");
+    let mut config = ServerConfig::new(DbLocation::File(dir.path().join("server.db")));
+    configure(&mut config);
+    let metrics = Arc::new(Metrics::new());
+    let server = start_with_metrics(config.clone(), metrics.clone()).await.expect("start the test server");
+    let addr = server.addr();
+    let mut tokens = HashMap::new();
+    for handle in TEST_USERS {
+        let display_name = capitalise(handle);
+        let token = server.core().store.add_user(handle, &display_name).await.expect("create a test user");
+        tokens.insert(handle.to_owned(), token);
+    }
+    TestServer { config, server: Some(server), addr, metrics, tokens: Mutex::new(tokens), _dir: dir }
+}
+
+fn capitalise(handle: &str) -> String {
+    let mut chars = handle.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+impl TestServer {
+    /// `http://127.0.0.1:PORT`; stays the same across [`TestServer::restart`].
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// The config the server runs with (its `listen` is the bound address after a restart).
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+    /// The database file, when the config uses one.
+    pub fn db_path(&self) -> Option<PathBuf> {
+        match &self.config.db {
+            DbLocation::File(path) => Some(path.clone()),
+            DbLocation::Memory => None,
+        }
+    }
+    pub fn is_running(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// The bearer token of `user` ("alice", "bob", "carol" or one made with `add_user`).
+    pub fn token(&self, user: &str) -> String {
+        self.tokens
+            .lock()
+            .unwrap()
+            .get(user)
+            .cloned()
+            .unwrap_or_else(|| panic!("no test user {user:?}; known: {:?}", TEST_USERS))
+    }
+
+    /// Creates another user and returns its token (also available through [`TestServer::token`]).
+    pub async fn add_user(&self, handle: &str) -> String {
+        let core = self.core().await;
+        let token = core.store.add_user(handle, &capitalise(handle)).await.expect("add a test user");
+        self.tokens.lock().unwrap().insert(handle.to_owned(), token.clone());
+        token
+    }
+
+    /// Figures of the requests answered so far (kept across restarts).
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.metrics.snapshot()
+    }
+    pub fn reset_metrics(&self) {
+        self.metrics.reset();
+    }
+
+    /// The running server's core, or (when stopped) a core on the same database file whose
+    /// mutations are not streamed to anyone.
+    async fn core(&self) -> Arc<AppCore> {
+        if let Some(server) = &self.server {
+            return server.core();
+        }
+        let db = Db::open(&self.config.db).await.expect("open the stopped test server's database");
+        let (_sender, receiver) = tokio::sync::watch::channel(true);
+        Arc::new(AppCore::new(Store::new(db), self.metrics.clone(), self.config.clone(), receiver))
+    }
+
+    /// Creates a chat; the first member is the creator. Broadcast on the stream.
+    pub async fn create_chat(&self, title: &str, members: &[&str]) -> ChatId {
+        let (creator, others) = members.split_first().expect("create_chat needs at least one member (the creator)");
+        let others: Vec<UserId> = others.iter().map(|m| UserId::new(*m)).collect();
+        let chat = self.core().await.create_chat(&UserId::new(*creator), title, &others).await.expect("create a test chat");
+        chat.id
+    }
+
+    /// Sends `{"text": text}` as `user` (fresh idempotency key). Broadcast on the stream.
+    pub async fn send(&self, user: &str, chat: ChatId, text: &str) -> Message {
+        let key = uuid::Uuid::new_v4().to_string();
+        let body = serde_json::json!({ "text": text });
+        let outcome = self.core().await.send(&UserId::new(user), chat, &key, &body).await.expect("send a test message");
+        outcome.message
+    }
+
+    /// Appends `count` messages by `user` with texts `"message N"` where N is the message's
+    /// seq, in one transaction. Fast (thousands per second), and NOT broadcast on the stream.
+    pub async fn send_many(&self, user: &str, chat: ChatId, count: usize) -> Vec<Message> {
+        let author = UserId::new(user);
+        let now = now_millis();
+        self.core()
+            .await
+            .bulk_insert(chat, count, |seq| (author.clone(), serde_json::json!({ "text": format!("message {seq}") }), now))
+            .await
+            .expect("bulk-insert test messages")
+    }
+
+    /// Edits a message as `user` (its author) to `{"text": text}`. Broadcast on the stream.
+    pub async fn edit(&self, user: &str, chat: ChatId, id: MessageId, text: &str) -> Message {
+        let body = serde_json::json!({ "text": text });
+        self.core().await.edit(&UserId::new(user), chat, id, &body, None).await.expect("edit a test message").message
+    }
+
+    /// Deletes (tombstones) a message as `user` (its author). Broadcast on the stream.
+    pub async fn delete(&self, user: &str, chat: ChatId, id: MessageId) -> Message {
+        self.core().await.delete(&UserId::new(user), chat, id).await.expect("delete a test message").message
+    }
+
+    /// Every message of the chat as the server stores it (ascending seq, tombstones included).
+    pub async fn messages(&self, chat: ChatId) -> Vec<Message> {
+        self.core().await.store.all_messages(chat).await.expect("read the chat's messages")
+    }
+
+    /// The chat's `(last_seq, rev)` on the server.
+    pub async fn chat_position(&self, chat: ChatId) -> (u64, u64) {
+        let position = self.core().await.store.chat_position(chat).await.expect("read the chat").expect("no such chat");
+        (position.last_seq, position.rev)
+    }
+
+    /// Stops the server (graceful; streams get a close frame). The database and address are kept.
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+
+    /// Starts the server again on the same address and database. Retries the bind for a
+    /// while, in case the old socket is still being released.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let mut config = self.config.clone();
+        config.listen = self.addr;
+        let mut attempts = 0;
+        loop {
+            match start_with_metrics(config.clone(), self.metrics.clone()).await {
+                Ok(server) => {
+                    self.server = Some(server);
+                    return;
+                }
+                Err(error) if attempts < 100 => {
+                    attempts += 1;
+                    tracing::debug!(%error, "restart: bind failed, retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("could not restart the test server on {}: {error}", self.addr),
+            }
+        }
+    }
+}
