@@ -600,7 +600,7 @@ impl Store {
     pub async fn advance_cursor_after_changes(&self, chat: ChatId, span: SeqRange, rev: Rev) -> Result<bool> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
-        let runs = load_runs(&mut *tx, chat).await?;
+        let runs = load_runs(&mut tx, chat).await?;
         let same = runs.first().map(|r| r.start) == Some(span.start)
             && runs.last().map(|r| r.end) == Some(span.end);
         if same {
@@ -720,7 +720,7 @@ impl Store {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         ensure_chat(&mut tx, chat).await?;
-        let runs = load_runs(&mut *tx, chat).await?;
+        let runs = load_runs(&mut tx, chat).await?;
         let last: i64 = sqlx::query_scalar("SELECT server_last_seq FROM chats WHERE chat_id = ?")
             .bind(chat.to_string())
             .fetch_one(&mut *tx)
@@ -763,7 +763,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         let truth = ranges::runs_from_seqs(seqs.into_iter().map(u));
-        let current = load_runs(&mut *tx, chat).await?;
+        let current = load_runs(&mut tx, chat).await?;
         let wrong = truth != current;
         if wrong {
             write_runs(&mut tx, chat, &truth).await?;
@@ -1000,7 +1000,7 @@ async fn ingest_tx(
     .fetch_one(&mut **tx)
     .await?;
     let cursor = u(cursor);
-    let mut runs = load_runs(&mut **tx, chat).await?;
+    let mut runs = load_runs(tx, chat).await?;
     let was_empty = runs.is_empty();
     let prev_max = runs.last().map(|r| r.end).unwrap_or(0);
     let mut res = IngestResult::default();

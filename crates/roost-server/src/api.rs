@@ -155,8 +155,15 @@ fn json_with_message_count<T: Serialize>(status: StatusCode, value: &T, message_
 
 // ------------------------------------------------------------------------------- handlers
 
+/// `GET /v1/health` (a struct, so the keys keep the documented order).
+#[derive(Debug, Serialize)]
+struct HealthResponse {
+    status: &'static str,
+    protocol: u32,
+}
+
 async fn health() -> Response {
-    axum::Json(serde_json::json!({"status": "ok", "protocol": PROTOCOL_VERSION})).into_response()
+    axum::Json(HealthResponse { status: "ok", protocol: PROTOCOL_VERSION }).into_response()
 }
 
 async fn me(user: AuthUser) -> axum::Json<MeResponse> {

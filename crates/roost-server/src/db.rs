@@ -46,15 +46,19 @@ impl Db {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true);
+                // The writer stays open for the server's lifetime: it keeps the WAL index alive and
+                // saves reconnecting on the hot path.
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
                     .connect_with(base.clone().create_if_missing(true))
                     .await?;
                 MIGRATOR.run(&write).await?;
-                let read = SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .connect_with(base.read_only(true))
-                    .await?;
+                // Not opened read-only on purpose: a read-only connection cannot recover a WAL
+                // database whose -shm file is missing. Nothing ever writes through this pool.
+                let read = SqlitePoolOptions::new().max_connections(4).connect_with(base).await?;
                 Ok(Db { write, read })
             }
         }

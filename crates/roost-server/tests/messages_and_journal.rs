@@ -68,6 +68,30 @@ async fn a_retried_send_returns_the_same_message_and_a_reused_key_is_refused() {
 }
 
 #[tokio::test]
+async fn concurrent_retries_of_one_send_create_one_message() {
+    let server = spawn_test_server().await;
+    let chat = server.create_chat("Flaky network", &["alice"]).await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let client = Client::new(&server, "alice");
+        tasks.push(tokio::spawn(async move { client.send_text(chat, "same-key", "only once").await }));
+    }
+    let mut created = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        if reply.status == 201 {
+            created += 1;
+        } else {
+            assert_eq!(reply.status, 200);
+        }
+        ids.insert(reply.parse::<MessageResponse>().message.id);
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+    assert_eq!(server.chat_position(chat).await, (1, 1));
+}
+
+#[tokio::test]
 async fn edits_and_deletes_take_new_revs_and_deletes_leave_tombstones() {
     let server = spawn_test_server().await;
     let chat = server.create_chat("Journal", &["alice", "bob"]).await;
@@ -334,4 +358,33 @@ async fn restart_keeps_every_message_and_the_address() {
     assert_eq!(page.messages, before);
     let next: MessageResponse = alice.send_text(chat, "after-restart", "still here").await.parse();
     assert_eq!(next.message.seq, 6);
+}
+
+#[tokio::test]
+async fn pages_read_during_concurrent_sends_agree_with_their_own_last_seq_and_rev() {
+    let server = spawn_test_server().await;
+    let chat = server.create_chat("Snapshot", &["alice", "bob"]).await;
+    let bob = Client::new(&server, "bob");
+    let writer = {
+        let alice = Client::new(&server, "alice");
+        tokio::spawn(async move {
+            for index in 0..100 {
+                alice.send_text(chat, &format!("w-{index}"), "tick").await;
+            }
+        })
+    };
+    let mut reads = 0;
+    while !writer.is_finished() || reads < 10 {
+        reads += 1;
+        let newest: MessagesPage = bob.get(&format!("/v1/chats/{chat}/messages?limit=5")).await.parse();
+        // One snapshot: the newest message IS last_seq, and no message is newer than rev.
+        assert_eq!(newest.messages.last().map_or(0, |m| m.seq), newest.last_seq);
+        assert_eq!(newest.rev, newest.last_seq, "only sends so far: rev equals last_seq");
+        let changes: ChangesResponse = bob.get(&format!("/v1/chats/{chat}/changes?since_rev=0&limit=500")).await.parse();
+        let ChangesResponse::Changes { messages, rev, last_seq, .. } = changes else { panic!("expected changes") };
+        assert_eq!(messages.len() as u64, last_seq);
+        assert_eq!(messages.last().map_or(0, |m| m.rev), rev);
+    }
+    writer.await.unwrap();
+    assert_eq!(server.chat_position(chat).await, (100, 100));
 }

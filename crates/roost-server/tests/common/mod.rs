@@ -1,6 +1,7 @@
 //! Shared test helpers: a tiny HTTP client speaking to the real server like any client would.
 #![allow(dead_code)]
 
+#[allow(unused_imports)]
 pub use roost_server::testing::{TestServer, spawn_test_server, spawn_test_server_with};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

@@ -1,0 +1,178 @@
+//! Chat-scoped incremental resync against the real server: only missing seqs and changes cross
+//! the wire, concurrent triggers join, an interrupted resync resumes from the store alone.
+
+mod common;
+
+use common::*;
+use roost_core::{ClientEvent, SyncState, WindowItem};
+use roost_proto::MAX_PAGE_SIZE;
+
+#[tokio::test]
+async fn resync_after_offline_edits_and_deletes_fetches_exactly_the_missing_seqs_and_the_changes() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("project", &["bob", "alice"]).await;
+    ts.send_many("bob", chat, 1000).await;
+    let all = ts.messages(chat).await;
+    let (_, rev_when_cached) = ts.chat_position(chat).await;
+
+    // The cache holds three runs: 1..=100, 301..=400, 601..=700, current as of now.
+    let cache = CacheDir::new();
+    let mut cached_msgs = seqs(&all, 1, 100);
+    cached_msgs.extend(seqs(&all, 301, 400));
+    cached_msgs.extend(seqs(&all, 601, 700));
+    seed_cache(&cache.path(), chat, &cached_msgs, (1000, rev_when_cached)).await;
+
+    // While the client is away: edits of cached messages, an edit inside a gap, a delete of a
+    // cached message, and 120 new messages.
+    let id = |seq: u64| all[(seq - 1) as usize].id;
+    ts.edit("bob", chat, id(50), "edited 50").await;
+    ts.edit("bob", chat, id(350), "edited 350").await;
+    ts.edit("bob", chat, id(200), "edited 200 (not cached)").await;
+    ts.delete("bob", chat, id(650)).await;
+    ts.send_many("bob", chat, 120).await;
+    let changed_cached = 3; // 50, 350, 650
+
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    client.refresh_chats().await.unwrap();
+    let map = client.cache_map(chat).await.unwrap();
+    assert_eq!(map.cached_count, 300);
+
+    ts.reset_metrics();
+    let report = client.resync(chat).await.unwrap();
+    let m = ts.metrics();
+
+    // Missing before: 101..=300, 401..=600, 701..=1120.
+    assert_eq!(report.gaps_before, 3);
+    assert_eq!(report.missing_before, 200 + 200 + 420);
+    assert_eq!(report.gaps_after, 0);
+    assert_eq!(report.state, SyncState::InSync);
+    assert_eq!(report.full_reload, None);
+    // The changes endpoint returned the 4 changed messages of the cached span (200 included,
+    // which then need not be fetched by range).
+    assert_eq!(report.changes_applied, 4);
+    assert_eq!(m.route("changes").messages, 4);
+    assert_eq!(report.messages_fetched, 820 - 1);
+    assert_eq!(m.route("range").messages, 819);
+    // Exactly missing + changed crossed the wire.
+    assert_eq!(m.route("range").messages + m.route("changes").messages, report.missing_before + changed_cached);
+    // Requests: one changes page, then one range page per gap (each ≤ MAX_PAGE_SIZE): 4 gaps
+    // after 200 split 101..=300.
+    assert_eq!(m.route("changes").requests, 1);
+    let gaps_after_changes = 4u64;
+    assert!(m.route("range").requests <= gaps_after_changes + 819u64.div_ceil(MAX_PAGE_SIZE as u64));
+    assert_eq!(m.route("range").requests, 4);
+    // The client's own figures agree with the server's.
+    assert_eq!(report.requests, m.route("range").requests + m.route("changes").requests);
+    assert_eq!(report.bytes_received, m.route("range").bytes + m.route("changes").bytes);
+    // The cache now equals the server over everything it covers.
+    assert_cache_equals_server(&client, &ts, chat, 1, 1120).await;
+    let rec = client.chat(chat).await.unwrap().unwrap();
+    assert_eq!(rec.sync_state, SyncState::InSync);
+    assert!(!rec.needs_resync);
+
+    // A second resync finds nothing to do: one changes request, no range request.
+    ts.reset_metrics();
+    let again = client.resync(chat).await.unwrap();
+    assert_eq!((again.messages_fetched, again.changes_applied, again.gaps_before), (0, 0, 0));
+    assert_eq!(ts.metrics().route("range").requests, 0);
+    assert_eq!(ts.metrics().route("changes").requests, 1);
+}
+
+#[tokio::test]
+async fn two_concurrent_resyncs_of_one_chat_make_one_set_of_requests() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("busy", &["bob", "alice"]).await;
+    ts.send_many("bob", chat, 900).await;
+    let all = ts.messages(chat).await;
+    let (_, rev) = ts.chat_position(chat).await;
+    let cache = CacheDir::new();
+    let mut part = seqs(&all, 1, 50);
+    part.extend(seqs(&all, 400, 450));
+    seed_cache(&cache.path(), chat, &part, (900, rev)).await;
+
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    ts.reset_metrics();
+    let (a, b) = tokio::join!(client.resync(chat), client.resync(chat));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b, "the second trigger joined the first");
+    let m = ts.metrics();
+    assert_eq!(m.route("changes").requests + m.route("range").requests, a.requests);
+    assert_eq!(m.route("range").messages, 900 - 101);
+    assert_eq!(m.route("range").messages, a.messages_fetched);
+    assert_cache_equals_server(&client, &ts, chat, 1, 900).await;
+}
+
+#[tokio::test]
+async fn an_empty_cache_fetches_only_the_newest_page_and_older_history_on_demand() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("long", &["bob", "alice"]).await;
+    ts.send_many("bob", chat, 1000).await;
+    let cache = CacheDir::new();
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    client.refresh_chats().await.unwrap();
+
+    ts.reset_metrics();
+    let report = client.resync(chat).await.unwrap();
+    assert_eq!(report.messages_fetched, roost_proto::DEFAULT_PAGE_SIZE as u64);
+    assert_eq!(ts.metrics().route("range").requests, 1);
+    assert_eq!(report.state, SyncState::InSync, "older history is not 'partial'");
+
+    let window = client.open_chat(chat, roost_core::Anchor::Newest, 50).await.unwrap();
+    assert!(window.has_more_before);
+    let window = client.window(chat, roost_core::Anchor::Newest, 500).await.unwrap();
+    assert_eq!(window.items[0], WindowItem::OlderHistory { to: 900 });
+
+    let older = client.load_older(chat).await.unwrap();
+    assert_eq!(older.fetched, 100);
+    assert_eq!(ts.metrics().route("range").requests, 2);
+    let map = client.cache_map(chat).await.unwrap();
+    assert_eq!(map.cached, vec![roost_core::SeqRange::new(801, 1000)]);
+    assert_cache_equals_server(&client, &ts, chat, 801, 1000).await;
+}
+
+#[tokio::test]
+async fn a_resync_interrupted_by_a_crash_resumes_from_the_store_alone() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("big", &["bob", "alice"]).await;
+    ts.send_many("bob", chat, 1510).await;
+    let all = ts.messages(chat).await;
+    let (_, rev) = ts.chat_position(chat).await;
+    let cache = CacheDir::new();
+    seed_cache(&cache.path(), chat, &seqs(&all, 1, 10), (1510, rev)).await;
+
+    // First run: killed right after its first range page is committed.
+    {
+        let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+        let mut events = client.subscribe();
+        let c2 = client.clone();
+        let running = tokio::spawn(async move { c2.resync(chat).await });
+        wait_for(&mut events, |e| matches!(e, ClientEvent::FetchStarted { .. })).await;
+        wait_for(&mut events, |e| matches!(e, ClientEvent::MessagesChanged { .. })).await;
+        client.shutdown().await;
+        let _ = running.await;
+    }
+    // What survived is a consistent prefix, flagged for resync.
+    let (probe, info) = client_with_cache(&ts, "alice", &cache.path()).await;
+    assert_eq!(info.resumable_chats, vec![chat]);
+    let survived = probe.cache_map(chat).await.unwrap();
+    assert!(survived.cached_count > 10, "the first page was committed");
+    assert!(survived.cached_count < 1510, "the crash interrupted the resync");
+    assert_eq!(survived.cached.len(), 1, "pages are committed whole and in order");
+    probe.shutdown().await;
+    drop(probe);
+
+    // Reopen with background work on: the flagged chat is resumed without being asked.
+    ts.reset_metrics();
+    let (client, info) = background_client(&ts, "alice", &cache.path()).await;
+    assert_eq!(info.resumable_chats, vec![chat]);
+    let mut events = client.subscribe();
+    // The resume may already be running: join it (single-flight) rather than wait for events.
+    let report = client.resync(chat).await.unwrap();
+    let _ = &mut events;
+    assert_eq!(report.state, SyncState::InSync);
+    // Only what was still missing was fetched.
+    assert_eq!(ts.metrics().route("range").messages, 1510 - survived.cached_count);
+    assert_cache_equals_server(&client, &ts, chat, 1, 1510).await;
+    let rec = client.chat(chat).await.unwrap().unwrap();
+    assert!(!rec.needs_resync);
+}
