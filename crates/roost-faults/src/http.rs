@@ -191,11 +191,12 @@ async fn handle(shared: Arc<Shared>, ctl: Arc<ConnCtl>, request: Request<Incomin
                 FaultKind::HttpCutBody,
                 &format!("{what}: cutting the connection after {} of {} body bytes", half.len(), bytes.len()),
             );
-            let frames = vec![
-                Ok(Frame::data(half)),
-                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault proxy: body cut")),
-            ];
-            (bytes.len(), BodyExt::boxed(StreamBody::new(futures_util::stream::iter(frames))))
+            // The error comes a moment later so that the headers and the first half are flushed.
+            let frames = futures_util::stream::iter(vec![Ok(Frame::data(half))]).chain(futures_util::stream::once(async {
+                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault proxy: body cut"))
+            }));
+            (bytes.len(), BodyExt::boxed(StreamBody::new(frames)))
         }
         Some((_, HttpFault::StallBody)) => {
             shared.record(

@@ -162,6 +162,83 @@ pub struct RangeQuery {
     pub limit: Option<u32>,
 }
 
+/// Most ranges one `seqs` query may list.
+pub const MAX_SEQ_RANGES_PER_REQUEST: usize = 256;
+
+/// Query of `GET /v1/chats/{chat_id}/messages` in its third shape: exactly the listed seqs.
+/// `seqs` is a comma-separated list of inclusive ranges `a-b` or single seqs `a`, ascending and
+/// non-overlapping (`41-44,51-60,75`), at most [`MAX_SEQ_RANGES_PER_REQUEST`] of them, covering
+/// at most `limit` seqs in all. This is how a client fills many scattered gaps with one request
+/// instead of one request (and one response envelope) per gap. Nothing is cut: the response
+/// holds every listed seq that exists, and no continuation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqsQuery {
+    pub seqs: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl SeqsQuery {
+    /// A query for exactly these inclusive ranges (which must be ascending and disjoint).
+    pub fn for_ranges(ranges: &[(Seq, Seq)]) -> SeqsQuery {
+        let covered: u64 = ranges.iter().map(|(start, end)| end - start + 1).sum();
+        SeqsQuery { seqs: format_seq_ranges(ranges), limit: Some(covered.min(u64::from(MAX_PAGE_SIZE)) as u32) }
+    }
+}
+
+/// `[(41, 44), (51, 51)]` → `"41-44,51"`.
+pub fn format_seq_ranges(ranges: &[(Seq, Seq)]) -> String {
+    let mut text = String::new();
+    for (index, (start, end)) in ranges.iter().enumerate() {
+        if index > 0 {
+            text.push(',');
+        }
+        if start == end {
+            text.push_str(&start.to_string());
+        } else {
+            text.push_str(&format!("{start}-{end}"));
+        }
+    }
+    text
+}
+
+/// Parses a `seqs` list (see [`SeqsQuery`]); the error says what is wrong, for a 400 message.
+pub fn parse_seq_ranges(text: &str) -> Result<Vec<(Seq, Seq)>, String> {
+    if text.is_empty() {
+        return Err("seqs must list at least one seq".into());
+    }
+    let mut ranges: Vec<(Seq, Seq)> = Vec::new();
+    for part in text.split(',') {
+        if ranges.len() == MAX_SEQ_RANGES_PER_REQUEST {
+            return Err(format!("seqs lists more than {MAX_SEQ_RANGES_PER_REQUEST} ranges"));
+        }
+        let parse = |number: &str| -> Result<Seq, String> {
+            let value: Seq = number.parse().map_err(|_| format!("{number:?} in seqs is not a seq number"))?;
+            if value == 0 || value > MAX_CURSOR_VALUE {
+                return Err(format!("seq {value} in seqs is out of range (1..={MAX_CURSOR_VALUE})"));
+            }
+            Ok(value)
+        };
+        let (start, end) = match part.split_once('-') {
+            Some((start, end)) => (parse(start)?, parse(end)?),
+            None => {
+                let seq = parse(part)?;
+                (seq, seq)
+            }
+        };
+        if start > end {
+            return Err(format!("range {start}-{end} in seqs is reversed"));
+        }
+        if let Some(&(_, previous_end)) = ranges.last()
+            && start <= previous_end
+        {
+            return Err(format!("range {part} in seqs is not after the previous one (ascending, disjoint)"));
+        }
+        ranges.push((start, end));
+    }
+    Ok(ranges)
+}
+
 /// Response of `GET /v1/chats/{chat_id}/messages`. Tombstones are included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessagesPage {

@@ -106,3 +106,18 @@ fn error_kind_as_str_matches_serde() {
         assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
     }
 }
+
+#[test]
+fn seq_ranges_round_trip_and_reject_bad_lists() {
+    let ranges = vec![(41, 44), (51, 51), (60, 75)];
+    let text = format_seq_ranges(&ranges);
+    assert_eq!(text, "41-44,51,60-75");
+    assert_eq!(parse_seq_ranges(&text).unwrap(), ranges);
+    let query = SeqsQuery::for_ranges(&ranges);
+    assert_eq!(query.limit, Some(4 + 1 + 16));
+    for bad in ["", "0", "5-3", "3,3", "4-9,7", "a", "1-", "-4", "18446744073709551615", "1,,2"] {
+        assert!(parse_seq_ranges(bad).is_err(), "{bad:?} should be rejected");
+    }
+    let too_many: Vec<(u64, u64)> = (1..=MAX_SEQ_RANGES_PER_REQUEST as u64 + 1).map(|i| (i * 2, i * 2)).collect();
+    assert!(parse_seq_ranges(&format_seq_ranges(&too_many)).is_err());
+}

@@ -194,9 +194,13 @@ async fn get_messages(
     State(app): State<AppState>,
     user: AuthUser,
     Path(chat_id): Path<String>,
-    ApiQuery(query): ApiQuery<RangeQuery>,
+    ApiQuery(query): ApiQuery<MessagesParams>,
 ) -> Result<Response, ApiError> {
     let chat_id = parse_chat_id(&chat_id)?;
+    if let Some(seqs) = &query.seqs {
+        return get_listed_messages(&app, &user, chat_id, seqs, &query).await;
+    }
+    let query = RangeQuery { from_seq: query.from_seq, to_seq: query.to_seq, before_seq: query.before_seq, limit: query.limit };
     check_cursor("from_seq", query.from_seq)?;
     check_cursor("to_seq", query.to_seq)?;
     check_cursor("before_seq", query.before_seq)?;
@@ -239,6 +243,46 @@ async fn get_messages(
             next_from_seq: None,
             next_before_seq,
         }
+    };
+    Ok(json_with_message_count(StatusCode::OK, &page, page.messages.len()))
+}
+
+/// Every parameter `GET /v1/chats/{chat_id}/messages` accepts: the [`RangeQuery`] shapes and
+/// the [`roost_proto::SeqsQuery`] shape (`seqs`), which cannot be combined.
+#[derive(Debug, serde::Deserialize)]
+struct MessagesParams {
+    from_seq: Option<u64>,
+    to_seq: Option<u64>,
+    before_seq: Option<u64>,
+    limit: Option<u32>,
+    seqs: Option<String>,
+}
+
+/// The `seqs` shape: exactly the listed seqs (that exist), no continuation.
+async fn get_listed_messages(
+    app: &AppState,
+    user: &AuthUser,
+    chat_id: roost_proto::ChatId,
+    seqs: &str,
+    query: &MessagesParams,
+) -> Result<Response, ApiError> {
+    if query.from_seq.is_some() || query.to_seq.is_some() || query.before_seq.is_some() {
+        return Err(ApiError::bad_request("seqs cannot be combined with from_seq, to_seq or before_seq"));
+    }
+    let limit = check_limit(query.limit)?;
+    let ranges = roost_proto::parse_seq_ranges(seqs).map_err(ApiError::bad_request)?;
+    let covered: u64 = ranges.iter().map(|(start, end)| end - start + 1).sum();
+    if covered > u64::from(limit) {
+        return Err(ApiError::bad_request(format!("seqs covers {covered} seqs, more than limit {limit}")));
+    }
+    let page = app.store.range_list(&user.user_id, chat_id, &ranges).await?;
+    let page = MessagesPage {
+        chat_id,
+        last_seq: page.position.last_seq,
+        rev: page.position.rev,
+        messages: page.messages,
+        next_from_seq: None,
+        next_before_seq: None,
     };
     Ok(json_with_message_count(StatusCode::OK, &page, page.messages.len()))
 }

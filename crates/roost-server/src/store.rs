@@ -308,6 +308,32 @@ impl Store {
         page_from_rows(row.position(), &rows, limit)
     }
 
+    /// The messages whose seq lies in one of `ranges` (ascending, disjoint, already checked to
+    /// cover at most a page), ascending, all read in one snapshot.
+    pub async fn range_list(&self, user: &UserId, chat: ChatId, ranges: &[(Seq, Seq)]) -> Result<ReadPage, ApiError> {
+        let mut tx = self.db.read.begin().await?;
+        let row = visible_chat_or_404(&mut tx, user, chat).await?;
+        let mut messages = Vec::new();
+        for &(from, to) in ranges {
+            if from > row.last_seq {
+                break;
+            }
+            let rows = sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND seq >= ? AND seq <= ? ORDER BY seq"
+            ))
+            .bind(chat.to_string())
+            .bind(to_i64(from))
+            .bind(to_i64(to))
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                messages.push(message_from_row(row)?);
+            }
+        }
+        tx.commit().await?;
+        Ok(ReadPage { position: row.position(), messages, more: false })
+    }
+
     /// The newest `limit` messages with `seq < before`, returned ascending.
     pub async fn range_backward(&self, user: &UserId, chat: ChatId, before: Option<Seq>, limit: u32) -> Result<ReadPage, ApiError> {
         let mut tx = self.db.read.begin().await?;

@@ -252,6 +252,28 @@ async fn range_pages_forward_with_continuation_and_include_tombstones() {
 }
 
 #[tokio::test]
+async fn a_seqs_list_returns_exactly_the_listed_seqs_in_one_response() {
+    let server = spawn_test_server().await;
+    let chat = server.create_chat("Scattered", &["alice"]).await;
+    let alice = Client::new(&server, "alice");
+    let messages = server.send_many("alice", chat, 30).await;
+    server.delete("alice", chat, messages[9].id).await;
+
+    let query = SeqsQuery::for_ranges(&[(2, 4), (10, 10), (17, 19), (29, 35)]);
+    assert_eq!(query.seqs, "2-4,10,17-19,29-35");
+    let reply = alice.get(&format!("/v1/chats/{chat}/messages?seqs={}&limit={}", query.seqs, query.limit.unwrap())).await;
+    assert_eq!(reply.status, 200, "{}", reply.json());
+    let page: MessagesPage = reply.parse();
+    assert_eq!(page.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2, 3, 4, 10, 17, 18, 19, 29, 30]);
+    assert!(page.messages[3].is_deleted(), "tombstones are listed too");
+    assert_eq!((page.last_seq, page.rev, page.next_from_seq, page.next_before_seq), (30, 31, None, None));
+    assert_eq!(reply.message_count_header(), Some(9));
+
+    let beyond: MessagesPage = alice.get(&format!("/v1/chats/{chat}/messages?seqs=40-45")).await.parse();
+    assert!(beyond.messages.is_empty());
+}
+
+#[tokio::test]
 async fn range_pages_backward_from_the_newest_page() {
     let server = spawn_test_server().await;
     let chat = server.create_chat("Backward", &["alice"]).await;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::broadcast::Receiver;
 
+#[allow(unused_imports)]
 pub use roost_server::testing::{spawn_test_server, spawn_test_server_with};
 
 /// A temporary directory holding one client's cache.
