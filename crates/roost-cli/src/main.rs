@@ -1,1 +1,382 @@
-fn main() {}
+//! `roost`: a scriptable Roost client over `roost-core`, with stable `--json` output (shapes in
+//! this crate's README.md). It owns argument parsing and printing only; every cache and sync
+//! rule lives in `roost-core`. `open` and `cache-map` never touch the network.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use roost_core::{Anchor, Client, ClientConfig, ClientEvent, Error, OutboxState, WindowItem};
+use roost_proto::{ChatId, MessageId};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "roost", version, about = "Roost: a cache-first chat client (scriptable)")]
+struct Cli {
+    /// Server base URL, e.g. http://127.0.0.1:7878.
+    #[arg(long, env = "ROOST_SERVER", global = true)]
+    server: Option<String>,
+    /// Bearer token of the user.
+    #[arg(long, env = "ROOST_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    /// Directory holding message_cache.db (default: the platform app-data dir,
+    /// e.g. ~/.local/share/dev.roost.desktop).
+    #[arg(long, env = "ROOST_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Machine-readable output (one JSON document; `watch`: one per line).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The chat list: refreshed from the server when it answers, else the cached one.
+    Chats,
+    /// The cached window of a chat with gap markers. Never waits for the network.
+    Open {
+        /// Chat id, or exact title of a cached chat.
+        chat: String,
+        /// Center the window on this seq instead of the newest messages.
+        #[arg(long)]
+        around: Option<u64>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Fetch the page of history above the oldest cached message.
+    Older { chat: String },
+    /// Fetch only what is missing (and changes since the last sync), then re-validate.
+    Resync { chat: String },
+    /// Send a text message (kept in the outbox until the server has it).
+    Send { chat: String, text: String },
+    /// Edit a message.
+    Edit { chat: String, message_id: String, text: String },
+    /// Delete (tombstone) a message.
+    Delete { chat: String, message_id: String },
+    /// Stream everything into the cache, printing what arrives, until Ctrl-C.
+    Watch,
+    /// Cached runs and missing ranges of a chat over 1..=server_last_seq.
+    CacheMap { chat: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let json = cli.json;
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("roost: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let (kind, message) = match e.downcast_ref::<Error>() {
+                Some(core) => (core.kind(), core.to_string()),
+                None => ("cli", format!("{e:#}")),
+            };
+            if json {
+                println!("{}", json!({ "error": { "kind": kind, "message": message } }));
+            } else {
+                eprintln!("roost: {message}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = cli.data_dir.clone().unwrap_or_else(roost_core::default_data_dir);
+    let needs_server = !matches!(cli.command, Command::Open { .. } | Command::CacheMap { .. });
+    let (server, token) = match (cli.server.clone(), cli.token.clone()) {
+        (Some(s), Some(t)) => (s, t),
+        _ if needs_server => bail!("--server and --token (or ROOST_SERVER / ROOST_TOKEN) are required"),
+        (s, t) => (s.unwrap_or_else(|| "http://127.0.0.1:0".into()), t.unwrap_or_default()),
+    };
+    let mut config = ClientConfig::new(server, token)
+        .cache_path(data_dir.join(roost_core::store::CACHE_FILE_NAME))
+        // One-shot commands do exactly what they say; `watch` runs like the desktop app
+        // (outbox delivery with retries, interrupted resyncs resumed).
+        .background(matches!(cli.command, Command::Watch));
+    config.request_timeout = std::time::Duration::from_secs(20);
+    let (client, info) = Client::open(config).await?;
+    if let Some(c) = &info.corruption {
+        eprintln!(
+            "roost: the cache was corrupt ({}); moved it to {} and started a fresh one",
+            c.reason,
+            c.moved_to.display()
+        );
+    }
+    let json = cli.json;
+    match cli.command {
+        Command::Chats => chats(&client, json).await,
+        Command::Open { chat, around, limit } => {
+            let chat = resolve(&client, &chat, false).await?;
+            let anchor = around.map_or(Anchor::Newest, Anchor::Around);
+            let w = client.window(chat, anchor, limit).await?;
+            if json {
+                print_json(&w)?;
+            } else {
+                print_window(&w);
+            }
+            Ok(())
+        }
+        Command::Older { chat } => {
+            let chat = resolve(&client, &chat, true).await?;
+            let r = client.load_older(chat).await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "fetched {} older message(s){}; {} request(s), {} bytes",
+                    r.fetched,
+                    if r.reached_start { ", history complete" } else { "" },
+                    r.requests,
+                    r.bytes_received
+                );
+            }
+            Ok(())
+        }
+        Command::Resync { chat } => {
+            let chat = resolve(&client, &chat, true).await?;
+            let r = client.resync(chat).await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "{}: gaps {} -> {}, fetched {} missing message(s), {} change(s); {} request(s), {} bytes",
+                    r.state.as_str(),
+                    r.gaps_before,
+                    r.gaps_after,
+                    r.messages_fetched,
+                    r.changes_applied,
+                    r.requests,
+                    r.bytes_received
+                );
+                if let Some(reason) = &r.full_reload {
+                    println!("full reload of this chat: {reason}");
+                }
+                if let Some(reason) = &r.revalidated {
+                    println!("re-validated the cached range: {reason}");
+                }
+            }
+            Ok(())
+        }
+        Command::Send { chat, text } => {
+            let chat = resolve(&client, &chat, true).await?;
+            let entry = client.send(chat, &text).await?;
+            let (state, delivered, error) = match client.flush_outbox().await {
+                Ok(report) => {
+                    if let Some(d) = report.delivered.into_iter().find(|d| d.local_id == entry.local_id) {
+                        (OutboxState::Delivered, Some(d.message), None)
+                    } else if let Some(f) = report.failed.into_iter().find(|f| f.local_id == entry.local_id) {
+                        (OutboxState::Failed, None, f.last_error)
+                    } else {
+                        let still = client.outbox(Some(chat)).await?.into_iter().find(|e| e.local_id == entry.local_id);
+                        (OutboxState::Pending, None, still.and_then(|e| e.last_error))
+                    }
+                }
+                Err(e) => (OutboxState::Pending, None, Some(e.to_string())),
+            };
+            if json {
+                print_json(&json!({
+                    "local_id": entry.local_id,
+                    "idempotency_key": entry.idempotency_key,
+                    "state": state,
+                    "message": delivered,
+                    "error": error,
+                }))?;
+            } else {
+                match (&state, &delivered) {
+                    (OutboxState::Delivered, Some(m)) => println!("sent as #{} ({})", m.seq, m.id),
+                    (OutboxState::Failed, _) => println!("rejected: {}", error.unwrap_or_default()),
+                    _ => println!(
+                        "queued (server unreachable); it will be sent by the next roost command that reaches the server{}",
+                        error.map(|e| format!(": {e}")).unwrap_or_default()
+                    ),
+                }
+            }
+            if state == OutboxState::Failed {
+                bail!("the server rejected the message");
+            }
+            Ok(())
+        }
+        Command::Edit { chat, message_id, text } => {
+            let chat = resolve(&client, &chat, true).await?;
+            let id = MessageId::from_str_checked(&message_id)?;
+            let m = client.edit(chat, id, &text).await?;
+            if json {
+                print_json(&m)?;
+            } else {
+                println!("edited #{} (version {})", m.seq, m.version);
+            }
+            Ok(())
+        }
+        Command::Delete { chat, message_id } => {
+            let chat = resolve(&client, &chat, true).await?;
+            let id = MessageId::from_str_checked(&message_id)?;
+            let m = client.delete(chat, id).await?;
+            if json {
+                print_json(&m)?;
+            } else {
+                println!("deleted #{} (version {})", m.seq, m.version);
+            }
+            Ok(())
+        }
+        Command::Watch => watch(&client, json).await,
+        Command::CacheMap { chat } => {
+            let chat = resolve(&client, &chat, false).await?;
+            let map = client.cache_map(chat).await?;
+            if json {
+                print_json(&map)?;
+            } else {
+                println!("server last_seq {}, {} cached", map.server_last_seq, map.cached_count);
+                for r in &map.cached {
+                    println!("  cached  {}..={} ({})", r.start, r.end, r.len());
+                }
+                for r in &map.missing {
+                    println!("  missing {}..={} ({})", r.start, r.end, r.len());
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+trait ParseId: Sized {
+    fn from_str_checked(s: &str) -> anyhow::Result<Self>;
+}
+
+impl ParseId for MessageId {
+    fn from_str_checked(s: &str) -> anyhow::Result<Self> {
+        s.parse().with_context(|| format!("{s:?} is not a message id"))
+    }
+}
+
+/// A chat id, or the exact title of a cached chat (refreshing the list first when allowed).
+async fn resolve(client: &Client, arg: &str, may_refresh: bool) -> anyhow::Result<ChatId> {
+    match client.resolve_chat(arg).await {
+        Ok(id) => Ok(id),
+        Err(Error::NotFound(_)) if may_refresh => {
+            client.refresh_chats().await?;
+            Ok(client.resolve_chat(arg).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn chats(client: &Client, json: bool) -> anyhow::Result<()> {
+    let refreshed = match client.refresh_chats().await {
+        Ok(_) => true,
+        Err(e) if e.kind() == "offline" => {
+            if !json {
+                eprintln!("roost: server unreachable, showing the cached list");
+            }
+            false
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let chats = client.chats().await?;
+    if json {
+        print_json(&json!({ "refreshed": refreshed, "chats": chats }))?;
+    } else {
+        for c in &chats {
+            println!(
+                "{:<24} {}  seq {}/{}  unread {}  {}",
+                c.title,
+                c.chat_id,
+                c.local_max.unwrap_or(0),
+                c.server_last_seq,
+                c.unread_count,
+                c.last_message_preview.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(v)?);
+    Ok(())
+}
+
+fn print_window(w: &roost_core::ChatWindow) {
+    println!("{} ({}), server last_seq {}", w.chat.title, w.chat.chat_id, w.chat.server_last_seq);
+    if w.has_more_before {
+        println!("  … more cached above (use --around)");
+    }
+    for item in &w.items {
+        match item {
+            WindowItem::Message { message: m } if m.is_deleted() => println!("#{:<6} (deleted)", m.seq),
+            WindowItem::Message { message: m } => println!(
+                "#{:<6} {}: {}{}",
+                m.seq,
+                m.author,
+                m.text().map(str::to_string).unwrap_or_else(|| m.body.to_string()),
+                if m.edited_at.is_some() { " (edited)" } else { "" }
+            ),
+            WindowItem::Gap { from, to } => println!("[missing {from}..={to}: {} message(s)]", to - from + 1),
+            WindowItem::OlderHistory { to } => println!("[older history 1..={to} not cached]"),
+        }
+    }
+    for p in &w.pending {
+        let state = match p.state {
+            OutboxState::Failed => "failed",
+            _ => "pending",
+        };
+        println!("({state}) {}", p.body.get("text").and_then(|t| t.as_str()).unwrap_or(""));
+    }
+}
+
+async fn watch(client: &Client, json: bool) -> anyhow::Result<()> {
+    let mut events = client.subscribe();
+    client.start_stream();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                client.shutdown().await;
+                return Ok(());
+            }
+            ev = events.recv() => {
+                let ev = match ev {
+                    Ok(ev) => ev,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("roost: {n} event(s) not printed (too fast)");
+                        continue;
+                    }
+                    Err(_) => return Ok(()),
+                };
+                if json {
+                    print_json(&ev)?;
+                    continue;
+                }
+                match &ev {
+                    ClientEvent::Connection { online } => {
+                        println!("{}", if *online { "connected" } else { "disconnected, reconnecting…" });
+                    }
+                    ClientEvent::MessagesChanged { chat_id, seqs } => {
+                        let title = client.chat(*chat_id).await.ok().flatten().map(|c| c.title).unwrap_or_default();
+                        for seq in seqs {
+                            if let Some(m) = client.cached_messages(*chat_id, *seq, *seq).await?.into_iter().next() {
+                                let text = if m.is_deleted() { "(deleted)".to_string() } else { m.text().unwrap_or("").to_string() };
+                                println!("[{title}] #{} {}: {}{}", m.seq, m.author, text, if m.version > 1 && !m.is_deleted() { " (edited)" } else { "" });
+                            }
+                        }
+                    }
+                    ClientEvent::FetchStarted { chat_id } => println!("syncing {chat_id}…"),
+                    ClientEvent::FetchFinished { chat_id, fetched } => println!("synced {chat_id}: {fetched} message(s)"),
+                    _ => {}
+                }
+            }
+        }
+    }
+}

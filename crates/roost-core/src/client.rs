@@ -149,10 +149,18 @@ pub struct LoadOlderReport {
     pub bytes_received: u64,
 }
 
+/// One outbox entry the server accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivered {
+    pub local_id: String,
+    /// The server's copy (now cached in place of the pending entry).
+    pub message: Message,
+}
+
 /// What `flush_outbox` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FlushReport {
-    pub delivered: Vec<Message>,
+    pub delivered: Vec<Delivered>,
     pub failed: Vec<OutboxEntry>,
     /// Still pending (the server is unreachable).
     pub pending: usize,
@@ -357,7 +365,7 @@ impl Inner {
                         self.emit(ClientEvent::MessagesChanged { chat_id: entry.chat_id, seqs: res.changed });
                     }
                     self.emit_chat(entry.chat_id).await;
-                    report.delivered.push(resp.message);
+                    report.delivered.push(Delivered { local_id: entry.local_id.clone(), message: resp.message });
                 }
                 Err(e) if e.is_transient() => {
                     tracing::info!(local_id = %entry.local_id, error = %e, "outbox: send failed, will retry");
@@ -455,8 +463,10 @@ impl FetchScope<'_> {
         }
         Ok(())
     }
-    fn finish(&self) {
+    /// Emits FetchFinished once (if a fetch started).
+    fn finish(&mut self) {
         if self.started {
+            self.started = false;
             self.inner.emit(ClientEvent::FetchFinished { chat_id: self.chat, fetched: self.fetched });
         }
     }
@@ -653,6 +663,7 @@ async fn resync_steps(inner: &Arc<Inner>, api: &Api, chat: ChatId, scope: &mut F
         }
     }
 
+    scope.finish();
     // 4. Re-validate; clear OUT_OF_SYNC only if it passes.
     let partial = store.finish_resync(chat).await?;
     let rec = store.chat(chat).await?.ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
@@ -662,6 +673,40 @@ async fn resync_steps(inner: &Arc<Inner>, api: &Api, chat: ChatId, scope: &mut F
     inner.emit(ClientEvent::SyncStateChanged { chat_id: chat, state: report.state });
     inner.emit(ClientEvent::ChatUpdated { chat: rec });
     Ok(report)
+}
+
+/// `before_seq = local_min` (or the newest page for an empty cache), one page, merged in one
+/// transaction; FetchStarted/FetchFinished around it.
+async fn load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadOlderReport> {
+    let runs = inner.store.runs(chat).await?;
+    let (api, figs) = inner.api.scoped();
+    let before = runs.first().map(|r| r.start);
+    if before == Some(1) {
+        return Ok(LoadOlderReport { chat_id: chat, fetched: 0, reached_start: true, requests: 0, bytes_received: 0 });
+    }
+    let mut scope = FetchScope { inner, chat, started: true, fetched: 0 };
+    inner.emit(ClientEvent::FetchStarted { chat_id: chat });
+    let q = RangeQuery { before_seq: before, limit: Some(DEFAULT_PAGE_SIZE), ..Default::default() };
+    let result = async {
+        let page = api.range(chat, &q).await?;
+        let cursor = if before.is_none() { CursorRule::Snapshot(page.rev) } else { CursorRule::Keep };
+        ingest_page(inner, chat, &page, cursor, false).await?;
+        Ok::<_, Error>(page.messages.len() as u64)
+    }
+    .await;
+    scope.fetched = *result.as_ref().unwrap_or(&0);
+    scope.finish();
+    let fetched = result?;
+    inner.emit_chat(chat).await;
+    let runs = inner.store.runs(chat).await?;
+    let f = figs.snapshot();
+    Ok(LoadOlderReport {
+        chat_id: chat,
+        fetched,
+        reached_start: runs.first().is_some_and(|r| r.start == 1),
+        requests: f.requests,
+        bytes_received: f.bytes_received,
+    })
 }
 
 impl Client {
@@ -810,6 +855,17 @@ impl Client {
                 }
                 if let Err(e) = inner.validate_and_sync(chat).await {
                     tracing::debug!(%chat, error = %e, "background validation/resync failed");
+                    return;
+                }
+                // The first screen shows an OlderHistory skeleton with room to spare: fill it
+                // with one page now (what a UI would ask for as soon as the skeleton is visible).
+                if matches!(anchor, Anchor::Newest)
+                    && let Ok(runs) = inner.store.runs(chat).await
+                    && runs.first().is_some_and(|r| r.start > 1)
+                    && ranges::cached_count(&runs) < limit as u64
+                    && let Err(e) = load_older(&inner, chat).await
+                {
+                    tracing::debug!(%chat, error = %e, "loading the first page of older history failed");
                 }
             });
         }
@@ -883,39 +939,10 @@ impl Client {
         resync(&self.inner, chat).await
     }
 
-    /// Fetches the page of history directly above the oldest cached message.
+    /// Fetches the page of history directly above the oldest cached message (the UI calls it
+    /// when the user scrolls into an `OlderHistory` skeleton).
     pub async fn load_older(&self, chat: ChatId) -> Result<LoadOlderReport> {
-        let inner = &self.inner;
-        let runs = inner.store.runs(chat).await?;
-        let (api, figs) = inner.api.scoped();
-        let before = runs.first().map(|r| r.start);
-        if before == Some(1) {
-            return Ok(LoadOlderReport { chat_id: chat, fetched: 0, reached_start: true, requests: 0, bytes_received: 0 });
-        }
-        let mut scope = FetchScope { inner, chat, started: false, fetched: 0 };
-        scope.started = true;
-        inner.emit(ClientEvent::FetchStarted { chat_id: chat });
-        let q = RangeQuery { before_seq: before, limit: Some(DEFAULT_PAGE_SIZE), ..Default::default() };
-        let result = async {
-            let page = api.range(chat, &q).await?;
-            let cursor = if before.is_none() { CursorRule::Snapshot(page.rev) } else { CursorRule::Keep };
-            ingest_page(inner, chat, &page, cursor, false).await?;
-            Ok::<_, Error>(page.messages.len() as u64)
-        }
-        .await;
-        scope.fetched = *result.as_ref().unwrap_or(&0);
-        scope.finish();
-        let fetched = result?;
-        inner.emit_chat(chat).await;
-        let runs = inner.store.runs(chat).await?;
-        let f = figs.snapshot();
-        Ok(LoadOlderReport {
-            chat_id: chat,
-            fetched,
-            reached_start: runs.first().is_some_and(|r| r.start == 1),
-            requests: f.requests,
-            bytes_received: f.bytes_received,
-        })
+        load_older(&self.inner, chat).await
     }
 
     /// Queues a text message: persisted in the outbox with a fresh idempotency key and

@@ -22,7 +22,7 @@ pub mod sync_state;
 
 pub use api::FiguresSnapshot;
 pub use client::{
-    Anchor, ChatWindow, Client, ClientConfig, ClientEvent, FlushReport, LoadOlderReport, OpenInfo,
+    Anchor, ChatWindow, Client, ClientConfig, ClientEvent, Delivered, FlushReport, LoadOlderReport, OpenInfo,
     ResyncReport,
 };
 pub use error::{Error, Result};

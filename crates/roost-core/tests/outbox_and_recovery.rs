@@ -66,7 +66,7 @@ async fn a_crash_after_the_server_accepted_a_send_does_not_duplicate_it() {
     let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
     let report = client.flush_outbox().await.unwrap();
     assert_eq!(report.delivered.len(), 1);
-    assert_eq!(report.delivered[0].id, first.message.id, "the retry got the same message");
+    assert_eq!(report.delivered[0].message.id, first.message.id, "the retry got the same message");
     assert_eq!(ts.messages(chat).await.len(), 1);
     assert!(client.outbox(None).await.unwrap().is_empty());
 }

@@ -163,9 +163,14 @@ async fn handle(shared: Arc<Shared>, ctl: Arc<ConnCtl>, request: Request<Incomin
             return Ok(reset_and_hang(&ctl).await);
         }
     };
-    shared.bump(|figures| figures.http_forwarded += 1);
     let status = upstream.status();
     let headers = upstream.headers().clone();
+    let served = headers.get(MESSAGE_COUNT_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    shared.bump(|figures| {
+        figures.http_forwarded += 1;
+        *figures.responses_by_route.entry(route).or_default() += 1;
+        *figures.messages_by_route.entry(route).or_default() += served;
+    });
     let bytes = match upstream.bytes().await {
         Ok(bytes) => bytes,
         Err(error) => {

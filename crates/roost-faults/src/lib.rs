@@ -273,11 +273,24 @@ pub struct FaultFigures {
     pub stream_connections: u64,
     /// Frames relayed from the upstream to clients (duplicates count twice).
     pub frames_relayed: u64,
+    /// Per route: responses forwarded from the upstream (whatever the proxy then did to them).
+    pub responses_by_route: BTreeMap<Route, u64>,
+    /// Per route: messages the upstream served (its `x-roost-message-count`), whatever the
+    /// proxy then did to the response — what the server spent, e.g. on range fetches.
+    pub messages_by_route: BTreeMap<Route, u64>,
 }
 
 impl FaultFigures {
     pub fn count(&self, kind: FaultKind) -> u64 {
         self.faults.get(&kind).copied().unwrap_or(0)
+    }
+    /// Messages the upstream served on `route`.
+    pub fn messages(&self, route: Route) -> u64 {
+        self.messages_by_route.get(&route).copied().unwrap_or(0)
+    }
+    /// Responses forwarded from the upstream on `route`.
+    pub fn responses(&self, route: Route) -> u64 {
+        self.responses_by_route.get(&route).copied().unwrap_or(0)
     }
     pub fn total_faults(&self) -> u64 {
         self.faults.values().sum()
@@ -291,6 +304,12 @@ impl FaultFigures {
         self.http_forwarded += other.http_forwarded;
         self.stream_connections += other.stream_connections;
         self.frames_relayed += other.frames_relayed;
+        for (route, n) in &other.responses_by_route {
+            *self.responses_by_route.entry(*route).or_default() += n;
+        }
+        for (route, n) in &other.messages_by_route {
+            *self.messages_by_route.entry(*route).or_default() += n;
+        }
     }
 }
 

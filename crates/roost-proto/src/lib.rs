@@ -410,3 +410,4 @@ impl fmt::Display for ErrorKind {
         f.write_str(self.as_str())
     }
 }
+pub mod app;

@@ -1,0 +1,97 @@
+//! The built `roost` binary against a real test server: send then open, and open with the
+//! server stopped (the cache answers; nothing waits for the network).
+
+use roost_server::testing::spawn_test_server;
+use serde_json::Value;
+use std::path::Path;
+
+async fn roost(base_url: &str, token: &str, data_dir: &Path, args: &[&str]) -> (bool, Value) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args(["--server", base_url, "--token", token, "--data-dir"])
+        .arg(data_dir)
+        .arg("--json")
+        .args(args)
+        .env_remove("ROOST_SERVER")
+        .env_remove("ROOST_TOKEN")
+        .output()
+        .await
+        .expect("run roost");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("roost {args:?} printed no JSON ({e}): {stdout} / {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.success(), json)
+}
+
+fn texts(window: &Value) -> Vec<String> {
+    window["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "message")
+        .map(|i| i["message"]["body"]["text"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_then_open_and_open_again_with_the_server_stopped() {
+    let mut ts = spawn_test_server().await;
+    let chat = ts.create_chat("General", &["alice", "bob"]).await;
+    ts.send_many("bob", chat, 30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, token) = (ts.base_url(), ts.token("alice"));
+
+    let (ok, sent) = roost(&url, &token, dir.path(), &["send", "General", "hello from the cli"]).await;
+    assert!(ok, "{sent}");
+    assert_eq!(sent["state"], "delivered");
+    assert_eq!(sent["message"]["seq"], 31);
+
+    let (ok, report) = roost(&url, &token, dir.path(), &["resync", "General"]).await;
+    assert!(ok, "{report}");
+    assert_eq!(report["gaps_after"], 0);
+    assert_eq!(report["state"], "IN_SYNC");
+    for key in ["gaps_before", "messages_fetched", "requests", "bytes_received"] {
+        assert!(report[key].is_u64(), "resync --json has {key}");
+    }
+
+    // Only seq 31 is cached (a resync never loads history nobody scrolled to); `older` does.
+    let (ok, window) = roost(&url, &token, dir.path(), &["open", "General", "--limit", "5"]).await;
+    assert!(ok, "{window}");
+    assert_eq!(window["items"][0]["type"], "older_history");
+    assert_eq!(window["items"][0]["to"], 30);
+    let (ok, older) = roost(&url, &token, dir.path(), &["older", "General"]).await;
+    assert!(ok, "{older}");
+    assert_eq!(older["fetched"], 30);
+    assert_eq!(older["reached_start"], true);
+
+    let (ok, window) = roost(&url, &token, dir.path(), &["open", "General", "--limit", "5"]).await;
+    assert!(ok, "{window}");
+    assert_eq!(texts(&window).last().unwrap(), "hello from the cli");
+    assert_eq!(texts(&window).len(), 5);
+
+    ts.stop().await;
+    let (ok, offline) = roost(&url, &token, dir.path(), &["open", "General", "--limit", "5"]).await;
+    assert!(ok, "{offline}");
+    assert_eq!(offline["items"], window["items"], "the cache answers with the server down");
+
+    let (ok, map) = roost(&url, &token, dir.path(), &["cache-map", &chat.to_string()]).await;
+    assert!(ok);
+    assert_eq!(map["server_last_seq"], 31);
+    assert_eq!(map["cached"], serde_json::json!([{"start": 1, "end": 31}]));
+    assert_eq!(map["missing"], serde_json::json!([]));
+
+    // A send while the server is down stays queued.
+    let (ok, queued) = roost(&url, &token, dir.path(), &["send", "General", "later"]).await;
+    assert!(ok, "{queued}");
+    assert_eq!(queued["state"], "pending");
+    let (_, window) = roost(&url, &token, dir.path(), &["open", "General"]).await;
+    assert_eq!(window["pending"][0]["body"]["text"], "later");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_reported_as_kind_and_message() {
+    let ts = spawn_test_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, err) = roost(&ts.base_url(), &ts.token("alice"), dir.path(), &["open", "No such chat"]).await;
+    assert!(!ok);
+    assert_eq!(err["error"]["kind"], "not_found");
+}

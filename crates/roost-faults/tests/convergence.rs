@@ -1,0 +1,432 @@
+//! Randomized fault schedules: the client cache converges to the server's state, without
+//! losing or duplicating a message, whatever the network, the stream and the app do.
+//!
+//! Each schedule (seeded) creates a few chats, starts a client (alice) through a [`FaultProxy`],
+//! then interleaves: other users' sends (streamed), bulk inserts (never streamed), edits and
+//! deletes; stream cuts, offline periods (every connection refused), random stream faults
+//! (drop, duplicate, delay, reorder), random HTTP faults (503, reset, lost response, cut body,
+//! hostile pages); client restarts on the same cache file; manual resyncs, `load_older`,
+//! opening chats, and alice's own sends (outbox). Then the faults stop, one resync per chat
+//! runs, and every chat is checked (see `common::compare_chat`), plus: the range endpoint
+//! served no more messages in that final resync than were missing, and each of alice's sends
+//! exists exactly once on the server.
+//!
+//! `ROOST_FAULT_SCHEDULES=<n>` runs n schedules (default 200); `ROOST_FAULT_SEED=<seed>` replays
+//! one schedule; `ROOST_FAULT_BASE_SEED=<seed>` changes the fixed base seed.
+
+mod common;
+
+use common::{ChatCheck, Holdings, compare_chat, config, holdings, merge_holdings};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use roost_core::{Anchor, Client};
+use roost_faults::{FaultFigures, FaultProxy, Hostile, HttpFault, Route, Scope, StreamFaults};
+use roost_proto::ChatId;
+use roost_server::testing::{TestServer, spawn_test_server};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const DEFAULT_SCHEDULES: u64 = 200;
+const DEFAULT_BASE_SEED: u64 = 0x5EED_2026;
+/// Schedules run at once (they share one server).
+const PARALLEL: usize = 4;
+/// A fresh server every this many schedules.
+const SCHEDULES_PER_SERVER: u64 = 50;
+
+fn env_u64(name: &str) -> Option<u64> {
+    let text = std::env::var(name).ok()?;
+    let text = text.trim();
+    match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+/// splitmix64: schedule seeds from the base seed.
+fn schedule_seed(base: u64, index: u64) -> u64 {
+    let mut z = base.wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[derive(Debug, Default)]
+struct Outcome {
+    figures: FaultFigures,
+    ops: u64,
+    restarts: u64,
+    messages_checked: u64,
+    lost: u64,
+    duplicated: u64,
+    own_sends: u64,
+    final_range_fetched: u64,
+    final_missing: u64,
+    resync_retries: u64,
+    problems: Vec<String>,
+}
+
+struct Schedule {
+    rng: StdRng,
+    seed: u64,
+    chats: Vec<ChatId>,
+    texts: u64,
+}
+
+impl Schedule {
+    fn text(&mut self, what: &str) -> String {
+        self.texts += 1;
+        format!("{what} {:x}/{}", self.seed, self.texts)
+    }
+    fn chat(&mut self) -> ChatId {
+        self.chats[self.rng.random_range(0..self.chats.len())]
+    }
+    fn other_user(&mut self) -> &'static str {
+        if self.rng.random_bool(0.5) { "bob" } else { "carol" }
+    }
+    fn random_http_fault(&mut self) -> HttpFault {
+        match self.rng.random_range(0..6) {
+            0 => HttpFault::Status503,
+            1 => HttpFault::Reset,
+            2 => HttpFault::LoseResponse,
+            3 => HttpFault::CutBody,
+            _ => HttpFault::Hostile(Hostile::ALL[self.rng.random_range(0..Hostile::ALL.len())]),
+        }
+    }
+}
+
+async fn open_client(proxy: &FaultProxy, server: &TestServer, cache: &std::path::Path, page_size: u32) -> Result<Client, String> {
+    let mut config = config(&proxy.base_url(), &server.token("alice"), cache);
+    config.page_size = page_size;
+    let (client, info) = Client::open(config).await.map_err(|e| format!("open failed: {e}"))?;
+    if let Some(corruption) = &info.corruption {
+        return Err(format!("a cache written by the client itself was judged corrupt: {}", corruption.reason));
+    }
+    if !info.repaired_chats.is_empty() {
+        return Err(format!("the runs index disagreed with the messages after a restart: {:?}", info.repaired_chats));
+    }
+    client.start_stream();
+    Ok(client)
+}
+
+async fn snapshot(client: &Client, chats: &[ChatId], held: &mut BTreeMap<ChatId, Holdings>) {
+    for chat in chats {
+        let now = holdings(&common::cached(client, *chat).await);
+        merge_holdings(held.entry(*chat).or_default(), &now);
+    }
+}
+
+async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
+    let server = &*server;
+    let mut out = Outcome::default();
+    let mut s = Schedule { rng: StdRng::seed_from_u64(seed), seed, chats: Vec::new(), texts: 0 };
+    let chat_count = s.rng.random_range(1..=3);
+    for i in 0..chat_count {
+        let chat = server.create_chat(&format!("schedule {seed:x} chat {i}"), &["bob", "alice", "carol"]).await;
+        let initial = match s.rng.random_range(0..4) {
+            0 => 0,
+            1 => s.rng.random_range(1..=10),
+            2 => s.rng.random_range(10..=60),
+            _ => s.rng.random_range(60..=180),
+        };
+        if initial > 0 {
+            server.send_many("bob", chat, initial).await;
+        }
+        s.chats.push(chat);
+    }
+    let proxy = FaultProxy::start(server.addr(), seed).await;
+    proxy.set_max_hold(Duration::from_millis(60));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("message_cache.db");
+    let page_size = [7, 20, 100, 500][s.rng.random_range(0..4)];
+    let mut client = match open_client(&proxy, server, &cache, page_size).await {
+        Ok(client) => client,
+        Err(problem) => {
+            out.problems.push(problem);
+            return out;
+        }
+    };
+    let mut held: BTreeMap<ChatId, Holdings> = BTreeMap::new();
+    let mut own_texts: Vec<(ChatId, String)> = Vec::new();
+    let mut offline_for = 0u32;
+    let ops = s.rng.random_range(8..=24);
+    for _ in 0..ops {
+        out.ops += 1;
+        match s.rng.random_range(0..100) {
+            0..=17 => {
+                let (chat, author) = (s.chat(), s.other_user());
+                for _ in 0..s.rng.random_range(1..=3) {
+                    let text = s.text("hello");
+                    server.send(author, chat, &text).await;
+                }
+            }
+            18..=23 => {
+                let (chat, author) = (s.chat(), s.other_user());
+                let n = s.rng.random_range(1..=40);
+                server.send_many(author, chat, n).await;
+            }
+            24..=33 => {
+                let chat = s.chat();
+                let live: Vec<_> = server.messages(chat).await.into_iter().filter(|m| !m.is_deleted() && m.author.as_str() != "alice").collect();
+                if !live.is_empty() {
+                    let m = &live[s.rng.random_range(0..live.len())];
+                    let text = s.text("edited");
+                    server.edit(m.author.as_str(), chat, m.id, &text).await;
+                }
+            }
+            34..=40 => {
+                let chat = s.chat();
+                let live: Vec<_> = server.messages(chat).await.into_iter().filter(|m| !m.is_deleted() && m.author.as_str() != "alice").collect();
+                if !live.is_empty() {
+                    let m = &live[s.rng.random_range(0..live.len())];
+                    server.delete(m.author.as_str(), chat, m.id).await;
+                }
+            }
+            41..=45 => proxy.cut_streams(),
+            46..=49 => {
+                proxy.refuse_all(true);
+                offline_for = s.rng.random_range(1..=3);
+            }
+            50..=56 => {
+                let mut p = || if s.rng.random_bool(0.6) { s.rng.random_range(0.0..0.35) } else { 0.0 };
+                let faults = StreamFaults {
+                    drop: p(),
+                    duplicate: p(),
+                    delay: p(),
+                    reorder: p(),
+                    max_delay: Duration::from_millis(40),
+                };
+                proxy.set_stream_faults(faults);
+            }
+            57..=63 => {
+                let fault = s.random_http_fault();
+                let p = s.rng.random_range(0.05..0.5);
+                let scope = if s.rng.random_bool(0.5) { Scope::sync_reads() } else { Scope::Any };
+                proxy.fail_with_probability(scope, p, fault);
+            }
+            64..=66 => proxy.clear_http_faults(),
+            67..=71 => {
+                snapshot(&client, &s.chats, &mut held).await;
+                client.shutdown().await;
+                drop(client);
+                out.restarts += 1;
+                client = match open_client(&proxy, server, &cache, page_size).await {
+                    Ok(client) => client,
+                    Err(problem) => {
+                        out.problems.push(problem);
+                        return out;
+                    }
+                };
+                let lost: Vec<String> = {
+                    let mut lost = Vec::new();
+                    for chat in &s.chats {
+                        let now = holdings(&common::cached(&client, *chat).await);
+                        for (seq, (id, version)) in held.get(chat).into_iter().flatten() {
+                            if !now.get(seq).is_some_and(|(i, v)| i == id && v >= version) {
+                                lost.push(format!("chat {chat} seq {seq}"));
+                            }
+                        }
+                    }
+                    lost
+                };
+                if !lost.is_empty() {
+                    out.lost += lost.len() as u64;
+                    out.problems.push(format!("lost across a restart: {lost:?}"));
+                }
+            }
+            72..=79 => {
+                let chat = s.chat();
+                let _ = tokio::time::timeout(Duration::from_secs(10), client.resync(chat)).await;
+            }
+            80..=84 => {
+                let chat = s.chat();
+                let _ = tokio::time::timeout(Duration::from_secs(10), client.load_older(chat)).await;
+            }
+            85..=88 => {
+                let chat = s.chat();
+                if client.chat(chat).await.ok().flatten().is_some() {
+                    let _ = client.open_chat(chat, Anchor::Newest, 50).await;
+                }
+            }
+            89..=94 => {
+                let chat = s.chat();
+                if client.chat(chat).await.ok().flatten().is_some() {
+                    let text = s.text("own");
+                    if client.send(chat, &text).await.is_ok() {
+                        own_texts.push((chat, text));
+                    }
+                }
+            }
+            _ => {
+                let ms = s.rng.random_range(5..60);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+        }
+        if offline_for > 0 {
+            offline_for -= 1;
+            if offline_for == 0 {
+                proxy.refuse_all(false);
+            }
+        }
+        let pause = s.rng.random_range(0..12);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+
+    // The faults stop.
+    snapshot(&client, &s.chats, &mut held).await;
+    proxy.heal();
+    // Deliver alice's own sends (retries reuse the idempotency key).
+    for _ in 0..20 {
+        let pending = client.outbox(None).await.map(|o| o.len()).unwrap_or(0);
+        if pending == 0 {
+            break;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), client.flush_outbox()).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if let Ok(left) = client.outbox(None).await
+        && !left.is_empty()
+    {
+        out.problems.push(format!("{} own message(s) never delivered: {left:?}", left.len()));
+    }
+
+    // What is missing now, from the cache and the server's truth: the final resync may fetch
+    // no more than this from the range endpoint.
+    for chat in &s.chats {
+        let cached = common::cached(&client, *chat).await;
+        let (last_seq, _) = server.chat_position(*chat).await;
+        out.final_missing += match (cached.first(), cached.len() as u64) {
+            (None, _) => last_seq.min(u64::from(roost_proto::DEFAULT_PAGE_SIZE)),
+            (Some(first), n) => (last_seq + 1 - first.seq).saturating_sub(n),
+        };
+    }
+    let range_before = proxy.figures().messages(Route::Range);
+    for chat in &s.chats {
+        match common::resync_until_in_sync(&client, *chat, 4).await {
+            Ok(attempts) => out.resync_retries += u64::from(attempts - 1),
+            Err(problem) => out.problems.push(format!("chat {chat}: final resync never reached IN_SYNC: {problem}")),
+        }
+    }
+    out.final_range_fetched = proxy.figures().messages(Route::Range) - range_before;
+    if out.final_range_fetched > out.final_missing {
+        out.problems.push(format!(
+            "the final resyncs fetched {} messages from the range endpoint, but only {} were missing",
+            out.final_range_fetched, out.final_missing
+        ));
+    }
+
+    for chat in &s.chats {
+        let cached = common::cached(&client, *chat).await;
+        let truth = server.messages(*chat).await;
+        let check: ChatCheck = compare_chat(*chat, &cached, &truth, held.get(chat).unwrap_or(&Holdings::new()));
+        out.messages_checked += check.checked;
+        out.lost += check.lost;
+        out.duplicated += check.duplicated;
+        out.problems.extend(check.problems.into_iter().map(|p| format!("chat {chat}: {p}")));
+        for (own_chat, text) in own_texts.iter().filter(|(c, _)| c == chat) {
+            let copies = truth.iter().filter(|m| m.chat_id == *own_chat && m.text() == Some(text.as_str())).count();
+            // (The schedule never edits or deletes alice's messages, so the text identifies it.)
+            if copies > 1 {
+                out.duplicated += copies as u64 - 1;
+                out.problems.push(format!("own message {text:?} exists {copies} times on the server"));
+            } else if copies == 0 {
+                out.lost += 1;
+                out.problems.push(format!("own message {text:?} never reached the server"));
+            }
+        }
+    }
+    out.own_sends = own_texts.len() as u64;
+    client.shutdown().await;
+    out.figures = proxy.figures();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn randomized_fault_schedules_converge() {
+    common::init_tracing();
+    let base = env_u64("ROOST_FAULT_BASE_SEED").unwrap_or(DEFAULT_BASE_SEED);
+    let seeds: Vec<u64> = match env_u64("ROOST_FAULT_SEED") {
+        Some(seed) => vec![seed],
+        None => {
+            let n = env_u64("ROOST_FAULT_SCHEDULES").unwrap_or(DEFAULT_SCHEDULES);
+            (0..n).map(|i| schedule_seed(base, i)).collect()
+        }
+    };
+    let started = Instant::now();
+    let mut total = Outcome::default();
+    let mut failures: Vec<(u64, Vec<String>)> = Vec::new();
+    let mut schedules = 0u64;
+    for batch in seeds.chunks(SCHEDULES_PER_SERVER as usize) {
+        let server = Arc::new(spawn_test_server().await);
+        for group in batch.chunks(PARALLEL) {
+            let mut tasks = tokio::task::JoinSet::new();
+            for &seed in group {
+                let server = server.clone();
+                tasks.spawn(async move {
+                    let schedule = tokio::spawn(run_schedule(server, seed));
+                    (seed, tokio::time::timeout(Duration::from_secs(120), schedule).await)
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let (seed, result) = joined.expect("the schedule driver itself failed");
+                schedules += 1;
+                let outcome = match result {
+                    Ok(Ok(outcome)) => outcome,
+                    Ok(Err(panicked)) => {
+                        failures.push((seed, vec![format!("the schedule panicked: {panicked}")]));
+                        continue;
+                    }
+                    Err(_) => {
+                        failures.push((seed, vec!["the schedule did not finish in 120 s".to_owned()]));
+                        continue;
+                    }
+                };
+                total.figures.absorb(&outcome.figures);
+                total.ops += outcome.ops;
+                total.restarts += outcome.restarts;
+                total.messages_checked += outcome.messages_checked;
+                total.lost += outcome.lost;
+                total.duplicated += outcome.duplicated;
+                total.own_sends += outcome.own_sends;
+                total.final_range_fetched += outcome.final_range_fetched;
+                total.final_missing += outcome.final_missing;
+                total.resync_retries += outcome.resync_retries;
+                if !outcome.problems.is_empty() {
+                    failures.push((seed, outcome.problems));
+                }
+            }
+        }
+    }
+    let figures = &total.figures;
+    let line = format!(
+        "roost-faults convergence: schedules={schedules} base_seed={base:#x} ops={} restarts={} own_sends={} \
+         messages_checked={} lost={} duplicated={} final_range_fetched={} final_missing={} resync_retries={} \
+         failed_schedules={} elapsed={:.1}s | {figures}",
+        total.ops,
+        total.restarts,
+        total.own_sends,
+        total.messages_checked,
+        total.lost,
+        total.duplicated,
+        total.final_range_fetched,
+        total.final_missing,
+        total.resync_retries,
+        failures.len(),
+        started.elapsed().as_secs_f64(),
+    );
+    println!("{line}");
+    let _ = std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("roost-faults-convergence.txt"), format!("{line}\n"));
+    if !failures.is_empty() {
+        let mut report = String::new();
+        for (seed, problems) in failures.iter().take(10) {
+            report.push_str(&format!("\n  seed {seed:#x} (replay: ROOST_FAULT_SEED={seed:#x}):"));
+            for problem in problems.iter().take(8) {
+                report.push_str(&format!("\n    - {problem}"));
+            }
+        }
+        panic!("{} of {schedules} schedules failed:{report}\n{line}", failures.len());
+    }
+    assert_eq!(total.lost, 0);
+    assert_eq!(total.duplicated, 0);
+    assert!(total.messages_checked > 0);
+}

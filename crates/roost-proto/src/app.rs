@@ -1,0 +1,281 @@
+//! The desktop app's IPC contract: every type that crosses Tauri IPC between the shell
+//! (`src-tauri/`, which maps `roost-core`'s types into these) and the UI (`ui/`, wasm).
+//!
+//! This module owns the *shape* of what the UI sees and nothing else. It is not part of the
+//! network protocol (`/v1/`): changing it needs no `PROTOCOL.md` update, only the shell and the
+//! UI moving together. Like the rest of the crate it must build for `wasm32-unknown-unknown`.
+//!
+//! Events are *changes* (a chat row changed, a seq span of a chat changed, a fetch started…),
+//! never snapshots of the whole state: the UI applies them to what it already shows.
+
+use crate::{ChatId, Message, Seq, UnixMillis, UserId};
+use serde::{Deserialize, Serialize};
+
+/// Sync state of one chat (SPEC client rules 3–5, 10), as the UI shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChatSyncState {
+    /// The server's `last_seq` for this chat is not known yet in this session.
+    Unknown,
+    InSync,
+    OutOfSync,
+    Syncing,
+}
+
+/// How much of a chat is readable offline (the chat list's offline badge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfflineCoverage {
+    /// Every seq `1 ..= last_seq` is cached.
+    Complete,
+    /// Some messages are cached, some are not.
+    Partial,
+    /// Nothing is cached.
+    Empty,
+}
+
+impl OfflineCoverage {
+    /// Coverage of a chat with `cached_count` cached messages out of `1 ..= last_seq`.
+    pub fn of(cached_count: u64, last_seq: Seq) -> OfflineCoverage {
+        if cached_count == 0 {
+            OfflineCoverage::Empty
+        } else if cached_count >= last_seq {
+            OfflineCoverage::Complete
+        } else {
+            OfflineCoverage::Partial
+        }
+    }
+}
+
+/// One row of the chat list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatEntry {
+    pub chat_id: ChatId,
+    pub title: String,
+    pub members: Vec<UserId>,
+    pub unread_count: u64,
+    /// Text preview of the newest cached message (`None` when nothing is cached).
+    pub last_message_preview: Option<String>,
+    pub last_message_at: Option<UnixMillis>,
+    /// Highest seq known to exist (server's `last_seq`, or the newest cached seq if higher).
+    pub last_seq: Seq,
+    pub cached_count: u64,
+    pub offline: OfflineCoverage,
+    pub sync_state: ChatSyncState,
+    pub is_open: bool,
+}
+
+/// One row of a chat window, ascending by seq. Skeletons stand exactly at `Gap` and
+/// `OlderHistory` items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WindowItem {
+    /// A cached message (possibly a tombstone, possibly edited).
+    Message { message: Message },
+    /// Seqs `from ..= to` are missing between cached messages or after the newest one.
+    Gap { from: Seq, to: Seq },
+    /// Seqs `1 ..= to` (everything above the oldest cached message) are not cached; scrolling
+    /// into it loads older history.
+    OlderHistory { to: Seq },
+}
+
+impl WindowItem {
+    /// First and last seq this item stands for.
+    pub fn seq_span(&self) -> (Seq, Seq) {
+        match self {
+            WindowItem::Message { message } => (message.seq, message.seq),
+            WindowItem::Gap { from, to } => (*from, *to),
+            WindowItem::OlderHistory { to } => (1, *to),
+        }
+    }
+
+    pub fn is_skeleton(&self) -> bool {
+        !matches!(self, WindowItem::Message { .. })
+    }
+}
+
+/// Where a chat window is anchored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WindowAnchor {
+    /// The newest cached messages (and a trailing gap when newer ones are known to exist).
+    Newest,
+    /// Seqs around this one.
+    Around { seq: Seq },
+}
+
+/// Delivery state of an unsent message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    Pending,
+    Sending,
+    Failed,
+    /// The server accepted it; the server's copy replaces it.
+    Delivered,
+}
+
+/// A message in the outbox (no seq: the server assigns it on delivery).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub local_id: String,
+    pub chat_id: ChatId,
+    pub text: String,
+    pub status: OutboxStatus,
+    pub last_error: Option<String>,
+    pub created_at: UnixMillis,
+}
+
+/// A chat window as rendered from the cache alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatWindowView {
+    pub chat: ChatEntry,
+    pub items: Vec<WindowItem>,
+    /// Unsent messages of this chat, oldest first.
+    pub pending: Vec<OutboxItem>,
+    /// More cached messages exist just before the first item (read from the cache on scroll).
+    pub has_more_before: bool,
+    /// More cached messages exist just after the last item.
+    pub has_more_after: bool,
+}
+
+/// An inclusive seq range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SeqSpan {
+    pub from: Seq,
+    pub to: Seq,
+}
+
+/// What is cached of one chat, for the cache map strip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheMapView {
+    pub chat_id: ChatId,
+    /// The map covers `1 ..= last_seq`.
+    pub last_seq: Seq,
+    pub cached: Vec<SeqSpan>,
+    pub missing: Vec<SeqSpan>,
+    pub cached_count: u64,
+}
+
+/// Result of a manual resync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResyncOutcome {
+    pub chat_id: ChatId,
+    pub messages_fetched: u64,
+    pub changes_applied: u64,
+    pub gaps_before: usize,
+    pub gaps_after: usize,
+    pub state: ChatSyncState,
+    /// Set when this was a full reload of the chat (never by default), with the reason.
+    pub full_reload: Option<String>,
+}
+
+/// Result of loading one page of older history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadOlderOutcome {
+    pub chat_id: ChatId,
+    pub fetched: u64,
+    pub reached_start: bool,
+}
+
+/// The app's sign-in and connection state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppStatus {
+    pub signed_in: bool,
+    pub server_url: Option<String>,
+    pub user_id: Option<UserId>,
+    /// The stream is connected.
+    pub online: bool,
+}
+
+/// Everything the shell pushes to the UI, in order, over one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum UiEvent {
+    /// A chat row changed (unread count, last message, position, sync state…); upsert it.
+    ChatUpdated { chat: ChatEntry },
+    /// The cached content of `span` in this chat changed: replace whatever the UI shows for
+    /// those seqs with `items` (which cover the span exactly).
+    WindowChanged { chat_id: ChatId, span: SeqSpan, items: Vec<WindowItem> },
+    SyncState { chat_id: ChatId, state: ChatSyncState },
+    /// Missing messages of this chat are being fetched (the only time the indicator may show).
+    FetchStarted { chat_id: ChatId },
+    FetchFinished { chat_id: ChatId, fetched: u64 },
+    /// The stream connected (`true`) or was lost (`false`).
+    Connection { online: bool },
+    /// An outbox entry changed; `message` is the server's copy once delivered.
+    Outbox { item: OutboxItem, message: Option<Message> },
+    /// Signed in or out.
+    Session { status: AppStatus },
+    /// Events were lost (the UI fell behind): reload the chat list and the open window.
+    Reload,
+}
+
+/// Every error a command returns: `{"kind": …, "message": …}`. The UI matches on `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpcError {
+    pub kind: IpcErrorKind,
+    pub message: String,
+}
+
+/// Machine-readable error kind of [`IpcError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpcErrorKind {
+    /// No server/token configured yet.
+    NotSignedIn,
+    /// The server could not be reached.
+    Offline,
+    /// The server rejected the token.
+    Unauthorized,
+    NotFound,
+    InvalidInput,
+    /// Only the author may change a message, or it was deleted meanwhile.
+    Forbidden,
+    /// The server answered with another error.
+    Server,
+    /// The local cache failed.
+    Cache,
+    Internal,
+    /// A kind this UI does not know (sent by a newer shell).
+    #[serde(other)]
+    Unknown,
+}
+
+impl std::fmt::Display for IpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offline_coverage_of_counts() {
+        assert_eq!(OfflineCoverage::of(0, 0), OfflineCoverage::Empty);
+        assert_eq!(OfflineCoverage::of(0, 10), OfflineCoverage::Empty);
+        assert_eq!(OfflineCoverage::of(4, 10), OfflineCoverage::Partial);
+        assert_eq!(OfflineCoverage::of(10, 10), OfflineCoverage::Complete);
+    }
+
+    #[test]
+    fn error_and_event_shapes() {
+        let e = IpcError { kind: IpcErrorKind::NotSignedIn, message: "sign in first".into() };
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"kind":"not_signed_in","message":"sign in first"}"#);
+        let unknown: IpcError = serde_json::from_str(r#"{"kind":"brand_new","message":"x"}"#).unwrap();
+        assert_eq!(unknown.kind, IpcErrorKind::Unknown);
+        let ev = UiEvent::FetchStarted { chat_id: ChatId(uuid::Uuid::nil()) };
+        assert_eq!(
+            serde_json::to_string(&ev).unwrap(),
+            r#"{"type":"fetch_started","chat_id":"00000000-0000-0000-0000-000000000000"}"#
+        );
+        let item = WindowItem::Gap { from: 3, to: 5 };
+        assert_eq!(serde_json::to_string(&item).unwrap(), r#"{"type":"gap","from":3,"to":5}"#);
+        assert_eq!(
+            serde_json::to_string(&WindowAnchor::Around { seq: 7 }).unwrap(),
+            r#"{"type":"around","seq":7}"#
+        );
+    }
+}

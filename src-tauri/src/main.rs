@@ -1,0 +1,1 @@
+fn main() { roost_desktop::run(); }
