@@ -1,1 +1,27 @@
-fn main() { tauri_build::build() }
+//! Generates the Tauri context from `tauri.conf.json` (at the repository root) and one permission
+//! per Roost command, so `src-tauri/capabilities/` can allow exactly those.
+
+const COMMANDS: &[&str] = &[
+    "app_status",
+    "subscribe",
+    "sign_in",
+    "sign_out",
+    "chats",
+    "open_chat",
+    "close_chat",
+    "cached_window",
+    "load_older",
+    "resync",
+    "send",
+    "edit",
+    "delete",
+    "retry_failed",
+    "cache_map",
+];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    tauri_build::try_build(attributes).expect("tauri-build failed");
+}

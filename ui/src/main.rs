@@ -1,1 +1,5 @@
-fn main() { roost_ui::mount(); }
+//! wasm entry point: mounts the Roost UI.
+
+fn main() {
+    roost_ui::mount();
+}

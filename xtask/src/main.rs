@@ -47,15 +47,78 @@ fn run_checked(command: &mut Command) -> Result<()> {
 fn test(args: &[String]) -> Result<()> {
     let long = args.iter().any(|a| a == "--long");
     let started = Instant::now();
-    step("running the workspace tests (server, core, CLI, protocol)");
+    ensure_desktop_tools()?;
+
+    step("workspace tests: protocol, server, core, CLI, fault suite, UI views, benchmark smoke run");
     let mut command = cargo();
     command.args(["test", "--locked"]); // the default members: no WebKitGTK or wasm needed
     if long {
         command.env("ROOST_FAULT_SCHEDULES", std::env::var("ROOST_FAULT_SCHEDULES").unwrap_or_else(|_| "5000".into()));
     }
     run_checked(&mut command)?;
+
+    build_ui()?;
+    step("building the desktop app (debug, serving ui/dist)");
+    run_checked(cargo().args(["build", "--locked", "-p", "roost-desktop", "--features", "custom-protocol"]))?;
+    step("end-to-end tests: the built app in a real WebKit window (Xvfb + tauri-driver) against the real server");
+    run_checked(
+        Command::new("xvfb-run")
+            .args(["-a", "-s", "-screen 0 1280x800x24"])
+            .arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["test", "--locked", "-p", "roost-desktop", "--features", "custom-protocol", "--test", "e2e"])
+            .args(["--", "--ignored", "--test-threads=1"]),
+    )?;
     step(&format!("all suites passed in {:.0} s", started.elapsed().as_secs_f64()));
     Ok(())
+}
+
+/// The UI's wasm bundle in `ui/dist`, which the desktop app serves.
+fn build_ui() -> Result<()> {
+    step("building the UI (trunk, wasm)");
+    run_checked(Command::new("trunk").args(["build", "--release"]).current_dir("ui"))
+}
+
+/// rustup's wasm32 target and the cargo-installed tools the UI and the E2E tests need, each
+/// installed only when missing (first time on a new machine: about 15 minutes on 2 cores).
+fn ensure_desktop_tools() -> Result<()> {
+    let targets = Command::new("rustup").args(["target", "list", "--installed"]).output()?;
+    if !String::from_utf8_lossy(&targets.stdout).lines().any(|t| t == "wasm32-unknown-unknown") {
+        step("installing the wasm32 target (once)");
+        run_checked(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    let installed = String::from_utf8(Command::new(cargo_path()).args(["install", "--list"]).output()?.stdout)?;
+    let wasm_bindgen = locked_version("wasm-bindgen")?;
+    let tools: [(&str, String, bool); 3] = [
+        ("trunk", "0.21.14".into(), true),
+        ("tauri-driver", "2.1.0".into(), true),
+        // Without --locked: its lockfile pins a webpki-roots the registry no longer serves.
+        ("wasm-bindgen-cli", wasm_bindgen, false),
+    ];
+    for (tool, version, locked) in tools {
+        if installed.lines().any(|line| line == format!("{tool} v{version}:")) {
+            continue;
+        }
+        step(&format!("installing {tool} {version} (once)"));
+        let mut command = Command::new(cargo_path());
+        command.args(["install", tool, "--version", &version]).env_remove("CARGO_TARGET_DIR");
+        if locked {
+            command.arg("--locked");
+        }
+        run_checked(&mut command)?;
+    }
+    Ok(())
+}
+
+fn cargo_path() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// The version of `package` in Cargo.lock (the UI's wasm-bindgen must match its CLI exactly).
+fn locked_version(package: &str) -> Result<String> {
+    let lock = std::fs::read_to_string("Cargo.lock")?;
+    let marker = format!("name = \"{package}\"\nversion = \"");
+    let start = lock.find(&marker).with_context(|| format!("{package} is not in Cargo.lock"))? + marker.len();
+    Ok(lock[start..start + lock[start..].find('"').context("malformed Cargo.lock")?].to_string())
 }
 
 /// `./dev bench`: the benchmark binary, in release mode (figures in its output).

@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "roost", version, about = "Roost: a cache-first chat client (scriptable)")]
+#[command(
+    name = "roost",
+    version,
+    about = "Roost: a cache-first chat client (scriptable)"
+)]
 struct Cli {
     /// Server base URL, e.g. http://127.0.0.1:7878.
     #[arg(long, env = "ROOST_SERVER", global = true)]
@@ -51,7 +55,11 @@ enum Command {
     /// Send a text message (kept in the outbox until the server has it).
     Send { chat: String, text: String },
     /// Edit a message.
-    Edit { chat: String, message_id: String, text: String },
+    Edit {
+        chat: String,
+        message_id: String,
+        text: String,
+    },
     /// Delete (tombstone) a message.
     Delete { chat: String, message_id: String },
     /// Stream everything into the cache, printing what arrives, until Ctrl-C.
@@ -70,7 +78,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let json = cli.json;
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("roost: cannot start the runtime: {e}");
@@ -85,7 +97,10 @@ fn main() -> ExitCode {
                 None => ("cli", format!("{e:#}")),
             };
             if json {
-                println!("{}", json!({ "error": { "kind": kind, "message": message } }));
+                println!(
+                    "{}",
+                    json!({ "error": { "kind": kind, "message": message } })
+                );
             } else {
                 eprintln!("roost: {message}");
             }
@@ -95,12 +110,20 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let data_dir = cli.data_dir.clone().unwrap_or_else(roost_core::default_data_dir);
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(roost_core::default_data_dir);
     let needs_server = !matches!(cli.command, Command::Open { .. } | Command::CacheMap { .. });
     let (server, token) = match (cli.server.clone(), cli.token.clone()) {
         (Some(s), Some(t)) => (s, t),
-        _ if needs_server => bail!("--server and --token (or ROOST_SERVER / ROOST_TOKEN) are required"),
-        (s, t) => (s.unwrap_or_else(|| "http://127.0.0.1:0".into()), t.unwrap_or_default()),
+        _ if needs_server => {
+            bail!("--server and --token (or ROOST_SERVER / ROOST_TOKEN) are required")
+        }
+        (s, t) => (
+            s.unwrap_or_else(|| "http://127.0.0.1:0".into()),
+            t.unwrap_or_default(),
+        ),
     };
     let mut config = ClientConfig::new(server, token)
         .cache_path(data_dir.join(roost_core::store::CACHE_FILE_NAME))
@@ -119,7 +142,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
     match cli.command {
         Command::Chats => chats(&client, json).await,
-        Command::Open { chat, around, limit } => {
+        Command::Open {
+            chat,
+            around,
+            limit,
+        } => {
             let chat = resolve(&client, &chat, false).await?;
             let anchor = around.map_or(Anchor::Newest, Anchor::Around);
             let w = client.window(chat, anchor, limit).await?;
@@ -139,7 +166,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!(
                     "fetched {} older message(s){}; {} request(s), {} bytes",
                     r.fetched,
-                    if r.reached_start { ", history complete" } else { "" },
+                    if r.reached_start {
+                        ", history complete"
+                    } else {
+                        ""
+                    },
                     r.requests,
                     r.bytes_received
                 );
@@ -176,12 +207,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let entry = client.send(chat, &text).await?;
             let (state, delivered, error) = match client.flush_outbox().await {
                 Ok(report) => {
-                    if let Some(d) = report.delivered.into_iter().find(|d| d.local_id == entry.local_id) {
+                    if let Some(d) = report
+                        .delivered
+                        .into_iter()
+                        .find(|d| d.local_id == entry.local_id)
+                    {
                         (OutboxState::Delivered, Some(d.message), None)
-                    } else if let Some(f) = report.failed.into_iter().find(|f| f.local_id == entry.local_id) {
+                    } else if let Some(f) = report
+                        .failed
+                        .into_iter()
+                        .find(|f| f.local_id == entry.local_id)
+                    {
                         (OutboxState::Failed, None, f.last_error)
                     } else {
-                        let still = client.outbox(Some(chat)).await?.into_iter().find(|e| e.local_id == entry.local_id);
+                        let still = client
+                            .outbox(Some(chat))
+                            .await?
+                            .into_iter()
+                            .find(|e| e.local_id == entry.local_id);
                         (OutboxState::Pending, None, still.and_then(|e| e.last_error))
                     }
                 }
@@ -210,7 +253,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Edit { chat, message_id, text } => {
+        Command::Edit {
+            chat,
+            message_id,
+            text,
+        } => {
             let chat = resolve(&client, &chat, true).await?;
             let id = MessageId::from_str_checked(&message_id)?;
             let m = client.edit(chat, id, &text).await?;
@@ -239,7 +286,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if json {
                 print_json(&map)?;
             } else {
-                println!("server last_seq {}, {} cached", map.server_last_seq, map.cached_count);
+                println!(
+                    "server last_seq {}, {} cached",
+                    map.server_last_seq, map.cached_count
+                );
                 for r in &map.cached {
                     println!("  cached  {}..={} ({})", r.start, r.end, r.len());
                 }
@@ -258,7 +308,8 @@ trait ParseId: Sized {
 
 impl ParseId for MessageId {
     fn from_str_checked(s: &str) -> anyhow::Result<Self> {
-        s.parse().with_context(|| format!("{s:?} is not a message id"))
+        s.parse()
+            .with_context(|| format!("{s:?} is not a message id"))
     }
 }
 
@@ -310,21 +361,34 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 fn print_window(w: &roost_core::ChatWindow) {
-    println!("{} ({}), server last_seq {}", w.chat.title, w.chat.chat_id, w.chat.server_last_seq);
+    println!(
+        "{} ({}), server last_seq {}",
+        w.chat.title, w.chat.chat_id, w.chat.server_last_seq
+    );
     if w.has_more_before {
         println!("  … more cached above (use --around)");
     }
     for item in &w.items {
         match item {
-            WindowItem::Message { message: m } if m.is_deleted() => println!("#{:<6} (deleted)", m.seq),
+            WindowItem::Message { message: m } if m.is_deleted() => {
+                println!("#{:<6} (deleted)", m.seq)
+            }
             WindowItem::Message { message: m } => println!(
                 "#{:<6} {}: {}{}",
                 m.seq,
                 m.author,
-                m.text().map(str::to_string).unwrap_or_else(|| m.body.to_string()),
-                if m.edited_at.is_some() { " (edited)" } else { "" }
+                m.text()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| m.body.to_string()),
+                if m.edited_at.is_some() {
+                    " (edited)"
+                } else {
+                    ""
+                }
             ),
-            WindowItem::Gap { from, to } => println!("[missing {from}..={to}: {} message(s)]", to - from + 1),
+            WindowItem::Gap { from, to } => {
+                println!("[missing {from}..={to}: {} message(s)]", to - from + 1)
+            }
             WindowItem::OlderHistory { to } => println!("[older history 1..={to} not cached]"),
         }
     }
@@ -333,12 +397,23 @@ fn print_window(w: &roost_core::ChatWindow) {
             OutboxState::Failed => "failed",
             _ => "pending",
         };
-        println!("({state}) {}", p.body.get("text").and_then(|t| t.as_str()).unwrap_or(""));
+        println!(
+            "({state}) {}",
+            p.body.get("text").and_then(|t| t.as_str()).unwrap_or("")
+        );
+    }
+}
+
+async fn title_of(client: &Client, chat: ChatId) -> String {
+    match client.chat(chat).await {
+        Ok(Some(c)) if !c.title.is_empty() => c.title,
+        _ => chat.to_string(),
     }
 }
 
 async fn watch(client: &Client, json: bool) -> anyhow::Result<()> {
     let mut events = client.subscribe();
+    let mut fetching = std::collections::HashSet::new();
     client.start_stream();
     loop {
         tokio::select! {
@@ -364,7 +439,10 @@ async fn watch(client: &Client, json: bool) -> anyhow::Result<()> {
                         println!("{}", if *online { "connected" } else { "disconnected, reconnecting…" });
                     }
                     ClientEvent::MessagesChanged { chat_id, seqs } => {
-                        let title = client.chat(*chat_id).await.ok().flatten().map(|c| c.title).unwrap_or_default();
+                        let title = title_of(client, *chat_id).await;
+                        if fetching.contains(chat_id) {
+                            continue; // summarised by fetch_finished
+                        }
                         for seq in seqs {
                             if let Some(m) = client.cached_messages(*chat_id, *seq, *seq).await?.into_iter().next() {
                                 let text = if m.is_deleted() { "(deleted)".to_string() } else { m.text().unwrap_or("").to_string() };
@@ -372,8 +450,17 @@ async fn watch(client: &Client, json: bool) -> anyhow::Result<()> {
                             }
                         }
                     }
-                    ClientEvent::FetchStarted { chat_id } => println!("syncing {chat_id}…"),
-                    ClientEvent::FetchFinished { chat_id, fetched } => println!("synced {chat_id}: {fetched} message(s)"),
+                    ClientEvent::FetchStarted { chat_id } => {
+                        fetching.insert(*chat_id);
+                        println!("[{}] syncing missing messages…", title_of(client, *chat_id).await);
+                    }
+                    ClientEvent::FetchFinished { chat_id, fetched } => {
+                        fetching.remove(chat_id);
+                        println!("[{}] synced {fetched} message(s)", title_of(client, *chat_id).await);
+                    }
+                    ClientEvent::OutboxChanged { entry, message: Some(m) } => {
+                        println!("[{}] delivered #{} ({})", title_of(client, entry.chat_id).await, m.seq, entry.local_id);
+                    }
                     _ => {}
                 }
             }

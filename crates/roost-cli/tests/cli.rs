@@ -17,8 +17,12 @@ async fn roost(base_url: &str, token: &str, data_dir: &Path, args: &[&str]) -> (
         .await
         .expect("run roost");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let json: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("roost {args:?} printed no JSON ({e}): {stdout} / {}", String::from_utf8_lossy(&out.stderr)));
+    let json: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "roost {args:?} printed no JSON ({e}): {stdout} / {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     (out.status.success(), json)
 }
 
@@ -28,7 +32,12 @@ fn texts(window: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .filter(|i| i["type"] == "message")
-        .map(|i| i["message"]["body"]["text"].as_str().unwrap_or("").to_string())
+        .map(|i| {
+            i["message"]["body"]["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect()
 }
 
@@ -40,7 +49,13 @@ async fn send_then_open_and_open_again_with_the_server_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let (url, token) = (ts.base_url(), ts.token("alice"));
 
-    let (ok, sent) = roost(&url, &token, dir.path(), &["send", "General", "hello from the cli"]).await;
+    let (ok, sent) = roost(
+        &url,
+        &token,
+        dir.path(),
+        &["send", "General", "hello from the cli"],
+    )
+    .await;
     assert!(ok, "{sent}");
     assert_eq!(sent["state"], "delivered");
     assert_eq!(sent["message"]["seq"], 31);
@@ -49,12 +64,23 @@ async fn send_then_open_and_open_again_with_the_server_stopped() {
     assert!(ok, "{report}");
     assert_eq!(report["gaps_after"], 0);
     assert_eq!(report["state"], "IN_SYNC");
-    for key in ["gaps_before", "messages_fetched", "requests", "bytes_received"] {
+    for key in [
+        "gaps_before",
+        "messages_fetched",
+        "requests",
+        "bytes_received",
+    ] {
         assert!(report[key].is_u64(), "resync --json has {key}");
     }
 
     // Only seq 31 is cached (a resync never loads history nobody scrolled to); `older` does.
-    let (ok, window) = roost(&url, &token, dir.path(), &["open", "General", "--limit", "5"]).await;
+    let (ok, window) = roost(
+        &url,
+        &token,
+        dir.path(),
+        &["open", "General", "--limit", "5"],
+    )
+    .await;
     assert!(ok, "{window}");
     assert_eq!(window["items"][0]["type"], "older_history");
     assert_eq!(window["items"][0]["to"], 30);
@@ -63,15 +89,30 @@ async fn send_then_open_and_open_again_with_the_server_stopped() {
     assert_eq!(older["fetched"], 30);
     assert_eq!(older["reached_start"], true);
 
-    let (ok, window) = roost(&url, &token, dir.path(), &["open", "General", "--limit", "5"]).await;
+    let (ok, window) = roost(
+        &url,
+        &token,
+        dir.path(),
+        &["open", "General", "--limit", "5"],
+    )
+    .await;
     assert!(ok, "{window}");
     assert_eq!(texts(&window).last().unwrap(), "hello from the cli");
     assert_eq!(texts(&window).len(), 5);
 
     ts.stop().await;
-    let (ok, offline) = roost(&url, &token, dir.path(), &["open", "General", "--limit", "5"]).await;
+    let (ok, offline) = roost(
+        &url,
+        &token,
+        dir.path(),
+        &["open", "General", "--limit", "5"],
+    )
+    .await;
     assert!(ok, "{offline}");
-    assert_eq!(offline["items"], window["items"], "the cache answers with the server down");
+    assert_eq!(
+        offline["items"], window["items"],
+        "the cache answers with the server down"
+    );
 
     let (ok, map) = roost(&url, &token, dir.path(), &["cache-map", &chat.to_string()]).await;
     assert!(ok);
@@ -91,7 +132,13 @@ async fn send_then_open_and_open_again_with_the_server_stopped() {
 async fn errors_are_reported_as_kind_and_message() {
     let ts = spawn_test_server().await;
     let dir = tempfile::tempdir().unwrap();
-    let (ok, err) = roost(&ts.base_url(), &ts.token("alice"), dir.path(), &["open", "No such chat"]).await;
+    let (ok, err) = roost(
+        &ts.base_url(),
+        &ts.token("alice"),
+        dir.path(),
+        &["open", "No such chat"],
+    )
+    .await;
     assert!(!ok);
     assert_eq!(err["error"]["kind"], "not_found");
 }

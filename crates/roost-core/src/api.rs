@@ -7,10 +7,11 @@
 //! can write them to the cache. Must never touch the store or emit client events.
 
 use crate::error::{Error, Result};
+use crate::ranges::SeqRange;
 use roost_proto::{
     ChangesQuery, ChangesResponse, ChatId, ChatListResponse, DEFAULT_PAGE_SIZE, EditRequest,
     ErrorBody, MeResponse, Message, MessageId, MessageResponse, MessagesPage, RangeQuery,
-    SendRequest, Seq, StreamEvent,
+    SendRequest, Seq, SeqsQuery, StreamEvent,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -205,6 +206,24 @@ impl Api {
         Ok(page)
     }
 
+    /// `GET /v1/chats/{id}/messages?seqs=…`: exactly the listed seqs (ascending, disjoint,
+    /// at most `MAX_SEQ_RANGES_PER_REQUEST` ranges, at most `MAX_PAGE_SIZE` seqs), validated.
+    pub async fn listed(&self, chat: ChatId, ranges: &[SeqRange]) -> Result<MessagesPage> {
+        let pairs: Vec<(Seq, Seq)> = ranges.iter().map(|r| (r.start, r.end)).collect();
+        let q = SeqsQuery::for_ranges(&pairs);
+        let mut params: Vec<(&str, String)> = vec![("seqs", q.seqs.clone())];
+        if let Some(l) = q.limit {
+            params.push(("limit", l.to_string()));
+        }
+        let req = self
+            .http
+            .get(self.url(&format!("/chats/{chat}/messages")))
+            .query(&params);
+        let page: MessagesPage = self.call(req).await?.1;
+        validate_listed_page(chat, ranges, &page)?;
+        Ok(page)
+    }
+
     /// `GET /v1/chats/{id}/changes`, validated against the query.
     pub async fn changes(&self, chat: ChatId, q: &ChangesQuery) -> Result<ChangesResponse> {
         let mut params: Vec<(&str, u64)> = vec![("since_rev", q.since_rev)];
@@ -295,7 +314,10 @@ fn check_message(chat: ChatId, m: &Message, last_seq: Seq, rev: u64) -> Result<(
         )));
     }
     if m.seq == 0 || m.version == 0 || m.rev == 0 {
-        return Err(violation(format!("message seq {} has a zero seq/version/rev", m.seq)));
+        return Err(violation(format!(
+            "message seq {} has a zero seq/version/rev",
+            m.seq
+        )));
     }
     if m.seq > last_seq {
         return Err(violation(format!(
@@ -310,7 +332,10 @@ fn check_message(chat: ChatId, m: &Message, last_seq: Seq, rev: u64) -> Result<(
         )));
     }
     if m.deleted_at.is_some() && !m.body.is_null() {
-        return Err(violation(format!("tombstone seq {} still has a body", m.seq)));
+        return Err(violation(format!(
+            "tombstone seq {} still has a body",
+            m.seq
+        )));
     }
     Ok(())
 }
@@ -321,7 +346,10 @@ fn check_message(chat: ChatId, m: &Message, last_seq: Seq, rev: u64) -> Result<(
 /// at `min(before_seq - 1, last_seq)`; never more than `limit` messages, never another chat.
 pub fn validate_range_page(chat: ChatId, q: &RangeQuery, page: &MessagesPage) -> Result<()> {
     if page.chat_id != chat {
-        return Err(violation(format!("page for chat {} instead of {chat}", page.chat_id)));
+        return Err(violation(format!(
+            "page for chat {} instead of {chat}",
+            page.chat_id
+        )));
     }
     let limit = q.limit.unwrap_or(DEFAULT_PAGE_SIZE) as usize;
     if page.messages.len() > limit {
@@ -357,7 +385,9 @@ pub fn validate_range_page(chat: ChatId, q: &RangeQuery, page: &MessagesPage) ->
         let to = q.to_seq.unwrap_or(u64::MAX).min(page.last_seq);
         if let (Some(f), Some(l)) = (first, last) {
             if f != from {
-                return Err(violation(format!("forward page starts at {f}, asked from {from}")));
+                return Err(violation(format!(
+                    "forward page starts at {f}, asked from {from}"
+                )));
             }
             if l > to {
                 return Err(violation(format!("page goes to seq {l}, beyond {to}")));
@@ -371,7 +401,9 @@ pub fn validate_range_page(chat: ChatId, q: &RangeQuery, page: &MessagesPage) ->
             if let Some(n) = page.next_from_seq
                 && n != l + 1
             {
-                return Err(violation(format!("next_from_seq {n} does not follow seq {l}")));
+                return Err(violation(format!(
+                    "next_from_seq {n} does not follow seq {l}"
+                )));
             }
         } else if from <= to {
             return Err(violation(format!(
@@ -400,10 +432,50 @@ pub fn validate_range_page(chat: ChatId, q: &RangeQuery, page: &MessagesPage) ->
                 }
             }
             _ if top >= 1 => {
-                return Err(violation(format!("empty backward page although seq {top} exists")));
+                return Err(violation(format!(
+                    "empty backward page although seq {top} exists"
+                )));
             }
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// Validates an answer to a `seqs` query: right chat, ascending unique seqs, each one listed,
+/// and — seqs being gap-free — every listed seq up to the chat's `last_seq` present; no
+/// continuation.
+pub fn validate_listed_page(chat: ChatId, ranges: &[SeqRange], page: &MessagesPage) -> Result<()> {
+    if page.chat_id != chat {
+        return Err(violation(format!(
+            "page for chat {} instead of {chat}",
+            page.chat_id
+        )));
+    }
+    if page.next_from_seq.is_some() || page.next_before_seq.is_some() {
+        return Err(violation("a seqs answer carries a continuation"));
+    }
+    let mut expected = ranges
+        .iter()
+        .flat_map(|r| r.start..=r.end.min(page.last_seq));
+    for m in &page.messages {
+        check_message(chat, m, page.last_seq, page.rev)?;
+        match expected.next() {
+            Some(s) if s == m.seq => {}
+            Some(s) => {
+                return Err(violation(format!(
+                    "seqs answer has seq {} where {s} was expected (missing, extra, duplicate or out of order)",
+                    m.seq
+                )));
+            }
+            None => return Err(violation(format!("seqs answer has unasked seq {}", m.seq))),
+        }
+    }
+    if let Some(s) = expected.next() {
+        return Err(violation(format!(
+            "seqs answer lacks seq {s} (at most {} exists)",
+            page.last_seq
+        )));
     }
     Ok(())
 }
@@ -414,7 +486,9 @@ pub fn validate_changes(chat: ChatId, q: &ChangesQuery, resp: &ChangesResponse) 
     match resp {
         ChangesResponse::TooOld { chat_id, .. } => {
             if *chat_id != chat {
-                return Err(violation(format!("changes for chat {chat_id} instead of {chat}")));
+                return Err(violation(format!(
+                    "changes for chat {chat_id} instead of {chat}"
+                )));
             }
             Ok(())
         }
@@ -426,7 +500,9 @@ pub fn validate_changes(chat: ChatId, q: &ChangesQuery, resp: &ChangesResponse) 
             next_since_rev,
         } => {
             if *chat_id != chat {
-                return Err(violation(format!("changes for chat {chat_id} instead of {chat}")));
+                return Err(violation(format!(
+                    "changes for chat {chat_id} instead of {chat}"
+                )));
             }
             let limit = q.limit.unwrap_or(DEFAULT_PAGE_SIZE) as usize;
             if messages.len() > limit {
@@ -446,11 +522,19 @@ pub fn validate_changes(chat: ChatId, q: &ChangesQuery, resp: &ChangesResponse) 
                     )));
                 }
                 prev_rev = m.rev;
-                if q.min_seq.is_some_and(|min| m.seq < min) || q.max_seq.is_some_and(|max| m.seq > max) {
-                    return Err(violation(format!("change of seq {} outside the asked span", m.seq)));
+                if q.min_seq.is_some_and(|min| m.seq < min)
+                    || q.max_seq.is_some_and(|max| m.seq > max)
+                {
+                    return Err(violation(format!(
+                        "change of seq {} outside the asked span",
+                        m.seq
+                    )));
                 }
                 if !seen.insert(m.seq) {
-                    return Err(violation(format!("seq {} twice in one changes page", m.seq)));
+                    return Err(violation(format!(
+                        "seq {} twice in one changes page",
+                        m.seq
+                    )));
                 }
             }
             if let Some(n) = next_since_rev
@@ -470,12 +554,18 @@ pub fn validate_message_response(
     resp: &MessageResponse,
 ) -> Result<()> {
     if resp.chat_id != chat {
-        return Err(violation(format!("answer for chat {} instead of {chat}", resp.chat_id)));
+        return Err(violation(format!(
+            "answer for chat {} instead of {chat}",
+            resp.chat_id
+        )));
     }
     if let Some(id) = message
         && resp.message.id != id
     {
-        return Err(violation(format!("answer for message {} instead of {id}", resp.message.id)));
+        return Err(violation(format!(
+            "answer for message {} instead of {id}",
+            resp.message.id
+        )));
     }
     check_message(chat, &resp.message, resp.last_seq, resp.rev)
 }
@@ -544,9 +634,16 @@ mod tests {
         let mut cut = page(&[3, 4], 9);
         cut.next_from_seq = Some(5);
         validate_range_page(chat(), &fwd(3, 9, 2), &cut).unwrap();
-        let back = RangeQuery { before_seq: Some(8), limit: Some(3), ..Default::default() };
+        let back = RangeQuery {
+            before_seq: Some(8),
+            limit: Some(3),
+            ..Default::default()
+        };
         validate_range_page(chat(), &back, &page(&[5, 6, 7], 9)).unwrap();
-        let newest = RangeQuery { limit: Some(3), ..Default::default() };
+        let newest = RangeQuery {
+            limit: Some(3),
+            ..Default::default()
+        };
         validate_range_page(chat(), &newest, &page(&[1, 2], 2)).unwrap();
     }
 
@@ -579,8 +676,29 @@ mod tests {
     }
 
     #[test]
+    fn validates_listed_pages() {
+        let r = |a, b| SeqRange::new(a, b);
+        let asked = [r(3, 4), r(7, 7), r(9, 12)];
+        validate_listed_page(chat(), &asked, &page(&[3, 4, 7, 9, 10], 10)).unwrap();
+        validate_listed_page(chat(), &asked, &page(&[3, 4, 7, 9, 10, 11, 12], 12)).unwrap();
+        // Missing a listed seq, an unasked seq, a duplicate, wrong order, a continuation.
+        assert!(validate_listed_page(chat(), &asked, &page(&[3, 7, 9, 10], 10)).is_err());
+        assert!(validate_listed_page(chat(), &asked, &page(&[3, 4, 5, 7, 9, 10], 10)).is_err());
+        assert!(validate_listed_page(chat(), &asked, &page(&[3, 4, 4, 7, 9, 10], 10)).is_err());
+        assert!(validate_listed_page(chat(), &asked, &page(&[4, 3, 7, 9, 10], 10)).is_err());
+        let mut p = page(&[3, 4, 7, 9, 10], 10);
+        p.next_from_seq = Some(11);
+        assert!(validate_listed_page(chat(), &asked, &p).is_err());
+    }
+
+    #[test]
     fn rejects_hostile_changes() {
-        let q = ChangesQuery { since_rev: 2, min_seq: Some(1), max_seq: Some(5), limit: Some(10) };
+        let q = ChangesQuery {
+            since_rev: 2,
+            min_seq: Some(1),
+            max_seq: Some(5),
+            limit: Some(10),
+        };
         let resp = |seqs: &[Seq]| ChangesResponse::Changes {
             chat_id: chat(),
             last_seq: 9,

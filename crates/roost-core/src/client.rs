@@ -22,7 +22,8 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use roost_proto::{
     ChangesQuery, ChangesResponse, ChatId, DEFAULT_PAGE_SIZE, EditRequest, MAX_PAGE_SIZE,
-    Message, MessageId, MessagesPage, RangeQuery, SendRequest, Seq, UserId,
+    MAX_SEQ_RANGES_PER_REQUEST, Message, MessageId, MessagesPage, RangeQuery, SendRequest, Seq,
+    UserId,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -171,18 +172,33 @@ pub struct FlushReport {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
     /// A chat row changed (last message, unread count, position, title…).
-    ChatUpdated { chat: ChatRecord },
+    ChatUpdated {
+        chat: ChatRecord,
+    },
     /// Cached messages of a chat were inserted or replaced.
-    MessagesChanged { chat_id: ChatId, seqs: Vec<Seq> },
-    SyncStateChanged { chat_id: ChatId, state: SyncState },
+    MessagesChanged {
+        chat_id: ChatId,
+        seqs: Vec<Seq>,
+    },
+    SyncStateChanged {
+        chat_id: ChatId,
+        state: SyncState,
+    },
     /// Missing messages of this chat are being fetched: show the sync indicator. Emitted only
     /// around range fetches of missing seqs (resync gaps, newest page, older history), never for
     /// validation or changes calls.
-    FetchStarted { chat_id: ChatId },
+    FetchStarted {
+        chat_id: ChatId,
+    },
     /// The fetch ended (successfully or not); `fetched` messages were merged.
-    FetchFinished { chat_id: ChatId, fetched: u64 },
+    FetchFinished {
+        chat_id: ChatId,
+        fetched: u64,
+    },
     /// The stream connected (`true`) or was lost (`false`).
-    Connection { online: bool },
+    Connection {
+        online: bool,
+    },
     /// An outbox entry changed state; `message` is the server's copy once delivered.
     OutboxChanged {
         entry: OutboxEntry,
@@ -275,9 +291,17 @@ impl Inner {
         }
     }
 
-    async fn set_state(&self, chat: ChatId, state: SyncState, needs_resync: Option<bool>) -> Result<()> {
+    async fn set_state(
+        &self,
+        chat: ChatId,
+        state: SyncState,
+        needs_resync: Option<bool>,
+    ) -> Result<()> {
         self.store.set_sync(chat, state, needs_resync).await?;
-        self.emit(ClientEvent::SyncStateChanged { chat_id: chat, state });
+        self.emit(ClientEvent::SyncStateChanged {
+            chat_id: chat,
+            state,
+        });
         Ok(())
     }
 
@@ -292,7 +316,12 @@ impl Inner {
         }
         let list = self.api.chats().await?;
         let before = self.store.upsert_summaries(&list.chats).await?;
-        let flagged: HashSet<ChatId> = self.store.chats_needing_resync().await?.into_iter().collect();
+        let flagged: HashSet<ChatId> = self
+            .store
+            .chats_needing_resync()
+            .await?
+            .into_iter()
+            .collect();
         let mut moved = Vec::new();
         for (s, old) in before {
             self.mark_known(s.id);
@@ -310,11 +339,14 @@ impl Inner {
 
     /// After the server position is known: validate (rule 4) and resync if partial.
     pub(crate) async fn validate_and_sync(self: &Arc<Self>, chat: ChatId) -> Result<()> {
-        let Some(rec) = self.store.chat(chat).await? else { return Ok(()) };
+        let Some(rec) = self.store.chat(chat).await? else {
+            return Ok(());
+        };
         let runs = self.store.runs(chat).await?;
         if rec.needs_resync || is_partial(&runs, rec.server_last_seq) {
             if rec.sync_state != SyncState::Syncing {
-                self.set_state(chat, SyncState::OutOfSync, Some(true)).await?;
+                self.set_state(chat, SyncState::OutOfSync, Some(true))
+                    .await?;
             }
             resync(self, chat).await?;
         } else if rec.sync_state != SyncState::InSync {
@@ -324,14 +356,27 @@ impl Inner {
     }
 
     /// Applies one server answer to a mutation (send/edit/delete) and emits.
-    async fn apply_mutation(&self, chat: ChatId, resp: &roost_proto::MessageResponse) -> Result<IngestResult> {
+    async fn apply_mutation(
+        &self,
+        chat: ChatId,
+        resp: &roost_proto::MessageResponse,
+    ) -> Result<IngestResult> {
         let mut opts = IngestOptions::new(CursorRule::Event(resp.rev));
-        opts.position = Some(Position { last_seq: resp.last_seq, rev: resp.rev });
+        opts.position = Some(Position {
+            last_seq: resp.last_seq,
+            rev: resp.rev,
+        });
         opts.me = self.me();
-        let res = self.store.ingest(chat, std::slice::from_ref(&resp.message), &opts).await?;
+        let res = self
+            .store
+            .ingest(chat, std::slice::from_ref(&resp.message), &opts)
+            .await?;
         self.mark_known(chat);
         if !res.changed.is_empty() {
-            self.emit(ClientEvent::MessagesChanged { chat_id: chat, seqs: res.changed.clone() });
+            self.emit(ClientEvent::MessagesChanged {
+                chat_id: chat,
+                seqs: res.changed.clone(),
+            });
         }
         self.emit_chat(chat).await;
         Ok(res)
@@ -342,37 +387,69 @@ impl Inner {
         let _one = self.outbox_lock.lock().await;
         let mut report = FlushReport::default();
         let entries = self.store.outbox(None).await?;
-        let mut iter = entries.into_iter().filter(|e| e.state == OutboxState::Pending);
+        let mut iter = entries
+            .into_iter()
+            .filter(|e| e.state == OutboxState::Pending);
         while let Some(entry) = iter.next() {
-            self.store.outbox_set_state(&entry.local_id, OutboxState::Sending, None).await?;
+            self.store
+                .outbox_set_state(&entry.local_id, OutboxState::Sending, None)
+                .await?;
             self.emit(ClientEvent::OutboxChanged {
-                entry: OutboxEntry { state: OutboxState::Sending, attempts: entry.attempts + 1, ..entry.clone() },
+                entry: OutboxEntry {
+                    state: OutboxState::Sending,
+                    attempts: entry.attempts + 1,
+                    ..entry.clone()
+                },
                 message: None,
             });
-            let req = SendRequest { idempotency_key: entry.idempotency_key.clone(), body: entry.body.clone() };
+            let req = SendRequest {
+                idempotency_key: entry.idempotency_key.clone(),
+                body: entry.body.clone(),
+            };
             match self.api.send(entry.chat_id, &req).await {
                 Ok(resp) => {
                     let mut opts = IngestOptions::new(CursorRule::Event(resp.rev));
-                    opts.position = Some(Position { last_seq: resp.last_seq, rev: resp.rev });
+                    opts.position = Some(Position {
+                        last_seq: resp.last_seq,
+                        rev: resp.rev,
+                    });
                     opts.me = self.me();
-                    let res = self.store.outbox_delivered(&entry.local_id, &resp.message, &opts).await?;
+                    let res = self
+                        .store
+                        .outbox_delivered(&entry.local_id, &resp.message, &opts)
+                        .await?;
                     self.mark_known(entry.chat_id);
                     self.emit(ClientEvent::OutboxChanged {
-                        entry: OutboxEntry { state: OutboxState::Delivered, ..entry.clone() },
+                        entry: OutboxEntry {
+                            state: OutboxState::Delivered,
+                            ..entry.clone()
+                        },
                         message: Some(resp.message.clone()),
                     });
                     if !res.changed.is_empty() {
-                        self.emit(ClientEvent::MessagesChanged { chat_id: entry.chat_id, seqs: res.changed });
+                        self.emit(ClientEvent::MessagesChanged {
+                            chat_id: entry.chat_id,
+                            seqs: res.changed,
+                        });
                     }
                     self.emit_chat(entry.chat_id).await;
-                    report.delivered.push(Delivered { local_id: entry.local_id.clone(), message: resp.message });
+                    report.delivered.push(Delivered {
+                        local_id: entry.local_id.clone(),
+                        message: resp.message,
+                    });
                 }
                 Err(e) if e.is_transient() => {
                     tracing::info!(local_id = %entry.local_id, error = %e, "outbox: send failed, will retry");
                     let msg = e.to_string();
-                    self.store.outbox_set_state(&entry.local_id, OutboxState::Pending, Some(&msg)).await?;
+                    self.store
+                        .outbox_set_state(&entry.local_id, OutboxState::Pending, Some(&msg))
+                        .await?;
                     self.emit(ClientEvent::OutboxChanged {
-                        entry: OutboxEntry { state: OutboxState::Pending, last_error: Some(msg), ..entry },
+                        entry: OutboxEntry {
+                            state: OutboxState::Pending,
+                            last_error: Some(msg),
+                            ..entry
+                        },
                         message: None,
                     });
                     report.pending = 1 + iter.count();
@@ -385,9 +462,18 @@ impl Inner {
                 Err(e) => {
                     tracing::warn!(local_id = %entry.local_id, error = %e, "outbox: send rejected permanently");
                     let msg = e.to_string();
-                    self.store.outbox_set_state(&entry.local_id, OutboxState::Failed, Some(&msg)).await?;
-                    let failed = OutboxEntry { state: OutboxState::Failed, last_error: Some(msg), ..entry };
-                    self.emit(ClientEvent::OutboxChanged { entry: failed.clone(), message: None });
+                    self.store
+                        .outbox_set_state(&entry.local_id, OutboxState::Failed, Some(&msg))
+                        .await?;
+                    let failed = OutboxEntry {
+                        state: OutboxState::Failed,
+                        last_error: Some(msg),
+                        ..entry
+                    };
+                    self.emit(ClientEvent::OutboxChanged {
+                        entry: failed.clone(),
+                        message: None,
+                    });
                     report.failed.push(failed);
                 }
             }
@@ -458,8 +544,11 @@ impl FetchScope<'_> {
     async fn start(&mut self) -> Result<()> {
         if !self.started {
             self.started = true;
-            self.inner.emit(ClientEvent::FetchStarted { chat_id: self.chat });
-            self.inner.set_state(self.chat, SyncState::Syncing, Some(true)).await?;
+            self.inner
+                .emit(ClientEvent::FetchStarted { chat_id: self.chat });
+            self.inner
+                .set_state(self.chat, SyncState::Syncing, Some(true))
+                .await?;
         }
         Ok(())
     }
@@ -467,20 +556,35 @@ impl FetchScope<'_> {
     fn finish(&mut self) {
         if self.started {
             self.started = false;
-            self.inner.emit(ClientEvent::FetchFinished { chat_id: self.chat, fetched: self.fetched });
+            self.inner.emit(ClientEvent::FetchFinished {
+                chat_id: self.chat,
+                fetched: self.fetched,
+            });
         }
     }
 }
 
-async fn ingest_page(inner: &Inner, chat: ChatId, page: &MessagesPage, cursor: CursorRule, count_unread: bool) -> Result<IngestResult> {
+async fn ingest_page(
+    inner: &Inner,
+    chat: ChatId,
+    page: &MessagesPage,
+    cursor: CursorRule,
+    count_unread: bool,
+) -> Result<IngestResult> {
     let mut opts = IngestOptions::new(cursor);
-    opts.position = Some(Position { last_seq: page.last_seq, rev: page.rev });
+    opts.position = Some(Position {
+        last_seq: page.last_seq,
+        rev: page.rev,
+    });
     opts.count_unread = count_unread;
     opts.me = inner.me();
     let res = inner.store.ingest(chat, &page.messages, &opts).await?;
     inner.mark_known(chat);
     if !res.changed.is_empty() {
-        inner.emit(ClientEvent::MessagesChanged { chat_id: chat, seqs: res.changed.clone() });
+        inner.emit(ClientEvent::MessagesChanged {
+            chat_id: chat,
+            seqs: res.changed.clone(),
+        });
     }
     Ok(res)
 }
@@ -517,9 +621,18 @@ async fn fetch_range(
 }
 
 async fn run_resync(inner: &Arc<Inner>, chat: ChatId) -> Result<ResyncReport> {
-    let _permit = inner.sync_permits.acquire().await.map_err(|_| Error::Shutdown)?;
+    let _permit = inner
+        .sync_permits
+        .acquire()
+        .await
+        .map_err(|_| Error::Shutdown)?;
     let (api, figs) = inner.api.scoped();
-    let mut scope = FetchScope { inner, chat, started: false, fetched: 0 };
+    let mut scope = FetchScope {
+        inner,
+        chat,
+        started: false,
+        fetched: 0,
+    };
     let result = resync_steps(inner, &api, chat, &mut scope).await;
     scope.finish();
     let figures = figs.snapshot();
@@ -531,6 +644,11 @@ async fn run_resync(inner: &Arc<Inner>, chat: ChatId) -> Result<ResyncReport> {
                 fetched = report.messages_fetched, changes = report.changes_applied,
                 requests = report.requests, bytes = report.bytes_received, "resync finished");
             Ok(report)
+        }
+        Err(e) if e.kind() == "not_found" => {
+            // Not a chat of ours (or it does not exist): drop a row we only guessed at.
+            let _ = inner.store.forget_empty_chat(chat).await;
+            Err(e)
         }
         Err(e) => {
             tracing::info!(%chat, error = %e, "resync failed; the chat stays flagged for a later resync");
@@ -546,11 +664,29 @@ async fn run_resync(inner: &Arc<Inner>, chat: ChatId) -> Result<ResyncReport> {
     }
 }
 
-async fn resync_steps(inner: &Arc<Inner>, api: &Api, chat: ChatId, scope: &mut FetchScope<'_>) -> Result<ResyncReport> {
+async fn resync_steps(
+    inner: &Arc<Inner>,
+    api: &Api,
+    chat: ChatId,
+    scope: &mut FetchScope<'_>,
+) -> Result<ResyncReport> {
     let store = &inner.store;
-    // Persist the intent first: a crash from here on resumes from the store alone.
-    store.set_sync(chat, store.chat(chat).await?.map_or(SyncState::Unknown, |r| r.sync_state), Some(true)).await?;
-    let rec = store.chat(chat).await?.ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
+    // Persist the intent first: a crash from here on resumes from the store alone. (A chat the
+    // cache never heard of gets its row here; the server answers not_found if we are no member.)
+    store
+        .set_sync(
+            chat,
+            store
+                .chat(chat)
+                .await?
+                .map_or(SyncState::Unknown, |r| r.sync_state),
+            Some(true),
+        )
+        .await?;
+    let rec = store
+        .chat(chat)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
     let runs = store.runs(chat).await?;
     let plan = sync_plan(&runs, rec.server_last_seq);
     let mut report = ResyncReport {
@@ -558,7 +694,11 @@ async fn resync_steps(inner: &Arc<Inner>, api: &Api, chat: ChatId, scope: &mut F
         gaps_before: plan.missing.len() + plan.newest_page as usize,
         gaps_after: 0,
         missing_before: plan.missing.iter().map(SeqRange::len).sum::<u64>()
-            + if plan.newest_page { rec.server_last_seq.min(DEFAULT_PAGE_SIZE as u64) } else { 0 },
+            + if plan.newest_page {
+                rec.server_last_seq.min(DEFAULT_PAGE_SIZE as u64)
+            } else {
+                0
+            },
         messages_fetched: 0,
         changes_applied: 0,
         requests: 0,
@@ -584,7 +724,13 @@ async fn resync_steps(inner: &Arc<Inner>, api: &Api, chat: ChatId, scope: &mut F
                 limit: Some(inner.config.page_size.min(MAX_PAGE_SIZE)),
             };
             match api.changes(chat, &q).await? {
-                ChangesResponse::Changes { last_seq, rev, messages, next_since_rev, .. } => {
+                ChangesResponse::Changes {
+                    last_seq,
+                    rev,
+                    messages,
+                    next_since_rev,
+                    ..
+                } => {
                     let mut opts = IngestOptions::new(CursorRule::Keep);
                     opts.position = Some(Position { last_seq, rev });
                     opts.me = inner.me();
@@ -592,12 +738,17 @@ async fn resync_steps(inner: &Arc<Inner>, api: &Api, chat: ChatId, scope: &mut F
                     inner.mark_known(chat);
                     report.changes_applied += messages.len() as u64;
                     if !res.changed.is_empty() {
-                        inner.emit(ClientEvent::MessagesChanged { chat_id: chat, seqs: res.changed });
+                        inner.emit(ClientEvent::MessagesChanged {
+                            chat_id: chat,
+                            seqs: res.changed,
+                        });
                     }
                     match next_since_rev {
                         Some(n) if n > since => since = n,
                         Some(_) => {
-                            return Err(Error::ProtocolViolation("changes cursor does not advance".into()));
+                            return Err(Error::ProtocolViolation(
+                                "changes cursor does not advance".into(),
+                            ));
                         }
                         None => {
                             store.advance_cursor_after_changes(chat, span, rev).await?;
@@ -605,13 +756,20 @@ async fn resync_steps(inner: &Arc<Inner>, api: &Api, chat: ChatId, scope: &mut F
                         }
                     }
                 }
-                ChangesResponse::TooOld { last_seq, rev, oldest_since_rev, .. } => {
+                ChangesResponse::TooOld {
+                    last_seq,
+                    rev,
+                    oldest_since_rev,
+                    ..
+                } => {
                     let reason = format!(
                         "changes journal starts at rev {oldest_since_rev}, our cursor is {since}: re-validating the {} cached run(s) with the range endpoint",
                         runs.len()
                     );
                     tracing::warn!(%chat, %reason, "changes too old");
-                    store.record_position(chat, Position { last_seq, rev }).await?;
+                    store
+                        .record_position(chat, Position { last_seq, rev })
+                        .await?;
                     report.revalidated = Some(reason);
                     let mut first_rev = None;
                     for run in &runs {
@@ -633,7 +791,10 @@ async fn resync_steps(inner: &Arc<Inner>, api: &Api, chat: ChatId, scope: &mut F
     // 2–3. Fetch only what is missing (recomputed: changes may have filled some). A few rounds
     // pick up messages created while we fetch.
     for _round in 0..3 {
-        let rec = store.chat(chat).await?.ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
+        let rec = store
+            .chat(chat)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
         let runs = store.runs(chat).await?;
         let plan = sync_plan(&runs, rec.server_last_seq);
         if runs.is_empty() {
@@ -642,7 +803,10 @@ async fn resync_steps(inner: &Arc<Inner>, api: &Api, chat: ChatId, scope: &mut F
             }
             // Empty cache: the newest page only; older history loads on demand.
             scope.start().await?;
-            let q = RangeQuery { limit: Some(DEFAULT_PAGE_SIZE), ..Default::default() };
+            let q = RangeQuery {
+                limit: Some(DEFAULT_PAGE_SIZE),
+                ..Default::default()
+            };
             let page = api.range(chat, &q).await?;
             report.messages_fetched += page.messages.len() as u64;
             scope.fetched += page.messages.len() as u64;
@@ -656,8 +820,14 @@ async fn resync_steps(inner: &Arc<Inner>, api: &Api, chat: ChatId, scope: &mut F
             break;
         }
         scope.start().await?;
-        for gap in &plan.missing {
-            let (n, _) = fetch_range(inner, api, chat, *gap, true).await?;
+        // Exactly the missing seqs: scattered gaps packed into `seqs` lists of up to a page
+        // each (a long gap is split across lists), each list one request, merged in one
+        // transaction.
+        let page = inner.config.page_size.clamp(1, MAX_PAGE_SIZE) as u64;
+        for batch in ranges::pack_batches(&plan.missing, page, MAX_SEQ_RANGES_PER_REQUEST) {
+            let page = api.listed(chat, &batch).await?;
+            let n = page.messages.len() as u64;
+            ingest_page(inner, chat, &page, CursorRule::Keep, true).await?;
             report.messages_fetched += n;
             scope.fetched += n;
         }
@@ -666,11 +836,21 @@ async fn resync_steps(inner: &Arc<Inner>, api: &Api, chat: ChatId, scope: &mut F
     scope.finish();
     // 4. Re-validate; clear OUT_OF_SYNC only if it passes.
     let partial = store.finish_resync(chat).await?;
-    let rec = store.chat(chat).await?.ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
+    let rec = store
+        .chat(chat)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
     let runs = store.runs(chat).await?;
     report.gaps_after = sync_plan(&runs, rec.server_last_seq).missing.len();
-    report.state = if partial { SyncState::OutOfSync } else { SyncState::InSync };
-    inner.emit(ClientEvent::SyncStateChanged { chat_id: chat, state: report.state });
+    report.state = if partial {
+        SyncState::OutOfSync
+    } else {
+        SyncState::InSync
+    };
+    inner.emit(ClientEvent::SyncStateChanged {
+        chat_id: chat,
+        state: report.state,
+    });
     inner.emit(ClientEvent::ChatUpdated { chat: rec });
     Ok(report)
 }
@@ -682,14 +862,33 @@ async fn load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadOlderReport>
     let (api, figs) = inner.api.scoped();
     let before = runs.first().map(|r| r.start);
     if before == Some(1) {
-        return Ok(LoadOlderReport { chat_id: chat, fetched: 0, reached_start: true, requests: 0, bytes_received: 0 });
+        return Ok(LoadOlderReport {
+            chat_id: chat,
+            fetched: 0,
+            reached_start: true,
+            requests: 0,
+            bytes_received: 0,
+        });
     }
-    let mut scope = FetchScope { inner, chat, started: true, fetched: 0 };
+    let mut scope = FetchScope {
+        inner,
+        chat,
+        started: true,
+        fetched: 0,
+    };
     inner.emit(ClientEvent::FetchStarted { chat_id: chat });
-    let q = RangeQuery { before_seq: before, limit: Some(DEFAULT_PAGE_SIZE), ..Default::default() };
+    let q = RangeQuery {
+        before_seq: before,
+        limit: Some(DEFAULT_PAGE_SIZE),
+        ..Default::default()
+    };
     let result = async {
         let page = api.range(chat, &q).await?;
-        let cursor = if before.is_none() { CursorRule::Snapshot(page.rev) } else { CursorRule::Keep };
+        let cursor = if before.is_none() {
+            CursorRule::Snapshot(page.rev)
+        } else {
+            CursorRule::Keep
+        };
         ingest_page(inner, chat, &page, cursor, false).await?;
         Ok::<_, Error>(page.messages.len() as u64)
     }
@@ -771,7 +970,13 @@ impl Client {
             resumable_chats: resumable,
         };
         let guard = Arc::new(Guard(inner.clone()));
-        Ok((Client { inner, _guard: guard }, info))
+        Ok((
+            Client {
+                inner,
+                _guard: guard,
+            },
+            info,
+        ))
     }
 
     /// Client events. Subscribe before triggering the work you want to observe.
@@ -817,8 +1022,12 @@ impl Client {
         let ids = self.inner.store.chats_titled(id_or_title).await?;
         match ids.as_slice() {
             [id] => Ok(*id),
-            [] => Err(Error::NotFound(format!("no cached chat titled {id_or_title:?}"))),
-            _ => Err(Error::InvalidInput(format!("several chats are titled {id_or_title:?}; use the chat id"))),
+            [] => Err(Error::NotFound(format!(
+                "no cached chat titled {id_or_title:?}"
+            ))),
+            _ => Err(Error::InvalidInput(format!(
+                "several chats are titled {id_or_title:?}; use the chat id"
+            ))),
         }
     }
 
@@ -843,7 +1052,9 @@ impl Client {
     pub async fn open_chat(&self, chat: ChatId, anchor: Anchor, limit: u32) -> Result<ChatWindow> {
         self.inner.store.set_open(chat, true).await?;
         let window = self.window(chat, anchor, limit).await?;
-        self.inner.emit(ClientEvent::ChatUpdated { chat: window.chat.clone() });
+        self.inner.emit(ClientEvent::ChatUpdated {
+            chat: window.chat.clone(),
+        });
         if self.inner.config.background {
             let inner = self.inner.clone();
             self.inner.spawn(async move {
@@ -882,14 +1093,20 @@ impl Client {
     /// The cached window of a chat without marking it open and without any network activity.
     pub async fn window(&self, chat: ChatId, anchor: Anchor, limit: u32) -> Result<ChatWindow> {
         let store = &self.inner.store;
-        let rec = store.chat(chat).await?.ok_or_else(|| Error::NotFound(format!("chat {chat} is not cached")))?;
+        let rec = store
+            .chat(chat)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("chat {chat} is not cached")))?;
         let runs = store.runs(chat).await?;
         let limit = limit.max(1);
         let local_max = runs.last().map_or(0, |r| r.end);
         let known_last = rec.server_last_seq.max(local_max);
         let pending: Vec<OutboxEntry> = store.outbox(Some(chat)).await?;
         let span = match anchor {
-            Anchor::Newest => store.nth_newest_seq(chat, limit).await?.map(|lo| SeqRange::new(lo, known_last)),
+            Anchor::Newest => store
+                .nth_newest_seq(chat, limit)
+                .await?
+                .map(|lo| SeqRange::new(lo, known_last)),
             Anchor::Around(seq) => {
                 let seq = seq.max(1);
                 let lo = seq.saturating_sub((limit / 2) as u64).max(1);
@@ -898,7 +1115,11 @@ impl Client {
             }
         };
         let (items, has_more_before, has_more_after) = match span {
-            None if known_last > 0 => (vec![WindowItem::OlderHistory { to: known_last }], false, false),
+            None if known_last > 0 => (
+                vec![WindowItem::OlderHistory { to: known_last }],
+                false,
+                false,
+            ),
             None => (Vec::new(), false, false),
             Some(span) => {
                 let msgs = store.messages_between(chat, span.start, span.end).await?;
@@ -908,7 +1129,13 @@ impl Client {
                 (items, before, after)
             }
         };
-        Ok(ChatWindow { chat: rec, items, pending, has_more_before, has_more_after })
+        Ok(ChatWindow {
+            chat: rec,
+            items,
+            pending,
+            has_more_before,
+            has_more_after,
+        })
     }
 
     /// Cached messages of a chat with `lo <= seq <= hi`, ascending (no network).
@@ -932,10 +1159,7 @@ impl Client {
     /// cached span, then only the missing seqs, merge, re-validate. A second call while one runs
     /// joins it (same report).
     pub async fn resync(&self, chat: ChatId) -> Result<ResyncReport> {
-        if self.inner.store.chat(chat).await?.is_none() {
-            // Never heard of it: learn it from the server first (NotFound if not a member).
-            self.inner.store.record_position(chat, Position { last_seq: 0, rev: 0 }).await?;
-        }
+        // No await before joining: a trigger arriving while a resync runs always joins it.
         resync(&self.inner, chat).await
     }
 
@@ -953,8 +1177,15 @@ impl Client {
         if text.is_empty() {
             return Err(Error::InvalidInput("empty message".into()));
         }
-        let entry = self.inner.store.outbox_add(chat, serde_json::json!({ "text": text })).await?;
-        self.inner.emit(ClientEvent::OutboxChanged { entry: entry.clone(), message: None });
+        let entry = self
+            .inner
+            .store
+            .outbox_add(chat, serde_json::json!({ "text": text }))
+            .await?;
+        self.inner.emit(ClientEvent::OutboxChanged {
+            entry: entry.clone(),
+            message: None,
+        });
         self.inner.outbox_notify.notify_one();
         Ok(entry)
     }
@@ -977,16 +1208,28 @@ impl Client {
             .outbox_entry(local_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("outbox entry {local_id}")))?;
-        self.inner.store.outbox_set_state(local_id, OutboxState::Pending, None).await?;
-        let entry = OutboxEntry { state: OutboxState::Pending, ..entry };
-        self.inner.emit(ClientEvent::OutboxChanged { entry: entry.clone(), message: None });
+        self.inner
+            .store
+            .outbox_set_state(local_id, OutboxState::Pending, None)
+            .await?;
+        let entry = OutboxEntry {
+            state: OutboxState::Pending,
+            ..entry
+        };
+        self.inner.emit(ClientEvent::OutboxChanged {
+            entry: entry.clone(),
+            message: None,
+        });
         self.inner.outbox_notify.notify_one();
         Ok(entry)
     }
 
     /// Edits a message on the server (error when offline) and merges the result.
     pub async fn edit(&self, chat: ChatId, message: MessageId, text: &str) -> Result<Message> {
-        let req = EditRequest { body: serde_json::json!({ "text": text }), expected_version: None };
+        let req = EditRequest {
+            body: serde_json::json!({ "text": text }),
+            expected_version: None,
+        };
         let resp = self.inner.api.edit(chat, message, &req).await?;
         self.inner.apply_mutation(chat, &resp).await?;
         Ok(resp.message)

@@ -44,7 +44,10 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Offline(_) => "offline",
-            Error::Server { kind: ErrorKind::NotFound, .. } => "not_found",
+            Error::Server {
+                kind: ErrorKind::NotFound,
+                ..
+            } => "not_found",
             Error::Server { .. } => "server",
             Error::ProtocolViolation(_) => "protocol_violation",
             Error::CacheCorrupt(_) => "cache_corrupt",

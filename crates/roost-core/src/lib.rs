@@ -22,10 +22,12 @@ pub mod sync_state;
 
 pub use api::FiguresSnapshot;
 pub use client::{
-    Anchor, ChatWindow, Client, ClientConfig, ClientEvent, Delivered, FlushReport, LoadOlderReport, OpenInfo,
-    ResyncReport,
+    Anchor, ChatWindow, Client, ClientConfig, ClientEvent, Delivered, FlushReport, LoadOlderReport,
+    OpenInfo, ResyncReport,
 };
 pub use error::{Error, Result};
 pub use ranges::{CacheMap, SeqRange, WindowItem};
-pub use store::{ChatRecord, CorruptionReport, OutboxEntry, OutboxState, default_cache_path, default_data_dir};
+pub use store::{
+    ChatRecord, CorruptionReport, OutboxEntry, OutboxState, default_cache_path, default_data_dir,
+};
 pub use sync_state::SyncState;

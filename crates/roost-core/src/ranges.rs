@@ -21,7 +21,10 @@ pub struct SeqRange {
 impl SeqRange {
     /// `start ..= end`; panics if `start > end` or `start == 0` (a programming error).
     pub fn new(start: Seq, end: Seq) -> Self {
-        assert!(start >= 1 && start <= end, "invalid seq range {start}..={end}");
+        assert!(
+            start >= 1 && start <= end,
+            "invalid seq range {start}..={end}"
+        );
         SeqRange { start, end }
     }
     pub fn single(seq: Seq) -> Self {
@@ -141,6 +144,36 @@ pub fn sync_plan(runs: &[SeqRange], server_last_seq: Seq) -> SyncPlan {
     }
 }
 
+/// Packs missing ranges into request batches for the range endpoint's `seqs` shape: each batch
+/// lists at most `max_ranges` ascending, disjoint ranges covering at most `page` seqs; a range
+/// larger than what is left in a batch is split across batches. Every missing seq lands in
+/// exactly one batch, in order, and the number of batches is the least possible for `page`
+/// (`ceil(missing / page)`) unless `max_ranges` binds first.
+pub fn pack_batches(missing: &[SeqRange], page: u64, max_ranges: usize) -> Vec<Vec<SeqRange>> {
+    let page = page.max(1);
+    let max_ranges = max_ranges.max(1);
+    let mut batches = Vec::new();
+    let mut batch: Vec<SeqRange> = Vec::new();
+    let mut room = page;
+    for r in missing {
+        let mut start = r.start;
+        while start <= r.end {
+            let take = (r.end - start + 1).min(room);
+            batch.push(SeqRange::new(start, start + take - 1));
+            start += take;
+            room -= take;
+            if room == 0 || batch.len() == max_ranges {
+                batches.push(std::mem::take(&mut batch));
+                room = page;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    batches
+}
+
 /// One row of a chat window, in ascending seq order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -189,7 +222,10 @@ pub fn build_window(messages: &[Message], runs: &[SeqRange], span: SeqRange) -> 
         let below = runs.iter().rev().find(|r| r.end < span.start);
         match below {
             None => items.push(WindowItem::OlderHistory { to: span.start - 1 }),
-            Some(r) => items.push(WindowItem::Gap { from: r.end + 1, to: span.start - 1 }),
+            Some(r) => items.push(WindowItem::Gap {
+                from: r.end + 1,
+                to: span.start - 1,
+            }),
         }
     }
     // Inside the window.
@@ -305,7 +341,10 @@ mod tests {
         let msgs: Vec<Message> = [3, 4, 7].into_iter().map(msg).collect();
         let items = build_window(&msgs, &runs, r(3, 9));
         let spans: Vec<_> = items.iter().map(|i| i.span()).collect();
-        assert_eq!(spans, vec![r(1, 2), r(3, 3), r(4, 4), r(5, 6), r(7, 7), r(8, 9)]);
+        assert_eq!(
+            spans,
+            vec![r(1, 2), r(3, 3), r(4, 4), r(5, 6), r(7, 7), r(8, 9)]
+        );
         assert!(matches!(items[0], WindowItem::OlderHistory { to: 2 }));
         assert!(matches!(items[3], WindowItem::Gap { from: 5, to: 6 }));
         assert!(matches!(items[5], WindowItem::Gap { from: 8, to: 9 }));
@@ -347,6 +386,25 @@ mod tests {
             };
             prop_assert_eq!(missing_set, expected);
             prop_assert!(is_canonical(&missing) || missing.windows(2).all(|w| w[0].end < w[1].start));
+        }
+
+        #[test]
+        fn batches_cover_the_missing_seqs_exactly(seqs in proptest::collection::btree_set(1u64..400, 0..120), extra in 0u64..300, page in 1u64..60, max_ranges in 1usize..6) {
+            let runs = runs_from_seqs(seqs.iter().copied());
+            let last = seqs.iter().max().copied().unwrap_or(0) + extra;
+            let missing = missing_ranges(&runs, last);
+            let batches = pack_batches(&missing, page, max_ranges);
+            let flat: Vec<Seq> = batches.iter().flatten().flat_map(|r| r.start..=r.end).collect();
+            let expected: Vec<Seq> = missing.iter().flat_map(|r| r.start..=r.end).collect();
+            prop_assert_eq!(&flat, &expected);
+            for b in &batches {
+                prop_assert!(!b.is_empty() && b.len() <= max_ranges);
+                prop_assert!(cached_count(b) <= page);
+                prop_assert!(b.windows(2).all(|w| w[0].end < w[1].start));
+            }
+            if max_ranges >= missing.len() + batches.len() {
+                prop_assert_eq!(batches.len() as u64, (expected.len() as u64).div_ceil(page));
+            }
         }
 
         #[test]

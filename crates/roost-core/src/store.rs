@@ -274,8 +274,9 @@ impl Store {
                 let moved_to = PathBuf::from(format!("{}.corrupt-{unix}", path.display()));
                 tracing::warn!(path = %path.display(), moved_to = %moved_to.display(), %reason,
                     "message cache is corrupt: moving it aside and starting a fresh cache");
-                std::fs::rename(&path, &moved_to)
-                    .map_err(|e| Error::CacheCorrupt(format!("{reason}; moving it aside failed: {e}")))?;
+                std::fs::rename(&path, &moved_to).map_err(|e| {
+                    Error::CacheCorrupt(format!("{reason}; moving it aside failed: {e}"))
+                })?;
                 for suffix in ["-wal", "-shm"] {
                     let side = PathBuf::from(format!("{}{suffix}", path.display()));
                     if side.exists() {
@@ -283,7 +284,9 @@ impl Store {
                     }
                 }
                 let pool = connect(&path).await?;
-                check_and_migrate(&pool).await.map_err(Error::CacheCorrupt)?;
+                check_and_migrate(&pool)
+                    .await
+                    .map_err(Error::CacheCorrupt)?;
                 (
                     pool,
                     Some(CorruptionReport {
@@ -324,7 +327,11 @@ impl Store {
             .filename(damaged)
             .read_only(true)
             .immutable(true);
-        let Ok(pool) = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await else {
+        let Ok(pool) = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+        else {
             return (0, 0);
         };
         let mut chats = 0;
@@ -394,8 +401,16 @@ impl Store {
         &self.path
     }
 
-    /// Closes the pool (waits for running statements).
+    /// Checkpoints the WAL into the main file and closes the pool (waits for running
+    /// statements): a cleanly closed cache is one self-contained file.
     pub async fn close(&self) {
+        let _w = self.write.lock().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::debug!(error = %e, "checkpoint at close failed");
+        }
         self.pool.close().await;
     }
 
@@ -427,7 +442,8 @@ impl Store {
         let id: String = r.try_get(0)?;
         let members: String = r.try_get(2)?;
         Ok(ChatRecord {
-            chat_id: ChatId::from_str(&id).map_err(|e| Error::CacheCorrupt(format!("chat id {id}: {e}")))?,
+            chat_id: ChatId::from_str(&id)
+                .map_err(|e| Error::CacheCorrupt(format!("chat id {id}: {e}")))?,
             title: r.try_get(1)?,
             members: serde_json::from_str(&members).unwrap_or_default(),
             server_last_seq: u(r.try_get(3)?),
@@ -450,10 +466,13 @@ impl Store {
     /// One chat, or `None` if the cache has never heard of it.
     pub async fn chat(&self, chat: ChatId) -> Result<Option<ChatRecord>> {
         let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query(&format!("SELECT {} FROM chats WHERE chat_id = ?", Self::CHAT_COLS))
-            .bind(chat.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM chats WHERE chat_id = ?",
+            Self::CHAT_COLS
+        ))
+        .bind(chat.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
         match row {
             None => Ok(None),
             Some(row) => {
@@ -475,7 +494,8 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let id: String = row.try_get(0)?;
-            let chat = ChatId::from_str(&id).map_err(|e| Error::CacheCorrupt(format!("chat id {id}: {e}")))?;
+            let chat = ChatId::from_str(&id)
+                .map_err(|e| Error::CacheCorrupt(format!("chat id {id}: {e}")))?;
             let runs = load_runs(&mut conn, chat).await?;
             out.push(Self::chat_from_row(&row, &runs)?);
         }
@@ -488,15 +508,22 @@ impl Store {
             .bind(title)
             .fetch_all(&self.pool)
             .await?;
-        Ok(ids.iter().filter_map(|s| ChatId::from_str(s).ok()).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|s| ChatId::from_str(s).ok())
+            .collect())
     }
 
     /// Chats flagged `needs_resync` (interrupted or due).
     pub async fn chats_needing_resync(&self) -> Result<Vec<ChatId>> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT chat_id FROM chats WHERE needs_resync = 1")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(ids.iter().filter_map(|s| ChatId::from_str(s).ok()).collect())
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT chat_id FROM chats WHERE needs_resync = 1")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(ids
+            .iter()
+            .filter_map(|s| ChatId::from_str(s).ok())
+            .collect())
     }
 
     /// Records the chat list in one transaction. Positions only move forward (max). Returns,
@@ -546,7 +573,12 @@ impl Store {
     }
 
     /// Sets the sync state, and the `needs_resync` flag when given.
-    pub async fn set_sync(&self, chat: ChatId, state: SyncState, needs_resync: Option<bool>) -> Result<()> {
+    pub async fn set_sync(
+        &self,
+        chat: ChatId,
+        state: SyncState,
+        needs_resync: Option<bool>,
+    ) -> Result<()> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         ensure_chat(&mut tx, chat).await?;
@@ -557,6 +589,22 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets a chat row that holds nothing (no title, messages or outbox entries): used when
+    /// the server says a chat we only guessed at does not exist for us.
+    pub async fn forget_empty_chat(&self, chat: ChatId) -> Result<()> {
+        let _w = self.write.lock().await;
+        sqlx::query(
+            "DELETE FROM chats WHERE chat_id = ?1 AND title = ''
+               AND NOT EXISTS (SELECT 1 FROM messages WHERE chat_id = ?1)
+               AND NOT EXISTS (SELECT 1 FROM cached_runs WHERE chat_id = ?1)
+               AND NOT EXISTS (SELECT 1 FROM outbox WHERE chat_id = ?1)",
+        )
+        .bind(chat.to_string())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -597,18 +645,25 @@ impl Store {
     /// After a complete changes pass over `[span.start, span.end]` at `rev`: the cursor becomes
     /// `rev`, but only if the cached span is still exactly `span` (anything cached meanwhile
     /// outside it was not covered by the pass) and the cursor did not already pass it.
-    pub async fn advance_cursor_after_changes(&self, chat: ChatId, span: SeqRange, rev: Rev) -> Result<bool> {
+    pub async fn advance_cursor_after_changes(
+        &self,
+        chat: ChatId,
+        span: SeqRange,
+        rev: Rev,
+    ) -> Result<bool> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         let runs = load_runs(&mut tx, chat).await?;
         let same = runs.first().map(|r| r.start) == Some(span.start)
             && runs.last().map(|r| r.end) == Some(span.end);
         if same {
-            sqlx::query("UPDATE chats SET changes_cursor = MAX(changes_cursor, ?) WHERE chat_id = ?")
-                .bind(i(rev))
-                .bind(chat.to_string())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE chats SET changes_cursor = MAX(changes_cursor, ?) WHERE chat_id = ?",
+            )
+            .bind(i(rev))
+            .bind(chat.to_string())
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(same)
@@ -676,7 +731,12 @@ impl Store {
 
     /// Merges `msgs` (all of chat `chat`) into the cache in ONE transaction, with the runs
     /// index, the chat's last message, position, cursor and unread count.
-    pub async fn ingest(&self, chat: ChatId, msgs: &[Message], opts: &IngestOptions) -> Result<IngestResult> {
+    pub async fn ingest(
+        &self,
+        chat: ChatId,
+        msgs: &[Message],
+        opts: &IngestOptions,
+    ) -> Result<IngestResult> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         let res = ingest_tx(&mut tx, chat, msgs, opts).await?;
@@ -727,10 +787,12 @@ impl Store {
             .await?;
         let partial = is_partial(&runs, u(last));
         if partial {
-            sqlx::query("UPDATE chats SET sync_state = 'OUT_OF_SYNC', needs_resync = 1 WHERE chat_id = ?")
-                .bind(chat.to_string())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE chats SET sync_state = 'OUT_OF_SYNC', needs_resync = 1 WHERE chat_id = ?",
+            )
+            .bind(chat.to_string())
+            .execute(&mut *tx)
+            .await?;
         } else {
             sqlx::query(
                 "UPDATE chats SET sync_state = 'IN_SYNC', needs_resync = 0, full_reload_reason = NULL WHERE chat_id = ?",
@@ -758,10 +820,11 @@ impl Store {
     pub async fn rebuild_runs(&self, chat: ChatId) -> Result<bool> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
-        let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM messages WHERE chat_id = ? ORDER BY seq")
-            .bind(chat.to_string())
-            .fetch_all(&mut *tx)
-            .await?;
+        let seqs: Vec<i64> =
+            sqlx::query_scalar("SELECT seq FROM messages WHERE chat_id = ? ORDER BY seq")
+                .bind(chat.to_string())
+                .fetch_all(&mut *tx)
+                .await?;
         let truth = ranges::runs_from_seqs(seqs.into_iter().map(u));
         let current = load_runs(&mut tx, chat).await?;
         let wrong = truth != current;
@@ -834,7 +897,8 @@ impl Store {
         let body: String = r.try_get(3)?;
         Ok(OutboxEntry {
             local_id: r.try_get(0)?,
-            chat_id: ChatId::from_str(&chat).map_err(|e| Error::CacheCorrupt(format!("outbox chat id: {e}")))?,
+            chat_id: ChatId::from_str(&chat)
+                .map_err(|e| Error::CacheCorrupt(format!("outbox chat id: {e}")))?,
             idempotency_key: r.try_get(2)?,
             body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
             state: OutboxState::parse(&r.try_get::<String, _>(4)?),
@@ -869,7 +933,12 @@ impl Store {
     }
 
     /// Sets an entry's state (counting an attempt when it becomes `sending`).
-    pub async fn outbox_set_state(&self, local_id: &str, state: OutboxState, error: Option<&str>) -> Result<()> {
+    pub async fn outbox_set_state(
+        &self,
+        local_id: &str,
+        state: OutboxState,
+        error: Option<&str>,
+    ) -> Result<()> {
         let _w = self.write.lock().await;
         sqlx::query(
             "UPDATE outbox SET state = ?, attempts = attempts + CASE WHEN ? = 'sending' THEN 1 ELSE 0 END,
@@ -894,7 +963,13 @@ impl Store {
     ) -> Result<IngestResult> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
-        let res = ingest_tx(&mut tx, message.chat_id, std::slice::from_ref(message), opts).await?;
+        let res = ingest_tx(
+            &mut tx,
+            message.chat_id,
+            std::slice::from_ref(message),
+            opts,
+        )
+        .await?;
         sqlx::query("DELETE FROM outbox WHERE local_id = ?")
             .bind(local_id)
             .execute(&mut *tx)
@@ -908,7 +983,8 @@ fn message_from_row(chat: ChatId, r: &sqlx::sqlite::SqliteRow) -> Result<Message
     let id: String = r.try_get(1)?;
     let body: String = r.try_get(7)?;
     Ok(Message {
-        id: MessageId::from_str(&id).map_err(|e| Error::CacheCorrupt(format!("message id {id}: {e}")))?,
+        id: MessageId::from_str(&id)
+            .map_err(|e| Error::CacheCorrupt(format!("message id {id}: {e}")))?,
         chat_id: chat,
         seq: u(r.try_get(0)?),
         version: u(r.try_get(2)?),
@@ -916,28 +992,39 @@ fn message_from_row(chat: ChatId, r: &sqlx::sqlite::SqliteRow) -> Result<Message
         created_at: r.try_get(4)?,
         edited_at: r.try_get(5)?,
         deleted_at: r.try_get(6)?,
-        body: serde_json::from_str(&body).map_err(|e| Error::CacheCorrupt(format!("message body: {e}")))?,
+        body: serde_json::from_str(&body)
+            .map_err(|e| Error::CacheCorrupt(format!("message body: {e}")))?,
         rev: u(r.try_get(8)?),
     })
 }
 
 async fn load_runs(conn: &mut sqlx::SqliteConnection, chat: ChatId) -> Result<Vec<SeqRange>> {
-    let rows: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT start_seq, end_seq FROM cached_runs WHERE chat_id = ? ORDER BY start_seq")
-            .bind(chat.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT start_seq, end_seq FROM cached_runs WHERE chat_id = ? ORDER BY start_seq",
+    )
+    .bind(chat.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
     let runs: Vec<SeqRange> = rows
         .into_iter()
-        .map(|(a, b)| SeqRange { start: u(a), end: u(b) })
+        .map(|(a, b)| SeqRange {
+            start: u(a),
+            end: u(b),
+        })
         .collect();
     if !ranges::is_canonical(&runs) {
-        return Err(Error::CacheCorrupt(format!("cached runs of chat {chat} overlap")));
+        return Err(Error::CacheCorrupt(format!(
+            "cached runs of chat {chat} overlap"
+        )));
     }
     Ok(runs)
 }
 
-async fn write_runs(tx: &mut Transaction<'_, Sqlite>, chat: ChatId, runs: &[SeqRange]) -> Result<()> {
+async fn write_runs(
+    tx: &mut Transaction<'_, Sqlite>,
+    chat: ChatId,
+    runs: &[SeqRange],
+) -> Result<()> {
     sqlx::query("DELETE FROM cached_runs WHERE chat_id = ?")
         .bind(chat.to_string())
         .execute(&mut **tx)
@@ -961,7 +1048,11 @@ async fn ensure_chat(tx: &mut Transaction<'_, Sqlite>, chat: ChatId) -> Result<(
     Ok(())
 }
 
-async fn apply_position(tx: &mut Transaction<'_, Sqlite>, chat: ChatId, pos: Position) -> Result<()> {
+async fn apply_position(
+    tx: &mut Transaction<'_, Sqlite>,
+    chat: ChatId,
+    pos: Position,
+) -> Result<()> {
     sqlx::query(
         "UPDATE chats SET server_last_seq = MAX(server_last_seq, ?), server_rev = MAX(server_rev, ?) WHERE chat_id = ?",
     )
@@ -977,7 +1068,10 @@ fn preview(m: &Message) -> String {
     if m.is_deleted() {
         return "(deleted)".to_string();
     }
-    let text = m.text().map(str::to_string).unwrap_or_else(|| m.body.to_string());
+    let text = m
+        .text()
+        .map(str::to_string)
+        .unwrap_or_else(|| m.body.to_string());
     let mut p: String = text.chars().take(120).collect();
     if p.len() < text.len() {
         p.push('…');
@@ -1065,7 +1159,8 @@ async fn ingest_tx(
         } else {
             res.replaced += 1;
         }
-        if last_message_seq.is_none_or(|l| m.seq >= u(l)) && new_last.is_none_or(|n| m.seq >= n.seq) {
+        if last_message_seq.is_none_or(|l| m.seq >= u(l)) && new_last.is_none_or(|n| m.seq >= n.seq)
+        {
             new_last = Some(m);
         }
     }

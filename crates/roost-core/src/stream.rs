@@ -10,15 +10,15 @@
 
 use crate::api::validate_stream_event;
 use crate::client::{ClientEvent, Inner, resync};
-use crate::store::{IngestOptions, CursorRule, Position};
+use crate::store::{CursorRule, IngestOptions, Position};
 use backon::BackoffBuilder;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use roost_proto::{ChatId, Message, StreamEvent};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// Frames drained without waiting and ingested together (one transaction per chat).
 const MAX_BURST: usize = 256;
@@ -59,7 +59,8 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(inner: &Inner) -> Result<Ws, String> {
     let mut req = inner
@@ -82,7 +83,10 @@ async fn catch_up(inner: Arc<Inner>) {
     match inner.refresh_chats().await {
         Ok(moved) => {
             if !moved.is_empty() {
-                tracing::info!(chats = moved.len(), "catch-up: resyncing the chats that moved");
+                tracing::info!(
+                    chats = moved.len(),
+                    "catch-up: resyncing the chats that moved"
+                );
             }
             for chat in moved {
                 let i2 = inner.clone();
@@ -128,17 +132,28 @@ async fn read_loop(inner: &Arc<Inner>, mut ws: Ws) -> String {
                         }
                         match ev {
                             StreamEvent::Hello { heartbeat_ms, .. } => {
-                                watchdog = Duration::from_millis(heartbeat_ms.max(100)) * MISSED_HEARTBEATS;
+                                watchdog = Duration::from_millis(heartbeat_ms.max(100))
+                                    * MISSED_HEARTBEATS;
                             }
                             StreamEvent::Heartbeat { .. } => {}
                             StreamEvent::Chat { chat } => {
                                 flush(inner, &mut messages).await;
-                                if inner.store.upsert_summaries(std::slice::from_ref(&chat)).await.is_ok() {
+                                if inner
+                                    .store
+                                    .upsert_summaries(std::slice::from_ref(&chat))
+                                    .await
+                                    .is_ok()
+                                {
                                     inner.mark_known(chat.id);
                                     inner.emit_chat(chat.id).await;
                                 }
                             }
-                            StreamEvent::Message { chat_id, last_seq, rev, message } => {
+                            StreamEvent::Message {
+                                chat_id,
+                                last_seq,
+                                rev,
+                                message,
+                            } => {
                                 messages.push((chat_id, message, Position { last_seq, rev }));
                             }
                         }
@@ -168,7 +183,8 @@ async fn flush(inner: &Arc<Inner>, buf: &mut Vec<(ChatId, Message, Position)>) {
         while j < buf.len() && buf[j].0 == chat {
             j += 1;
         }
-        let events: Vec<(Message, Position)> = buf[i..j].iter().map(|(_, m, p)| (m.clone(), *p)).collect();
+        let events: Vec<(Message, Position)> =
+            buf[i..j].iter().map(|(_, m, p)| (m.clone(), *p)).collect();
         let mut opts = IngestOptions::new(CursorRule::Keep);
         opts.count_unread = true;
         opts.me = inner.me();
@@ -177,7 +193,10 @@ async fn flush(inner: &Arc<Inner>, buf: &mut Vec<(ChatId, Message, Position)>) {
             Ok(res) => {
                 inner.mark_known(chat);
                 if !res.changed.is_empty() {
-                    inner.emit(ClientEvent::MessagesChanged { chat_id: chat, seqs: res.changed.clone() });
+                    inner.emit(ClientEvent::MessagesChanged {
+                        chat_id: chat,
+                        seqs: res.changed.clone(),
+                    });
                 }
                 if res.flagged {
                     inner.emit(ClientEvent::SyncStateChanged {
@@ -202,7 +221,9 @@ async fn flush(inner: &Arc<Inner>, buf: &mut Vec<(ChatId, Message, Position)>) {
                     });
                 }
             }
-            Err(e) => tracing::error!(%chat, error = %e, "stream: caching incoming messages failed"),
+            Err(e) => {
+                tracing::error!(%chat, error = %e, "stream: caching incoming messages failed")
+            }
         }
         i = j;
     }

@@ -123,8 +123,14 @@ mod tests {
         assert_eq!(transition(Unknown, Validated { partial: true }), OutOfSync);
         assert_eq!(transition(OutOfSync, FetchStarted), Syncing);
         assert_eq!(transition(Syncing, Validated { partial: false }), Syncing);
-        assert_eq!(transition(Syncing, ResyncFinished { partial: true }), OutOfSync);
-        assert_eq!(transition(Syncing, ResyncFinished { partial: false }), InSync);
+        assert_eq!(
+            transition(Syncing, ResyncFinished { partial: true }),
+            OutOfSync
+        );
+        assert_eq!(
+            transition(Syncing, ResyncFinished { partial: false }),
+            InSync
+        );
         assert_eq!(transition(Syncing, ResyncFailed), OutOfSync);
         assert_eq!(transition(InSync, Reset), Unknown);
     }

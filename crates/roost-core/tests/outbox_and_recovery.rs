@@ -37,11 +37,25 @@ async fn a_message_sent_while_the_server_is_down_is_delivered_exactly_once_after
         matches!(e, ClientEvent::OutboxChanged { entry: e2, .. } if e2.state == OutboxState::Delivered)
     })
     .await;
-    let ClientEvent::OutboxChanged { message: Some(message), .. } = delivered else { panic!("no message") };
-    let copies = ts.messages(chat).await.into_iter().filter(|m| m.text() == Some("yes, offline")).count();
+    let ClientEvent::OutboxChanged {
+        message: Some(message),
+        ..
+    } = delivered
+    else {
+        panic!("no message")
+    };
+    let copies = ts
+        .messages(chat)
+        .await
+        .into_iter()
+        .filter(|m| m.text() == Some("yes, offline"))
+        .count();
     assert_eq!(copies, 1);
     assert!(client.outbox(None).await.unwrap().is_empty());
-    assert_eq!(cached(&client, chat, message.seq, message.seq).await, vec![message]);
+    assert_eq!(
+        cached(&client, chat, message.seq, message.seq).await,
+        vec![message]
+    );
     // Flushing again sends nothing more.
     client.flush_outbox().await.unwrap();
     assert_eq!(ts.messages(chat).await.len(), 2);
@@ -55,18 +69,34 @@ async fn a_crash_after_the_server_accepted_a_send_does_not_duplicate_it() {
     // The outbox entry is persisted; the POST reaches the server; the app dies before the
     // delivery is committed locally.
     let (store, _) = Store::open(cache.path()).await.unwrap();
-    let entry = store.outbox_add(chat, serde_json::json!({"text": "once"})).await.unwrap();
+    let entry = store
+        .outbox_add(chat, serde_json::json!({"text": "once"}))
+        .await
+        .unwrap();
     store.close().await;
-    let api = roost_core::api::Api::new(roost_core::api::ApiConfig::new(ts.base_url(), ts.token("alice"))).unwrap();
+    let api = roost_core::api::Api::new(roost_core::api::ApiConfig::new(
+        ts.base_url(),
+        ts.token("alice"),
+    ))
+    .unwrap();
     let first = api
-        .send(chat, &SendRequest { idempotency_key: entry.idempotency_key.clone(), body: entry.body.clone() })
+        .send(
+            chat,
+            &SendRequest {
+                idempotency_key: entry.idempotency_key.clone(),
+                body: entry.body.clone(),
+            },
+        )
         .await
         .unwrap();
 
     let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
     let report = client.flush_outbox().await.unwrap();
     assert_eq!(report.delivered.len(), 1);
-    assert_eq!(report.delivered[0].message.id, first.message.id, "the retry got the same message");
+    assert_eq!(
+        report.delivered[0].message.id, first.message.id,
+        "the retry got the same message"
+    );
     assert_eq!(ts.messages(chat).await.len(), 1);
     assert!(client.outbox(None).await.unwrap().is_empty());
 }
@@ -80,9 +110,15 @@ async fn a_send_the_server_rejects_is_marked_failed_and_can_be_retried() {
     let entry = client.send(not_mine, "let me in").await.unwrap();
     let report = client.flush_outbox().await.unwrap();
     assert_eq!(report.failed.len(), 1);
-    assert_eq!(client.outbox(None).await.unwrap()[0].state, OutboxState::Failed);
+    assert_eq!(
+        client.outbox(None).await.unwrap()[0].state,
+        OutboxState::Failed
+    );
     client.retry_failed(&entry.local_id).await.unwrap();
-    assert_eq!(client.outbox(None).await.unwrap()[0].state, OutboxState::Pending);
+    assert_eq!(
+        client.outbox(None).await.unwrap()[0].state,
+        OutboxState::Pending
+    );
     assert_eq!(client.flush_outbox().await.unwrap().failed.len(), 1);
     assert!(ts.messages(not_mine).await.is_empty());
 }
@@ -109,19 +145,53 @@ async fn scenario_4_a_corrupt_cache_is_moved_aside_and_only_the_lost_chats_are_r
         client.shutdown().await;
     }
     ts.restart().await;
-    // Damage the last pages of the file (message b-tree pages): quick_check fails.
+    // Damage the root page of the messages table: quick_check fails; the chats and outbox
+    // tables are intact and can be salvaged.
     let path = cache.path();
+    assert!(
+        std::fs::metadata(format!("{}-wal", path.display())).map_or(true, |m| m.len() == 0),
+        "closed cleanly"
+    );
+    let (root, page_size) = {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let root: i64 =
+            sqlx::query_scalar("SELECT rootpage FROM sqlite_master WHERE name = 'messages'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        (root as u64, page_size as u64)
+    };
     let len = std::fs::metadata(&path).unwrap().len();
     let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    f.seek(SeekFrom::Start(len - 16 * 4096)).unwrap();
-    f.write_all(&vec![0xA5u8; 12 * 4096]).unwrap();
+    f.seek(SeekFrom::Start((root - 1) * page_size)).unwrap();
+    f.write_all(&vec![0xA5u8; page_size as usize]).unwrap();
     drop(f);
 
     let (client, info) = client_with_cache(&ts, "alice", &path).await;
-    let report = info.corruption.expect("the corruption was detected and reported");
-    assert!(report.moved_to.exists(), "the damaged file is kept, never deleted");
+    let report = info
+        .corruption
+        .expect("the corruption was detected and reported");
+    assert!(
+        report.moved_to.exists(),
+        "the damaged file is kept, never deleted"
+    );
     assert_eq!(std::fs::metadata(&report.moved_to).unwrap().len(), len);
-    assert!(report.moved_to.file_name().unwrap().to_string_lossy().starts_with("message_cache.db.corrupt-"));
+    assert!(
+        report
+            .moved_to
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("message_cache.db.corrupt-")
+    );
     assert_eq!(report.salvaged_chats, 2);
     assert_eq!(report.salvaged_outbox, 1, "the unsent message was not lost");
 
@@ -131,7 +201,10 @@ async fn scenario_4_a_corrupt_cache_is_moved_aside_and_only_the_lost_chats_are_r
     assert_eq!(ra.state, SyncState::InSync);
     assert_cache_equals_server(&client, &ts, a, 2901, 3000).await;
     let again = client.resync(a).await.unwrap();
-    assert_eq!(again.full_reload, None, "the reason is cleared once repaired");
+    assert_eq!(
+        again.full_reload, None,
+        "the reason is cleared once repaired"
+    );
     let flushed = client.flush_outbox().await.unwrap();
     assert_eq!(flushed.delivered.len(), 1);
     assert_eq!(ts.messages(b).await.len(), 11);
@@ -154,7 +227,9 @@ async fn hostile_server(body: String) -> String {
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let body = body.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
@@ -198,4 +273,17 @@ async fn a_hostile_page_is_rejected_and_nothing_of_it_is_cached() {
     assert_eq!(err.kind(), "protocol_violation", "{err}");
     assert_eq!(client.cache_map(chat).await.unwrap().cached_count, 0);
     assert!(client.chat(chat).await.unwrap().unwrap().needs_resync);
+}
+
+#[tokio::test]
+async fn a_chat_we_are_not_in_is_not_found_and_leaves_no_trace() {
+    let ts = spawn_test_server().await;
+    let secret = ts.create_chat("secret", &["bob", "carol"]).await;
+    ts.send("bob", secret, "private").await;
+    let cache = CacheDir::new();
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    let err = client.resync(secret).await.unwrap_err();
+    assert_eq!(err.kind(), "not_found");
+    assert!(client.chat(secret).await.unwrap().is_none());
+    assert!(client.chats().await.unwrap().is_empty());
 }

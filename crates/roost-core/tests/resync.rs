@@ -27,7 +27,8 @@ async fn resync_after_offline_edits_and_deletes_fetches_exactly_the_missing_seqs
     let id = |seq: u64| all[(seq - 1) as usize].id;
     ts.edit("bob", chat, id(50), "edited 50").await;
     ts.edit("bob", chat, id(350), "edited 350").await;
-    ts.edit("bob", chat, id(200), "edited 200 (not cached)").await;
+    ts.edit("bob", chat, id(200), "edited 200 (not cached)")
+        .await;
     ts.delete("bob", chat, id(650)).await;
     ts.send_many("bob", chat, 120).await;
     let changed_cached = 3; // 50, 350, 650
@@ -54,16 +55,28 @@ async fn resync_after_offline_edits_and_deletes_fetches_exactly_the_missing_seqs
     assert_eq!(report.messages_fetched, 820 - 1);
     assert_eq!(m.route("range").messages, 819);
     // Exactly missing + changed crossed the wire.
-    assert_eq!(m.route("range").messages + m.route("changes").messages, report.missing_before + changed_cached);
-    // Requests: one changes page, then one range page per gap (each ≤ MAX_PAGE_SIZE): 4 gaps
+    assert_eq!(
+        m.route("range").messages + m.route("changes").messages,
+        report.missing_before + changed_cached
+    );
+    // Requests: one changes page, then the missing seqs in lists of ≤ MAX_PAGE_SIZE: 4 gaps
     // after 200 split 101..=300.
     assert_eq!(m.route("changes").requests, 1);
     let gaps_after_changes = 4u64;
-    assert!(m.route("range").requests <= gaps_after_changes + 819u64.div_ceil(MAX_PAGE_SIZE as u64));
-    assert_eq!(m.route("range").requests, 4);
+    assert!(
+        m.route("range").requests <= gaps_after_changes + 819u64.div_ceil(MAX_PAGE_SIZE as u64)
+    );
+    // Packed into `seqs` lists of up to a page: ceil(819 / 500) requests.
+    assert_eq!(m.route("range").requests, 2);
     // The client's own figures agree with the server's.
-    assert_eq!(report.requests, m.route("range").requests + m.route("changes").requests);
-    assert_eq!(report.bytes_received, m.route("range").bytes + m.route("changes").bytes);
+    assert_eq!(
+        report.requests,
+        m.route("range").requests + m.route("changes").requests
+    );
+    assert_eq!(
+        report.bytes_received,
+        m.route("range").bytes + m.route("changes").bytes
+    );
     // The cache now equals the server over everything it covers.
     assert_cache_equals_server(&client, &ts, chat, 1, 1120).await;
     let rec = client.chat(chat).await.unwrap().unwrap();
@@ -73,7 +86,14 @@ async fn resync_after_offline_edits_and_deletes_fetches_exactly_the_missing_seqs
     // A second resync finds nothing to do: one changes request, no range request.
     ts.reset_metrics();
     let again = client.resync(chat).await.unwrap();
-    assert_eq!((again.messages_fetched, again.changes_applied, again.gaps_before), (0, 0, 0));
+    assert_eq!(
+        (
+            again.messages_fetched,
+            again.changes_applied,
+            again.gaps_before
+        ),
+        (0, 0, 0)
+    );
     assert_eq!(ts.metrics().route("range").requests, 0);
     assert_eq!(ts.metrics().route("changes").requests, 1);
 }
@@ -96,7 +116,10 @@ async fn two_concurrent_resyncs_of_one_chat_make_one_set_of_requests() {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a, b, "the second trigger joined the first");
     let m = ts.metrics();
-    assert_eq!(m.route("changes").requests + m.route("range").requests, a.requests);
+    assert_eq!(
+        m.route("changes").requests + m.route("range").requests,
+        a.requests
+    );
     assert_eq!(m.route("range").messages, 900 - 101);
     assert_eq!(m.route("range").messages, a.messages_fetched);
     assert_cache_equals_server(&client, &ts, chat, 1, 900).await;
@@ -113,13 +136,26 @@ async fn an_empty_cache_fetches_only_the_newest_page_and_older_history_on_demand
 
     ts.reset_metrics();
     let report = client.resync(chat).await.unwrap();
-    assert_eq!(report.messages_fetched, roost_proto::DEFAULT_PAGE_SIZE as u64);
+    assert_eq!(
+        report.messages_fetched,
+        roost_proto::DEFAULT_PAGE_SIZE as u64
+    );
     assert_eq!(ts.metrics().route("range").requests, 1);
-    assert_eq!(report.state, SyncState::InSync, "older history is not 'partial'");
+    assert_eq!(
+        report.state,
+        SyncState::InSync,
+        "older history is not 'partial'"
+    );
 
-    let window = client.open_chat(chat, roost_core::Anchor::Newest, 50).await.unwrap();
+    let window = client
+        .open_chat(chat, roost_core::Anchor::Newest, 50)
+        .await
+        .unwrap();
     assert!(window.has_more_before);
-    let window = client.window(chat, roost_core::Anchor::Newest, 500).await.unwrap();
+    let window = client
+        .window(chat, roost_core::Anchor::Newest, 500)
+        .await
+        .unwrap();
     assert_eq!(window.items[0], WindowItem::OlderHistory { to: 900 });
 
     let older = client.load_older(chat).await.unwrap();
@@ -146,8 +182,14 @@ async fn a_resync_interrupted_by_a_crash_resumes_from_the_store_alone() {
         let mut events = client.subscribe();
         let c2 = client.clone();
         let running = tokio::spawn(async move { c2.resync(chat).await });
-        wait_for(&mut events, |e| matches!(e, ClientEvent::FetchStarted { .. })).await;
-        wait_for(&mut events, |e| matches!(e, ClientEvent::MessagesChanged { .. })).await;
+        wait_for(&mut events, |e| {
+            matches!(e, ClientEvent::FetchStarted { .. })
+        })
+        .await;
+        wait_for(&mut events, |e| {
+            matches!(e, ClientEvent::MessagesChanged { .. })
+        })
+        .await;
         client.shutdown().await;
         let _ = running.await;
     }
@@ -156,8 +198,15 @@ async fn a_resync_interrupted_by_a_crash_resumes_from_the_store_alone() {
     assert_eq!(info.resumable_chats, vec![chat]);
     let survived = probe.cache_map(chat).await.unwrap();
     assert!(survived.cached_count > 10, "the first page was committed");
-    assert!(survived.cached_count < 1510, "the crash interrupted the resync");
-    assert_eq!(survived.cached.len(), 1, "pages are committed whole and in order");
+    assert!(
+        survived.cached_count < 1510,
+        "the crash interrupted the resync"
+    );
+    assert_eq!(
+        survived.cached.len(),
+        1,
+        "pages are committed whole and in order"
+    );
     probe.shutdown().await;
     drop(probe);
 
@@ -171,8 +220,53 @@ async fn a_resync_interrupted_by_a_crash_resumes_from_the_store_alone() {
     let _ = &mut events;
     assert_eq!(report.state, SyncState::InSync);
     // Only what was still missing was fetched.
-    assert_eq!(ts.metrics().route("range").messages, 1510 - survived.cached_count);
+    assert_eq!(
+        ts.metrics().route("range").messages,
+        1510 - survived.cached_count
+    );
     assert_cache_equals_server(&client, &ts, chat, 1, 1510).await;
     let rec = client.chat(chat).await.unwrap().unwrap();
     assert!(!rec.needs_resync);
+}
+
+#[tokio::test]
+async fn when_the_changes_journal_is_too_old_the_cached_runs_are_revalidated_by_range() {
+    let ts = spawn_test_server_with(|c| c.changes_horizon = 5).await;
+    let chat = ts.create_chat("old", &["bob", "alice"]).await;
+    ts.send_many("bob", chat, 100).await;
+    let all = ts.messages(chat).await;
+    let (_, rev) = ts.chat_position(chat).await;
+    let cache = CacheDir::new();
+    let mut part = seqs(&all, 1, 20);
+    part.extend(seqs(&all, 41, 60));
+    seed_cache(&cache.path(), chat, &part, (100, rev)).await;
+    for seq in [5u64, 10, 45, 50, 55, 58, 59] {
+        ts.edit(
+            "bob",
+            chat,
+            all[(seq - 1) as usize].id,
+            &format!("late edit {seq}"),
+        )
+        .await;
+    }
+
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    ts.reset_metrics();
+    let report = client.resync(chat).await.unwrap();
+    assert!(report.revalidated.is_some(), "the reason is reported");
+    assert_eq!(
+        report.full_reload, None,
+        "re-validating the cached runs is not a full reload"
+    );
+    let m = ts.metrics();
+    assert_eq!(m.route("changes").requests, 1);
+    // The cached runs (40) once, then only the missing seqs (21..=40 and 61..=100).
+    assert_eq!(m.route("range").messages, 40 + 20 + 40);
+    assert_cache_equals_server(&client, &ts, chat, 1, 100).await;
+    assert_eq!(report.state, SyncState::InSync);
+    // The cursor is current again: the next resync is one changes request.
+    ts.reset_metrics();
+    let again = client.resync(chat).await.unwrap();
+    assert_eq!(again.revalidated, None);
+    assert_eq!(ts.metrics().route("range").requests, 0);
 }

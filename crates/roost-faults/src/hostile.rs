@@ -10,9 +10,12 @@ use std::collections::BTreeMap;
 /// [`Hostile::InvalidJson`] and [`Hostile::TruncatedJson`] to any JSON route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Hostile {
-    /// One extra, fabricated message whose seq is outside the requested range (just below
-    /// `from_seq`/`min_seq`, just above `to_seq`/`max_seq`, at `before_seq`, or above `last_seq`),
-    /// inserted where its seq sorts so that only a range check catches it.
+    /// A fabricated message whose seq is outside the requested range (just below
+    /// `from_seq`/`min_seq`/the first listed seq, just above `to_seq`/`max_seq`/the last listed
+    /// seq, at `before_seq`, or above `last_seq`).
+    /// On a range page it is inserted where its seq sorts and a message at the other end is
+    /// dropped (same length, still ascending and contiguous-looking), so that only a range check
+    /// catches it; on a changes page it replaces the last change (keeping the rev order).
     OutOfRange,
     /// The page's messages in reverse order (needs at least two).
     Descending,
@@ -20,10 +23,11 @@ pub enum Hostile {
     WrongChatId,
     /// The first message's `chat_id` is another (random) chat; the envelope is right.
     WrongMessageChatId,
-    /// A second message with the first message's seq but another id and body, right after it.
+    /// The second message replaced by a twin of the first: same seq, another id and body (the
+    /// page keeps its length; a one-message page gets the twin appended).
     DuplicateSeq,
-    /// More messages than the request's `limit` (the upstream is asked for a bigger page; the
-    /// fault applies only if the chat has enough messages in range).
+    /// More messages than the request's `limit` (the upstream is asked for a bigger page — for a
+    /// `seqs` query, a longer list; the fault applies only if the chat has enough messages).
     Oversized,
     /// The body is an HTML error page, not JSON.
     InvalidJson,
@@ -80,6 +84,17 @@ impl Params {
     fn get(&self, key: &str) -> Option<u64> {
         self.0.get(key).and_then(|v| v.parse().ok())
     }
+    /// The `seqs` list (`41-44,51-60,75`, commas possibly percent-encoded) as ranges.
+    fn seqs(&self) -> Option<Vec<(u64, u64)>> {
+        let text = self.0.get("seqs")?.replace("%2C", ",").replace("%2c", ",");
+        text.split(',')
+            .filter(|p| !p.is_empty())
+            .map(|part| match part.split_once('-') {
+                Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+                None => part.parse().ok().map(|v| (v, v)),
+            })
+            .collect()
+    }
     fn limit(&self) -> u64 {
         self.get("limit").unwrap_or(u64::from(DEFAULT_PAGE_SIZE))
     }
@@ -98,6 +113,14 @@ pub(crate) fn upstream_query(hostile: Option<Hostile>, query: Option<&str>) -> O
     let asked = params.limit();
     let bigger = (asked * 2 + 1).min(u64::from(MAX_PAGE_SIZE));
     params.0.insert("limit".to_owned(), bigger.to_string());
+    // A `seqs` list bounds the answer: list more seqs (the last range extended).
+    if let Some(mut ranges) = params.seqs()
+        && let Some(last) = ranges.last_mut()
+    {
+        last.1 += bigger - asked;
+        let text: Vec<String> = ranges.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+        params.0.insert("seqs".to_owned(), text.join("%2C"));
+    }
     Some(params.encode())
 }
 
@@ -145,6 +168,14 @@ pub(crate) fn mutate(hostile: Hostile, route: Route, query: Option<&str>, body: 
     match hostile {
         Hostile::OutOfRange => {
             let seq = match route {
+                Route::Range if params.seqs().is_some() => {
+                    let ranges = params.seqs().unwrap_or_default();
+                    match (ranges.first(), ranges.last()) {
+                        (Some(first), _) if first.0 > 1 => first.0 - 1,
+                        (_, Some(last)) => last.1 + 1,
+                        _ => last_seq + 1,
+                    }
+                }
                 Route::Range => match (params.get("from_seq"), params.get("to_seq"), params.get("before_seq")) {
                     (Some(from), _, _) if from > 1 => from - 1,
                     (Some(_), Some(to), _) => to + 1,
@@ -158,11 +189,24 @@ pub(crate) fn mutate(hostile: Hostile, route: Route, query: Option<&str>, body: 
                     _ => last_seq + 1,
                 },
             };
-            let extra = fabricate(messages.first(), &chat_id, seq, rev, "hostile: out of range");
+            // The page keeps its length (a longer page would be caught as oversized instead).
             if route == Route::Range {
+                let extra = fabricate(messages.first(), &chat_id, seq, rev, "hostile: out of range");
                 let at = messages.iter().position(|m| m["seq"].as_u64().unwrap_or(0) > seq).unwrap_or(messages.len());
                 messages.insert(at, extra);
+                if messages.len() > 1 {
+                    if at == messages.len() - 1 {
+                        messages.remove(0);
+                    } else {
+                        messages.pop();
+                    }
+                }
             } else {
+                let last_rev = messages.last().and_then(|m| m["rev"].as_u64()).unwrap_or(rev);
+                let extra = fabricate(messages.first(), &chat_id, seq, last_rev, "hostile: out of range");
+                if messages.len() > 1 {
+                    messages.pop();
+                }
                 messages.push(extra);
             }
         }
@@ -177,11 +221,17 @@ pub(crate) fn mutate(hostile: Hostile, route: Route, query: Option<&str>, body: 
             first["chat_id"] = json!(uuid::Uuid::new_v4().to_string());
         }
         Hostile::DuplicateSeq => {
+            // The second message becomes a twin of the first (same seq, another id and body,
+            // the second's rev); a one-message page gets the twin appended.
             let first = messages.first()?.clone();
             let seq = first["seq"].as_u64()?;
-            let message_rev = first["rev"].as_u64().unwrap_or(rev);
-            let twin = fabricate(Some(&first), &chat_id, seq, message_rev, "hostile: duplicate seq");
-            messages.insert(1, twin);
+            let twin_rev = messages.get(1).and_then(|m| m["rev"].as_u64()).or_else(|| first["rev"].as_u64()).unwrap_or(rev);
+            let twin = fabricate(Some(&first), &chat_id, seq, twin_rev, "hostile: duplicate seq");
+            if messages.len() > 1 {
+                messages[1] = twin;
+            } else {
+                messages.push(twin);
+            }
         }
         Hostile::Oversized => {
             if messages.len() as u64 <= params.limit() {

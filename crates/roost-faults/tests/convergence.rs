@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{ChatCheck, Holdings, compare_chat, config, holdings, merge_holdings};
+use common::{ChatCheck, Holdings, compare_chat, config_as, holdings, merge_holdings};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use roost_core::{Anchor, Client};
@@ -63,10 +63,18 @@ struct Outcome {
     final_range_fetched: u64,
     final_missing: u64,
     resync_retries: u64,
+    /// Own sends the core marked failed under faults (retried by the test, as a user would).
+    sends_failed: u64,
     problems: Vec<String>,
+    /// What the schedule did, step by step (printed for a replayed or failing seed).
+    trace: Vec<String>,
 }
 
 struct Schedule {
+    /// This schedule's users (the client's and two others): schedules share a server, and a
+    /// user sees only its own chats, so schedules never see each other.
+    me: String,
+    others: [String; 2],
     rng: StdRng,
     seed: u64,
     chats: Vec<ChatId>,
@@ -81,8 +89,8 @@ impl Schedule {
     fn chat(&mut self) -> ChatId {
         self.chats[self.rng.random_range(0..self.chats.len())]
     }
-    fn other_user(&mut self) -> &'static str {
-        if self.rng.random_bool(0.5) { "bob" } else { "carol" }
+    fn other_user(&mut self) -> String {
+        self.others[usize::from(self.rng.random_bool(0.5))].clone()
     }
     fn random_http_fault(&mut self) -> HttpFault {
         match self.rng.random_range(0..6) {
@@ -95,8 +103,28 @@ impl Schedule {
     }
 }
 
-async fn open_client(proxy: &FaultProxy, server: &TestServer, cache: &std::path::Path, page_size: u32) -> Result<Client, String> {
-    let mut config = config(&proxy.base_url(), &server.token("alice"), cache);
+fn op_name(roll: u32) -> &'static str {
+    match roll {
+        0..=17 => "others send (streamed)",
+        18..=23 => "others bulk-insert (not streamed)",
+        24..=33 => "edit",
+        34..=40 => "delete",
+        41..=45 => "cut streams",
+        46..=49 => "offline (refuse all) for 1-3 ops",
+        50..=56 => "random stream faults",
+        57..=63 => "random http fault rule",
+        64..=66 => "clear http faults",
+        67..=71 => "client restart",
+        72..=79 => "manual resync",
+        80..=84 => "load older",
+        85..=88 => "open chat",
+        89..=94 => "own send",
+        _ => "sleep",
+    }
+}
+
+async fn open_client(proxy: &FaultProxy, server: &TestServer, me: &str, cache: &std::path::Path, page_size: u32) -> Result<Client, String> {
+    let mut config = config_as(me, &proxy.base_url(), &server.token(me), cache);
     config.page_size = page_size;
     let (client, info) = Client::open(config).await.map_err(|e| format!("open failed: {e}"))?;
     if let Some(corruption) = &info.corruption {
@@ -119,10 +147,15 @@ async fn snapshot(client: &Client, chats: &[ChatId], held: &mut BTreeMap<ChatId,
 async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
     let server = &*server;
     let mut out = Outcome::default();
-    let mut s = Schedule { rng: StdRng::seed_from_u64(seed), seed, chats: Vec::new(), texts: 0 };
+    let (me, others) = (format!("me-{seed:x}"), [format!("bob-{seed:x}"), format!("eve-{seed:x}")]);
+    for user in std::iter::once(&me).chain(&others) {
+        server.add_user(user).await;
+    }
+    let mut s = Schedule { me, others, rng: StdRng::seed_from_u64(seed), seed, chats: Vec::new(), texts: 0 };
     let chat_count = s.rng.random_range(1..=3);
     for i in 0..chat_count {
-        let chat = server.create_chat(&format!("schedule {seed:x} chat {i}"), &["bob", "alice", "carol"]).await;
+        let members = [s.others[0].as_str(), s.me.as_str(), s.others[1].as_str()];
+        let chat = server.create_chat(&format!("schedule {seed:x} chat {i}"), &members).await;
         let initial = match s.rng.random_range(0..4) {
             0 => 0,
             1 => s.rng.random_range(1..=10),
@@ -130,16 +163,17 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
             _ => s.rng.random_range(60..=180),
         };
         if initial > 0 {
-            server.send_many("bob", chat, initial).await;
+            server.send_many(&s.others[0], chat, initial).await;
         }
         s.chats.push(chat);
+        out.trace.push(format!("chat {chat}: {initial} initial messages"));
     }
     let proxy = FaultProxy::start(server.addr(), seed).await;
     proxy.set_max_hold(Duration::from_millis(60));
     let dir = tempfile::tempdir().expect("temp dir");
     let cache = dir.path().join("message_cache.db");
     let page_size = [7, 20, 100, 500][s.rng.random_range(0..4)];
-    let mut client = match open_client(&proxy, server, &cache, page_size).await {
+    let mut client = match open_client(&proxy, server, &s.me, &cache, page_size).await {
         Ok(client) => client,
         Err(problem) => {
             out.problems.push(problem);
@@ -152,34 +186,40 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
     let ops = s.rng.random_range(8..=24);
     for _ in 0..ops {
         out.ops += 1;
-        match s.rng.random_range(0..100) {
+        let roll = s.rng.random_range(0..100);
+        let mut detail = String::new();
+        match roll {
             0..=17 => {
                 let (chat, author) = (s.chat(), s.other_user());
                 for _ in 0..s.rng.random_range(1..=3) {
                     let text = s.text("hello");
-                    server.send(author, chat, &text).await;
+                    let m = server.send(&author, chat, &text).await;
+                    detail.push_str(&format!(" {chat}#{}", m.seq));
                 }
             }
             18..=23 => {
                 let (chat, author) = (s.chat(), s.other_user());
                 let n = s.rng.random_range(1..=40);
-                server.send_many(author, chat, n).await;
+                let made = server.send_many(&author, chat, n).await;
+                detail = format!(" {chat}#{}..={}", made[0].seq, made[made.len() - 1].seq);
             }
             24..=33 => {
                 let chat = s.chat();
-                let live: Vec<_> = server.messages(chat).await.into_iter().filter(|m| !m.is_deleted() && m.author.as_str() != "alice").collect();
+                let live: Vec<_> = server.messages(chat).await.into_iter().filter(|m| !m.is_deleted() && m.author.as_str() != s.me).collect();
                 if !live.is_empty() {
                     let m = &live[s.rng.random_range(0..live.len())];
                     let text = s.text("edited");
-                    server.edit(m.author.as_str(), chat, m.id, &text).await;
+                    let m = server.edit(m.author.as_str(), chat, m.id, &text).await;
+                    detail = format!(" {chat}#{} v{}", m.seq, m.version);
                 }
             }
             34..=40 => {
                 let chat = s.chat();
-                let live: Vec<_> = server.messages(chat).await.into_iter().filter(|m| !m.is_deleted() && m.author.as_str() != "alice").collect();
+                let live: Vec<_> = server.messages(chat).await.into_iter().filter(|m| !m.is_deleted() && m.author.as_str() != s.me).collect();
                 if !live.is_empty() {
                     let m = &live[s.rng.random_range(0..live.len())];
-                    server.delete(m.author.as_str(), chat, m.id).await;
+                    let m = server.delete(m.author.as_str(), chat, m.id).await;
+                    detail = format!(" {chat}#{} v{}", m.seq, m.version);
                 }
             }
             41..=45 => proxy.cut_streams(),
@@ -196,12 +236,14 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                     reorder: p(),
                     max_delay: Duration::from_millis(40),
                 };
+                detail = format!(" {faults:?}");
                 proxy.set_stream_faults(faults);
             }
             57..=63 => {
                 let fault = s.random_http_fault();
                 let p = s.rng.random_range(0.05..0.5);
                 let scope = if s.rng.random_bool(0.5) { Scope::sync_reads() } else { Scope::Any };
+                detail = format!(" {fault:?} p={p:.2} {scope:?}");
                 proxy.fail_with_probability(scope, p, fault);
             }
             64..=66 => proxy.clear_http_faults(),
@@ -210,7 +252,7 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                 client.shutdown().await;
                 drop(client);
                 out.restarts += 1;
-                client = match open_client(&proxy, server, &cache, page_size).await {
+                client = match open_client(&proxy, server, &s.me, &cache, page_size).await {
                     Ok(client) => client,
                     Err(problem) => {
                         out.problems.push(problem);
@@ -236,16 +278,19 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
             }
             72..=79 => {
                 let chat = s.chat();
-                let _ = tokio::time::timeout(Duration::from_secs(10), client.resync(chat)).await;
+                let result = tokio::time::timeout(Duration::from_secs(10), client.resync(chat)).await;
+                detail = format!(" {chat}: {result:?}");
             }
             80..=84 => {
                 let chat = s.chat();
-                let _ = tokio::time::timeout(Duration::from_secs(10), client.load_older(chat)).await;
+                let result = tokio::time::timeout(Duration::from_secs(10), client.load_older(chat)).await;
+                detail = format!(" {chat}: {result:?}");
             }
             85..=88 => {
                 let chat = s.chat();
                 if client.chat(chat).await.ok().flatten().is_some() {
                     let _ = client.open_chat(chat, Anchor::Newest, 50).await;
+                    detail = format!(" {chat}");
                 }
             }
             89..=94 => {
@@ -253,6 +298,7 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                 if client.chat(chat).await.ok().flatten().is_some() {
                     let text = s.text("own");
                     if client.send(chat, &text).await.is_ok() {
+                        detail = format!(" {chat}: {text}");
                         own_texts.push((chat, text));
                     }
                 }
@@ -262,6 +308,7 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
         }
+        out.trace.push(format!("op {}: {}{detail}", out.ops, op_name(roll)));
         if offline_for > 0 {
             offline_for -= 1;
             if offline_for == 0 {
@@ -275,11 +322,22 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
     // The faults stop.
     snapshot(&client, &s.chats, &mut held).await;
     proxy.heal();
-    // Deliver alice's own sends (retries reuse the idempotency key).
+    // Deliver the client's own sends (retries reuse the idempotency key). An entry the core
+    // marked failed (it treats a garbled answer to a send as permanent: see
+    // `hostile.rs::a_garbled_answer_to_a_send_keeps_the_message_pending`) is retried as a user
+    // would, and counted.
+    let mut retried = std::collections::HashSet::new();
     for _ in 0..20 {
-        let pending = client.outbox(None).await.map(|o| o.len()).unwrap_or(0);
-        if pending == 0 {
+        let outbox = client.outbox(None).await.unwrap_or_default();
+        if outbox.is_empty() {
             break;
+        }
+        for entry in &outbox {
+            if entry.state == roost_core::OutboxState::Failed && retried.insert(entry.local_id.clone()) {
+                out.sends_failed += 1;
+                out.trace.push(format!("outbox entry failed under faults: {:?}", entry.last_error));
+                let _ = client.retry_failed(&entry.local_id).await;
+            }
         }
         let _ = tokio::time::timeout(Duration::from_secs(10), client.flush_outbox()).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -290,15 +348,37 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
         out.problems.push(format!("{} own message(s) never delivered: {left:?}", left.len()));
     }
 
+    // Let work started under the faults finish (a resync planned on an older cache state may
+    // legitimately fetch what the stream delivered meanwhile): wait until no request or frame
+    // crosses the proxy for 150 ms.
+    let quiet_deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let before = proxy.figures();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let after = proxy.figures();
+        if (before.http_requests, before.frames_relayed) == (after.http_requests, after.frames_relayed) || Instant::now() > quiet_deadline {
+            break;
+        }
+    }
+
     // What is missing now, from the cache and the server's truth: the final resync may fetch
     // no more than this from the range endpoint.
+    let mut missing_by_chat = Vec::new();
     for chat in &s.chats {
         let cached = common::cached(&client, *chat).await;
         let (last_seq, _) = server.chat_position(*chat).await;
-        out.final_missing += match (cached.first(), cached.len() as u64) {
+        let missing = match (cached.first(), cached.len() as u64) {
             (None, _) => last_seq.min(u64::from(roost_proto::DEFAULT_PAGE_SIZE)),
             (Some(first), n) => (last_seq + 1 - first.seq).saturating_sub(n),
         };
+        missing_by_chat.push(format!("{chat}: {missing} missing of {last_seq} (cached {})", cached.len()));
+        out.final_missing += missing;
+    }
+    // The chat list first, as the stream's catch-up does after every reconnect: a manual resync
+    // of a chat whose cache is empty trusts the last known `last_seq` (see
+    // `hostile.rs::manual_resync_of_an_empty_chat_asks_the_server`).
+    if let Err(error) = client.refresh_chats().await {
+        out.problems.push(format!("chat list after the faults stopped: {error}"));
     }
     let range_before = proxy.figures().messages(Route::Range);
     for chat in &s.chats {
@@ -310,8 +390,8 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
     out.final_range_fetched = proxy.figures().messages(Route::Range) - range_before;
     if out.final_range_fetched > out.final_missing {
         out.problems.push(format!(
-            "the final resyncs fetched {} messages from the range endpoint, but only {} were missing",
-            out.final_range_fetched, out.final_missing
+            "the final resyncs fetched {} messages from the range endpoint, but only {} were missing ({})",
+            out.final_range_fetched, out.final_missing, missing_by_chat.join("; ")
         ));
     }
 
@@ -345,6 +425,7 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
 async fn randomized_fault_schedules_converge() {
     common::init_tracing();
     let base = env_u64("ROOST_FAULT_BASE_SEED").unwrap_or(DEFAULT_BASE_SEED);
+    let replay = env_u64("ROOST_FAULT_SEED").is_some();
     let seeds: Vec<u64> = match env_u64("ROOST_FAULT_SEED") {
         Some(seed) => vec![seed],
         None => {
@@ -391,8 +472,16 @@ async fn randomized_fault_schedules_converge() {
                 total.final_range_fetched += outcome.final_range_fetched;
                 total.final_missing += outcome.final_missing;
                 total.resync_retries += outcome.resync_retries;
+                total.sends_failed += outcome.sends_failed;
+                if replay {
+                    println!("schedule {seed:#x}:\n  {}", outcome.trace.join("\n  "));
+                }
                 if !outcome.problems.is_empty() {
-                    failures.push((seed, outcome.problems));
+                    let mut problems = outcome.problems;
+                    if replay {
+                        problems.extend(outcome.trace);
+                    }
+                    failures.push((seed, problems));
                 }
             }
         }
@@ -400,7 +489,7 @@ async fn randomized_fault_schedules_converge() {
     let figures = &total.figures;
     let line = format!(
         "roost-faults convergence: schedules={schedules} base_seed={base:#x} ops={} restarts={} own_sends={} \
-         messages_checked={} lost={} duplicated={} final_range_fetched={} final_missing={} resync_retries={} \
+         messages_checked={} lost={} duplicated={} final_range_fetched={} final_missing={} resync_retries={} sends_failed_then_retried={} \
          failed_schedules={} elapsed={:.1}s | {figures}",
         total.ops,
         total.restarts,
@@ -411,6 +500,7 @@ async fn randomized_fault_schedules_converge() {
         total.final_range_fetched,
         total.final_missing,
         total.resync_retries,
+        total.sends_failed,
         failures.len(),
         started.elapsed().as_secs_f64(),
     );

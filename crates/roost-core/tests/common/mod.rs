@@ -21,7 +21,9 @@ pub struct CacheDir {
 
 impl CacheDir {
     pub fn new() -> CacheDir {
-        CacheDir { dir: tempfile::tempdir().unwrap() }
+        CacheDir {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("message_cache.db")
@@ -29,7 +31,9 @@ impl CacheDir {
 }
 
 pub fn config(ts: &TestServer, user: &str, cache: &Path, background: bool) -> ClientConfig {
-    let mut c = ClientConfig::new(ts.base_url(), ts.token(user)).cache_path(cache).background(background);
+    let mut c = ClientConfig::new(ts.base_url(), ts.token(user))
+        .cache_path(cache)
+        .background(background);
     c.user_id = Some(roost_proto::UserId::new(user));
     c
 }
@@ -49,18 +53,27 @@ pub async fn background_client(ts: &TestServer, user: &str, cache: &Path) -> (Cl
 pub async fn seed_cache(cache: &Path, chat: ChatId, messages: &[Message], pos: (Seq, u64)) {
     let (store, _) = Store::open(cache).await.unwrap();
     let mut opts = IngestOptions::new(CursorRule::Snapshot(pos.1));
-    opts.position = Some(Position { last_seq: pos.0, rev: pos.1 });
+    opts.position = Some(Position {
+        last_seq: pos.0,
+        rev: pos.1,
+    });
     store.ingest(chat, messages, &opts).await.unwrap();
     store.close().await;
 }
 
 /// Server copies with seq in `lo..=hi`.
 pub fn seqs(all: &[Message], lo: Seq, hi: Seq) -> Vec<Message> {
-    all.iter().filter(|m| m.seq >= lo && m.seq <= hi).cloned().collect()
+    all.iter()
+        .filter(|m| m.seq >= lo && m.seq <= hi)
+        .cloned()
+        .collect()
 }
 
 /// Waits for the first event matching `pred` (hang guard: 60 s, a failure, not a measure).
-pub async fn wait_for(rx: &mut Receiver<ClientEvent>, mut pred: impl FnMut(&ClientEvent) -> bool) -> ClientEvent {
+pub async fn wait_for(
+    rx: &mut Receiver<ClientEvent>,
+    mut pred: impl FnMut(&ClientEvent) -> bool,
+) -> ClientEvent {
     let fut = async {
         loop {
             match rx.recv().await {
@@ -71,7 +84,9 @@ pub async fn wait_for(rx: &mut Receiver<ClientEvent>, mut pred: impl FnMut(&Clie
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(60), fut).await.expect("the expected client event never came")
+    tokio::time::timeout(Duration::from_secs(60), fut)
+        .await
+        .expect("the expected client event never came")
 }
 
 pub fn is_state(ev: &ClientEvent, chat: ChatId, state: SyncState) -> bool {
@@ -84,9 +99,18 @@ pub async fn cached(client: &Client, chat: ChatId, lo: Seq, hi: Seq) -> Vec<Mess
 }
 
 /// The cache holds exactly the server's state of every seq in `lo..=hi`.
-pub async fn assert_cache_equals_server(client: &Client, ts: &TestServer, chat: ChatId, lo: Seq, hi: Seq) {
+pub async fn assert_cache_equals_server(
+    client: &Client,
+    ts: &TestServer,
+    chat: ChatId,
+    lo: Seq,
+    hi: Seq,
+) {
     let server = seqs(&ts.messages(chat).await, lo, hi);
     let cache = cached(client, chat, lo, hi).await;
     assert_eq!(cache.len(), server.len(), "cached count over {lo}..={hi}");
-    assert_eq!(cache, server, "cache differs from the server over {lo}..={hi}");
+    assert_eq!(
+        cache, server,
+        "cache differs from the server over {lo}..={hi}"
+    );
 }

@@ -11,8 +11,13 @@ use std::time::Duration;
 
 /// A client config for tests: background work on, short request timeout (stalls end fast).
 pub fn config(base_url: &str, token: &str, cache: &Path) -> ClientConfig {
+    config_as("alice", base_url, token, cache)
+}
+
+/// [`config`] for another user.
+pub fn config_as(user: &str, base_url: &str, token: &str, cache: &Path) -> ClientConfig {
     let mut config = ClientConfig::new(base_url, token).cache_path(cache).background(true);
-    config.user_id = Some(UserId::new("alice"));
+    config.user_id = Some(UserId::new(user));
     config.request_timeout = Duration::from_secs(2);
     config
 }

@@ -1,0 +1,93 @@
+//! The stream into the cache: bursts, edits and deletes merged by version, and a lost
+//! notification leaving a gap that is shown, flagged, and repaired for an open chat.
+
+mod common;
+
+use common::*;
+use roost_core::{Anchor, ClientEvent, SyncState, WindowItem};
+
+#[tokio::test]
+async fn a_burst_of_messages_edits_and_deletes_converges_without_any_fetch() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("burst", &["bob", "alice"]).await;
+    let cache = CacheDir::new();
+    let (client, _) = background_client(&ts, "alice", &cache.path()).await;
+    let mut events = client.subscribe();
+    client.start_stream();
+    wait_for(&mut events, |e| {
+        matches!(e, ClientEvent::Connection { online: true })
+    })
+    .await;
+    // Let the connect-time catch-up finish before measuring.
+    client.refresh_chats().await.unwrap();
+    ts.reset_metrics();
+
+    let mut sent = Vec::new();
+    for i in 1..=200 {
+        sent.push(ts.send("bob", chat, &format!("burst {i}")).await);
+    }
+    ts.edit("bob", chat, sent[9].id, "edited 10").await;
+    let last = ts.delete("bob", chat, sent[19].id).await;
+    wait_for(&mut events, |e| matches!(e, ClientEvent::MessagesChanged { chat_id, seqs } if *chat_id == chat && seqs.contains(&last.seq))).await;
+    // The delete may be merged in the same transaction as earlier frames; wait for the cursor.
+    loop {
+        let rec = client.chat(chat).await.unwrap().unwrap();
+        if rec.changes_cursor == last.rev {
+            break;
+        }
+        wait_for(&mut events, |e| {
+            matches!(e, ClientEvent::ChatUpdated { .. })
+        })
+        .await;
+    }
+    assert_cache_equals_server(&client, &ts, chat, 1, 200).await;
+    let rec = client.chat(chat).await.unwrap().unwrap();
+    assert_eq!(rec.unread_count, 200);
+    assert!(!rec.needs_resync);
+    let m = ts.metrics();
+    assert_eq!(m.route("range").requests + m.route("changes").requests, 0);
+}
+
+#[tokio::test]
+async fn a_lost_notification_leaves_a_visible_gap_that_is_repaired_in_an_open_chat() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("lossy", &["bob", "alice"]).await;
+    ts.send("bob", chat, "first").await;
+    let cache = CacheDir::new();
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    let mut events = client.subscribe();
+    client.start_stream();
+    wait_for(&mut events, |e| is_state(e, chat, SyncState::InSync)).await;
+
+    // Closed chat: messages 2..=6 are never notified (lost), then 7 arrives.
+    ts.send_many("bob", chat, 5).await;
+    let seventh = ts.send("bob", chat, "seventh").await;
+    wait_for(&mut events, |e| is_state(e, chat, SyncState::OutOfSync)).await;
+    let rec = client.chat(chat).await.unwrap().unwrap();
+    assert!(rec.needs_resync);
+    assert_eq!(rec.last_message_seq, Some(7));
+    let window = client.window(chat, Anchor::Newest, 50).await.unwrap();
+    assert_eq!(window.items.len(), 3);
+    assert_eq!(window.items[1], WindowItem::Gap { from: 2, to: 6 });
+    assert_eq!(window.items[2], WindowItem::Message { message: seventh });
+
+    // Opening it (background validation is off for this client) and resyncing fills 2..=6.
+    // The cursor stayed at rev 1 (revs 2..=6 were never seen), so the changes endpoint answers
+    // with the creates 2..=7 of the cached span: the gap is filled from there (7 comes again,
+    // a no-op merge) and no range request is needed.
+    client.open_chat(chat, Anchor::Newest, 50).await.unwrap();
+    ts.reset_metrics();
+    let report = client.resync(chat).await.unwrap();
+    assert_eq!((report.changes_applied, report.messages_fetched), (6, 0));
+    let m = ts.metrics();
+    assert_eq!(m.route("changes").messages + m.route("range").messages, 6);
+    assert_eq!(m.route("changes").requests + m.route("range").requests, 1);
+    assert_cache_equals_server(&client, &ts, chat, 1, 7).await;
+
+    // Open chat: another loss is repaired without being asked.
+    ts.send_many("bob", chat, 3).await;
+    ts.send("bob", chat, "eleventh").await;
+    wait_for(&mut events, |e| is_state(e, chat, SyncState::OutOfSync)).await;
+    wait_for(&mut events, |e| is_state(e, chat, SyncState::InSync)).await;
+    assert_cache_equals_server(&client, &ts, chat, 1, 11).await;
+}

@@ -1,0 +1,142 @@
+//! Every command the UI may invoke (and nothing else: `src-tauri/capabilities/default.json`
+//! allows exactly these). Each is a thin call into `roost-core`; results and errors are the IPC
+//! types of `roost_proto::app`.
+
+use crate::error::{ShellError, ShellResult};
+use crate::mapping;
+use crate::session::{AppState, Credentials};
+use roost_proto::app::{
+    AppStatus, CacheMapView, ChatEntry, ChatWindowView, LoadOlderOutcome, OutboxItem, ResyncOutcome, UiEvent,
+    WindowAnchor,
+};
+use roost_proto::{ChatId, Message, MessageId};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, State};
+
+/// Messages per window read from the cache when a chat is opened.
+pub const OPEN_WINDOW_LIMIT: u32 = 200;
+/// Upper bound of a `cached_window` request from the UI.
+const MAX_WINDOW_LIMIT: u32 = 1000;
+
+#[tauri::command]
+pub async fn app_status(state: State<'_, AppState>) -> ShellResult<AppStatus> {
+    state.wait_started().await;
+    Ok(state.status().await)
+}
+
+/// Registers the UI's ordered event channel (again after a reload of the page).
+#[tauri::command]
+pub async fn subscribe(state: State<'_, AppState>, on_event: Channel<UiEvent>) -> ShellResult<()> {
+    state.set_channel(on_event);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn sign_in(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    server_url: String,
+    token: String,
+) -> ShellResult<AppStatus> {
+    state.start_session(&app, Credentials { server_url, token }, true).await
+}
+
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>) -> ShellResult<AppStatus> {
+    state.sign_out().await
+}
+
+/// Cached chats, most recent first (no network).
+#[tauri::command]
+pub async fn chats(state: State<'_, AppState>) -> ShellResult<Vec<ChatEntry>> {
+    let client = state.client().await?;
+    Ok(client.chats().await?.iter().map(mapping::chat_entry).collect())
+}
+
+/// Renders a chat from the cache (never waits for the network) and marks it open; the core
+/// validates and, when partial, resyncs it in the background.
+#[tauri::command]
+pub async fn open_chat(state: State<'_, AppState>, chat_id: ChatId, anchor: WindowAnchor) -> ShellResult<ChatWindowView> {
+    let client = state.client().await?;
+    let window = client.open_chat(chat_id, mapping::anchor(anchor), OPEN_WINDOW_LIMIT).await?;
+    Ok(mapping::chat_window(window))
+}
+
+#[tauri::command]
+pub async fn close_chat(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<()> {
+    let client = state.client().await?;
+    client.close_chat(chat_id).await?;
+    Ok(())
+}
+
+/// More of a chat from the cache alone (scrolling through cached history).
+#[tauri::command]
+pub async fn cached_window(
+    state: State<'_, AppState>,
+    chat_id: ChatId,
+    anchor: WindowAnchor,
+    limit: u32,
+) -> ShellResult<ChatWindowView> {
+    if limit == 0 || limit > MAX_WINDOW_LIMIT {
+        return Err(ShellError::InvalidInput(format!("limit must be 1..={MAX_WINDOW_LIMIT}")));
+    }
+    let client = state.client().await?;
+    Ok(mapping::chat_window(client.window(chat_id, mapping::anchor(anchor), limit).await?))
+}
+
+/// One page of history above the oldest cached message (the OlderHistory skeleton).
+#[tauri::command]
+pub async fn load_older(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<LoadOlderOutcome> {
+    let client = state.client().await?;
+    let report = client.load_older(chat_id).await?;
+    Ok(LoadOlderOutcome { chat_id, fetched: report.fetched, reached_start: report.reached_start })
+}
+
+/// The Resync button: missing messages only; a second press joins the running resync.
+#[tauri::command]
+pub async fn resync(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<ResyncOutcome> {
+    let client = state.client().await?;
+    let report = client.resync(chat_id).await?;
+    Ok(mapping::resync_outcome(&report))
+}
+
+#[tauri::command]
+pub async fn send(state: State<'_, AppState>, chat_id: ChatId, text: String) -> ShellResult<OutboxItem> {
+    if text.trim().is_empty() {
+        return Err(ShellError::InvalidInput("the message is empty".into()));
+    }
+    let client = state.client().await?;
+    Ok(mapping::outbox_item(&client.send(chat_id, &text).await?))
+}
+
+#[tauri::command]
+pub async fn edit(
+    state: State<'_, AppState>,
+    chat_id: ChatId,
+    message_id: MessageId,
+    text: String,
+) -> ShellResult<Message> {
+    if text.trim().is_empty() {
+        return Err(ShellError::InvalidInput("the message is empty".into()));
+    }
+    let client = state.client().await?;
+    Ok(client.edit(chat_id, message_id, &text).await?)
+}
+
+#[tauri::command]
+pub async fn delete(state: State<'_, AppState>, chat_id: ChatId, message_id: MessageId) -> ShellResult<Message> {
+    let client = state.client().await?;
+    Ok(client.delete(chat_id, message_id).await?)
+}
+
+#[tauri::command]
+pub async fn retry_failed(state: State<'_, AppState>, local_id: String) -> ShellResult<OutboxItem> {
+    let client = state.client().await?;
+    Ok(mapping::outbox_item(&client.retry_failed(&local_id).await?))
+}
+
+#[tauri::command]
+pub async fn cache_map(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<CacheMapView> {
+    let client = state.client().await?;
+    Ok(mapping::cache_map(chat_id, &client.cache_map(chat_id).await?))
+}

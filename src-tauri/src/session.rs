@@ -1,0 +1,331 @@
+//! The signed-in session: the `roost-core` [`Client`] (started with the app, stream connected in
+//! the background so every message is cached whether or not a chat or window is open), the
+//! persisted credentials, and the task that forwards core events to the UI as changes.
+//!
+//! Owns where things live on disk: `message_cache.db` in the app data dir, `settings.json`
+//! (server URL + token, readable by the user only) in the app config dir.
+
+use crate::desktop::DesktopEffects;
+use crate::error::{ShellError, ShellResult};
+use crate::mapping;
+use roost_core::{Client, ClientConfig, ClientEvent};
+use roost_proto::app::{AppStatus, SeqSpan, UiEvent};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tauri::ipc::Channel;
+use tauri::AppHandle;
+use tokio::sync::{RwLock, broadcast, watch};
+
+/// File name of the message cache in the app data dir.
+pub const CACHE_FILE_NAME: &str = "message_cache.db";
+const SETTINGS_FILE_NAME: &str = "settings.json";
+
+/// Persisted sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub server_url: String,
+    pub token: String,
+}
+
+/// One signed-in client and its event forwarder.
+#[derive(Debug)]
+pub struct Session {
+    pub client: Client,
+    pub server_url: String,
+    forwarder: tauri::async_runtime::JoinHandle<()>,
+}
+
+/// The UI's ordered event channel, when the UI has subscribed.
+#[derive(Default)]
+pub struct EventSink(Mutex<Option<Channel<UiEvent>>>);
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let connected = self.0.lock().map(|c| c.is_some()).unwrap_or(false);
+        f.debug_struct("EventSink").field("connected", &connected).finish()
+    }
+}
+
+impl EventSink {
+    fn set(&self, channel: Channel<UiEvent>) {
+        *self.0.lock().unwrap() = Some(channel);
+    }
+
+    fn send(&self, event: UiEvent) {
+        if let Some(channel) = self.0.lock().unwrap().as_ref()
+            && let Err(e) = channel.send(event)
+        {
+            tracing::debug!(error = %e, "the UI channel is gone");
+        }
+    }
+}
+
+/// Everything the commands share (`app.manage`d).
+#[derive(Debug)]
+pub struct AppState {
+    pub session: RwLock<Option<Session>>,
+    /// The UI's event channel (replaced when the UI reloads and subscribes again).
+    channel: Arc<EventSink>,
+    /// `true` once the start-up sign-in attempt (saved or env credentials) has finished, so
+    /// the UI never flashes the sign-in form while the saved session is still opening.
+    started: watch::Sender<bool>,
+    data_dir: PathBuf,
+    config_dir: PathBuf,
+}
+
+impl AppState {
+    pub fn new(data_dir: PathBuf, config_dir: PathBuf) -> AppState {
+        AppState {
+            session: RwLock::new(None),
+            channel: Arc::new(EventSink::default()),
+            started: watch::channel(false).0,
+            data_dir,
+            config_dir,
+        }
+    }
+
+    pub fn cache_path(&self) -> PathBuf {
+        self.data_dir.join(CACHE_FILE_NAME)
+    }
+
+    fn settings_path(&self) -> PathBuf {
+        self.config_dir.join(SETTINGS_FILE_NAME)
+    }
+
+    pub fn set_channel(&self, channel: Channel<UiEvent>) {
+        self.channel.set(channel);
+    }
+
+    pub fn emit(&self, event: UiEvent) {
+        self.channel.send(event);
+    }
+
+    pub fn mark_started(&self) {
+        self.started.send_replace(true);
+    }
+
+    pub async fn wait_started(&self) {
+        let mut started = self.started.subscribe();
+        let _ = started.wait_for(|done| *done).await;
+    }
+
+    pub fn load_credentials(&self) -> Option<Credentials> {
+        let text = std::fs::read_to_string(self.settings_path()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn save_credentials(&self, credentials: Option<&Credentials>) -> ShellResult<()> {
+        let path = self.settings_path();
+        match credentials {
+            None => match std::fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(ShellError::Internal(format!("could not remove {}: {e}", path.display()))),
+            },
+            Some(credentials) => {
+                std::fs::create_dir_all(&self.config_dir)
+                    .map_err(|e| ShellError::Internal(format!("could not create {}: {e}", self.config_dir.display())))?;
+                let text = serde_json::to_string_pretty(credentials).map_err(|e| ShellError::Internal(e.to_string()))?;
+                write_private(&path, text.as_bytes())
+                    .map_err(|e| ShellError::Internal(format!("could not write {}: {e}", path.display())))
+            }
+        }
+    }
+
+    pub async fn status(&self) -> AppStatus {
+        let session = self.session.read().await;
+        match session.as_ref() {
+            None => AppStatus { signed_in: false, server_url: None, user_id: None, online: false },
+            Some(s) => AppStatus {
+                signed_in: true,
+                server_url: Some(s.server_url.clone()),
+                user_id: s.client.me(),
+                online: s.client.is_online(),
+            },
+        }
+    }
+
+    /// The signed-in client, or `NotSignedIn`.
+    pub async fn client(&self) -> ShellResult<Client> {
+        self.session.read().await.as_ref().map(|s| s.client.clone()).ok_or(ShellError::NotSignedIn)
+    }
+
+    /// Opens the cache and the core client for these credentials, starts the stream and the
+    /// event forwarder. With `verify`, the token is checked against the server first (an
+    /// unreachable server is accepted: the app works offline from the cache).
+    pub async fn start_session(&self, app: &AppHandle, credentials: Credentials, verify: bool) -> ShellResult<AppStatus> {
+        let server_url = normalize_server_url(&credentials.server_url)?;
+        if credentials.token.trim().is_empty() {
+            return Err(ShellError::InvalidInput("the token is empty".into()));
+        }
+        let credentials = Credentials { server_url, token: credentials.token.trim().to_string() };
+        self.stop_session().await;
+        // A cache belongs to one server: signing in elsewhere starts from an empty cache.
+        if let Some(previous) = self.load_credentials()
+            && previous.server_url != credentials.server_url
+        {
+            remove_cache_files(&self.cache_path());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| ShellError::Internal(format!("could not create {}: {e}", self.data_dir.display())))?;
+        let config = ClientConfig::new(&credentials.server_url, &credentials.token).cache_path(self.cache_path());
+        let (client, info) = Client::open(config).await?;
+        if let Some(corruption) = &info.corruption {
+            tracing::warn!(moved_to = %corruption.moved_to.display(), reason = %corruption.reason, "the cache was corrupt: moved aside");
+        }
+        if verify {
+            match client.refresh_chats().await {
+                Ok(_) => {}
+                Err(e) if matches!(e, roost_core::Error::Offline(_)) => {
+                    tracing::info!("server unreachable at sign-in; continuing offline");
+                }
+                Err(e) => {
+                    client.shutdown().await;
+                    return Err(e.into());
+                }
+            }
+        }
+        self.save_credentials(Some(&credentials))?;
+        let events = client.subscribe();
+        client.start_stream();
+        let forwarder = tauri::async_runtime::spawn(forward_events(
+            app.clone(),
+            client.clone(),
+            events,
+            self.channel.clone(),
+        ));
+        *self.session.write().await = Some(Session { client, server_url: credentials.server_url.clone(), forwarder });
+        let status = self.status().await;
+        self.emit(UiEvent::Session { status: status.clone() });
+        tracing::info!(server = %credentials.server_url, "signed in");
+        Ok(status)
+    }
+
+    async fn stop_session(&self) {
+        if let Some(session) = self.session.write().await.take() {
+            session.forwarder.abort();
+            session.client.shutdown().await;
+        }
+    }
+
+    /// Stops the client, forgets the credentials and deletes the cache (it holds the account's
+    /// messages).
+    pub async fn sign_out(&self) -> ShellResult<AppStatus> {
+        self.stop_session().await;
+        self.save_credentials(None)?;
+        remove_cache_files(&self.cache_path());
+        let status = self.status().await;
+        self.emit(UiEvent::Session { status: status.clone() });
+        Ok(status)
+    }
+}
+
+/// `http(s)://host[:port]` without a trailing slash.
+pub fn normalize_server_url(url: &str) -> ShellResult<String> {
+    let url = url.trim().trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len() {
+        return Err(ShellError::InvalidInput(format!("{url:?} is not an http:// or https:// URL")));
+    }
+    Ok(url.to_string())
+}
+
+fn remove_cache_files(cache: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = cache.as_os_str().to_owned();
+        path.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(path));
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Core events → UI changes, in order. `MessagesChanged` becomes one `WindowChanged` per
+/// contiguous span, read back from the cache (every message an event mentions is already
+/// cached). Falling behind the core's broadcast tells the UI to reload instead of guessing.
+async fn forward_events(
+    app: AppHandle,
+    client: Client,
+    mut events: broadcast::Receiver<ClientEvent>,
+    channel: Arc<EventSink>,
+) {
+    let mut desktop = DesktopEffects::new(app.clone());
+    if let Ok(chats) = client.chats().await {
+        desktop.seed(&chats);
+    }
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "the UI fell behind the core's events: asking it to reload");
+                channel.send(UiEvent::Reload);
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        };
+        match event {
+            ClientEvent::ChatUpdated { chat } => {
+                desktop.chat_updated(&chat);
+                channel.send(UiEvent::ChatUpdated { chat: mapping::chat_entry(&chat) });
+            }
+            ClientEvent::MessagesChanged { chat_id, seqs } => {
+                for span in mapping::contiguous_spans(&seqs) {
+                    match client.cached_messages(chat_id, span.from, span.to).await {
+                        Ok(cached) => channel.send(
+                            UiEvent::WindowChanged { chat_id, span, items: mapping::span_items(span, cached) },
+                        ),
+                        Err(e) => {
+                            tracing::warn!(%chat_id, error = %e, "could not read changed messages back from the cache");
+                            channel.send(UiEvent::Reload);
+                        }
+                    }
+                }
+            }
+            ClientEvent::SyncStateChanged { chat_id, state } => {
+                channel.send(UiEvent::SyncState { chat_id, state: mapping::sync_state(state) });
+            }
+            ClientEvent::FetchStarted { chat_id } => channel.send(UiEvent::FetchStarted { chat_id }),
+            ClientEvent::FetchFinished { chat_id, fetched } => {
+                channel.send(UiEvent::FetchFinished { chat_id, fetched })
+            }
+            ClientEvent::Connection { online } => channel.send(UiEvent::Connection { online }),
+            ClientEvent::OutboxChanged { entry, message } => {
+                if let Some(message) = &message {
+                    let span = SeqSpan { from: message.seq, to: message.seq };
+                    channel.send(
+                        UiEvent::WindowChanged {
+                            chat_id: message.chat_id,
+                            span,
+                            items: mapping::span_items(span, vec![message.clone()]),
+                        },
+                    );
+                }
+                channel.send(UiEvent::Outbox { item: mapping::outbox_item(&entry), message });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls_are_normalized_or_rejected() {
+        assert_eq!(normalize_server_url(" http://127.0.0.1:7878/ ").unwrap(), "http://127.0.0.1:7878");
+        assert!(normalize_server_url("127.0.0.1:7878").is_err());
+        assert!(normalize_server_url("https://").is_err());
+    }
+}

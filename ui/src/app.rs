@@ -1,0 +1,698 @@
+//! The app root: holds the UI state as signals, applies the shell's events (changes) to it,
+//! and wires the presentational components to `ipc`. The view rules themselves are in
+//! `logic` (pure, tested natively).
+
+use crate::components::*;
+use crate::ipc;
+use crate::logic::{self, FetchTracker, ViewReadiness};
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use roost_proto::app::{
+    AppStatus, CacheMapView, ChatEntry, ChatWindowView, IpcErrorKind, OutboxItem, OutboxStatus, UiEvent,
+    WindowAnchor, WindowItem,
+};
+use roost_proto::{ChatId, Message, Seq};
+use std::time::Duration;
+
+/// The open chat as the view holds it.
+#[derive(Debug, Clone, PartialEq)]
+struct OpenChat {
+    chat: ChatEntry,
+    items: Vec<WindowItem>,
+    pending: Vec<OutboxItem>,
+    has_more_before: bool,
+    has_more_after: bool,
+    /// `to` of the OlderHistory skeleton whose page was last requested (one request per shape).
+    older_requested: Option<Seq>,
+    /// First seq before which a cached page was last requested.
+    cached_page_requested: Option<Seq>,
+}
+
+impl OpenChat {
+    fn from_window(window: ChatWindowView) -> OpenChat {
+        OpenChat {
+            chat: window.chat,
+            items: window.items,
+            pending: window.pending,
+            has_more_before: window.has_more_before,
+            has_more_after: window.has_more_after,
+            older_requested: None,
+            cached_page_requested: None,
+        }
+    }
+}
+
+/// Every piece of UI state; `Copy`, shared through context.
+#[derive(Debug, Clone, Copy)]
+struct Model {
+    status: RwSignal<Option<AppStatus>>,
+    online: RwSignal<bool>,
+    offline_since: RwSignal<Option<f64>>,
+    chats: RwSignal<Vec<ChatEntry>>,
+    selected: RwSignal<Option<ChatId>>,
+    open: RwSignal<Option<OpenChat>>,
+    fetch: RwSignal<FetchTracker>,
+    /// Bumped by timers so time-based rules (indicator delay, offline banner) re-evaluate.
+    clock: RwSignal<f64>,
+    cache_map: RwSignal<Option<CacheMapView>>,
+    resync_busy: RwSignal<bool>,
+    notice: RwSignal<Option<String>>,
+    scroll_top: RwSignal<f64>,
+    viewport_height: RwSignal<f64>,
+    /// Keep the view at the newest message when rows are added.
+    follow: RwSignal<bool>,
+    mounted: RwSignal<bool>,
+    interactive: RwSignal<bool>,
+    scroller: NodeRef<html::Div>,
+    draft: RwSignal<String>,
+    editing: RwSignal<Option<Message>>,
+}
+
+impl Model {
+    fn new() -> Model {
+        Model {
+            status: RwSignal::new(None),
+            online: RwSignal::new(false),
+            offline_since: RwSignal::new(None),
+            chats: RwSignal::new(Vec::new()),
+            selected: RwSignal::new(None),
+            open: RwSignal::new(None),
+            fetch: RwSignal::new(FetchTracker::default()),
+            clock: RwSignal::new(0.0),
+            cache_map: RwSignal::new(None),
+            resync_busy: RwSignal::new(false),
+            notice: RwSignal::new(None),
+            scroll_top: RwSignal::new(0.0),
+            viewport_height: RwSignal::new(600.0),
+            follow: RwSignal::new(true),
+            mounted: RwSignal::new(false),
+            interactive: RwSignal::new(false),
+            scroller: NodeRef::new(),
+            draft: RwSignal::new(String::new()),
+            editing: RwSignal::new(None),
+        }
+    }
+
+    fn open_chat_id(&self) -> Option<ChatId> {
+        self.open.with_untracked(|o| o.as_ref().map(|o| o.chat.chat_id))
+    }
+
+    fn tick_after(&self, ms: f64) {
+        let clock = self.clock;
+        set_timeout(move || clock.set(ipc::now_ms()), Duration::from_millis(ms.max(0.0) as u64 + 5));
+    }
+}
+
+fn sort_chats(chats: &mut [ChatEntry]) {
+    chats.sort_by(|a, b| b.last_message_at.cmp(&a.last_message_at).then_with(|| a.title.cmp(&b.title)));
+}
+
+fn show_error(model: Model, error: &roost_proto::app::IpcError) {
+    model.notice.set(Some(error.message.clone()));
+}
+
+async fn reload_chats(model: Model) {
+    match ipc::chats().await {
+        Ok(mut chats) => {
+            sort_chats(&mut chats);
+            model.chats.set(chats);
+        }
+        Err(e) if e.kind == IpcErrorKind::NotSignedIn => model.chats.set(Vec::new()),
+        Err(e) => show_error(model, &e),
+    }
+}
+
+async fn refresh_cache_map(model: Model, chat_id: ChatId) {
+    if let Ok(map) = ipc::cache_map(chat_id).await
+        && model.open_chat_id() == Some(chat_id)
+    {
+        model.cache_map.set(Some(map));
+    }
+}
+
+fn scroll_to(model: Model, top: f64) {
+    request_animation_frame(move || {
+        if let Some(el) = model.scroller.get_untracked() {
+            el.set_scroll_top(top as i32);
+            model.scroll_top.set(el.scroll_top() as f64);
+        }
+    });
+}
+
+fn scroll_to_bottom(model: Model) {
+    request_animation_frame(move || {
+        if let Some(el) = model.scroller.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+            model.scroll_top.set(el.scroll_top() as f64);
+            model.viewport_height.set(el.client_height() as f64);
+        }
+    });
+}
+
+/// Changes the open chat's rows with `change`, keeping what the user looks at in place: at the
+/// bottom when following, else the first visible row's seq at the same offset.
+fn change_rows(model: Model, change: impl FnOnce(&mut OpenChat) -> bool) {
+    let follow = model.follow.get_untracked();
+    let scroll_top = model.scroll_top.get_untracked();
+    let anchor = model.open.with_untracked(|open| {
+        let open = open.as_ref()?;
+        let rows = logic::rows(&open.items, &open.pending);
+        let index = (scroll_top / logic::ROW_HEIGHT_PX).floor() as usize;
+        let seq = logic::anchor_seq(&rows, index)?;
+        Some((seq, scroll_top - index as f64 * logic::ROW_HEIGHT_PX))
+    });
+    let mut changed = false;
+    model.open.update(|open| {
+        if let Some(open) = open.as_mut() {
+            changed = change(open);
+        }
+    });
+    if !changed {
+        return;
+    }
+    if follow {
+        scroll_to_bottom(model);
+    } else if let Some((seq, offset)) = anchor {
+        let new_index = model.open.with_untracked(|open| {
+            open.as_ref().and_then(|o| logic::row_index_of_seq(&logic::rows(&o.items, &o.pending), seq))
+        });
+        if let Some(index) = new_index {
+            scroll_to(model, index as f64 * logic::ROW_HEIGHT_PX + offset);
+        }
+    }
+}
+
+fn apply_event(model: Model, event: UiEvent) {
+    match event {
+        UiEvent::ChatUpdated { chat } => {
+            let chat_id = chat.chat_id;
+            model.chats.update(|chats| {
+                match chats.iter_mut().find(|c| c.chat_id == chat_id) {
+                    Some(existing) => *existing = chat.clone(),
+                    None => chats.push(chat.clone()),
+                }
+                sort_chats(chats);
+            });
+            if model.open_chat_id() == Some(chat_id) {
+                let last_seq = chat.last_seq;
+                change_rows(model, move |open| {
+                    open.chat = chat;
+                    let at_newest = !open.has_more_after;
+                    logic::extend_to_last_seq(&mut open.items, last_seq, at_newest);
+                    true
+                });
+            }
+        }
+        UiEvent::WindowChanged { chat_id, span, items } => {
+            if model.open_chat_id() == Some(chat_id) {
+                change_rows(model, move |open| {
+                    let at_newest = !open.has_more_after;
+                    logic::apply_span_change(&mut open.items, span, items, at_newest)
+                });
+                spawn_local(refresh_cache_map(model, chat_id));
+            }
+        }
+        UiEvent::SyncState { chat_id, state } => {
+            model.chats.update(|chats| {
+                if let Some(chat) = chats.iter_mut().find(|c| c.chat_id == chat_id) {
+                    chat.sync_state = state;
+                }
+            });
+        }
+        UiEvent::FetchStarted { chat_id } => {
+            if model.open_chat_id() == Some(chat_id) {
+                model.fetch.update(|f| f.started(ipc::now_ms()));
+                model.tick_after(logic::INDICATOR_DELAY_MS);
+            }
+        }
+        UiEvent::FetchFinished { chat_id, .. } => {
+            if model.open_chat_id() == Some(chat_id) {
+                model.fetch.update(FetchTracker::finished);
+                spawn_local(refresh_cache_map(model, chat_id));
+            }
+        }
+        UiEvent::Connection { online } => set_online(model, online),
+        UiEvent::Outbox { item, message } => {
+            if model.open_chat_id() == Some(item.chat_id) {
+                change_rows(model, move |open| {
+                    open.pending.retain(|p| p.local_id != item.local_id);
+                    if item.status != OutboxStatus::Delivered && message.is_none() {
+                        open.pending.push(item);
+                    }
+                    true
+                });
+            }
+        }
+        UiEvent::Session { status } => {
+            let signed_in = status.signed_in;
+            set_online(model, status.online);
+            model.status.set(Some(status));
+            if signed_in {
+                spawn_local(reload_chats(model));
+            } else {
+                model.chats.set(Vec::new());
+                model.open.set(None);
+                model.selected.set(None);
+            }
+        }
+        UiEvent::Reload => {
+            spawn_local(async move {
+                reload_chats(model).await;
+                if let Some(chat_id) = model.open_chat_id() {
+                    open_chat(model, chat_id).await;
+                }
+            });
+        }
+    }
+}
+
+fn set_online(model: Model, online: bool) {
+    model.online.set(online);
+    if online {
+        model.offline_since.set(None);
+        // Let skeletons in view ask again now that the server is reachable.
+        model.open.update(|open| {
+            if let Some(open) = open.as_mut() {
+                open.older_requested = None;
+            }
+        });
+    } else if model.offline_since.get_untracked().is_none() {
+        model.offline_since.set(Some(ipc::now_ms()));
+        model.tick_after(logic::OFFLINE_BANNER_DELAY_MS);
+    }
+}
+
+async fn open_chat(model: Model, chat_id: ChatId) {
+    match ipc::open_chat(chat_id, WindowAnchor::Newest).await {
+        Ok(window) => {
+            if model.selected.get_untracked() != Some(chat_id) {
+                return;
+            }
+            model.open.set(Some(OpenChat::from_window(window)));
+            model.follow.set(true);
+            scroll_to_bottom(model);
+            // Interactive once the rows are painted (the frame after the one that scrolls).
+            request_animation_frame(move || {
+                request_animation_frame(move || {
+                    if model.open_chat_id() == Some(chat_id) {
+                        model.interactive.set(true);
+                    }
+                })
+            });
+            refresh_cache_map(model, chat_id).await;
+        }
+        Err(e) => show_error(model, &e),
+    }
+}
+
+fn select_chat(model: Model, chat_id: ChatId) {
+    let previous = model.selected.get_untracked();
+    if previous == Some(chat_id) {
+        return;
+    }
+    if let Some(previous) = previous {
+        spawn_local(async move {
+            let _ = ipc::close_chat(previous).await;
+        });
+    }
+    model.selected.set(Some(chat_id));
+    model.open.set(None);
+    model.interactive.set(false);
+    model.fetch.set(FetchTracker::default());
+    model.cache_map.set(None);
+    model.resync_busy.set(false);
+    model.editing.set(None);
+    model.scroll_top.set(0.0);
+    spawn_local(open_chat(model, chat_id));
+}
+
+/// Scrolled into a skeleton or the top of the cached rows: ask for exactly that history.
+fn load_what_is_in_view(model: Model, range: (usize, usize)) {
+    if !model.interactive.get_untracked() {
+        return;
+    }
+    let Some((chat_id, first, has_more_before, older_requested, cached_requested)) = model.open.with_untracked(|o| {
+        o.as_ref().map(|o| {
+            (o.chat.chat_id, o.items.first().cloned(), o.has_more_before, o.older_requested, o.cached_page_requested)
+        })
+    }) else {
+        return;
+    };
+    if range.0 != 0 {
+        return;
+    }
+    match first {
+        Some(WindowItem::OlderHistory { to }) => {
+            if older_requested == Some(to) {
+                return;
+            }
+            model.open.update(|o| {
+                if let Some(o) = o.as_mut() {
+                    o.older_requested = Some(to);
+                }
+            });
+            spawn_local(async move {
+                if let Err(e) = ipc::load_older(chat_id).await
+                    && e.kind != IpcErrorKind::Offline
+                {
+                    show_error(model, &e);
+                }
+            });
+        }
+        Some(item) => {
+            let (first_seq, _) = item.seq_span();
+            let gap_on_top = matches!(item, WindowItem::Gap { .. });
+            if first_seq <= 1 || !(has_more_before || gap_on_top) || cached_requested == Some(first_seq) {
+                return;
+            }
+            model.open.update(|o| {
+                if let Some(o) = o.as_mut() {
+                    o.cached_page_requested = Some(first_seq);
+                }
+            });
+            let around = first_seq.saturating_sub(u64::from(logic::CACHED_PAGE / 2)).max(1);
+            spawn_local(async move {
+                match ipc::cached_window(chat_id, WindowAnchor::Around { seq: around }, logic::CACHED_PAGE).await {
+                    Ok(page) if model.open_chat_id() == Some(chat_id) => {
+                        let has_more = page.has_more_before;
+                        change_rows(model, move |open| {
+                            let changed = logic::prepend_cached_page(&mut open.items, page.items);
+                            open.has_more_before = has_more;
+                            changed
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => show_error(model, &e),
+                }
+            });
+        }
+        None => {}
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let model = Model::new();
+    provide_context(model);
+
+    // Subscribe first, then read the state: no change is lost in between.
+    spawn_local(async move {
+        if let Err(e) = ipc::subscribe(move |event| apply_event(model, event)).await {
+            show_error(model, &e);
+        }
+        match ipc::app_status().await {
+            Ok(status) => {
+                let signed_in = status.signed_in;
+                if signed_in {
+                    set_online(model, status.online);
+                }
+                model.status.set(Some(status));
+                if signed_in {
+                    reload_chats(model).await;
+                }
+            }
+            Err(e) => {
+                model.status.set(Some(AppStatus { signed_in: false, server_url: None, user_id: None, online: false }));
+                show_error(model, &e);
+            }
+        }
+    });
+
+    view! {
+        {move || match model.status.get() {
+            None => view! { <div class="boot" aria-busy="true"></div> }.into_any(),
+            Some(status) if !status.signed_in => view! { <SignInScreen /> }.into_any(),
+            Some(_) => view! { <MainScreen /> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn SignInScreen() -> impl IntoView {
+    let model = expect_context::<Model>();
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let initial = model.status.get_untracked().and_then(|s| s.server_url).unwrap_or_else(|| "http://127.0.0.1:7878".into());
+    let on_submit = Callback::new(move |(server, token): (String, String)| {
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match ipc::sign_in(&server, &token).await {
+                Ok(status) => apply_event(model, UiEvent::Session { status }),
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    });
+    view! { <div class="sign-in-screen"><SignInForm initial_server=initial error busy on_submit /></div> }
+}
+
+#[component]
+fn MainScreen() -> impl IntoView {
+    let model = expect_context::<Model>();
+    let offline = Signal::derive(move || {
+        let now = model.clock.get().max(ipc::now_ms());
+        !model.online.get() && model.offline_since.get().is_some_and(|since| now - since >= logic::OFFLINE_BANNER_DELAY_MS)
+    });
+    let sign_out = move |_| {
+        spawn_local(async move {
+            match ipc::sign_out().await {
+                Ok(status) => apply_event(model, UiEvent::Session { status }),
+                Err(e) => show_error(model, &e),
+            }
+        });
+    };
+    let account = move || {
+        model.status.get().map(|s| {
+            format!("{}{}", s.user_id.map(|u| format!("{u} @ ")).unwrap_or_default(), s.server_url.unwrap_or_default())
+        })
+    };
+    view! {
+        <div class="layout" data-testid="layout" data-online=move || model.online.get().to_string()>
+            <aside class="sidebar">
+                <ChatList />
+                <footer class="account">
+                    <span class="who" title=account>{account}</span>
+                    <button class="link" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
+                </footer>
+            </aside>
+            <main class="chat-pane">
+                <ConnectionBanner offline />
+                {move || model.notice.get().map(|text| view! {
+                    <div class="banner notice" role="status" data-testid="notice">
+                        <span>{text}</span>
+                        <button class="link" on:click=move |_| model.notice.set(None)>"Dismiss"</button>
+                    </div>
+                })}
+                {move || match model.selected.get() {
+                    None => view! { <div class="empty-pane">"Choose a chat"</div> }.into_any(),
+                    Some(_) => view! { <ChatView /> }.into_any(),
+                }}
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn ChatList() -> impl IntoView {
+    let model = expect_context::<Model>();
+    let on_select = Callback::new(move |chat_id| select_chat(model, chat_id));
+    let on_keydown = move |ev: web_sys::KeyboardEvent| {
+        let chats = model.chats.get_untracked();
+        let current = model.selected.get_untracked().and_then(|id| chats.iter().position(|c| c.chat_id == id));
+        if let Some(index) = logic::chat_list_key(&ev.key(), current, chats.len()) {
+            ev.prevent_default();
+            let chat_id = chats[index].chat_id;
+            select_chat(model, chat_id);
+            focus_chat_item(chat_id);
+        }
+    };
+    view! {
+        <nav class="chat-list" role="listbox" aria-label="Chats" data-testid="chat-list" tabindex="0" on:keydown=on_keydown>
+            <For
+                each=move || model.chats.get()
+                key=|chat| (chat.chat_id, chat.unread_count, chat.last_message_at, chat.last_message_preview.clone(), chat.offline, chat.title.clone())
+                children=move |chat| {
+                    let chat_id = chat.chat_id;
+                    let selected = Signal::derive(move || model.selected.get() == Some(chat_id));
+                    view! { <ChatListItem chat selected on_select /> }
+                }
+            />
+            {move || model.chats.with(Vec::is_empty).then(|| view! { <p class="hint">"No chats yet."</p> })}
+        </nav>
+    }
+}
+
+fn focus_chat_item(chat_id: ChatId) {
+    request_animation_frame(move || {
+        let selector = format!("[data-chat-id=\"{chat_id}\"]");
+        if let Some(el) = document().query_selector(&selector).ok().flatten()
+            && let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el)
+        {
+            let _ = el.focus();
+        }
+    });
+}
+
+#[component]
+fn ChatView() -> impl IntoView {
+    let model = expect_context::<Model>();
+    let rows = Memo::new(move |_| {
+        model.open.with(|o| o.as_ref().map(|o| logic::rows(&o.items, &o.pending)).unwrap_or_default())
+    });
+    let range = Memo::new(move |_| {
+        logic::visible_range(model.scroll_top.get(), model.viewport_height.get(), rows.with(Vec::len), logic::OVERSCAN_ROWS)
+    });
+    Effect::new(move |_| {
+        let range = range.get();
+        let _ = model.interactive.get();
+        load_what_is_in_view(model, range);
+    });
+    Effect::new(move |_| {
+        model.mounted.set(model.scroller.get().is_some());
+    });
+    let readiness = Signal::derive(move || {
+        let (loaded, message_rows, chat_empty) = model.open.with(|o| match o {
+            Some(o) => (true, logic::message_rows(&o.items), o.chat.last_seq == 0 && o.items.is_empty()),
+            None => (false, 0, false),
+        });
+        ViewReadiness {
+            window_loaded: loaded,
+            container_mounted: model.mounted.get(),
+            interactive: model.interactive.get(),
+            message_rows,
+            chat_empty,
+        }
+    });
+    let resync_visible = Signal::derive(move || logic::resync_visible(readiness.get()));
+    let indicator = Signal::derive(move || {
+        let now = model.clock.get().max(ipc::now_ms());
+        model.fetch.get().indicator_visible(now)
+    });
+    let on_resync = Callback::new(move |()| {
+        let Some(chat_id) = model.open_chat_id() else { return };
+        model.resync_busy.set(true);
+        spawn_local(async move {
+            if let Err(e) = ipc::resync(chat_id).await {
+                show_error(model, &e);
+            }
+            model.resync_busy.set(false);
+            refresh_cache_map(model, chat_id).await;
+        });
+    });
+    let title = move || model.open.with(|o| o.as_ref().map(|o| o.chat.title.clone())).unwrap_or_default();
+    let members = move || {
+        model.open.with(|o| {
+            o.as_ref().map(|o| o.chat.members.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+        })
+    };
+    let me = Signal::derive(move || model.status.get().and_then(|s| s.user_id));
+    let on_edit = Callback::new(move |message: Message| {
+        model.draft.set(message_text(&message));
+        model.editing.set(Some(message));
+    });
+    let on_delete = Callback::new(move |message: Message| {
+        let Some(chat_id) = model.open_chat_id() else { return };
+        spawn_local(async move {
+            if let Err(e) = ipc::delete(chat_id, message.id).await {
+                show_error(model, &e);
+            }
+        });
+    });
+    let on_retry = Callback::new(move |local_id: String| {
+        spawn_local(async move {
+            if let Err(e) = ipc::retry_failed(&local_id).await {
+                show_error(model, &e);
+            }
+        });
+    });
+    let on_scroll = move |_| {
+        if let Some(el) = model.scroller.get_untracked() {
+            let top = el.scroll_top() as f64;
+            let height = el.client_height() as f64;
+            model.scroll_top.set(top);
+            model.viewport_height.set(height);
+            let at_newest = model.open.with_untracked(|o| o.as_ref().is_some_and(|o| !o.has_more_after));
+            model.follow.set(at_newest && logic::is_at_bottom(top, height, rows.with_untracked(Vec::len)));
+        }
+    };
+    let resize = window_event_listener(leptos::ev::resize, move |_| {
+        if let Some(el) = model.scroller.get_untracked() {
+            model.viewport_height.set(el.client_height() as f64);
+        }
+    });
+    on_cleanup(move || resize.remove());
+    view! {
+        <section class="chat-view" data-testid="chat-view">
+            <header class="chat-header">
+                <div class="titles">
+                    <h2 data-testid="chat-title">{title}</h2>
+                    <span class="members">{members}</span>
+                </div>
+                <SyncIndicator visible=indicator />
+                <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
+            </header>
+            <CacheMapStrip map=model.cache_map />
+            {move || if model.open.with(Option::is_some) {
+                view! {
+                    <div class="messages" data-testid="messages" node_ref=model.scroller on:scroll=on_scroll tabindex="0"
+                        role="log" aria-live="polite">
+                        <MessageRows rows=rows range=range me
+                            on_edit=Some(on_edit) on_delete=Some(on_delete) on_retry=Some(on_retry) />
+                    </div>
+                }.into_any()
+            } else {
+                view! { <div class="messages opening" data-testid="opening"></div> }.into_any()
+            }}
+            <Composer />
+        </section>
+    }
+}
+
+#[component]
+fn Composer() -> impl IntoView {
+    let model = expect_context::<Model>();
+    let submit = move || {
+        let text = model.draft.get_untracked();
+        if text.trim().is_empty() {
+            return;
+        }
+        let Some(chat_id) = model.open_chat_id() else { return };
+        let editing = model.editing.get_untracked();
+        model.draft.set(String::new());
+        model.editing.set(None);
+        spawn_local(async move {
+            let result = match editing {
+                Some(message) => ipc::edit(chat_id, message.id, &text).await.map(|_| ()),
+                None => ipc::send(chat_id, &text).await.map(|item| {
+                    apply_event(model, UiEvent::Outbox { item, message: None });
+                }),
+            };
+            if let Err(e) = result {
+                show_error(model, &e);
+            }
+        });
+    };
+    let on_keydown = move |ev: web_sys::KeyboardEvent| {
+        if logic::composer_key(&ev.key(), ev.shift_key(), ev.is_composing()) == logic::ComposerKey::Send {
+            ev.prevent_default();
+            submit();
+        } else if ev.key() == "Escape" && model.editing.get_untracked().is_some() {
+            model.editing.set(None);
+            model.draft.set(String::new());
+        }
+    };
+    view! {
+        <form class="composer" on:submit=move |ev| { ev.prevent_default(); submit(); }>
+            {move || model.editing.get().map(|_| view! {
+                <span class="editing">"Editing — Enter to save, Esc to cancel"</span>
+            })}
+            <textarea data-testid="composer" rows="2" placeholder="Message — Enter to send, Shift+Enter for a new line"
+                prop:value=move || model.draft.get()
+                on:input=move |ev| model.draft.set(event_target_value(&ev))
+                on:keydown=on_keydown></textarea>
+            <button type="submit" data-testid="send">{move || if model.editing.get().is_some() { "Save" } else { "Send" }}</button>
+        </form>
+    }
+}

@@ -1,0 +1,153 @@
+//! The only module that talks to Tauri: `window.__TAURI__.core.invoke` (enabled by
+//! `app.withGlobalTauri`) and `window.__TAURI__.core.Channel` for the shell's ordered events.
+//! Components never call Tauri directly; they call these functions.
+//!
+//! Values cross as JSON text (`JSON.parse` / `JSON.stringify`) so every serde shape of
+//! `roost_proto::app` (tagged enums, `serde_json::Value` bodies, u64 seqs) round-trips exactly.
+
+use roost_proto::app::{
+    AppStatus, CacheMapView, ChatEntry, ChatWindowView, IpcError, IpcErrorKind, LoadOlderOutcome, OutboxItem,
+    ResyncOutcome, UiEvent, WindowAnchor,
+};
+use roost_proto::{ChatId, Message, MessageId};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "core"], js_name = invoke)]
+    async fn tauri_invoke(cmd: &str, args: JsValue) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "core"], js_name = Channel)]
+    type TauriChannel;
+
+    #[wasm_bindgen(constructor, js_namespace = ["window", "__TAURI__", "core"], js_class = "Channel")]
+    fn new() -> TauriChannel;
+
+    #[wasm_bindgen(method, setter, js_name = onmessage)]
+    fn set_onmessage(this: &TauriChannel, handler: &js_sys::Function);
+}
+
+/// Whether the page runs inside the Tauri webview (false in a plain browser).
+pub fn tauri_available() -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    js_sys::Reflect::get(&window, &JsValue::from_str("__TAURI__")).is_ok_and(|v| !v.is_undefined())
+}
+
+fn ipc_error(kind: IpcErrorKind, message: impl Into<String>) -> IpcError {
+    IpcError { kind, message: message.into() }
+}
+
+fn to_js(value: &serde_json::Value) -> Result<JsValue, IpcError> {
+    js_sys::JSON::parse(&value.to_string()).map_err(|_| ipc_error(IpcErrorKind::Internal, "could not encode arguments"))
+}
+
+fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, IpcError> {
+    if value.is_undefined() || value.is_null() {
+        return serde_json::from_str("null").map_err(|e| ipc_error(IpcErrorKind::Internal, e.to_string()));
+    }
+    let text: String = js_sys::JSON::stringify(value)
+        .map_err(|_| ipc_error(IpcErrorKind::Internal, "undecodable reply"))?
+        .into();
+    serde_json::from_str(&text).map_err(|e| ipc_error(IpcErrorKind::Internal, format!("unexpected reply: {e}")))
+}
+
+/// A rejected invoke carries the shell's `{kind, message}`, or a plain string from Tauri itself
+/// (e.g. a command the capability does not allow).
+fn rejection(value: JsValue) -> IpcError {
+    if let Ok(error) = from_js::<IpcError>(&value) {
+        return error;
+    }
+    let message = value.as_string().unwrap_or_else(|| "unknown error".to_string());
+    ipc_error(IpcErrorKind::Unknown, message)
+}
+
+async fn invoke<T: DeserializeOwned>(cmd: &str, args: serde_json::Value) -> Result<T, IpcError> {
+    if !tauri_available() {
+        return Err(ipc_error(IpcErrorKind::Internal, "not running inside the Roost app"));
+    }
+    let reply = tauri_invoke(cmd, to_js(&args)?).await.map_err(rejection)?;
+    from_js(&reply)
+}
+
+/// Opens the shell's ordered event channel; `on_event` gets every [`UiEvent`].
+pub async fn subscribe(on_event: impl Fn(UiEvent) + 'static) -> Result<(), IpcError> {
+    if !tauri_available() {
+        return Err(ipc_error(IpcErrorKind::Internal, "not running inside the Roost app"));
+    }
+    let channel = TauriChannel::new();
+    let handler = Closure::<dyn Fn(JsValue)>::new(move |value: JsValue| match from_js::<UiEvent>(&value) {
+        Ok(event) => on_event(event),
+        Err(e) => web_sys::console::warn_1(&JsValue::from_str(&format!("roost: dropped an event: {}", e.message))),
+    });
+    channel.set_onmessage(handler.as_ref().unchecked_ref());
+    // The channel lives as long as the page.
+    handler.forget();
+    let args = js_sys::Object::new();
+    js_sys::Reflect::set(&args, &JsValue::from_str("onEvent"), &channel)
+        .map_err(|_| ipc_error(IpcErrorKind::Internal, "could not pass the channel"))?;
+    tauri_invoke("subscribe", args.into()).await.map_err(rejection)?;
+    Ok(())
+}
+
+pub async fn app_status() -> Result<AppStatus, IpcError> {
+    invoke("app_status", json!({})).await
+}
+
+pub async fn sign_in(server_url: &str, token: &str) -> Result<AppStatus, IpcError> {
+    invoke("sign_in", json!({ "serverUrl": server_url, "token": token })).await
+}
+
+pub async fn sign_out() -> Result<AppStatus, IpcError> {
+    invoke("sign_out", json!({})).await
+}
+
+pub async fn chats() -> Result<Vec<ChatEntry>, IpcError> {
+    invoke("chats", json!({})).await
+}
+
+pub async fn open_chat(chat_id: ChatId, anchor: WindowAnchor) -> Result<ChatWindowView, IpcError> {
+    invoke("open_chat", json!({ "chatId": chat_id, "anchor": anchor })).await
+}
+
+pub async fn close_chat(chat_id: ChatId) -> Result<(), IpcError> {
+    invoke("close_chat", json!({ "chatId": chat_id })).await
+}
+
+pub async fn cached_window(chat_id: ChatId, anchor: WindowAnchor, limit: u32) -> Result<ChatWindowView, IpcError> {
+    invoke("cached_window", json!({ "chatId": chat_id, "anchor": anchor, "limit": limit })).await
+}
+
+pub async fn load_older(chat_id: ChatId) -> Result<LoadOlderOutcome, IpcError> {
+    invoke("load_older", json!({ "chatId": chat_id })).await
+}
+
+pub async fn resync(chat_id: ChatId) -> Result<ResyncOutcome, IpcError> {
+    invoke("resync", json!({ "chatId": chat_id })).await
+}
+
+pub async fn send(chat_id: ChatId, text: &str) -> Result<OutboxItem, IpcError> {
+    invoke("send", json!({ "chatId": chat_id, "text": text })).await
+}
+
+pub async fn edit(chat_id: ChatId, message_id: MessageId, text: &str) -> Result<Message, IpcError> {
+    invoke("edit", json!({ "chatId": chat_id, "messageId": message_id, "text": text })).await
+}
+
+pub async fn delete(chat_id: ChatId, message_id: MessageId) -> Result<Message, IpcError> {
+    invoke("delete", json!({ "chatId": chat_id, "messageId": message_id })).await
+}
+
+pub async fn retry_failed(local_id: &str) -> Result<OutboxItem, IpcError> {
+    invoke("retry_failed", json!({ "localId": local_id })).await
+}
+
+pub async fn cache_map(chat_id: ChatId) -> Result<CacheMapView, IpcError> {
+    invoke("cache_map", json!({ "chatId": chat_id })).await
+}
+
+/// Milliseconds from the page's clock (monotonic).
+pub fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}

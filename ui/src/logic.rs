@@ -1,0 +1,639 @@
+//! The view rules that matter, as plain functions (no Leptos, no Tauri), tested natively:
+//! where skeletons stand, how a change of a seq span is applied to the rows shown, which rows
+//! of a long chat are in the DOM, when the sync indicator and the Resync button may show, and
+//! how the cache map strip is laid out.
+
+use roost_proto::app::{CacheMapView, OutboxItem, SeqSpan, WindowItem};
+use roost_proto::Seq;
+
+/// Height of every row of the message list, in CSS pixels. Rows have one fixed height so the
+/// virtual window is exact arithmetic (no measuring) and the DOM stays bounded.
+pub const ROW_HEIGHT_PX: f64 = 68.0;
+/// Rows rendered above and below the viewport.
+pub const OVERSCAN_ROWS: usize = 8;
+/// The sync indicator appears only after a fetch has lasted this long (fast fetches never
+/// flicker it).
+pub const INDICATOR_DELAY_MS: f64 = 180.0;
+/// The offline banner appears only after the stream has been down this long (start-up connects
+/// in well under this).
+pub const OFFLINE_BANNER_DELAY_MS: f64 = 1500.0;
+/// Messages read from the cache per page when scrolling up through cached history.
+pub const CACHED_PAGE: u32 = 200;
+
+/// First and last seq covered by `items` (they are ascending and disjoint).
+pub fn coverage(items: &[WindowItem]) -> Option<(Seq, Seq)> {
+    Some((items.first()?.seq_span().0, items.last()?.seq_span().1))
+}
+
+/// The part of a skeleton item that lies within `from ..= to` (which must intersect it).
+fn trimmed(item: &WindowItem, from: Seq, to: Seq) -> WindowItem {
+    match item {
+        WindowItem::OlderHistory { .. } if from == 1 => WindowItem::OlderHistory { to },
+        _ => WindowItem::Gap { from, to },
+    }
+}
+
+/// Applies a change of `span` (whose new content is `new_items`, covering exactly `span`) to the
+/// rows shown. Returns whether the rows changed.
+///
+/// * A span overlapping what is shown replaces exactly those seqs: a gap or older-history
+///   skeleton that only partly overlaps keeps its uncovered remainder, so a skeleton stays
+///   exactly where messages are still missing.
+/// * A span after the newest shown seq is appended when the view shows the newest messages
+///   (`at_newest`), with a gap skeleton for any seqs in between; otherwise it is left for when
+///   the user scrolls there (it is in the cache).
+/// * A span before the first shown seq is ignored (cached; read on scroll).
+pub fn apply_span_change(items: &mut Vec<WindowItem>, span: SeqSpan, new_items: Vec<WindowItem>, at_newest: bool) -> bool {
+    let Some((first, last)) = coverage(items) else {
+        if !at_newest {
+            return false;
+        }
+        if span.from > 1 {
+            items.push(WindowItem::OlderHistory { to: span.from - 1 });
+        }
+        items.extend(new_items);
+        return true;
+    };
+    if span.to < first {
+        return false;
+    }
+    if span.from > last {
+        if !at_newest {
+            return false;
+        }
+        if span.from > last + 1 {
+            push_missing(items, last + 1, span.from - 1);
+        }
+        items.extend(new_items);
+        return true;
+    }
+    let mut result = Vec::with_capacity(items.len() + new_items.len());
+    let mut after = Vec::new();
+    for item in items.drain(..) {
+        let (a, b) = item.seq_span();
+        if b < span.from {
+            result.push(item);
+        } else if a > span.to {
+            after.push(item);
+        } else {
+            if a < span.from {
+                result.push(trimmed(&item, a, span.from - 1));
+            }
+            if b > span.to {
+                after.push(trimmed(&item, span.to + 1, b));
+            }
+        }
+    }
+    result.extend(new_items);
+    result.extend(after);
+    *items = result;
+    true
+}
+
+/// Appends a gap skeleton for `from ..= to`, merged into a trailing skeleton it touches.
+fn push_missing(items: &mut Vec<WindowItem>, from: Seq, to: Seq) {
+    match items.last_mut() {
+        Some(WindowItem::Gap { to: end, .. }) | Some(WindowItem::OlderHistory { to: end }) if *end + 1 == from => *end = to,
+        _ if from == 1 => items.push(WindowItem::OlderHistory { to }),
+        _ => items.push(WindowItem::Gap { from, to }),
+    }
+}
+
+/// The server now says the chat goes up to `last_seq`: when the view shows the newest messages,
+/// a trailing gap skeleton stands for the ones not cached yet. Returns whether rows changed.
+pub fn extend_to_last_seq(items: &mut Vec<WindowItem>, last_seq: Seq, at_newest: bool) -> bool {
+    if !at_newest || last_seq == 0 {
+        return false;
+    }
+    let last = coverage(items).map_or(0, |(_, last)| last);
+    if last_seq <= last {
+        return false;
+    }
+    push_missing(items, last + 1, last_seq);
+    true
+}
+
+/// Merges a page read from the cache (`cached_window`) in front of what is shown.
+pub fn prepend_cached_page(items: &mut Vec<WindowItem>, page: Vec<WindowItem>) -> bool {
+    let first = coverage(items).map_or(Seq::MAX, |(first, _)| first);
+    // Keep only what lies before the rows shown; the rest is already there.
+    let page: Vec<WindowItem> = page
+        .into_iter()
+        .filter_map(|item| {
+            let (a, b) = item.seq_span();
+            if a >= first {
+                None
+            } else if b >= first {
+                Some(trimmed(&item, a, first - 1))
+            } else {
+                Some(item)
+            }
+        })
+        .collect();
+    if page.is_empty() {
+        return false;
+    }
+    let mut merged = page;
+    merged.append(items);
+    *items = merged;
+    true
+}
+
+/// One row of the message list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Row {
+    Item(WindowItem),
+    Pending(OutboxItem),
+}
+
+impl Row {
+    /// Stable key for keyed rendering: changes when the row's content changes (an edit bumps the
+    /// version, a delivery changes the outbox status), so the row re-renders then and only then.
+    pub fn key(&self) -> String {
+        match self {
+            Row::Item(WindowItem::Message { message }) => format!("m{}v{}", message.seq, message.version),
+            Row::Item(WindowItem::Gap { from, to }) => format!("g{from}-{to}"),
+            Row::Item(WindowItem::OlderHistory { to }) => format!("o{to}"),
+            Row::Pending(item) => format!("p{}-{:?}", item.local_id, item.status),
+        }
+    }
+
+    pub fn is_skeleton(&self) -> bool {
+        matches!(self, Row::Item(item) if item.is_skeleton())
+    }
+}
+
+/// Window items then unsent messages, in display order.
+pub fn rows(items: &[WindowItem], pending: &[OutboxItem]) -> Vec<Row> {
+    items.iter().cloned().map(Row::Item).chain(pending.iter().cloned().map(Row::Pending)).collect()
+}
+
+/// The rows to put in the DOM for a scroll position: `start .. end` (end exclusive). At most
+/// `ceil(viewport / row) + 1 + 2 * overscan` rows, whatever the chat's length.
+pub fn visible_range(scroll_top: f64, viewport_height: f64, total_rows: usize, overscan: usize) -> (usize, usize) {
+    if total_rows == 0 {
+        return (0, 0);
+    }
+    let scroll_top = scroll_top.max(0.0);
+    let first_visible = ((scroll_top / ROW_HEIGHT_PX).floor() as usize).min(total_rows - 1);
+    let visible_count = (viewport_height.max(0.0) / ROW_HEIGHT_PX).ceil() as usize + 1;
+    let start = first_visible.saturating_sub(overscan);
+    let end = (first_visible + visible_count + overscan).min(total_rows);
+    (start, end)
+}
+
+/// Heights of the spacers above and below the rendered rows.
+pub fn spacer_heights(range: (usize, usize), total_rows: usize) -> (f64, f64) {
+    (range.0 as f64 * ROW_HEIGHT_PX, total_rows.saturating_sub(range.1) as f64 * ROW_HEIGHT_PX)
+}
+
+/// Index of the row standing for `seq` (a message, or the skeleton that covers it).
+pub fn row_index_of_seq(rows: &[Row], seq: Seq) -> Option<usize> {
+    rows.iter().position(|row| match row {
+        Row::Item(item) => {
+            let (a, b) = item.seq_span();
+            a <= seq && seq <= b
+        }
+        Row::Pending(_) => false,
+    })
+}
+
+/// The first seq of the row at `index` (the scroll anchor kept in place when rows are
+/// inserted above it).
+pub fn anchor_seq(rows: &[Row], index: usize) -> Option<Seq> {
+    match rows.get(index)? {
+        Row::Item(item) => Some(item.seq_span().0),
+        Row::Pending(_) => None,
+    }
+}
+
+/// Whether the view is scrolled to (within a row of) the bottom.
+pub fn is_at_bottom(scroll_top: f64, viewport_height: f64, total_rows: usize) -> bool {
+    let content = total_rows as f64 * ROW_HEIGHT_PX;
+    scroll_top + viewport_height >= content - ROW_HEIGHT_PX
+}
+
+/// Tracks the fetches of missing messages of one chat (between `FetchStarted` and
+/// `FetchFinished`). The indicator shows only while at least one runs and the oldest running one
+/// has lasted `INDICATOR_DELAY_MS`; there is no "done" state to show.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FetchTracker {
+    active: u32,
+    since_ms: Option<f64>,
+}
+
+impl FetchTracker {
+    pub fn started(&mut self, now_ms: f64) {
+        if self.active == 0 {
+            self.since_ms = Some(now_ms);
+        }
+        self.active += 1;
+    }
+
+    pub fn finished(&mut self) {
+        self.active = self.active.saturating_sub(1);
+        if self.active == 0 {
+            self.since_ms = None;
+        }
+    }
+
+    pub fn reset(&mut self) {
+        *self = FetchTracker::default();
+    }
+
+    pub fn is_fetching(&self) -> bool {
+        self.active > 0
+    }
+
+    pub fn indicator_visible(&self, now_ms: f64) -> bool {
+        matches!(self.since_ms, Some(since) if self.active > 0 && now_ms - since >= INDICATOR_DELAY_MS)
+    }
+
+    /// When the indicator should be re-evaluated (`None`: nothing pending).
+    pub fn indicator_due_at(&self) -> Option<f64> {
+        self.since_ms.map(|since| since + INDICATOR_DELAY_MS)
+    }
+}
+
+/// What the chat view knows about its own readiness.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ViewReadiness {
+    /// The window came back from the cache and is in the model.
+    pub window_loaded: bool,
+    /// The message container is in the DOM.
+    pub container_mounted: bool,
+    /// A frame has passed since mounting: the view is painted and takes input.
+    pub interactive: bool,
+    /// Message rows (not skeletons) the view holds.
+    pub message_rows: usize,
+    /// The chat has no messages at all (nothing missing, nothing cached).
+    pub chat_empty: bool,
+}
+
+/// SPEC rule 9: the Resync button shows only when the chat view is fully ready — rendered,
+/// container present, interactive — and never on a skeleton-only first render.
+pub fn resync_visible(readiness: ViewReadiness) -> bool {
+    readiness.window_loaded
+        && readiness.container_mounted
+        && readiness.interactive
+        && (readiness.message_rows > 0 || readiness.chat_empty)
+}
+
+/// Number of message (non-skeleton) items.
+pub fn message_rows(items: &[WindowItem]) -> usize {
+    items.iter().filter(|item| !item.is_skeleton()).count()
+}
+
+/// One segment of the cache map strip, positioned in percent of the strip's width.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapSegment {
+    pub cached: bool,
+    pub from: Seq,
+    pub to: Seq,
+    pub left_pct: f64,
+    pub width_pct: f64,
+}
+
+/// Narrowest a segment is drawn (so a single missing message stays visible in a long chat).
+pub const MIN_SEGMENT_PCT: f64 = 0.4;
+
+/// Cached runs and missing ranges of `1 ..= last_seq`, in seq order, laid out on a 0–100 strip.
+pub fn cache_map_segments(map: &CacheMapView) -> Vec<MapSegment> {
+    if map.last_seq == 0 {
+        return Vec::new();
+    }
+    let total = map.last_seq as f64;
+    let mut spans: Vec<(bool, SeqSpan)> = map
+        .cached
+        .iter()
+        .map(|s| (true, *s))
+        .chain(map.missing.iter().map(|s| (false, *s)))
+        .filter(|(_, s)| s.from <= s.to && s.from >= 1 && s.from <= map.last_seq)
+        .collect();
+    spans.sort_by_key(|(_, s)| s.from);
+    spans
+        .into_iter()
+        .map(|(cached, s)| {
+            let to = s.to.min(map.last_seq);
+            let left_pct = (s.from - 1) as f64 / total * 100.0;
+            let width_pct = ((to - s.from + 1) as f64 / total * 100.0).max(MIN_SEGMENT_PCT);
+            MapSegment { cached, from: s.from, to, left_pct, width_pct }
+        })
+        .collect()
+}
+
+/// What a key press in the composer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComposerKey {
+    Send,
+    /// Let the browser insert a newline (Shift+Enter) or handle the key.
+    Default,
+}
+
+pub fn composer_key(key: &str, shift: bool, is_composing: bool) -> ComposerKey {
+    if key == "Enter" && !shift && !is_composing { ComposerKey::Send } else { ComposerKey::Default }
+}
+
+/// Keyboard navigation of the chat list: the index to select after `key`, if it moves.
+pub fn chat_list_key(key: &str, current: Option<usize>, len: usize) -> Option<usize> {
+    if len == 0 {
+        return None;
+    }
+    match key {
+        "ArrowDown" => Some(current.map_or(0, |i| (i + 1).min(len - 1))),
+        "ArrowUp" => Some(current.map_or(len - 1, |i| i.saturating_sub(1))),
+        "Home" => Some(0),
+        "End" => Some(len - 1),
+        _ => None,
+    }
+}
+
+/// `12 missing messages` / `1 missing message`.
+pub fn missing_label(from: Seq, to: Seq) -> String {
+    let n = to.saturating_sub(from) + 1;
+    if n == 1 { "1 missing message".to_string() } else { format!("{n} missing messages") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roost_proto::{ChatId, Message, MessageId, UserId};
+
+    fn message(seq: Seq) -> WindowItem {
+        WindowItem::Message {
+            message: Message {
+                id: MessageId(uuid::Uuid::from_u128(seq as u128)),
+                chat_id: ChatId(uuid::Uuid::nil()),
+                seq,
+                version: 1,
+                author: UserId::new("alice"),
+                created_at: 0,
+                edited_at: None,
+                deleted_at: None,
+                body: serde_json::json!({"text": format!("m{seq}")}),
+                rev: seq,
+            },
+        }
+    }
+    fn messages(from: Seq, to: Seq) -> Vec<WindowItem> {
+        (from..=to).map(message).collect()
+    }
+    fn gap(from: Seq, to: Seq) -> WindowItem {
+        WindowItem::Gap { from, to }
+    }
+    fn older(to: Seq) -> WindowItem {
+        WindowItem::OlderHistory { to }
+    }
+    fn shape(items: &[WindowItem]) -> Vec<String> {
+        items
+            .iter()
+            .map(|i| match i {
+                WindowItem::Message { message } => format!("{}", message.seq),
+                WindowItem::Gap { from, to } => format!("gap {from}-{to}"),
+                WindowItem::OlderHistory { to } => format!("older ..{to}"),
+            })
+            .collect()
+    }
+    fn span(from: Seq, to: Seq) -> SeqSpan {
+        SeqSpan { from, to }
+    }
+    /// Items must be ascending, disjoint and contiguous.
+    fn assert_well_formed(items: &[WindowItem]) {
+        for pair in items.windows(2) {
+            assert_eq!(pair[0].seq_span().1 + 1, pair[1].seq_span().0, "{:?}", shape(items));
+        }
+    }
+
+    #[test]
+    fn filling_an_interior_gap_completely_removes_its_skeleton() {
+        let mut items = messages(1, 3);
+        items.push(gap(4, 6));
+        items.extend(messages(7, 8));
+        assert!(apply_span_change(&mut items, span(4, 6), messages(4, 6), true));
+        assert_eq!(shape(&items), ["1", "2", "3", "4", "5", "6", "7", "8"]);
+    }
+
+    #[test]
+    fn filling_part_of_a_gap_keeps_a_skeleton_exactly_where_seqs_are_still_missing() {
+        let mut items = vec![message(1), gap(2, 9), message(10)];
+        apply_span_change(&mut items, span(4, 5), messages(4, 5), true);
+        assert_eq!(shape(&items), ["1", "gap 2-3", "4", "5", "gap 6-9", "10"]);
+        assert_well_formed(&items);
+    }
+
+    #[test]
+    fn older_history_shrinks_from_below_when_a_page_arrives() {
+        let mut items = vec![older(10)];
+        items.extend(messages(11, 12));
+        apply_span_change(&mut items, span(6, 10), messages(6, 10), true);
+        assert_eq!(shape(&items), ["older ..5", "6", "7", "8", "9", "10", "11", "12"]);
+        apply_span_change(&mut items, span(1, 5), messages(1, 5), true);
+        assert_eq!(message_rows(&items), 12);
+        assert!(items.iter().all(|i| !i.is_skeleton()));
+    }
+
+    #[test]
+    fn a_page_inside_older_history_leaves_older_history_above_and_a_gap_below() {
+        let mut items = vec![older(10), message(11)];
+        apply_span_change(&mut items, span(4, 5), messages(4, 5), true);
+        assert_eq!(shape(&items), ["older ..3", "4", "5", "gap 6-10", "11"]);
+    }
+
+    #[test]
+    fn trailing_gap_is_filled_and_new_messages_append_only_when_at_newest() {
+        let mut items = messages(1, 2);
+        items.push(gap(3, 5));
+        apply_span_change(&mut items, span(3, 5), messages(3, 5), true);
+        assert_eq!(shape(&items), ["1", "2", "3", "4", "5"]);
+        // A message far after the end: a gap skeleton stands for the seqs in between.
+        apply_span_change(&mut items, span(9, 9), vec![message(9)], true);
+        assert_eq!(shape(&items), ["1", "2", "3", "4", "5", "gap 6-8", "9"]);
+        // Not at the newest (scrolled into older cached history): left in the cache.
+        assert!(!apply_span_change(&mut items, span(12, 12), vec![message(12)], false));
+        assert_eq!(items.len(), 7);
+    }
+
+    #[test]
+    fn a_change_before_the_rows_shown_is_left_in_the_cache() {
+        let mut items = messages(50, 60);
+        assert!(!apply_span_change(&mut items, span(10, 12), messages(10, 12), true));
+        assert_eq!(items.len(), 11);
+    }
+
+    #[test]
+    fn an_edit_replaces_the_message_in_place() {
+        let mut items = messages(1, 3);
+        let mut edited = message(2);
+        if let WindowItem::Message { message } = &mut edited {
+            message.version = 2;
+            message.body = serde_json::json!({"text": "edited"});
+        }
+        apply_span_change(&mut items, span(2, 2), vec![edited.clone()], true);
+        assert_eq!(items[1], edited);
+        assert_eq!(items.len(), 3);
+    }
+
+    #[test]
+    fn first_message_of_an_empty_view() {
+        let mut items = Vec::new();
+        apply_span_change(&mut items, span(1, 1), vec![message(1)], true);
+        assert_eq!(shape(&items), ["1"]);
+        let mut items = Vec::new();
+        apply_span_change(&mut items, span(5, 5), vec![message(5)], true);
+        assert_eq!(shape(&items), ["older ..4", "5"]);
+    }
+
+    #[test]
+    fn server_position_extends_a_trailing_gap() {
+        let mut items = messages(1, 3);
+        assert!(extend_to_last_seq(&mut items, 7, true));
+        assert_eq!(shape(&items), ["1", "2", "3", "gap 4-7"]);
+        assert!(extend_to_last_seq(&mut items, 9, true));
+        assert_eq!(shape(&items), ["1", "2", "3", "gap 4-9"]);
+        assert!(!extend_to_last_seq(&mut items, 9, true));
+        assert!(!extend_to_last_seq(&mut items, 20, false));
+        let mut empty = Vec::new();
+        assert!(extend_to_last_seq(&mut empty, 4, true));
+        assert_eq!(shape(&empty), ["older ..4"]);
+    }
+
+    #[test]
+    fn cached_page_is_prepended_without_overlap() {
+        let mut items = messages(201, 205);
+        let mut page = vec![older(100)];
+        page.extend(messages(101, 203));
+        assert!(prepend_cached_page(&mut items, page));
+        assert_eq!(coverage(&items), Some((1, 205)));
+        assert_well_formed(&items);
+        assert!(!prepend_cached_page(&mut items, messages(150, 160)));
+    }
+
+    #[test]
+    fn virtual_window_is_bounded_whatever_the_length() {
+        for total in [0usize, 1, 10, 1_000, 100_000] {
+            for scroll in [0.0, 500.0, 1e6, 1e9] {
+                let (start, end) = visible_range(scroll, 800.0, total, OVERSCAN_ROWS);
+                assert!(start <= end && end <= total);
+                assert!(end - start <= (800.0 / ROW_HEIGHT_PX).ceil() as usize + 1 + 2 * OVERSCAN_ROWS);
+                if total > 0 {
+                    assert!(end > start, "something is always rendered");
+                }
+            }
+        }
+        let (start, end) = visible_range(ROW_HEIGHT_PX * 500.0, 680.0, 100_000, 8);
+        assert_eq!((start, end), (492, 519));
+        let (top, bottom) = spacer_heights((start, end), 100_000);
+        assert_eq!(top, 492.0 * ROW_HEIGHT_PX);
+        assert_eq!(bottom, (100_000 - 519) as f64 * ROW_HEIGHT_PX);
+    }
+
+    #[test]
+    fn scroll_anchor_follows_its_seq_through_an_insert() {
+        let before = rows(&[older(10), message(11), message(12)], &[]);
+        let seq = anchor_seq(&before, 1).unwrap();
+        let mut items = vec![older(10), message(11), message(12)];
+        apply_span_change(&mut items, span(1, 10), messages(1, 10), true);
+        let after = rows(&items, &[]);
+        assert_eq!(row_index_of_seq(&after, seq), Some(10));
+        assert_eq!(row_index_of_seq(&before, 5), Some(0), "a skeleton row stands for every seq it covers");
+    }
+
+    #[test]
+    fn indicator_only_while_fetching_and_only_after_the_delay() {
+        let mut tracker = FetchTracker::default();
+        assert!(!tracker.indicator_visible(0.0), "nothing shows before a fetch");
+        tracker.started(1000.0);
+        assert!(!tracker.indicator_visible(1000.0 + INDICATOR_DELAY_MS - 1.0), "no flicker for fast fetches");
+        assert!(tracker.indicator_visible(1000.0 + INDICATOR_DELAY_MS));
+        tracker.started(1100.0);
+        tracker.finished();
+        assert!(tracker.indicator_visible(1300.0), "still fetching: one fetch remains");
+        tracker.finished();
+        assert!(!tracker.indicator_visible(1300.0), "no 'synced' state after the fetch");
+        assert!(!tracker.indicator_visible(1e9));
+        tracker.finished();
+        assert!(!tracker.is_fetching(), "an unmatched finish never underflows");
+        // A fast fetch: started and finished before the delay never shows.
+        tracker.started(5000.0);
+        tracker.finished();
+        assert!(!tracker.indicator_visible(5000.0 + INDICATOR_DELAY_MS));
+    }
+
+    #[test]
+    fn resync_button_only_when_the_view_is_ready() {
+        let ready = ViewReadiness {
+            window_loaded: true,
+            container_mounted: true,
+            interactive: true,
+            message_rows: 3,
+            chat_empty: false,
+        };
+        assert!(resync_visible(ready));
+        assert!(!resync_visible(ViewReadiness { window_loaded: false, ..ready }), "during init");
+        assert!(!resync_visible(ViewReadiness { container_mounted: false, ..ready }), "no container");
+        assert!(!resync_visible(ViewReadiness { interactive: false, ..ready }), "not painted yet");
+        assert!(!resync_visible(ViewReadiness { message_rows: 0, ..ready }), "skeleton-only render");
+        assert!(resync_visible(ViewReadiness { message_rows: 0, chat_empty: true, ..ready }));
+        assert!(!resync_visible(ViewReadiness::default()));
+    }
+
+    #[test]
+    fn cache_map_segments_cover_the_chat_in_order() {
+        let map = CacheMapView {
+            chat_id: ChatId(uuid::Uuid::nil()),
+            last_seq: 100,
+            cached: vec![span(11, 40), span(51, 100)],
+            missing: vec![span(1, 10), span(41, 50)],
+            cached_count: 80,
+        };
+        let segments = cache_map_segments(&map);
+        let kinds: Vec<(bool, Seq, Seq)> = segments.iter().map(|s| (s.cached, s.from, s.to)).collect();
+        assert_eq!(kinds, vec![(false, 1, 10), (true, 11, 40), (false, 41, 50), (true, 51, 100)]);
+        assert_eq!(segments[0].left_pct, 0.0);
+        assert_eq!(segments[1].left_pct, 10.0);
+        assert_eq!(segments[3].width_pct, 50.0);
+        let total: f64 = segments.iter().map(|s| s.width_pct).sum();
+        assert!((total - 100.0).abs() < 1e-9);
+        // One missing message among 100,000 stays visible.
+        let map = CacheMapView {
+            last_seq: 100_000,
+            cached: vec![span(1, 49_999), span(50_001, 100_000)],
+            missing: vec![span(50_000, 50_000)],
+            cached_count: 99_999,
+            ..map
+        };
+        let segments = cache_map_segments(&map);
+        assert!(segments[1].width_pct >= MIN_SEGMENT_PCT);
+        assert!(cache_map_segments(&CacheMapView { last_seq: 0, cached: vec![], missing: vec![], ..map }).is_empty());
+    }
+
+    #[test]
+    fn composer_enter_sends_and_shift_enter_is_a_newline() {
+        assert_eq!(composer_key("Enter", false, false), ComposerKey::Send);
+        assert_eq!(composer_key("Enter", true, false), ComposerKey::Default);
+        assert_eq!(composer_key("Enter", false, true), ComposerKey::Default, "IME composition");
+        assert_eq!(composer_key("a", false, false), ComposerKey::Default);
+    }
+
+    #[test]
+    fn chat_list_keyboard_navigation() {
+        assert_eq!(chat_list_key("ArrowDown", None, 3), Some(0));
+        assert_eq!(chat_list_key("ArrowDown", Some(2), 3), Some(2));
+        assert_eq!(chat_list_key("ArrowUp", Some(0), 3), Some(0));
+        assert_eq!(chat_list_key("ArrowUp", None, 3), Some(2));
+        assert_eq!(chat_list_key("End", Some(0), 3), Some(2));
+        assert_eq!(chat_list_key("Home", Some(2), 3), Some(0));
+        assert_eq!(chat_list_key("x", Some(1), 3), None);
+        assert_eq!(chat_list_key("ArrowDown", None, 0), None);
+    }
+
+    #[test]
+    fn row_keys_change_with_content() {
+        let mut edited = message(2);
+        if let WindowItem::Message { message } = &mut edited {
+            message.version = 2;
+        }
+        assert_ne!(Row::Item(message(2)).key(), Row::Item(edited).key());
+        assert_ne!(Row::Item(gap(1, 2)).key(), Row::Item(gap(1, 3)).key());
+    }
+}
