@@ -143,7 +143,7 @@ fn fabricate(template: Option<&Value>, chat_id: &Value, seq: u64, rev: u64, text
     message
 }
 
-/// The hostile body for a 200 response on `route`, or `None` when this kind cannot apply to
+/// The hostile body for a 2xx response on `route`, or `None` when this kind cannot apply to
 /// this response (too few messages, a `too_old` changes answer, not enough data to oversize).
 pub(crate) fn mutate(hostile: Hostile, route: Route, query: Option<&str>, body: &[u8]) -> Option<Vec<u8>> {
     match hostile {

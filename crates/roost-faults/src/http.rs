@@ -212,7 +212,7 @@ async fn handle(shared: Arc<Shared>, ctl: Arc<ConnCtl>, request: Request<Incomin
             (bytes.len(), BodyExt::boxed(StreamBody::new(frames)))
         }
         Some((rule, HttpFault::Hostile(hostile))) => {
-            match (status == StatusCode::OK).then(|| hostile::mutate(hostile, route, parts.uri.query(), &bytes)).flatten() {
+            match status.is_success().then(|| hostile::mutate(hostile, route, parts.uri.query(), &bytes)).flatten() {
                 Some(body) => {
                     shared.record(FaultKind::Hostile(hostile), &format!("{what}: hostile response ({})", hostile_detail(hostile)));
                     out_headers.remove(MESSAGE_COUNT_HEADER);

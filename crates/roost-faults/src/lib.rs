@@ -143,8 +143,9 @@ pub enum HttpFault {
     Stall,
     /// Send the status, headers and half the body, then nothing, forever.
     StallBody,
-    /// A well-formed HTTP 200 whose content is wrong (range and changes routes only; the
-    /// payload kinds also apply to any JSON route).
+    /// A well-formed HTTP success whose content is wrong (structural kinds: range and changes
+    /// routes only; `InvalidJson`/`TruncatedJson`: any route, e.g. the answer to a send). Applied
+    /// only to a 2xx answer; on an error answer it waits for the next matching request.
     Hostile(Hostile),
 }
 

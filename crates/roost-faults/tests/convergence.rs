@@ -520,3 +520,53 @@ async fn randomized_fault_schedules_converge() {
     assert_eq!(total.duplicated, 0);
     assert!(total.messages_checked > 0);
 }
+
+/// The server restarts (and is unreachable for a while) under a connected client: messages,
+/// edits and deletes made while it is down (not streamed to anyone) and after it is back are all
+/// in the cache after the client reconnects and one resync per chat runs; nothing cached is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restart_under_a_connected_client_converges() {
+    common::init_tracing();
+    let mut server = spawn_test_server().await;
+    let proxy = FaultProxy::start(server.addr(), 11).await;
+    let mut chats = Vec::new();
+    for i in 0..2 {
+        let chat = server.create_chat(&format!("restart {i}"), &["bob", "alice"]).await;
+        server.send_many("bob", chat, 40).await;
+        chats.push(chat);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("message_cache.db");
+    let client = open_client(&proxy, &server, "alice", &cache, 20).await.unwrap();
+    client.refresh_chats().await.unwrap();
+    for chat in &chats {
+        client.resync(*chat).await.unwrap();
+    }
+    let mut held = BTreeMap::new();
+    snapshot(&client, &chats, &mut held).await;
+
+    for round in 0..3 {
+        server.stop().await;
+        // While it is down: the client's calls fail, nothing is lost.
+        assert!(client.resync(chats[0]).await.is_err(), "round {round}: a resync while the server is down must fail");
+        let all = server.messages(chats[1]).await;
+        server.edit("bob", chats[1], all[5 + round].id, "edited while down").await;
+        server.delete("bob", chats[1], all[10 + round].id).await;
+        server.send_many("bob", chats[0], 7).await;
+        server.restart().await;
+        for chat in &chats {
+            server.send("bob", *chat, "after the restart").await;
+        }
+        // Let the stream reconnect and catch up by itself once.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        snapshot(&client, &chats, &mut held).await;
+    }
+    for chat in &chats {
+        common::resync_until_in_sync(&client, *chat, 1).await.expect("one resync converges after the restarts");
+        let cached = common::cached(&client, *chat).await;
+        let truth = server.messages(*chat).await;
+        let check = compare_chat(*chat, &cached, &truth, held.get(chat).unwrap_or(&Holdings::new()));
+        assert!(check.problems.is_empty(), "chat {chat}: {:?}", check.problems);
+    }
+    client.shutdown().await;
+}

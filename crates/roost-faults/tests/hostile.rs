@@ -178,6 +178,7 @@ async fn a_garbled_answer_to_a_send_keeps_the_message_pending() {
     proxy.fail_next(Scope::route(Route::Send), 1, HttpFault::Hostile(Hostile::TruncatedJson));
     client.send(chat, "once").await.unwrap();
     let _ = client.flush_outbox().await;
+    assert_eq!(proxy.figures().count(FaultKind::Hostile(Hostile::TruncatedJson)), 1, "the fault was injected");
     let outbox = client.outbox(None).await.unwrap();
     assert!(
         outbox.iter().all(|e| e.state != roost_core::OutboxState::Failed),
