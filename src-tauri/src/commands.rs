@@ -6,8 +6,8 @@ use crate::error::{ShellError, ShellResult};
 use crate::mapping;
 use crate::session::{AppState, Credentials};
 use roost_proto::app::{
-    AppStatus, CacheMapView, ChatEntry, ChatWindowView, LoadOlderOutcome, OutboxItem, ResyncOutcome, UiEvent,
-    WindowAnchor,
+    AppStatus, CacheMapView, ChatEntry, ChatWindowView, LoadOlderOutcome, OutboxItem,
+    ResyncOutcome, UiEvent, WindowAnchor,
 };
 use roost_proto::{ChatId, Message, MessageId};
 use tauri::ipc::Channel;
@@ -38,7 +38,9 @@ pub async fn sign_in(
     server_url: String,
     token: String,
 ) -> ShellResult<AppStatus> {
-    state.start_session(&app, Credentials { server_url, token }, true).await
+    state
+        .start_session(&app, Credentials { server_url, token }, true)
+        .await
 }
 
 #[tauri::command]
@@ -50,15 +52,26 @@ pub async fn sign_out(state: State<'_, AppState>) -> ShellResult<AppStatus> {
 #[tauri::command]
 pub async fn chats(state: State<'_, AppState>) -> ShellResult<Vec<ChatEntry>> {
     let client = state.client().await?;
-    Ok(client.chats().await?.iter().map(mapping::chat_entry).collect())
+    Ok(client
+        .chats()
+        .await?
+        .iter()
+        .map(mapping::chat_entry)
+        .collect())
 }
 
 /// Renders a chat from the cache (never waits for the network) and marks it open; the core
 /// validates and, when partial, resyncs it in the background.
 #[tauri::command]
-pub async fn open_chat(state: State<'_, AppState>, chat_id: ChatId, anchor: WindowAnchor) -> ShellResult<ChatWindowView> {
+pub async fn open_chat(
+    state: State<'_, AppState>,
+    chat_id: ChatId,
+    anchor: WindowAnchor,
+) -> ShellResult<ChatWindowView> {
     let client = state.client().await?;
-    let window = client.open_chat(chat_id, mapping::anchor(anchor), OPEN_WINDOW_LIMIT).await?;
+    let window = client
+        .open_chat(chat_id, mapping::anchor(anchor), OPEN_WINDOW_LIMIT)
+        .await?;
     Ok(mapping::chat_window(window))
 }
 
@@ -78,18 +91,31 @@ pub async fn cached_window(
     limit: u32,
 ) -> ShellResult<ChatWindowView> {
     if limit == 0 || limit > MAX_WINDOW_LIMIT {
-        return Err(ShellError::InvalidInput(format!("limit must be 1..={MAX_WINDOW_LIMIT}")));
+        return Err(ShellError::InvalidInput(format!(
+            "limit must be 1..={MAX_WINDOW_LIMIT}"
+        )));
     }
     let client = state.client().await?;
-    Ok(mapping::chat_window(client.window(chat_id, mapping::anchor(anchor), limit).await?))
+    Ok(mapping::chat_window(
+        client
+            .window(chat_id, mapping::anchor(anchor), limit)
+            .await?,
+    ))
 }
 
 /// One page of history above the oldest cached message (the OlderHistory skeleton).
 #[tauri::command]
-pub async fn load_older(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<LoadOlderOutcome> {
+pub async fn load_older(
+    state: State<'_, AppState>,
+    chat_id: ChatId,
+) -> ShellResult<LoadOlderOutcome> {
     let client = state.client().await?;
     let report = client.load_older(chat_id).await?;
-    Ok(LoadOlderOutcome { chat_id, fetched: report.fetched, reached_start: report.reached_start })
+    Ok(LoadOlderOutcome {
+        chat_id,
+        fetched: report.fetched,
+        reached_start: report.reached_start,
+    })
 }
 
 /// The Resync button: missing messages only; a second press joins the running resync.
@@ -101,7 +127,11 @@ pub async fn resync(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<
 }
 
 #[tauri::command]
-pub async fn send(state: State<'_, AppState>, chat_id: ChatId, text: String) -> ShellResult<OutboxItem> {
+pub async fn send(
+    state: State<'_, AppState>,
+    chat_id: ChatId,
+    text: String,
+) -> ShellResult<OutboxItem> {
     if text.trim().is_empty() {
         return Err(ShellError::InvalidInput("the message is empty".into()));
     }
@@ -124,7 +154,11 @@ pub async fn edit(
 }
 
 #[tauri::command]
-pub async fn delete(state: State<'_, AppState>, chat_id: ChatId, message_id: MessageId) -> ShellResult<Message> {
+pub async fn delete(
+    state: State<'_, AppState>,
+    chat_id: ChatId,
+    message_id: MessageId,
+) -> ShellResult<Message> {
     let client = state.client().await?;
     Ok(client.delete(chat_id, message_id).await?)
 }
@@ -138,5 +172,8 @@ pub async fn retry_failed(state: State<'_, AppState>, local_id: String) -> Shell
 #[tauri::command]
 pub async fn cache_map(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<CacheMapView> {
     let client = state.client().await?;
-    Ok(mapping::cache_map(chat_id, &client.cache_map(chat_id).await?))
+    Ok(mapping::cache_map(
+        chat_id,
+        &client.cache_map(chat_id).await?,
+    ))
 }

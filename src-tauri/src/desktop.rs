@@ -13,7 +13,11 @@ const APP_TITLE: &str = "Roost";
 
 /// `Roost` or `Roost (3)`.
 pub fn window_title(total_unread: u64) -> String {
-    if total_unread == 0 { APP_TITLE.to_string() } else { format!("{APP_TITLE} ({total_unread})") }
+    if total_unread == 0 {
+        APP_TITLE.to_string()
+    } else {
+        format!("{APP_TITLE} ({total_unread})")
+    }
 }
 
 #[derive(Debug)]
@@ -25,7 +29,11 @@ pub struct DesktopEffects {
 
 impl DesktopEffects {
     pub fn new(app: AppHandle) -> Self {
-        DesktopEffects { app, unread: HashMap::new(), shown_total: None }
+        DesktopEffects {
+            app,
+            unread: HashMap::new(),
+            shown_total: None,
+        }
     }
 
     /// Takes the unread counts of the cached chats without notifying about them.
@@ -37,7 +45,10 @@ impl DesktopEffects {
     }
 
     pub fn chat_updated(&mut self, chat: &ChatRecord) {
-        let before = self.unread.insert(chat.chat_id, chat.unread_count).unwrap_or(0);
+        let before = self
+            .unread
+            .insert(chat.chat_id, chat.unread_count)
+            .unwrap_or(0);
         if chat.unread_count > before && !self.window_focused() {
             self.notify(chat);
         }
@@ -66,7 +77,10 @@ impl DesktopEffects {
 
     fn notify(&self, chat: &ChatRecord) {
         let title = chat.title.clone();
-        let body = chat.last_message_preview.clone().unwrap_or_else(|| "New message".to_string());
+        let body = chat
+            .last_message_preview
+            .clone()
+            .unwrap_or_else(|| "New message".to_string());
         let app = self.app.clone();
         // Showing a notification talks to the desktop's notification daemon; never let a slow
         // or missing daemon hold up the event forwarder.

@@ -29,7 +29,10 @@ impl ShellError {
     }
 
     pub fn to_ipc(&self) -> IpcError {
-        IpcError { kind: self.kind(), message: self.to_string() }
+        IpcError {
+            kind: self.kind(),
+            message: self.to_string(),
+        }
     }
 }
 
@@ -37,9 +40,18 @@ fn core_error_kind(error: &roost_core::Error) -> IpcErrorKind {
     use roost_core::Error as E;
     match error {
         E::Offline(_) => IpcErrorKind::Offline,
-        E::Server { kind: ErrorKind::Unauthorized, .. } => IpcErrorKind::Unauthorized,
-        E::Server { kind: ErrorKind::NotFound, .. } => IpcErrorKind::NotFound,
-        E::Server { kind: ErrorKind::Forbidden | ErrorKind::VersionConflict, .. } => IpcErrorKind::Forbidden,
+        E::Server {
+            kind: ErrorKind::Unauthorized,
+            ..
+        } => IpcErrorKind::Unauthorized,
+        E::Server {
+            kind: ErrorKind::NotFound,
+            ..
+        } => IpcErrorKind::NotFound,
+        E::Server {
+            kind: ErrorKind::Forbidden | ErrorKind::VersionConflict,
+            ..
+        } => IpcErrorKind::Forbidden,
         E::Server { .. } | E::ProtocolViolation(_) => IpcErrorKind::Server,
         E::CacheCorrupt(_) | E::Cache(_) => IpcErrorKind::Cache,
         E::NotFound(_) => IpcErrorKind::NotFound,
@@ -73,6 +85,9 @@ mod tests {
             message: "unknown token".into(),
         });
         assert_eq!(unauthorized.kind(), IpcErrorKind::Unauthorized);
-        assert_eq!(serde_json::to_value(ShellError::NotSignedIn).unwrap()["kind"], "not_signed_in");
+        assert_eq!(
+            serde_json::to_value(ShellError::NotSignedIn).unwrap()["kind"],
+            "not_signed_in"
+        );
     }
 }

@@ -21,8 +21,12 @@ pub const ENV_SERVER_URL: &str = "ROOST_SERVER_URL";
 pub const ENV_TOKEN: &str = "ROOST_TOKEN";
 
 fn env_credentials() -> Option<Credentials> {
-    let server_url = std::env::var(ENV_SERVER_URL).ok().filter(|v| !v.trim().is_empty())?;
-    let token = std::env::var(ENV_TOKEN).ok().filter(|v| !v.trim().is_empty())?;
+    let server_url = std::env::var(ENV_SERVER_URL)
+        .ok()
+        .filter(|v| !v.trim().is_empty())?;
+    let token = std::env::var(ENV_TOKEN)
+        .ok()
+        .filter(|v| !v.trim().is_empty())?;
     Some(Credentials { server_url, token })
 }
 

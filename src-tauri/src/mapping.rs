@@ -1,10 +1,12 @@
 //! Maps `roost-core`'s types onto the IPC types of `roost_proto::app`. Pure functions only: the
 //! shell adds no behaviour of its own here, it only changes shapes.
 
-use roost_core::{CacheMap, ChatRecord, ChatWindow, OutboxEntry, OutboxState, ResyncReport, SyncState};
+use roost_core::{
+    CacheMap, ChatRecord, ChatWindow, OutboxEntry, OutboxState, ResyncReport, SyncState,
+};
 use roost_proto::app::{
-    CacheMapView, ChatEntry, ChatSyncState, ChatWindowView, OfflineCoverage, OutboxItem, OutboxStatus,
-    ResyncOutcome, SeqSpan, WindowAnchor, WindowItem,
+    CacheMapView, ChatEntry, ChatSyncState, ChatWindowView, OfflineCoverage, OutboxItem,
+    OutboxStatus, ResyncOutcome, SeqSpan, WindowAnchor, WindowItem,
 };
 use roost_proto::{ChatId, Message, Seq};
 
@@ -55,7 +57,12 @@ pub fn outbox_item(entry: &OutboxEntry) -> OutboxItem {
     OutboxItem {
         local_id: entry.local_id.clone(),
         chat_id: entry.chat_id,
-        text: entry.body.get("text").and_then(|t| t.as_str()).unwrap_or_default().to_string(),
+        text: entry
+            .body
+            .get("text")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default()
+            .to_string(),
         status: outbox_status(entry.state),
         last_error: entry.last_error.clone(),
         created_at: entry.created_at,
@@ -80,8 +87,13 @@ pub fn anchor(anchor: WindowAnchor) -> roost_core::Anchor {
 }
 
 pub fn cache_map(chat_id: ChatId, map: &CacheMap) -> CacheMapView {
-    let span = |r: &roost_core::SeqRange| SeqSpan { from: r.start, to: r.end };
-    let last_seq = map.server_last_seq.max(map.cached.last().map_or(0, |r| r.end));
+    let span = |r: &roost_core::SeqRange| SeqSpan {
+        from: r.start,
+        to: r.end,
+    };
+    let last_seq = map
+        .server_last_seq
+        .max(map.cached.last().map_or(0, |r| r.end));
     CacheMapView {
         chat_id,
         last_seq,
@@ -123,18 +135,27 @@ pub fn contiguous_spans(seqs: &[Seq]) -> Vec<SeqSpan> {
 pub fn span_items(span: SeqSpan, cached: Vec<Message>) -> Vec<WindowItem> {
     let mut items = Vec::with_capacity(cached.len());
     let mut next = span.from;
-    for message in cached.into_iter().filter(|m| m.seq >= span.from && m.seq <= span.to) {
+    for message in cached
+        .into_iter()
+        .filter(|m| m.seq >= span.from && m.seq <= span.to)
+    {
         if message.seq < next {
             continue;
         }
         if message.seq > next {
-            items.push(WindowItem::Gap { from: next, to: message.seq - 1 });
+            items.push(WindowItem::Gap {
+                from: next,
+                to: message.seq - 1,
+            });
         }
         next = message.seq + 1;
         items.push(WindowItem::Message { message });
     }
     if next <= span.to {
-        items.push(WindowItem::Gap { from: next, to: span.to });
+        items.push(WindowItem::Gap {
+            from: next,
+            to: span.to,
+        });
     }
     items
 }
@@ -146,7 +167,10 @@ mod tests {
     #[test]
     fn contiguous_spans_groups_runs() {
         let spans = contiguous_spans(&[9, 5, 3, 4, 4, 11, 10]);
-        assert_eq!(spans, vec![SeqSpan { from: 3, to: 5 }, SeqSpan { from: 9, to: 11 }]);
+        assert_eq!(
+            spans,
+            vec![SeqSpan { from: 3, to: 5 }, SeqSpan { from: 9, to: 11 }]
+        );
         assert!(contiguous_spans(&[]).is_empty());
     }
 

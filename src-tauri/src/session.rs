@@ -13,8 +13,8 @@ use roost_proto::app::{AppStatus, SeqSpan, UiEvent};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use tauri::ipc::Channel;
 use tauri::AppHandle;
+use tauri::ipc::Channel;
 use tokio::sync::{RwLock, broadcast, watch};
 
 /// File name of the message cache in the app data dir.
@@ -43,7 +43,9 @@ pub struct EventSink(Mutex<Option<Channel<UiEvent>>>);
 impl std::fmt::Debug for EventSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let connected = self.0.lock().map(|c| c.is_some()).unwrap_or(false);
-        f.debug_struct("EventSink").field("connected", &connected).finish()
+        f.debug_struct("EventSink")
+            .field("connected", &connected)
+            .finish()
     }
 }
 
@@ -121,14 +123,23 @@ impl AppState {
             None => match std::fs::remove_file(&path) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(ShellError::Internal(format!("could not remove {}: {e}", path.display()))),
+                Err(e) => Err(ShellError::Internal(format!(
+                    "could not remove {}: {e}",
+                    path.display()
+                ))),
             },
             Some(credentials) => {
-                std::fs::create_dir_all(&self.config_dir)
-                    .map_err(|e| ShellError::Internal(format!("could not create {}: {e}", self.config_dir.display())))?;
-                let text = serde_json::to_string_pretty(credentials).map_err(|e| ShellError::Internal(e.to_string()))?;
-                write_private(&path, text.as_bytes())
-                    .map_err(|e| ShellError::Internal(format!("could not write {}: {e}", path.display())))
+                std::fs::create_dir_all(&self.config_dir).map_err(|e| {
+                    ShellError::Internal(format!(
+                        "could not create {}: {e}",
+                        self.config_dir.display()
+                    ))
+                })?;
+                let text = serde_json::to_string_pretty(credentials)
+                    .map_err(|e| ShellError::Internal(e.to_string()))?;
+                write_private(&path, text.as_bytes()).map_err(|e| {
+                    ShellError::Internal(format!("could not write {}: {e}", path.display()))
+                })
             }
         }
     }
@@ -136,7 +147,12 @@ impl AppState {
     pub async fn status(&self) -> AppStatus {
         let session = self.session.read().await;
         match session.as_ref() {
-            None => AppStatus { signed_in: false, server_url: None, user_id: None, online: false },
+            None => AppStatus {
+                signed_in: false,
+                server_url: None,
+                user_id: None,
+                online: false,
+            },
             Some(s) => AppStatus {
                 signed_in: true,
                 server_url: Some(s.server_url.clone()),
@@ -148,18 +164,31 @@ impl AppState {
 
     /// The signed-in client, or `NotSignedIn`.
     pub async fn client(&self) -> ShellResult<Client> {
-        self.session.read().await.as_ref().map(|s| s.client.clone()).ok_or(ShellError::NotSignedIn)
+        self.session
+            .read()
+            .await
+            .as_ref()
+            .map(|s| s.client.clone())
+            .ok_or(ShellError::NotSignedIn)
     }
 
     /// Opens the cache and the core client for these credentials, starts the stream and the
     /// event forwarder. With `verify`, the token is checked against the server first (an
     /// unreachable server is accepted: the app works offline from the cache).
-    pub async fn start_session(&self, app: &AppHandle, credentials: Credentials, verify: bool) -> ShellResult<AppStatus> {
+    pub async fn start_session(
+        &self,
+        app: &AppHandle,
+        credentials: Credentials,
+        verify: bool,
+    ) -> ShellResult<AppStatus> {
         let server_url = normalize_server_url(&credentials.server_url)?;
         if credentials.token.trim().is_empty() {
             return Err(ShellError::InvalidInput("the token is empty".into()));
         }
-        let credentials = Credentials { server_url, token: credentials.token.trim().to_string() };
+        let credentials = Credentials {
+            server_url,
+            token: credentials.token.trim().to_string(),
+        };
         self.stop_session().await;
         // A cache belongs to one server: signing in elsewhere starts from an empty cache.
         if let Some(previous) = self.load_credentials()
@@ -167,9 +196,11 @@ impl AppState {
         {
             remove_cache_files(&self.cache_path());
         }
-        std::fs::create_dir_all(&self.data_dir)
-            .map_err(|e| ShellError::Internal(format!("could not create {}: {e}", self.data_dir.display())))?;
-        let config = ClientConfig::new(&credentials.server_url, &credentials.token).cache_path(self.cache_path());
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| {
+            ShellError::Internal(format!("could not create {}: {e}", self.data_dir.display()))
+        })?;
+        let config = ClientConfig::new(&credentials.server_url, &credentials.token)
+            .cache_path(self.cache_path());
         let (client, info) = Client::open(config).await?;
         if let Some(corruption) = &info.corruption {
             tracing::warn!(moved_to = %corruption.moved_to.display(), reason = %corruption.reason, "the cache was corrupt: moved aside");
@@ -195,9 +226,15 @@ impl AppState {
             events,
             self.channel.clone(),
         ));
-        *self.session.write().await = Some(Session { client, server_url: credentials.server_url.clone(), forwarder });
+        *self.session.write().await = Some(Session {
+            client,
+            server_url: credentials.server_url.clone(),
+            forwarder,
+        });
         let status = self.status().await;
-        self.emit(UiEvent::Session { status: status.clone() });
+        self.emit(UiEvent::Session {
+            status: status.clone(),
+        });
         tracing::info!(server = %credentials.server_url, "signed in");
         Ok(status)
     }
@@ -216,7 +253,9 @@ impl AppState {
         self.save_credentials(None)?;
         remove_cache_files(&self.cache_path());
         let status = self.status().await;
-        self.emit(UiEvent::Session { status: status.clone() });
+        self.emit(UiEvent::Session {
+            status: status.clone(),
+        });
         Ok(status)
     }
 }
@@ -224,8 +263,11 @@ impl AppState {
 /// `http(s)://host[:port]` without a trailing slash.
 pub fn normalize_server_url(url: &str) -> ShellResult<String> {
     let url = url.trim().trim_end_matches('/');
-    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len() {
-        return Err(ShellError::InvalidInput(format!("{url:?} is not an http:// or https:// URL")));
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len()
+    {
+        return Err(ShellError::InvalidInput(format!(
+            "{url:?} is not an http:// or https:// URL"
+        )));
     }
     Ok(url.to_string())
 }
@@ -269,7 +311,10 @@ async fn forward_events(
         let event = match events.recv().await {
             Ok(event) => event,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "the UI fell behind the core's events: asking it to reload");
+                tracing::warn!(
+                    missed,
+                    "the UI fell behind the core's events: asking it to reload"
+                );
                 channel.send(UiEvent::Reload);
                 continue;
             }
@@ -278,14 +323,18 @@ async fn forward_events(
         match event {
             ClientEvent::ChatUpdated { chat } => {
                 desktop.chat_updated(&chat);
-                channel.send(UiEvent::ChatUpdated { chat: mapping::chat_entry(&chat) });
+                channel.send(UiEvent::ChatUpdated {
+                    chat: mapping::chat_entry(&chat),
+                });
             }
             ClientEvent::MessagesChanged { chat_id, seqs } => {
                 for span in mapping::contiguous_spans(&seqs) {
                     match client.cached_messages(chat_id, span.from, span.to).await {
-                        Ok(cached) => channel.send(
-                            UiEvent::WindowChanged { chat_id, span, items: mapping::span_items(span, cached) },
-                        ),
+                        Ok(cached) => channel.send(UiEvent::WindowChanged {
+                            chat_id,
+                            span,
+                            items: mapping::span_items(span, cached),
+                        }),
                         Err(e) => {
                             tracing::warn!(%chat_id, error = %e, "could not read changed messages back from the cache");
                             channel.send(UiEvent::Reload);
@@ -294,25 +343,34 @@ async fn forward_events(
                 }
             }
             ClientEvent::SyncStateChanged { chat_id, state } => {
-                channel.send(UiEvent::SyncState { chat_id, state: mapping::sync_state(state) });
+                channel.send(UiEvent::SyncState {
+                    chat_id,
+                    state: mapping::sync_state(state),
+                });
             }
-            ClientEvent::FetchStarted { chat_id } => channel.send(UiEvent::FetchStarted { chat_id }),
+            ClientEvent::FetchStarted { chat_id } => {
+                channel.send(UiEvent::FetchStarted { chat_id })
+            }
             ClientEvent::FetchFinished { chat_id, fetched } => {
                 channel.send(UiEvent::FetchFinished { chat_id, fetched })
             }
             ClientEvent::Connection { online } => channel.send(UiEvent::Connection { online }),
             ClientEvent::OutboxChanged { entry, message } => {
                 if let Some(message) = &message {
-                    let span = SeqSpan { from: message.seq, to: message.seq };
-                    channel.send(
-                        UiEvent::WindowChanged {
-                            chat_id: message.chat_id,
-                            span,
-                            items: mapping::span_items(span, vec![message.clone()]),
-                        },
-                    );
+                    let span = SeqSpan {
+                        from: message.seq,
+                        to: message.seq,
+                    };
+                    channel.send(UiEvent::WindowChanged {
+                        chat_id: message.chat_id,
+                        span,
+                        items: mapping::span_items(span, vec![message.clone()]),
+                    });
                 }
-                channel.send(UiEvent::Outbox { item: mapping::outbox_item(&entry), message });
+                channel.send(UiEvent::Outbox {
+                    item: mapping::outbox_item(&entry),
+                    message,
+                });
             }
         }
     }
@@ -324,7 +382,10 @@ mod tests {
 
     #[test]
     fn server_urls_are_normalized_or_rejected() {
-        assert_eq!(normalize_server_url(" http://127.0.0.1:7878/ ").unwrap(), "http://127.0.0.1:7878");
+        assert_eq!(
+            normalize_server_url(" http://127.0.0.1:7878/ ").unwrap(),
+            "http://127.0.0.1:7878"
+        );
         assert!(normalize_server_url("127.0.0.1:7878").is_err());
         assert!(normalize_server_url("https://").is_err());
     }

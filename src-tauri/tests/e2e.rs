@@ -35,7 +35,11 @@ fn artifacts_dir() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// One user's desktop environment: XDG dirs that persist across app restarts, and the
@@ -47,11 +51,16 @@ struct Desktop {
 
 impl Desktop {
     fn new(credentials: Option<(String, String)>) -> Desktop {
-        Desktop { home: tempfile::tempdir().unwrap(), credentials }
+        Desktop {
+            home: tempfile::tempdir().unwrap(),
+            credentials,
+        }
     }
 
     fn cache_file(&self) -> PathBuf {
-        self.home.path().join("data/dev.roost.desktop/message_cache.db")
+        self.home
+            .path()
+            .join("data/dev.roost.desktop/message_cache.db")
     }
 
     /// Starts the app (through a fresh tauri-driver) and returns the WebDriver session.
@@ -61,7 +70,12 @@ impl Desktop {
         let log = std::fs::File::create(self.home.path().join(format!("tauri-driver-{port}.log")))?;
         let mut command = Command::new("tauri-driver");
         command
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
             .env("XDG_DATA_HOME", self.home.path().join("data"))
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("XDG_CACHE_HOME", self.home.path().join("cache"))
@@ -69,18 +83,30 @@ impl Desktop {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        command.env_remove("ROOST_SERVER_URL").env_remove("ROOST_TOKEN");
+        command
+            .env_remove("ROOST_SERVER_URL")
+            .env_remove("ROOST_TOKEN");
         if let Some((url, token)) = &self.credentials {
-            command.env("ROOST_SERVER_URL", url).env("ROOST_TOKEN", token);
+            command
+                .env("ROOST_SERVER_URL", url)
+                .env("ROOST_TOKEN", token);
         }
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let driver = DriverProcess(command.spawn().context("start tauri-driver (cargo install tauri-driver)")?);
+        let driver = DriverProcess(
+            command
+                .spawn()
+                .context("start tauri-driver (cargo install tauri-driver)")?,
+        );
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
         capabilities.insert("tauri:options".into(), json!({ "application": APP }));
         let started = Instant::now();
         let client = loop {
-            match ClientBuilder::native().capabilities(capabilities.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+            match ClientBuilder::native()
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
                 Ok(client) => break client,
                 Err(e) if started.elapsed() < WAIT => {
                     let _ = e;
@@ -89,7 +115,10 @@ impl Desktop {
                 Err(e) => bail!("no WebDriver session: {e}"),
             }
         };
-        Ok(App { client: Some(client), _driver: driver })
+        Ok(App {
+            client: Some(client),
+            _driver: driver,
+        })
     }
 }
 
@@ -99,7 +128,10 @@ struct DriverProcess(Child);
 impl Drop for DriverProcess {
     fn drop(&mut self) {
         let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.0.try_wait() {
@@ -108,7 +140,10 @@ impl Drop for DriverProcess {
             std::thread::sleep(Duration::from_millis(50));
         }
         // Whatever ignored SIGTERM (WebKitWebDriver, the app) goes now.
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.wait();
     }
 }
@@ -143,7 +178,12 @@ impl App {
     }
 
     /// Polls `script` (a JS expression body returning JSON) until `accept` holds.
-    async fn wait_js(&self, what: &str, script: &str, accept: impl Fn(&serde_json::Value) -> bool) -> Result<serde_json::Value> {
+    async fn wait_js(
+        &self,
+        what: &str,
+        script: &str,
+        accept: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<serde_json::Value> {
         let started = Instant::now();
         loop {
             let value = self.js(script).await?;
@@ -151,7 +191,9 @@ impl App {
                 return Ok(value);
             }
             if started.elapsed() > WAIT {
-                let _ = self.screenshot(&format!("timeout-{}", what.replace(' ', "-"))).await;
+                let _ = self
+                    .screenshot(&format!("timeout-{}", what.replace(' ', "-")))
+                    .await;
                 bail!("timed out waiting for {what}; last value: {value}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -160,9 +202,18 @@ impl App {
 
     async fn open_chat(&self, title: &str) -> Result<()> {
         let selector = format!("[data-testid=chat-item][data-chat-title=\"{title}\"]");
-        let item = self.c().wait().at_most(WAIT).for_element(Locator::Css(&selector)).await?;
+        let item = self
+            .c()
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(&selector))
+            .await?;
         item.click().await?;
-        self.c().wait().at_most(WAIT).for_element(Locator::Css("[data-testid=messages]")).await?;
+        self.c()
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("[data-testid=messages]"))
+            .await?;
         Ok(())
     }
 
@@ -222,16 +273,29 @@ const XSS: &str = "<img src=x onerror=alert(1)>";
 #[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
 async fn sign_in_open_a_chat_and_see_its_messages_markup_as_text() -> Result<()> {
     let server = spawn_test_server().await;
-    chat_with_messages(&server, "Welcome", &["hello alice", XSS, "third message"]).await;
+    let chat = chat_with_messages(&server, "Welcome", &["hello alice", XSS, "third message"]).await;
     let desktop = Desktop::new(None);
     let app = desktop.launch().await?;
 
-    let server_input = app.c().wait().at_most(WAIT).for_element(Locator::Css("[data-testid=signin-server]")).await?;
+    let server_input = app
+        .c()
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-testid=signin-server]"))
+        .await?;
     app.screenshot("a-sign-in").await?;
     server_input.clear().await?;
     server_input.send_keys(&server.base_url()).await?;
-    app.c().find(Locator::Css("[data-testid=signin-token]")).await?.send_keys(&server.token("alice")).await?;
-    app.c().find(Locator::Css("[data-testid=signin-submit]")).await?.click().await?;
+    app.c()
+        .find(Locator::Css("[data-testid=signin-token]"))
+        .await?
+        .send_keys(&server.token("alice"))
+        .await?;
+    app.c()
+        .find(Locator::Css("[data-testid=signin-submit]"))
+        .await?
+        .click()
+        .await?;
 
     app.open_chat("Welcome").await?;
     app.wait_seqs(&[1, 2, 3]).await?;
@@ -240,13 +304,39 @@ async fn sign_in_open_a_chat_and_see_its_messages_markup_as_text() -> Result<()>
         .await?;
     assert_eq!(texts, json!(["hello alice", XSS, "third message"]));
     // (e) The markup is text: no image element anywhere, and the page is still ours.
-    assert_eq!(app.count("img").await?, 0, "message markup became an element");
-    assert_eq!(app.count("[data-testid=skeleton]").await?, 0, "complete history shows no skeleton");
-    app.wait_js("resync button", "return document.querySelectorAll('[data-testid=resync-button]').length;", |v| *v == json!(1))
-        .await?;
+    assert_eq!(
+        app.count("img").await?,
+        0,
+        "message markup became an element"
+    );
+    assert_eq!(
+        app.count("[data-testid=skeleton]").await?,
+        0,
+        "complete history shows no skeleton"
+    );
+    app.wait_js(
+        "resync button",
+        "return document.querySelectorAll('[data-testid=resync-button]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
     app.screenshot("a-chat-open").await?;
+    // Enter sends (the pending row is replaced by the server's copy, no duplicate).
+    let composer = app.c().find(Locator::Css("[data-testid=composer]")).await?;
+    composer.send_keys("sent from the app\u{E007}").await?;
+    app.wait_seqs(&[1, 2, 3, 4]).await?;
+    app.wait_js(
+        "no pending row",
+        "return document.querySelectorAll('[data-testid=pending-message]').length;",
+        |v| *v == json!(0),
+    )
+    .await?;
+    assert_eq!(server.messages(chat).await.len(), 4, "sent exactly once");
     app.screenshot("e-markup-as-text").await?;
-    assert!(desktop.cache_file().exists(), "message_cache.db in the app data dir");
+    assert!(
+        desktop.cache_file().exists(),
+        "message_cache.db in the app data dir"
+    );
     app.quit().await;
     Ok(())
 }
@@ -286,27 +376,53 @@ async fn offline_open_shows_the_cache_and_resync_fetches_only_the_missing_messag
     let app = desktop.launch().await?;
     app.open_chat("Team").await?;
     app.wait_seqs(&[1, 2, 3, 4, 5, 9]).await?;
-    assert_eq!(app.skeletons().await?, json!([[6, 8, "gap"]]), "a skeleton exactly at the gap");
-    app.wait_js("resync button", "return document.querySelectorAll('[data-testid=resync-button]').length;", |v| *v == json!(1))
-        .await?;
+    assert_eq!(
+        app.skeletons().await?,
+        json!([[6, 8, "gap"]]),
+        "a skeleton exactly at the gap"
+    );
+    app.wait_js(
+        "resync button",
+        "return document.querySelectorAll('[data-testid=resync-button]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
     // Give a would-be spinner time to show (it appears 180 ms into a fetch): none may.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(app.count("[data-testid=sync-indicator]").await?, 0, "no spinner offline");
-    app.wait_js("offline banner", "return document.querySelectorAll('[data-testid=connection-banner]').length;", |v| {
-        *v == json!(1)
-    })
+    assert_eq!(
+        app.count("[data-testid=sync-indicator]").await?,
+        0,
+        "no spinner offline"
+    );
+    app.wait_js(
+        "offline banner",
+        "return document.querySelectorAll('[data-testid=connection-banner]').length;",
+        |v| *v == json!(1),
+    )
     .await?;
     app.screenshot("b-offline-cached").await?;
 
     // (c) Server back; Resync.
     server.restart().await;
     server.reset_metrics();
-    app.c().find(Locator::Css("[data-testid=resync-button]")).await?.click().await?;
-    app.wait_seqs(&(1..=11).collect::<Vec<_>>()).await?;
-    app.wait_js("no skeleton", "return document.querySelectorAll('[data-testid=skeleton]').length;", |v| *v == json!(0))
+    app.c()
+        .find(Locator::Css("[data-testid=resync-button]"))
+        .await?
+        .click()
         .await?;
+    app.wait_seqs(&(1..=11).collect::<Vec<_>>()).await?;
+    app.wait_js(
+        "no skeleton",
+        "return document.querySelectorAll('[data-testid=skeleton]').length;",
+        |v| *v == json!(0),
+    )
+    .await?;
     let seqs = app.message_seqs().await?;
-    assert_eq!(seqs, (1..=11).collect::<Vec<_>>(), "every message once, in order");
+    assert_eq!(
+        seqs,
+        (1..=11).collect::<Vec<_>>(),
+        "every message once, in order"
+    );
     // What crossed the wire after the restart: the missing messages only — never the cached
     // history again. Creates inside the cached span (6..=8) may come through the changes journal
     // rather than the range endpoint; the changes journal may also re-confirm seq 9, which the
@@ -314,7 +430,10 @@ async fn offline_open_shows_the_cache_and_resync_fetches_only_the_missing_messag
     let metrics = server.metrics();
     let (range, changes) = (metrics.route("range"), metrics.route("changes"));
     eprintln!("after restart: range {range:?}, changes {changes:?}");
-    assert!(range.messages <= 5, "range endpoint fetched more than the missing messages: {range:?}");
+    assert!(
+        range.messages <= 5,
+        "range endpoint fetched more than the missing messages: {range:?}"
+    );
     assert!(
         (5..=6).contains(&(range.messages + changes.messages)),
         "messages received after the restart: range {range:?}, changes {changes:?}"

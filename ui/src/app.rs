@@ -9,8 +9,8 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use roost_proto::app::{
-    AppStatus, CacheMapView, ChatEntry, ChatWindowView, IpcErrorKind, OutboxItem, OutboxStatus, UiEvent,
-    WindowAnchor, WindowItem,
+    AppStatus, CacheMapView, ChatEntry, ChatWindowView, IpcErrorKind, OutboxItem, OutboxStatus,
+    UiEvent, WindowAnchor, WindowItem,
 };
 use roost_proto::{ChatId, Message, Seq};
 use std::time::Duration;
@@ -95,17 +95,25 @@ impl Model {
     }
 
     fn open_chat_id(&self) -> Option<ChatId> {
-        self.open.with_untracked(|o| o.as_ref().map(|o| o.chat.chat_id))
+        self.open
+            .with_untracked(|o| o.as_ref().map(|o| o.chat.chat_id))
     }
 
     fn tick_after(&self, ms: f64) {
         let clock = self.clock;
-        set_timeout(move || clock.set(ipc::now_ms()), Duration::from_millis(ms.max(0.0) as u64 + 5));
+        set_timeout(
+            move || clock.set(ipc::now_ms()),
+            Duration::from_millis(ms.max(0.0) as u64 + 5),
+        );
     }
 }
 
 fn sort_chats(chats: &mut [ChatEntry]) {
-    chats.sort_by(|a, b| b.last_message_at.cmp(&a.last_message_at).then_with(|| a.title.cmp(&b.title)));
+    chats.sort_by(|a, b| {
+        b.last_message_at
+            .cmp(&a.last_message_at)
+            .then_with(|| a.title.cmp(&b.title))
+    });
 }
 
 fn show_error(model: Model, error: &roost_proto::app::IpcError) {
@@ -175,7 +183,8 @@ fn change_rows(model: Model, change: impl FnOnce(&mut OpenChat) -> bool) {
         scroll_to_bottom(model);
     } else if let Some((seq, offset)) = anchor {
         let new_index = model.open.with_untracked(|open| {
-            open.as_ref().and_then(|o| logic::row_index_of_seq(&logic::rows(&o.items, &o.pending), seq))
+            open.as_ref()
+                .and_then(|o| logic::row_index_of_seq(&logic::rows(&o.items, &o.pending), seq))
         });
         if let Some(index) = new_index {
             scroll_to(model, index as f64 * logic::ROW_HEIGHT_PX + offset);
@@ -204,7 +213,11 @@ fn apply_event(model: Model, event: UiEvent) {
                 });
             }
         }
-        UiEvent::WindowChanged { chat_id, span, items } => {
+        UiEvent::WindowChanged {
+            chat_id,
+            span,
+            items,
+        } => {
             if model.open_chat_id() == Some(chat_id) {
                 change_rows(model, move |open| {
                     let at_newest = !open.has_more_after;
@@ -332,11 +345,19 @@ fn load_what_is_in_view(model: Model, range: (usize, usize)) {
     if !model.interactive.get_untracked() {
         return;
     }
-    let Some((chat_id, first, has_more_before, older_requested, cached_requested)) = model.open.with_untracked(|o| {
-        o.as_ref().map(|o| {
-            (o.chat.chat_id, o.items.first().cloned(), o.has_more_before, o.older_requested, o.cached_page_requested)
+    let Some((chat_id, first, has_more_before, older_requested, cached_requested)) =
+        model.open.with_untracked(|o| {
+            o.as_ref().map(|o| {
+                (
+                    o.chat.chat_id,
+                    o.items.first().cloned(),
+                    o.has_more_before,
+                    o.older_requested,
+                    o.cached_page_requested,
+                )
+            })
         })
-    }) else {
+    else {
         return;
     };
     if range.0 != 0 {
@@ -363,7 +384,10 @@ fn load_what_is_in_view(model: Model, range: (usize, usize)) {
         Some(item) => {
             let (first_seq, _) = item.seq_span();
             let gap_on_top = matches!(item, WindowItem::Gap { .. });
-            if first_seq <= 1 || !(has_more_before || gap_on_top) || cached_requested == Some(first_seq) {
+            if first_seq <= 1
+                || !(has_more_before || gap_on_top)
+                || cached_requested == Some(first_seq)
+            {
                 return;
             }
             model.open.update(|o| {
@@ -371,9 +395,17 @@ fn load_what_is_in_view(model: Model, range: (usize, usize)) {
                     o.cached_page_requested = Some(first_seq);
                 }
             });
-            let around = first_seq.saturating_sub(u64::from(logic::CACHED_PAGE / 2)).max(1);
+            let around = first_seq
+                .saturating_sub(u64::from(logic::CACHED_PAGE / 2))
+                .max(1);
             spawn_local(async move {
-                match ipc::cached_window(chat_id, WindowAnchor::Around { seq: around }, logic::CACHED_PAGE).await {
+                match ipc::cached_window(
+                    chat_id,
+                    WindowAnchor::Around { seq: around },
+                    logic::CACHED_PAGE,
+                )
+                .await
+                {
                     Ok(page) if model.open_chat_id() == Some(chat_id) => {
                         let has_more = page.has_more_before;
                         change_rows(model, move |open| {
@@ -413,7 +445,12 @@ pub fn App() -> impl IntoView {
                 }
             }
             Err(e) => {
-                model.status.set(Some(AppStatus { signed_in: false, server_url: None, user_id: None, online: false }));
+                model.status.set(Some(AppStatus {
+                    signed_in: false,
+                    server_url: None,
+                    user_id: None,
+                    online: false,
+                }));
                 show_error(model, &e);
             }
         }
@@ -433,7 +470,11 @@ fn SignInScreen() -> impl IntoView {
     let model = expect_context::<Model>();
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let initial = model.status.get_untracked().and_then(|s| s.server_url).unwrap_or_else(|| "http://127.0.0.1:7878".into());
+    let initial = model
+        .status
+        .get_untracked()
+        .and_then(|s| s.server_url)
+        .unwrap_or_else(|| "http://127.0.0.1:7878".into());
     let on_submit = Callback::new(move |(server, token): (String, String)| {
         busy.set(true);
         error.set(None);
@@ -453,7 +494,11 @@ fn MainScreen() -> impl IntoView {
     let model = expect_context::<Model>();
     let offline = Signal::derive(move || {
         let now = model.clock.get().max(ipc::now_ms());
-        !model.online.get() && model.offline_since.get().is_some_and(|since| now - since >= logic::OFFLINE_BANNER_DELAY_MS)
+        !model.online.get()
+            && model
+                .offline_since
+                .get()
+                .is_some_and(|since| now - since >= logic::OFFLINE_BANNER_DELAY_MS)
     });
     let sign_out = move |_| {
         spawn_local(async move {
@@ -465,7 +510,11 @@ fn MainScreen() -> impl IntoView {
     };
     let account = move || {
         model.status.get().map(|s| {
-            format!("{}{}", s.user_id.map(|u| format!("{u} @ ")).unwrap_or_default(), s.server_url.unwrap_or_default())
+            format!(
+                "{}{}",
+                s.user_id.map(|u| format!("{u} @ ")).unwrap_or_default(),
+                s.server_url.unwrap_or_default()
+            )
         })
     };
     view! {
@@ -500,7 +549,10 @@ fn ChatList() -> impl IntoView {
     let on_select = Callback::new(move |chat_id| select_chat(model, chat_id));
     let on_keydown = move |ev: web_sys::KeyboardEvent| {
         let chats = model.chats.get_untracked();
-        let current = model.selected.get_untracked().and_then(|id| chats.iter().position(|c| c.chat_id == id));
+        let current = model
+            .selected
+            .get_untracked()
+            .and_then(|id| chats.iter().position(|c| c.chat_id == id));
         if let Some(index) = logic::chat_list_key(&ev.key(), current, chats.len()) {
             ev.prevent_default();
             let chat_id = chats[index].chat_id;
@@ -539,10 +591,19 @@ fn focus_chat_item(chat_id: ChatId) {
 fn ChatView() -> impl IntoView {
     let model = expect_context::<Model>();
     let rows = Memo::new(move |_| {
-        model.open.with(|o| o.as_ref().map(|o| logic::rows(&o.items, &o.pending)).unwrap_or_default())
+        model.open.with(|o| {
+            o.as_ref()
+                .map(|o| logic::rows(&o.items, &o.pending))
+                .unwrap_or_default()
+        })
     });
     let range = Memo::new(move |_| {
-        logic::visible_range(model.scroll_top.get(), model.viewport_height.get(), rows.with(Vec::len), logic::OVERSCAN_ROWS)
+        logic::visible_range(
+            model.scroll_top.get(),
+            model.viewport_height.get(),
+            rows.with(Vec::len),
+            logic::OVERSCAN_ROWS,
+        )
     });
     Effect::new(move |_| {
         let range = range.get();
@@ -554,7 +615,11 @@ fn ChatView() -> impl IntoView {
     });
     let readiness = Signal::derive(move || {
         let (loaded, message_rows, chat_empty) = model.open.with(|o| match o {
-            Some(o) => (true, logic::message_rows(&o.items), o.chat.last_seq == 0 && o.items.is_empty()),
+            Some(o) => (
+                true,
+                logic::message_rows(&o.items),
+                o.chat.last_seq == 0 && o.items.is_empty(),
+            ),
             None => (false, 0, false),
         });
         ViewReadiness {
@@ -571,7 +636,9 @@ fn ChatView() -> impl IntoView {
         model.fetch.get().indicator_visible(now)
     });
     let on_resync = Callback::new(move |()| {
-        let Some(chat_id) = model.open_chat_id() else { return };
+        let Some(chat_id) = model.open_chat_id() else {
+            return;
+        };
         model.resync_busy.set(true);
         spawn_local(async move {
             if let Err(e) = ipc::resync(chat_id).await {
@@ -581,10 +648,22 @@ fn ChatView() -> impl IntoView {
             refresh_cache_map(model, chat_id).await;
         });
     });
-    let title = move || model.open.with(|o| o.as_ref().map(|o| o.chat.title.clone())).unwrap_or_default();
+    let title = move || {
+        model
+            .open
+            .with(|o| o.as_ref().map(|o| o.chat.title.clone()))
+            .unwrap_or_default()
+    };
     let members = move || {
         model.open.with(|o| {
-            o.as_ref().map(|o| o.chat.members.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+            o.as_ref().map(|o| {
+                o.chat
+                    .members
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
         })
     };
     let me = Signal::derive(move || model.status.get().and_then(|s| s.user_id));
@@ -593,7 +672,9 @@ fn ChatView() -> impl IntoView {
         model.editing.set(Some(message));
     });
     let on_delete = Callback::new(move |message: Message| {
-        let Some(chat_id) = model.open_chat_id() else { return };
+        let Some(chat_id) = model.open_chat_id() else {
+            return;
+        };
         spawn_local(async move {
             if let Err(e) = ipc::delete(chat_id, message.id).await {
                 show_error(model, &e);
@@ -613,8 +694,12 @@ fn ChatView() -> impl IntoView {
             let height = el.client_height() as f64;
             model.scroll_top.set(top);
             model.viewport_height.set(height);
-            let at_newest = model.open.with_untracked(|o| o.as_ref().is_some_and(|o| !o.has_more_after));
-            model.follow.set(at_newest && logic::is_at_bottom(top, height, rows.with_untracked(Vec::len)));
+            let at_newest = model
+                .open
+                .with_untracked(|o| o.as_ref().is_some_and(|o| !o.has_more_after));
+            model
+                .follow
+                .set(at_newest && logic::is_at_bottom(top, height, rows.with_untracked(Vec::len)));
         }
     };
     let resize = window_event_listener(leptos::ev::resize, move |_| {
@@ -658,7 +743,9 @@ fn Composer() -> impl IntoView {
         if text.trim().is_empty() {
             return;
         }
-        let Some(chat_id) = model.open_chat_id() else { return };
+        let Some(chat_id) = model.open_chat_id() else {
+            return;
+        };
         let editing = model.editing.get_untracked();
         model.draft.set(String::new());
         model.editing.set(None);
@@ -666,7 +753,13 @@ fn Composer() -> impl IntoView {
             let result = match editing {
                 Some(message) => ipc::edit(chat_id, message.id, &text).await.map(|_| ()),
                 None => ipc::send(chat_id, &text).await.map(|item| {
-                    apply_event(model, UiEvent::Outbox { item, message: None });
+                    apply_event(
+                        model,
+                        UiEvent::Outbox {
+                            item,
+                            message: None,
+                        },
+                    );
                 }),
             };
             if let Err(e) = result {
@@ -675,7 +768,9 @@ fn Composer() -> impl IntoView {
         });
     };
     let on_keydown = move |ev: web_sys::KeyboardEvent| {
-        if logic::composer_key(&ev.key(), ev.shift_key(), ev.is_composing()) == logic::ComposerKey::Send {
+        if logic::composer_key(&ev.key(), ev.shift_key(), ev.is_composing())
+            == logic::ComposerKey::Send
+        {
             ev.prevent_default();
             submit();
         } else if ev.key() == "Escape" && model.editing.get_untracked().is_some() {

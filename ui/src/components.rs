@@ -7,7 +7,9 @@
 
 use crate::logic::{self, MapSegment, Row};
 use leptos::prelude::*;
-use roost_proto::app::{CacheMapView, ChatEntry, OfflineCoverage, OutboxItem, OutboxStatus, WindowItem};
+use roost_proto::app::{
+    CacheMapView, ChatEntry, OfflineCoverage, OutboxItem, OutboxStatus, WindowItem,
+};
 use roost_proto::{ChatId, Message, UserId};
 
 /// `HH:MM` of a timestamp, local time in the app (UTC when rendered natively).
@@ -20,7 +22,11 @@ pub fn format_time(unix_ms: i64) -> String {
     #[cfg(not(target_arch = "wasm32"))]
     {
         let minutes = unix_ms.div_euclid(60_000);
-        format!("{:02}:{:02}", minutes.div_euclid(60).rem_euclid(24), minutes.rem_euclid(60))
+        format!(
+            "{:02}:{:02}",
+            minutes.div_euclid(60).rem_euclid(24),
+            minutes.rem_euclid(60)
+        )
     }
 }
 
@@ -80,8 +86,16 @@ pub fn MessageRow(
 #[component]
 pub fn SkeletonRow(item: WindowItem) -> impl IntoView {
     let (from, to) = item.seq_span();
-    let kind = if matches!(item, WindowItem::OlderHistory { .. }) { "older-history" } else { "gap" };
-    let label = if kind == "older-history" { "Older messages".to_string() } else { logic::missing_label(from, to) };
+    let kind = if matches!(item, WindowItem::OlderHistory { .. }) {
+        "older-history"
+    } else {
+        "gap"
+    };
+    let label = if kind == "older-history" {
+        "Older messages".to_string()
+    } else {
+        logic::missing_label(from, to)
+    };
     let aria_label = label.clone();
     view! {
         <div class="row skeleton" data-testid="skeleton" data-kind=kind data-from=from.to_string() data-to=to.to_string()
@@ -95,7 +109,10 @@ pub fn SkeletonRow(item: WindowItem) -> impl IntoView {
 
 /// An unsent message: pending (queued or sending) or failed (with Retry).
 #[component]
-pub fn PendingRow(item: OutboxItem, #[prop(default = None)] on_retry: Option<Callback<String>>) -> impl IntoView {
+pub fn PendingRow(
+    item: OutboxItem,
+    #[prop(default = None)] on_retry: Option<Callback<String>>,
+) -> impl IntoView {
     let failed = item.status == OutboxStatus::Failed;
     let status = match item.status {
         OutboxStatus::Pending => "Waiting to send",
@@ -214,10 +231,19 @@ pub fn ConnectionBanner(#[prop(into)] offline: Signal<bool>) -> impl IntoView {
 /// The cache map strip: cached runs and gaps over `1 ..= last_seq`.
 #[component]
 pub fn CacheMapStrip(#[prop(into)] map: Signal<Option<CacheMapView>>) -> impl IntoView {
-    let segments = move || map.get().map(|m| logic::cache_map_segments(&m)).unwrap_or_default();
+    let segments = move || {
+        map.get()
+            .map(|m| logic::cache_map_segments(&m))
+            .unwrap_or_default()
+    };
     let summary = move || {
         map.get()
-            .map(|m| format!("{} of {} messages available offline", m.cached_count, m.last_seq))
+            .map(|m| {
+                format!(
+                    "{} of {} messages available offline",
+                    m.cached_count, m.last_seq
+                )
+            })
             .unwrap_or_default()
     };
     view! {
@@ -236,15 +262,19 @@ pub fn CacheMapStrip(#[prop(into)] map: Signal<Option<CacheMapView>>) -> impl In
 
 fn offline_badge(coverage: OfflineCoverage) -> Option<(&'static str, &'static str)> {
     match coverage {
-        OfflineCoverage::Complete => Some(("offline-complete", "offline")),
-        OfflineCoverage::Partial => Some(("offline-partial", "partly offline")),
+        OfflineCoverage::Complete => Some(("offline-complete", "cached")),
+        OfflineCoverage::Partial => Some(("offline-partial", "partly cached")),
         OfflineCoverage::Empty => None,
     }
 }
 
 /// One chat in the list: title, unread count, last message, offline badge.
 #[component]
-pub fn ChatListItem(chat: ChatEntry, #[prop(into)] selected: Signal<bool>, on_select: Callback<ChatId>) -> impl IntoView {
+pub fn ChatListItem(
+    chat: ChatEntry,
+    #[prop(into)] selected: Signal<bool>,
+    on_select: Callback<ChatId>,
+) -> impl IntoView {
     let chat_id = chat.chat_id;
     let unread = chat.unread_count;
     let preview = chat.last_message_preview.clone().unwrap_or_default();
@@ -263,7 +293,7 @@ pub fn ChatListItem(chat: ChatEntry, #[prop(into)] selected: Signal<bool>, on_se
             <span class="line">
                 <span class="preview" data-testid="chat-preview">{preview}</span>
                 {badge.map(|(class, label)| view! {
-                    <span class=format!("badge {class}") data-testid="offline-badge" title="Readable without a connection">{label}</span>
+                    <span class=format!("badge {class}") data-testid="offline-badge" title="How much of this chat is readable without a connection">{label}</span>
                 })}
                 {(unread > 0).then(|| view! {
                     <span class="badge unread" data-testid="unread-badge" aria-label=format!("{unread} unread")>{unread.to_string()}</span>
@@ -327,13 +357,17 @@ mod tests {
         }
     }
     fn item(seq: u64) -> WindowItem {
-        WindowItem::Message { message: message(seq, &format!("message {seq}")) }
+        WindowItem::Message {
+            message: message(seq, &format!("message {seq}")),
+        }
     }
 
     fn render_rows(items: Vec<WindowItem>) -> String {
         let rows = logic::rows(&items, &[]);
         let range = (0, rows.len());
-        Owner::new().with(|| view! { <div class="messages"><MessageRows rows=rows range=range /></div> }.to_html())
+        Owner::new().with(|| {
+            view! { <div class="messages"><MessageRows rows=rows range=range /></div> }.to_html()
+        })
     }
 
     /// Kinds of rendered rows in document order: "m<seq>" for messages, "gap a-b" / "older ..b"
@@ -343,7 +377,11 @@ mod tests {
         for part in html.split("data-testid=\"").skip(1) {
             let attr = |name: &str| -> String {
                 let marker = format!("{name}=\"");
-                part.split(&marker).nth(1).and_then(|s| s.split('"').next()).unwrap_or_default().to_string()
+                part.split(&marker)
+                    .nth(1)
+                    .and_then(|s| s.split('"').next())
+                    .unwrap_or_default()
+                    .to_string()
             };
             if part.starts_with("message\"") {
                 shape.push(format!("m{}", attr("data-seq")));
@@ -366,8 +404,16 @@ mod tests {
 
     #[test]
     fn skeleton_at_an_interior_gap_only() {
-        let items = vec![item(1), item(2), WindowItem::Gap { from: 3, to: 7 }, item(8)];
-        assert_eq!(rendered_shape(&render_rows(items)), ["m1", "m2", "gap 3-7", "m8"]);
+        let items = vec![
+            item(1),
+            item(2),
+            WindowItem::Gap { from: 3, to: 7 },
+            item(8),
+        ];
+        assert_eq!(
+            rendered_shape(&render_rows(items)),
+            ["m1", "m2", "gap 3-7", "m8"]
+        );
     }
 
     #[test]
@@ -379,13 +425,19 @@ mod tests {
             WindowItem::Gap { from: 4, to: 9 },
             item(10),
         ];
-        assert_eq!(rendered_shape(&render_rows(items)), ["m1", "gap 2-2", "m3", "gap 4-9", "m10"]);
+        assert_eq!(
+            rendered_shape(&render_rows(items)),
+            ["m1", "gap 2-2", "m3", "gap 4-9", "m10"]
+        );
     }
 
     #[test]
     fn skeleton_for_a_trailing_gap_after_the_newest_cached_message() {
         let items = vec![item(1), item(2), WindowItem::Gap { from: 3, to: 12 }];
-        assert_eq!(rendered_shape(&render_rows(items)), ["m1", "m2", "gap 3-12"]);
+        assert_eq!(
+            rendered_shape(&render_rows(items)),
+            ["m1", "m2", "gap 3-12"]
+        );
     }
 
     #[test]
@@ -405,7 +457,10 @@ mod tests {
             item(20),
             WindowItem::Gap { from: 21, to: 30 },
         ];
-        assert_eq!(rendered_shape(&render_rows(items)), ["older ..9", "m10", "gap 11-19", "m20", "gap 21-30"]);
+        assert_eq!(
+            rendered_shape(&render_rows(items)),
+            ["older ..9", "m10", "gap 11-19", "m20", "gap 21-30"]
+        );
     }
 
     #[test]
@@ -431,13 +486,21 @@ mod tests {
     fn dom_holds_only_the_visible_window_of_a_huge_chat() {
         let items: Vec<WindowItem> = (1..=10_000).map(item).collect();
         let rows = logic::rows(&items, &[]);
-        let range = logic::visible_range(logic::ROW_HEIGHT_PX * 5_000.0, 700.0, rows.len(), logic::OVERSCAN_ROWS);
+        let range = logic::visible_range(
+            logic::ROW_HEIGHT_PX * 5_000.0,
+            700.0,
+            rows.len(),
+            logic::OVERSCAN_ROWS,
+        );
         let html = Owner::new().with(|| view! { <MessageRows rows=rows range=range /> }.to_html());
         let rendered = rendered_shape(&html);
         assert!(rendered.len() <= 30, "{} rows in the DOM", rendered.len());
         assert_eq!(rendered.first().map(String::as_str), Some("m4993"));
         // The spacers stand for every row not rendered.
-        assert!(html.contains(&format!("height:{}px", 4992.0 * logic::ROW_HEIGHT_PX)) || html.contains(&format!("height: {}px", 4992.0 * logic::ROW_HEIGHT_PX)));
+        assert!(
+            html.contains(&format!("height:{}px", 4992.0 * logic::ROW_HEIGHT_PX))
+                || html.contains(&format!("height: {}px", 4992.0 * logic::ROW_HEIGHT_PX))
+        );
     }
 
     #[test]
@@ -445,7 +508,10 @@ mod tests {
         let evil = "<img src=x onerror=alert(1)>";
         let html = view! { <MessageRow message=message(1, evil) /> }.to_html();
         assert!(!html.contains("<img"), "{html}");
-        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{html}"
+        );
         let chat = ChatEntry {
             chat_id: ChatId(uuid::Uuid::nil()),
             title: "<b>bold</b>".into(),
@@ -459,7 +525,8 @@ mod tests {
             sync_state: ChatSyncState::InSync,
             is_open: false,
         };
-        let html = view! { <ChatListItem chat selected=false on_select=Callback::new(|_| {}) /> }.to_html();
+        let html = view! { <ChatListItem chat selected=false on_select=Callback::new(|_| {}) /> }
+            .to_html();
         assert!(!html.contains("<img") && !html.contains("<b>"), "{html}");
         assert!(html.contains("&lt;b&gt;bold&lt;/b&gt;"));
     }
@@ -476,14 +543,21 @@ mod tests {
         deleted.body = serde_json::Value::Null;
         let html = view! { <MessageRow message=deleted mine=true /> }.to_html();
         assert!(html.contains("data-testid=\"deleted\"") && html.contains("Message deleted"));
-        assert!(!html.contains("delete-message"), "a tombstone offers no actions");
+        assert!(
+            !html.contains("delete-message"),
+            "a tombstone offers no actions"
+        );
     }
 
     #[test]
     fn resync_button_renders_only_when_visible() {
-        let hidden = view! { <ResyncButton visible=false busy=false on_click=Callback::new(|_| {}) /> }.to_html();
+        let hidden =
+            view! { <ResyncButton visible=false busy=false on_click=Callback::new(|_| {}) /> }
+                .to_html();
         assert!(!hidden.contains("resync-button"));
-        let shown = view! { <ResyncButton visible=true busy=false on_click=Callback::new(|_| {}) /> }.to_html();
+        let shown =
+            view! { <ResyncButton visible=true busy=false on_click=Callback::new(|_| {}) /> }
+                .to_html();
         assert!(shown.contains("data-testid=\"resync-button\"") && shown.contains("Resync"));
         // Wired to the readiness rule: a skeleton-only first render never shows it.
         let readiness = logic::ViewReadiness {
@@ -494,7 +568,8 @@ mod tests {
             chat_empty: false,
         };
         let visible = logic::resync_visible(readiness);
-        let html = view! { <ResyncButton visible busy=false on_click=Callback::new(|_| {}) /> }.to_html();
+        let html =
+            view! { <ResyncButton visible busy=false on_click=Callback::new(|_| {}) /> }.to_html();
         assert!(!visible && !html.contains("resync-button"));
     }
 
@@ -502,13 +577,25 @@ mod tests {
     fn sync_indicator_renders_only_during_a_fetch_past_the_delay() {
         let mut tracker = logic::FetchTracker::default();
         let render = |visible: bool| view! { <SyncIndicator visible /> }.to_html();
-        assert!(!render(tracker.indicator_visible(0.0)).contains("sync-indicator"), "idle");
+        assert!(
+            !render(tracker.indicator_visible(0.0)).contains("sync-indicator"),
+            "idle"
+        );
         tracker.started(0.0);
-        assert!(!render(tracker.indicator_visible(50.0)).contains("sync-indicator"), "fast fetch: no flicker");
-        assert!(render(tracker.indicator_visible(200.0)).contains("sync-indicator"), "slow fetch");
+        assert!(
+            !render(tracker.indicator_visible(50.0)).contains("sync-indicator"),
+            "fast fetch: no flicker"
+        );
+        assert!(
+            render(tracker.indicator_visible(200.0)).contains("sync-indicator"),
+            "slow fetch"
+        );
         tracker.finished();
         let after = render(tracker.indicator_visible(400.0));
-        assert!(!after.contains("sync-indicator") && !after.to_lowercase().contains("synced"), "no success state");
+        assert!(
+            !after.contains("sync-indicator") && !after.to_lowercase().contains("synced"),
+            "no success state"
+        );
     }
 
     #[test]
@@ -523,7 +610,9 @@ mod tests {
         };
         let html = view! { <PendingRow item=item.clone() /> }.to_html();
         assert!(html.contains("Not sent") && html.contains("retry-send"));
-        let html = view! { <PendingRow item=OutboxItem { status: OutboxStatus::Pending, ..item } /> }.to_html();
+        let html =
+            view! { <PendingRow item=OutboxItem { status: OutboxStatus::Pending, ..item } /> }
+                .to_html();
         assert!(html.contains("Waiting to send") && !html.contains("retry-send"));
     }
 
@@ -557,14 +646,23 @@ mod tests {
             sync_state: ChatSyncState::OutOfSync,
             is_open: false,
         };
-        let html = view! { <ChatListItem chat selected=true on_select=Callback::new(|_| {}) /> }.to_html();
+        let html =
+            view! { <ChatListItem chat selected=true on_select=Callback::new(|_| {}) /> }.to_html();
         assert!(html.contains("data-testid=\"unread-badge\"") && html.contains(">3<"));
-        assert!(html.contains("see you") && html.contains("partly offline"));
+        assert!(html.contains("see you") && html.contains("partly cached"));
     }
 
     #[test]
     fn connection_banner_only_when_offline() {
-        assert!(view! { <ConnectionBanner offline=true /> }.to_html().contains("connection-banner"));
-        assert!(!view! { <ConnectionBanner offline=false /> }.to_html().contains("connection-banner"));
+        assert!(
+            view! { <ConnectionBanner offline=true /> }
+                .to_html()
+                .contains("connection-banner")
+        );
+        assert!(
+            !view! { <ConnectionBanner offline=false /> }
+                .to_html()
+                .contains("connection-banner")
+        );
     }
 }

@@ -6,8 +6,8 @@
 //! `roost_proto::app` (tagged enums, `serde_json::Value` bodies, u64 seqs) round-trips exactly.
 
 use roost_proto::app::{
-    AppStatus, CacheMapView, ChatEntry, ChatWindowView, IpcError, IpcErrorKind, LoadOlderOutcome, OutboxItem,
-    ResyncOutcome, UiEvent, WindowAnchor,
+    AppStatus, CacheMapView, ChatEntry, ChatWindowView, IpcError, IpcErrorKind, LoadOlderOutcome,
+    OutboxItem, ResyncOutcome, UiEvent, WindowAnchor,
 };
 use roost_proto::{ChatId, Message, MessageId};
 use serde::de::DeserializeOwned;
@@ -31,26 +31,34 @@ extern "C" {
 
 /// Whether the page runs inside the Tauri webview (false in a plain browser).
 pub fn tauri_available() -> bool {
-    let Some(window) = web_sys::window() else { return false };
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
     js_sys::Reflect::get(&window, &JsValue::from_str("__TAURI__")).is_ok_and(|v| !v.is_undefined())
 }
 
 fn ipc_error(kind: IpcErrorKind, message: impl Into<String>) -> IpcError {
-    IpcError { kind, message: message.into() }
+    IpcError {
+        kind,
+        message: message.into(),
+    }
 }
 
 fn to_js(value: &serde_json::Value) -> Result<JsValue, IpcError> {
-    js_sys::JSON::parse(&value.to_string()).map_err(|_| ipc_error(IpcErrorKind::Internal, "could not encode arguments"))
+    js_sys::JSON::parse(&value.to_string())
+        .map_err(|_| ipc_error(IpcErrorKind::Internal, "could not encode arguments"))
 }
 
 fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, IpcError> {
     if value.is_undefined() || value.is_null() {
-        return serde_json::from_str("null").map_err(|e| ipc_error(IpcErrorKind::Internal, e.to_string()));
+        return serde_json::from_str("null")
+            .map_err(|e| ipc_error(IpcErrorKind::Internal, e.to_string()));
     }
     let text: String = js_sys::JSON::stringify(value)
         .map_err(|_| ipc_error(IpcErrorKind::Internal, "undecodable reply"))?
         .into();
-    serde_json::from_str(&text).map_err(|e| ipc_error(IpcErrorKind::Internal, format!("unexpected reply: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| ipc_error(IpcErrorKind::Internal, format!("unexpected reply: {e}")))
 }
 
 /// A rejected invoke carries the shell's `{kind, message}`, or a plain string from Tauri itself
@@ -59,13 +67,18 @@ fn rejection(value: JsValue) -> IpcError {
     if let Ok(error) = from_js::<IpcError>(&value) {
         return error;
     }
-    let message = value.as_string().unwrap_or_else(|| "unknown error".to_string());
+    let message = value
+        .as_string()
+        .unwrap_or_else(|| "unknown error".to_string());
     ipc_error(IpcErrorKind::Unknown, message)
 }
 
 async fn invoke<T: DeserializeOwned>(cmd: &str, args: serde_json::Value) -> Result<T, IpcError> {
     if !tauri_available() {
-        return Err(ipc_error(IpcErrorKind::Internal, "not running inside the Roost app"));
+        return Err(ipc_error(
+            IpcErrorKind::Internal,
+            "not running inside the Roost app",
+        ));
     }
     let reply = tauri_invoke(cmd, to_js(&args)?).await.map_err(rejection)?;
     from_js(&reply)
@@ -74,20 +87,29 @@ async fn invoke<T: DeserializeOwned>(cmd: &str, args: serde_json::Value) -> Resu
 /// Opens the shell's ordered event channel; `on_event` gets every [`UiEvent`].
 pub async fn subscribe(on_event: impl Fn(UiEvent) + 'static) -> Result<(), IpcError> {
     if !tauri_available() {
-        return Err(ipc_error(IpcErrorKind::Internal, "not running inside the Roost app"));
+        return Err(ipc_error(
+            IpcErrorKind::Internal,
+            "not running inside the Roost app",
+        ));
     }
     let channel = TauriChannel::new();
-    let handler = Closure::<dyn Fn(JsValue)>::new(move |value: JsValue| match from_js::<UiEvent>(&value) {
-        Ok(event) => on_event(event),
-        Err(e) => web_sys::console::warn_1(&JsValue::from_str(&format!("roost: dropped an event: {}", e.message))),
-    });
+    let handler =
+        Closure::<dyn Fn(JsValue)>::new(move |value: JsValue| match from_js::<UiEvent>(&value) {
+            Ok(event) => on_event(event),
+            Err(e) => web_sys::console::warn_1(&JsValue::from_str(&format!(
+                "roost: dropped an event: {}",
+                e.message
+            ))),
+        });
     channel.set_onmessage(handler.as_ref().unchecked_ref());
     // The channel lives as long as the page.
     handler.forget();
     let args = js_sys::Object::new();
     js_sys::Reflect::set(&args, &JsValue::from_str("onEvent"), &channel)
         .map_err(|_| ipc_error(IpcErrorKind::Internal, "could not pass the channel"))?;
-    tauri_invoke("subscribe", args.into()).await.map_err(rejection)?;
+    tauri_invoke("subscribe", args.into())
+        .await
+        .map_err(rejection)?;
     Ok(())
 }
 
@@ -96,7 +118,11 @@ pub async fn app_status() -> Result<AppStatus, IpcError> {
 }
 
 pub async fn sign_in(server_url: &str, token: &str) -> Result<AppStatus, IpcError> {
-    invoke("sign_in", json!({ "serverUrl": server_url, "token": token })).await
+    invoke(
+        "sign_in",
+        json!({ "serverUrl": server_url, "token": token }),
+    )
+    .await
 }
 
 pub async fn sign_out() -> Result<AppStatus, IpcError> {
@@ -115,8 +141,16 @@ pub async fn close_chat(chat_id: ChatId) -> Result<(), IpcError> {
     invoke("close_chat", json!({ "chatId": chat_id })).await
 }
 
-pub async fn cached_window(chat_id: ChatId, anchor: WindowAnchor, limit: u32) -> Result<ChatWindowView, IpcError> {
-    invoke("cached_window", json!({ "chatId": chat_id, "anchor": anchor, "limit": limit })).await
+pub async fn cached_window(
+    chat_id: ChatId,
+    anchor: WindowAnchor,
+    limit: u32,
+) -> Result<ChatWindowView, IpcError> {
+    invoke(
+        "cached_window",
+        json!({ "chatId": chat_id, "anchor": anchor, "limit": limit }),
+    )
+    .await
 }
 
 pub async fn load_older(chat_id: ChatId) -> Result<LoadOlderOutcome, IpcError> {
@@ -132,11 +166,19 @@ pub async fn send(chat_id: ChatId, text: &str) -> Result<OutboxItem, IpcError> {
 }
 
 pub async fn edit(chat_id: ChatId, message_id: MessageId, text: &str) -> Result<Message, IpcError> {
-    invoke("edit", json!({ "chatId": chat_id, "messageId": message_id, "text": text })).await
+    invoke(
+        "edit",
+        json!({ "chatId": chat_id, "messageId": message_id, "text": text }),
+    )
+    .await
 }
 
 pub async fn delete(chat_id: ChatId, message_id: MessageId) -> Result<Message, IpcError> {
-    invoke("delete", json!({ "chatId": chat_id, "messageId": message_id })).await
+    invoke(
+        "delete",
+        json!({ "chatId": chat_id, "messageId": message_id }),
+    )
+    .await
 }
 
 pub async fn retry_failed(local_id: &str) -> Result<OutboxItem, IpcError> {
@@ -149,5 +191,7 @@ pub async fn cache_map(chat_id: ChatId) -> Result<CacheMapView, IpcError> {
 
 /// Milliseconds from the page's clock (monotonic).
 pub fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
 }

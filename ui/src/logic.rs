@@ -3,8 +3,8 @@
 //! of a long chat are in the DOM, when the sync indicator and the Resync button may show, and
 //! how the cache map strip is laid out.
 
-use roost_proto::app::{CacheMapView, OutboxItem, SeqSpan, WindowItem};
 use roost_proto::Seq;
+use roost_proto::app::{CacheMapView, OutboxItem, SeqSpan, WindowItem};
 
 /// Height of every row of the message list, in CSS pixels. Rows have one fixed height so the
 /// virtual window is exact arithmetic (no measuring) and the DOM stays bounded.
@@ -43,7 +43,12 @@ fn trimmed(item: &WindowItem, from: Seq, to: Seq) -> WindowItem {
 ///   (`at_newest`), with a gap skeleton for any seqs in between; otherwise it is left for when
 ///   the user scrolls there (it is in the cache).
 /// * A span before the first shown seq is ignored (cached; read on scroll).
-pub fn apply_span_change(items: &mut Vec<WindowItem>, span: SeqSpan, new_items: Vec<WindowItem>, at_newest: bool) -> bool {
+pub fn apply_span_change(
+    items: &mut Vec<WindowItem>,
+    span: SeqSpan,
+    new_items: Vec<WindowItem>,
+    at_newest: bool,
+) -> bool {
     let Some((first, last)) = coverage(items) else {
         if !at_newest {
             return false;
@@ -93,7 +98,11 @@ pub fn apply_span_change(items: &mut Vec<WindowItem>, span: SeqSpan, new_items: 
 /// Appends a gap skeleton for `from ..= to`, merged into a trailing skeleton it touches.
 fn push_missing(items: &mut Vec<WindowItem>, from: Seq, to: Seq) {
     match items.last_mut() {
-        Some(WindowItem::Gap { to: end, .. }) | Some(WindowItem::OlderHistory { to: end }) if *end + 1 == from => *end = to,
+        Some(WindowItem::Gap { to: end, .. }) | Some(WindowItem::OlderHistory { to: end })
+            if *end + 1 == from =>
+        {
+            *end = to
+        }
         _ if from == 1 => items.push(WindowItem::OlderHistory { to }),
         _ => items.push(WindowItem::Gap { from, to }),
     }
@@ -151,7 +160,9 @@ impl Row {
     /// version, a delivery changes the outbox status), so the row re-renders then and only then.
     pub fn key(&self) -> String {
         match self {
-            Row::Item(WindowItem::Message { message }) => format!("m{}v{}", message.seq, message.version),
+            Row::Item(WindowItem::Message { message }) => {
+                format!("m{}v{}", message.seq, message.version)
+            }
             Row::Item(WindowItem::Gap { from, to }) => format!("g{from}-{to}"),
             Row::Item(WindowItem::OlderHistory { to }) => format!("o{to}"),
             Row::Pending(item) => format!("p{}-{:?}", item.local_id, item.status),
@@ -165,12 +176,22 @@ impl Row {
 
 /// Window items then unsent messages, in display order.
 pub fn rows(items: &[WindowItem], pending: &[OutboxItem]) -> Vec<Row> {
-    items.iter().cloned().map(Row::Item).chain(pending.iter().cloned().map(Row::Pending)).collect()
+    items
+        .iter()
+        .cloned()
+        .map(Row::Item)
+        .chain(pending.iter().cloned().map(Row::Pending))
+        .collect()
 }
 
 /// The rows to put in the DOM for a scroll position: `start .. end` (end exclusive). At most
 /// `ceil(viewport / row) + 1 + 2 * overscan` rows, whatever the chat's length.
-pub fn visible_range(scroll_top: f64, viewport_height: f64, total_rows: usize, overscan: usize) -> (usize, usize) {
+pub fn visible_range(
+    scroll_top: f64,
+    viewport_height: f64,
+    total_rows: usize,
+    overscan: usize,
+) -> (usize, usize) {
     if total_rows == 0 {
         return (0, 0);
     }
@@ -184,7 +205,10 @@ pub fn visible_range(scroll_top: f64, viewport_height: f64, total_rows: usize, o
 
 /// Heights of the spacers above and below the rendered rows.
 pub fn spacer_heights(range: (usize, usize), total_rows: usize) -> (f64, f64) {
-    (range.0 as f64 * ROW_HEIGHT_PX, total_rows.saturating_sub(range.1) as f64 * ROW_HEIGHT_PX)
+    (
+        range.0 as f64 * ROW_HEIGHT_PX,
+        total_rows.saturating_sub(range.1) as f64 * ROW_HEIGHT_PX,
+    )
 }
 
 /// Index of the row standing for `seq` (a message, or the skeleton that covers it).
@@ -317,7 +341,13 @@ pub fn cache_map_segments(map: &CacheMapView) -> Vec<MapSegment> {
             let to = s.to.min(map.last_seq);
             let left_pct = (s.from - 1) as f64 / total * 100.0;
             let width_pct = ((to - s.from + 1) as f64 / total * 100.0).max(MIN_SEGMENT_PCT);
-            MapSegment { cached, from: s.from, to, left_pct, width_pct }
+            MapSegment {
+                cached,
+                from: s.from,
+                to,
+                left_pct,
+                width_pct,
+            }
         })
         .collect()
 }
@@ -331,7 +361,11 @@ pub enum ComposerKey {
 }
 
 pub fn composer_key(key: &str, shift: bool, is_composing: bool) -> ComposerKey {
-    if key == "Enter" && !shift && !is_composing { ComposerKey::Send } else { ComposerKey::Default }
+    if key == "Enter" && !shift && !is_composing {
+        ComposerKey::Send
+    } else {
+        ComposerKey::Default
+    }
 }
 
 /// Keyboard navigation of the chat list: the index to select after `key`, if it moves.
@@ -351,7 +385,11 @@ pub fn chat_list_key(key: &str, current: Option<usize>, len: usize) -> Option<us
 /// `12 missing messages` / `1 missing message`.
 pub fn missing_label(from: Seq, to: Seq) -> String {
     let n = to.saturating_sub(from) + 1;
-    if n == 1 { "1 missing message".to_string() } else { format!("{n} missing messages") }
+    if n == 1 {
+        "1 missing message".to_string()
+    } else {
+        format!("{n} missing messages")
+    }
 }
 
 #[cfg(test)]
@@ -400,7 +438,12 @@ mod tests {
     /// Items must be ascending, disjoint and contiguous.
     fn assert_well_formed(items: &[WindowItem]) {
         for pair in items.windows(2) {
-            assert_eq!(pair[0].seq_span().1 + 1, pair[1].seq_span().0, "{:?}", shape(items));
+            assert_eq!(
+                pair[0].seq_span().1 + 1,
+                pair[1].seq_span().0,
+                "{:?}",
+                shape(items)
+            );
         }
     }
 
@@ -409,7 +452,12 @@ mod tests {
         let mut items = messages(1, 3);
         items.push(gap(4, 6));
         items.extend(messages(7, 8));
-        assert!(apply_span_change(&mut items, span(4, 6), messages(4, 6), true));
+        assert!(apply_span_change(
+            &mut items,
+            span(4, 6),
+            messages(4, 6),
+            true
+        ));
         assert_eq!(shape(&items), ["1", "2", "3", "4", "5", "6", "7", "8"]);
     }
 
@@ -426,7 +474,10 @@ mod tests {
         let mut items = vec![older(10)];
         items.extend(messages(11, 12));
         apply_span_change(&mut items, span(6, 10), messages(6, 10), true);
-        assert_eq!(shape(&items), ["older ..5", "6", "7", "8", "9", "10", "11", "12"]);
+        assert_eq!(
+            shape(&items),
+            ["older ..5", "6", "7", "8", "9", "10", "11", "12"]
+        );
         apply_span_change(&mut items, span(1, 5), messages(1, 5), true);
         assert_eq!(message_rows(&items), 12);
         assert!(items.iter().all(|i| !i.is_skeleton()));
@@ -449,14 +500,24 @@ mod tests {
         apply_span_change(&mut items, span(9, 9), vec![message(9)], true);
         assert_eq!(shape(&items), ["1", "2", "3", "4", "5", "gap 6-8", "9"]);
         // Not at the newest (scrolled into older cached history): left in the cache.
-        assert!(!apply_span_change(&mut items, span(12, 12), vec![message(12)], false));
+        assert!(!apply_span_change(
+            &mut items,
+            span(12, 12),
+            vec![message(12)],
+            false
+        ));
         assert_eq!(items.len(), 7);
     }
 
     #[test]
     fn a_change_before_the_rows_shown_is_left_in_the_cache() {
         let mut items = messages(50, 60);
-        assert!(!apply_span_change(&mut items, span(10, 12), messages(10, 12), true));
+        assert!(!apply_span_change(
+            &mut items,
+            span(10, 12),
+            messages(10, 12),
+            true
+        ));
         assert_eq!(items.len(), 11);
     }
 
@@ -514,7 +575,9 @@ mod tests {
             for scroll in [0.0, 500.0, 1e6, 1e9] {
                 let (start, end) = visible_range(scroll, 800.0, total, OVERSCAN_ROWS);
                 assert!(start <= end && end <= total);
-                assert!(end - start <= (800.0 / ROW_HEIGHT_PX).ceil() as usize + 1 + 2 * OVERSCAN_ROWS);
+                assert!(
+                    end - start <= (800.0 / ROW_HEIGHT_PX).ceil() as usize + 1 + 2 * OVERSCAN_ROWS
+                );
                 if total > 0 {
                     assert!(end > start, "something is always rendered");
                 }
@@ -535,24 +598,43 @@ mod tests {
         apply_span_change(&mut items, span(1, 10), messages(1, 10), true);
         let after = rows(&items, &[]);
         assert_eq!(row_index_of_seq(&after, seq), Some(10));
-        assert_eq!(row_index_of_seq(&before, 5), Some(0), "a skeleton row stands for every seq it covers");
+        assert_eq!(
+            row_index_of_seq(&before, 5),
+            Some(0),
+            "a skeleton row stands for every seq it covers"
+        );
     }
 
     #[test]
     fn indicator_only_while_fetching_and_only_after_the_delay() {
         let mut tracker = FetchTracker::default();
-        assert!(!tracker.indicator_visible(0.0), "nothing shows before a fetch");
+        assert!(
+            !tracker.indicator_visible(0.0),
+            "nothing shows before a fetch"
+        );
         tracker.started(1000.0);
-        assert!(!tracker.indicator_visible(1000.0 + INDICATOR_DELAY_MS - 1.0), "no flicker for fast fetches");
+        assert!(
+            !tracker.indicator_visible(1000.0 + INDICATOR_DELAY_MS - 1.0),
+            "no flicker for fast fetches"
+        );
         assert!(tracker.indicator_visible(1000.0 + INDICATOR_DELAY_MS));
         tracker.started(1100.0);
         tracker.finished();
-        assert!(tracker.indicator_visible(1300.0), "still fetching: one fetch remains");
+        assert!(
+            tracker.indicator_visible(1300.0),
+            "still fetching: one fetch remains"
+        );
         tracker.finished();
-        assert!(!tracker.indicator_visible(1300.0), "no 'synced' state after the fetch");
+        assert!(
+            !tracker.indicator_visible(1300.0),
+            "no 'synced' state after the fetch"
+        );
         assert!(!tracker.indicator_visible(1e9));
         tracker.finished();
-        assert!(!tracker.is_fetching(), "an unmatched finish never underflows");
+        assert!(
+            !tracker.is_fetching(),
+            "an unmatched finish never underflows"
+        );
         // A fast fetch: started and finished before the delay never shows.
         tracker.started(5000.0);
         tracker.finished();
@@ -569,11 +651,39 @@ mod tests {
             chat_empty: false,
         };
         assert!(resync_visible(ready));
-        assert!(!resync_visible(ViewReadiness { window_loaded: false, ..ready }), "during init");
-        assert!(!resync_visible(ViewReadiness { container_mounted: false, ..ready }), "no container");
-        assert!(!resync_visible(ViewReadiness { interactive: false, ..ready }), "not painted yet");
-        assert!(!resync_visible(ViewReadiness { message_rows: 0, ..ready }), "skeleton-only render");
-        assert!(resync_visible(ViewReadiness { message_rows: 0, chat_empty: true, ..ready }));
+        assert!(
+            !resync_visible(ViewReadiness {
+                window_loaded: false,
+                ..ready
+            }),
+            "during init"
+        );
+        assert!(
+            !resync_visible(ViewReadiness {
+                container_mounted: false,
+                ..ready
+            }),
+            "no container"
+        );
+        assert!(
+            !resync_visible(ViewReadiness {
+                interactive: false,
+                ..ready
+            }),
+            "not painted yet"
+        );
+        assert!(
+            !resync_visible(ViewReadiness {
+                message_rows: 0,
+                ..ready
+            }),
+            "skeleton-only render"
+        );
+        assert!(resync_visible(ViewReadiness {
+            message_rows: 0,
+            chat_empty: true,
+            ..ready
+        }));
         assert!(!resync_visible(ViewReadiness::default()));
     }
 
@@ -587,8 +697,17 @@ mod tests {
             cached_count: 80,
         };
         let segments = cache_map_segments(&map);
-        let kinds: Vec<(bool, Seq, Seq)> = segments.iter().map(|s| (s.cached, s.from, s.to)).collect();
-        assert_eq!(kinds, vec![(false, 1, 10), (true, 11, 40), (false, 41, 50), (true, 51, 100)]);
+        let kinds: Vec<(bool, Seq, Seq)> =
+            segments.iter().map(|s| (s.cached, s.from, s.to)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (false, 1, 10),
+                (true, 11, 40),
+                (false, 41, 50),
+                (true, 51, 100)
+            ]
+        );
         assert_eq!(segments[0].left_pct, 0.0);
         assert_eq!(segments[1].left_pct, 10.0);
         assert_eq!(segments[3].width_pct, 50.0);
@@ -604,14 +723,26 @@ mod tests {
         };
         let segments = cache_map_segments(&map);
         assert!(segments[1].width_pct >= MIN_SEGMENT_PCT);
-        assert!(cache_map_segments(&CacheMapView { last_seq: 0, cached: vec![], missing: vec![], ..map }).is_empty());
+        assert!(
+            cache_map_segments(&CacheMapView {
+                last_seq: 0,
+                cached: vec![],
+                missing: vec![],
+                ..map
+            })
+            .is_empty()
+        );
     }
 
     #[test]
     fn composer_enter_sends_and_shift_enter_is_a_newline() {
         assert_eq!(composer_key("Enter", false, false), ComposerKey::Send);
         assert_eq!(composer_key("Enter", true, false), ComposerKey::Default);
-        assert_eq!(composer_key("Enter", false, true), ComposerKey::Default, "IME composition");
+        assert_eq!(
+            composer_key("Enter", false, true),
+            ComposerKey::Default,
+            "IME composition"
+        );
         assert_eq!(composer_key("a", false, false), ComposerKey::Default);
     }
 

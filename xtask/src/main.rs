@@ -23,7 +23,10 @@ fn main() -> Result<()> {
 }
 
 fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn step(what: &str) {
@@ -35,7 +38,9 @@ fn cargo() -> Command {
 }
 
 fn run_checked(command: &mut Command) -> Result<()> {
-    let status = command.status().with_context(|| format!("could not start {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("could not start {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed with {status}");
     }
@@ -49,44 +54,84 @@ fn test(args: &[String]) -> Result<()> {
     let started = Instant::now();
     ensure_desktop_tools()?;
 
-    step("workspace tests: protocol, server, core, CLI, fault suite, UI views, benchmark smoke run");
+    step(
+        "workspace tests: protocol, server, core, CLI, fault suite, UI views, benchmark smoke run",
+    );
     let mut command = cargo();
     command.args(["test", "--locked"]); // the default members: no WebKitGTK or wasm needed
     if long {
-        command.env("ROOST_FAULT_SCHEDULES", std::env::var("ROOST_FAULT_SCHEDULES").unwrap_or_else(|_| "5000".into()));
+        command.env(
+            "ROOST_FAULT_SCHEDULES",
+            std::env::var("ROOST_FAULT_SCHEDULES").unwrap_or_else(|_| "5000".into()),
+        );
     }
     run_checked(&mut command)?;
 
     build_ui()?;
     step("building the desktop app (debug, serving ui/dist)");
-    run_checked(cargo().args(["build", "--locked", "-p", "roost-desktop", "--features", "custom-protocol"]))?;
-    step("end-to-end tests: the built app in a real WebKit window (Xvfb + tauri-driver) against the real server");
+    run_checked(cargo().args([
+        "build",
+        "--locked",
+        "-p",
+        "roost-desktop",
+        "--features",
+        "custom-protocol",
+    ]))?;
+    step(
+        "end-to-end tests: the built app in a real WebKit window (Xvfb + tauri-driver) against the real server",
+    );
     run_checked(
         Command::new("xvfb-run")
             .args(["-a", "-s", "-screen 0 1280x800x24"])
             .arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["test", "--locked", "-p", "roost-desktop", "--features", "custom-protocol", "--test", "e2e"])
+            .args([
+                "test",
+                "--locked",
+                "-p",
+                "roost-desktop",
+                "--features",
+                "custom-protocol",
+                "--test",
+                "e2e",
+            ])
             .args(["--", "--ignored", "--test-threads=1"]),
     )?;
-    step(&format!("all suites passed in {:.0} s", started.elapsed().as_secs_f64()));
+    step(&format!(
+        "all suites passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    ));
     Ok(())
 }
 
 /// The UI's wasm bundle in `ui/dist`, which the desktop app serves.
 fn build_ui() -> Result<()> {
     step("building the UI (trunk, wasm)");
-    run_checked(Command::new("trunk").args(["build", "--release"]).current_dir("ui"))
+    run_checked(
+        Command::new("trunk")
+            .args(["build", "--release"])
+            .current_dir("ui"),
+    )
 }
 
 /// rustup's wasm32 target and the cargo-installed tools the UI and the E2E tests need, each
 /// installed only when missing (first time on a new machine: about 15 minutes on 2 cores).
 fn ensure_desktop_tools() -> Result<()> {
-    let targets = Command::new("rustup").args(["target", "list", "--installed"]).output()?;
-    if !String::from_utf8_lossy(&targets.stdout).lines().any(|t| t == "wasm32-unknown-unknown") {
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()?;
+    if !String::from_utf8_lossy(&targets.stdout)
+        .lines()
+        .any(|t| t == "wasm32-unknown-unknown")
+    {
         step("installing the wasm32 target (once)");
         run_checked(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
-    let installed = String::from_utf8(Command::new(cargo_path()).args(["install", "--list"]).output()?.stdout)?;
+    let installed = String::from_utf8(
+        Command::new(cargo_path())
+            .args(["install", "--list"])
+            .output()?
+            .stdout,
+    )?;
     let wasm_bindgen = locked_version("wasm-bindgen")?;
     let tools: [(&str, String, bool); 3] = [
         ("trunk", "0.21.14".into(), true),
@@ -95,12 +140,17 @@ fn ensure_desktop_tools() -> Result<()> {
         ("wasm-bindgen-cli", wasm_bindgen, false),
     ];
     for (tool, version, locked) in tools {
-        if installed.lines().any(|line| line == format!("{tool} v{version}:")) {
+        if installed
+            .lines()
+            .any(|line| line == format!("{tool} v{version}:"))
+        {
             continue;
         }
         step(&format!("installing {tool} {version} (once)"));
         let mut command = Command::new(cargo_path());
-        command.args(["install", tool, "--version", &version]).env_remove("CARGO_TARGET_DIR");
+        command
+            .args(["install", tool, "--version", &version])
+            .env_remove("CARGO_TARGET_DIR");
         if locked {
             command.arg("--locked");
         }
@@ -117,14 +167,21 @@ fn cargo_path() -> String {
 fn locked_version(package: &str) -> Result<String> {
     let lock = std::fs::read_to_string("Cargo.lock")?;
     let marker = format!("name = \"{package}\"\nversion = \"");
-    let start = lock.find(&marker).with_context(|| format!("{package} is not in Cargo.lock"))? + marker.len();
+    let start = lock
+        .find(&marker)
+        .with_context(|| format!("{package} is not in Cargo.lock"))?
+        + marker.len();
     Ok(lock[start..start + lock[start..].find('"').context("malformed Cargo.lock")?].to_string())
 }
 
 /// `./dev bench`: the benchmark binary, in release mode (figures in its output).
 fn bench(args: &[String]) -> Result<()> {
     step("building and running the benchmarks (release)");
-    run_checked(cargo().args(["run", "--locked", "--release", "-p", "roost-bench", "--"]).args(args))
+    run_checked(
+        cargo()
+            .args(["run", "--locked", "--release", "-p", "roost-bench", "--"])
+            .args(args),
+    )
 }
 
 /// `./dev run`: build, start a local server with demo data, and point a client at it.
@@ -138,9 +195,14 @@ fn run(_args: &[String]) -> Result<()> {
     let data_dir = demo_data_dir();
     std::fs::create_dir_all(&data_dir)?;
     let db = data_dir.join("server.db");
-    let listen: SocketAddr = std::env::var("ROOST_LISTEN").unwrap_or_else(|_| "127.0.0.1:7878".into()).parse()?;
+    let listen: SocketAddr = std::env::var("ROOST_LISTEN")
+        .unwrap_or_else(|_| "127.0.0.1:7878".into())
+        .parse()?;
 
-    step(&format!("preparing demo data in {} (first time: about a minute)", db.display()));
+    step(&format!(
+        "preparing demo data in {} (first time: about a minute)",
+        db.display()
+    ));
     let demo = Command::new(&server_bin)
         .args(["demo", "--db"])
         .arg(&db)
@@ -178,22 +240,37 @@ fn run(_args: &[String]) -> Result<()> {
     println!();
     println!("Roost is running against the demo server at {server_url}. Try:");
     println!("  export ROOST_SERVER={server_url} ROOST_TOKEN={token}");
-    println!("  {} --data-dir {} open \"General\"", cli_bin.display(), client_dir.display());
-    println!("  {} --data-dir {} watch", cli_bin.display(), client_dir.display());
-    println!("All demo users and tokens: {}", data_dir.join("demo.json").display());
+    println!(
+        "  {} --data-dir {} open \"General\"",
+        cli_bin.display(),
+        client_dir.display()
+    );
+    println!(
+        "  {} --data-dir {} watch",
+        cli_bin.display(),
+        client_dir.display()
+    );
+    println!(
+        "All demo users and tokens: {}",
+        data_dir.join("demo.json").display()
+    );
     println!("Press Ctrl-C to stop the server.");
     let status = server.0.wait()?;
     bail!("the server exited: {status}")
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repository_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repository_root().join("target"))
 }
 
 fn demo_data_dir() -> PathBuf {
     let base = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share")
+        });
     base.join("roost-demo")
 }
 
@@ -214,7 +291,10 @@ fn wait_for_health(addr: SocketAddr, server: &mut Child) -> Result<()> {
             bail!("the server exited before it was ready: {status}");
         }
         if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-            let _ = write!(stream, "GET /v1/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            let _ = write!(
+                stream,
+                "GET /v1/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            );
             let mut response = String::new();
             let _ = stream.read_to_string(&mut response);
             if response.starts_with("HTTP/1.1 200") {

@@ -42,15 +42,37 @@ struct Args {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let scratch = tempfile::tempdir()?;
-    println!("roost-bench ({} run, window {} messages)\n", if args.quick { "quick" } else { "full" }, args.window);
+    println!(
+        "roost-bench ({} run, window {} messages)\n",
+        if args.quick { "quick" } else { "full" },
+        args.window
+    );
 
-    let open_sizes: &[u64] = if args.quick { &[1_000, 10_000] } else { &[1_000, 100_000, 1_000_000] };
-    open_chat_latency(scratch.path(), open_sizes, args.window, if args.quick { 50 } else { 300 }).await?;
+    let open_sizes: &[u64] = if args.quick {
+        &[1_000, 10_000]
+    } else {
+        &[1_000, 100_000, 1_000_000]
+    };
+    open_chat_latency(
+        scratch.path(),
+        open_sizes,
+        args.window,
+        if args.quick { 50 } else { 300 },
+    )
+    .await?;
 
-    let (batched, one_by_one) = if args.quick { (20_000, 500) } else { (200_000, 5_000) };
+    let (batched, one_by_one) = if args.quick {
+        (20_000, 500)
+    } else {
+        (200_000, 5_000)
+    };
     ingest_throughput(scratch.path(), batched, one_by_one).await?;
 
-    let gap_sizes: &[u64] = if args.quick { &[20_000, 40_000] } else { &[100_000, 1_000_000] };
+    let gap_sizes: &[u64] = if args.quick {
+        &[20_000, 40_000]
+    } else {
+        &[100_000, 1_000_000]
+    };
     gap_computation(scratch.path(), &[1, 100, 10_000], gap_sizes).await?;
 
     let chat_len = if args.quick { 4_000 } else { 20_000 };
@@ -74,7 +96,10 @@ const CHAT_TEXTS: &[&str] = &[
 ];
 
 fn synthetic_message(chat: ChatId, seq: u64) -> Message {
-    let text = format!("{} (#{seq})", CHAT_TEXTS[(seq % CHAT_TEXTS.len() as u64) as usize]);
+    let text = format!(
+        "{} (#{seq})",
+        CHAT_TEXTS[(seq % CHAT_TEXTS.len() as u64) as usize]
+    );
     Message {
         id: MessageId(uuid::Uuid::new_v4()),
         chat_id: chat,
@@ -91,10 +116,18 @@ fn synthetic_message(chat: ChatId, seq: u64) -> Message {
 
 /// Fills `chat` in the cache at `path` with the given seqs (ascending), in batches, and returns
 /// the batched ingest rate.
-async fn fill_cache(path: &Path, chat: ChatId, seqs: impl Iterator<Item = u64>, last_seq: u64) -> Result<f64> {
+async fn fill_cache(
+    path: &Path,
+    chat: ChatId,
+    seqs: impl Iterator<Item = u64>,
+    last_seq: u64,
+) -> Result<f64> {
     let (store, _) = Store::open(path).await?;
     let mut options = IngestOptions::new(CursorRule::Snapshot(last_seq));
-    options.position = Some(Position { last_seq, rev: last_seq });
+    options.position = Some(Position {
+        last_seq,
+        rev: last_seq,
+    });
     let started = Instant::now();
     let mut total = 0usize;
     let mut batch = Vec::with_capacity(5_000);
@@ -121,7 +154,9 @@ fn new_chat() -> ChatId {
 
 /// A client that never reaches a server: opening a chat must not need one.
 async fn offline_client(path: &Path) -> Result<Client> {
-    let mut config = ClientConfig::new("http://127.0.0.1:9", "no-token").cache_path(path).background(false);
+    let mut config = ClientConfig::new("http://127.0.0.1:9", "no-token")
+        .cache_path(path)
+        .background(false);
     config.user_id = Some(UserId::new("alice"));
     Ok(Client::open(config).await?.0)
 }
@@ -134,7 +169,10 @@ struct Percentiles {
 fn percentiles(samples: &mut [Duration]) -> Percentiles {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-    Percentiles { p50: at(0.50), p99: at(0.99) }
+    Percentiles {
+        p50: at(0.50),
+        p99: at(0.99),
+    }
 }
 
 fn ms(duration: Duration) -> String {
@@ -143,7 +181,12 @@ fn ms(duration: Duration) -> String {
 
 // ------------------------------------------------------------------------------ open-chat
 
-async fn open_chat_latency(scratch: &Path, sizes: &[u64], window: u32, iterations: usize) -> Result<()> {
+async fn open_chat_latency(
+    scratch: &Path,
+    sizes: &[u64],
+    window: u32,
+    iterations: usize,
+) -> Result<()> {
     println!("## Open chat from the cache (newest {window} messages; {iterations} opens each)");
     println!(
         "| cached messages | client open p50 | p99 | bare SQLite p50 | p99 | ratio p50 | Client::open (startup) |"
@@ -163,7 +206,10 @@ async fn open_chat_latency(scratch: &Path, sizes: &[u64], window: u32, iteration
             let window_items = client.open_chat(chat, Anchor::Newest, window).await?;
             samples.push(started.elapsed());
             if window_items.items.len() < window as usize {
-                bail!("the open returned {} items, expected {window}", window_items.items.len());
+                bail!(
+                    "the open returned {} items, expected {window}",
+                    window_items.items.len()
+                );
             }
         }
         client.shutdown().await;
@@ -180,13 +226,20 @@ async fn open_chat_latency(scratch: &Path, sizes: &[u64], window: u32, iteration
             ms(startup),
         );
     }
-    println!("Target: client p50 < 1 ms at 1M cached (required); within 5× of bare SQLite (goal).\n");
+    println!(
+        "Target: client p50 < 1 ms at 1M cached (required); within 5× of bare SQLite (goal).\n"
+    );
     Ok(())
 }
 
 /// The floor: one prepared statement reading the newest `window` rows of the chat and decoding
 /// them into the same `Message` values the client returns.
-fn bare_sqlite_open(path: &Path, chat: ChatId, window: u32, iterations: usize) -> Result<Percentiles> {
+fn bare_sqlite_open(
+    path: &Path,
+    chat: ChatId,
+    window: u32,
+    iterations: usize,
+) -> Result<Percentiles> {
     let connection = rusqlite::Connection::open(path)?;
     let mut statement = connection.prepare(
         "SELECT id, seq, version, author, created_at, edited_at, deleted_at, body, rev
@@ -233,7 +286,12 @@ async fn ingest_throughput(scratch: &Path, batched: u64, one_by_one: u64) -> Res
     let chat = new_chat();
     let path = scratch.join("ingest-batched.db");
     let core_rate = fill_cache(&path, chat, 1..=batched, batched).await?;
-    let bare_rate = bare_sqlite_insert(&scratch.join("ingest-bare-batched.db"), &path, batched, 5_000)?;
+    let bare_rate = bare_sqlite_insert(
+        &scratch.join("ingest-bare-batched.db"),
+        &path,
+        batched,
+        5_000,
+    )?;
     println!("| batched (5,000 per transaction) | {batched} | {core_rate:.0} | {bare_rate:.0} |");
 
     let path = scratch.join("ingest-single.db");
@@ -242,14 +300,24 @@ async fn ingest_throughput(scratch: &Path, batched: u64, one_by_one: u64) -> Res
     let started = Instant::now();
     for seq in 1..=one_by_one {
         let mut options = IngestOptions::new(CursorRule::Event(seq));
-        options.position = Some(Position { last_seq: seq, rev: seq });
-        store.ingest(chat, &[synthetic_message(chat, seq)], &options).await?;
+        options.position = Some(Position {
+            last_seq: seq,
+            rev: seq,
+        });
+        store
+            .ingest(chat, &[synthetic_message(chat, seq)], &options)
+            .await?;
     }
     let core_single = one_by_one as f64 / started.elapsed().as_secs_f64();
     store.close().await;
-    let bare_single = bare_sqlite_insert(&scratch.join("ingest-bare-single.db"), &path, one_by_one, 1)?;
-    println!("| one message per transaction | {one_by_one} | {core_single:.0} | {bare_single:.0} |");
-    println!("Target: batched ≥ 100,000 messages/s. Both sides run with the cache's pragmas (WAL, synchronous=NORMAL).\n");
+    let bare_single =
+        bare_sqlite_insert(&scratch.join("ingest-bare-single.db"), &path, one_by_one, 1)?;
+    println!(
+        "| one message per transaction | {one_by_one} | {core_single:.0} | {bare_single:.0} |"
+    );
+    println!(
+        "Target: batched ≥ 100,000 messages/s. Both sides run with the cache's pragmas (WAL, synchronous=NORMAL).\n"
+    );
     Ok(())
 }
 
@@ -258,7 +326,9 @@ async fn ingest_throughput(scratch: &Path, batched: u64, one_by_one: u64) -> Res
 fn bare_sqlite_insert(path: &Path, schema_source: &Path, count: u64, batch: u64) -> Result<f64> {
     let source = rusqlite::Connection::open(schema_source)?;
     let schema: Vec<String> = source
-        .prepare("SELECT sql FROM sqlite_master WHERE type IN ('table','index') AND name = 'messages'")?
+        .prepare(
+            "SELECT sql FROM sqlite_master WHERE type IN ('table','index') AND name = 'messages'",
+        )?
         .query_map([], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     let mut connection = rusqlite::Connection::open(path)?;
@@ -318,7 +388,13 @@ async fn gap_computation(scratch: &Path, gap_counts: &[u64], cache_sizes: &[u64]
             let stride = (size / gaps).max(2);
             let holes: std::collections::HashSet<u64> = (1..=gaps).map(|i| i * stride).collect();
             let last = size + gaps;
-            fill_cache(&path, chat, (1..=last).filter(|seq| !holes.contains(seq)), last).await?;
+            fill_cache(
+                &path,
+                chat,
+                (1..=last).filter(|seq| !holes.contains(seq)),
+                last,
+            )
+            .await?;
             let (store, _) = Store::open(&path).await?;
             let mut samples = Vec::new();
             let mut found = 0;
@@ -352,13 +428,25 @@ fn scenarios(chat_len: u64) -> Vec<Scenario> {
     // 1% scattered: a deterministic spread (every 100th seq, shifted by a small pseudo-random
     // offset so the holes are not evenly spaced). Seq 1 stays cached: a missing seq 1 is older
     // history, which a resync rightly leaves to scrolling.
-    let scattered: Vec<u64> = (0..chat_len / 100).map(|i| i * 100 + 2 + (i * 37 % 97)).filter(|s| *s < chat_len).collect();
+    let scattered: Vec<u64> = (0..chat_len / 100)
+        .map(|i| i * 100 + 2 + (i * 37 % 97))
+        .filter(|s| *s < chat_len)
+        .collect();
     let trailing: Vec<u64> = (chat_len - chat_len / 10 + 1..=chat_len).collect();
     let middle: Vec<u64> = (chat_len / 2..chat_len / 2 + chat_len / 20).collect();
     vec![
-        Scenario { name: "1% scattered", missing: scattered },
-        Scenario { name: "10% trailing", missing: trailing },
-        Scenario { name: "one middle gap (5%)", missing: middle },
+        Scenario {
+            name: "1% scattered",
+            missing: scattered,
+        },
+        Scenario {
+            name: "10% trailing",
+            missing: trailing,
+        },
+        Scenario {
+            name: "one middle gap (5%)",
+            missing: middle,
+        },
     ]
 }
 
@@ -370,10 +458,16 @@ async fn resync_bandwidth(scratch: &Path, chat_len: u64, window: u32) -> Result<
     let token = server.token("alice");
 
     // (a) a full reload of the chat, measured on the wire.
-    let full = wire_fetch(&server.base_url(), &token, chat, |from| format!("from_seq={from}&limit={MAX_PAGE_SIZE}")).await?;
+    let full = wire_fetch(&server.base_url(), &token, chat, |from| {
+        format!("from_seq={from}&limit={MAX_PAGE_SIZE}")
+    })
+    .await?;
     // (b) seed 000's notify-refetch: one refetch of the open page per notification. Measured on
     // the wire for one refetch; a client online for the missed messages pays it per message.
-    let page = wire_fetch(&server.base_url(), &token, chat, |_| format!("limit={window}")).await?;
+    let page = wire_fetch(&server.base_url(), &token, chat, |_| {
+        format!("limit={window}")
+    })
+    .await?;
 
     println!("## Resync bandwidth ({chat_len}-message chat on the real server, over loopback)");
     println!(
@@ -386,19 +480,31 @@ async fn resync_bandwidth(scratch: &Path, chat_len: u64, window: u32) -> Result<
         let missing: std::collections::HashSet<u64> = scenario.missing.iter().copied().collect();
         let (store, _) = Store::open(&path).await?;
         let mut options = IngestOptions::new(CursorRule::Snapshot(chat_len));
-        options.position = Some(Position { last_seq: chat_len, rev: chat_len });
-        let cached: Vec<Message> = truth.iter().filter(|m| !missing.contains(&m.seq)).cloned().collect();
+        options.position = Some(Position {
+            last_seq: chat_len,
+            rev: chat_len,
+        });
+        let cached: Vec<Message> = truth
+            .iter()
+            .filter(|m| !missing.contains(&m.seq))
+            .cloned()
+            .collect();
         for batch in cached.chunks(5_000) {
             store.ingest(chat, batch, &options).await?;
         }
         store.close().await;
 
-        let missing_bytes: u64 =
-            truth.iter().filter(|m| missing.contains(&m.seq)).map(|m| serde_json::to_vec(m).unwrap().len() as u64).sum();
+        let missing_bytes: u64 = truth
+            .iter()
+            .filter(|m| missing.contains(&m.seq))
+            .map(|m| serde_json::to_vec(m).unwrap().len() as u64)
+            .sum();
         let gaps = ranges::runs_from_seqs(scenario.missing.iter().copied()).len() as u64;
         let target_requests = gaps + scenario.missing.len().div_ceil(MAX_PAGE_SIZE as usize) as u64;
 
-        let mut config = ClientConfig::new(server.base_url(), &token).cache_path(&path).background(false);
+        let mut config = ClientConfig::new(server.base_url(), &token)
+            .cache_path(&path)
+            .background(false);
         config.user_id = Some(UserId::new("alice"));
         config.page_size = MAX_PAGE_SIZE;
         let (client, _) = Client::open(config).await?;
@@ -408,17 +514,29 @@ async fn resync_bandwidth(scratch: &Path, chat_len: u64, window: u32) -> Result<
         let served = server.metrics();
         let served_bytes = served.route("range").bytes + served.route("changes").bytes;
         if served_bytes != report.bytes_received {
-            bail!("client counted {} bytes, server sent {served_bytes}", report.bytes_received);
+            bail!(
+                "client counted {} bytes, server sent {served_bytes}",
+                report.bytes_received
+            );
         }
         if report.messages_fetched != scenario.missing.len() as u64 || report.gaps_after != 0 {
-            bail!("{}: fetched {} of {} missing, {} gaps left", scenario.name, report.messages_fetched, scenario.missing.len(), report.gaps_after);
+            bail!(
+                "{}: fetched {} of {} missing, {} gaps left",
+                scenario.name,
+                report.messages_fetched,
+                scenario.missing.len(),
+                report.gaps_after
+            );
         }
         let ratio = report.bytes_received as f64 / missing_bytes as f64;
         if ratio > 1.10 {
             misses.push(format!("{}: byte ratio {ratio:.3}", scenario.name));
         }
         if report.requests > target_requests {
-            misses.push(format!("{}: {} requests > {target_requests}", scenario.name, report.requests));
+            misses.push(format!(
+                "{}: {} requests > {target_requests}",
+                scenario.name, report.requests
+            ));
         }
         let notifications = scenario.missing.len() as u64;
         println!(
@@ -449,13 +567,24 @@ struct WireFigures {
 /// Pages through the chat with plain HTTP (`query(from_seq)` builds each query) and counts
 /// requests and response-body bytes. Stops after the first page for queries without a forward
 /// continuation.
-async fn wire_fetch(base_url: &str, token: &str, chat: ChatId, query: impl Fn(u64) -> String) -> Result<WireFigures> {
+async fn wire_fetch(
+    base_url: &str,
+    token: &str,
+    chat: ChatId,
+    query: impl Fn(u64) -> String,
+) -> Result<WireFigures> {
     let http = reqwest::Client::new();
-    let mut figures = WireFigures { requests: 0, bytes: 0 };
+    let mut figures = WireFigures {
+        requests: 0,
+        bytes: 0,
+    };
     let mut from = 1;
     loop {
         let body = http
-            .get(format!("{base_url}/v1/chats/{chat}/messages?{}", query(from)))
+            .get(format!(
+                "{base_url}/v1/chats/{chat}/messages?{}",
+                query(from)
+            ))
             .bearer_auth(token)
             .send()
             .await?

@@ -1020,6 +1020,107 @@ async fn load_runs(conn: &mut sqlx::SqliteConnection, chat: ChatId) -> Result<Ve
     Ok(runs)
 }
 
+/// The last (at most two) runs of the chat, ascending: enough to know the local max and whether
+/// the cache has a hole (canonical runs: two runs ⇔ a gap), in O(log n).
+async fn load_tail_runs(conn: &mut sqlx::SqliteConnection, chat: ChatId) -> Result<Vec<SeqRange>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT start_seq, end_seq FROM cached_runs WHERE chat_id = ? ORDER BY start_seq DESC LIMIT 2",
+    )
+    .bind(chat.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut runs: Vec<SeqRange> = rows
+        .into_iter()
+        .rev()
+        .map(|(a, b)| SeqRange {
+            start: u(a),
+            end: u(b),
+        })
+        .collect();
+    if !ranges::is_canonical(&runs) {
+        return Err(Error::CacheCorrupt(format!(
+            "cached runs of chat {chat} overlap"
+        )));
+    }
+    runs.shrink_to_fit();
+    Ok(runs)
+}
+
+/// The runs a write of seqs within `lo ..= hi` can merge with: the run starting before `lo`
+/// (if it reaches `lo - 1`) and every run starting within `lo ..= hi + 1`. Runs outside can
+/// neither change nor be merged, so they are never read or rewritten.
+async fn load_runs_touching(
+    conn: &mut sqlx::SqliteConnection,
+    chat: ChatId,
+    lo: Seq,
+    hi: Seq,
+) -> Result<Vec<SeqRange>> {
+    let chat_s = chat.to_string();
+    let mut runs = Vec::new();
+    let before: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT start_seq, end_seq FROM cached_runs WHERE chat_id = ? AND start_seq < ? ORDER BY start_seq DESC LIMIT 1",
+    )
+    .bind(&chat_s)
+    .bind(i(lo))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((start, end)) = before
+        && u(end).saturating_add(1) >= lo
+    {
+        runs.push(SeqRange {
+            start: u(start),
+            end: u(end),
+        });
+    }
+    if hi >= lo {
+        let within: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT start_seq, end_seq FROM cached_runs WHERE chat_id = ? AND start_seq >= ? AND start_seq <= ? ORDER BY start_seq",
+        )
+        .bind(&chat_s)
+        .bind(i(lo))
+        .bind(i(hi.saturating_add(1)))
+        .fetch_all(&mut *conn)
+        .await?;
+        runs.extend(within.into_iter().map(|(a, b)| SeqRange {
+            start: u(a),
+            end: u(b),
+        }));
+    }
+    if !ranges::is_canonical(&runs) {
+        return Err(Error::CacheCorrupt(format!(
+            "cached runs of chat {chat} overlap"
+        )));
+    }
+    Ok(runs)
+}
+
+/// Replaces the runs `old` (as read by [`load_runs_touching`]) with `new` (the same runs after
+/// the write merged seqs into them), writing only rows that changed.
+async fn replace_runs(
+    tx: &mut Transaction<'_, Sqlite>,
+    chat: ChatId,
+    old: &[SeqRange],
+    new: &[SeqRange],
+) -> Result<()> {
+    let chat_s = chat.to_string();
+    for run in old.iter().filter(|run| !new.contains(run)) {
+        sqlx::query("DELETE FROM cached_runs WHERE chat_id = ? AND start_seq = ?")
+            .bind(&chat_s)
+            .bind(i(run.start))
+            .execute(&mut **tx)
+            .await?;
+    }
+    for run in new.iter().filter(|run| !old.contains(run)) {
+        sqlx::query("INSERT INTO cached_runs(chat_id, start_seq, end_seq) VALUES (?, ?, ?)")
+            .bind(&chat_s)
+            .bind(i(run.start))
+            .bind(i(run.end))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn write_runs(
     tx: &mut Transaction<'_, Sqlite>,
     chat: ChatId,
@@ -1094,9 +1195,15 @@ async fn ingest_tx(
     .fetch_one(&mut **tx)
     .await?;
     let cursor = u(cursor);
-    let mut runs = load_runs(tx, chat).await?;
-    let was_empty = runs.is_empty();
-    let prev_max = runs.last().map(|r| r.end).unwrap_or(0);
+    // Only the runs this batch can touch are read and rewritten (O(affected runs), not O(gaps)):
+    // a chat with 10,000 gaps must not pay 10,000 row writes per incoming message.
+    let tail_before = load_tail_runs(tx, chat).await?;
+    let was_empty = tail_before.is_empty();
+    let prev_max = tail_before.last().map(|r| r.end).unwrap_or(0);
+    let batch_lo = msgs.iter().map(|m| m.seq).min().unwrap_or(1).max(1);
+    let batch_hi = msgs.iter().map(|m| m.seq).max().unwrap_or(0);
+    let touched_before = load_runs_touching(tx, chat, batch_lo, batch_hi).await?;
+    let mut runs = touched_before.clone();
     let mut res = IngestResult::default();
     let mut unread = 0u64;
     let mut new_last: Option<&Message> = None;
@@ -1167,8 +1274,13 @@ async fn ingest_tx(
     res.changed.sort_unstable();
     res.changed.dedup();
     if runs_changed {
-        write_runs(tx, chat, &runs).await?;
+        replace_runs(tx, chat, &touched_before, &runs).await?;
     }
+    let tail_after = if runs_changed {
+        load_tail_runs(tx, chat).await?
+    } else {
+        tail_before
+    };
     if let Some(m) = new_last {
         sqlx::query(
             "UPDATE chats SET last_message_seq = ?, last_message_preview = ?,
@@ -1194,13 +1306,13 @@ async fn ingest_tx(
         known_last = known_last.max(pos.last_seq);
     }
     let new_cursor = match opts.cursor {
-        CursorRule::Event(rev) if was_empty && !runs.is_empty() => Some(rev),
+        CursorRule::Event(rev) if was_empty && !tail_after.is_empty() => Some(rev),
         CursorRule::Event(rev) if rev == cursor + 1 => Some(rev),
         CursorRule::Event(rev) => {
             res.cursor_behind = rev > cursor + 1;
             None
         }
-        CursorRule::Snapshot(rev) if was_empty && !runs.is_empty() => Some(rev),
+        CursorRule::Snapshot(rev) if was_empty && !tail_after.is_empty() => Some(rev),
         _ => None,
     };
     if let Some(rev) = new_cursor {
@@ -1210,7 +1322,9 @@ async fn ingest_tx(
             .execute(&mut **tx)
             .await?;
     }
-    res.partial = is_partial(&runs, known_last);
+    // The last two runs decide rule 4: more than one run means a hole; one run is partial
+    // exactly when it ends below the server's last_seq.
+    res.partial = is_partial(&tail_after, known_last);
     if opts.flag_if_behind && (res.partial || res.cursor_behind) {
         sqlx::query("UPDATE chats SET needs_resync = 1, sync_state = 'OUT_OF_SYNC' WHERE chat_id = ? AND sync_state != 'SYNCING'")
             .bind(&chat_s)

@@ -99,7 +99,17 @@ impl Params {
         self.get("limit").unwrap_or(u64::from(DEFAULT_PAGE_SIZE))
     }
     fn encode(&self) -> String {
-        self.0.iter().map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") }).collect::<Vec<_>>().join("&")
+        self.0
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&")
     }
 }
 
@@ -118,7 +128,16 @@ pub(crate) fn upstream_query(hostile: Option<Hostile>, query: Option<&str>) -> O
         && let Some(last) = ranges.last_mut()
     {
         last.1 += bigger - asked;
-        let text: Vec<String> = ranges.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+        let text: Vec<String> = ranges
+            .iter()
+            .map(|(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
+            .collect();
         params.0.insert("seqs".to_owned(), text.join("%2C"));
     }
     Some(params.encode())
@@ -145,10 +164,17 @@ fn fabricate(template: Option<&Value>, chat_id: &Value, seq: u64, rev: u64, text
 
 /// The hostile body for a 2xx response on `route`, or `None` when this kind cannot apply to
 /// this response (too few messages, a `too_old` changes answer, not enough data to oversize).
-pub(crate) fn mutate(hostile: Hostile, route: Route, query: Option<&str>, body: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn mutate(
+    hostile: Hostile,
+    route: Route,
+    query: Option<&str>,
+    body: &[u8],
+) -> Option<Vec<u8>> {
     match hostile {
         Hostile::InvalidJson => {
-            return Some(b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>".to_vec());
+            return Some(
+                b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
+            );
         }
         Hostile::TruncatedJson => {
             return (body.len() >= 2).then(|| body[..body.len() / 2].to_vec());
@@ -176,7 +202,11 @@ pub(crate) fn mutate(hostile: Hostile, route: Route, query: Option<&str>, body: 
                         _ => last_seq + 1,
                     }
                 }
-                Route::Range => match (params.get("from_seq"), params.get("to_seq"), params.get("before_seq")) {
+                Route::Range => match (
+                    params.get("from_seq"),
+                    params.get("to_seq"),
+                    params.get("before_seq"),
+                ) {
                     (Some(from), _, _) if from > 1 => from - 1,
                     (Some(_), Some(to), _) => to + 1,
                     (Some(_), None, _) => last_seq + 1,
@@ -191,8 +221,17 @@ pub(crate) fn mutate(hostile: Hostile, route: Route, query: Option<&str>, body: 
             };
             // The page keeps its length (a longer page would be caught as oversized instead).
             if route == Route::Range {
-                let extra = fabricate(messages.first(), &chat_id, seq, rev, "hostile: out of range");
-                let at = messages.iter().position(|m| m["seq"].as_u64().unwrap_or(0) > seq).unwrap_or(messages.len());
+                let extra = fabricate(
+                    messages.first(),
+                    &chat_id,
+                    seq,
+                    rev,
+                    "hostile: out of range",
+                );
+                let at = messages
+                    .iter()
+                    .position(|m| m["seq"].as_u64().unwrap_or(0) > seq)
+                    .unwrap_or(messages.len());
                 messages.insert(at, extra);
                 if messages.len() > 1 {
                     if at == messages.len() - 1 {
@@ -202,8 +241,17 @@ pub(crate) fn mutate(hostile: Hostile, route: Route, query: Option<&str>, body: 
                     }
                 }
             } else {
-                let last_rev = messages.last().and_then(|m| m["rev"].as_u64()).unwrap_or(rev);
-                let extra = fabricate(messages.first(), &chat_id, seq, last_rev, "hostile: out of range");
+                let last_rev = messages
+                    .last()
+                    .and_then(|m| m["rev"].as_u64())
+                    .unwrap_or(rev);
+                let extra = fabricate(
+                    messages.first(),
+                    &chat_id,
+                    seq,
+                    last_rev,
+                    "hostile: out of range",
+                );
                 if messages.len() > 1 {
                     messages.pop();
                 }
@@ -225,8 +273,18 @@ pub(crate) fn mutate(hostile: Hostile, route: Route, query: Option<&str>, body: 
             // the second's rev); a one-message page gets the twin appended.
             let first = messages.first()?.clone();
             let seq = first["seq"].as_u64()?;
-            let twin_rev = messages.get(1).and_then(|m| m["rev"].as_u64()).or_else(|| first["rev"].as_u64()).unwrap_or(rev);
-            let twin = fabricate(Some(&first), &chat_id, seq, twin_rev, "hostile: duplicate seq");
+            let twin_rev = messages
+                .get(1)
+                .and_then(|m| m["rev"].as_u64())
+                .or_else(|| first["rev"].as_u64())
+                .unwrap_or(rev);
+            let twin = fabricate(
+                Some(&first),
+                &chat_id,
+                seq,
+                twin_rev,
+                "hostile: duplicate seq",
+            );
             if messages.len() > 1 {
                 messages[1] = twin;
             } else {
@@ -238,7 +296,9 @@ pub(crate) fn mutate(hostile: Hostile, route: Route, query: Option<&str>, body: 
                 return None;
             }
         }
-        Hostile::WrongChatId | Hostile::InvalidJson | Hostile::TruncatedJson => unreachable!("handled above"),
+        Hostile::WrongChatId | Hostile::InvalidJson | Hostile::TruncatedJson => {
+            unreachable!("handled above")
+        }
     }
     serde_json::to_vec(&value).ok()
 }

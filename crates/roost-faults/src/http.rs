@@ -45,7 +45,10 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         if shared.refusing_all() {
             let _ = tcp.set_zero_linger();
             drop(tcp);
-            shared.record(FaultKind::ConnectionRefused, "connection reset at accept (refusing everything)");
+            shared.record(
+                FaultKind::ConnectionRefused,
+                "connection reset at accept (refusing everything)",
+            );
             continue;
         }
         tokio::spawn(serve_connection(shared.clone(), tcp));
@@ -71,7 +74,9 @@ async fn serve_connection(shared: Arc<Shared>, tcp: TcpStream) {
         let ctl = ctl.clone();
         service_fn(move |request| handle(shared.clone(), ctl.clone(), request))
     };
-    let connection = http1::Builder::new().serve_connection(TokioIo::new(tcp), service).with_upgrades();
+    let connection = http1::Builder::new()
+        .serve_connection(TokioIo::new(tcp), service)
+        .with_upgrades();
     let mut kill_epoch = shared.kill_epoch.subscribe();
     tokio::select! {
         result = connection => {
@@ -87,19 +92,32 @@ async fn serve_connection(shared: Arc<Shared>, tcp: TcpStream) {
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade" | "te" | "trailer" | "host" | "content-length"
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+            | "trailer"
+            | "host"
+            | "content-length"
     )
 }
 
 pub(crate) fn full(bytes: impl Into<Bytes>) -> ProxyBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 fn error_json(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
     let body = serde_json::json!({ "error": { "kind": kind, "message": message } }).to_string();
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -109,7 +127,11 @@ pub(crate) async fn reset_and_hang(ctl: &ConnCtl) -> Response<ProxyBody> {
     std::future::pending().await
 }
 
-async fn handle(shared: Arc<Shared>, ctl: Arc<ConnCtl>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+async fn handle(
+    shared: Arc<Shared>,
+    ctl: Arc<ConnCtl>,
+    request: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
     let route = Route::classify(request.method().as_str(), request.uri().path());
     if route == Route::Stream {
         return Ok(stream::upgrade(shared, ctl, request).await);
@@ -118,11 +140,21 @@ async fn handle(shared: Arc<Shared>, ctl: Arc<ConnCtl>, request: Request<Incomin
     let decision = shared.decide_http(route);
     match decision.map(|(_, fault)| fault) {
         Some(HttpFault::Status503) => {
-            shared.record(FaultKind::Http503, &format!("503 instead of forwarding {what}"));
-            return Ok(error_json(StatusCode::SERVICE_UNAVAILABLE, "internal", "fault proxy: injected 503 service unavailable"));
+            shared.record(
+                FaultKind::Http503,
+                &format!("503 instead of forwarding {what}"),
+            );
+            return Ok(error_json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "internal",
+                "fault proxy: injected 503 service unavailable",
+            ));
         }
         Some(HttpFault::Reset) => {
-            shared.record(FaultKind::HttpReset, &format!("connection reset before forwarding {what}"));
+            shared.record(
+                FaultKind::HttpReset,
+                &format!("connection reset before forwarding {what}"),
+            );
             return Ok(reset_and_hang(&ctl).await);
         }
         Some(HttpFault::Stall) => {
@@ -165,7 +197,11 @@ async fn handle(shared: Arc<Shared>, ctl: Arc<ConnCtl>, request: Request<Incomin
     };
     let status = upstream.status();
     let headers = upstream.headers().clone();
-    let served = headers.get(MESSAGE_COUNT_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let served = headers
+        .get(MESSAGE_COUNT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
     shared.bump(|figures| {
         figures.http_forwarded += 1;
         *figures.responses_by_route.entry(route).or_default() += 1;
@@ -188,33 +224,57 @@ async fn handle(shared: Arc<Shared>, ctl: Arc<ConnCtl>, request: Request<Incomin
     let half = bytes.slice(..bytes.len() / 2);
     let (length, body) = match decision {
         Some((_, HttpFault::LoseResponse)) => {
-            shared.record(FaultKind::HttpLoseResponse, &format!("{what} forwarded ({status}); response lost, connection reset"));
+            shared.record(
+                FaultKind::HttpLoseResponse,
+                &format!("{what} forwarded ({status}); response lost, connection reset"),
+            );
             return Ok(reset_and_hang(&ctl).await);
         }
         Some((_, HttpFault::CutBody)) => {
             shared.record(
                 FaultKind::HttpCutBody,
-                &format!("{what}: cutting the connection after {} of {} body bytes", half.len(), bytes.len()),
+                &format!(
+                    "{what}: cutting the connection after {} of {} body bytes",
+                    half.len(),
+                    bytes.len()
+                ),
             );
             // The error comes a moment later so that the headers and the first half are flushed.
-            let frames = futures_util::stream::iter(vec![Ok(Frame::data(half))]).chain(futures_util::stream::once(async {
-                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault proxy: body cut"))
-            }));
+            let frames = futures_util::stream::iter(vec![Ok(Frame::data(half))]).chain(
+                futures_util::stream::once(async {
+                    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "fault proxy: body cut",
+                    ))
+                }),
+            );
             (bytes.len(), BodyExt::boxed(StreamBody::new(frames)))
         }
         Some((_, HttpFault::StallBody)) => {
             shared.record(
                 FaultKind::HttpStallBody,
-                &format!("{what}: stalling forever after {} of {} body bytes", half.len(), bytes.len()),
+                &format!(
+                    "{what}: stalling forever after {} of {} body bytes",
+                    half.len(),
+                    bytes.len()
+                ),
             );
-            let frames = futures_util::stream::iter(vec![Ok(Frame::data(half))]).chain(futures_util::stream::pending());
+            let frames = futures_util::stream::iter(vec![Ok(Frame::data(half))])
+                .chain(futures_util::stream::pending());
             (bytes.len(), BodyExt::boxed(StreamBody::new(frames)))
         }
         Some((rule, HttpFault::Hostile(hostile))) => {
-            match status.is_success().then(|| hostile::mutate(hostile, route, parts.uri.query(), &bytes)).flatten() {
+            match status
+                .is_success()
+                .then(|| hostile::mutate(hostile, route, parts.uri.query(), &bytes))
+                .flatten()
+            {
                 Some(body) => {
-                    shared.record(FaultKind::Hostile(hostile), &format!("{what}: hostile response ({})", hostile_detail(hostile)));
+                    shared.record(
+                        FaultKind::Hostile(hostile),
+                        &format!("{what}: hostile response ({})", hostile_detail(hostile)),
+                    );
                     out_headers.remove(MESSAGE_COUNT_HEADER);
                     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body)
                         && let Some(messages) = value.get("messages").and_then(|m| m.as_array())

@@ -66,7 +66,11 @@ pub enum Route {
 
 impl Route {
     pub fn classify(method: &str, path: &str) -> Route {
-        let parts: Vec<&str> = path.trim_end_matches('/').split('/').filter(|p| !p.is_empty()).collect();
+        let parts: Vec<&str> = path
+            .trim_end_matches('/')
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .collect();
         match (method, parts.as_slice()) {
             ("GET", ["v1", "health"]) => Route::Health,
             ("GET", ["v1", "me"]) => Route::Me,
@@ -116,7 +120,12 @@ impl Scope {
     }
     /// The read routes a sync uses: chat list, chat, range, changes.
     pub fn sync_reads() -> Scope {
-        Scope::Only(vec![Route::ChatList, Route::Chat, Route::Range, Route::Changes])
+        Scope::Only(vec![
+            Route::ChatList,
+            Route::Chat,
+            Route::Range,
+            Route::Changes,
+        ])
     }
     fn matches(&self, route: Route) -> bool {
         route != Route::Stream
@@ -204,7 +213,13 @@ pub struct StreamFaults {
 
 impl Default for StreamFaults {
     fn default() -> Self {
-        StreamFaults { drop: 0.0, duplicate: 0.0, delay: 0.0, max_delay: Duration::from_millis(50), reorder: 0.0 }
+        StreamFaults {
+            drop: 0.0,
+            duplicate: 0.0,
+            delay: 0.0,
+            max_delay: Duration::from_millis(50),
+            reorder: 0.0,
+        }
     }
 }
 
@@ -384,7 +399,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn control(&self) -> std::sync::MutexGuard<'_, Control> {
-        self.control.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.control
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn record(&self, kind: FaultKind, detail: &str) {
@@ -504,11 +521,15 @@ impl FaultProxy {
     /// are drawn from an RNG seeded with `seed`. Panics if it cannot bind (tests only; see
     /// [`FaultProxy::try_start`]).
     pub async fn start(upstream: SocketAddr, seed: u64) -> FaultProxy {
-        FaultProxy::try_start(upstream, seed).await.expect("start the fault proxy")
+        FaultProxy::try_start(upstream, seed)
+            .await
+            .expect("start the fault proxy")
     }
 
     pub async fn try_start(upstream: SocketAddr, seed: u64) -> Result<FaultProxy, ProxyError> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(ProxyError::Bind)?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(ProxyError::Bind)?;
         let addr = listener.local_addr().map_err(ProxyError::Bind)?;
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -539,7 +560,11 @@ impl FaultProxy {
         });
         let accept = tokio::spawn(http::accept_loop(shared.clone(), listener));
         tracing::debug!(target: "roost_faults", %addr, %upstream, seed, "fault proxy started");
-        Ok(FaultProxy { shared, addr, accept })
+        Ok(FaultProxy {
+            shared,
+            addr,
+            accept,
+        })
     }
 
     /// `http://127.0.0.1:PORT` — give this to the client instead of the server's URL.
@@ -559,10 +584,17 @@ impl FaultProxy {
     pub fn add_http_rule(&self, scope: Scope, fault: HttpFault, trigger: Trigger) -> RuleId {
         let mut control = self.shared.control();
         // Forget exhausted one-shots.
-        control.rules.retain(|rule| rule.trigger != Trigger::Next(0));
+        control
+            .rules
+            .retain(|rule| rule.trigger != Trigger::Next(0));
         let id = RuleId(control.next_rule);
         control.next_rule += 1;
-        control.rules.push(HttpRule { id, scope, fault, trigger });
+        control.rules.push(HttpRule {
+            id,
+            scope,
+            fault,
+            trigger,
+        });
         id
     }
     /// `fault` on the next `n` requests in `scope`.

@@ -16,17 +16,27 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 
-pub(crate) async fn upgrade(shared: Arc<Shared>, ctl: Arc<ConnCtl>, mut request: Request<Incoming>) -> Response<ProxyBody> {
+pub(crate) async fn upgrade(
+    shared: Arc<Shared>,
+    ctl: Arc<ConnCtl>,
+    mut request: Request<Incoming>,
+) -> Response<ProxyBody> {
     if shared.refusing_streams() {
-        shared.record(FaultKind::StreamRefused, "stream connection reset before the upgrade (refusing streams)");
+        shared.record(
+            FaultKind::StreamRefused,
+            "stream connection reset before the upgrade (refusing streams)",
+        );
         return reset_and_hang(&ctl).await;
     }
-    let mut upstream_request = match format!("ws://{}/v1/stream", shared.upstream).into_client_request() {
-        Ok(upstream_request) => upstream_request,
-        Err(error) => return plain(StatusCode::BAD_GATEWAY, format!("fault proxy: {error}")),
-    };
+    let mut upstream_request =
+        match format!("ws://{}/v1/stream", shared.upstream).into_client_request() {
+            Ok(upstream_request) => upstream_request,
+            Err(error) => return plain(StatusCode::BAD_GATEWAY, format!("fault proxy: {error}")),
+        };
     if let Some(auth) = request.headers().get(header::AUTHORIZATION) {
-        upstream_request.headers_mut().insert(header::AUTHORIZATION, auth.clone());
+        upstream_request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, auth.clone());
     }
     let key = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
     let upstream = match tokio_tungstenite::connect_async(upstream_request).await {
@@ -49,7 +59,10 @@ pub(crate) async fn upgrade(shared: Arc<Shared>, ctl: Arc<ConnCtl>, mut request:
         }
     };
     let Some(key) = key else {
-        return plain(StatusCode::BAD_REQUEST, "fault proxy: expected a WebSocket upgrade".to_owned());
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "fault proxy: expected a WebSocket upgrade".to_owned(),
+        );
     };
     let accept = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut request);
@@ -60,8 +73,20 @@ pub(crate) async fn upgrade(shared: Arc<Shared>, ctl: Arc<ConnCtl>, mut request:
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let client = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-                relay(shared, client, upstream, Epochs { stream_epoch, kill_epoch, release_epoch }).await;
+                let client =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
+                relay(
+                    shared,
+                    client,
+                    upstream,
+                    Epochs {
+                        stream_epoch,
+                        kill_epoch,
+                        release_epoch,
+                    },
+                )
+                .await;
             }
             Err(error) => tracing::debug!(target: "roost_faults", %error, "client upgrade failed"),
         }
@@ -78,10 +103,14 @@ pub(crate) async fn upgrade(shared: Arc<Shared>, ctl: Arc<ConnCtl>, mut request:
 }
 
 fn plain(status: StatusCode, message: String) -> Response<ProxyBody> {
-    let body = serde_json::json!({ "error": { "kind": "bad_request", "message": message } }).to_string();
+    let body =
+        serde_json::json!({ "error": { "kind": "bad_request", "message": message } }).to_string();
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -109,8 +138,12 @@ fn data_frame_summary(text: &str) -> Option<String> {
     }
 }
 
-async fn relay<C, U>(shared: Arc<Shared>, client: WebSocketStream<C>, upstream: WebSocketStream<U>, mut epochs: Epochs)
-where
+async fn relay<C, U>(
+    shared: Arc<Shared>,
+    client: WebSocketStream<C>,
+    upstream: WebSocketStream<U>,
+    mut epochs: Epochs,
+) where
     C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     U: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {

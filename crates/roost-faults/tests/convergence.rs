@@ -11,7 +11,7 @@
 //! served no more messages in that final resync than were missing, and each of alice's sends
 //! exists exactly once on the server.
 //!
-//! `ROOST_FAULT_SCHEDULES=<n>` runs n schedules (default 200); `ROOST_FAULT_SEED=<seed>` replays
+//! `ROOST_FAULT_SCHEDULES=<n>` runs n schedules (default 300); `ROOST_FAULT_SEED=<seed>` replays
 //! one schedule; `ROOST_FAULT_BASE_SEED=<seed>` changes the fixed base seed.
 
 mod common;
@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const DEFAULT_SCHEDULES: u64 = 200;
+const DEFAULT_SCHEDULES: u64 = 300;
 const DEFAULT_BASE_SEED: u64 = 0x5EED_2026;
 /// Schedules run at once (they share one server).
 const PARALLEL: usize = 4;
@@ -123,15 +123,29 @@ fn op_name(roll: u32) -> &'static str {
     }
 }
 
-async fn open_client(proxy: &FaultProxy, server: &TestServer, me: &str, cache: &std::path::Path, page_size: u32) -> Result<Client, String> {
+async fn open_client(
+    proxy: &FaultProxy,
+    server: &TestServer,
+    me: &str,
+    cache: &std::path::Path,
+    page_size: u32,
+) -> Result<Client, String> {
     let mut config = config_as(me, &proxy.base_url(), &server.token(me), cache);
     config.page_size = page_size;
-    let (client, info) = Client::open(config).await.map_err(|e| format!("open failed: {e}"))?;
+    let (client, info) = Client::open(config)
+        .await
+        .map_err(|e| format!("open failed: {e}"))?;
     if let Some(corruption) = &info.corruption {
-        return Err(format!("a cache written by the client itself was judged corrupt: {}", corruption.reason));
+        return Err(format!(
+            "a cache written by the client itself was judged corrupt: {}",
+            corruption.reason
+        ));
     }
     if !info.repaired_chats.is_empty() {
-        return Err(format!("the runs index disagreed with the messages after a restart: {:?}", info.repaired_chats));
+        return Err(format!(
+            "the runs index disagreed with the messages after a restart: {:?}",
+            info.repaired_chats
+        ));
     }
     client.start_stream();
     Ok(client)
@@ -147,15 +161,27 @@ async fn snapshot(client: &Client, chats: &[ChatId], held: &mut BTreeMap<ChatId,
 async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
     let server = &*server;
     let mut out = Outcome::default();
-    let (me, others) = (format!("me-{seed:x}"), [format!("bob-{seed:x}"), format!("eve-{seed:x}")]);
+    let (me, others) = (
+        format!("me-{seed:x}"),
+        [format!("bob-{seed:x}"), format!("eve-{seed:x}")],
+    );
     for user in std::iter::once(&me).chain(&others) {
         server.add_user(user).await;
     }
-    let mut s = Schedule { me, others, rng: StdRng::seed_from_u64(seed), seed, chats: Vec::new(), texts: 0 };
+    let mut s = Schedule {
+        me,
+        others,
+        rng: StdRng::seed_from_u64(seed),
+        seed,
+        chats: Vec::new(),
+        texts: 0,
+    };
     let chat_count = s.rng.random_range(1..=3);
     for i in 0..chat_count {
         let members = [s.others[0].as_str(), s.me.as_str(), s.others[1].as_str()];
-        let chat = server.create_chat(&format!("schedule {seed:x} chat {i}"), &members).await;
+        let chat = server
+            .create_chat(&format!("schedule {seed:x} chat {i}"), &members)
+            .await;
         let initial = match s.rng.random_range(0..4) {
             0 => 0,
             1 => s.rng.random_range(1..=10),
@@ -166,7 +192,8 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
             server.send_many(&s.others[0], chat, initial).await;
         }
         s.chats.push(chat);
-        out.trace.push(format!("chat {chat}: {initial} initial messages"));
+        out.trace
+            .push(format!("chat {chat}: {initial} initial messages"));
     }
     let proxy = FaultProxy::start(server.addr(), seed).await;
     proxy.set_max_hold(Duration::from_millis(60));
@@ -205,7 +232,12 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
             }
             24..=33 => {
                 let chat = s.chat();
-                let live: Vec<_> = server.messages(chat).await.into_iter().filter(|m| !m.is_deleted() && m.author.as_str() != s.me).collect();
+                let live: Vec<_> = server
+                    .messages(chat)
+                    .await
+                    .into_iter()
+                    .filter(|m| !m.is_deleted() && m.author.as_str() != s.me)
+                    .collect();
                 if !live.is_empty() {
                     let m = &live[s.rng.random_range(0..live.len())];
                     let text = s.text("edited");
@@ -215,7 +247,12 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
             }
             34..=40 => {
                 let chat = s.chat();
-                let live: Vec<_> = server.messages(chat).await.into_iter().filter(|m| !m.is_deleted() && m.author.as_str() != s.me).collect();
+                let live: Vec<_> = server
+                    .messages(chat)
+                    .await
+                    .into_iter()
+                    .filter(|m| !m.is_deleted() && m.author.as_str() != s.me)
+                    .collect();
                 if !live.is_empty() {
                     let m = &live[s.rng.random_range(0..live.len())];
                     let m = server.delete(m.author.as_str(), chat, m.id).await;
@@ -228,7 +265,13 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                 offline_for = s.rng.random_range(1..=3);
             }
             50..=56 => {
-                let mut p = || if s.rng.random_bool(0.6) { s.rng.random_range(0.0..0.35) } else { 0.0 };
+                let mut p = || {
+                    if s.rng.random_bool(0.6) {
+                        s.rng.random_range(0.0..0.35)
+                    } else {
+                        0.0
+                    }
+                };
                 let faults = StreamFaults {
                     drop: p(),
                     duplicate: p(),
@@ -242,7 +285,11 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
             57..=63 => {
                 let fault = s.random_http_fault();
                 let p = s.rng.random_range(0.05..0.5);
-                let scope = if s.rng.random_bool(0.5) { Scope::sync_reads() } else { Scope::Any };
+                let scope = if s.rng.random_bool(0.5) {
+                    Scope::sync_reads()
+                } else {
+                    Scope::Any
+                };
                 detail = format!(" {fault:?} p={p:.2} {scope:?}");
                 proxy.fail_with_probability(scope, p, fault);
             }
@@ -273,17 +320,20 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                 };
                 if !lost.is_empty() {
                     out.lost += lost.len() as u64;
-                    out.problems.push(format!("lost across a restart: {lost:?}"));
+                    out.problems
+                        .push(format!("lost across a restart: {lost:?}"));
                 }
             }
             72..=79 => {
                 let chat = s.chat();
-                let result = tokio::time::timeout(Duration::from_secs(10), client.resync(chat)).await;
+                let result =
+                    tokio::time::timeout(Duration::from_secs(10), client.resync(chat)).await;
                 detail = format!(" {chat}: {result:?}");
             }
             80..=84 => {
                 let chat = s.chat();
-                let result = tokio::time::timeout(Duration::from_secs(10), client.load_older(chat)).await;
+                let result =
+                    tokio::time::timeout(Duration::from_secs(10), client.load_older(chat)).await;
                 detail = format!(" {chat}: {result:?}");
             }
             85..=88 => {
@@ -308,7 +358,8 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
         }
-        out.trace.push(format!("op {}: {}{detail}", out.ops, op_name(roll)));
+        out.trace
+            .push(format!("op {}: {}{detail}", out.ops, op_name(roll)));
         if offline_for > 0 {
             offline_for -= 1;
             if offline_for == 0 {
@@ -333,9 +384,14 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
             break;
         }
         for entry in &outbox {
-            if entry.state == roost_core::OutboxState::Failed && retried.insert(entry.local_id.clone()) {
+            if entry.state == roost_core::OutboxState::Failed
+                && retried.insert(entry.local_id.clone())
+            {
                 out.sends_failed += 1;
-                out.trace.push(format!("outbox entry failed under faults: {:?}", entry.last_error));
+                out.trace.push(format!(
+                    "outbox entry failed under faults: {:?}",
+                    entry.last_error
+                ));
                 let _ = client.retry_failed(&entry.local_id).await;
             }
         }
@@ -345,7 +401,10 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
     if let Ok(left) = client.outbox(None).await
         && !left.is_empty()
     {
-        out.problems.push(format!("{} own message(s) never delivered: {left:?}", left.len()));
+        out.problems.push(format!(
+            "{} own message(s) never delivered: {left:?}",
+            left.len()
+        ));
     }
 
     // Let work started under the faults finish (a resync planned on an older cache state may
@@ -356,7 +415,10 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
         let before = proxy.figures();
         tokio::time::sleep(Duration::from_millis(150)).await;
         let after = proxy.figures();
-        if (before.http_requests, before.frames_relayed) == (after.http_requests, after.frames_relayed) || Instant::now() > quiet_deadline {
+        if (before.http_requests, before.frames_relayed)
+            == (after.http_requests, after.frames_relayed)
+            || Instant::now() > quiet_deadline
+        {
             break;
         }
     }
@@ -371,20 +433,26 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
             (None, _) => last_seq.min(u64::from(roost_proto::DEFAULT_PAGE_SIZE)),
             (Some(first), n) => (last_seq + 1 - first.seq).saturating_sub(n),
         };
-        missing_by_chat.push(format!("{chat}: {missing} missing of {last_seq} (cached {})", cached.len()));
+        missing_by_chat.push(format!(
+            "{chat}: {missing} missing of {last_seq} (cached {})",
+            cached.len()
+        ));
         out.final_missing += missing;
     }
     // The chat list first, as the stream's catch-up does after every reconnect: a manual resync
     // of a chat whose cache is empty trusts the last known `last_seq` (see
     // `hostile.rs::manual_resync_of_an_empty_chat_asks_the_server`).
     if let Err(error) = client.refresh_chats().await {
-        out.problems.push(format!("chat list after the faults stopped: {error}"));
+        out.problems
+            .push(format!("chat list after the faults stopped: {error}"));
     }
     let range_before = proxy.figures().messages(Route::Range);
     for chat in &s.chats {
         match common::resync_until_in_sync(&client, *chat, 4).await {
             Ok(attempts) => out.resync_retries += u64::from(attempts - 1),
-            Err(problem) => out.problems.push(format!("chat {chat}: final resync never reached IN_SYNC: {problem}")),
+            Err(problem) => out.problems.push(format!(
+                "chat {chat}: final resync never reached IN_SYNC: {problem}"
+            )),
         }
     }
     out.final_range_fetched = proxy.figures().messages(Route::Range) - range_before;
@@ -398,20 +466,36 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
     for chat in &s.chats {
         let cached = common::cached(&client, *chat).await;
         let truth = server.messages(*chat).await;
-        let check: ChatCheck = compare_chat(*chat, &cached, &truth, held.get(chat).unwrap_or(&Holdings::new()));
+        let check: ChatCheck = compare_chat(
+            *chat,
+            &cached,
+            &truth,
+            held.get(chat).unwrap_or(&Holdings::new()),
+        );
         out.messages_checked += check.checked;
         out.lost += check.lost;
         out.duplicated += check.duplicated;
-        out.problems.extend(check.problems.into_iter().map(|p| format!("chat {chat}: {p}")));
+        out.problems.extend(
+            check
+                .problems
+                .into_iter()
+                .map(|p| format!("chat {chat}: {p}")),
+        );
         for (own_chat, text) in own_texts.iter().filter(|(c, _)| c == chat) {
-            let copies = truth.iter().filter(|m| m.chat_id == *own_chat && m.text() == Some(text.as_str())).count();
+            let copies = truth
+                .iter()
+                .filter(|m| m.chat_id == *own_chat && m.text() == Some(text.as_str()))
+                .count();
             // (The schedule never edits or deletes alice's messages, so the text identifies it.)
             if copies > 1 {
                 out.duplicated += copies as u64 - 1;
-                out.problems.push(format!("own message {text:?} exists {copies} times on the server"));
+                out.problems.push(format!(
+                    "own message {text:?} exists {copies} times on the server"
+                ));
             } else if copies == 0 {
                 out.lost += 1;
-                out.problems.push(format!("own message {text:?} never reached the server"));
+                out.problems
+                    .push(format!("own message {text:?} never reached the server"));
             }
         }
     }
@@ -445,7 +529,10 @@ async fn randomized_fault_schedules_converge() {
                 let server = server.clone();
                 tasks.spawn(async move {
                     let schedule = tokio::spawn(run_schedule(server, seed));
-                    (seed, tokio::time::timeout(Duration::from_secs(120), schedule).await)
+                    (
+                        seed,
+                        tokio::time::timeout(Duration::from_secs(120), schedule).await,
+                    )
                 });
             }
             while let Some(joined) = tasks.join_next().await {
@@ -458,7 +545,10 @@ async fn randomized_fault_schedules_converge() {
                         continue;
                     }
                     Err(_) => {
-                        failures.push((seed, vec!["the schedule did not finish in 120 s".to_owned()]));
+                        failures.push((
+                            seed,
+                            vec!["the schedule did not finish in 120 s".to_owned()],
+                        ));
                         continue;
                     }
                 };
@@ -505,16 +595,24 @@ async fn randomized_fault_schedules_converge() {
         started.elapsed().as_secs_f64(),
     );
     println!("{line}");
-    let _ = std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("roost-faults-convergence.txt"), format!("{line}\n"));
+    let _ = std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("roost-faults-convergence.txt"),
+        format!("{line}\n"),
+    );
     if !failures.is_empty() {
         let mut report = String::new();
         for (seed, problems) in failures.iter().take(10) {
-            report.push_str(&format!("\n  seed {seed:#x} (replay: ROOST_FAULT_SEED={seed:#x}):"));
+            report.push_str(&format!(
+                "\n  seed {seed:#x} (replay: ROOST_FAULT_SEED={seed:#x}):"
+            ));
             for problem in problems.iter().take(8) {
                 report.push_str(&format!("\n    - {problem}"));
             }
         }
-        panic!("{} of {schedules} schedules failed:{report}\n{line}", failures.len());
+        panic!(
+            "{} of {schedules} schedules failed:{report}\n{line}",
+            failures.len()
+        );
     }
     assert_eq!(total.lost, 0);
     assert_eq!(total.duplicated, 0);
@@ -531,13 +629,17 @@ async fn a_server_restart_under_a_connected_client_converges() {
     let proxy = FaultProxy::start(server.addr(), 11).await;
     let mut chats = Vec::new();
     for i in 0..2 {
-        let chat = server.create_chat(&format!("restart {i}"), &["bob", "alice"]).await;
+        let chat = server
+            .create_chat(&format!("restart {i}"), &["bob", "alice"])
+            .await;
         server.send_many("bob", chat, 40).await;
         chats.push(chat);
     }
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("message_cache.db");
-    let client = open_client(&proxy, &server, "alice", &cache, 20).await.unwrap();
+    let client = open_client(&proxy, &server, "alice", &cache, 20)
+        .await
+        .unwrap();
     client.refresh_chats().await.unwrap();
     for chat in &chats {
         client.resync(*chat).await.unwrap();
@@ -548,9 +650,14 @@ async fn a_server_restart_under_a_connected_client_converges() {
     for round in 0..3 {
         server.stop().await;
         // While it is down: the client's calls fail, nothing is lost.
-        assert!(client.resync(chats[0]).await.is_err(), "round {round}: a resync while the server is down must fail");
+        assert!(
+            client.resync(chats[0]).await.is_err(),
+            "round {round}: a resync while the server is down must fail"
+        );
         let all = server.messages(chats[1]).await;
-        server.edit("bob", chats[1], all[5 + round].id, "edited while down").await;
+        server
+            .edit("bob", chats[1], all[5 + round].id, "edited while down")
+            .await;
         server.delete("bob", chats[1], all[10 + round].id).await;
         server.send_many("bob", chats[0], 7).await;
         server.restart().await;
@@ -562,11 +669,22 @@ async fn a_server_restart_under_a_connected_client_converges() {
         snapshot(&client, &chats, &mut held).await;
     }
     for chat in &chats {
-        common::resync_until_in_sync(&client, *chat, 1).await.expect("one resync converges after the restarts");
+        common::resync_until_in_sync(&client, *chat, 1)
+            .await
+            .expect("one resync converges after the restarts");
         let cached = common::cached(&client, *chat).await;
         let truth = server.messages(*chat).await;
-        let check = compare_chat(*chat, &cached, &truth, held.get(chat).unwrap_or(&Holdings::new()));
-        assert!(check.problems.is_empty(), "chat {chat}: {:?}", check.problems);
+        let check = compare_chat(
+            *chat,
+            &cached,
+            &truth,
+            held.get(chat).unwrap_or(&Holdings::new()),
+        );
+        assert!(
+            check.problems.is_empty(),
+            "chat {chat}: {:?}",
+            check.problems
+        );
     }
     client.shutdown().await;
 }

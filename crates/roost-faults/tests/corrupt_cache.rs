@@ -43,7 +43,9 @@ impl Captured {
 async fn good_cache(server: &TestServer, dir: &Path) -> (PathBuf, Vec<ChatId>) {
     let mut chats = Vec::new();
     for i in 0..2 {
-        let chat = server.create_chat(&format!("corrupt {i}"), &["bob", "alice"]).await;
+        let chat = server
+            .create_chat(&format!("corrupt {i}"), &["bob", "alice"])
+            .await;
         server.send_many("bob", chat, 60 + 80 * i).await;
         chats.push(chat);
     }
@@ -93,29 +95,54 @@ async fn a_corrupt_cache_is_moved_aside_and_rebuilt_from_the_server() {
         }
 
         let logs = Captured::default();
-        let subscriber = tracing_subscriber::fmt().with_writer(logs.clone()).with_ansi(false).finish();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
 
         let mut config = common::config(&server.base_url(), &server.token("alice"), &cache);
         config.background = false;
-        let (client, info) = Client::open(config).await.unwrap_or_else(|e| panic!("{kind}: the client must still start: {e}"));
-        let report = info.corruption.clone().unwrap_or_else(|| panic!("{kind}: corruption not detected"));
+        let (client, info) = Client::open(config)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: the client must still start: {e}"));
+        let report = info
+            .corruption
+            .clone()
+            .unwrap_or_else(|| panic!("{kind}: corruption not detected"));
         assert!(!report.reason.is_empty());
-        assert!(report.moved_to.exists(), "{kind}: the damaged file must be kept");
-        assert_eq!(std::fs::read(&report.moved_to).unwrap(), damaged, "{kind}: moved aside byte for byte");
         assert!(
-            logs.text().contains("corrupt") && logs.text().contains(&report.moved_to.display().to_string()),
+            report.moved_to.exists(),
+            "{kind}: the damaged file must be kept"
+        );
+        assert_eq!(
+            std::fs::read(&report.moved_to).unwrap(),
+            damaged,
+            "{kind}: moved aside byte for byte"
+        );
+        assert!(
+            logs.text().contains("corrupt")
+                && logs.text().contains(&report.moved_to.display().to_string()),
             "{kind}: the reason must be logged; logs: {}",
             logs.text()
         );
-        assert!(common::read_cache(&cache).await.unwrap().integrity == ["ok"], "{kind}: the fresh cache is sound");
+        assert!(
+            common::read_cache(&cache).await.unwrap().integrity == ["ok"],
+            "{kind}: the fresh cache is sound"
+        );
 
         // Rebuilt from the server: every chat, with a reason when its rows were salvaged.
         client.refresh_chats().await.unwrap();
         for chat in &chats {
-            let resync = client.resync(*chat).await.unwrap_or_else(|e| panic!("{kind}: resync after rebuild: {e}"));
+            let resync = client
+                .resync(*chat)
+                .await
+                .unwrap_or_else(|e| panic!("{kind}: resync after rebuild: {e}"));
             if report.salvaged_chats > 0 {
-                assert!(resync.full_reload.is_some(), "{kind}: a full reload must say why: {resync:?}");
+                assert!(
+                    resync.full_reload.is_some(),
+                    "{kind}: a full reload must say why: {resync:?}"
+                );
             }
             let cached = common::cached(&client, *chat).await;
             let truth = server.messages(*chat).await;
@@ -136,7 +163,10 @@ async fn a_corrupt_cache_is_moved_aside_and_rebuilt_from_the_server() {
         let mut config = common::config(&server.base_url(), &server.token("alice"), &cache);
         config.background = false;
         let (client, info) = Client::open(config).await.unwrap();
-        assert!(info.corruption.is_none(), "{kind}: the rebuilt cache judged corrupt again");
+        assert!(
+            info.corruption.is_none(),
+            "{kind}: the rebuilt cache judged corrupt again"
+        );
         assert!(report.moved_to.exists());
         client.shutdown().await;
     }

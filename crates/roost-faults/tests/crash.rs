@@ -30,7 +30,12 @@ struct Acked {
 
 impl Acked {
     fn add(&mut self, chat: &str, seq: u64, version: u64) {
-        let entry = self.seqs.entry(chat.to_owned()).or_default().entry(seq).or_insert(version);
+        let entry = self
+            .seqs
+            .entry(chat.to_owned())
+            .or_default()
+            .entry(seq)
+            .or_insert(version);
         *entry = (*entry).max(version);
     }
 
@@ -61,7 +66,12 @@ impl Acked {
             Some("SEQS") => {
                 self.lines += 1;
                 let chat = parts.next().unwrap_or_default().to_owned();
-                for seq in parts.next().unwrap_or_default().split(',').filter(|s| !s.is_empty()) {
+                for seq in parts
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                {
                     self.add(&chat, seq.parse().unwrap(), 1);
                 }
             }
@@ -73,13 +83,21 @@ impl Acked {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
     common::init_tracing();
-    let rounds = std::env::var("ROOST_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20u32);
-    let seed = std::env::var("ROOST_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0xC0A5_u64);
+    let rounds = std::env::var("ROOST_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20u32);
+    let seed = std::env::var("ROOST_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0xC0A5_u64);
     let mut rng = StdRng::seed_from_u64(seed);
     let server = Arc::new(spawn_test_server().await);
     let mut chats: Vec<ChatId> = Vec::new();
     for i in 0..3 {
-        let chat = server.create_chat(&format!("crash {i}"), &["bob", "alice", "carol"]).await;
+        let chat = server
+            .create_chat(&format!("crash {i}"), &["bob", "alice", "carol"])
+            .await;
         server.send_many("bob", chat, 150 + 100 * i).await;
         chats.push(chat);
     }
@@ -112,7 +130,10 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
                     Ok(0) | Err(_) => break,
                     // Only complete lines count: a kill can cut the last one.
                     Ok(_) if line.last() == Some(&b'\n') => {
-                        reader_acked.lock().unwrap().parse(&String::from_utf8_lossy(&line));
+                        reader_acked
+                            .lock()
+                            .unwrap()
+                            .parse(&String::from_utf8_lossy(&line));
                     }
                     Ok(_) => break,
                 }
@@ -134,13 +155,17 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
                             }
                         }
                         5 => {
-                            server.send_many("carol", chat, rng.random_range(1..=60)).await;
+                            server
+                                .send_many("carol", chat, rng.random_range(1..=60))
+                                .await;
                         }
                         6..=7 => {
                             let all = server.messages(chat).await;
                             let m = &all[rng.random_range(0..all.len())];
                             if !m.is_deleted() {
-                                server.edit(m.author.as_str(), chat, m.id, "edited under crash").await;
+                                server
+                                    .edit(m.author.as_str(), chat, m.id, "edited under crash")
+                                    .await;
                             }
                         }
                         _ => {
@@ -169,14 +194,26 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
         if !cache.exists() {
             continue; // killed before the cache was created
         }
-        let raw = common::read_cache(&cache).await.expect("read the cache after a kill");
-        assert_eq!(raw.integrity, vec!["ok".to_owned()], "round {round}: integrity_check after SIGKILL");
+        let raw = common::read_cache(&cache)
+            .await
+            .expect("read the cache after a kill");
+        assert_eq!(
+            raw.integrity,
+            vec!["ok".to_owned()],
+            "round {round}: integrity_check after SIGKILL"
+        );
         let disagreements = raw.index_disagreements();
-        assert!(disagreements.is_empty(), "round {round}: cached_runs disagrees with messages: {disagreements:?}");
+        assert!(
+            disagreements.is_empty(),
+            "round {round}: cached_runs disagrees with messages: {disagreements:?}"
+        );
         let acked = acked.lock().unwrap();
         for (chat, seqs) in &acked.seqs {
-            let rows: BTreeMap<u64, u64> =
-                raw.rows.get(chat).map(|rows| rows.iter().map(|r| (r.0, r.2)).collect()).unwrap_or_default();
+            let rows: BTreeMap<u64, u64> = raw
+                .rows
+                .get(chat)
+                .map(|rows| rows.iter().map(|r| (r.0, r.2)).collect())
+                .unwrap_or_default();
             for (seq, version) in seqs {
                 checks += 1;
                 match rows.get(seq) {
@@ -184,7 +221,9 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
                         cached >= version,
                         "round {round}: chat {chat} seq {seq} acknowledged at v{version}, now v{cached}"
                     ),
-                    None => panic!("round {round}: chat {chat} seq {seq} was acknowledged as cached and is gone"),
+                    None => panic!(
+                        "round {round}: chat {chat} seq {seq} was acknowledged as cached and is gone"
+                    ),
                 }
             }
         }
@@ -194,7 +233,10 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
         let acked = acked.lock().unwrap();
         (acked.lines, acked.opens)
     };
-    assert!(opens >= u64::from(rounds) / 2, "the child rarely got as far as opening the cache ({opens} of {rounds})");
+    assert!(
+        opens >= u64::from(rounds) / 2,
+        "the child rarely got as far as opening the cache ({opens} of {rounds})"
+    );
     assert!(acked_lines > 0, "the child never acknowledged anything");
 
     // A fresh client: no repair needed, and one resync per chat converges.
@@ -202,17 +244,27 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
     config.background = false;
     let (client, info) = Client::open(config).await.expect("open after the kills");
     assert!(info.corruption.is_none(), "{:?}", info.corruption);
-    assert!(info.repaired_chats.is_empty(), "index repaired after a crash: {:?}", info.repaired_chats);
+    assert!(
+        info.repaired_chats.is_empty(),
+        "index repaired after a crash: {:?}",
+        info.repaired_chats
+    );
     client.refresh_chats().await.expect("chat list");
     let mut checked = 0;
     for chat in &chats {
-        let attempts = common::resync_until_in_sync(&client, *chat, 1).await.expect("the next resync completes");
+        let attempts = common::resync_until_in_sync(&client, *chat, 1)
+            .await
+            .expect("the next resync completes");
         assert_eq!(attempts, 1);
         let cached = common::cached(&client, *chat).await;
         let truth = server.messages(*chat).await;
         let earlier: common::Holdings = BTreeMap::new();
         let check = common::compare_chat(*chat, &cached, &truth, &earlier);
-        assert!(check.problems.is_empty(), "chat {chat}: {:?}", check.problems);
+        assert!(
+            check.problems.is_empty(),
+            "chat {chat}: {:?}",
+            check.problems
+        );
         checked += check.checked;
     }
     client.shutdown().await;
@@ -221,5 +273,8 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
          acknowledged_checks={checks} messages_checked_after={checked} lost=0"
     );
     println!("{line}");
-    let _ = std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("roost-faults-crash.txt"), format!("{line}\n"));
+    let _ = std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("roost-faults-crash.txt"),
+        format!("{line}\n"),
+    );
 }

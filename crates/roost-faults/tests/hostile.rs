@@ -31,7 +31,11 @@ async fn setup(seed: u64) -> Case {
     let chat = server.create_chat("hostile", &["bob", "alice"]).await;
     server.send_many("bob", chat, 250).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::config(&proxy.base_url(), &server.token("alice"), &dir.path().join("message_cache.db"));
+    let mut config = common::config(
+        &proxy.base_url(),
+        &server.token("alice"),
+        &dir.path().join("message_cache.db"),
+    );
     config.background = false;
     config.page_size = PAGE;
     config.request_timeout = Duration::from_millis(800);
@@ -39,7 +43,13 @@ async fn setup(seed: u64) -> Case {
     client.refresh_chats().await.unwrap();
     let report = client.resync(chat).await.unwrap();
     assert_eq!(report.messages_fetched, 100, "{report:?}");
-    Case { server, proxy, client, chat, _dir: dir }
+    Case {
+        server,
+        proxy,
+        client,
+        chat,
+        _dir: dir,
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -50,7 +60,10 @@ struct Snapshot {
 
 async fn snapshot(client: &Client, chat: ChatId) -> Snapshot {
     let map: CacheMap = client.cache_map(chat).await.unwrap();
-    Snapshot { messages: common::cached(client, chat).await, map: (map.cached, map.cached_count) }
+    Snapshot {
+        messages: common::cached(client, chat).await,
+        map: (map.cached, map.cached_count),
+    }
 }
 
 /// Makes the next resync need the range endpoint (30 new messages, 3+ pages) or the changes
@@ -70,7 +83,11 @@ async fn prepare(case: &Case, route: Route) {
 }
 
 async fn converges(case: &Case) {
-    let report = case.client.resync(case.chat).await.expect("a normal resync after the fault");
+    let report = case
+        .client
+        .resync(case.chat)
+        .await
+        .expect("a normal resync after the fault");
     assert_eq!(report.state, roost_core::SyncState::InSync, "{report:?}");
     let cached = common::cached(&case.client, case.chat).await;
     let truth = case.server.messages(case.chat).await;
@@ -82,14 +99,22 @@ async fn hostile_case(route: Route, hostile: Hostile, seed: u64) -> String {
     let case = setup(seed).await;
     prepare(&case, route).await;
     let before = snapshot(&case.client, case.chat).await;
-    case.proxy.fail_next(Scope::route(route), 1, HttpFault::Hostile(hostile));
-    let error = case.client.resync(case.chat).await.expect_err("a hostile page must be rejected");
+    case.proxy
+        .fail_next(Scope::route(route), 1, HttpFault::Hostile(hostile));
+    let error = case
+        .client
+        .resync(case.chat)
+        .await
+        .expect_err("a hostile page must be rejected");
     assert_eq!(
         case.proxy.figures().count(FaultKind::Hostile(hostile)),
         1,
         "{hostile:?} on {route:?} was not injected (the resync never asked?)"
     );
-    assert!(matches!(error, Error::ProtocolViolation(_)), "{hostile:?} on {route:?}: expected a protocol violation, got {error:?}");
+    assert!(
+        matches!(error, Error::ProtocolViolation(_)),
+        "{hostile:?} on {route:?}: expected a protocol violation, got {error:?}"
+    );
     assert!(!error.to_string().is_empty());
     let after = snapshot(&case.client, case.chat).await;
     assert_eq!(before, after, "{hostile:?} on {route:?}: the cache changed");
@@ -117,22 +142,36 @@ async fn hostile_changes_pages_are_rejected_and_leave_the_cache_untouched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_transport_leaves_the_cache_untouched() {
-    for (i, fault) in [HttpFault::CutBody, HttpFault::StallBody, HttpFault::Stall, HttpFault::Status503, HttpFault::Reset]
-        .into_iter()
-        .enumerate()
+    for (i, fault) in [
+        HttpFault::CutBody,
+        HttpFault::StallBody,
+        HttpFault::Stall,
+        HttpFault::Status503,
+        HttpFault::Reset,
+    ]
+    .into_iter()
+    .enumerate()
     {
         for route in [Route::Range, Route::Changes] {
             let case = setup(300 + i as u64).await;
             prepare(&case, route).await;
             let before = snapshot(&case.client, case.chat).await;
             case.proxy.fail_next(Scope::route(route), 1, fault);
-            let error = tokio::time::timeout(Duration::from_secs(20), case.client.resync(case.chat))
-                .await
-                .expect("a stalled response must time out, not hang the resync")
-                .expect_err("the resync must fail");
+            let error =
+                tokio::time::timeout(Duration::from_secs(20), case.client.resync(case.chat))
+                    .await
+                    .expect("a stalled response must time out, not hang the resync")
+                    .expect_err("the resync must fail");
             assert_eq!(case.proxy.figures().count(fault.kind()), 1);
-            assert!(error.is_transient(), "{fault:?} on {route:?}: {error:?} should be transient (retry later)");
-            assert_eq!(before, snapshot(&case.client, case.chat).await, "{fault:?} on {route:?}: the cache changed");
+            assert!(
+                error.is_transient(),
+                "{fault:?} on {route:?}: {error:?} should be transient (retry later)"
+            );
+            assert_eq!(
+                before,
+                snapshot(&case.client, case.chat).await,
+                "{fault:?} on {route:?}: the cache changed"
+            );
             converges(&case).await;
         }
     }
@@ -147,9 +186,15 @@ async fn broken_transport_leaves_the_cache_untouched() {
 async fn manual_resync_of_an_empty_chat_asks_the_server() {
     common::init_tracing();
     let server = spawn_test_server().await;
-    let chat = server.create_chat("empty at first", &["bob", "alice"]).await;
+    let chat = server
+        .create_chat("empty at first", &["bob", "alice"])
+        .await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::config(&server.base_url(), &server.token("alice"), &dir.path().join("message_cache.db"));
+    let mut config = common::config(
+        &server.base_url(),
+        &server.token("alice"),
+        &dir.path().join("message_cache.db"),
+    );
     config.background = false;
     let (client, _) = Client::open(config).await.unwrap();
     client.refresh_chats().await.unwrap();
@@ -171,20 +216,44 @@ async fn a_garbled_answer_to_a_send_keeps_the_message_pending() {
     let proxy = FaultProxy::start(server.addr(), 9).await;
     let chat = server.create_chat("garbled", &["bob", "alice"]).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::config(&proxy.base_url(), &server.token("alice"), &dir.path().join("message_cache.db"));
+    let mut config = common::config(
+        &proxy.base_url(),
+        &server.token("alice"),
+        &dir.path().join("message_cache.db"),
+    );
     config.background = false;
     let (client, _) = Client::open(config).await.unwrap();
     client.refresh_chats().await.unwrap();
-    proxy.fail_next(Scope::route(Route::Send), 1, HttpFault::Hostile(Hostile::TruncatedJson));
+    proxy.fail_next(
+        Scope::route(Route::Send),
+        1,
+        HttpFault::Hostile(Hostile::TruncatedJson),
+    );
     client.send(chat, "once").await.unwrap();
     let _ = client.flush_outbox().await;
-    assert_eq!(proxy.figures().count(FaultKind::Hostile(Hostile::TruncatedJson)), 1, "the fault was injected");
+    assert_eq!(
+        proxy
+            .figures()
+            .count(FaultKind::Hostile(Hostile::TruncatedJson)),
+        1,
+        "the fault was injected"
+    );
     let outbox = client.outbox(None).await.unwrap();
     assert!(
-        outbox.iter().all(|e| e.state != roost_core::OutboxState::Failed),
+        outbox
+            .iter()
+            .all(|e| e.state != roost_core::OutboxState::Failed),
         "a garbled answer made the send fail for good: {outbox:?}"
     );
     client.flush_outbox().await.unwrap();
     assert!(client.outbox(None).await.unwrap().is_empty());
-    assert_eq!(server.messages(chat).await.iter().filter(|m| m.text() == Some("once")).count(), 1);
+    assert_eq!(
+        server
+            .messages(chat)
+            .await
+            .iter()
+            .filter(|m| m.text() == Some("once"))
+            .count(),
+        1
+    );
 }

@@ -193,20 +193,41 @@ pub struct AppStatus {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum UiEvent {
     /// A chat row changed (unread count, last message, position, sync state…); upsert it.
-    ChatUpdated { chat: ChatEntry },
+    ChatUpdated {
+        chat: ChatEntry,
+    },
     /// The cached content of `span` in this chat changed: replace whatever the UI shows for
     /// those seqs with `items` (which cover the span exactly).
-    WindowChanged { chat_id: ChatId, span: SeqSpan, items: Vec<WindowItem> },
-    SyncState { chat_id: ChatId, state: ChatSyncState },
+    WindowChanged {
+        chat_id: ChatId,
+        span: SeqSpan,
+        items: Vec<WindowItem>,
+    },
+    SyncState {
+        chat_id: ChatId,
+        state: ChatSyncState,
+    },
     /// Missing messages of this chat are being fetched (the only time the indicator may show).
-    FetchStarted { chat_id: ChatId },
-    FetchFinished { chat_id: ChatId, fetched: u64 },
+    FetchStarted {
+        chat_id: ChatId,
+    },
+    FetchFinished {
+        chat_id: ChatId,
+        fetched: u64,
+    },
     /// The stream connected (`true`) or was lost (`false`).
-    Connection { online: bool },
+    Connection {
+        online: bool,
+    },
     /// An outbox entry changed; `message` is the server's copy once delivered.
-    Outbox { item: OutboxItem, message: Option<Message> },
+    Outbox {
+        item: OutboxItem,
+        message: Option<Message>,
+    },
     /// Signed in or out.
-    Session { status: AppStatus },
+    Session {
+        status: AppStatus,
+    },
     /// Events were lost (the UI fell behind): reload the chat list and the open window.
     Reload,
 }
@@ -262,17 +283,29 @@ mod tests {
 
     #[test]
     fn error_and_event_shapes() {
-        let e = IpcError { kind: IpcErrorKind::NotSignedIn, message: "sign in first".into() };
-        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"kind":"not_signed_in","message":"sign in first"}"#);
-        let unknown: IpcError = serde_json::from_str(r#"{"kind":"brand_new","message":"x"}"#).unwrap();
+        let e = IpcError {
+            kind: IpcErrorKind::NotSignedIn,
+            message: "sign in first".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"kind":"not_signed_in","message":"sign in first"}"#
+        );
+        let unknown: IpcError =
+            serde_json::from_str(r#"{"kind":"brand_new","message":"x"}"#).unwrap();
         assert_eq!(unknown.kind, IpcErrorKind::Unknown);
-        let ev = UiEvent::FetchStarted { chat_id: ChatId(uuid::Uuid::nil()) };
+        let ev = UiEvent::FetchStarted {
+            chat_id: ChatId(uuid::Uuid::nil()),
+        };
         assert_eq!(
             serde_json::to_string(&ev).unwrap(),
             r#"{"type":"fetch_started","chat_id":"00000000-0000-0000-0000-000000000000"}"#
         );
         let item = WindowItem::Gap { from: 3, to: 5 };
-        assert_eq!(serde_json::to_string(&item).unwrap(), r#"{"type":"gap","from":3,"to":5}"#);
+        assert_eq!(
+            serde_json::to_string(&item).unwrap(),
+            r#"{"type":"gap","from":3,"to":5}"#
+        );
         assert_eq!(
             serde_json::to_string(&WindowAnchor::Around { seq: 7 }).unwrap(),
             r#"{"type":"around","seq":7}"#

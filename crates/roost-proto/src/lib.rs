@@ -182,7 +182,10 @@ impl SeqsQuery {
     /// A query for exactly these inclusive ranges (which must be ascending and disjoint).
     pub fn for_ranges(ranges: &[(Seq, Seq)]) -> SeqsQuery {
         let covered: u64 = ranges.iter().map(|(start, end)| end - start + 1).sum();
-        SeqsQuery { seqs: format_seq_ranges(ranges), limit: Some(covered.min(u64::from(MAX_PAGE_SIZE)) as u32) }
+        SeqsQuery {
+            seqs: format_seq_ranges(ranges),
+            limit: Some(covered.min(u64::from(MAX_PAGE_SIZE)) as u32),
+        }
     }
 }
 
@@ -210,12 +213,18 @@ pub fn parse_seq_ranges(text: &str) -> Result<Vec<(Seq, Seq)>, String> {
     let mut ranges: Vec<(Seq, Seq)> = Vec::new();
     for part in text.split(',') {
         if ranges.len() == MAX_SEQ_RANGES_PER_REQUEST {
-            return Err(format!("seqs lists more than {MAX_SEQ_RANGES_PER_REQUEST} ranges"));
+            return Err(format!(
+                "seqs lists more than {MAX_SEQ_RANGES_PER_REQUEST} ranges"
+            ));
         }
         let parse = |number: &str| -> Result<Seq, String> {
-            let value: Seq = number.parse().map_err(|_| format!("{number:?} in seqs is not a seq number"))?;
+            let value: Seq = number
+                .parse()
+                .map_err(|_| format!("{number:?} in seqs is not a seq number"))?;
             if value == 0 || value > MAX_CURSOR_VALUE {
-                return Err(format!("seq {value} in seqs is out of range (1..={MAX_CURSOR_VALUE})"));
+                return Err(format!(
+                    "seq {value} in seqs is out of range (1..={MAX_CURSOR_VALUE})"
+                ));
             }
             Ok(value)
         };
@@ -232,7 +241,9 @@ pub fn parse_seq_ranges(text: &str) -> Result<Vec<(Seq, Seq)>, String> {
         if let Some(&(_, previous_end)) = ranges.last()
             && start <= previous_end
         {
-            return Err(format!("range {part} in seqs is not after the previous one (ascending, disjoint)"));
+            return Err(format!(
+                "range {part} in seqs is not after the previous one (ascending, disjoint)"
+            ));
         }
         ranges.push((start, end));
     }

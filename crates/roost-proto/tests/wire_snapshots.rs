@@ -49,16 +49,32 @@ fn changes_responses_snapshot() {
             messages: vec![message()],
             next_since_rev: None,
         },
-        ChangesResponse::TooOld { chat_id: chat_id(), last_seq: 120, rev: 130, oldest_since_rev: 30 },
+        ChangesResponse::TooOld {
+            chat_id: chat_id(),
+            last_seq: 120,
+            rev: 130,
+            oldest_since_rev: 30
+        },
     ]);
 }
 
 #[test]
 fn stream_events_snapshot() {
     insta::assert_json_snapshot!(vec![
-        StreamEvent::Hello { user_id: UserId::new("alice"), protocol: PROTOCOL_VERSION, heartbeat_ms: 15_000 },
-        StreamEvent::Message { chat_id: chat_id(), last_seq: 42, rev: 97, message: message() },
-        StreamEvent::Heartbeat { at: 1_700_000_000_000 },
+        StreamEvent::Hello {
+            user_id: UserId::new("alice"),
+            protocol: PROTOCOL_VERSION,
+            heartbeat_ms: 15_000
+        },
+        StreamEvent::Message {
+            chat_id: chat_id(),
+            last_seq: 42,
+            rev: 97,
+            message: message()
+        },
+        StreamEvent::Heartbeat {
+            at: 1_700_000_000_000
+        },
     ]);
 }
 
@@ -76,7 +92,10 @@ fn requests_snapshot() {
 #[test]
 fn error_body_snapshot() {
     insta::assert_json_snapshot!(ErrorBody {
-        error: ErrorDetail { kind: ErrorKind::PageSizeTooLarge, message: "limit 501 is over the cap of 500".into() }
+        error: ErrorDetail {
+            kind: ErrorKind::PageSizeTooLarge,
+            message: "limit 501 is over the cap of 500".into()
+        }
     });
 }
 
@@ -115,9 +134,22 @@ fn seq_ranges_round_trip_and_reject_bad_lists() {
     assert_eq!(parse_seq_ranges(&text).unwrap(), ranges);
     let query = SeqsQuery::for_ranges(&ranges);
     assert_eq!(query.limit, Some(4 + 1 + 16));
-    for bad in ["", "0", "5-3", "3,3", "4-9,7", "a", "1-", "-4", "18446744073709551615", "1,,2"] {
+    for bad in [
+        "",
+        "0",
+        "5-3",
+        "3,3",
+        "4-9,7",
+        "a",
+        "1-",
+        "-4",
+        "18446744073709551615",
+        "1,,2",
+    ] {
         assert!(parse_seq_ranges(bad).is_err(), "{bad:?} should be rejected");
     }
-    let too_many: Vec<(u64, u64)> = (1..=MAX_SEQ_RANGES_PER_REQUEST as u64 + 1).map(|i| (i * 2, i * 2)).collect();
+    let too_many: Vec<(u64, u64)> = (1..=MAX_SEQ_RANGES_PER_REQUEST as u64 + 1)
+        .map(|i| (i * 2, i * 2))
+        .collect();
     assert!(parse_seq_ranges(&format_seq_ranges(&too_many)).is_err());
 }

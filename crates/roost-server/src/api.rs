@@ -8,16 +8,19 @@ use crate::store::{ChangesRead, ReadPage};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
 use roost_proto::{
-    ChangesQuery, ChangesResponse, ChatId, ChatListResponse, CreateChatRequest, DEFAULT_PAGE_SIZE, EditRequest, ErrorKind,
-    MAX_CURSOR_VALUE, MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_BODY_BYTES, MAX_PAGE_SIZE, MAX_REQUEST_BODY_BYTES, MeResponse,
-    MessageId, MessageResponse, MessagesPage, PROTOCOL_VERSION, RangeQuery, SendRequest, UserId,
+    ChangesQuery, ChangesResponse, ChatId, ChatListResponse, CreateChatRequest, DEFAULT_PAGE_SIZE,
+    EditRequest, ErrorKind, MAX_CURSOR_VALUE, MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_BODY_BYTES,
+    MAX_PAGE_SIZE, MAX_REQUEST_BODY_BYTES, MeResponse, MessageId, MessageResponse, MessagesPage,
+    PROTOCOL_VERSION, RangeQuery, SendRequest, UserId,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,8 +38,14 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/me", get(me))
         .route("/v1/chats", get(list_chats).post(create_chat))
         .route("/v1/chats/{chat_id}", get(get_chat))
-        .route("/v1/chats/{chat_id}/messages", get(get_messages).post(send_message))
-        .route("/v1/chats/{chat_id}/messages/{message_id}", patch(edit_message).delete(delete_message))
+        .route(
+            "/v1/chats/{chat_id}/messages",
+            get(get_messages).post(send_message),
+        )
+        .route(
+            "/v1/chats/{chat_id}/messages/{message_id}",
+            patch(edit_message).delete(delete_message),
+        )
         .route("/v1/chats/{chat_id}/changes", get(get_changes))
         .route("/v1/stream", get(crate::stream::stream_handler))
         .fallback(route_not_found)
@@ -59,8 +68,13 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let header_value = parts.headers.get(header::AUTHORIZATION).ok_or_else(ApiError::unauthorized)?;
-        let text = header_value.to_str().map_err(|_| ApiError::unauthorized())?;
+        let header_value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(ApiError::unauthorized)?;
+        let text = header_value
+            .to_str()
+            .map_err(|_| ApiError::unauthorized())?;
         let token = text
             .strip_prefix("Bearer ")
             .or_else(|| text.strip_prefix("bearer "))
@@ -68,7 +82,10 @@ impl FromRequestParts<AppState> for AuthUser {
             .filter(|token| !token.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
         match app.store.user_by_token(token).await? {
-            Some((user_id, display_name)) => Ok(AuthUser { user_id, display_name }),
+            Some((user_id, display_name)) => Ok(AuthUser {
+                user_id,
+                display_name,
+            }),
             None => Err(ApiError::unauthorized()),
         }
     }
@@ -86,15 +103,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(match rejection {
-                JsonRejection::MissingJsonContentType(_) => {
-                    ApiError::new(ErrorKind::UnsupportedMediaType, "the request body must be sent as Content-Type: application/json")
-                }
-                JsonRejection::JsonDataError(error) => ApiError::new(ErrorKind::InvalidJson, error.body_text()),
-                JsonRejection::JsonSyntaxError(error) => ApiError::new(ErrorKind::InvalidJson, error.body_text()),
-                JsonRejection::BytesRejection(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                    ErrorKind::PayloadTooLarge,
-                    format!("the request body is over {MAX_REQUEST_BODY_BYTES} bytes"),
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    ErrorKind::UnsupportedMediaType,
+                    "the request body must be sent as Content-Type: application/json",
                 ),
+                JsonRejection::JsonDataError(error) => {
+                    ApiError::new(ErrorKind::InvalidJson, error.body_text())
+                }
+                JsonRejection::JsonSyntaxError(error) => {
+                    ApiError::new(ErrorKind::InvalidJson, error.body_text())
+                }
+                JsonRejection::BytesRejection(error)
+                    if error.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+                {
+                    ApiError::new(
+                        ErrorKind::PayloadTooLarge,
+                        format!("the request body is over {MAX_REQUEST_BODY_BYTES} bytes"),
+                    )
+                }
                 other => ApiError::bad_request(other.body_text()),
             }),
         }
@@ -118,18 +144,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 fn parse_chat_id(text: &str) -> Result<ChatId, ApiError> {
-    text.parse().map_err(|_| ApiError::bad_request(format!("malformed chat id {text:?}: expected a UUID")))
+    text.parse()
+        .map_err(|_| ApiError::bad_request(format!("malformed chat id {text:?}: expected a UUID")))
 }
 
 fn parse_message_id(text: &str) -> Result<MessageId, ApiError> {
-    text.parse().map_err(|_| ApiError::bad_request(format!("malformed message id {text:?}: expected a UUID")))
+    text.parse().map_err(|_| {
+        ApiError::bad_request(format!("malformed message id {text:?}: expected a UUID"))
+    })
 }
 
 fn check_cursor(name: &str, value: Option<u64>) -> Result<(), ApiError> {
     match value {
-        Some(value) if value > MAX_CURSOR_VALUE => {
-            Err(ApiError::bad_request(format!("{name} {value} is over the largest cursor value {MAX_CURSOR_VALUE}")))
-        }
+        Some(value) if value > MAX_CURSOR_VALUE => Err(ApiError::bad_request(format!(
+            "{name} {value} is over the largest cursor value {MAX_CURSOR_VALUE}"
+        ))),
         _ => Ok(()),
     }
 }
@@ -147,9 +176,16 @@ fn check_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 }
 
 /// A JSON response that also carries `x-roost-message-count`.
-fn json_with_message_count<T: Serialize>(status: StatusCode, value: &T, message_count: usize) -> Response {
+fn json_with_message_count<T: Serialize>(
+    status: StatusCode,
+    value: &T,
+    message_count: usize,
+) -> Response {
     let mut response = (status, axum::Json(value)).into_response();
-    response.headers_mut().insert(MESSAGE_COUNT_HEADER, HeaderValue::from(message_count as u64));
+    response.headers_mut().insert(
+        MESSAGE_COUNT_HEADER,
+        HeaderValue::from(message_count as u64),
+    );
     response
 }
 
@@ -163,14 +199,24 @@ struct HealthResponse {
 }
 
 async fn health() -> Response {
-    axum::Json(HealthResponse { status: "ok", protocol: PROTOCOL_VERSION }).into_response()
+    axum::Json(HealthResponse {
+        status: "ok",
+        protocol: PROTOCOL_VERSION,
+    })
+    .into_response()
 }
 
 async fn me(user: AuthUser) -> axum::Json<MeResponse> {
-    axum::Json(MeResponse { user_id: user.user_id, display_name: user.display_name })
+    axum::Json(MeResponse {
+        user_id: user.user_id,
+        display_name: user.display_name,
+    })
 }
 
-async fn list_chats(State(app): State<AppState>, user: AuthUser) -> Result<axum::Json<ChatListResponse>, ApiError> {
+async fn list_chats(
+    State(app): State<AppState>,
+    user: AuthUser,
+) -> Result<axum::Json<ChatListResponse>, ApiError> {
     let chats = app.store.list_chats(&user.user_id).await?;
     Ok(axum::Json(ChatListResponse { chats }))
 }
@@ -180,11 +226,17 @@ async fn create_chat(
     user: AuthUser,
     ApiJson(request): ApiJson<CreateChatRequest>,
 ) -> Result<Response, ApiError> {
-    let chat = app.create_chat(&user.user_id, &request.title, &request.members).await?;
+    let chat = app
+        .create_chat(&user.user_id, &request.title, &request.members)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(chat)).into_response())
 }
 
-async fn get_chat(State(app): State<AppState>, user: AuthUser, Path(chat_id): Path<String>) -> Result<Response, ApiError> {
+async fn get_chat(
+    State(app): State<AppState>,
+    user: AuthUser,
+    Path(chat_id): Path<String>,
+) -> Result<Response, ApiError> {
     let chat_id = parse_chat_id(&chat_id)?;
     let chat = app.store.chat_summary(&user.user_id, chat_id).await?;
     Ok(axum::Json(chat).into_response())
@@ -200,27 +252,47 @@ async fn get_messages(
     if let Some(seqs) = &query.seqs {
         return get_listed_messages(&app, &user, chat_id, seqs, &query).await;
     }
-    let query = RangeQuery { from_seq: query.from_seq, to_seq: query.to_seq, before_seq: query.before_seq, limit: query.limit };
+    let query = RangeQuery {
+        from_seq: query.from_seq,
+        to_seq: query.to_seq,
+        before_seq: query.before_seq,
+        limit: query.limit,
+    };
     check_cursor("from_seq", query.from_seq)?;
     check_cursor("to_seq", query.to_seq)?;
     check_cursor("before_seq", query.before_seq)?;
     let limit = check_limit(query.limit)?;
     let forward = query.from_seq.is_some() || query.to_seq.is_some();
     if forward && query.before_seq.is_some() {
-        return Err(ApiError::bad_request("from_seq/to_seq and before_seq cannot be combined"));
+        return Err(ApiError::bad_request(
+            "from_seq/to_seq and before_seq cannot be combined",
+        ));
     }
     let page = if forward {
-        let from = query.from_seq.ok_or_else(|| ApiError::bad_request("to_seq needs from_seq"))?;
+        let from = query
+            .from_seq
+            .ok_or_else(|| ApiError::bad_request("to_seq needs from_seq"))?;
         if from == 0 {
-            return Err(ApiError::bad_request("from_seq must be at least 1 (seqs start at 1)"));
+            return Err(ApiError::bad_request(
+                "from_seq must be at least 1 (seqs start at 1)",
+            ));
         }
         if let Some(to) = query.to_seq
             && from > to
         {
-            return Err(ApiError::bad_request(format!("from_seq {from} is greater than to_seq {to}")));
+            return Err(ApiError::bad_request(format!(
+                "from_seq {from} is greater than to_seq {to}"
+            )));
         }
-        let page: ReadPage = app.store.range_forward(&user.user_id, chat_id, from, query.to_seq, limit).await?;
-        let next_from_seq = if page.more { page.messages.last().map(|m| m.seq + 1) } else { None };
+        let page: ReadPage = app
+            .store
+            .range_forward(&user.user_id, chat_id, from, query.to_seq, limit)
+            .await?;
+        let next_from_seq = if page.more {
+            page.messages.last().map(|m| m.seq + 1)
+        } else {
+            None
+        };
         MessagesPage {
             chat_id,
             last_seq: page.position.last_seq,
@@ -231,10 +303,19 @@ async fn get_messages(
         }
     } else {
         if query.before_seq == Some(0) {
-            return Err(ApiError::bad_request("before_seq must be at least 1 (seqs start at 1)"));
+            return Err(ApiError::bad_request(
+                "before_seq must be at least 1 (seqs start at 1)",
+            ));
         }
-        let page = app.store.range_backward(&user.user_id, chat_id, query.before_seq, limit).await?;
-        let next_before_seq = if page.more { page.messages.first().map(|m| m.seq) } else { None };
+        let page = app
+            .store
+            .range_backward(&user.user_id, chat_id, query.before_seq, limit)
+            .await?;
+        let next_before_seq = if page.more {
+            page.messages.first().map(|m| m.seq)
+        } else {
+            None
+        };
         MessagesPage {
             chat_id,
             last_seq: page.position.last_seq,
@@ -244,7 +325,11 @@ async fn get_messages(
             next_before_seq,
         }
     };
-    Ok(json_with_message_count(StatusCode::OK, &page, page.messages.len()))
+    Ok(json_with_message_count(
+        StatusCode::OK,
+        &page,
+        page.messages.len(),
+    ))
 }
 
 /// Every parameter `GET /v1/chats/{chat_id}/messages` accepts: the [`RangeQuery`] shapes and
@@ -267,15 +352,22 @@ async fn get_listed_messages(
     query: &MessagesParams,
 ) -> Result<Response, ApiError> {
     if query.from_seq.is_some() || query.to_seq.is_some() || query.before_seq.is_some() {
-        return Err(ApiError::bad_request("seqs cannot be combined with from_seq, to_seq or before_seq"));
+        return Err(ApiError::bad_request(
+            "seqs cannot be combined with from_seq, to_seq or before_seq",
+        ));
     }
     let limit = check_limit(query.limit)?;
     let ranges = roost_proto::parse_seq_ranges(seqs).map_err(ApiError::bad_request)?;
     let covered: u64 = ranges.iter().map(|(start, end)| end - start + 1).sum();
     if covered > u64::from(limit) {
-        return Err(ApiError::bad_request(format!("seqs covers {covered} seqs, more than limit {limit}")));
+        return Err(ApiError::bad_request(format!(
+            "seqs covers {covered} seqs, more than limit {limit}"
+        )));
     }
-    let page = app.store.range_list(&user.user_id, chat_id, &ranges).await?;
+    let page = app
+        .store
+        .range_list(&user.user_id, chat_id, &ranges)
+        .await?;
     let page = MessagesPage {
         chat_id,
         last_seq: page.position.last_seq,
@@ -284,7 +376,11 @@ async fn get_listed_messages(
         next_from_seq: None,
         next_before_seq: None,
     };
-    Ok(json_with_message_count(StatusCode::OK, &page, page.messages.len()))
+    Ok(json_with_message_count(
+        StatusCode::OK,
+        &page,
+        page.messages.len(),
+    ))
 }
 
 async fn get_changes(
@@ -301,19 +397,40 @@ async fn get_changes(
     if let (Some(min), Some(max)) = (query.min_seq, query.max_seq)
         && min > max
     {
-        return Err(ApiError::bad_request(format!("min_seq {min} is greater than max_seq {max}")));
+        return Err(ApiError::bad_request(format!(
+            "min_seq {min} is greater than max_seq {max}"
+        )));
     }
     let read = app
         .store
-        .changes(&user.user_id, chat_id, query.since_rev, (query.min_seq, query.max_seq), limit, app.config.changes_horizon)
+        .changes(
+            &user.user_id,
+            chat_id,
+            query.since_rev,
+            (query.min_seq, query.max_seq),
+            limit,
+            app.config.changes_horizon,
+        )
         .await?;
     let (response, count) = match read {
-        ChangesRead::TooOld { position, oldest_since_rev } => (
-            ChangesResponse::TooOld { chat_id, last_seq: position.last_seq, rev: position.rev, oldest_since_rev },
+        ChangesRead::TooOld {
+            position,
+            oldest_since_rev,
+        } => (
+            ChangesResponse::TooOld {
+                chat_id,
+                last_seq: position.last_seq,
+                rev: position.rev,
+                oldest_since_rev,
+            },
             0,
         ),
         ChangesRead::Page(page) => {
-            let next_since_rev = if page.more { page.messages.last().map(|m| m.rev) } else { None };
+            let next_since_rev = if page.more {
+                page.messages.last().map(|m| m.rev)
+            } else {
+                None
+            };
             let count = page.messages.len();
             (
                 ChangesResponse::Changes {
@@ -331,17 +448,23 @@ async fn get_changes(
 }
 
 fn check_message_body(body: &serde_json::Value) -> Result<(), ApiError> {
-    let object = body.as_object().ok_or_else(|| ApiError::bad_request("body must be a JSON object"))?;
+    let object = body
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("body must be a JSON object"))?;
     if let Some(text) = object.get("text")
         && !text.is_string()
     {
         return Err(ApiError::bad_request("body.text must be a string"));
     }
-    let encoded_len = serde_json::to_string(body).map(|s| s.len()).unwrap_or(usize::MAX);
+    let encoded_len = serde_json::to_string(body)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX);
     if encoded_len > MAX_MESSAGE_BODY_BYTES {
         return Err(ApiError::new(
             ErrorKind::PayloadTooLarge,
-            format!("the message body is {encoded_len} bytes encoded, over the cap of {MAX_MESSAGE_BODY_BYTES}"),
+            format!(
+                "the message body is {encoded_len} bytes encoded, over the cap of {MAX_MESSAGE_BODY_BYTES}"
+            ),
         ));
     }
     Ok(())
@@ -370,10 +493,25 @@ async fn send_message(
         )));
     }
     check_message_body(&request.body)?;
-    let outcome = app.send(&user.user_id, chat_id, &request.idempotency_key, &request.body).await?;
+    let outcome = app
+        .send(
+            &user.user_id,
+            chat_id,
+            &request.idempotency_key,
+            &request.body,
+        )
+        .await?;
     // 201 for a new message, 200 when this was a retry of an earlier send.
-    let status = if outcome.changed { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(json_with_message_count(status, &message_response(outcome), 1))
+    let status = if outcome.changed {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_with_message_count(
+        status,
+        &message_response(outcome),
+        1,
+    ))
 }
 
 async fn edit_message(
@@ -385,8 +523,20 @@ async fn edit_message(
     let chat_id = parse_chat_id(&chat_id)?;
     let message_id = parse_message_id(&message_id)?;
     check_message_body(&request.body)?;
-    let outcome = app.edit(&user.user_id, chat_id, message_id, &request.body, request.expected_version).await?;
-    Ok(json_with_message_count(StatusCode::OK, &message_response(outcome), 1))
+    let outcome = app
+        .edit(
+            &user.user_id,
+            chat_id,
+            message_id,
+            &request.body,
+            request.expected_version,
+        )
+        .await?;
+    Ok(json_with_message_count(
+        StatusCode::OK,
+        &message_response(outcome),
+        1,
+    ))
 }
 
 async fn delete_message(
@@ -397,7 +547,11 @@ async fn delete_message(
     let chat_id = parse_chat_id(&chat_id)?;
     let message_id = parse_message_id(&message_id)?;
     let outcome = app.delete(&user.user_id, chat_id, message_id).await?;
-    Ok(json_with_message_count(StatusCode::OK, &message_response(outcome), 1))
+    Ok(json_with_message_count(
+        StatusCode::OK,
+        &message_response(outcome),
+        1,
+    ))
 }
 
 async fn route_not_found() -> ApiError {
@@ -405,7 +559,10 @@ async fn route_not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(ErrorKind::MethodNotAllowed, "method not allowed on this route")
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        "method not allowed on this route",
+    )
 }
 
 // ------------------------------------------------------------------------------- observing
@@ -434,7 +591,10 @@ pub fn route_name(method: &Method, matched_path: Option<&str>) -> &'static str {
 async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let matched_path = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let matched_path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
     let path = request.uri().path().to_owned();
     let route = route_name(&method, matched_path.as_deref());
     let response = next.run(request).await;

@@ -22,7 +22,11 @@ pub enum DbLocation {
 impl DbLocation {
     /// `":memory:"` means [`DbLocation::Memory`], anything else is a file path.
     pub fn parse(text: &str) -> DbLocation {
-        if text == ":memory:" { DbLocation::Memory } else { DbLocation::File(PathBuf::from(text)) }
+        if text == ":memory:" {
+            DbLocation::Memory
+        } else {
+            DbLocation::File(PathBuf::from(text))
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 
 use crate::config::DbLocation;
 use crate::error::ServerError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -32,7 +34,10 @@ impl Db {
                     .connect_with(options)
                     .await?;
                 MIGRATOR.run(&pool).await?;
-                Ok(Db { write: pool.clone(), read: pool })
+                Ok(Db {
+                    write: pool.clone(),
+                    read: pool,
+                })
             }
             DbLocation::File(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -58,7 +63,10 @@ impl Db {
                 MIGRATOR.run(&write).await?;
                 // Not opened read-only on purpose: a read-only connection cannot recover a WAL
                 // database whose -shm file is missing. Nothing ever writes through this pool.
-                let read = SqlitePoolOptions::new().max_connections(4).connect_with(base).await?;
+                let read = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(base)
+                    .await?;
                 Ok(Db { write, read })
             }
         }

@@ -12,8 +12,12 @@ use sqlx::Row;
 /// Messages in the big demo chat unless told otherwise.
 pub const DEFAULT_BIG_CHAT_MESSAGES: usize = 100_000;
 
-const DEMO_USERS: [(&str, &str); 4] =
-    [("alice", "Alice Martin"), ("bob", "Bob Okafor"), ("carol", "Carol Nguyen"), ("dave", "Dave Kowalski")];
+const DEMO_USERS: [(&str, &str); 4] = [
+    ("alice", "Alice Martin"),
+    ("bob", "Bob Okafor"),
+    ("carol", "Carol Nguyen"),
+    ("dave", "Dave Kowalski"),
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoUser {
@@ -44,8 +48,15 @@ pub struct DemoOutput {
 }
 
 /// Creates the demo data set unless it exists, and describes it.
-pub async fn ensure_demo(store: &Store, server_url: &str, big_chat_messages: usize) -> Result<DemoOutput, ServerError> {
-    let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM demo_tokens").fetch_one(&store.db.read).await?.try_get("n")?;
+pub async fn ensure_demo(
+    store: &Store,
+    server_url: &str,
+    big_chat_messages: usize,
+) -> Result<DemoOutput, ServerError> {
+    let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM demo_tokens")
+        .fetch_one(&store.db.read)
+        .await?
+        .try_get("n")?;
     let created = existing == 0;
     if created {
         create_demo(store, big_chat_messages).await?;
@@ -53,7 +64,11 @@ pub async fn ensure_demo(store: &Store, server_url: &str, big_chat_messages: usi
     describe(store, server_url, created).await
 }
 
-async fn describe(store: &Store, server_url: &str, created: bool) -> Result<DemoOutput, ServerError> {
+async fn describe(
+    store: &Store,
+    server_url: &str,
+    created: bool,
+) -> Result<DemoOutput, ServerError> {
     let mut tx = store.db.read.begin().await?;
     let user_rows = sqlx::query(
         "SELECT u.id, u.display_name, d.token FROM demo_tokens d JOIN users u ON u.id = d.user_id ORDER BY u.id",
@@ -62,7 +77,13 @@ async fn describe(store: &Store, server_url: &str, created: bool) -> Result<Demo
     .await?;
     let users = user_rows
         .iter()
-        .map(|row| Ok(DemoUser { user_id: row.try_get("id")?, display_name: row.try_get("display_name")?, token: row.try_get("token")? }))
+        .map(|row| {
+            Ok(DemoUser {
+                user_id: row.try_get("id")?,
+                display_name: row.try_get("display_name")?,
+                token: row.try_get("token")?,
+            })
+        })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let chat_rows = sqlx::query(
         "SELECT c.id, c.title, c.last_seq, c.rev FROM demo_chats d JOIN chats c ON c.id = d.chat_id ORDER BY d.position",
@@ -72,7 +93,9 @@ async fn describe(store: &Store, server_url: &str, created: bool) -> Result<Demo
     let mut chats = Vec::new();
     for row in &chat_rows {
         let id_text: String = row.try_get("id")?;
-        let chat_id: ChatId = id_text.parse().map_err(|_| ServerError::Corrupt(format!("bad chat id {id_text}")))?;
+        let chat_id: ChatId = id_text
+            .parse()
+            .map_err(|_| ServerError::Corrupt(format!("bad chat id {id_text}")))?;
         let members = store::chat_members(&mut tx, chat_id).await?;
         chats.push(DemoChat {
             chat_id,
@@ -83,7 +106,13 @@ async fn describe(store: &Store, server_url: &str, created: bool) -> Result<Demo
         });
     }
     tx.commit().await?;
-    Ok(DemoOutput { server_url: server_url.to_owned(), demo_user: "alice".into(), users, chats, created })
+    Ok(DemoOutput {
+        server_url: server_url.to_owned(),
+        demo_user: "alice".into(),
+        users,
+        chats,
+        created,
+    })
 }
 
 type Script = &'static [(&'static str, &'static str)];
@@ -91,7 +120,10 @@ type Script = &'static [(&'static str, &'static str)];
 const WEEKEND_HIKE: Script = &[
     ("bob", "Anyone up for a hike on Saturday?"),
     ("carol", "Yes! Where are you thinking?"),
-    ("bob", "The ridge trail above the lake. About 14 km, some climbing."),
+    (
+        "bob",
+        "The ridge trail above the lake. About 14 km, some climbing.",
+    ),
     ("alice", "Count me in. What time?"),
     ("bob", "Meet at the car park at 8?"),
     ("carol", "8 is brutal but fine. I'll bring coffee."),
@@ -115,8 +147,14 @@ const DESIGN_REVIEW: Script = &[
     ("carol", "I pushed the new chat-list mockups."),
     ("dave", "Looking now. The unread badges are much clearer."),
     ("alice", "Love the skeleton rows for missing history."),
-    ("carol", "Should the resync button live in the header or the overflow menu?"),
-    ("dave", "Header. People need to find it when something looks off."),
+    (
+        "carol",
+        "Should the resync button live in the header or the overflow menu?",
+    ),
+    (
+        "dave",
+        "Header. People need to find it when something looks off.",
+    ),
     ("alice", "Agree, but only once the chat is fully rendered."),
     ("carol", "Good point, I'll note that in the spec."),
     ("dave", "Typo on slide 4: 'recieve'."),
@@ -220,7 +258,14 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
     let mut position = 0i64;
 
     // The big chat: one message every ~20 s, ending an hour ago.
-    let general = new_chat(&mut tx, &mut position, "General", users(&["alice", "bob", "carol", "dave"]), now - 60 * day).await?;
+    let general = new_chat(
+        &mut tx,
+        &mut position,
+        "General",
+        users(&["alice", "bob", "carol", "dave"]),
+        now - 60 * day,
+    )
+    .await?;
     let spacing: UnixMillis = 20_000;
     let big_start = now - 60 * 60 * 1000 - spacing * big_chat_messages as i64;
     let authors = ["alice", "bob", "carol", "dave", "bob", "carol", "dave"];
@@ -235,7 +280,14 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
     // Some edits and deletes spread over the history (each takes a new rev, like a real one).
     for message in big.iter().filter(|m| m.seq % 997 == 0) {
         let text = format!("{} (edited)", message.text().unwrap_or_default());
-        store::edit_message_tx(&mut tx, general, message.id, &serde_json::json!({ "text": text }), now - day).await?;
+        store::edit_message_tx(
+            &mut tx,
+            general,
+            message.id,
+            &serde_json::json!({ "text": text }),
+            now - day,
+        )
+        .await?;
     }
     for message in big.iter().filter(|m| m.seq % 1499 == 0 && m.seq % 997 != 0) {
         store::delete_message_tx(&mut tx, general, message.id, now - day / 2).await?;
@@ -243,10 +295,25 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
     drop(big);
 
     let scripted: [(&str, &[&str], Script, UnixMillis); 5] = [
-        ("Weekend hike 🥾", &["bob", "alice", "carol"], WEEKEND_HIKE, now - 3 * day),
-        ("Design review", &["carol", "alice", "dave"], DESIGN_REVIEW, now - 2 * day),
+        (
+            "Weekend hike 🥾",
+            &["bob", "alice", "carol"],
+            WEEKEND_HIKE,
+            now - 3 * day,
+        ),
+        (
+            "Design review",
+            &["carol", "alice", "dave"],
+            DESIGN_REVIEW,
+            now - 2 * day,
+        ),
         ("Bob", &["bob", "alice"], BOB_AND_ALICE, now - day),
-        ("Release 1.0 planning", &["dave", "alice"], RELEASE_PLANNING, now - 5 * day),
+        (
+            "Release 1.0 planning",
+            &["dave", "alice"],
+            RELEASE_PLANNING,
+            now - 5 * day,
+        ),
         ("Book club", &["carol", "alice"], BOOK_CLUB, now - 10 * day),
     ];
     for (title, members, script, start) in scripted {
@@ -254,43 +321,89 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
         insert_script(&mut tx, chat, script, start).await?;
         if title == "Design review" {
             // One edited and one deleted message in a small chat too.
-            edit_by_seq(&mut tx, chat, 8, "Typo on slide 4: 'recieve' → 'receive'.", start + 9 * 60_000).await?;
+            edit_by_seq(
+                &mut tx,
+                chat,
+                8,
+                "Typo on slide 4: 'recieve' → 'receive'.",
+                start + 9 * 60_000,
+            )
+            .await?;
             delete_by_seq(&mut tx, chat, 9, start + 10 * 60_000).await?;
         }
     }
-    new_chat(&mut tx, &mut position, "Quiet corner", users(&["alice", "dave"]), now - 4 * day).await?;
-    let party = new_chat(&mut tx, &mut position, "Surprise party (secret!)", users(&["bob", "carol", "dave"]), now - 2 * day).await?;
+    new_chat(
+        &mut tx,
+        &mut position,
+        "Quiet corner",
+        users(&["alice", "dave"]),
+        now - 4 * day,
+    )
+    .await?;
+    let party = new_chat(
+        &mut tx,
+        &mut position,
+        "Surprise party (secret!)",
+        users(&["bob", "carol", "dave"]),
+        now - 2 * day,
+    )
+    .await?;
     insert_script(&mut tx, party, SURPRISE_PARTY, now - 2 * day).await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn insert_script(tx: &mut sqlx::SqliteConnection, chat: ChatId, script: Script, start: UnixMillis) -> Result<(), ServerError> {
+async fn insert_script(
+    tx: &mut sqlx::SqliteConnection,
+    chat: ChatId,
+    script: Script,
+    start: UnixMillis,
+) -> Result<(), ServerError> {
     store::bulk_insert_tx(tx, chat, script.len(), |seq| {
         let (author, text) = script[seq as usize - 1];
-        (UserId::new(author), serde_json::json!({ "text": text }), start + seq as i64 * 60_000)
+        (
+            UserId::new(author),
+            serde_json::json!({ "text": text }),
+            start + seq as i64 * 60_000,
+        )
     })
     .await?;
     Ok(())
 }
 
-async fn message_id_by_seq(tx: &mut sqlx::SqliteConnection, chat: ChatId, seq: i64) -> Result<roost_proto::MessageId, ServerError> {
+async fn message_id_by_seq(
+    tx: &mut sqlx::SqliteConnection,
+    chat: ChatId,
+    seq: i64,
+) -> Result<roost_proto::MessageId, ServerError> {
     let id: String = sqlx::query("SELECT id FROM messages WHERE chat_id = ? AND seq = ?")
         .bind(chat.to_string())
         .bind(seq)
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-    id.parse().map_err(|_| ServerError::Corrupt(format!("bad message id {id}")))
+    id.parse()
+        .map_err(|_| ServerError::Corrupt(format!("bad message id {id}")))
 }
 
-async fn edit_by_seq(tx: &mut sqlx::SqliteConnection, chat: ChatId, seq: i64, text: &str, at: UnixMillis) -> Result<(), ServerError> {
+async fn edit_by_seq(
+    tx: &mut sqlx::SqliteConnection,
+    chat: ChatId,
+    seq: i64,
+    text: &str,
+    at: UnixMillis,
+) -> Result<(), ServerError> {
     let id = message_id_by_seq(tx, chat, seq).await?;
     store::edit_message_tx(tx, chat, id, &serde_json::json!({ "text": text }), at).await?;
     Ok(())
 }
 
-async fn delete_by_seq(tx: &mut sqlx::SqliteConnection, chat: ChatId, seq: i64, at: UnixMillis) -> Result<(), ServerError> {
+async fn delete_by_seq(
+    tx: &mut sqlx::SqliteConnection,
+    chat: ChatId,
+    seq: i64,
+    at: UnixMillis,
+) -> Result<(), ServerError> {
     let id = message_id_by_seq(tx, chat, seq).await?;
     store::delete_message_tx(tx, chat, id, at).await?;
     Ok(())

@@ -30,7 +30,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into() }
+        ApiError {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadRequest, message)
@@ -47,7 +50,10 @@ impl ApiError {
         Self::new(ErrorKind::Unauthorized, "missing or invalid bearer token")
     }
     pub fn internal() -> Self {
-        Self::new(ErrorKind::Internal, "internal server error; the request had no effect")
+        Self::new(
+            ErrorKind::Internal,
+            "internal server error; the request had no effect",
+        )
     }
 
     pub fn status(&self) -> StatusCode {
@@ -93,10 +99,17 @@ impl From<sqlx::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = ErrorBody { error: ErrorDetail { kind: self.kind, message: self.message } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                kind: self.kind,
+                message: self.message,
+            },
+        };
         let mut response = (status, axum::Json(body)).into_response();
         if self.kind == ErrorKind::Unauthorized {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -75,7 +75,9 @@ impl RunningServer {
             }
         }
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-        while self.app.active_streams.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+        while self.app.active_streams.load(Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.app.store.db.close().await;
@@ -94,7 +96,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 }
 
 /// [`start`] recording into existing metrics (so figures survive a restart in tests).
-pub async fn start_with_metrics(config: ServerConfig, metrics: Arc<Metrics>) -> Result<RunningServer, ServerError> {
+pub async fn start_with_metrics(
+    config: ServerConfig,
+    metrics: Arc<Metrics>,
+) -> Result<RunningServer, ServerError> {
     let db = Db::open(&config.db).await?;
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(listener) => listener,
@@ -105,7 +110,12 @@ pub async fn start_with_metrics(config: ServerConfig, metrics: Arc<Metrics>) -> 
     };
     let addr = listener.local_addr()?;
     let (shutdown_sender, shutdown_receiver) = watch::channel(false);
-    let app = Arc::new(AppCore::new(Store::new(db), metrics, config, shutdown_receiver.clone()));
+    let app = Arc::new(AppCore::new(
+        Store::new(db),
+        metrics,
+        config,
+        shutdown_receiver.clone(),
+    ));
     let router = api::router(app.clone());
     let mut signal = shutdown_receiver;
     let task = tokio::spawn(async move {
@@ -119,12 +129,21 @@ pub async fn start_with_metrics(config: ServerConfig, metrics: Arc<Metrics>) -> 
         }
     });
     tracing::info!(%addr, "roost-server listening");
-    Ok(RunningServer { addr, app, shutdown_sender, task: Some(task) })
+    Ok(RunningServer {
+        addr,
+        app,
+        shutdown_sender,
+        task: Some(task),
+    })
 }
 
 /// Creates a user in the database at `db` and returns its bearer token (printed once; only its
 /// SHA-256 is stored).
-pub async fn add_user(db: &DbLocation, handle: &str, display_name: &str) -> Result<String, ServerError> {
+pub async fn add_user(
+    db: &DbLocation,
+    handle: &str,
+    display_name: &str,
+) -> Result<String, ServerError> {
     let db = Db::open(db).await?;
     let result = Store::new(db.clone()).add_user(handle, display_name).await;
     db.close().await;

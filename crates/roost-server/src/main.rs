@@ -10,7 +10,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "roost-server", version, about = "Roost reference sync server (protocol v1)")]
+#[command(
+    name = "roost-server",
+    version,
+    about = "Roost reference sync server (protocol v1)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,19 +68,29 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { db, listen, changes_horizon, heartbeat_secs } => {
+        Command::Serve {
+            db,
+            listen,
+            changes_horizon,
+            heartbeat_secs,
+        } => {
             let mut config = ServerConfig::new(DbLocation::parse(&db));
             config.listen = listen;
             config.changes_horizon = changes_horizon;
             config.heartbeat_interval = Duration::from_secs(heartbeat_secs.max(1));
             serve_until_ctrl_c(config).await
         }
-        Command::AddUser { handle, display_name, db } => {
+        Command::AddUser {
+            handle,
+            display_name,
+            db,
+        } => {
             let display_name = display_name.unwrap_or_else(|| handle.clone());
             let token = roost_server::add_user(&DbLocation::parse(&db), &handle, &display_name)
                 .await
@@ -84,18 +98,34 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Demo { db, listen, serve, big_chat_messages, heartbeat_secs } => {
+        Command::Demo {
+            db,
+            listen,
+            serve,
+            big_chat_messages,
+            heartbeat_secs,
+        } => {
             let location = DbLocation::parse(&db);
             if serve && location == DbLocation::Memory {
-                anyhow::bail!("demo with --serve needs a database file (an in-memory one would be empty when served)");
+                anyhow::bail!(
+                    "demo with --serve needs a database file (an in-memory one would be empty when served)"
+                );
             }
             let opened = Db::open(&location).await.context("opening the database")?;
             let started = std::time::Instant::now();
-            let output = roost_server::demo::ensure_demo(&Store::new(opened.clone()), &format!("http://{listen}"), big_chat_messages)
-                .await
-                .context("creating the demo data")?;
+            let output = roost_server::demo::ensure_demo(
+                &Store::new(opened.clone()),
+                &format!("http://{listen}"),
+                big_chat_messages,
+            )
+            .await
+            .context("creating the demo data")?;
             opened.close().await;
-            tracing::info!(created = output.created, elapsed_ms = started.elapsed().as_millis() as u64, "demo data ready");
+            tracing::info!(
+                created = output.created,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "demo data ready"
+            );
             println!("{}", serde_json::to_string_pretty(&output)?);
             if serve {
                 let mut config = ServerConfig::new(location);
@@ -109,9 +139,13 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve_until_ctrl_c(config: ServerConfig) -> anyhow::Result<()> {
-    let server = roost_server::start(config).await.context("starting the server")?;
+    let server = roost_server::start(config)
+        .await
+        .context("starting the server")?;
     tracing::info!(url = %server.base_url(), "serving; Ctrl-C stops");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())

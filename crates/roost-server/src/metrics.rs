@@ -57,25 +57,50 @@ impl Metrics {
 
     /// Records one answered request.
     pub fn record_request(&self, route: &str, messages: u64, bytes: u64) {
-        self.add(route, RouteFigures { requests: 1, messages, bytes });
+        self.add(
+            route,
+            RouteFigures {
+                requests: 1,
+                messages,
+                bytes,
+            },
+        );
     }
 
     /// Records a frame pushed on a stream (not a request).
     pub fn record_stream_frame(&self, messages: u64, bytes: u64) {
-        self.add("stream", RouteFigures { requests: 0, messages, bytes });
+        self.add(
+            "stream",
+            RouteFigures {
+                requests: 0,
+                messages,
+                bytes,
+            },
+        );
     }
 
     fn add(&self, route: &str, figures: RouteFigures) {
-        let mut routes = self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut routes = self
+            .routes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         routes.entry(route.to_owned()).or_default().add(figures);
     }
 
     pub fn snapshot(&self) -> MetricsSnapshot {
-        let routes = self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        MetricsSnapshot { routes: routes.clone() }
+        let routes = self
+            .routes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        MetricsSnapshot {
+            routes: routes.clone(),
+        }
     }
 
     pub fn reset(&self) {
-        self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        self.routes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
     }
 }

@@ -27,7 +27,12 @@ pub struct AppCore {
 }
 
 impl AppCore {
-    pub fn new(store: Store, metrics: Arc<Metrics>, config: ServerConfig, shutdown: watch::Receiver<bool>) -> Self {
+    pub fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        config: ServerConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         AppCore {
             store,
             hub: Hub::new(),
@@ -39,14 +44,28 @@ impl AppCore {
         }
     }
 
-    pub async fn create_chat(&self, creator: &UserId, title: &str, members: &[UserId]) -> Result<ChatSummary, ApiError> {
+    pub async fn create_chat(
+        &self,
+        creator: &UserId,
+        title: &str,
+        members: &[UserId],
+    ) -> Result<ChatSummary, ApiError> {
         let _writer = self.write_lock.lock().await;
         let chat = self.store.create_chat(creator, title, members).await?;
-        self.hub.publish(chat.members.clone(), &StreamEvent::Chat { chat: chat.clone() });
+        self.hub.publish(
+            chat.members.clone(),
+            &StreamEvent::Chat { chat: chat.clone() },
+        );
         Ok(chat)
     }
 
-    pub async fn send(&self, user: &UserId, chat: ChatId, key: &str, body: &serde_json::Value) -> Result<MutationOutcome, ApiError> {
+    pub async fn send(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> Result<MutationOutcome, ApiError> {
         let _writer = self.write_lock.lock().await;
         let outcome = self.store.send(user, chat, key, body).await?;
         self.publish(&outcome);
@@ -62,12 +81,20 @@ impl AppCore {
         expected_version: Option<u64>,
     ) -> Result<MutationOutcome, ApiError> {
         let _writer = self.write_lock.lock().await;
-        let outcome = self.store.edit(user, chat, id, body, expected_version).await?;
+        let outcome = self
+            .store
+            .edit(user, chat, id, body, expected_version)
+            .await?;
         self.publish(&outcome);
         Ok(outcome)
     }
 
-    pub async fn delete(&self, user: &UserId, chat: ChatId, id: MessageId) -> Result<MutationOutcome, ApiError> {
+    pub async fn delete(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        id: MessageId,
+    ) -> Result<MutationOutcome, ApiError> {
         let _writer = self.write_lock.lock().await;
         let outcome = self.store.delete(user, chat, id).await?;
         self.publish(&outcome);

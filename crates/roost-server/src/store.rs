@@ -7,13 +7,16 @@
 
 use crate::db::Db;
 use crate::error::{ApiError, ServerError};
-use roost_proto::{ChatId, ChatSummary, ErrorKind, Message, MessageId, Rev, Seq, UnixMillis, UserId};
+use roost_proto::{
+    ChatId, ChatSummary, ErrorKind, Message, MessageId, Rev, Seq, UnixMillis, UserId,
+};
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use std::collections::HashMap;
 
-const MESSAGE_COLUMNS: &str = "id, chat_id, seq, version, author, created_at, edited_at, deleted_at, body, rev";
+const MESSAGE_COLUMNS: &str =
+    "id, chat_id, seq, version, author, created_at, edited_at, deleted_at, body, rev";
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_millis() -> UnixMillis {
@@ -53,7 +56,10 @@ pub struct ChatRow {
 
 impl ChatRow {
     pub fn position(&self) -> ChatPosition {
-        ChatPosition { last_seq: self.last_seq, rev: self.rev }
+        ChatPosition {
+            last_seq: self.last_seq,
+            rev: self.rev,
+        }
     }
     pub fn into_summary(self, members: Vec<UserId>) -> ChatSummary {
         ChatSummary {
@@ -97,13 +103,15 @@ pub fn to_i64(value: u64) -> i64 {
 }
 
 fn parse_uuid(text: &str, what: &str) -> Result<uuid::Uuid, ServerError> {
-    uuid::Uuid::parse_str(text).map_err(|_| ServerError::Corrupt(format!("bad {what} uuid {text:?}")))
+    uuid::Uuid::parse_str(text)
+        .map_err(|_| ServerError::Corrupt(format!("bad {what} uuid {text:?}")))
 }
 
 fn message_from_row(row: &SqliteRow) -> Result<Message, ServerError> {
     let body: Option<String> = row.try_get("body")?;
     let body = match body {
-        Some(text) => serde_json::from_str(&text).map_err(|e| ServerError::Corrupt(format!("message body: {e}")))?,
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| ServerError::Corrupt(format!("message body: {e}")))?,
         None => serde_json::Value::Null,
     };
     Ok(Message {
@@ -132,7 +140,11 @@ fn chat_from_row(row: &SqliteRow) -> Result<ChatRow, ServerError> {
 
 /// The chat, if it exists AND `user` is a member; `None` otherwise (callers answer both cases
 /// with the same "chat not found").
-pub async fn visible_chat(conn: &mut SqliteConnection, user: &UserId, chat: ChatId) -> Result<Option<ChatRow>, ServerError> {
+pub async fn visible_chat(
+    conn: &mut SqliteConnection,
+    user: &UserId,
+    chat: ChatId,
+) -> Result<Option<ChatRow>, ServerError> {
     let row = sqlx::query(
         "SELECT c.id, c.title, c.last_seq, c.rev, c.last_message_at FROM chats c \
          JOIN chat_members m ON m.chat_id = c.id AND m.user_id = ? WHERE c.id = ?",
@@ -144,24 +156,41 @@ pub async fn visible_chat(conn: &mut SqliteConnection, user: &UserId, chat: Chat
     row.as_ref().map(chat_from_row).transpose()
 }
 
-async fn visible_chat_or_404(conn: &mut SqliteConnection, user: &UserId, chat: ChatId) -> Result<ChatRow, ApiError> {
-    visible_chat(conn, user, chat).await?.ok_or_else(ApiError::chat_not_found)
+async fn visible_chat_or_404(
+    conn: &mut SqliteConnection,
+    user: &UserId,
+    chat: ChatId,
+) -> Result<ChatRow, ApiError> {
+    visible_chat(conn, user, chat)
+        .await?
+        .ok_or_else(ApiError::chat_not_found)
 }
 
-pub async fn chat_members(conn: &mut SqliteConnection, chat: ChatId) -> Result<Vec<UserId>, ServerError> {
+pub async fn chat_members(
+    conn: &mut SqliteConnection,
+    chat: ChatId,
+) -> Result<Vec<UserId>, ServerError> {
     let rows = sqlx::query("SELECT user_id FROM chat_members WHERE chat_id = ? ORDER BY user_id")
         .bind(chat.to_string())
         .fetch_all(&mut *conn)
         .await?;
-    rows.iter().map(|row| Ok(UserId(row.try_get("user_id")?))).collect()
+    rows.iter()
+        .map(|row| Ok(UserId(row.try_get("user_id")?)))
+        .collect()
 }
 
-async fn message_in_chat(conn: &mut SqliteConnection, chat: ChatId, id: MessageId) -> Result<Option<Message>, ServerError> {
-    let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND id = ?"))
-        .bind(chat.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+async fn message_in_chat(
+    conn: &mut SqliteConnection,
+    chat: ChatId,
+    id: MessageId,
+) -> Result<Option<Message>, ServerError> {
+    let row = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND id = ?"
+    ))
+    .bind(chat.to_string())
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(message_from_row).transpose()
 }
 
@@ -199,19 +228,27 @@ impl Store {
         .execute(&self.db.write)
         .await?;
         if inserted.rows_affected() == 0 {
-            return Err(ServerError::InvalidInput(format!("user {handle:?} already exists")));
+            return Err(ServerError::InvalidInput(format!(
+                "user {handle:?} already exists"
+            )));
         }
         Ok(token)
     }
 
     /// The user a bearer token belongs to, with its display name.
-    pub async fn user_by_token(&self, token: &str) -> Result<Option<(UserId, String)>, ServerError> {
+    pub async fn user_by_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<(UserId, String)>, ServerError> {
         let row = sqlx::query("SELECT id, display_name FROM users WHERE token_sha256 = ?")
             .bind(sha256_hex(token.as_bytes()))
             .fetch_optional(&self.db.read)
             .await?;
         match row {
-            Some(row) => Ok(Some((UserId(row.try_get("id")?), row.try_get("display_name")?))),
+            Some(row) => Ok(Some((
+                UserId(row.try_get("id")?),
+                row.try_get("display_name")?,
+            ))),
             None => Ok(None),
         }
     }
@@ -239,13 +276,18 @@ impl Store {
         tx.commit().await?;
         let mut members_by_chat: HashMap<String, Vec<UserId>> = HashMap::new();
         for row in &member_rows {
-            members_by_chat.entry(row.try_get("chat_id")?).or_default().push(UserId(row.try_get("user_id")?));
+            members_by_chat
+                .entry(row.try_get("chat_id")?)
+                .or_default()
+                .push(UserId(row.try_get("user_id")?));
         }
         chat_rows
             .iter()
             .map(|row| {
                 let chat = chat_from_row(row)?;
-                let members = members_by_chat.remove(&chat.id.to_string()).unwrap_or_default();
+                let members = members_by_chat
+                    .remove(&chat.id.to_string())
+                    .unwrap_or_default();
                 Ok(chat.into_summary(members))
             })
             .collect()
@@ -260,7 +302,12 @@ impl Store {
     }
 
     /// Creates a chat with `creator` plus `members` (deduplicated). Unknown members → 400.
-    pub async fn create_chat(&self, creator: &UserId, title: &str, members: &[UserId]) -> Result<ChatSummary, ApiError> {
+    pub async fn create_chat(
+        &self,
+        creator: &UserId,
+        title: &str,
+        members: &[UserId],
+    ) -> Result<ChatSummary, ApiError> {
         let title = title.trim();
         if title.is_empty() {
             return Err(ApiError::bad_request("title must not be empty"));
@@ -276,22 +323,42 @@ impl Store {
         }
         let mut tx = self.db.write.begin().await?;
         for member in &all_members {
-            let exists = sqlx::query("SELECT 1 FROM users WHERE id = ?").bind(member.as_str()).fetch_optional(&mut *tx).await?;
+            let exists = sqlx::query("SELECT 1 FROM users WHERE id = ?")
+                .bind(member.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
             if exists.is_none() {
-                return Err(ApiError::bad_request(format!("unknown member {:?}", member.as_str())));
+                return Err(ApiError::bad_request(format!(
+                    "unknown member {:?}",
+                    member.as_str()
+                )));
             }
         }
         let chat_id = ChatId(uuid::Uuid::new_v4());
         insert_chat_tx(&mut tx, chat_id, title, &all_members, now_millis()).await?;
         let members = chat_members(&mut tx, chat_id).await?;
         tx.commit().await?;
-        Ok(ChatSummary { id: chat_id, title: title.to_owned(), members, last_seq: 0, rev: 0, last_message_at: None })
+        Ok(ChatSummary {
+            id: chat_id,
+            title: title.to_owned(),
+            members,
+            last_seq: 0,
+            rev: 0,
+            last_message_at: None,
+        })
     }
 
     // ---------------------------------------------------------------- reads
 
     /// Messages with `from ≤ seq ≤ to` ascending, at most `limit`.
-    pub async fn range_forward(&self, user: &UserId, chat: ChatId, from: Seq, to: Option<Seq>, limit: u32) -> Result<ReadPage, ApiError> {
+    pub async fn range_forward(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        from: Seq,
+        to: Option<Seq>,
+        limit: u32,
+    ) -> Result<ReadPage, ApiError> {
         let mut tx = self.db.read.begin().await?;
         let row = visible_chat_or_404(&mut tx, user, chat).await?;
         let to = to.unwrap_or(row.last_seq);
@@ -310,7 +377,12 @@ impl Store {
 
     /// The messages whose seq lies in one of `ranges` (ascending, disjoint, already checked to
     /// cover at most a page), ascending, all read in one snapshot.
-    pub async fn range_list(&self, user: &UserId, chat: ChatId, ranges: &[(Seq, Seq)]) -> Result<ReadPage, ApiError> {
+    pub async fn range_list(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        ranges: &[(Seq, Seq)],
+    ) -> Result<ReadPage, ApiError> {
         let mut tx = self.db.read.begin().await?;
         let row = visible_chat_or_404(&mut tx, user, chat).await?;
         let mut messages = Vec::new();
@@ -331,11 +403,21 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(ReadPage { position: row.position(), messages, more: false })
+        Ok(ReadPage {
+            position: row.position(),
+            messages,
+            more: false,
+        })
     }
 
     /// The newest `limit` messages with `seq < before`, returned ascending.
-    pub async fn range_backward(&self, user: &UserId, chat: ChatId, before: Option<Seq>, limit: u32) -> Result<ReadPage, ApiError> {
+    pub async fn range_backward(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> Result<ReadPage, ApiError> {
         let mut tx = self.db.read.begin().await?;
         let row = visible_chat_or_404(&mut tx, user, chat).await?;
         let before = before.unwrap_or(row.last_seq.saturating_add(1));
@@ -348,11 +430,18 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let mut messages = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         messages.reverse();
         // Seqs are gap-free from 1, so older messages exist exactly when the oldest returned is > 1.
         let more = messages.first().is_some_and(|m| m.seq > 1);
-        Ok(ReadPage { position: row.position(), messages, more })
+        Ok(ReadPage {
+            position: row.position(),
+            messages,
+            more,
+        })
     }
 
     /// Latest state of the messages with `rev > since_rev` (and `min ≤ seq ≤ max`), by rev.
@@ -375,7 +464,10 @@ impl Store {
             )));
         }
         if row.rev - since_rev > horizon {
-            return Ok(ChangesRead::TooOld { position: row.position(), oldest_since_rev: row.rev - horizon });
+            return Ok(ChangesRead::TooOld {
+                position: row.position(),
+                oldest_since_rev: row.rev - horizon,
+            });
         }
         let rows = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND rev > ? AND seq >= ? AND seq <= ? ORDER BY rev LIMIT ?"
@@ -388,15 +480,21 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(ChangesRead::Page(page_from_rows(row.position(), &rows, limit)?))
+        Ok(ChangesRead::Page(page_from_rows(
+            row.position(),
+            &rows,
+            limit,
+        )?))
     }
 
     /// Every message of a chat, ascending (no membership check: for tests and admin use).
     pub async fn all_messages(&self, chat: ChatId) -> Result<Vec<Message>, ServerError> {
-        let rows = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? ORDER BY seq"))
-            .bind(chat.to_string())
-            .fetch_all(&self.db.read)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? ORDER BY seq"
+        ))
+        .bind(chat.to_string())
+        .fetch_all(&self.db.read)
+        .await?;
         rows.iter().map(message_from_row).collect()
     }
 
@@ -418,7 +516,13 @@ impl Store {
     // ---------------------------------------------------------------- mutations
 
     /// Sends a message (or replays an earlier send with the same idempotency key).
-    pub async fn send(&self, user: &UserId, chat: ChatId, idempotency_key: &str, body: &serde_json::Value) -> Result<MutationOutcome, ApiError> {
+    pub async fn send(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        idempotency_key: &str,
+        body: &serde_json::Value,
+    ) -> Result<MutationOutcome, ApiError> {
         let fingerprint = send_fingerprint(chat, body);
         let mut tx = self.db.write.begin().await?;
         let chat_row = visible_chat_or_404(&mut tx, user, chat).await?;
@@ -438,10 +542,17 @@ impl Store {
             let message_id = MessageId(parse_uuid(earlier.try_get("message_id")?, "message")?);
             let message = message_in_chat(&mut tx, chat, message_id)
                 .await?
-                .ok_or_else(|| ServerError::Corrupt("idempotency row points to a missing message".into()))?;
+                .ok_or_else(|| {
+                    ServerError::Corrupt("idempotency row points to a missing message".into())
+                })?;
             let members = chat_members(&mut tx, chat).await?;
             tx.commit().await?;
-            return Ok(MutationOutcome { message, position: chat_row.position(), members, changed: false });
+            return Ok(MutationOutcome {
+                message,
+                position: chat_row.position(),
+                members,
+                changed: false,
+            });
         }
         let now = now_millis();
         let message = insert_message_tx(&mut tx, chat, user, body, now).await?;
@@ -458,8 +569,16 @@ impl Store {
         .await?;
         let members = chat_members(&mut tx, chat).await?;
         tx.commit().await?;
-        let position = ChatPosition { last_seq: message.seq, rev: message.rev };
-        Ok(MutationOutcome { message, position, members, changed: true })
+        let position = ChatPosition {
+            last_seq: message.seq,
+            rev: message.rev,
+        };
+        Ok(MutationOutcome {
+            message,
+            position,
+            members,
+            changed: true,
+        })
     }
 
     pub async fn edit(
@@ -472,43 +591,79 @@ impl Store {
     ) -> Result<MutationOutcome, ApiError> {
         let mut tx = self.db.write.begin().await?;
         visible_chat_or_404(&mut tx, user, chat).await?;
-        let current = message_in_chat(&mut tx, chat, id).await?.ok_or_else(ApiError::message_not_found)?;
+        let current = message_in_chat(&mut tx, chat, id)
+            .await?
+            .ok_or_else(ApiError::message_not_found)?;
         if &current.author != user {
-            return Err(ApiError::new(ErrorKind::Forbidden, "only the author of a message may edit it"));
+            return Err(ApiError::new(
+                ErrorKind::Forbidden,
+                "only the author of a message may edit it",
+            ));
         }
         if current.is_deleted() {
-            return Err(ApiError::new(ErrorKind::VersionConflict, "the message is deleted and cannot be edited"));
+            return Err(ApiError::new(
+                ErrorKind::VersionConflict,
+                "the message is deleted and cannot be edited",
+            ));
         }
         if let Some(expected) = expected_version
             && expected != current.version
         {
             return Err(ApiError::new(
                 ErrorKind::VersionConflict,
-                format!("expected version {expected} but the message is at version {}", current.version),
+                format!(
+                    "expected version {expected} but the message is at version {}",
+                    current.version
+                ),
             ));
         }
         let (message, position) = edit_message_tx(&mut tx, chat, id, body, now_millis()).await?;
         let members = chat_members(&mut tx, chat).await?;
         tx.commit().await?;
-        Ok(MutationOutcome { message, position, members, changed: true })
+        Ok(MutationOutcome {
+            message,
+            position,
+            members,
+            changed: true,
+        })
     }
 
-    pub async fn delete(&self, user: &UserId, chat: ChatId, id: MessageId) -> Result<MutationOutcome, ApiError> {
+    pub async fn delete(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        id: MessageId,
+    ) -> Result<MutationOutcome, ApiError> {
         let mut tx = self.db.write.begin().await?;
         let chat_row = visible_chat_or_404(&mut tx, user, chat).await?;
-        let current = message_in_chat(&mut tx, chat, id).await?.ok_or_else(ApiError::message_not_found)?;
+        let current = message_in_chat(&mut tx, chat, id)
+            .await?
+            .ok_or_else(ApiError::message_not_found)?;
         if &current.author != user {
-            return Err(ApiError::new(ErrorKind::Forbidden, "only the author of a message may delete it"));
+            return Err(ApiError::new(
+                ErrorKind::Forbidden,
+                "only the author of a message may delete it",
+            ));
         }
         let members = chat_members(&mut tx, chat).await?;
         if current.is_deleted() {
             // Deleting is idempotent: the tombstone as it is, no new rev.
             tx.commit().await?;
-            return Ok(MutationOutcome { message: current, position: chat_row.position(), members, changed: false });
+            return Ok(MutationOutcome {
+                message: current,
+                position: chat_row.position(),
+                members,
+                changed: false,
+            });
         }
         let (message, position) = delete_message_tx(&mut tx, chat, id, now_millis()).await?;
         tx.commit().await?;
-        Ok(MutationOutcome { message, position, members, changed: true })
+        Ok(MutationOutcome {
+            message,
+            position,
+            members,
+            changed: true,
+        })
     }
 
     /// Appends many messages in ONE transaction (fast: one seq/rev allocation, one prepared
@@ -531,19 +686,36 @@ impl Store {
 #[derive(Debug, Clone)]
 pub enum ChangesRead {
     Page(ReadPage),
-    TooOld { position: ChatPosition, oldest_since_rev: Rev },
+    TooOld {
+        position: ChatPosition,
+        oldest_since_rev: Rev,
+    },
 }
 
-fn page_from_rows(position: ChatPosition, rows: &[SqliteRow], limit: u32) -> Result<ReadPage, ApiError> {
+fn page_from_rows(
+    position: ChatPosition,
+    rows: &[SqliteRow],
+    limit: u32,
+) -> Result<ReadPage, ApiError> {
     let more = rows.len() > limit as usize;
-    let messages = rows.iter().take(limit as usize).map(message_from_row).collect::<Result<Vec<_>, _>>()?;
-    Ok(ReadPage { position, messages, more })
+    let messages = rows
+        .iter()
+        .take(limit as usize)
+        .map(message_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ReadPage {
+        position,
+        messages,
+        more,
+    })
 }
 
 pub fn validate_handle(handle: &str) -> Result<(), ServerError> {
     let valid = !handle.is_empty()
         && handle.len() <= 32
-        && handle.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        && handle
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if valid {
         Ok(())
     } else {
@@ -553,7 +725,13 @@ pub fn validate_handle(handle: &str) -> Result<(), ServerError> {
     }
 }
 
-pub async fn insert_chat_tx(conn: &mut SqliteConnection, chat: ChatId, title: &str, members: &[UserId], created_at: UnixMillis) -> Result<(), ServerError> {
+pub async fn insert_chat_tx(
+    conn: &mut SqliteConnection,
+    chat: ChatId,
+    title: &str,
+    members: &[UserId],
+    created_at: UnixMillis,
+) -> Result<(), ServerError> {
     sqlx::query("INSERT INTO chats (id, title, last_seq, rev, last_message_at, created_at) VALUES (?, ?, 0, 0, NULL, ?)")
         .bind(chat.to_string())
         .bind(title)
@@ -683,12 +861,18 @@ pub async fn bulk_insert_tx(
     Ok(messages)
 }
 
-async fn take_next_rev(conn: &mut SqliteConnection, chat: ChatId) -> Result<ChatPosition, ServerError> {
+async fn take_next_rev(
+    conn: &mut SqliteConnection,
+    chat: ChatId,
+) -> Result<ChatPosition, ServerError> {
     let row = sqlx::query("UPDATE chats SET rev = rev + 1 WHERE id = ? RETURNING last_seq, rev")
         .bind(chat.to_string())
         .fetch_one(&mut *conn)
         .await?;
-    Ok(ChatPosition { last_seq: to_u64(row.try_get("last_seq")?, "last_seq")?, rev: to_u64(row.try_get("rev")?, "rev")? })
+    Ok(ChatPosition {
+        last_seq: to_u64(row.try_get("last_seq")?, "last_seq")?,
+        rev: to_u64(row.try_get("rev")?, "rev")?,
+    })
 }
 
 /// Edits (version + 1, new rev) inside the caller's transaction; checks are the caller's.

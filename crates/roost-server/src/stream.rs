@@ -9,7 +9,10 @@ use crate::error::ApiError;
 use crate::service::AppCore;
 use crate::store::now_millis;
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::ws::{
+    CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade,
+    rejection::WebSocketUpgradeRejection,
+};
 use axum::response::{IntoResponse, Response};
 use roost_proto::{PROTOCOL_VERSION, StreamEvent, UserId};
 use std::sync::Arc;
@@ -56,7 +59,11 @@ impl Hub {
     pub fn publish(&self, members: Vec<UserId>, event: &StreamEvent) {
         let frame = serde_json::to_string(event).unwrap_or_default();
         let is_message = matches!(event, StreamEvent::Message { .. });
-        let _ = self.sender.send(Arc::new(HubItem { members, frame, is_message }));
+        let _ = self.sender.send(Arc::new(HubItem {
+            members,
+            frame,
+            is_message,
+        }));
     }
 }
 
@@ -69,7 +76,11 @@ pub async fn stream_handler(
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => {
-            return ApiError::bad_request(format!("expected a WebSocket upgrade: {}", rejection.body_text())).into_response();
+            return ApiError::bad_request(format!(
+                "expected a WebSocket upgrade: {}",
+                rejection.body_text()
+            ))
+            .into_response();
         }
     };
     // Subscribe now, before the upgrade completes, so no event committed after this request
@@ -86,7 +97,12 @@ impl Drop for ActiveStreamGuard {
     }
 }
 
-async fn run_connection(mut socket: WebSocket, app: Arc<AppCore>, user: UserId, mut receiver: broadcast::Receiver<Arc<HubItem>>) {
+async fn run_connection(
+    mut socket: WebSocket,
+    app: Arc<AppCore>,
+    user: UserId,
+    mut receiver: broadcast::Receiver<Arc<HubItem>>,
+) {
     app.active_streams.fetch_add(1, Ordering::SeqCst);
     let _guard = ActiveStreamGuard(app.active_streams.clone());
     let mut shutdown = app.shutdown.clone();
@@ -96,11 +112,21 @@ async fn run_connection(mut socket: WebSocket, app: Arc<AppCore>, user: UserId, 
         protocol: PROTOCOL_VERSION,
         heartbeat_ms: heartbeat_interval.as_millis() as u64,
     };
-    if !send_frame(&mut socket, &app, serde_json::to_string(&hello).unwrap_or_default(), false).await {
+    if !send_frame(
+        &mut socket,
+        &app,
+        serde_json::to_string(&hello).unwrap_or_default(),
+        false,
+    )
+    .await
+    {
         return;
     }
     tracing::debug!(user = %user, "stream connected");
-    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat_interval, heartbeat_interval);
+    let mut heartbeat = tokio::time::interval_at(
+        tokio::time::Instant::now() + heartbeat_interval,
+        heartbeat_interval,
+    );
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -139,14 +165,23 @@ async fn run_connection(mut socket: WebSocket, app: Arc<AppCore>, user: UserId, 
 }
 
 fn close_frame(code: u16, reason: &'static str) -> WsMessage {
-    WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))
+    WsMessage::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
 }
 
-async fn send_frame(socket: &mut WebSocket, app: &AppCore, frame: String, is_message: bool) -> bool {
+async fn send_frame(
+    socket: &mut WebSocket,
+    app: &AppCore,
+    frame: String,
+    is_message: bool,
+) -> bool {
     let bytes = frame.len() as u64;
     match socket.send(WsMessage::Text(frame.into())).await {
         Ok(()) => {
-            app.metrics.record_stream_frame(u64::from(is_message), bytes);
+            app.metrics
+                .record_stream_frame(u64::from(is_message), bytes);
             true
         }
         Err(_) => false,

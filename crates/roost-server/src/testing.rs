@@ -46,15 +46,29 @@ pub async fn spawn_test_server_with(configure: impl FnOnce(&mut ServerConfig)) -
     let mut config = ServerConfig::new(DbLocation::File(dir.path().join("server.db")));
     configure(&mut config);
     let metrics = Arc::new(Metrics::new());
-    let server = start_with_metrics(config.clone(), metrics.clone()).await.expect("start the test server");
+    let server = start_with_metrics(config.clone(), metrics.clone())
+        .await
+        .expect("start the test server");
     let addr = server.addr();
     let mut tokens = HashMap::new();
     for handle in TEST_USERS {
         let display_name = capitalise(handle);
-        let token = server.core().store.add_user(handle, &display_name).await.expect("create a test user");
+        let token = server
+            .core()
+            .store
+            .add_user(handle, &display_name)
+            .await
+            .expect("create a test user");
         tokens.insert(handle.to_owned(), token);
     }
-    TestServer { config, server: Some(server), addr, metrics, tokens: Mutex::new(tokens), _dir: dir }
+    TestServer {
+        config,
+        server: Some(server),
+        addr,
+        metrics,
+        tokens: Mutex::new(tokens),
+        _dir: dir,
+    }
 }
 
 fn capitalise(handle: &str) -> String {
@@ -101,8 +115,15 @@ impl TestServer {
     /// Creates another user and returns its token (also available through [`TestServer::token`]).
     pub async fn add_user(&self, handle: &str) -> String {
         let core = self.core().await;
-        let token = core.store.add_user(handle, &capitalise(handle)).await.expect("add a test user");
-        self.tokens.lock().unwrap().insert(handle.to_owned(), token.clone());
+        let token = core
+            .store
+            .add_user(handle, &capitalise(handle))
+            .await
+            .expect("add a test user");
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(handle.to_owned(), token.clone());
         token
     }
 
@@ -120,16 +141,30 @@ impl TestServer {
         if let Some(server) = &self.server {
             return server.core();
         }
-        let db = Db::open(&self.config.db).await.expect("open the stopped test server's database");
+        let db = Db::open(&self.config.db)
+            .await
+            .expect("open the stopped test server's database");
         let (_sender, receiver) = tokio::sync::watch::channel(true);
-        Arc::new(AppCore::new(Store::new(db), self.metrics.clone(), self.config.clone(), receiver))
+        Arc::new(AppCore::new(
+            Store::new(db),
+            self.metrics.clone(),
+            self.config.clone(),
+            receiver,
+        ))
     }
 
     /// Creates a chat; the first member is the creator. Broadcast on the stream.
     pub async fn create_chat(&self, title: &str, members: &[&str]) -> ChatId {
-        let (creator, others) = members.split_first().expect("create_chat needs at least one member (the creator)");
+        let (creator, others) = members
+            .split_first()
+            .expect("create_chat needs at least one member (the creator)");
         let others: Vec<UserId> = others.iter().map(|m| UserId::new(*m)).collect();
-        let chat = self.core().await.create_chat(&UserId::new(*creator), title, &others).await.expect("create a test chat");
+        let chat = self
+            .core()
+            .await
+            .create_chat(&UserId::new(*creator), title, &others)
+            .await
+            .expect("create a test chat");
         chat.id
     }
 
@@ -137,7 +172,12 @@ impl TestServer {
     pub async fn send(&self, user: &str, chat: ChatId, text: &str) -> Message {
         let key = uuid::Uuid::new_v4().to_string();
         let body = serde_json::json!({ "text": text });
-        let outcome = self.core().await.send(&UserId::new(user), chat, &key, &body).await.expect("send a test message");
+        let outcome = self
+            .core()
+            .await
+            .send(&UserId::new(user), chat, &key, &body)
+            .await
+            .expect("send a test message");
         outcome.message
     }
 
@@ -148,7 +188,13 @@ impl TestServer {
         let now = now_millis();
         self.core()
             .await
-            .bulk_insert(chat, count, |seq| (author.clone(), serde_json::json!({ "text": format!("message {seq}") }), now))
+            .bulk_insert(chat, count, |seq| {
+                (
+                    author.clone(),
+                    serde_json::json!({ "text": format!("message {seq}") }),
+                    now,
+                )
+            })
             .await
             .expect("bulk-insert test messages")
     }
@@ -156,22 +202,44 @@ impl TestServer {
     /// Edits a message as `user` (its author) to `{"text": text}`. Broadcast on the stream.
     pub async fn edit(&self, user: &str, chat: ChatId, id: MessageId, text: &str) -> Message {
         let body = serde_json::json!({ "text": text });
-        self.core().await.edit(&UserId::new(user), chat, id, &body, None).await.expect("edit a test message").message
+        self.core()
+            .await
+            .edit(&UserId::new(user), chat, id, &body, None)
+            .await
+            .expect("edit a test message")
+            .message
     }
 
     /// Deletes (tombstones) a message as `user` (its author). Broadcast on the stream.
     pub async fn delete(&self, user: &str, chat: ChatId, id: MessageId) -> Message {
-        self.core().await.delete(&UserId::new(user), chat, id).await.expect("delete a test message").message
+        self.core()
+            .await
+            .delete(&UserId::new(user), chat, id)
+            .await
+            .expect("delete a test message")
+            .message
     }
 
     /// Every message of the chat as the server stores it (ascending seq, tombstones included).
     pub async fn messages(&self, chat: ChatId) -> Vec<Message> {
-        self.core().await.store.all_messages(chat).await.expect("read the chat's messages")
+        self.core()
+            .await
+            .store
+            .all_messages(chat)
+            .await
+            .expect("read the chat's messages")
     }
 
     /// The chat's `(last_seq, rev)` on the server.
     pub async fn chat_position(&self, chat: ChatId) -> (u64, u64) {
-        let position = self.core().await.store.chat_position(chat).await.expect("read the chat").expect("no such chat");
+        let position = self
+            .core()
+            .await
+            .store
+            .chat_position(chat)
+            .await
+            .expect("read the chat")
+            .expect("no such chat");
         (position.last_seq, position.rev)
     }
 
@@ -200,7 +268,10 @@ impl TestServer {
                     tracing::debug!(%error, "restart: bind failed, retrying");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                Err(error) => panic!("could not restart the test server on {}: {error}", self.addr),
+                Err(error) => panic!(
+                    "could not restart the test server on {}: {error}",
+                    self.addr
+                ),
             }
         }
     }

@@ -9,13 +9,19 @@ use roost_proto::*;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(server: &TestServer, user: &str) -> Socket {
     let url = format!("ws://{}/v1/stream", server.addr());
     let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert("authorization", format!("Bearer {}", server.token(user)).parse().unwrap());
-    let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("stream connects");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", server.token(user)).parse().unwrap(),
+    );
+    let (socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("stream connects");
     assert_eq!(response.status(), 101);
     socket
 }
@@ -24,7 +30,9 @@ async fn connect(server: &TestServer, user: &str) -> Socket {
 async fn next_event(socket: &mut Socket) -> Option<StreamEvent> {
     loop {
         match socket.next().await? {
-            Ok(tungstenite::Message::Text(text)) => return Some(serde_json::from_str(text.as_str()).expect("a StreamEvent")),
+            Ok(tungstenite::Message::Text(text)) => {
+                return Some(serde_json::from_str(text.as_str()).expect("a StreamEvent"));
+            }
             Ok(tungstenite::Message::Close(_)) | Err(_) => return None,
             Ok(_) => continue,
         }
@@ -34,7 +42,10 @@ async fn next_event(socket: &mut Socket) -> Option<StreamEvent> {
 /// The next event that is not a heartbeat.
 async fn next_non_heartbeat(socket: &mut Socket) -> StreamEvent {
     loop {
-        match next_event(socket).await.expect("socket closed unexpectedly") {
+        match next_event(socket)
+            .await
+            .expect("socket closed unexpectedly")
+        {
             StreamEvent::Heartbeat { .. } => continue,
             other => return other,
         }
@@ -43,7 +54,11 @@ async fn next_non_heartbeat(socket: &mut Socket) -> StreamEvent {
 
 async fn expect_hello(socket: &mut Socket, user: &str) {
     match next_event(socket).await {
-        Some(StreamEvent::Hello { user_id, protocol, heartbeat_ms }) => {
+        Some(StreamEvent::Hello {
+            user_id,
+            protocol,
+            heartbeat_ms,
+        }) => {
             assert_eq!(user_id, UserId::new(user));
             assert_eq!(protocol, PROTOCOL_VERSION);
             assert!(heartbeat_ms > 0);
@@ -64,14 +79,30 @@ async fn members_receive_every_mutation_and_non_members_never_do() {
 
     let alice = Client::new(&server, "alice");
     let sent: MessageResponse = alice.send_text(chat, "s-1", "hello bob").await.parse();
-    let edited: MessageResponse =
-        alice.patch(&format!("/v1/chats/{chat}/messages/{}", sent.message.id), &serde_json::json!({"body": {"text": "hello, bob"}})).await.parse();
-    let deleted: MessageResponse = alice.delete(&format!("/v1/chats/{chat}/messages/{}", sent.message.id)).await.parse();
+    let edited: MessageResponse = alice
+        .patch(
+            &format!("/v1/chats/{chat}/messages/{}", sent.message.id),
+            &serde_json::json!({"body": {"text": "hello, bob"}}),
+        )
+        .await
+        .parse();
+    let deleted: MessageResponse = alice
+        .delete(&format!("/v1/chats/{chat}/messages/{}", sent.message.id))
+        .await
+        .parse();
 
     for expected in [&sent, &edited, &deleted] {
         match next_non_heartbeat(&mut bob).await {
-            StreamEvent::Message { chat_id, last_seq, rev, message } => {
-                assert_eq!((chat_id, last_seq, rev), (chat, expected.last_seq, expected.rev));
+            StreamEvent::Message {
+                chat_id,
+                last_seq,
+                rev,
+                message,
+            } => {
+                assert_eq!(
+                    (chat_id, last_seq, rev),
+                    (chat, expected.last_seq, expected.rev)
+                );
                 assert_eq!(message, expected.message);
             }
             other => panic!("expected a message event, got {other:?}"),
@@ -82,7 +113,9 @@ async fn members_receive_every_mutation_and_non_members_never_do() {
     // Carol's first message event is from her own chat: nothing of alice and bob's chat leaked.
     let mine = server.send("carol", carols_chat, "talking to myself").await;
     match next_non_heartbeat(&mut carol).await {
-        StreamEvent::Message { chat_id, message, .. } => {
+        StreamEvent::Message {
+            chat_id, message, ..
+        } => {
             assert_eq!(chat_id, carols_chat);
             assert_eq!(message, mine);
         }
@@ -96,7 +129,13 @@ async fn chat_creation_is_announced_to_its_members() {
     let mut bob = connect(&server, "bob").await;
     expect_hello(&mut bob, "bob").await;
     let alice = Client::new(&server, "alice");
-    let created: ChatSummary = alice.post("/v1/chats", &serde_json::json!({"title": "New", "members": ["bob"]})).await.parse();
+    let created: ChatSummary = alice
+        .post(
+            "/v1/chats",
+            &serde_json::json!({"title": "New", "members": ["bob"]}),
+        )
+        .await
+        .parse();
     match next_non_heartbeat(&mut bob).await {
         StreamEvent::Chat { chat } => assert_eq!(chat, created),
         other => panic!("expected a chat event, got {other:?}"),
@@ -105,19 +144,27 @@ async fn chat_creation_is_announced_to_its_members() {
 
 #[tokio::test]
 async fn heartbeats_arrive_at_the_configured_interval_and_pings_are_answered() {
-    let server = spawn_test_server_with(|config| config.heartbeat_interval = Duration::from_millis(50)).await;
+    let server =
+        spawn_test_server_with(|config| config.heartbeat_interval = Duration::from_millis(50))
+            .await;
     let mut alice = connect(&server, "alice").await;
     match next_event(&mut alice).await {
         Some(StreamEvent::Hello { heartbeat_ms, .. }) => assert_eq!(heartbeat_ms, 50),
         other => panic!("expected hello, got {other:?}"),
     }
-    alice.send(tungstenite::Message::Ping(b"are you there".to_vec().into())).await.unwrap();
+    alice
+        .send(tungstenite::Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
     let mut heartbeats = 0;
     let mut pong = false;
     while heartbeats < 2 || !pong {
         match alice.next().await.expect("open").expect("frame") {
             tungstenite::Message::Text(text) => {
-                assert!(matches!(serde_json::from_str::<StreamEvent>(text.as_str()).unwrap(), StreamEvent::Heartbeat { .. }));
+                assert!(matches!(
+                    serde_json::from_str::<StreamEvent>(text.as_str()).unwrap(),
+                    StreamEvent::Heartbeat { .. }
+                ));
                 heartbeats += 1;
             }
             tungstenite::Message::Pong(payload) => {
@@ -137,12 +184,15 @@ async fn the_stream_refuses_missing_or_bad_tokens_before_upgrading() {
     for header in [None, Some("Bearer wrong")] {
         let mut request = url.clone().into_client_request().unwrap();
         if let Some(header) = header {
-            request.headers_mut().insert("authorization", header.parse().unwrap());
+            request
+                .headers_mut()
+                .insert("authorization", header.parse().unwrap());
         }
         match tokio_tungstenite::connect_async(request).await {
             Err(tungstenite::Error::Http(response)) => {
                 assert_eq!(response.status(), 401);
-                let body: ErrorBody = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+                let body: ErrorBody =
+                    serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
                 assert_eq!(body.error.kind, ErrorKind::Unauthorized);
             }
             other => panic!("expected a 401, got {other:?}"),

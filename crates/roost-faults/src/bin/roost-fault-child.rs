@@ -22,7 +22,9 @@ fn say(line: String) {
 }
 
 async fn ack(client: &Client, chat: ChatId) {
-    let Ok(messages) = client.cached_messages(chat, 1, i64::MAX as u64).await else { return };
+    let Ok(messages) = client.cached_messages(chat, 1, i64::MAX as u64).await else {
+        return;
+    };
     let mut runs: Vec<(u64, u64)> = Vec::new();
     for m in &messages {
         match runs.last_mut() {
@@ -31,8 +33,16 @@ async fn ack(client: &Client, chat: ChatId) {
         }
     }
     let runs: Vec<String> = runs.iter().map(|(a, b)| format!("{a}-{b}")).collect();
-    let edited: Vec<String> = messages.iter().filter(|m| m.version > 1).map(|m| format!("{}:{}", m.seq, m.version)).collect();
-    say(format!("ACK {chat} runs={} edited={}", runs.join(","), edited.join(",")));
+    let edited: Vec<String> = messages
+        .iter()
+        .filter(|m| m.version > 1)
+        .map(|m| format!("{}:{}", m.seq, m.version))
+        .collect();
+    say(format!(
+        "ACK {chat} runs={} edited={}",
+        runs.join(","),
+        edited.join(",")
+    ));
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -42,8 +52,13 @@ async fn main() {
         eprintln!("usage: roost-fault-child <server_url> <token> <user> <cache_path> <chat_id>…");
         std::process::exit(2);
     }
-    let chats: Vec<ChatId> = args[5..].iter().map(|c| c.parse().expect("a chat id")).collect();
-    let mut config = ClientConfig::new(&args[1], &args[2]).cache_path(&args[4]).background(true);
+    let chats: Vec<ChatId> = args[5..]
+        .iter()
+        .map(|c| c.parse().expect("a chat id"))
+        .collect();
+    let mut config = ClientConfig::new(&args[1], &args[2])
+        .cache_path(&args[4])
+        .background(true);
     config.user_id = Some(UserId::new(&args[3]));
     config.page_size = 25;
     config.request_timeout = Duration::from_secs(5);

@@ -16,7 +16,9 @@ pub fn config(base_url: &str, token: &str, cache: &Path) -> ClientConfig {
 
 /// [`config`] for another user.
 pub fn config_as(user: &str, base_url: &str, token: &str, cache: &Path) -> ClientConfig {
-    let mut config = ClientConfig::new(base_url, token).cache_path(cache).background(true);
+    let mut config = ClientConfig::new(base_url, token)
+        .cache_path(cache)
+        .background(true);
     config.user_id = Some(UserId::new(user));
     config.request_timeout = Duration::from_secs(2);
     config
@@ -24,14 +26,20 @@ pub fn config_as(user: &str, base_url: &str, token: &str, cache: &Path) -> Clien
 
 /// Every cached message of a chat, ascending.
 pub async fn cached(client: &Client, chat: ChatId) -> Vec<Message> {
-    client.cached_messages(chat, 1, i64::MAX as u64).await.unwrap_or_default()
+    client
+        .cached_messages(chat, 1, i64::MAX as u64)
+        .await
+        .unwrap_or_default()
 }
 
 /// `seq -> (id, version)` of what a client has cached: what must never be lost.
 pub type Holdings = BTreeMap<u64, (MessageId, u64)>;
 
 pub fn holdings(messages: &[Message]) -> Holdings {
-    messages.iter().map(|m| (m.seq, (m.id, m.version))).collect()
+    messages
+        .iter()
+        .map(|m| (m.seq, (m.id, m.version)))
+        .collect()
 }
 
 /// Keeps, per seq, the highest version ever seen.
@@ -57,7 +65,12 @@ pub struct ChatCheck {
 /// * no seq and no id twice;
 /// * everything held earlier (`earlier`) is still cached, same id, same or newer version;
 /// * the cache is one contiguous run ending at the server's last seq (no gap left behind).
-pub fn compare_chat(chat: ChatId, cached: &[Message], server: &[Message], earlier: &Holdings) -> ChatCheck {
+pub fn compare_chat(
+    chat: ChatId,
+    cached: &[Message],
+    server: &[Message],
+    earlier: &Holdings,
+) -> ChatCheck {
     let mut check = ChatCheck::default();
     let mut seqs = HashSet::new();
     let mut ids = HashSet::new();
@@ -69,10 +82,15 @@ pub fn compare_chat(chat: ChatId, cached: &[Message], server: &[Message], earlie
         }
         if !ids.insert(m.id) {
             check.duplicated += 1;
-            check.problems.push(format!("message {} cached twice", m.id));
+            check
+                .problems
+                .push(format!("message {} cached twice", m.id));
         }
         let Some(truth) = m.seq.checked_sub(1).and_then(|i| server.get(i as usize)) else {
-            check.problems.push(format!("seq {} cached but the server has no such seq", m.seq));
+            check.problems.push(format!(
+                "seq {} cached but the server has no such seq",
+                m.seq
+            ));
             continue;
         };
         let same = truth.seq == m.seq
@@ -103,25 +121,40 @@ pub fn compare_chat(chat: ChatId, cached: &[Message], server: &[Message], earlie
             Some((now_id, now_version)) if now_id == id && now_version >= version => {}
             Some((now_id, now_version)) => {
                 check.lost += 1;
-                check.problems.push(format!("seq {seq} was (id {id}, v{version}), now (id {now_id}, v{now_version})"));
+                check.problems.push(format!(
+                    "seq {seq} was (id {id}, v{version}), now (id {now_id}, v{now_version})"
+                ));
             }
             None => {
                 check.lost += 1;
-                check.problems.push(format!("seq {seq} (id {id}, v{version}) was cached and is gone"));
+                check.problems.push(format!(
+                    "seq {seq} (id {id}, v{version}) was cached and is gone"
+                ));
             }
         }
     }
     if let (Some(first), Some(last)) = (cached.first(), cached.last()) {
         let expected = last.seq - first.seq + 1;
         if expected != cached.len() as u64 {
-            check.problems.push(format!("gaps left: {} cached in {}..={}", cached.len(), first.seq, last.seq));
+            check.problems.push(format!(
+                "gaps left: {} cached in {}..={}",
+                cached.len(),
+                first.seq,
+                last.seq
+            ));
         }
         let server_last = server.last().map_or(0, |m| m.seq);
         if last.seq != server_last {
-            check.problems.push(format!("cache ends at {} but the server's last seq is {server_last}", last.seq));
+            check.problems.push(format!(
+                "cache ends at {} but the server's last seq is {server_last}",
+                last.seq
+            ));
         }
     } else if !server.is_empty() {
-        check.problems.push(format!("nothing cached of a chat with {} messages", server.len()));
+        check.problems.push(format!(
+            "nothing cached of a chat with {} messages",
+            server.len()
+        ));
     }
     check
 }
@@ -158,7 +191,9 @@ impl RawCache {
             let from_index = self.runs.get(chat).cloned().unwrap_or_default();
             let from_messages = self.runs_from_messages(chat);
             if from_index != from_messages {
-                bad.push(format!("{chat}: index {from_index:?} vs messages {from_messages:?}"));
+                bad.push(format!(
+                    "{chat}: index {from_index:?} vs messages {from_messages:?}"
+                ));
             }
         }
         bad
@@ -167,10 +202,17 @@ impl RawCache {
 
 pub async fn read_cache(path: &Path) -> anyhow::Result<RawCache> {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-    let options = SqliteConnectOptions::new().filename(path).create_if_missing(false);
-    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(false);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
     let mut raw = RawCache {
-        integrity: sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&pool).await?,
+        integrity: sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&pool)
+            .await?,
         ..RawCache::default()
     };
     for row in sqlx::query("SELECT chat_id, seq, id, version, deleted_at IS NOT NULL, body FROM messages ORDER BY chat_id, seq")
@@ -188,9 +230,17 @@ pub async fn read_cache(path: &Path) -> anyhow::Result<RawCache> {
             row.try_get(5)?,
         ));
     }
-    for row in sqlx::query("SELECT chat_id, start_seq, end_seq FROM cached_runs ORDER BY chat_id, start_seq").fetch_all(&pool).await? {
+    for row in sqlx::query(
+        "SELECT chat_id, start_seq, end_seq FROM cached_runs ORDER BY chat_id, start_seq",
+    )
+    .fetch_all(&pool)
+    .await?
+    {
         let chat: String = row.try_get(0)?;
-        raw.runs.entry(chat).or_default().push((row.try_get::<i64, _>(1)? as u64, row.try_get::<i64, _>(2)? as u64));
+        raw.runs.entry(chat).or_default().push((
+            row.try_get::<i64, _>(1)? as u64,
+            row.try_get::<i64, _>(2)? as u64,
+        ));
     }
     pool.close().await;
     Ok(raw)
@@ -198,12 +248,21 @@ pub async fn read_cache(path: &Path) -> anyhow::Result<RawCache> {
 
 /// Retries `resync` until it reports IN_SYNC (a resync started before the faults were lifted
 /// may be joined and fail); returns the number of attempts.
-pub async fn resync_until_in_sync(client: &Client, chat: ChatId, max_attempts: u32) -> Result<u32, String> {
+pub async fn resync_until_in_sync(
+    client: &Client,
+    chat: ChatId,
+    max_attempts: u32,
+) -> Result<u32, String> {
     let mut last = String::new();
     for attempt in 1..=max_attempts {
         match tokio::time::timeout(Duration::from_secs(30), client.resync(chat)).await {
             Ok(Ok(report)) if report.state == roost_core::SyncState::InSync => return Ok(attempt),
-            Ok(Ok(report)) => last = format!("resync ended {:?} with {} gap(s) left", report.state, report.gaps_after),
+            Ok(Ok(report)) => {
+                last = format!(
+                    "resync ended {:?} with {} gap(s) left",
+                    report.state, report.gaps_after
+                )
+            }
             Ok(Err(error)) => last = format!("resync failed: {error}"),
             Err(_) => last = "resync did not finish in 30 s".to_owned(),
         }
@@ -215,7 +274,9 @@ pub async fn resync_until_in_sync(client: &Client, chat: ChatId, max_attempts: u
 /// Installs a fmt subscriber once (RUST_LOG decides; silent by default).
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
+        )
         .with_test_writer()
         .try_init();
 }

@@ -1,9 +1,9 @@
 //! Shared test helpers: a tiny HTTP client speaking to the real server like any client would.
 #![allow(dead_code)]
 
+use reqwest::{Method, StatusCode};
 #[allow(unused_imports)]
 pub use roost_server::testing::{TestServer, spawn_test_server, spawn_test_server_with};
-use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 /// What a test looks at in a response.
@@ -16,18 +16,28 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
     }
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> T {
-        serde_json::from_slice(&self.bytes)
-            .unwrap_or_else(|e| panic!("unexpected shape ({e}): {}", String::from_utf8_lossy(&self.bytes)))
+        serde_json::from_slice(&self.bytes).unwrap_or_else(|e| {
+            panic!(
+                "unexpected shape ({e}): {}",
+                String::from_utf8_lossy(&self.bytes)
+            )
+        })
     }
     /// The `error.kind` of an error body.
     pub fn error_kind(&self) -> String {
-        self.json()["error"]["kind"].as_str().unwrap_or_else(|| panic!("not an error body: {}", self.json())).to_owned()
+        self.json()["error"]["kind"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.json()))
+            .to_owned()
     }
     pub fn message_count_header(&self) -> Option<u64> {
-        self.headers.get("x-roost-message-count").map(|v| v.to_str().unwrap().parse().unwrap())
+        self.headers
+            .get("x-roost-message-count")
+            .map(|v| v.to_str().unwrap().parse().unwrap())
     }
 }
 
@@ -40,17 +50,31 @@ pub struct Client {
 
 impl Client {
     pub fn new(server: &TestServer, user: &str) -> Client {
-        Client { base_url: server.base_url(), token: Some(server.token(user)), http: reqwest::Client::new() }
+        Client {
+            base_url: server.base_url(),
+            token: Some(server.token(user)),
+            http: reqwest::Client::new(),
+        }
     }
     pub fn anonymous(server: &TestServer) -> Client {
-        Client { base_url: server.base_url(), token: None, http: reqwest::Client::new() }
+        Client {
+            base_url: server.base_url(),
+            token: None,
+            http: reqwest::Client::new(),
+        }
     }
     pub fn with_token(server: &TestServer, token: &str) -> Client {
-        Client { base_url: server.base_url(), token: Some(token.to_owned()), http: reqwest::Client::new() }
+        Client {
+            base_url: server.base_url(),
+            token: Some(token.to_owned()),
+            http: reqwest::Client::new(),
+        }
     }
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let builder = self.http.request(method, format!("{}{}", self.base_url, path));
+        let builder = self
+            .http
+            .request(method, format!("{}{}", self.base_url, path));
         match &self.token {
             Some(token) => builder.bearer_auth(token),
             None => builder,
@@ -62,17 +86,23 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("read body").to_vec();
-        Reply { status, headers, bytes }
+        Reply {
+            status,
+            headers,
+            bytes,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
         self.send_request(self.request(Method::GET, path)).await
     }
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
-        self.send_request(self.request(Method::POST, path).json(body)).await
+        self.send_request(self.request(Method::POST, path).json(body))
+            .await
     }
     pub async fn patch(&self, path: &str, body: &Value) -> Reply {
-        self.send_request(self.request(Method::PATCH, path).json(body)).await
+        self.send_request(self.request(Method::PATCH, path).json(body))
+            .await
     }
     pub async fn delete(&self, path: &str) -> Reply {
         self.send_request(self.request(Method::DELETE, path)).await
@@ -80,7 +110,10 @@ impl Client {
 
     /// Sends `{"text": text}` with the given idempotency key.
     pub async fn send_text(&self, chat: roost_proto::ChatId, key: &str, text: &str) -> Reply {
-        self.post(&format!("/v1/chats/{chat}/messages"), &serde_json::json!({"idempotency_key": key, "body": {"text": text}}))
-            .await
+        self.post(
+            &format!("/v1/chats/{chat}/messages"),
+            &serde_json::json!({"idempotency_key": key, "body": {"text": text}}),
+        )
+        .await
     }
 }
