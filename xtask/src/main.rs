@@ -238,25 +238,39 @@ fn run(_args: &[String]) -> Result<()> {
             .arg("chats"),
     )?;
     println!();
-    println!("Roost is running against the demo server at {server_url}. Try:");
+    println!("The demo server is at {server_url}. The CLI works against it too:");
     println!("  export ROOST_SERVER={server_url} ROOST_TOKEN={token}");
-    println!(
-        "  {} --data-dir {} open \"General\"",
-        cli_bin.display(),
-        client_dir.display()
+    println!("  {} --data-dir {} open \"General\"", cli_bin.display(), client_dir.display());
+    println!("All demo users and tokens: {}", data_dir.join("demo.json").display());
+
+    let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if !has_display {
+        println!("No display (DISPLAY/WAYLAND_DISPLAY unset): the desktop app is not launched. Ctrl-C stops the server.");
+        let status = server.0.wait()?;
+        bail!("the server exited: {status}");
+    }
+    ensure_desktop_tools()?;
+    build_ui()?;
+    step("building the desktop app");
+    run_checked(cargo().args(["build", "--locked", "-p", "roost-desktop", "--features", "custom-protocol"]))?;
+    step("launching Roost, signed in as the demo user (close the window or press Ctrl-C to stop)");
+    let mut app = ChildGuard(
+        Command::new(bin_dir.join("roost-desktop"))
+            .env("ROOST_SERVER_URL", &server_url)
+            .env("ROOST_TOKEN", &token)
+            .spawn()
+            .context("could not start the desktop app")?,
     );
-    println!(
-        "  {} --data-dir {} watch",
-        cli_bin.display(),
-        client_dir.display()
-    );
-    println!(
-        "All demo users and tokens: {}",
-        data_dir.join("demo.json").display()
-    );
-    println!("Press Ctrl-C to stop the server.");
-    let status = server.0.wait()?;
-    bail!("the server exited: {status}")
+    loop {
+        if let Some(status) = app.0.try_wait()? {
+            step(&format!("Roost closed ({status}); stopping the server"));
+            return Ok(());
+        }
+        if let Some(status) = server.0.try_wait()? {
+            bail!("the server exited: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 fn target_dir() -> PathBuf {
