@@ -1097,31 +1097,43 @@ impl Client {
             .chat(chat)
             .await?
             .ok_or_else(|| Error::NotFound(format!("chat {chat} is not cached")))?;
-        let runs = store.runs(chat).await?;
         let limit = limit.max(1);
-        let local_max = runs.last().map_or(0, |r| r.end);
-        let known_last = rec.server_last_seq.max(local_max);
-        let pending: Vec<OutboxEntry> = store.outbox(Some(chat)).await?;
-        let span = match anchor {
-            Anchor::Newest => store
-                .nth_newest_seq(chat, limit)
-                .await?
-                .map(|lo| SeqRange::new(lo, known_last)),
+        let known_last = rec.server_last_seq.max(rec.local_max.unwrap_or(0));
+        let pending: Vec<OutboxEntry> = if rec.has_outbox {
+            store.outbox(Some(chat)).await?
+        } else {
+            Vec::new()
+        };
+        let (items, has_more_before, has_more_after) = match anchor {
+            Anchor::Newest => {
+                // One indexed read of the newest `limit + 1` rows: the extra row tells whether
+                // the seq just below the window is cached, a gap, or older history, and every
+                // cached seq at or above it is in the result, so the runs the window needs are
+                // the runs of these rows (no read of the runs index).
+                let newest = store.newest_messages(chat, limit.saturating_add(1)).await?;
+                let shown_from = newest.len().saturating_sub(limit as usize);
+                match newest.get(shown_from) {
+                    None if known_last > 0 => (
+                        vec![WindowItem::OlderHistory { to: known_last }],
+                        false,
+                        false,
+                    ),
+                    None => (Vec::new(), false, false),
+                    Some(first_shown) => {
+                        let span = SeqRange::new(first_shown.seq, known_last.max(first_shown.seq));
+                        let runs = ranges::runs_from_seqs(newest.iter().map(|m| m.seq));
+                        let items = build_window(&newest, &runs, span);
+                        let before = span.start > 1 && ranges::contains(&runs, span.start - 1);
+                        (items, before, false)
+                    }
+                }
+            }
             Anchor::Around(seq) => {
+                let runs = store.runs(chat).await?;
                 let seq = seq.max(1);
                 let lo = seq.saturating_sub((limit / 2) as u64).max(1);
                 let hi = (lo + limit as u64 - 1).min(known_last.max(seq));
-                Some(SeqRange::new(lo, hi.max(lo)))
-            }
-        };
-        let (items, has_more_before, has_more_after) = match span {
-            None if known_last > 0 => (
-                vec![WindowItem::OlderHistory { to: known_last }],
-                false,
-                false,
-            ),
-            None => (Vec::new(), false, false),
-            Some(span) => {
+                let span = SeqRange::new(lo, hi.max(lo));
                 let msgs = store.messages_between(chat, span.start, span.end).await?;
                 let items = build_window(&msgs, &runs, span);
                 let before = span.start > 1 && ranges::contains(&runs, span.start - 1);

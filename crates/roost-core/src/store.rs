@@ -16,6 +16,7 @@ use roost_proto::{ChatId, ChatSummary, Message, MessageId, Rev, Seq, UserId};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -141,6 +142,9 @@ pub struct ChatRecord {
     pub local_min: Option<Seq>,
     pub local_max: Option<Seq>,
     pub cached_count: u64,
+    /// The chat has outbox entries (pending or failed sends).
+    #[serde(default)]
+    pub has_outbox: bool,
 }
 
 /// Delivery state of an unsent message.
@@ -435,10 +439,16 @@ impl Store {
 
     // ----- chats ----------------------------------------------------------------------------
 
+    /// The chat's columns plus its cached span (first and last run, by index seeks) and count:
+    /// a chat record costs O(log n) whatever the number of gaps or messages.
     const CHAT_COLS: &'static str = "chat_id, title, members, server_last_seq, server_rev, changes_cursor, unread_count,
-        last_message_seq, last_message_preview, last_message_at, sync_state, needs_resync, full_reload_reason, is_open";
+        last_message_seq, last_message_preview, last_message_at, sync_state, needs_resync, full_reload_reason, is_open,
+        (SELECT start_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq ASC LIMIT 1),
+        (SELECT end_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq DESC LIMIT 1),
+        cached_count,
+        EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = chats.chat_id)";
 
-    fn chat_from_row(r: &sqlx::sqlite::SqliteRow, runs: &[SeqRange]) -> Result<ChatRecord> {
+    fn chat_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ChatRecord> {
         let id: String = r.try_get(0)?;
         let members: String = r.try_get(2)?;
         Ok(ChatRecord {
@@ -457,9 +467,10 @@ impl Store {
             needs_resync: r.try_get::<i64, _>(11)? != 0,
             full_reload_reason: r.try_get(12)?,
             is_open: r.try_get::<i64, _>(13)? != 0,
-            local_min: runs.first().map(|r| r.start),
-            local_max: runs.last().map(|r| r.end),
-            cached_count: ranges::cached_count(runs),
+            local_min: r.try_get::<Option<i64>, _>(14)?.map(u),
+            local_max: r.try_get::<Option<i64>, _>(15)?.map(u),
+            cached_count: u(r.try_get(16)?),
+            has_outbox: r.try_get::<i64, _>(17)? != 0,
         })
     }
 
@@ -475,10 +486,7 @@ impl Store {
         .await?;
         match row {
             None => Ok(None),
-            Some(row) => {
-                let runs = load_runs(&mut conn, chat).await?;
-                Ok(Some(Self::chat_from_row(&row, &runs)?))
-            }
+            Some(row) => Ok(Some(Self::chat_from_row(&row)?)),
         }
     }
 
@@ -493,11 +501,7 @@ impl Store {
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let id: String = row.try_get(0)?;
-            let chat = ChatId::from_str(&id)
-                .map_err(|e| Error::CacheCorrupt(format!("chat id {id}: {e}")))?;
-            let runs = load_runs(&mut conn, chat).await?;
-            out.push(Self::chat_from_row(&row, &runs)?);
+            out.push(Self::chat_from_row(&row)?);
         }
         Ok(out)
     }
@@ -717,16 +721,22 @@ impl Store {
 
     /// The seq of the `n`-th newest cached message (1 = newest), if there are that many;
     /// otherwise the oldest cached seq.
-    pub async fn nth_newest_seq(&self, chat: ChatId, n: u32) -> Result<Option<Seq>> {
-        let v: Option<i64> = sqlx::query_scalar(
-            "SELECT seq FROM (SELECT seq FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT ?)
-             ORDER BY seq ASC LIMIT 1",
-        )
+    /// The newest `n` cached messages of the chat, ascending, in one indexed read.
+    pub async fn newest_messages(&self, chat: ChatId, n: u32) -> Result<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "SELECT seq, id, version, author, created_at, edited_at, deleted_at, body, rev
+             FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT ?"
+        ))
         .bind(chat.to_string())
-        .bind(n.max(1) as i64)
-        .fetch_optional(&self.pool)
+        .bind(i64::from(n.max(1)))
+        .fetch_all(&self.pool)
         .await?;
-        Ok(v.map(u))
+        let mut messages = rows
+            .iter()
+            .map(|row| message_from_row(chat, row))
+            .collect::<Result<Vec<_>>>()?;
+        messages.reverse();
+        Ok(messages)
     }
 
     /// Merges `msgs` (all of chat `chat`) into the cache in ONE transaction, with the runs
@@ -831,6 +841,11 @@ impl Store {
         if wrong {
             write_runs(&mut tx, chat, &truth).await?;
         }
+        sqlx::query("UPDATE chats SET cached_count = ? WHERE chat_id = ?")
+            .bind(i(ranges::cached_count(&truth)))
+            .bind(chat.to_string())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(wrong)
     }
@@ -1018,6 +1033,71 @@ async fn load_runs(conn: &mut sqlx::SqliteConnection, chat: ChatId) -> Result<Ve
         )));
     }
     Ok(runs)
+}
+
+/// The cached (version, id) of every seq the batch carries, read in chunks of `IN (…)` lists.
+async fn load_cached_versions(
+    conn: &mut sqlx::SqliteConnection,
+    chat_s: &str,
+    msgs: &[Message],
+) -> Result<HashMap<Seq, (u64, String)>> {
+    let mut seqs: Vec<Seq> = msgs.iter().map(|m| m.seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let mut known = HashMap::with_capacity(seqs.len());
+    for chunk in seqs.chunks(500) {
+        let placeholders = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT seq, version, id FROM messages WHERE chat_id = ? AND seq IN ({placeholders})"
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql).bind(chat_s);
+        for seq in chunk {
+            query = query.bind(i(*seq));
+        }
+        for (seq, version, id) in query.fetch_all(&mut *conn).await? {
+            known.insert(u(seq), (u(version), id));
+        }
+    }
+    Ok(known)
+}
+
+/// Writes messages (already decided by the merge rule) with multi-row upserts. The `WHERE`
+/// keeps the merge rule in SQL too: a row is only ever replaced by a higher version.
+async fn upsert_messages<'m>(
+    conn: &mut sqlx::SqliteConnection,
+    chat_s: &str,
+    msgs: impl Iterator<Item = &'m Message>,
+) -> Result<()> {
+    const ROWS_PER_STATEMENT: usize = 100; // 10 binds a row; far below SQLite's bind limit
+    let msgs: Vec<&Message> = msgs.collect();
+    for chunk in msgs.chunks(ROWS_PER_STATEMENT) {
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(",");
+        let sql = format!(
+            "INSERT INTO messages(chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
+             VALUES {rows}
+             ON CONFLICT(chat_id, seq) DO UPDATE SET
+               version = excluded.version, author = excluded.author, created_at = excluded.created_at,
+               edited_at = excluded.edited_at, deleted_at = excluded.deleted_at, body = excluded.body,
+               rev = excluded.rev
+             WHERE excluded.version > messages.version"
+        );
+        let mut query = sqlx::query(&sql);
+        for m in chunk {
+            query = query
+                .bind(chat_s)
+                .bind(i(m.seq))
+                .bind(m.id.to_string())
+                .bind(i(m.version))
+                .bind(m.author.as_str())
+                .bind(m.created_at)
+                .bind(m.edited_at)
+                .bind(m.deleted_at)
+                .bind(m.body.to_string())
+                .bind(i(m.rev));
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// The last (at most two) runs of the chat, ascending: enough to know the local max and whether
@@ -1208,20 +1288,19 @@ async fn ingest_tx(
     let mut unread = 0u64;
     let mut new_last: Option<&Message> = None;
     let mut runs_changed = false;
+    if let Some(m) = msgs.iter().find(|m| m.chat_id != chat) {
+        return Err(Error::ProtocolViolation(format!(
+            "message seq {} of chat {} ingested into chat {chat}",
+            m.seq, m.chat_id
+        )));
+    }
+    // One read for the cached versions of the whole batch and multi-row upserts: per-message
+    // round trips to SQLite would cap ingest far below what a stream burst or a page needs.
+    let mut known = load_cached_versions(tx, &chat_s, msgs).await?;
+    let mut to_write: BTreeMap<Seq, &Message> = BTreeMap::new();
     for m in msgs {
-        if m.chat_id != chat {
-            return Err(Error::ProtocolViolation(format!(
-                "message seq {} of chat {} ingested into chat {chat}",
-                m.seq, m.chat_id
-            )));
-        }
-        let cached: Option<(i64, String)> =
-            sqlx::query_as("SELECT version, id FROM messages WHERE chat_id = ? AND seq = ?")
-                .bind(&chat_s)
-                .bind(i(m.seq))
-                .fetch_optional(&mut **tx)
-                .await?;
-        if let Some((_, id)) = &cached
+        let cached = known.get(&m.seq);
+        if let Some((_, id)) = cached
             && *id != m.id.to_string()
         {
             return Err(Error::ProtocolViolation(format!(
@@ -1229,31 +1308,12 @@ async fn ingest_tx(
                 m.seq, m.id
             )));
         }
-        let decision = decide(cached.as_ref().map(|c| u(c.0)), m.version);
+        let decision = decide(cached.map(|c| c.0), m.version);
         if decision == MergeDecision::Keep {
             continue;
         }
-        sqlx::query(
-            "INSERT INTO messages(chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(chat_id, seq) DO UPDATE SET
-               version = excluded.version, author = excluded.author, created_at = excluded.created_at,
-               edited_at = excluded.edited_at, deleted_at = excluded.deleted_at, body = excluded.body,
-               rev = excluded.rev
-             WHERE excluded.version > messages.version",
-        )
-        .bind(&chat_s)
-        .bind(i(m.seq))
-        .bind(m.id.to_string())
-        .bind(i(m.version))
-        .bind(m.author.as_str())
-        .bind(m.created_at)
-        .bind(m.edited_at)
-        .bind(m.deleted_at)
-        .bind(m.body.to_string())
-        .bind(i(m.rev))
-        .execute(&mut **tx)
-        .await?;
+        known.insert(m.seq, (m.version, m.id.to_string()));
+        to_write.insert(m.seq, m);
         res.changed.push(m.seq);
         if decision == MergeDecision::Insert {
             res.inserted += 1;
@@ -1271,6 +1331,7 @@ async fn ingest_tx(
             new_last = Some(m);
         }
     }
+    upsert_messages(tx, &chat_s, to_write.values().copied()).await?;
     res.changed.sort_unstable();
     res.changed.dedup();
     if runs_changed {
@@ -1292,6 +1353,13 @@ async fn ingest_tx(
         .bind(&chat_s)
         .execute(&mut **tx)
         .await?;
+    }
+    if res.inserted > 0 {
+        sqlx::query("UPDATE chats SET cached_count = cached_count + ? WHERE chat_id = ?")
+            .bind(res.inserted as i64)
+            .bind(&chat_s)
+            .execute(&mut **tx)
+            .await?;
     }
     if unread > 0 {
         sqlx::query("UPDATE chats SET unread_count = unread_count + ? WHERE chat_id = ?")

@@ -112,3 +112,97 @@ async fn a_message_whose_id_contradicts_the_cache_is_rejected_and_nothing_is_wri
         "the whole batch rolled back"
     );
 }
+
+/// The newest window is read with one query of `limit + 1` rows instead of the runs index; it
+/// must place messages, gaps and the older-history marker exactly as the window built from the
+/// full runs index does, for every shape of cache.
+#[tokio::test]
+async fn the_newest_window_matches_the_window_built_from_the_full_runs_index() {
+    use roost_core::ranges::{SeqRange, build_window, contains};
+    use roost_core::{Anchor, Client, ClientConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("message_cache.db");
+    let mut x: u64 = 0x2545F4914F6CDD1D;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut chats = Vec::new();
+    {
+        let (store, _) = Store::open(&path).await.unwrap();
+        for index in 0..40u128 {
+            let chat = ChatId(uuid::Uuid::from_u128(1000 + index));
+            let last = 1 + next() % 120;
+            let keep_one_in = 1 + next() % 4;
+            let seqs: Vec<u64> = (1..=last).filter(|_| next() % keep_one_in == 0).collect();
+            let batch: Vec<Message> = seqs.iter().map(|&seq| msg(chat, seq, 1)).collect();
+            let mut opts = IngestOptions::new(CursorRule::Keep);
+            opts.position = Some(Position {
+                last_seq: last + next() % 5,
+                rev: 10_000,
+            });
+            store.ingest(chat, &batch, &opts).await.unwrap();
+            chats.push(chat);
+        }
+        store.close().await;
+    }
+    let mut config = ClientConfig::new("http://127.0.0.1:9", "unused")
+        .cache_path(&path)
+        .background(false);
+    config.user_id = Some(UserId::new("alice"));
+    let (client, _) = Client::open(config).await.unwrap();
+    for chat in chats {
+        for limit in [1u32, 3, 10, 50] {
+            let window = client.window(chat, Anchor::Newest, limit).await.unwrap();
+            let all = client
+                .cached_messages(chat, 1, u64::MAX >> 2)
+                .await
+                .unwrap();
+            let runs = runs_from_seqs(all.iter().map(|m| m.seq));
+            let known_last = window
+                .chat
+                .server_last_seq
+                .max(runs.last().map_or(0, |r| r.end));
+            let expected = match all
+                .len()
+                .checked_sub(limit as usize)
+                .map(|i| &all[i])
+                .or(all.first())
+            {
+                None if known_last > 0 => {
+                    vec![roost_core::WindowItem::OlderHistory { to: known_last }]
+                }
+                None => vec![],
+                Some(first) => build_window(
+                    &all,
+                    &runs,
+                    SeqRange::new(first.seq, known_last.max(first.seq)),
+                ),
+            };
+            assert_eq!(window.items, expected, "chat {chat}, limit {limit}");
+            let expected_before = window
+                .items
+                .iter()
+                .find_map(|item| match item {
+                    roost_core::WindowItem::Message { message } => Some(message.seq),
+                    _ => None,
+                })
+                .is_some_and(|first| {
+                    window
+                        .items
+                        .first()
+                        .is_some_and(|i| matches!(i, roost_core::WindowItem::Message { .. }))
+                        && first > 1
+                        && contains(&runs, first - 1)
+                });
+            assert_eq!(
+                window.has_more_before, expected_before,
+                "chat {chat}, limit {limit}"
+            );
+            assert_eq!(window.chat.cached_count, all.len() as u64);
+        }
+    }
+    client.shutdown().await;
+}
