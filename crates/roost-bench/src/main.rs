@@ -189,9 +189,9 @@ async fn open_chat_latency(
 ) -> Result<()> {
     println!("## Open chat from the cache (newest {window} messages; {iterations} opens each)");
     println!(
-        "| cached messages | client open p50 | p99 | bare SQLite p50 | p99 | ratio p50 | Client::open (startup) |"
+        "| cached messages | open_chat p50 | p99 | window read p50 | bare SQLite p50 | p99 | ratio p50 (open_chat / bare) | Client::open (startup) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &size in sizes {
         let path = scratch.join(format!("open-{size}.db"));
         let chat = new_chat();
@@ -212,14 +212,22 @@ async fn open_chat_latency(
                 );
             }
         }
+        let mut read_samples = Vec::with_capacity(iterations);
+        for _ in 0..iterations {
+            let started = Instant::now();
+            client.window(chat, Anchor::Newest, window).await?;
+            read_samples.push(started.elapsed());
+        }
         client.shutdown().await;
         let client_figures = percentiles(&mut samples);
+        let read_figures = percentiles(&mut read_samples);
 
         let floor = bare_sqlite_open(&path, chat, window, iterations)?;
         println!(
-            "| {size} | {} | {} | {} | {} | {:.1}× | {} |",
+            "| {size} | {} | {} | {} | {} | {} | {:.1}× | {} |",
             ms(client_figures.p50),
             ms(client_figures.p99),
+            ms(read_figures.p50),
             ms(floor.p50),
             ms(floor.p99),
             client_figures.p50.as_secs_f64() / floor.p50.as_secs_f64(),

@@ -1050,8 +1050,20 @@ impl Client {
     /// (unread reset). With `background` on, validation — and a resync if the chat is partial —
     /// then runs in the background once the chat's server position is known.
     pub async fn open_chat(&self, chat: ChatId, anchor: Anchor, limit: u32) -> Result<ChatWindow> {
-        self.inner.store.set_open(chat, true).await?;
-        let window = self.window(chat, anchor, limit).await?;
+        // Read first; write the open flag only when it changes (re-opening an open chat with
+        // nothing unread costs no write transaction). A chat never cached gets its row here.
+        let mut window = match self.window(chat, anchor, limit).await {
+            Err(Error::NotFound(_)) => {
+                self.inner.store.set_open(chat, true).await?;
+                self.window(chat, anchor, limit).await?
+            }
+            other => other?,
+        };
+        if !window.chat.is_open || window.chat.unread_count > 0 {
+            self.inner.store.set_open(chat, true).await?;
+            window.chat.is_open = true;
+            window.chat.unread_count = 0;
+        }
         self.inner.emit(ClientEvent::ChatUpdated {
             chat: window.chat.clone(),
         });
