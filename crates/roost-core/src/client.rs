@@ -207,6 +207,7 @@ pub enum ClientEvent {
 }
 
 type SharedResync = Shared<BoxFuture<'static, Result<ResyncReport>>>;
+type SharedLoadOlder = Shared<BoxFuture<'static, Result<LoadOlderReport>>>;
 
 #[derive(Debug)]
 pub(crate) struct Inner {
@@ -215,6 +216,8 @@ pub(crate) struct Inner {
     pub(crate) config: ClientConfig,
     events: broadcast::Sender<ClientEvent>,
     inflight: Mutex<HashMap<ChatId, SharedResync>>,
+    /// Running `load_older` per chat: a second scroll into the same skeleton joins it.
+    older_inflight: Mutex<HashMap<ChatId, SharedLoadOlder>>,
     sync_permits: Semaphore,
     me: Mutex<Option<UserId>>,
     /// Chats whose server position was learnt in this session (rule 3).
@@ -857,7 +860,30 @@ async fn resync_steps(
 
 /// `before_seq = local_min` (or the newest page for an empty cache), one page, merged in one
 /// transaction; FetchStarted/FetchFinished around it.
+/// Single-flight like [`resync`]: concurrent calls for one chat share one fetch.
 async fn load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadOlderReport> {
+    let fut = {
+        let mut map = inner.older_inflight.lock().unwrap();
+        if let Some(f) = map.get(&chat) {
+            f.clone()
+        } else {
+            let task_inner = inner.clone();
+            let handle = inner.spawn(async move {
+                let r = run_load_older(&task_inner, chat).await;
+                task_inner.older_inflight.lock().unwrap().remove(&chat);
+                r
+            });
+            let f: SharedLoadOlder = async move { handle.await.unwrap_or(Err(Error::Shutdown)) }
+                .boxed()
+                .shared();
+            map.insert(chat, f.clone());
+            f
+        }
+    };
+    fut.await
+}
+
+async fn run_load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadOlderReport> {
     let runs = inner.store.runs(chat).await?;
     let (api, figs) = inner.api.scoped();
     let before = runs.first().map(|r| r.start);
@@ -935,6 +961,7 @@ impl Client {
             api,
             events,
             inflight: Mutex::new(HashMap::new()),
+            older_inflight: Mutex::new(HashMap::new()),
             sync_permits: Semaphore::new(config.max_concurrent_syncs.max(1)),
             me: Mutex::new(me),
             known: Mutex::new(HashSet::new()),

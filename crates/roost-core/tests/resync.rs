@@ -126,6 +126,33 @@ async fn two_concurrent_resyncs_of_one_chat_make_one_set_of_requests() {
 }
 
 #[tokio::test]
+async fn two_concurrent_loads_of_older_history_make_one_request() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("scrolling", &["bob", "alice"]).await;
+    ts.send_many("bob", chat, 600).await;
+    let all = ts.messages(chat).await;
+    let (_, rev) = ts.chat_position(chat).await;
+    let cache = CacheDir::new();
+    seed_cache(&cache.path(), chat, &seqs(&all, 501, 600), (600, rev)).await;
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+
+    ts.reset_metrics();
+    let (a, b) = tokio::join!(client.load_older(chat), client.load_older(chat));
+    assert_eq!(
+        a.unwrap(),
+        b.unwrap(),
+        "the second scroll joined the first fetch"
+    );
+    let m = ts.metrics();
+    assert_eq!(m.route("range").requests, 1);
+    assert_eq!(
+        m.route("range").messages,
+        roost_proto::DEFAULT_PAGE_SIZE as u64
+    );
+    assert_cache_equals_server(&client, &ts, chat, 401, 600).await;
+}
+
+#[tokio::test]
 async fn an_empty_cache_fetches_only_the_newest_page_and_older_history_on_demand() {
     let ts = spawn_test_server().await;
     let chat = ts.create_chat("long", &["bob", "alice"]).await;
