@@ -208,7 +208,7 @@ impl AppState {
         if verify {
             match client.refresh_chats().await {
                 Ok(_) => {}
-                Err(e) if matches!(e, roost_core::Error::Offline(_)) => {
+                Err(roost_core::Error::Offline(_)) => {
                     tracing::info!("server unreachable at sign-in; continuing offline");
                 }
                 Err(e) => {

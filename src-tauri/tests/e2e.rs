@@ -202,13 +202,28 @@ impl App {
 
     async fn open_chat(&self, title: &str) -> Result<()> {
         let selector = format!("[data-testid=chat-item][data-chat-title=\"{title}\"]");
-        let item = self
-            .c()
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(&selector))
-            .await?;
-        item.click().await?;
+        // A re-render between finding and clicking is retried, not a failure.
+        let mut attempts = 0;
+        loop {
+            let item = self
+                .c()
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css(&selector))
+                .await?;
+            match item.click().await {
+                Ok(()) => break,
+                Err(e) if attempts < 3 => {
+                    attempts += 1;
+                    eprintln!("retrying the click on {title:?}: {e}");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.wait_js("the chat's title", "const t = document.querySelector('[data-testid=chat-title]'); return t ? t.textContent : null;", |v| {
+            v.as_str() == Some(title)
+        })
+        .await?;
         self.c()
             .wait()
             .at_most(WAIT)
@@ -438,6 +453,14 @@ async fn offline_open_shows_the_cache_and_resync_fetches_only_the_missing_messag
         (5..=6).contains(&(range.messages + changes.messages)),
         "messages received after the restart: range {range:?}, changes {changes:?}"
     );
+    // The stream reconnects by itself; the offline banner goes.
+    app.wait_online().await?;
+    app.wait_js(
+        "no offline banner",
+        "return document.querySelectorAll('[data-testid=connection-banner]').length;",
+        |v| *v == json!(0),
+    )
+    .await?;
     app.screenshot("c-after-resync").await?;
     app.quit().await;
     Ok(())
@@ -464,12 +487,31 @@ async fn message_for_a_closed_chat_raises_unread_and_is_cached() -> Result<()> {
         |v| *v == json!("1"),
     )
     .await?;
+    app.wait_js(
+        "resync button",
+        "return document.querySelectorAll('[data-testid=resync-button]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
     app.screenshot("d-unread").await?;
     app.quit().await;
 
     server.stop().await;
     let app = desktop.launch().await?;
-    app.open_chat("Two").await?;
+    // Keyboard: from "One", ArrowUp selects the chat above it ("Two", the most recent).
+    app.open_chat("One").await?;
+    app.wait_seqs(&[1]).await?;
+    let one = app
+        .c()
+        .find(Locator::Css(
+            "[data-testid=chat-item][data-chat-title=\"One\"]",
+        ))
+        .await?;
+    one.send_keys("\u{E013}").await?;
+    app.wait_js("Two selected by keyboard", "const t = document.querySelector('[data-testid=chat-title]'); return t ? t.textContent : null;", |v| {
+        *v == json!("Two")
+    })
+    .await?;
     app.wait_seqs(&[1, 2]).await?;
     let texts = app
         .js("return Array.from(document.querySelectorAll('[data-testid=message-text]')).map(e => e.textContent);")
@@ -482,7 +524,13 @@ async fn message_for_a_closed_chat_raises_unread_and_is_cached() -> Result<()> {
 
 /// Seeds the app's cache with every message of `chat` (as if it had been synced), through the
 /// core's own store, so a benchmark does not spend minutes syncing first.
-async fn seed_cache(desktop: &Desktop, server: &TestServer, chat: ChatId, title: &str, members: &[&str]) -> Result<()> {
+async fn seed_cache(
+    desktop: &Desktop,
+    server: &TestServer,
+    chat: ChatId,
+    title: &str,
+    members: &[&str],
+) -> Result<()> {
     use roost_core::store::{CursorRule, IngestOptions, Position, Store};
     let path = desktop.cache_file();
     std::fs::create_dir_all(path.parent().unwrap())?;
@@ -491,7 +539,10 @@ async fn seed_cache(desktop: &Desktop, server: &TestServer, chat: ChatId, title:
     let summary = roost_proto::ChatSummary {
         id: chat,
         title: title.to_string(),
-        members: members.iter().map(|m| roost_proto::UserId::new(*m)).collect(),
+        members: members
+            .iter()
+            .map(|m| roost_proto::UserId::new(*m))
+            .collect(),
         last_seq,
         rev,
         last_message_at: None,
@@ -547,13 +598,21 @@ async fn click_to_first_paint_of_a_100k_message_chat() -> Result<()> {
     "#;
     let mut timings = Vec::new();
     for _ in 0..RUNS {
-        let ms = app.c().execute_async(script, vec![json!("Big"), json!(MESSAGES as u64 - 1_000)]).await?;
+        let ms = app
+            .c()
+            .execute_async(script, vec![json!("Big"), json!(MESSAGES as u64 - 1_000)])
+            .await?;
         timings.push(ms.as_f64().context("a number of milliseconds")?);
-        app.c().execute_async(script, vec![json!("Small"), json!(1)]).await?;
+        app.c()
+            .execute_async(script, vec![json!("Small"), json!(1)])
+            .await?;
     }
     app.open_chat("Big").await?;
     let rows = app.count("[data-testid=message]").await?;
-    assert!(rows > 0 && rows <= 60, "a bounded window of rows is in the DOM: {rows}");
+    assert!(
+        rows > 0 && rows <= 60,
+        "a bounded window of rows is in the DOM: {rows}"
+    );
     app.screenshot("bench-100k-chat").await?;
     timings.sort_by(f64::total_cmp);
     let p = |q: f64| timings[((timings.len() - 1) as f64 * q).round() as usize];

@@ -62,7 +62,6 @@ struct Model {
     viewport_height: RwSignal<f64>,
     /// Keep the view at the newest message when rows are added.
     follow: RwSignal<bool>,
-    mounted: RwSignal<bool>,
     interactive: RwSignal<bool>,
     scroller: NodeRef<html::Div>,
     draft: RwSignal<String>,
@@ -86,7 +85,6 @@ impl Model {
             scroll_top: RwSignal::new(0.0),
             viewport_height: RwSignal::new(600.0),
             follow: RwSignal::new(true),
-            mounted: RwSignal::new(false),
             interactive: RwSignal::new(false),
             scroller: NodeRef::new(),
             draft: RwSignal::new(String::new()),
@@ -165,10 +163,7 @@ fn change_rows(model: Model, change: impl FnOnce(&mut OpenChat) -> bool) {
     let scroll_top = model.scroll_top.get_untracked();
     let anchor = model.open.with_untracked(|open| {
         let open = open.as_ref()?;
-        let rows = logic::rows(&open.items, &open.pending);
-        let index = (scroll_top / logic::ROW_HEIGHT_PX).floor() as usize;
-        let seq = logic::anchor_seq(&rows, index)?;
-        Some((seq, scroll_top - index as f64 * logic::ROW_HEIGHT_PX))
+        logic::scroll_anchor(&logic::rows(&open.items, &open.pending), scroll_top)
     });
     let mut changed = false;
     model.open.update(|open| {
@@ -456,11 +451,13 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // Only signing in or out swaps the screen; other status changes must not rebuild it.
+    let signed_in = Memo::new(move |_| model.status.get().map(|s| s.signed_in));
     view! {
-        {move || match model.status.get() {
+        {move || match signed_in.get() {
             None => view! { <div class="boot" aria-busy="true"></div> }.into_any(),
-            Some(status) if !status.signed_in => view! { <SignInScreen /> }.into_any(),
-            Some(_) => view! { <MainScreen /> }.into_any(),
+            Some(false) => view! { <SignInScreen /> }.into_any(),
+            Some(true) => view! { <MainScreen /> }.into_any(),
         }}
     }
 }
@@ -563,10 +560,14 @@ fn ChatList() -> impl IntoView {
     view! {
         <nav class="chat-list" role="listbox" aria-label="Chats" data-testid="chat-list" tabindex="0" on:keydown=on_keydown>
             <For
-                each=move || model.chats.get()
-                key=|chat| (chat.chat_id, chat.unread_count, chat.last_message_at, chat.last_message_preview.clone(), chat.offline, chat.title.clone())
-                children=move |chat| {
-                    let chat_id = chat.chat_id;
+                each=move || model.chats.with(|chats| chats.iter().map(|c| c.chat_id).collect::<Vec<_>>())
+                key=|chat_id| *chat_id
+                children=move |chat_id| {
+                    let chat = Memo::new(move |previous: Option<&ChatEntry>| {
+                        model.chats.with(|chats| chats.iter().find(|c| c.chat_id == chat_id).cloned())
+                            .or_else(|| previous.cloned())
+                            .expect("a listed chat")
+                    });
                     let selected = Signal::derive(move || model.selected.get() == Some(chat_id));
                     view! { <ChatListItem chat selected on_select /> }
                 }
@@ -610,9 +611,6 @@ fn ChatView() -> impl IntoView {
         let _ = model.interactive.get();
         load_what_is_in_view(model, range);
     });
-    Effect::new(move |_| {
-        model.mounted.set(model.scroller.get().is_some());
-    });
     let readiness = Signal::derive(move || {
         let (loaded, message_rows, chat_empty) = model.open.with(|o| match o {
             Some(o) => (
@@ -624,7 +622,7 @@ fn ChatView() -> impl IntoView {
         });
         ViewReadiness {
             window_loaded: loaded,
-            container_mounted: model.mounted.get(),
+            container_mounted: model.scroller.get().is_some(),
             interactive: model.interactive.get(),
             message_rows,
             chat_empty,
@@ -752,15 +750,9 @@ fn Composer() -> impl IntoView {
         spawn_local(async move {
             let result = match editing {
                 Some(message) => ipc::edit(chat_id, message.id, &text).await.map(|_| ()),
-                None => ipc::send(chat_id, &text).await.map(|item| {
-                    apply_event(
-                        model,
-                        UiEvent::Outbox {
-                            item,
-                            message: None,
-                        },
-                    );
-                }),
+                // The pending row comes from the shell's ordered events (queued, then
+                // delivered); applying this reply too could re-add a row already delivered.
+                None => ipc::send(chat_id, &text).await.map(|_| ()),
             };
             if let Err(e) = result {
                 show_error(model, &e);

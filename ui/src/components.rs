@@ -271,33 +271,45 @@ fn offline_badge(coverage: OfflineCoverage) -> Option<(&'static str, &'static st
 /// One chat in the list: title, unread count, last message, offline badge.
 #[component]
 pub fn ChatListItem(
-    chat: ChatEntry,
+    /// Keyed by chat id in the list: the row stays the same DOM node (keeping keyboard focus)
+    /// while its content follows the chat.
+    #[prop(into)]
+    chat: Signal<ChatEntry>,
     #[prop(into)] selected: Signal<bool>,
     on_select: Callback<ChatId>,
 ) -> impl IntoView {
-    let chat_id = chat.chat_id;
-    let unread = chat.unread_count;
-    let preview = chat.last_message_preview.clone().unwrap_or_default();
-    let time = chat.last_message_at.map(format_time).unwrap_or_default();
-    let badge = offline_badge(chat.offline);
+    let chat_id = chat.with_untracked(|c| c.chat_id);
+    let unread = move || chat.with(|c| c.unread_count);
+    let title = move || chat.with(|c| c.title.clone());
+    let preview = move || chat.with(|c| c.last_message_preview.clone().unwrap_or_default());
+    let time = move || chat.with(|c| c.last_message_at.map(format_time).unwrap_or_default());
+    let badge =
+        move || {
+            offline_badge(chat.with(|c| c.offline)).map(|(class, label)| view! {
+            <span class=format!("badge {class}") data-testid="offline-badge"
+                title="How much of this chat is readable without a connection">{label}</span>
+        })
+        };
+    let unread_badge = move || {
+        let unread = unread();
+        (unread > 0).then(|| view! {
+            <span class="badge unread" data-testid="unread-badge" aria-label=format!("{unread} unread")>{unread.to_string()}</span>
+        })
+    };
     view! {
-        <button class="chat-item" class:selected=move || selected.get() class:unread={unread > 0}
+        <button class="chat-item" class:selected=move || selected.get() class:unread={move || unread() > 0}
             role="option" aria-selected=move || selected.get().to_string()
-            data-testid="chat-item" data-chat-id=chat_id.to_string() data-chat-title=chat.title.clone()
+            data-testid="chat-item" data-chat-id=chat_id.to_string() data-chat-title=title
             tabindex=move || if selected.get() { "0" } else { "-1" }
             on:click=move |_| on_select.run(chat_id)>
             <span class="line">
-                <span class="title">{chat.title.clone()}</span>
+                <span class="title">{title}</span>
                 <span class="time">{time}</span>
             </span>
             <span class="line">
                 <span class="preview" data-testid="chat-preview">{preview}</span>
-                {badge.map(|(class, label)| view! {
-                    <span class=format!("badge {class}") data-testid="offline-badge" title="How much of this chat is readable without a connection">{label}</span>
-                })}
-                {(unread > 0).then(|| view! {
-                    <span class="badge unread" data-testid="unread-badge" aria-label=format!("{unread} unread")>{unread.to_string()}</span>
-                })}
+                {badge}
+                {unread_badge}
             </span>
         </button>
     }

@@ -222,13 +222,21 @@ pub fn row_index_of_seq(rows: &[Row], seq: Seq) -> Option<usize> {
     })
 }
 
-/// The first seq of the row at `index` (the scroll anchor kept in place when rows are
-/// inserted above it).
-pub fn anchor_seq(rows: &[Row], index: usize) -> Option<Seq> {
-    match rows.get(index)? {
-        Row::Item(item) => Some(item.seq_span().0),
-        Row::Pending(_) => None,
-    }
+/// What to keep in place when rows change above the viewport: the seq of the first message row
+/// at or below the top of the viewport, and its offset from the top. A skeleton is never the
+/// anchor: when older history arrives the user keeps reading the same message and the remaining
+/// skeleton moves up, out of view, instead of loading page after page by itself.
+pub fn scroll_anchor(rows: &[Row], scroll_top: f64) -> Option<(Seq, f64)> {
+    let first = (scroll_top.max(0.0) / ROW_HEIGHT_PX).floor() as usize;
+    rows.iter()
+        .enumerate()
+        .skip(first)
+        .find_map(|(index, row)| match row {
+            Row::Item(WindowItem::Message { message }) => {
+                Some((message.seq, scroll_top - index as f64 * ROW_HEIGHT_PX))
+            }
+            _ => None,
+        })
 }
 
 /// Whether the view is scrolled to (within a row of) the bottom.
@@ -591,13 +599,22 @@ mod tests {
     }
 
     #[test]
-    fn scroll_anchor_follows_its_seq_through_an_insert() {
+    fn scroll_anchor_is_the_first_message_in_view_and_follows_it_through_an_insert() {
         let before = rows(&[older(10), message(11), message(12)], &[]);
-        let seq = anchor_seq(&before, 1).unwrap();
+        let (seq, offset) = scroll_anchor(&before, 10.0).unwrap();
+        assert_eq!(
+            (seq, offset),
+            (11, 10.0 - ROW_HEIGHT_PX),
+            "the skeleton in view is not the anchor"
+        );
         let mut items = vec![older(10), message(11), message(12)];
-        apply_span_change(&mut items, span(1, 10), messages(1, 10), true);
+        apply_span_change(&mut items, span(6, 10), messages(6, 10), true);
         let after = rows(&items, &[]);
-        assert_eq!(row_index_of_seq(&after, seq), Some(10));
+        let index = row_index_of_seq(&after, seq).unwrap();
+        assert_eq!(index, 6);
+        // Restoring puts message 11 at the same place: the new skeleton (..5) is above the view.
+        let restored_top = index as f64 * ROW_HEIGHT_PX + offset;
+        assert!(restored_top > ROW_HEIGHT_PX);
         assert_eq!(
             row_index_of_seq(&before, 5),
             Some(0),

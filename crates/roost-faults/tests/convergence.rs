@@ -5,7 +5,8 @@
 //! then interleaves: other users' sends (streamed), bulk inserts (never streamed), edits and
 //! deletes; stream cuts, offline periods (every connection refused), random stream faults
 //! (drop, duplicate, delay, reorder), random HTTP faults (503, reset, lost response, cut body,
-//! hostile pages); client restarts on the same cache file; manual resyncs, `load_older`,
+//! hostile pages); client restarts on the same cache file; manual resyncs and `load_older`
+//! (awaited, or left running in the background while the next steps race them),
 //! opening chats, and alice's own sends (outbox). Then the faults stop, one resync per chat
 //! runs, and every chat is checked (see `common::compare_chat`), plus: the range endpoint
 //! served no more messages in that final resync than were missing, and each of alice's sends
@@ -326,15 +327,36 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
             }
             72..=79 => {
                 let chat = s.chat();
-                let result =
-                    tokio::time::timeout(Duration::from_secs(10), client.resync(chat)).await;
-                detail = format!(" {chat}: {result:?}");
+                if s.rng.random_bool(0.5) {
+                    // In the background: the next steps (sends, edits, deletes, faults) race it,
+                    // so pages shift under its paginated reads.
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        tokio::time::timeout(Duration::from_secs(10), client.resync(chat)).await
+                    });
+                    detail = format!(" {chat}: in the background");
+                } else {
+                    let result =
+                        tokio::time::timeout(Duration::from_secs(10), client.resync(chat)).await;
+                    detail = format!(" {chat}: {result:?}");
+                }
             }
             80..=84 => {
                 let chat = s.chat();
-                let result =
-                    tokio::time::timeout(Duration::from_secs(10), client.load_older(chat)).await;
-                detail = format!(" {chat}: {result:?}");
+                if s.rng.random_bool(0.5) {
+                    // In the background: the next steps (sends, edits, deletes, faults) race it,
+                    // so pages shift under its paginated reads.
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        tokio::time::timeout(Duration::from_secs(10), client.load_older(chat)).await
+                    });
+                    detail = format!(" {chat}: in the background");
+                } else {
+                    let result =
+                        tokio::time::timeout(Duration::from_secs(10), client.load_older(chat))
+                            .await;
+                    detail = format!(" {chat}: {result:?}");
+                }
             }
             85..=88 => {
                 let chat = s.chat();
@@ -613,6 +635,33 @@ async fn randomized_fault_schedules_converge() {
             "{} of {schedules} schedules failed:{report}\n{line}",
             failures.len()
         );
+    }
+    if schedules >= 100 {
+        // The suite is only as good as the faults it really injected.
+        use roost_faults::FaultKind as K;
+        for kind in [
+            K::Http503,
+            K::HttpReset,
+            K::HttpLoseResponse,
+            K::HttpCutBody,
+            K::StreamDrop,
+            K::StreamDuplicate,
+            K::StreamDelay,
+            K::StreamReorder,
+            K::StreamCut,
+            K::ConnectionRefused,
+        ] {
+            assert!(
+                figures.count(kind) > 0,
+                "no {kind} fault was injected in {schedules} schedules: {figures}"
+            );
+        }
+        let hostile: u64 = Hostile::ALL
+            .iter()
+            .map(|h| figures.count(K::Hostile(*h)))
+            .sum();
+        assert!(hostile > 0, "no hostile response was injected: {figures}");
+        assert!(total.restarts > 0 && total.own_sends > 0);
     }
     assert_eq!(total.lost, 0);
     assert_eq!(total.duplicated, 0);

@@ -76,6 +76,17 @@ fn damage(kind: &str, bytes: &[u8]) -> Vec<u8> {
             out
         }
         "not a database" => b"these are not the bytes you are looking for\n".to_vec(),
+        "garbage tail" => {
+            // The last quarter (page-aligned): message pages, while the header and the first
+            // pages (schema, chats) stay readable, so something can be salvaged.
+            let mut out = bytes.to_vec();
+            let page = 4096;
+            let from = (bytes.len() * 3 / 4) / page * page;
+            for b in &mut out[from..] {
+                *b = rng.random();
+            }
+            out
+        }
         other => unreachable!("{other}"),
     }
 }
@@ -84,7 +95,13 @@ fn damage(kind: &str, bytes: &[u8]) -> Vec<u8> {
 async fn a_corrupt_cache_is_moved_aside_and_rebuilt_from_the_server() {
     let server = spawn_test_server().await;
     let mut summary = Vec::new();
-    for kind in ["truncated", "garbage", "clobbered header", "not a database"] {
+    for kind in [
+        "truncated",
+        "garbage",
+        "clobbered header",
+        "not a database",
+        "garbage tail",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let (cache, chats) = good_cache(&server, dir.path()).await;
         let good = std::fs::read(&cache).unwrap();
@@ -131,6 +148,19 @@ async fn a_corrupt_cache_is_moved_aside_and_rebuilt_from_the_server() {
             "{kind}: the fresh cache is sound"
         );
 
+        if kind == "garbage tail" {
+            assert!(
+                report.salvaged_chats >= chats.len(),
+                "{kind}: the readable chat rows must be salvaged: {report:?}"
+            );
+            let outbox = client.outbox(None).await.unwrap();
+            assert!(
+                outbox
+                    .iter()
+                    .any(|e| e.body["text"] == "unsent while offline"),
+                "{kind}: the unsent message must survive: {outbox:?}"
+            );
+        }
         // Rebuilt from the server: every chat, with a reason when its rows were salvaged.
         client.refresh_chats().await.unwrap();
         for chat in &chats {

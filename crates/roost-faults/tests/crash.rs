@@ -181,7 +181,7 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
             })
         };
 
-        let life = Duration::from_millis(rng.random_range(30..600));
+        let life = Duration::from_millis(rng.random_range(30..800));
         tokio::time::sleep(life).await;
         child.kill().expect("SIGKILL the child"); // std: SIGKILL on Unix
         let _ = child.wait();
@@ -234,7 +234,7 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
         (acked.lines, acked.opens)
     };
     assert!(
-        opens >= u64::from(rounds) / 2,
+        opens >= u64::from(rounds) / 4,
         "the child rarely got as far as opening the cache ({opens} of {rounds})"
     );
     assert!(acked_lines > 0, "the child never acknowledged anything");

@@ -550,6 +550,7 @@ async fn stream_frames_are_relayed_dropped_duplicated_reordered_and_delayed() {
         "seq 4 twice"
     );
 
+    proxy.set_max_hold(Duration::from_secs(3)); // released by frame 6, not by the timer
     proxy.hold_next_frames(1);
     server.send("bob", chat, "5").await;
     server.send("bob", chat, "6").await;
@@ -568,11 +569,11 @@ async fn stream_frames_are_relayed_dropped_duplicated_reordered_and_delayed() {
         "a held frame is released after the hold time"
     );
 
-    proxy.delay_next_frames(1, Duration::from_millis(200));
+    proxy.delay_next_frames(1, Duration::from_millis(300));
     server.send("bob", chat, "8").await;
     server.send("bob", chat, "9").await;
     assert_eq!(
-        collect_messages(&mut ws, quiet).await,
+        collect_messages(&mut ws, Duration::from_secs(1)).await,
         vec![(9, 1), (8, 1)],
         "8 delayed past 9"
     );

@@ -159,6 +159,9 @@ pub fn compare_chat(
     check
 }
 
+/// One `messages` row: (seq, id, version, deleted, body).
+pub type RawRow = (u64, String, u64, bool, String);
+
 /// What a cache file holds, read directly with SQLite (no client open on it).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RawCache {
@@ -168,7 +171,7 @@ pub struct RawCache {
     /// chat -> (start, end) rows of cached_runs.
     pub runs: BTreeMap<String, Vec<(u64, u64)>>,
     /// chat -> (seq, id, version, deleted, body) rows.
-    pub rows: BTreeMap<String, Vec<(u64, String, u64, bool, String)>>,
+    pub rows: BTreeMap<String, Vec<RawRow>>,
 }
 
 impl RawCache {
