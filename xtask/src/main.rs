@@ -256,6 +256,11 @@ fn run(_args: &[String]) -> Result<()> {
     step("launching Roost, signed in as the demo user (close the window or press Ctrl-C to stop)");
     let mut app = ChildGuard(
         Command::new(bin_dir.join("roost-desktop"))
+            // The demo keeps its own profile, so it never touches (or replaces) the user's
+            // real Roost cache and sign-in.
+            .env("XDG_DATA_HOME", data_dir.join("app-data"))
+            .env("XDG_CONFIG_HOME", data_dir.join("app-config"))
+            .env("XDG_CACHE_HOME", data_dir.join("app-cache"))
             .env("ROOST_SERVER_URL", &server_url)
             .env("ROOST_TOKEN", &token)
             .spawn()
