@@ -364,7 +364,7 @@ impl Inner {
         chat: ChatId,
         resp: &roost_proto::MessageResponse,
     ) -> Result<IngestResult> {
-        let mut opts = IngestOptions::new(CursorRule::Event(resp.rev));
+        let mut opts = IngestOptions::new(mutation_cursor_rule(resp));
         opts.position = Some(Position {
             last_seq: resp.last_seq,
             rev: resp.rev,
@@ -411,7 +411,7 @@ impl Inner {
             };
             match self.api.send(entry.chat_id, &req).await {
                 Ok(resp) => {
-                    let mut opts = IngestOptions::new(CursorRule::Event(resp.rev));
+                    let mut opts = IngestOptions::new(mutation_cursor_rule(&resp));
                     opts.position = Some(Position {
                         last_seq: resp.last_seq,
                         rev: resp.rev,
@@ -441,7 +441,7 @@ impl Inner {
                         message: resp.message,
                     });
                 }
-                Err(e) if e.is_transient() => {
+                Err(e) if !e.is_definite_rejection() => {
                     tracing::info!(local_id = %entry.local_id, error = %e, "outbox: send failed, will retry");
                     let msg = e.to_string();
                     self.store
@@ -801,10 +801,9 @@ async fn resync_steps(
         let runs = store.runs(chat).await?;
         let plan = sync_plan(&runs, rec.server_last_seq);
         if runs.is_empty() {
-            if rec.server_last_seq == 0 && inner.is_known(chat) {
-                break; // an empty chat
-            }
-            // Empty cache: the newest page only; older history loads on demand.
+            // Empty cache: the newest page only; older history loads on demand. Asked even when
+            // the chat was last seen empty: a resync re-validates against the server, and the
+            // answer for an empty chat is one small page.
             scope.start().await?;
             let q = RangeQuery {
                 limit: Some(DEFAULT_PAGE_SIZE),
@@ -860,6 +859,19 @@ async fn resync_steps(
 
 /// `before_seq = local_min` (or the newest page for an empty cache), one page, merged in one
 /// transaction; FetchStarted/FetchFinished around it.
+/// How a mutation's answer moves the changes cursor. The answer carries the chat's *current*
+/// rev; only when that rev is this mutation's own (`message.rev == rev`) is it one committed
+/// mutation right after what we know. A replayed send (or deleting a tombstone) answers with an
+/// older message rev: treating the chat's rev as ours would step the cursor over an edit we
+/// never saw, and that message would stay stale forever.
+fn mutation_cursor_rule(resp: &roost_proto::MessageResponse) -> CursorRule {
+    if resp.message.rev == resp.rev {
+        CursorRule::Event(resp.rev)
+    } else {
+        CursorRule::Keep
+    }
+}
+
 /// Single-flight like [`resync`]: concurrent calls for one chat share one fetch.
 async fn load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadOlderReport> {
     let fut = {

@@ -77,6 +77,16 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The server certainly refused the request (a 4xx other than 408/429). Anything else — a
+    /// timeout, a 5xx, a garbled or truncated answer — may hide a request the server did
+    /// process; an idempotent retry is then safe and right, so the outbox keeps the message
+    /// pending instead of marking it failed next to its delivered copy.
+    pub fn is_definite_rejection(&self) -> bool {
+        matches!(self, Error::Server { status, .. } if (400..500).contains(status) && *status != 408 && *status != 429)
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {

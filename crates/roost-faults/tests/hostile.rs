@@ -182,7 +182,6 @@ async fn broken_transport_leaves_the_cache_untouched() {
 /// trusts the stale `last_seq` 0, asks the server nothing and reports IN_SYNC with nothing cached
 /// (SPEC rule 10: a manual resync re-validates). Core change needed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "core bug: a manual resync of an empty cached chat trusts a stale last_seq 0 (see doc comment)"]
 async fn manual_resync_of_an_empty_chat_asks_the_server() {
     common::init_tracing();
     let server = spawn_test_server().await;
@@ -209,7 +208,6 @@ async fn manual_resync_of_an_empty_chat_asks_the_server() {
 /// then sees a failed bubble next to the delivered copy until they press retry. It should stay
 /// pending and be retried like any transient failure. Core change needed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "core bug: an undecodable answer to a send marks the outbox entry failed (see doc comment)"]
 async fn a_garbled_answer_to_a_send_keeps_the_message_pending() {
     common::init_tracing();
     let server = spawn_test_server().await;
@@ -267,7 +265,6 @@ async fn a_garbled_answer_to_a_send_keeps_the_message_pending() {
 /// `resp.message.rev == resp.rev` (the answer is about the latest mutation), e.g. use
 /// `Event(resp.message.rev)` and ignore it unless it equals `resp.rev`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "core bug: a replayed send answer advances the changes cursor past an unseen edit (see doc comment)"]
 async fn a_replayed_send_answer_does_not_skip_an_edit() {
     common::init_tracing();
     let server = spawn_test_server().await;
