@@ -514,18 +514,42 @@ async fn outbox_worker(inner: Arc<Inner>) {
 /// Single-flight entry point: joins the running resync of `chat` or starts one (in its own
 /// task, so a caller that goes away does not cancel it).
 pub(crate) async fn resync(inner: &Arc<Inner>, chat: ChatId) -> Result<ResyncReport> {
+    single_flight(
+        inner,
+        |inner| &inner.inflight,
+        chat,
+        |inner| async move { run_resync(&inner, chat).await },
+    )
+    .await
+}
+
+/// Joins the running job of `chat` in `table` or starts `job` in its own task (so a caller that
+/// goes away does not cancel it); the entry is removed when the job ends. The join happens
+/// before any `await`, so two triggers can never both start.
+async fn single_flight<T, Job, Fut>(
+    inner: &Arc<Inner>,
+    table: fn(&Inner) -> &Mutex<HashMap<ChatId, Shared<BoxFuture<'static, Result<T>>>>>,
+    chat: ChatId,
+    job: Job,
+) -> Result<T>
+where
+    T: Clone + Send + Sync + 'static,
+    Job: FnOnce(Arc<Inner>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+{
     let fut = {
-        let mut map = inner.inflight.lock().unwrap();
+        let mut map = table(inner).lock().unwrap();
         if let Some(f) = map.get(&chat) {
             f.clone()
         } else {
             let task_inner = inner.clone();
+            let running = job(inner.clone());
             let handle = inner.spawn(async move {
-                let r = run_resync(&task_inner, chat).await;
-                task_inner.inflight.lock().unwrap().remove(&chat);
+                let r = running.await;
+                table(&task_inner).lock().unwrap().remove(&chat);
                 r
             });
-            let f: SharedResync = async move { handle.await.unwrap_or(Err(Error::Shutdown)) }
+            let f = async move { handle.await.unwrap_or(Err(Error::Shutdown)) }
                 .boxed()
                 .shared();
             map.insert(chat, f.clone());
@@ -874,25 +898,13 @@ fn mutation_cursor_rule(resp: &roost_proto::MessageResponse) -> CursorRule {
 
 /// Single-flight like [`resync`]: concurrent calls for one chat share one fetch.
 async fn load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadOlderReport> {
-    let fut = {
-        let mut map = inner.older_inflight.lock().unwrap();
-        if let Some(f) = map.get(&chat) {
-            f.clone()
-        } else {
-            let task_inner = inner.clone();
-            let handle = inner.spawn(async move {
-                let r = run_load_older(&task_inner, chat).await;
-                task_inner.older_inflight.lock().unwrap().remove(&chat);
-                r
-            });
-            let f: SharedLoadOlder = async move { handle.await.unwrap_or(Err(Error::Shutdown)) }
-                .boxed()
-                .shared();
-            map.insert(chat, f.clone());
-            f
-        }
-    };
-    fut.await
+    single_flight(
+        inner,
+        |inner| &inner.older_inflight,
+        chat,
+        |inner| async move { run_load_older(&inner, chat).await },
+    )
+    .await
 }
 
 async fn run_load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadOlderReport> {
