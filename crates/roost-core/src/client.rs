@@ -208,6 +208,8 @@ pub enum ClientEvent {
 
 type SharedResync = Shared<BoxFuture<'static, Result<ResyncReport>>>;
 type SharedLoadOlder = Shared<BoxFuture<'static, Result<LoadOlderReport>>>;
+/// Running jobs per chat, for [`single_flight`].
+type InflightTable<T> = Mutex<HashMap<ChatId, Shared<BoxFuture<'static, Result<T>>>>>;
 
 #[derive(Debug)]
 pub(crate) struct Inner {
@@ -528,7 +530,7 @@ pub(crate) async fn resync(inner: &Arc<Inner>, chat: ChatId) -> Result<ResyncRep
 /// before any `await`, so two triggers can never both start.
 async fn single_flight<T, Job, Fut>(
     inner: &Arc<Inner>,
-    table: fn(&Inner) -> &Mutex<HashMap<ChatId, Shared<BoxFuture<'static, Result<T>>>>>,
+    table: fn(&Inner) -> &InflightTable<T>,
     chat: ChatId,
     job: Job,
 ) -> Result<T>

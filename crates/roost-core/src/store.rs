@@ -723,10 +723,10 @@ impl Store {
     /// otherwise the oldest cached seq.
     /// The newest `n` cached messages of the chat, ascending, in one indexed read.
     pub async fn newest_messages(&self, chat: ChatId, n: u32) -> Result<Vec<Message>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(
             "SELECT seq, id, version, author, created_at, edited_at, deleted_at, body, rev
-             FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT ?"
-        ))
+             FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT ?",
+        )
         .bind(chat.to_string())
         .bind(i64::from(n.max(1)))
         .fetch_all(&self.pool)
