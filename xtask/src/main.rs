@@ -67,7 +67,11 @@ fn test(args: &[String]) -> Result<()> {
     }
     run_checked(&mut command)?;
 
+    step("UI views rendered to HTML natively (skeletons, Resync visibility, indicator rules, escaping)");
+    run_checked(cargo().args(["test", "--locked", "-p", "roost-ui"]))?;
     build_ui()?;
+    step("the desktop shell's unit tests");
+    run_checked(cargo().args(["test", "--locked", "-p", "roost-desktop", "--features", "custom-protocol", "--lib"]))?;
     step("building the desktop app (debug, serving ui/dist)");
     run_checked(cargo().args([
         "build",
