@@ -1,5 +1,5 @@
 //! What a desktop user expects beyond the window's content: the unread count in the window
-//! title, and a desktop notification for a new message while the window is not focused.
+//! title and on the tray icon (where the platform has a tray), and a desktop notification for a new message while the window is not focused.
 //! Driven by the chat rows the core reports; never decides anything about sync.
 
 use roost_core::ChatRecord;
@@ -9,6 +9,30 @@ use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::NotificationExt;
 
 pub const MAIN_WINDOW: &str = "main";
+const TRAY_ID: &str = "roost";
+
+/// A tray icon whose tooltip (and, where the platform shows one, title) carries the unread
+/// count; clicking it brings the window back. A desktop without a tray (or a session without
+/// one, as under Xvfb) only loses the icon: failure is logged, never fatal.
+pub fn install_tray(app: &AppHandle) {
+    let mut builder = tauri::tray::TrayIconBuilder::with_id(TRAY_ID)
+        .tooltip(APP_TITLE)
+        .on_tray_icon_event(|tray, event| {
+            if let tauri::tray::TrayIconEvent::Click { .. } = event
+                && let Some(window) = tray.app_handle().get_webview_window(MAIN_WINDOW)
+            {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        });
+    if let Some(icon) = app.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    if let Err(e) = builder.build(app) {
+        tracing::info!(error = %e, "no tray icon on this desktop; the unread count stays in the window title");
+    }
+}
 const APP_TITLE: &str = "Roost";
 
 /// `Roost` or `Roost (3)`.
@@ -72,6 +96,10 @@ impl DesktopEffects {
             && let Err(e) = window.set_title(&window_title(total))
         {
             tracing::debug!(error = %e, "could not set the window title");
+        }
+        if let Some(tray) = self.app.tray_by_id(TRAY_ID) {
+            let _ = tray.set_tooltip(Some(window_title(total)));
+            let _ = tray.set_title((total > 0).then(|| total.to_string()));
         }
     }
 
