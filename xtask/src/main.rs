@@ -34,7 +34,7 @@ fn step(what: &str) {
 }
 
 fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    Command::new(cargo_path())
 }
 
 fn run_checked(command: &mut Command) -> Result<()> {
@@ -67,11 +67,21 @@ fn test(args: &[String]) -> Result<()> {
     }
     run_checked(&mut command)?;
 
-    step("UI views rendered to HTML natively (skeletons, Resync visibility, indicator rules, escaping)");
+    step(
+        "UI views rendered to HTML natively (skeletons, Resync visibility, indicator rules, escaping)",
+    );
     run_checked(cargo().args(["test", "--locked", "-p", "roost-ui"]))?;
     build_ui()?;
     step("the desktop shell's unit tests");
-    run_checked(cargo().args(["test", "--locked", "-p", "roost-desktop", "--features", "custom-protocol", "--lib"]))?;
+    run_checked(cargo().args([
+        "test",
+        "--locked",
+        "-p",
+        "roost-desktop",
+        "--features",
+        "custom-protocol",
+        "--lib",
+    ]))?;
     step("building the desktop app (debug, serving ui/dist)");
     run_checked(cargo().args([
         "build",
@@ -87,7 +97,7 @@ fn test(args: &[String]) -> Result<()> {
     run_checked(
         Command::new("xvfb-run")
             .args(["-a", "-s", "-screen 0 1280x800x24"])
-            .arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .arg(cargo_path())
             .args([
                 "test",
                 "--locked",
@@ -244,19 +254,36 @@ fn run(_args: &[String]) -> Result<()> {
     println!();
     println!("The demo server is at {server_url}. The CLI works against it too:");
     println!("  export ROOST_SERVER={server_url} ROOST_TOKEN={token}");
-    println!("  {} --data-dir {} open \"General\"", cli_bin.display(), client_dir.display());
-    println!("All demo users and tokens: {}", data_dir.join("demo.json").display());
+    println!(
+        "  {} --data-dir {} open \"General\"",
+        cli_bin.display(),
+        client_dir.display()
+    );
+    println!(
+        "All demo users and tokens: {}",
+        data_dir.join("demo.json").display()
+    );
 
-    let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let has_display =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     if !has_display {
-        println!("No display (DISPLAY/WAYLAND_DISPLAY unset): the desktop app is not launched. Ctrl-C stops the server.");
+        println!(
+            "No display (DISPLAY/WAYLAND_DISPLAY unset): the desktop app is not launched. Ctrl-C stops the server."
+        );
         let status = server.0.wait()?;
         bail!("the server exited: {status}");
     }
     ensure_desktop_tools()?;
     build_ui()?;
     step("building the desktop app");
-    run_checked(cargo().args(["build", "--locked", "-p", "roost-desktop", "--features", "custom-protocol"]))?;
+    run_checked(cargo().args([
+        "build",
+        "--locked",
+        "-p",
+        "roost-desktop",
+        "--features",
+        "custom-protocol",
+    ]))?;
     step("launching Roost, signed in as the demo user (close the window or press Ctrl-C to stop)");
     let mut app = ChildGuard(
         Command::new(bin_dir.join("roost-desktop"))

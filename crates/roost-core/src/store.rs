@@ -657,9 +657,15 @@ impl Store {
     ) -> Result<bool> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
-        let runs = load_runs(&mut tx, chat).await?;
-        let same = runs.first().map(|r| r.start) == Some(span.start)
-            && runs.last().map(|r| r.end) == Some(span.end);
+        // Only the two ends matter: read the first and the last run, not every run.
+        let (first_start, last_end): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT start_seq FROM cached_runs WHERE chat_id = ?1 ORDER BY start_seq ASC LIMIT 1),
+                    (SELECT end_seq FROM cached_runs WHERE chat_id = ?1 ORDER BY start_seq DESC LIMIT 1)",
+        )
+        .bind(chat.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let same = first_start.map(u) == Some(span.start) && last_end.map(u) == Some(span.end);
         if same {
             sqlx::query(
                 "UPDATE chats SET changes_cursor = MAX(changes_cursor, ?) WHERE chat_id = ?",

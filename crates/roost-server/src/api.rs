@@ -19,7 +19,7 @@ use axum::routing::{get, patch};
 use roost_proto::{
     ChangesQuery, ChangesResponse, ChatId, ChatListResponse, CreateChatRequest, DEFAULT_PAGE_SIZE,
     EditRequest, ErrorKind, MAX_CURSOR_VALUE, MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_BODY_BYTES,
-    MAX_PAGE_SIZE, MAX_REQUEST_BODY_BYTES, MeResponse, MessageId, MessageResponse, MessagesPage,
+    MAX_PAGE_SIZE, MAX_REQUEST_BODY_BYTES, MeResponse, MessageId, MessageResponse,
     PROTOCOL_VERSION, RangeQuery, SendRequest, UserId,
 };
 use serde::Serialize;
@@ -293,14 +293,7 @@ async fn get_messages(
         } else {
             None
         };
-        MessagesPage {
-            chat_id,
-            last_seq: page.position.last_seq,
-            rev: page.position.rev,
-            messages: page.messages,
-            next_from_seq,
-            next_before_seq: None,
-        }
+        page.into_messages_page(chat_id, next_from_seq, None)
     } else {
         if query.before_seq == Some(0) {
             return Err(ApiError::bad_request(
@@ -316,14 +309,7 @@ async fn get_messages(
         } else {
             None
         };
-        MessagesPage {
-            chat_id,
-            last_seq: page.position.last_seq,
-            rev: page.position.rev,
-            messages: page.messages,
-            next_from_seq: None,
-            next_before_seq,
-        }
+        page.into_messages_page(chat_id, None, next_before_seq)
     };
     Ok(json_with_message_count(
         StatusCode::OK,
@@ -368,14 +354,7 @@ async fn get_listed_messages(
         .store
         .range_list(&user.user_id, chat_id, &ranges)
         .await?;
-    let page = MessagesPage {
-        chat_id,
-        last_seq: page.position.last_seq,
-        rev: page.position.rev,
-        messages: page.messages,
-        next_from_seq: None,
-        next_before_seq: None,
-    };
+    let page = page.into_messages_page(chat_id, None, None);
     Ok(json_with_message_count(
         StatusCode::OK,
         &page,

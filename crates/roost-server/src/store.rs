@@ -8,7 +8,7 @@
 use crate::db::Db;
 use crate::error::{ApiError, ServerError};
 use roost_proto::{
-    ChatId, ChatSummary, ErrorKind, Message, MessageId, Rev, Seq, UnixMillis, UserId,
+    ChatId, ChatSummary, ErrorKind, Message, MessageId, MessagesPage, Rev, Seq, UnixMillis, UserId,
 };
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::SqliteRow;
@@ -91,6 +91,25 @@ pub struct ReadPage {
     pub messages: Vec<Message>,
     /// True when more rows matched than were returned (cut by limit).
     pub more: bool,
+}
+
+impl ReadPage {
+    /// The wire page: these messages with the chat position read in the same snapshot.
+    pub fn into_messages_page(
+        self,
+        chat_id: ChatId,
+        next_from_seq: Option<Seq>,
+        next_before_seq: Option<Seq>,
+    ) -> MessagesPage {
+        MessagesPage {
+            chat_id,
+            last_seq: self.position.last_seq,
+            rev: self.position.rev,
+            messages: self.messages,
+            next_from_seq,
+            next_before_seq,
+        }
+    }
 }
 
 fn to_u64(value: i64, what: &str) -> Result<u64, ServerError> {
