@@ -6,6 +6,9 @@
 //! serde, serde_json and uuid (without generation features). `PROTOCOL.md` at the repository
 //! root is the prose description of these types; the insta snapshots in `tests/` make every
 //! change to the serialized form a visible diff.
+//!
+//! With the `openapi` feature (used by the server, never by the wasm UI) every wire type also
+//! derives `utoipa::ToSchema`, so the server's OpenAPI document is generated from these types.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -23,6 +26,18 @@ pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_MESSAGE_BODY_BYTES: usize = 16 * 1024;
 /// Longest idempotency key accepted on send.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+/// Page size of `GET /v1/chats` when a request does not give `limit`.
+pub const DEFAULT_CHAT_PAGE_SIZE: u32 = 100;
+/// Largest `limit` of `GET /v1/chats`.
+pub const MAX_CHAT_PAGE_SIZE: u32 = 500;
+/// Largest response body a client reads (a full page of the largest messages fits with room to
+/// spare: 500 × 16 KiB = 8 MiB); a longer answer is refused as hostile or broken.
+pub const MAX_RESPONSE_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Largest WebSocket message or frame a server accepts from a client on the stream (clients
+/// send nothing meaningful in protocol v1; pings and close frames fit easily).
+pub const MAX_CLIENT_STREAM_MESSAGE_BYTES: usize = 4 * 1024;
+/// Largest stream frame a client reads: one event carries at most one message.
+pub const MAX_SERVER_STREAM_FRAME_BYTES: usize = 256 * 1024;
 /// Largest seq/rev value a request may carry (SQLite stores them as signed 64-bit integers).
 pub const MAX_CURSOR_VALUE: u64 = i64::MAX as u64;
 
@@ -38,6 +53,7 @@ macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(transparent)]
         pub struct $name(pub uuid::Uuid);
 
@@ -67,6 +83,7 @@ uuid_id!(
 
 /// Identifies a user: a short lowercase handle such as `alice`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 #[serde(transparent)]
 pub struct UserId(pub String);
 
@@ -87,6 +104,7 @@ impl UserId {
 
 /// One message as the server stores it, at its latest version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     pub id: MessageId,
     pub chat_id: ChatId,
@@ -116,6 +134,7 @@ impl Message {
 
 /// A chat as listed in `GET /v1/chats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatSummary {
     pub id: ChatId,
     pub title: String,
@@ -125,14 +144,34 @@ pub struct ChatSummary {
     pub last_message_at: Option<UnixMillis>,
 }
 
-/// `GET /v1/chats`.
+/// Query of `GET /v1/chats`: one page of the caller's chats, in ascending chat id order (a
+/// stable order, so a chat that becomes active while a client pages is neither skipped nor
+/// listed twice).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct ChatListQuery {
+    /// The `next_cursor` of the previous page; absent for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// 1..=[`MAX_CHAT_PAGE_SIZE`], default [`DEFAULT_CHAT_PAGE_SIZE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// `GET /v1/chats`: one page of the caller's chats.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatListResponse {
     pub chats: Vec<ChatSummary>,
+    /// Ask again with `cursor` = this value for the next page; `null` on the last page. Absent
+    /// from an older server's answer (which was never cut), hence the default.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/chats`: the caller is always a member, whether listed or not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateChatRequest {
     pub title: String,
     #[serde(default)]
@@ -141,6 +180,7 @@ pub struct CreateChatRequest {
 
 /// `GET /v1/me`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeResponse {
     pub user_id: UserId,
     pub display_name: String,
@@ -151,6 +191,7 @@ pub struct MeResponse {
 /// * `before_seq` (or nothing: the newest page): the newest `limit` messages with
 ///   `seq < before_seq`, returned ascending.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct RangeQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_seq: Option<Seq>,
@@ -172,6 +213,7 @@ pub const MAX_SEQ_RANGES_PER_REQUEST: usize = 256;
 /// instead of one request (and one response envelope) per gap. Nothing is cut: the response
 /// holds every listed seq that exists, and no continuation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct SeqsQuery {
     pub seqs: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -252,6 +294,7 @@ pub fn parse_seq_ranges(text: &str) -> Result<Vec<(Seq, Seq)>, String> {
 
 /// Response of `GET /v1/chats/{chat_id}/messages`. Tombstones are included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessagesPage {
     pub chat_id: ChatId,
     /// The chat's `last_seq` at the moment the page was read (same snapshot as `messages`).
@@ -266,6 +309,7 @@ pub struct MessagesPage {
 
 /// Query of `GET /v1/chats/{chat_id}/changes`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct ChangesQuery {
     pub since_rev: Rev,
     /// Only messages with `seq ≥ min_seq` (a client asks only about the span it caches).
@@ -280,6 +324,7 @@ pub struct ChangesQuery {
 
 /// Response of `GET /v1/chats/{chat_id}/changes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ChangesResponse {
     /// The latest state of every matching message whose rev is greater than `since_rev`,
@@ -303,6 +348,7 @@ pub enum ChangesResponse {
 
 /// `POST /v1/chats/{chat_id}/messages`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendRequest {
     /// Client-generated, unique per user; a retry with the same key returns the first message.
     pub idempotency_key: String,
@@ -311,6 +357,7 @@ pub struct SendRequest {
 
 /// `PATCH /v1/chats/{chat_id}/messages/{message_id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EditRequest {
     pub body: serde_json::Value,
     /// When given, the edit applies only if the message is still at this version (else 409).
@@ -320,6 +367,7 @@ pub struct EditRequest {
 
 /// Response of send, edit and delete: the message at its new state and the chat's position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageResponse {
     pub chat_id: ChatId,
     pub last_seq: Seq,
@@ -329,6 +377,7 @@ pub struct MessageResponse {
 
 /// A frame the server sends on `GET /v1/stream` (WebSocket, JSON text frames).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
     /// First frame after the upgrade.
@@ -352,11 +401,13 @@ pub enum StreamEvent {
 
 /// Body of every error response: `{"error": {"kind": …, "message": …}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     pub kind: ErrorKind,
     pub message: String,
@@ -364,6 +415,7 @@ pub struct ErrorDetail {
 
 /// Machine-readable error kind; clients match on this, never on the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// A parameter is missing, malformed, out of range or contradicts another.
@@ -389,6 +441,12 @@ pub enum ErrorKind {
     VersionConflict,
     /// The idempotency key was already used for a different request.
     IdempotencyKeyReused,
+    /// Too many requests (or stream connections) for this token: wait `Retry-After` seconds.
+    RateLimited,
+    /// The server is at capacity (connection cap, concurrency limit) or the request ran out of
+    /// time. Retry after `Retry-After` seconds (a send with the same idempotency key: a timed-out
+    /// one may have been stored).
+    Overloaded,
     /// A server fault. The request had no effect.
     Internal,
     /// A kind this client does not know (sent by a newer server).
@@ -410,6 +468,8 @@ impl ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::VersionConflict => "version_conflict",
             ErrorKind::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Overloaded => "overloaded",
             ErrorKind::Internal => "internal",
             ErrorKind::Unknown => "unknown",
         }

@@ -102,7 +102,7 @@ fn error_body_snapshot() {
 #[test]
 fn unknown_error_kind_from_a_newer_server_is_tolerated() {
     let parsed: ErrorBody =
-        serde_json::from_str(r#"{"error":{"kind":"rate_limited","message":"slow down"}}"#).unwrap();
+        serde_json::from_str(r#"{"error":{"kind":"teapot_overheated","message":"slow down"}}"#).unwrap();
     assert_eq!(parsed.error.kind, ErrorKind::Unknown);
 }
 
@@ -120,6 +120,8 @@ fn error_kind_as_str_matches_serde() {
         ErrorKind::Forbidden,
         ErrorKind::VersionConflict,
         ErrorKind::IdempotencyKeyReused,
+        ErrorKind::RateLimited,
+        ErrorKind::Overloaded,
         ErrorKind::Internal,
     ] {
         assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));

@@ -73,6 +73,8 @@ pub fn status_for_kind(kind: ErrorKind) -> StatusCode {
         ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::VersionConflict | ErrorKind::IdempotencyKeyReused => StatusCode::CONFLICT,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal | ErrorKind::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
