@@ -3,6 +3,8 @@
 //! missing, builds, starts servers and runs suites. It is the only place that knows how the
 //! pieces are put together for a person or for CI, so CI and users always run the same steps.
 
+mod postgres;
+
 use anyhow::{Context, Result, bail};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -59,6 +61,10 @@ fn test(args: &[String]) -> Result<()> {
     );
     let mut command = cargo();
     command.args(["test", "--locked"]); // the default members: no WebKitGTK or wasm needed
+    // The server's conformance suite runs every test on SQLite and on this PostgreSQL too.
+    step("starting a throwaway PostgreSQL for the server's PostgreSQL test variants");
+    let test_postgres = postgres::TestPostgres::start()?;
+    command.env(postgres::TEST_PG_URL_VAR, test_postgres.url());
     if long {
         command.env(
             "ROOST_FAULT_SCHEDULES",
@@ -66,6 +72,7 @@ fn test(args: &[String]) -> Result<()> {
         );
     }
     run_checked(&mut command)?;
+    drop(test_postgres);
 
     step(
         "UI views rendered to HTML natively (skeletons, Resync visibility, indicator rules, escaping)",

@@ -152,7 +152,7 @@ fn backend_name(db: &str) -> &'static str {
 /// returns their tokens in order.
 async fn create_users(db: &str, count: usize) -> anyhow::Result<Vec<String>> {
     let started = Instant::now();
-    let opened = roost_server::db::Db::open(&DbLocation::parse(db))
+    let opened = roost_server::db::Db::open(&DbLocation::parse(db)?)
         .await
         .context("opening the database")?;
     let store = roost_server::store::Store::new(opened.clone());

@@ -1,5 +1,5 @@
-//! Server configuration: where the database lives, where to listen, and the protocol knobs
-//! (changes horizon, heartbeat interval).
+//! Server configuration: where the database lives (`--db`), where to listen, and the protocol
+//! knobs (changes horizon, heartbeat interval).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,23 +10,95 @@ pub const DEFAULT_CHANGES_HORIZON: u64 = 100_000;
 /// Default interval between stream heartbeats.
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
 
-/// Where the SQLite database lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the database lives: an embedded SQLite file (the default), an in-memory SQLite
+/// database, or a PostgreSQL server shared by any number of server instances.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DbLocation {
-    /// A file, created (with its migrations) when missing.
+    /// A SQLite file, created (with its migrations) when missing.
     File(PathBuf),
-    /// An in-memory database, gone when the server stops (served through one connection).
+    /// An in-memory SQLite database, gone when the server stops (served through one connection).
     Memory,
+    /// A PostgreSQL database, `postgres://user[:password]@host[:port]/database[?options]`.
+    Postgres(String),
+}
+
+/// `--db` named a scheme this server does not speak.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unsupported database URL scheme {scheme:?} in --db: use a SQLite file path, `:memory:`, or postgres://user@host:port/database"
+)]
+pub struct UnsupportedDbScheme {
+    pub scheme: String,
 }
 
 impl DbLocation {
-    /// `":memory:"` means [`DbLocation::Memory`], anything else is a file path.
-    pub fn parse(text: &str) -> DbLocation {
-        if text == ":memory:" {
-            DbLocation::Memory
-        } else {
-            DbLocation::File(PathBuf::from(text))
+    /// `":memory:"` is [`DbLocation::Memory`]; `postgres://` or `postgresql://` a PostgreSQL
+    /// URL; `sqlite://` or `sqlite:` a SQLite file; any other `scheme://` is refused (it would
+    /// otherwise silently become a directory named after the scheme); everything else is a path.
+    pub fn parse(text: &str) -> Result<DbLocation, UnsupportedDbScheme> {
+        if text == ":memory:" || text == "sqlite::memory:" {
+            return Ok(DbLocation::Memory);
         }
+        if let Some((scheme, _)) = text.split_once("://") {
+            let scheme_is_word = !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+            if scheme_is_word {
+                return match scheme.to_ascii_lowercase().as_str() {
+                    "postgres" | "postgresql" => Ok(DbLocation::Postgres(text.to_owned())),
+                    "sqlite" => Ok(DbLocation::File(PathBuf::from(&text["sqlite://".len()..]))),
+                    _ => Err(UnsupportedDbScheme {
+                        scheme: scheme.to_owned(),
+                    }),
+                };
+            }
+        }
+        if let Some(path) = text.strip_prefix("sqlite:") {
+            return Ok(DbLocation::File(PathBuf::from(path)));
+        }
+        Ok(DbLocation::File(PathBuf::from(text)))
+    }
+
+    /// The `--db` value that names this location.
+    pub fn to_arg(&self) -> String {
+        match self {
+            DbLocation::File(path) => path.display().to_string(),
+            DbLocation::Memory => ":memory:".into(),
+            DbLocation::Postgres(url) => url.clone(),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DbLocation::Postgres(_))
+    }
+}
+
+/// Debug output never shows a PostgreSQL password.
+impl std::fmt::Debug for DbLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbLocation::File(path) => f.debug_tuple("File").field(path).finish(),
+            DbLocation::Memory => f.write_str("Memory"),
+            DbLocation::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&redact_password(url))
+                .finish(),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
     }
 }
 
@@ -50,5 +122,51 @@ impl ServerConfig {
             changes_horizon: DEFAULT_CHANGES_HORIZON,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_values_parse_to_the_backend_they_name() {
+        assert_eq!(DbLocation::parse(":memory:"), Ok(DbLocation::Memory));
+        assert_eq!(
+            DbLocation::parse("data/server.db"),
+            Ok(DbLocation::File("data/server.db".into()))
+        );
+        assert_eq!(
+            DbLocation::parse("sqlite:///tmp/s.db"),
+            Ok(DbLocation::File("/tmp/s.db".into()))
+        );
+        assert_eq!(
+            DbLocation::parse("postgres://u@h:5432/db"),
+            Ok(DbLocation::Postgres("postgres://u@h:5432/db".into()))
+        );
+        assert_eq!(
+            DbLocation::parse("postgresql://u@h/db"),
+            Ok(DbLocation::Postgres("postgresql://u@h/db".into()))
+        );
+    }
+
+    #[test]
+    fn an_unknown_scheme_is_refused_not_taken_for_a_path() {
+        let error = DbLocation::parse("mysql://u@h:3306/db").unwrap_err();
+        assert_eq!(error.scheme, "mysql");
+        assert!(
+            error
+                .to_string()
+                .contains("unsupported database URL scheme")
+        );
+        assert!(DbLocation::parse("redis://h").is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let location = DbLocation::Postgres("postgres://u:hunter2@h/db".into());
+        let shown = format!("{location:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("u:***@h/db"), "{shown}");
     }
 }

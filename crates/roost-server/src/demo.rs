@@ -2,7 +2,11 @@
 //! human-looking conversations, one of them with 100 000 messages (some edited, some deleted),
 //! one empty chat and one chat alice is not in. Creating it is one transaction, and idempotent:
 //! a second run finds the demo tokens and prints the same output.
+//!
+//! The demo keeps its users' plaintext tokens (so a re-run can print them) in `demo_tokens`,
+//! a table only demo databases have: the demo creates it here, never the production migrations.
 
+use crate::db::Backend;
 use crate::error::ServerError;
 use crate::store::{self, Store, generate_token, now_millis, sha256_hex};
 use roost_proto::{ChatId, Seq, UnixMillis, UserId};
@@ -53,6 +57,7 @@ pub async fn ensure_demo(
     server_url: &str,
     big_chat_messages: usize,
 ) -> Result<DemoOutput, ServerError> {
+    create_demo_tables(store).await?;
     let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM demo_tokens")
         .fetch_one(&store.db.read)
         .await?
@@ -62,6 +67,30 @@ pub async fn ensure_demo(
         create_demo(store, big_chat_messages).await?;
     }
     describe(store, server_url, created).await
+}
+
+/// The demo-only tables (same DDL on both engines).
+async fn create_demo_tables(store: &Store) -> Result<(), ServerError> {
+    let mut tx = store.db.write.begin().await?;
+    // Tokens of the demo users, kept so that `roost-server demo` can be re-run and print the
+    // same tokens (the demo is a local toy; real users only ever have their token's hash stored).
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS demo_tokens (\
+             user_id TEXT PRIMARY KEY NOT NULL REFERENCES users(id), \
+             token TEXT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    // Chats created by the demo, in creation order, so a re-run can list them.
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS demo_chats (\
+             position BIGINT PRIMARY KEY NOT NULL, \
+             chat_id TEXT NOT NULL REFERENCES chats(id))",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn describe(
@@ -231,14 +260,15 @@ const GENERAL_PHRASES: [&str; 24] = [
 
 async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), ServerError> {
     let now = now_millis();
+    let backend = store.backend();
     let mut tx = store.db.write.begin().await?;
     for (handle, display_name) in DEMO_USERS {
         let token = generate_token();
         // A user that already exists (e.g. made with add-user) gets a new token: the demo must
         // be able to print a working one.
         sqlx::query(
-            "INSERT INTO users (id, display_name, token_sha256, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT(id) DO UPDATE SET token_sha256 = excluded.token_sha256",
+            "INSERT INTO users (id, display_name, token_sha256, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET token_sha256 = excluded.token_sha256",
         )
         .bind(handle)
         .bind(display_name)
@@ -246,11 +276,14 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT OR REPLACE INTO demo_tokens (user_id, token) VALUES (?, ?)")
-            .bind(handle)
-            .bind(&token)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO demo_tokens (user_id, token) VALUES ($1, $2) \
+             ON CONFLICT (user_id) DO UPDATE SET token = excluded.token",
+        )
+        .bind(handle)
+        .bind(&token)
+        .execute(&mut *tx)
+        .await?;
     }
 
     let users = |handles: &[&str]| handles.iter().map(|h| UserId::new(*h)).collect::<Vec<_>>();
@@ -269,7 +302,7 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
     let spacing: UnixMillis = 20_000;
     let big_start = now - 60 * 60 * 1000 - spacing * big_chat_messages as i64;
     let authors = ["alice", "bob", "carol", "dave", "bob", "carol", "dave"];
-    let big = store::bulk_insert_tx(&mut tx, general, big_chat_messages, |seq| {
+    let big = store::bulk_insert_tx(&mut tx, backend, general, big_chat_messages, |seq| {
         let index = seq as usize;
         let author = UserId::new(authors[index % authors.len()]);
         let phrase = GENERAL_PHRASES[(index * 7) % GENERAL_PHRASES.len()];
@@ -318,7 +351,7 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
     ];
     for (title, members, script, start) in scripted {
         let chat = new_chat(&mut tx, &mut position, title, users(members), start - day).await?;
-        insert_script(&mut tx, chat, script, start).await?;
+        insert_script(&mut tx, backend, chat, script, start).await?;
         if title == "Design review" {
             // One edited and one deleted message in a small chat too.
             edit_by_seq(
@@ -348,18 +381,19 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
         now - 2 * day,
     )
     .await?;
-    insert_script(&mut tx, party, SURPRISE_PARTY, now - 2 * day).await?;
+    insert_script(&mut tx, backend, party, SURPRISE_PARTY, now - 2 * day).await?;
     tx.commit().await?;
     Ok(())
 }
 
 async fn insert_script(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
     chat: ChatId,
     script: Script,
     start: UnixMillis,
 ) -> Result<(), ServerError> {
-    store::bulk_insert_tx(tx, chat, script.len(), |seq| {
+    store::bulk_insert_tx(tx, backend, chat, script.len(), |seq| {
         let (author, text) = script[seq as usize - 1];
         (
             UserId::new(author),
@@ -372,11 +406,11 @@ async fn insert_script(
 }
 
 async fn message_id_by_seq(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     chat: ChatId,
     seq: i64,
 ) -> Result<roost_proto::MessageId, ServerError> {
-    let id: String = sqlx::query("SELECT id FROM messages WHERE chat_id = ? AND seq = ?")
+    let id: String = sqlx::query("SELECT id FROM messages WHERE chat_id = $1 AND seq = $2")
         .bind(chat.to_string())
         .bind(seq)
         .fetch_one(&mut *tx)
@@ -387,7 +421,7 @@ async fn message_id_by_seq(
 }
 
 async fn edit_by_seq(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     chat: ChatId,
     seq: i64,
     text: &str,
@@ -399,7 +433,7 @@ async fn edit_by_seq(
 }
 
 async fn delete_by_seq(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     chat: ChatId,
     seq: i64,
     at: UnixMillis,
@@ -410,7 +444,7 @@ async fn delete_by_seq(
 }
 
 async fn new_chat(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     position: &mut i64,
     title: &str,
     members: Vec<UserId>,
@@ -419,7 +453,7 @@ async fn new_chat(
     let chat = ChatId(uuid::Uuid::new_v4());
     store::insert_chat_tx(tx, chat, title, &members, created_at).await?;
     *position += 1;
-    sqlx::query("INSERT INTO demo_chats (position, chat_id) VALUES (?, ?)")
+    sqlx::query("INSERT INTO demo_chats (position, chat_id) VALUES ($1, $2)")
         .bind(*position)
         .bind(chat.to_string())
         .execute(&mut *tx)

@@ -4,27 +4,38 @@
 //! (`rev`), tombstone deletes, idempotent sends, and a WebSocket stream that pushes every
 //! committed mutation to the chat's connected members.
 //!
-//! Modules: [`config`] (settings), [`db`] (pools, migrations), [`store`] (all SQL),
-//! [`service`] (serialised mutations + broadcast), [`api`] (HTTP routes and extractors),
-//! [`stream`] (WebSocket hub), [`metrics`], [`error`], [`demo`] (demo data set) and
-//! [`testing`] (a real server on 127.0.0.1 with a temporary database, for tests of any crate).
+//! Storage is SQLite (embedded default, one process) or PostgreSQL (any number of instances on
+//! one database, streams fanned out through `LISTEN/NOTIFY`), chosen by `--db`.
+//!
+//! Modules, each depending only on those listed before it: [`config`] (settings, `--db`
+//! parsing), [`error`] (library and domain errors, no HTTP), [`db`] (pools, migrations per
+//! engine), [`hub`] (in-process stream broadcast), [`fanout`] (PostgreSQL announcer and
+//! listener), [`store`] (all SQL), [`metrics`], [`service`] (mutations + publishing), [`http`]
+//! (routes, extractors, error mapping, the WebSocket stream), [`demo`] (demo data set) and,
+//! with the `testing` feature, [`testing`] (a real server on 127.0.0.1 with a throwaway
+//! database, for tests of any crate).
 
-pub mod api;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod fanout;
+pub mod http;
+pub mod hub;
 pub mod metrics;
 pub mod service;
 pub mod store;
-pub mod stream;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use config::{DbLocation, ServerConfig};
-pub use error::{ApiError, ServerError};
+pub use error::{DomainError, ServerError};
+pub use http::error::ApiError;
 pub use metrics::{Metrics, MetricsSnapshot, RouteFigures};
 
 use crate::db::Db;
+use crate::fanout::{Announcer, Listener};
+use crate::hub::Hub;
 use crate::service::AppCore;
 use crate::store::Store;
 use std::net::SocketAddr;
@@ -45,6 +56,8 @@ pub struct RunningServer {
     app: Arc<AppCore>,
     shutdown_sender: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    /// PostgreSQL only: the task feeding this instance's hub from every instance's commits.
+    listener: Option<Listener>,
 }
 
 impl RunningServer {
@@ -80,6 +93,9 @@ impl RunningServer {
         {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        if let Some(listener) = self.listener.take() {
+            listener.stop();
+        }
         self.app.store.db.close().await;
     }
 }
@@ -110,13 +126,33 @@ pub async fn start_with_metrics(
     };
     let addr = listener.local_addr()?;
     let (shutdown_sender, shutdown_receiver) = watch::channel(false);
+    let hub = Hub::new();
+    let (store, fanout_listener) = match &config.db {
+        crate::DbLocation::Postgres(url) => {
+            // Listening before the first request is accepted: every commit from now on
+            // reaches this instance's streams.
+            let fanout_listener =
+                match Listener::start(url, db.read.clone(), hub.clone(), shutdown_receiver.clone())
+                    .await
+                {
+                    Ok(fanout_listener) => fanout_listener,
+                    Err(error) => {
+                        db.close().await;
+                        return Err(error);
+                    }
+                };
+            (Store::with_announcer(db, Announcer), Some(fanout_listener))
+        }
+        _ => (Store::new(db), None),
+    };
     let app = Arc::new(AppCore::new(
-        Store::new(db),
+        store,
+        hub,
         metrics,
         config,
         shutdown_receiver.clone(),
     ));
-    let router = api::router(app.clone());
+    let router = http::router(app.clone());
     let mut signal = shutdown_receiver;
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router)
@@ -134,6 +170,7 @@ pub async fn start_with_metrics(
         app,
         shutdown_sender,
         task: Some(task),
+        listener: fanout_listener,
     })
 }
 

@@ -24,7 +24,9 @@ struct Cli {
 enum Command {
     /// Serve the HTTP + WebSocket API.
     Serve {
-        /// SQLite database file (created when missing), or `:memory:`.
+        /// Database: a SQLite file (created when missing), `:memory:`, or
+        /// `postgres://user[:password]@host[:port]/database` (any number of instances may serve
+        /// one PostgreSQL database).
         #[arg(long, env = "ROOST_DB")]
         db: String,
         #[arg(long, default_value = "127.0.0.1:7878", env = "ROOST_LISTEN")]
@@ -80,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
             changes_horizon,
             heartbeat_secs,
         } => {
-            let mut config = ServerConfig::new(DbLocation::parse(&db));
+            let mut config = ServerConfig::new(parse_db(&db)?);
             config.listen = listen;
             config.changes_horizon = changes_horizon;
             config.heartbeat_interval = Duration::from_secs(heartbeat_secs.max(1));
@@ -92,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
             db,
         } => {
             let display_name = display_name.unwrap_or_else(|| handle.clone());
-            let token = roost_server::add_user(&DbLocation::parse(&db), &handle, &display_name)
+            let token = roost_server::add_user(&parse_db(&db)?, &handle, &display_name)
                 .await
                 .with_context(|| format!("adding user {handle:?}"))?;
             println!("{token}");
@@ -105,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
             big_chat_messages,
             heartbeat_secs,
         } => {
-            let location = DbLocation::parse(&db);
+            let location = parse_db(&db)?;
             if serve && location == DbLocation::Memory {
                 anyhow::bail!(
                     "demo with --serve needs a database file (an in-memory one would be empty when served)"
@@ -136,6 +138,12 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--db`, refusing a scheme the server does not speak (rather than creating a directory named
+/// after it).
+fn parse_db(text: &str) -> anyhow::Result<DbLocation> {
+    Ok(DbLocation::parse(text)?)
 }
 
 async fn serve_until_ctrl_c(config: ServerConfig) -> anyhow::Result<()> {

@@ -1,16 +1,22 @@
-//! The mutations as the server performs them: one writer at a time (a mutex held from the
-//! transaction's start until its event is on the stream hub), so the stream carries events in
-//! commit order, and nothing is broadcast that was not committed.
+//! The mutations as the server performs them, and how their events reach the streams.
+//!
+//! - SQLite (one process): one writer at a time — a mutex held from the transaction's start
+//!   until its event is on the hub — so the stream carries events in commit order, and nothing
+//!   is published that was not committed.
+//! - PostgreSQL (any number of instances): the store queues each event inside its transaction
+//!   and every instance's [`crate::fanout::Listener`] publishes it after commit, in commit
+//!   order; mutations of one chat serialise on the chat row's lock, other chats run in parallel,
+//!   so there is no process-wide lock.
 
 use crate::config::ServerConfig;
-use crate::error::ApiError;
+use crate::error::DomainError;
+use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::{MutationOutcome, Store};
-use crate::stream::Hub;
 use roost_proto::{ChatId, ChatSummary, MessageId, StreamEvent, UserId};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, MutexGuard, watch};
 
 /// Everything a request handler (or a test helper) needs.
 #[derive(Debug)]
@@ -29,13 +35,14 @@ pub struct AppCore {
 impl AppCore {
     pub fn new(
         store: Store,
+        hub: Hub,
         metrics: Arc<Metrics>,
         config: ServerConfig,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         AppCore {
             store,
-            hub: Hub::new(),
+            hub,
             metrics,
             config,
             write_lock: Mutex::new(()),
@@ -44,15 +51,32 @@ impl AppCore {
         }
     }
 
+    /// The in-process writer lock, when this process publishes its own events (see the
+    /// module docs); `None` when the database announces them.
+    async fn writer(&self) -> Option<MutexGuard<'_, ()>> {
+        if self.store.announces() {
+            None
+        } else {
+            Some(self.write_lock.lock().await)
+        }
+    }
+
+    /// Publishes to this process's hub unless the database announces events itself.
+    fn publish(&self, members: Vec<UserId>, event: &StreamEvent) {
+        if !self.store.announces() {
+            self.hub.publish(members, event);
+        }
+    }
+
     pub async fn create_chat(
         &self,
         creator: &UserId,
         title: &str,
         members: &[UserId],
-    ) -> Result<ChatSummary, ApiError> {
-        let _writer = self.write_lock.lock().await;
+    ) -> Result<ChatSummary, DomainError> {
+        let _writer = self.writer().await;
         let chat = self.store.create_chat(creator, title, members).await?;
-        self.hub.publish(
+        self.publish(
             chat.members.clone(),
             &StreamEvent::Chat { chat: chat.clone() },
         );
@@ -65,10 +89,10 @@ impl AppCore {
         chat: ChatId,
         key: &str,
         body: &serde_json::Value,
-    ) -> Result<MutationOutcome, ApiError> {
-        let _writer = self.write_lock.lock().await;
+    ) -> Result<MutationOutcome, DomainError> {
+        let _writer = self.writer().await;
         let outcome = self.store.send(user, chat, key, body).await?;
-        self.publish(&outcome);
+        self.publish_outcome(&outcome);
         Ok(outcome)
     }
 
@@ -79,13 +103,13 @@ impl AppCore {
         id: MessageId,
         body: &serde_json::Value,
         expected_version: Option<u64>,
-    ) -> Result<MutationOutcome, ApiError> {
-        let _writer = self.write_lock.lock().await;
+    ) -> Result<MutationOutcome, DomainError> {
+        let _writer = self.writer().await;
         let outcome = self
             .store
             .edit(user, chat, id, body, expected_version)
             .await?;
-        self.publish(&outcome);
+        self.publish_outcome(&outcome);
         Ok(outcome)
     }
 
@@ -94,34 +118,27 @@ impl AppCore {
         user: &UserId,
         chat: ChatId,
         id: MessageId,
-    ) -> Result<MutationOutcome, ApiError> {
-        let _writer = self.write_lock.lock().await;
+    ) -> Result<MutationOutcome, DomainError> {
+        let _writer = self.writer().await;
         let outcome = self.store.delete(user, chat, id).await?;
-        self.publish(&outcome);
+        self.publish_outcome(&outcome);
         Ok(outcome)
     }
 
-    /// Bulk append without broadcasting (see [`Store::bulk_insert`]).
+    /// Bulk append without announcing (see [`Store::bulk_insert`]).
     pub async fn bulk_insert(
         &self,
         chat: ChatId,
         count: usize,
         make: impl FnMut(roost_proto::Seq) -> (UserId, serde_json::Value, roost_proto::UnixMillis),
-    ) -> Result<Vec<roost_proto::Message>, ApiError> {
-        let _writer = self.write_lock.lock().await;
+    ) -> Result<Vec<roost_proto::Message>, DomainError> {
+        let _writer = self.writer().await;
         Ok(self.store.bulk_insert(chat, count, make).await?)
     }
 
-    fn publish(&self, outcome: &MutationOutcome) {
-        if !outcome.changed {
-            return;
+    fn publish_outcome(&self, outcome: &MutationOutcome) {
+        if outcome.changed {
+            self.publish(outcome.members.clone(), &outcome.event());
         }
-        let event = StreamEvent::Message {
-            chat_id: outcome.message.chat_id,
-            last_seq: outcome.position.last_seq,
-            rev: outcome.position.rev,
-            message: outcome.message.clone(),
-        };
-        self.hub.publish(outcome.members.clone(), &event);
     }
 }

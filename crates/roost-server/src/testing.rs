@@ -1,5 +1,10 @@
-//! A real server for tests of any crate: [`spawn_test_server`] starts it on 127.0.0.1 (ephemeral
-//! port) with a SQLite file in a temporary directory and users `alice`, `bob` and `carol`.
+//! A real server for tests of any crate (behind the `testing` cargo feature: never in the
+//! shipped server): [`spawn_test_server`] starts it on 127.0.0.1 (ephemeral port) with a SQLite
+//! file in a temporary directory and users `alice`, `bob` and `carol`;
+//! [`spawn_test_server_on`] does the same on a chosen [`TestBackend`] — for PostgreSQL a fresh
+//! database per test (`CREATE DATABASE` on the server at `ROOST_TEST_PG_URL`), so tests run in
+//! parallel. [`TestServer::start_instance`] starts further instances on the same database.
+//! [`backend_tests!`](crate::backend_tests) runs a test suite once per backend.
 //! The helpers (`create_chat`, `send`, `edit`, `delete`) run the server's own mutation code
 //! (same transaction, same stream broadcast) without HTTP, so they do not show up in the
 //! metrics a test measures; `send_many` is a fast bulk insert that is NOT broadcast.
@@ -8,12 +13,16 @@
 
 use crate::config::{DbLocation, ServerConfig};
 use crate::db::Db;
+use crate::fanout::Announcer;
+use crate::hub::Hub;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::service::AppCore;
 use crate::store::{Store, now_millis};
 use crate::{RunningServer, start_with_metrics};
 use roost_proto::{ChatId, Message, MessageId, UserId};
+use sqlx::Connection;
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -30,8 +39,107 @@ pub struct TestServer {
     addr: SocketAddr,
     metrics: Arc<Metrics>,
     tokens: Mutex<HashMap<String, String>>,
-    // Last: dropped after the server so the db file outlives it.
-    _dir: tempfile::TempDir,
+    // Last: dropped after the server so the db file outlives it (SQLite only).
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The environment variable naming the PostgreSQL server the PostgreSQL test variants use
+/// (`./dev test` starts a throwaway one and sets it): a URL whose user may create databases.
+pub const TEST_PG_URL_VAR: &str = "ROOST_TEST_PG_URL";
+
+/// The storage engine a test server runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestBackend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server at `admin_url`.
+    Postgres { admin_url: String },
+}
+
+impl TestBackend {
+    /// PostgreSQL at `$ROOST_TEST_PG_URL`; when it is unset, prints
+    /// `skipped: ROOST_TEST_PG_URL unset` (past the test harness's output capture, so it shows)
+    /// and returns `None`.
+    pub fn postgres_or_skip(test: &str) -> Option<TestBackend> {
+        match std::env::var(TEST_PG_URL_VAR) {
+            Ok(admin_url) if !admin_url.is_empty() => Some(TestBackend::Postgres { admin_url }),
+            _ => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{test} [postgres]: skipped: {TEST_PG_URL_VAR} unset (./dev test sets it)"
+                );
+                None
+            }
+        }
+    }
+
+    /// A new, empty database for one test server: a file in `dir` (SQLite) or a database
+    /// created on the PostgreSQL server.
+    pub async fn fresh_database(&self, dir: &std::path::Path) -> DbLocation {
+        match self {
+            TestBackend::Sqlite => DbLocation::File(dir.join("server.db")),
+            TestBackend::Postgres { admin_url } => {
+                let name = format!("roost_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("connect to {TEST_PG_URL_VAR}: {e}"));
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create a test database");
+                let _ = admin.close().await;
+                DbLocation::Postgres(with_database(admin_url, &name))
+            }
+        }
+    }
+}
+
+/// `admin_url` with its database name replaced by `name` (query options kept).
+pub fn with_database(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (admin_url, None),
+    };
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[after_scheme..]
+        .find('/')
+        .map_or(base.len(), |i| after_scheme + i);
+    let mut url = format!("{}/{name}", &base[..host_end]);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
+/// Runs each listed test once per backend, the way matrix-rust-sdk instantiates its store
+/// tests per store: every `name` is an `async fn name(backend: TestBackend)` in scope, and
+/// becomes `sqlite::name` and `postgres::name` tests. The PostgreSQL variants print
+/// `skipped: ROOST_TEST_PG_URL unset` and pass when there is no server to run on.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::testing::TestBackend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(backend) =
+                        $crate::testing::TestBackend::postgres_or_skip(stringify!($test))
+                    {
+                        super::$test(backend).await
+                    }
+                }
+            )*
+        }
+    };
 }
 
 /// [`spawn_test_server_with`] with the defaults (15 s heartbeat, horizon 100 000).
@@ -40,10 +148,23 @@ pub async fn spawn_test_server() -> TestServer {
 }
 
 /// A test server whose config `configure` may change (e.g. `heartbeat_interval`,
-/// `changes_horizon`). `listen` defaults to 127.0.0.1:0; `db` to a file in a temp dir.
+/// `changes_horizon`). `listen` defaults to 127.0.0.1:0; `db` to a SQLite file in a temp dir.
 pub async fn spawn_test_server_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    spawn_test_server_on_with(&TestBackend::Sqlite, configure).await
+}
+
+/// [`spawn_test_server`] on `backend`.
+pub async fn spawn_test_server_on(backend: &TestBackend) -> TestServer {
+    spawn_test_server_on_with(backend, |_| {}).await
+}
+
+/// [`spawn_test_server_with`] on `backend`.
+pub async fn spawn_test_server_on_with(
+    backend: &TestBackend,
+    configure: impl FnOnce(&mut ServerConfig),
+) -> TestServer {
     let dir = tempfile::tempdir().expect("create a temporary directory for the test server");
-    let mut config = ServerConfig::new(DbLocation::File(dir.path().join("server.db")));
+    let mut config = ServerConfig::new(backend.fresh_database(dir.path()).await);
     configure(&mut config);
     let metrics = Arc::new(Metrics::new());
     let server = start_with_metrics(config.clone(), metrics.clone())
@@ -67,7 +188,7 @@ pub async fn spawn_test_server_with(configure: impl FnOnce(&mut ServerConfig)) -
         addr,
         metrics,
         tokens: Mutex::new(tokens),
-        _dir: dir,
+        _dir: Some(dir),
     }
 }
 
@@ -95,8 +216,18 @@ impl TestServer {
     pub fn db_path(&self) -> Option<PathBuf> {
         match &self.config.db {
             DbLocation::File(path) => Some(path.clone()),
-            DbLocation::Memory => None,
+            DbLocation::Memory | DbLocation::Postgres(_) => None,
         }
+    }
+
+    /// Starts one more instance on the same database (another "process" of a multi-instance
+    /// deployment; meaningful on PostgreSQL), on its own ephemeral port with its own metrics.
+    pub async fn start_instance(&self) -> RunningServer {
+        let mut config = self.config.clone();
+        config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        crate::start(config)
+            .await
+            .expect("start another instance on the test database")
     }
     pub fn is_running(&self) -> bool {
         self.server.is_some()
@@ -145,8 +276,15 @@ impl TestServer {
             .await
             .expect("open the stopped test server's database");
         let (_sender, receiver) = tokio::sync::watch::channel(true);
+        // On PostgreSQL, other instances may still be running: announce to them as usual.
+        let store = if self.config.db.is_postgres() {
+            Store::with_announcer(db, Announcer)
+        } else {
+            Store::new(db)
+        };
         Arc::new(AppCore::new(
-            Store::new(db),
+            store,
+            Hub::new(),
             self.metrics.clone(),
             self.config.clone(),
             receiver,

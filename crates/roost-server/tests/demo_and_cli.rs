@@ -1,10 +1,12 @@
 //! The `roost-server` binary: `demo` populates a realistic data set and is idempotent,
-//! `add-user` prints a working token; and the library serves an in-memory database.
+//! `add-user` prints a working token, `--db` refuses schemes it does not speak, demo-only tables
+//! exist only in demo databases; and the library serves an in-memory database.
 
 mod common;
 
 use common::*;
 use roost_proto::*;
+use roost_server::db::{Backend, Db};
 use roost_server::{DbLocation, ServerConfig};
 use serde_json::Value;
 use std::process::Command;
@@ -22,6 +24,25 @@ fn roost_server(args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+roost_server::backend_tests!(
+    demo_populates_a_realistic_data_set_and_is_idempotent,
+    add_user_prints_a_token_that_authenticates,
+    demo_tables_exist_only_in_demo_databases,
+);
+
+/// Runs `roost-server` in `dir` and returns whether it succeeded and its stderr.
+fn roost_server_in(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_roost-server"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run roost-server");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 fn client_for(base_url: &str, token: &str) -> Client {
     Client {
         base_url: base_url.to_owned(),
@@ -30,11 +51,10 @@ fn client_for(base_url: &str, token: &str) -> Client {
     }
 }
 
-#[tokio::test]
-async fn demo_populates_a_realistic_data_set_and_is_idempotent() {
+async fn demo_populates_a_realistic_data_set_and_is_idempotent(backend: TestBackend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.db");
-    let db_arg = db.to_str().unwrap();
+    let db = backend.fresh_database(dir.path()).await;
+    let db_arg = &db.to_arg();
     let first: Value = serde_json::from_str(&roost_server(&[
         "demo",
         "--db",
@@ -78,7 +98,7 @@ async fn demo_populates_a_realistic_data_set_and_is_idempotent() {
         "one chat without alice"
     );
 
-    let server = roost_server::start(ServerConfig::new(DbLocation::File(db.clone())))
+    let server = roost_server::start(ServerConfig::new(db.clone()))
         .await
         .unwrap();
     let alice_token = users[0]["token"].as_str().unwrap();
@@ -117,23 +137,20 @@ async fn demo_populates_a_realistic_data_set_and_is_idempotent() {
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn add_user_prints_a_token_that_authenticates() {
+async fn add_user_prints_a_token_that_authenticates(backend: TestBackend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("users.db");
+    let db = backend.fresh_database(dir.path()).await;
     let token = roost_server(&[
         "add-user",
         "erin",
         "--display-name",
         "Erin Smith",
         "--db",
-        db.to_str().unwrap(),
+        &db.to_arg(),
     ]);
     let token = token.trim();
     assert_eq!(token.len(), 64);
-    let server = roost_server::start(ServerConfig::new(DbLocation::File(db)))
-        .await
-        .unwrap();
+    let server = roost_server::start(ServerConfig::new(db)).await.unwrap();
     let me: MeResponse = client_for(&server.base_url(), token)
         .get("/v1/me")
         .await
@@ -157,4 +174,71 @@ async fn an_in_memory_database_serves_like_a_file() {
         .await
         .parse();
     assert_eq!(page.messages, vec![sent.message]);
+}
+
+/// Whether the database at `location` has a table named `table`.
+async fn has_table(location: &DbLocation, table: &str) -> bool {
+    let db = Db::open(location).await.unwrap();
+    let sql = match db.backend {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = $1"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+        }
+    };
+    let count: i64 = sqlx::Row::get(
+        &sqlx::query(sql)
+            .bind(table)
+            .fetch_one(&db.read)
+            .await
+            .unwrap(),
+        "n",
+    );
+    db.close().await;
+    count == 1
+}
+
+async fn demo_tables_exist_only_in_demo_databases(backend: TestBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let production = backend.fresh_database(dir.path()).await;
+    roost_server(&["add-user", "erin", "--db", &production.to_arg()]);
+    assert!(!has_table(&production, "demo_tokens").await);
+    assert!(!has_table(&production, "demo_chats").await);
+    assert!(
+        has_table(&production, "users").await,
+        "the check can see tables"
+    );
+
+    let demo_dir = tempfile::tempdir().unwrap();
+    let demo = backend.fresh_database(demo_dir.path()).await;
+    roost_server(&["demo", "--db", &demo.to_arg(), "--big-chat-messages", "10"]);
+    assert!(has_table(&demo, "demo_tokens").await);
+    assert!(has_table(&demo, "demo_chats").await);
+}
+
+#[test]
+fn a_db_url_with_an_unsupported_scheme_is_a_clear_error_not_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in ["mysql://u@h:3306/db", "redis://h:6379"] {
+        let (succeeded, stderr) = roost_server_in(dir.path(), &["add-user", "x", "--db", db]);
+        assert!(!succeeded, "--db {db} must fail");
+        assert!(
+            stderr.contains("unsupported database URL scheme"),
+            "--db {db}: {stderr}"
+        );
+    }
+    // A PostgreSQL URL is taken for one (here unreachable), never for a SQLite path.
+    let (succeeded, _) = roost_server_in(
+        dir.path(),
+        &[
+            "add-user",
+            "x",
+            "--db",
+            "postgres://u@unreachable.invalid:5432/db",
+        ],
+    );
+    assert!(!succeeded);
+    let created: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(created.is_empty(), "nothing may be created: {created:?}");
 }

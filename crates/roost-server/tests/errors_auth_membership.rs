@@ -8,6 +8,12 @@ use reqwest::Method;
 use roost_proto::*;
 use serde_json::json;
 
+roost_server::backend_tests!(
+    health_needs_no_token_but_everything_else_does,
+    a_non_member_gets_the_same_404_as_for_a_chat_that_does_not_exist,
+    bad_inputs_are_refused_with_the_right_kind_and_write_nothing,
+);
+
 /// Every endpoint concerning one chat, with a valid request body where one is needed.
 fn chat_endpoints(chat: &str, message: &str) -> Vec<(Method, String, Option<serde_json::Value>)> {
     vec![
@@ -54,9 +60,8 @@ async fn call(
     client.send_request(builder).await
 }
 
-#[tokio::test]
-async fn health_needs_no_token_but_everything_else_does() {
-    let server = spawn_test_server().await;
+async fn health_needs_no_token_but_everything_else_does(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Private", &["alice"]).await;
     let message = server.send("alice", chat, "hi").await;
     let anonymous = Client::anonymous(&server);
@@ -96,9 +101,8 @@ async fn health_needs_no_token_but_everything_else_does() {
     );
 }
 
-#[tokio::test]
-async fn a_non_member_gets_the_same_404_as_for_a_chat_that_does_not_exist() {
-    let server = spawn_test_server().await;
+async fn a_non_member_gets_the_same_404_as_for_a_chat_that_does_not_exist(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let secret = server.create_chat("Secret", &["alice", "bob"]).await;
     let message = server.send("alice", secret, "psst").await;
     let carol = Client::new(&server, "carol");
@@ -128,9 +132,8 @@ async fn a_non_member_gets_the_same_404_as_for_a_chat_that_does_not_exist() {
     assert_eq!(server.messages(secret).await[0].text(), Some("psst"));
 }
 
-#[tokio::test]
-async fn bad_inputs_are_refused_with_the_right_kind_and_write_nothing() {
-    let server = spawn_test_server().await;
+async fn bad_inputs_are_refused_with_the_right_kind_and_write_nothing(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Strict", &["alice"]).await;
     let message = server.send("alice", chat, "original").await;
     let alice = Client::new(&server, "alice");

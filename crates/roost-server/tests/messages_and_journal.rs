@@ -7,9 +7,24 @@ use common::*;
 use roost_proto::*;
 use serde_json::json;
 
-#[tokio::test]
-async fn fifty_concurrent_senders_get_exactly_seqs_one_to_fifty() {
-    let server = spawn_test_server().await;
+roost_server::backend_tests!(
+    fifty_concurrent_senders_get_exactly_seqs_one_to_fifty,
+    a_retried_send_returns_the_same_message_and_a_reused_key_is_refused,
+    concurrent_retries_of_one_send_create_one_message,
+    edits_and_deletes_take_new_revs_and_deletes_leave_tombstones,
+    changes_returns_the_latest_state_by_rev_with_seq_filters_and_paging,
+    changes_from_a_cursor_beyond_the_horizon_is_too_old,
+    range_pages_forward_with_continuation_and_include_tombstones,
+    a_seqs_list_returns_exactly_the_listed_seqs_in_one_response,
+    range_pages_backward_from_the_newest_page,
+    the_chat_list_and_chat_show_positions_and_only_the_callers_chats,
+    metrics_count_the_messages_and_bytes_the_client_received,
+    restart_keeps_every_message_and_the_address,
+    pages_read_during_concurrent_sends_agree_with_their_own_last_seq_and_rev,
+);
+
+async fn fifty_concurrent_senders_get_exactly_seqs_one_to_fifty(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Busy", &["alice", "bob", "carol"]).await;
     let mut tasks = Vec::new();
     for index in 0..50 {
@@ -38,9 +53,8 @@ async fn fifty_concurrent_senders_get_exactly_seqs_one_to_fifty() {
     assert_eq!(server.chat_position(chat).await, (50, 50));
 }
 
-#[tokio::test]
-async fn a_retried_send_returns_the_same_message_and_a_reused_key_is_refused() {
-    let server = spawn_test_server().await;
+async fn a_retried_send_returns_the_same_message_and_a_reused_key_is_refused(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Retry", &["alice", "bob"]).await;
     let alice = Client::new(&server, "alice");
 
@@ -82,9 +96,8 @@ async fn a_retried_send_returns_the_same_message_and_a_reused_key_is_refused() {
     assert_eq!(after_edit.message.seq, 1);
 }
 
-#[tokio::test]
-async fn concurrent_retries_of_one_send_create_one_message() {
-    let server = spawn_test_server().await;
+async fn concurrent_retries_of_one_send_create_one_message(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Flaky network", &["alice"]).await;
     let mut tasks = Vec::new();
     for _ in 0..10 {
@@ -108,9 +121,8 @@ async fn concurrent_retries_of_one_send_create_one_message() {
     assert_eq!(server.chat_position(chat).await, (1, 1));
 }
 
-#[tokio::test]
-async fn edits_and_deletes_take_new_revs_and_deletes_leave_tombstones() {
-    let server = spawn_test_server().await;
+async fn edits_and_deletes_take_new_revs_and_deletes_leave_tombstones(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Journal", &["alice", "bob"]).await;
     let alice = Client::new(&server, "alice");
     let bob = Client::new(&server, "bob");
@@ -212,9 +224,8 @@ fn uuid_v4() -> String {
     "00000000-0000-4000-8000-000000000001".to_owned()
 }
 
-#[tokio::test]
-async fn changes_returns_the_latest_state_by_rev_with_seq_filters_and_paging() {
-    let server = spawn_test_server().await;
+async fn changes_returns_the_latest_state_by_rev_with_seq_filters_and_paging(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Changes", &["alice", "bob"]).await;
     let messages = server.send_many("alice", chat, 10).await; // revs 1..=10
     server
@@ -321,9 +332,8 @@ async fn changes_returns_the_latest_state_by_rev_with_seq_filters_and_paging() {
     );
 }
 
-#[tokio::test]
-async fn changes_from_a_cursor_beyond_the_horizon_is_too_old() {
-    let server = spawn_test_server_with(|config| config.changes_horizon = 5).await;
+async fn changes_from_a_cursor_beyond_the_horizon_is_too_old(backend: TestBackend) {
+    let server = spawn_test_server_on_with(&backend, |config| config.changes_horizon = 5).await;
     let chat = server.create_chat("Old", &["alice"]).await;
     server.send_many("alice", chat, 10).await;
     let alice = Client::new(&server, "alice");
@@ -349,9 +359,8 @@ async fn changes_from_a_cursor_beyond_the_horizon_is_too_old() {
     );
 }
 
-#[tokio::test]
-async fn range_pages_forward_with_continuation_and_include_tombstones() {
-    let server = spawn_test_server().await;
+async fn range_pages_forward_with_continuation_and_include_tombstones(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Range", &["alice"]).await;
     let alice = Client::new(&server, "alice");
 
@@ -444,9 +453,8 @@ async fn range_pages_forward_with_continuation_and_include_tombstones() {
     assert!(beyond_open.messages.is_empty());
 }
 
-#[tokio::test]
-async fn a_seqs_list_returns_exactly_the_listed_seqs_in_one_response() {
-    let server = spawn_test_server().await;
+async fn a_seqs_list_returns_exactly_the_listed_seqs_in_one_response(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Scattered", &["alice"]).await;
     let alice = Client::new(&server, "alice");
     let messages = server.send_many("alice", chat, 30).await;
@@ -486,9 +494,8 @@ async fn a_seqs_list_returns_exactly_the_listed_seqs_in_one_response() {
     assert!(beyond.messages.is_empty());
 }
 
-#[tokio::test]
-async fn range_pages_backward_from_the_newest_page() {
-    let server = spawn_test_server().await;
+async fn range_pages_backward_from_the_newest_page(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Backward", &["alice"]).await;
     server.send_many("alice", chat, 25).await;
     let alice = Client::new(&server, "alice");
@@ -553,9 +560,8 @@ async fn range_pages_backward_from_the_newest_page() {
     );
 }
 
-#[tokio::test]
-async fn the_chat_list_and_chat_show_positions_and_only_the_callers_chats() {
-    let server = spawn_test_server().await;
+async fn the_chat_list_and_chat_show_positions_and_only_the_callers_chats(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let shared = server.create_chat("Shared", &["alice", "bob"]).await;
     let secret = server.create_chat("Secret", &["bob", "carol"]).await;
     server.send_many("bob", shared, 3).await;
@@ -609,9 +615,8 @@ async fn the_chat_list_and_chat_show_positions_and_only_the_callers_chats() {
     assert_eq!(list.chats.len(), 2, "the refused chat was not created");
 }
 
-#[tokio::test]
-async fn metrics_count_the_messages_and_bytes_the_client_received() {
-    let server = spawn_test_server().await;
+async fn metrics_count_the_messages_and_bytes_the_client_received(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Measured", &["alice"]).await;
     server.send_many("alice", chat, 30).await;
     server.reset_metrics();
@@ -658,9 +663,8 @@ async fn metrics_count_the_messages_and_bytes_the_client_received() {
     assert_eq!(server.metrics().total().requests, 0);
 }
 
-#[tokio::test]
-async fn restart_keeps_every_message_and_the_address() {
-    let mut server = spawn_test_server().await;
+async fn restart_keeps_every_message_and_the_address(backend: TestBackend) {
+    let mut server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Durable", &["alice"]).await;
     server.send_many("alice", chat, 5).await;
     let before = server.messages(chat).await;
@@ -690,9 +694,10 @@ async fn restart_keeps_every_message_and_the_address() {
     assert_eq!(next.message.seq, 6);
 }
 
-#[tokio::test]
-async fn pages_read_during_concurrent_sends_agree_with_their_own_last_seq_and_rev() {
-    let server = spawn_test_server().await;
+async fn pages_read_during_concurrent_sends_agree_with_their_own_last_seq_and_rev(
+    backend: TestBackend,
+) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Snapshot", &["alice", "bob"]).await;
     let bob = Client::new(&server, "bob");
     let writer = {

@@ -9,6 +9,14 @@ use roost_proto::*;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
+roost_server::backend_tests!(
+    members_receive_every_mutation_and_non_members_never_do,
+    chat_creation_is_announced_to_its_members,
+    heartbeats_arrive_at_the_configured_interval_and_pings_are_answered,
+    the_stream_refuses_missing_or_bad_tokens_before_upgrading,
+    stopping_the_server_closes_the_stream,
+);
+
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -67,9 +75,8 @@ async fn expect_hello(socket: &mut Socket, user: &str) {
     }
 }
 
-#[tokio::test]
-async fn members_receive_every_mutation_and_non_members_never_do() {
-    let server = spawn_test_server().await;
+async fn members_receive_every_mutation_and_non_members_never_do(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Live", &["alice", "bob"]).await;
     let carols_chat = server.create_chat("Carol only", &["carol"]).await;
     let mut bob = connect(&server, "bob").await;
@@ -123,9 +130,8 @@ async fn members_receive_every_mutation_and_non_members_never_do() {
     }
 }
 
-#[tokio::test]
-async fn chat_creation_is_announced_to_its_members() {
-    let server = spawn_test_server().await;
+async fn chat_creation_is_announced_to_its_members(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let mut bob = connect(&server, "bob").await;
     expect_hello(&mut bob, "bob").await;
     let alice = Client::new(&server, "alice");
@@ -142,11 +148,11 @@ async fn chat_creation_is_announced_to_its_members() {
     }
 }
 
-#[tokio::test]
-async fn heartbeats_arrive_at_the_configured_interval_and_pings_are_answered() {
-    let server =
-        spawn_test_server_with(|config| config.heartbeat_interval = Duration::from_millis(50))
-            .await;
+async fn heartbeats_arrive_at_the_configured_interval_and_pings_are_answered(backend: TestBackend) {
+    let server = spawn_test_server_on_with(&backend, |config| {
+        config.heartbeat_interval = Duration::from_millis(50)
+    })
+    .await;
     let mut alice = connect(&server, "alice").await;
     match next_event(&mut alice).await {
         Some(StreamEvent::Hello { heartbeat_ms, .. }) => assert_eq!(heartbeat_ms, 50),
@@ -177,9 +183,8 @@ async fn heartbeats_arrive_at_the_configured_interval_and_pings_are_answered() {
     assert!(server.metrics().route("stream").bytes > 0);
 }
 
-#[tokio::test]
-async fn the_stream_refuses_missing_or_bad_tokens_before_upgrading() {
-    let server = spawn_test_server().await;
+async fn the_stream_refuses_missing_or_bad_tokens_before_upgrading(backend: TestBackend) {
+    let server = spawn_test_server_on(&backend).await;
     let url = format!("ws://{}/v1/stream", server.addr());
     for header in [None, Some("Bearer wrong")] {
         let mut request = url.clone().into_client_request().unwrap();
@@ -200,9 +205,8 @@ async fn the_stream_refuses_missing_or_bad_tokens_before_upgrading() {
     }
 }
 
-#[tokio::test]
-async fn stopping_the_server_closes_the_stream() {
-    let mut server = spawn_test_server().await;
+async fn stopping_the_server_closes_the_stream(backend: TestBackend) {
+    let mut server = spawn_test_server_on(&backend).await;
     let mut alice = connect(&server, "alice").await;
     expect_hello(&mut alice, "alice").await;
     server.stop().await;

@@ -3,7 +3,10 @@
 
 use reqwest::{Method, StatusCode};
 #[allow(unused_imports)]
-pub use roost_server::testing::{TestServer, spawn_test_server, spawn_test_server_with};
+pub use roost_server::testing::{
+    TestBackend, TestServer, spawn_test_server, spawn_test_server_on, spawn_test_server_on_with,
+    spawn_test_server_with,
+};
 use serde_json::Value;
 
 /// What a test looks at in a response.

@@ -1,11 +1,11 @@
-//! The WebSocket hub behind `GET /v1/stream`: one tokio broadcast channel whose items carry
-//! the chat's member list and the pre-serialised frame; each connection forwards only the items
-//! addressed to its user, so a non-member never sees an event. A connection that falls behind
-//! (broadcast `Lagged`) is closed: the client reconnects and catches up through the chat list,
-//! which is cheaper and safer than buffering without bound.
+//! `GET /v1/stream`: the WebSocket connection of one user. It subscribes to the
+//! [`crate::hub::Hub`] before the upgrade completes, forwards the events addressed to its user,
+//! sends heartbeats, and closes with 1013 when it lags or the hub resets (the client then
+//! reconnects and resyncs) and with 1001 when the server shuts down.
 
-use crate::api::AuthUser;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::extract::AuthUser;
+use crate::hub::HubItem;
 use crate::service::AppCore;
 use crate::store::now_millis;
 use axum::extract::State;
@@ -19,53 +19,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::broadcast;
 
-/// How many events a slow connection may be behind before it is closed.
-const HUB_CAPACITY: usize = 4096;
 /// Close code sent to a connection that lagged (RFC 6455 1013: try again later).
-const CLOSE_CODE_LAGGED: u16 = 1013;
+pub const CLOSE_CODE_LAGGED: u16 = 1013;
 /// Close code sent when the server shuts down (1001: going away).
-const CLOSE_CODE_GOING_AWAY: u16 = 1001;
-
-/// One event for the members of one chat.
-#[derive(Debug)]
-pub struct HubItem {
-    pub members: Vec<UserId>,
-    pub frame: String,
-    pub is_message: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Hub {
-    sender: broadcast::Sender<Arc<HubItem>>,
-}
-
-impl Default for Hub {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Hub {
-    pub fn new() -> Self {
-        let (sender, _) = broadcast::channel(HUB_CAPACITY);
-        Hub { sender }
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<HubItem>> {
-        self.sender.subscribe()
-    }
-
-    /// Queues `event` for every connected member. No receiver is not an error.
-    pub fn publish(&self, members: Vec<UserId>, event: &StreamEvent) {
-        let frame = serde_json::to_string(event).unwrap_or_default();
-        let is_message = matches!(event, StreamEvent::Message { .. });
-        let _ = self.sender.send(Arc::new(HubItem {
-            members,
-            frame,
-            is_message,
-        }));
-    }
-}
+pub const CLOSE_CODE_GOING_AWAY: u16 = 1001;
 
 /// `GET /v1/stream`: authenticates BEFORE upgrading (401 JSON otherwise).
 pub async fn stream_handler(
@@ -135,11 +92,18 @@ async fn run_connection(
                 break;
             }
             item = receiver.recv() => match item {
-                Ok(item) => {
-                    if item.members.contains(&user) && !send_frame(&mut socket, &app, item.frame.clone(), item.is_message).await {
+                Ok(item) => match item.as_ref() {
+                    HubItem::Event { members, frame, is_message } => {
+                        if members.contains(&user) && !send_frame(&mut socket, &app, frame.clone(), *is_message).await {
+                            break;
+                        }
+                    }
+                    HubItem::Reset { reason } => {
+                        tracing::warn!(user = %user, reason, "stream feed reset; closing the connection so the client resyncs");
+                        let _ = socket.send(close_frame(CLOSE_CODE_LAGGED, *reason)).await;
                         break;
                     }
-                }
+                },
                 Err(broadcast::error::RecvError::Lagged(skipped)) => {
                     tracing::warn!(user = %user, skipped, "stream connection lagged; closing it so the client resyncs");
                     let _ = socket.send(close_frame(CLOSE_CODE_LAGGED, "lagged behind; reconnect and resync")).await;

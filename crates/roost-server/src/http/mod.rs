@@ -1,0 +1,132 @@
+//! The HTTP API under `/v1/`: the router and the observing middleware that logs each request
+//! and feeds [`crate::metrics::Metrics`]. The only layer that knows HTTP: it maps the domain's
+//! errors ([`error`]), extracts requests ([`extract`]), answers them ([`handlers`]) and serves
+//! the WebSocket stream ([`stream`]).
+//!
+//! Dependencies point one way: `http` → [`crate::service`] → [`crate::store`] /
+//! [`crate::hub`]; nothing below `http` imports it.
+
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod stream;
+
+use crate::http::error::ApiError;
+use crate::http::extract::MESSAGE_COUNT_HEADER;
+use crate::service::AppCore;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch};
+use roost_proto::{ErrorKind, MAX_REQUEST_BODY_BYTES};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub type AppState = Arc<AppCore>;
+
+pub fn router(app: AppState) -> Router {
+    use handlers::*;
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/me", get(me))
+        .route("/v1/chats", get(list_chats).post(create_chat))
+        .route("/v1/chats/{chat_id}", get(get_chat))
+        .route(
+            "/v1/chats/{chat_id}/messages",
+            get(get_messages).post(send_message),
+        )
+        .route(
+            "/v1/chats/{chat_id}/messages/{message_id}",
+            patch(edit_message).delete(delete_message),
+        )
+        .route("/v1/chats/{chat_id}/changes", get(get_changes))
+        .route("/v1/stream", get(stream::stream_handler))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), observe))
+        .with_state(app)
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::new(ErrorKind::NotFound, "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        "method not allowed on this route",
+    )
+}
+
+// ------------------------------------------------------------------------------- observing
+
+/// The metrics name of a route.
+pub fn route_name(method: &Method, matched_path: Option<&str>) -> &'static str {
+    match (method.as_str(), matched_path.unwrap_or("")) {
+        ("GET", "/v1/health") => "health",
+        ("GET", "/v1/me") => "me",
+        ("GET", "/v1/chats") => "chats",
+        ("POST", "/v1/chats") => "create_chat",
+        ("GET", "/v1/chats/{chat_id}") => "chat",
+        ("GET", "/v1/chats/{chat_id}/messages") => "range",
+        ("POST", "/v1/chats/{chat_id}/messages") => "send",
+        ("PATCH", "/v1/chats/{chat_id}/messages/{message_id}") => "edit",
+        ("DELETE", "/v1/chats/{chat_id}/messages/{message_id}") => "delete",
+        ("GET", "/v1/chats/{chat_id}/changes") => "changes",
+        ("GET", "/v1/stream") => "stream",
+        _ => "other",
+    }
+}
+
+/// Logs every request and records its figures. The body is buffered (responses are small JSON
+/// documents already in memory) so the byte count is exactly what goes on the wire, and the
+/// response gets an exact Content-Length.
+async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let matched_path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let path = request.uri().path().to_owned();
+    let route = route_name(&method, matched_path.as_deref());
+    let response = next.run(request).await;
+    let status = response.status();
+    let messages = response
+        .headers()
+        .get(MESSAGE_COUNT_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .unwrap_or(0);
+    let (response, bytes) = if status == StatusCode::SWITCHING_PROTOCOLS {
+        (response, 0)
+    } else {
+        let (parts, body) = response.into_parts();
+        match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => {
+                let len = bytes.len() as u64;
+                (Response::from_parts(parts, Body::from(bytes)), len)
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not buffer a response body");
+                (ApiError::internal().into_response(), 0)
+            }
+        }
+    };
+    app.metrics.record_request(route, messages, bytes);
+    tracing::info!(
+        method = %method,
+        route,
+        path = %path,
+        status = status.as_u16(),
+        messages,
+        bytes,
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}

@@ -1,0 +1,486 @@
+//! The mutations: chat creation, send (idempotent), edit, delete (tombstone) and the bulk
+//! insert used by the demo and the test helpers. Each is one write transaction that begins by
+//! locking the chat row ([`lock_visible_chat`]) and, before commit, queues its announcement.
+
+use crate::db::Backend;
+use crate::error::{DomainError, ServerError};
+use crate::store::rows::{
+    MESSAGE_COLUMNS, chat_members, lock_visible_chat, message_from_row, message_in_chat,
+    parse_uuid, position_from_row, to_i64,
+};
+use crate::store::{ChatPosition, MutationOutcome, Store, check_title, now_millis, sha256_hex};
+use roost_proto::{ChatId, ChatSummary, Message, MessageId, Seq, StreamEvent, UnixMillis, UserId};
+use sqlx::{AnyConnection, Row};
+
+/// How often a send is retried after losing an idempotency-key race to a concurrent send on
+/// another chat (PostgreSQL; the retry then finds the winner's row and answers from it).
+const SEND_ATTEMPTS: usize = 3;
+
+/// Fingerprint of a send request, to tell a retry from a reused key. serde_json (without
+/// `preserve_order`) serialises object keys sorted, so equal bodies hash equally.
+fn send_fingerprint(chat: ChatId, body: &serde_json::Value) -> String {
+    let canonical = serde_json::to_string(body).unwrap_or_default();
+    sha256_hex(format!("{chat}\n{canonical}").as_bytes())
+}
+
+fn is_unique_violation(error: &DomainError) -> bool {
+    matches!(
+        error,
+        DomainError::Internal(ServerError::Database(sqlx::Error::Database(db)))
+            if db.is_unique_violation()
+    )
+}
+
+impl Store {
+    /// Creates a chat with `creator` plus `members` (deduplicated). Unknown members are refused.
+    pub async fn create_chat(
+        &self,
+        creator: &UserId,
+        title: &str,
+        members: &[UserId],
+    ) -> Result<ChatSummary, DomainError> {
+        let title = check_title(title)?;
+        let mut all_members: Vec<UserId> = vec![creator.clone()];
+        for member in members {
+            if !all_members.contains(member) {
+                all_members.push(member.clone());
+            }
+        }
+        let mut tx = self.db.write.begin().await?;
+        for member in &all_members {
+            let exists = sqlx::query("SELECT 1 FROM users WHERE id = $1")
+                .bind(member.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Err(DomainError::InvalidInput(format!(
+                    "unknown member {:?}",
+                    member.as_str()
+                )));
+            }
+        }
+        let chat_id = ChatId(uuid::Uuid::new_v4());
+        insert_chat_tx(&mut tx, chat_id, title, &all_members, now_millis()).await?;
+        let members = chat_members(&mut tx, chat_id).await?;
+        let chat = ChatSummary {
+            id: chat_id,
+            title: title.to_owned(),
+            members,
+            last_seq: 0,
+            rev: 0,
+            last_message_at: None,
+        };
+        self.announce_in_tx(
+            &mut tx,
+            &chat.members,
+            &StreamEvent::Chat { chat: chat.clone() },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(chat)
+    }
+
+    /// Sends a message (or replays an earlier send with the same idempotency key).
+    pub async fn send(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        idempotency_key: &str,
+        body: &serde_json::Value,
+    ) -> Result<MutationOutcome, DomainError> {
+        let mut attempt = 1;
+        loop {
+            match self.send_once(user, chat, idempotency_key, body).await {
+                Err(error) if attempt < SEND_ATTEMPTS && is_unique_violation(&error) => {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        idempotency_key: &str,
+        body: &serde_json::Value,
+    ) -> Result<MutationOutcome, DomainError> {
+        let fingerprint = send_fingerprint(chat, body);
+        let mut tx = self.db.write.begin().await?;
+        let chat_row = lock_visible_chat(&mut tx, self.backend(), user, chat).await?;
+        let earlier = sqlx::query(
+            "SELECT chat_id, message_id, request_sha256 FROM idempotency WHERE user_id = $1 AND key = $2",
+        )
+        .bind(user.as_str())
+        .bind(idempotency_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(earlier) = earlier {
+            let earlier_fingerprint: String = earlier.try_get("request_sha256")?;
+            if earlier_fingerprint != fingerprint {
+                return Err(DomainError::IdempotencyKeyReused);
+            }
+            let message_id = MessageId(parse_uuid(earlier.try_get("message_id")?, "message")?);
+            let message = message_in_chat(&mut tx, chat, message_id)
+                .await?
+                .ok_or_else(|| {
+                    ServerError::Corrupt("idempotency row points to a missing message".into())
+                })?;
+            let members = chat_members(&mut tx, chat).await?;
+            tx.commit().await?;
+            return Ok(MutationOutcome {
+                message,
+                position: chat_row.position(),
+                members,
+                changed: false,
+            });
+        }
+        let now = now_millis();
+        let message = insert_message_tx(&mut tx, chat, user, body, now).await?;
+        sqlx::query(
+            "INSERT INTO idempotency (user_id, key, chat_id, message_id, request_sha256, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(user.as_str())
+        .bind(idempotency_key)
+        .bind(chat.to_string())
+        .bind(message.id.to_string())
+        .bind(&fingerprint)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let members = chat_members(&mut tx, chat).await?;
+        let position = ChatPosition {
+            last_seq: message.seq,
+            rev: message.rev,
+        };
+        let outcome = MutationOutcome {
+            message,
+            position,
+            members,
+            changed: true,
+        };
+        self.announce_in_tx(&mut tx, &outcome.members, &outcome.event())
+            .await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    pub async fn edit(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        id: MessageId,
+        body: &serde_json::Value,
+        expected_version: Option<u64>,
+    ) -> Result<MutationOutcome, DomainError> {
+        let mut tx = self.db.write.begin().await?;
+        lock_visible_chat(&mut tx, self.backend(), user, chat).await?;
+        let current = message_in_chat(&mut tx, chat, id)
+            .await?
+            .ok_or(DomainError::MessageNotFound)?;
+        if &current.author != user {
+            return Err(DomainError::NotAuthor { action: "edit" });
+        }
+        if current.is_deleted() {
+            return Err(DomainError::EditOfDeleted);
+        }
+        if let Some(expected) = expected_version
+            && expected != current.version
+        {
+            return Err(DomainError::VersionMismatch {
+                expected,
+                current: current.version,
+            });
+        }
+        let (message, position) = edit_message_tx(&mut tx, chat, id, body, now_millis()).await?;
+        let members = chat_members(&mut tx, chat).await?;
+        let outcome = MutationOutcome {
+            message,
+            position,
+            members,
+            changed: true,
+        };
+        self.announce_in_tx(&mut tx, &outcome.members, &outcome.event())
+            .await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    pub async fn delete(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        id: MessageId,
+    ) -> Result<MutationOutcome, DomainError> {
+        let mut tx = self.db.write.begin().await?;
+        let chat_row = lock_visible_chat(&mut tx, self.backend(), user, chat).await?;
+        let current = message_in_chat(&mut tx, chat, id)
+            .await?
+            .ok_or(DomainError::MessageNotFound)?;
+        if &current.author != user {
+            return Err(DomainError::NotAuthor { action: "delete" });
+        }
+        let members = chat_members(&mut tx, chat).await?;
+        if current.is_deleted() {
+            // Deleting is idempotent: the tombstone as it is, no new rev.
+            tx.commit().await?;
+            return Ok(MutationOutcome {
+                message: current,
+                position: chat_row.position(),
+                members,
+                changed: false,
+            });
+        }
+        let (message, position) = delete_message_tx(&mut tx, chat, id, now_millis()).await?;
+        let outcome = MutationOutcome {
+            message,
+            position,
+            members,
+            changed: true,
+        };
+        self.announce_in_tx(&mut tx, &outcome.members, &outcome.event())
+            .await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Appends many messages in ONE transaction (fast: one seq/rev allocation, multi-row
+    /// inserts). Used by the demo and `testing::TestServer::send_many`; nothing is announced.
+    pub async fn bulk_insert(
+        &self,
+        chat: ChatId,
+        count: usize,
+        make: impl FnMut(Seq) -> (UserId, serde_json::Value, UnixMillis),
+    ) -> Result<Vec<Message>, ServerError> {
+        let mut tx = self.db.write.begin().await?;
+        let messages = bulk_insert_tx(&mut tx, self.backend(), chat, count, make).await?;
+        tx.commit().await?;
+        Ok(messages)
+    }
+}
+
+pub async fn insert_chat_tx(
+    conn: &mut AnyConnection,
+    chat: ChatId,
+    title: &str,
+    members: &[UserId],
+    created_at: UnixMillis,
+) -> Result<(), ServerError> {
+    sqlx::query(
+        "INSERT INTO chats (id, title, last_seq, rev, last_message_at, created_at) VALUES ($1, $2, 0, 0, NULL, $3)",
+    )
+    .bind(chat.to_string())
+    .bind(title)
+    .bind(created_at)
+    .execute(&mut *conn)
+    .await?;
+    for member in members {
+        sqlx::query(
+            "INSERT INTO chat_members (chat_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(chat.to_string())
+        .bind(member.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Allocates the chat's next seq and rev and inserts the message, inside the caller's
+/// transaction (which holds the chat row's lock).
+pub async fn insert_message_tx(
+    conn: &mut AnyConnection,
+    chat: ChatId,
+    author: &UserId,
+    body: &serde_json::Value,
+    created_at: UnixMillis,
+) -> Result<Message, ServerError> {
+    let allocated = sqlx::query(
+        "UPDATE chats SET last_seq = last_seq + 1, rev = rev + 1, last_message_at = $1 WHERE id = $2 \
+         RETURNING last_seq, rev",
+    )
+    .bind(created_at)
+    .bind(chat.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    let position = position_from_row(&allocated)?;
+    let id = MessageId(uuid::Uuid::new_v4());
+    sqlx::query(
+        "INSERT INTO messages (chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev) \
+         VALUES ($1, $2, $3, 1, $4, $5, NULL, NULL, $6, $7)",
+    )
+    .bind(chat.to_string())
+    .bind(to_i64(position.last_seq))
+    .bind(id.to_string())
+    .bind(author.as_str())
+    .bind(created_at)
+    .bind(body.to_string())
+    .bind(to_i64(position.rev))
+    .execute(&mut *conn)
+    .await?;
+    Ok(Message {
+        id,
+        chat_id: chat,
+        seq: position.last_seq,
+        version: 1,
+        author: author.clone(),
+        created_at,
+        edited_at: None,
+        deleted_at: None,
+        body: body.clone(),
+        rev: position.rev,
+    })
+}
+
+/// See [`Store::bulk_insert`]. `make(seq)` gives the author, body and created_at of the
+/// message that gets `seq`.
+pub async fn bulk_insert_tx(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    chat: ChatId,
+    count: usize,
+    mut make: impl FnMut(Seq) -> (UserId, serde_json::Value, UnixMillis),
+) -> Result<Vec<Message>, ServerError> {
+    let lock = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE",
+    };
+    let row = sqlx::query(&format!(
+        "SELECT last_seq, rev FROM chats WHERE id = $1{lock}"
+    ))
+    .bind(chat.to_string())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ServerError::InvalidInput(format!("no chat {chat}")))?;
+    let start = position_from_row(&row)?;
+    let mut messages = Vec::with_capacity(count);
+    for offset in 1..=count as u64 {
+        let seq = start.last_seq + offset;
+        let (author, body, created_at) = make(seq);
+        messages.push(Message {
+            id: MessageId(uuid::Uuid::new_v4()),
+            chat_id: chat,
+            seq,
+            version: 1,
+            author,
+            created_at,
+            edited_at: None,
+            deleted_at: None,
+            body,
+            rev: start.rev + offset,
+        });
+    }
+    insert_rows(conn, chat, &messages).await?;
+    if let Some(last) = messages.last() {
+        sqlx::query("UPDATE chats SET last_seq = $1, rev = $2, last_message_at = $3 WHERE id = $4")
+            .bind(to_i64(last.seq))
+            .bind(to_i64(last.rev))
+            .bind(last.created_at)
+            .bind(chat.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(messages)
+}
+
+/// Multi-row inserts: one statement per `BULK_ROWS` messages keeps 100 000 rows to seconds.
+async fn insert_rows(
+    conn: &mut AnyConnection,
+    chat: ChatId,
+    messages: &[Message],
+) -> Result<(), ServerError> {
+    const BULK_ROWS: usize = 200;
+    const COLUMNS_BOUND: usize = 7;
+    let chat_text = chat.to_string();
+    for chunk in messages.chunks(BULK_ROWS) {
+        let placeholders = (0..chunk.len())
+            .map(|row| {
+                let p = row * COLUMNS_BOUND;
+                format!(
+                    "(${}, ${}, ${}, 1, ${}, ${}, NULL, NULL, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO messages (chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev) VALUES {placeholders}"
+        );
+        let mut query = sqlx::query(&sql);
+        for message in chunk {
+            query = query
+                .bind(chat_text.clone())
+                .bind(to_i64(message.seq))
+                .bind(message.id.to_string())
+                .bind(message.author.as_str().to_owned())
+                .bind(message.created_at)
+                .bind(message.body.to_string())
+                .bind(to_i64(message.rev));
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn take_next_rev(
+    conn: &mut AnyConnection,
+    chat: ChatId,
+) -> Result<ChatPosition, ServerError> {
+    let row = sqlx::query("UPDATE chats SET rev = rev + 1 WHERE id = $1 RETURNING last_seq, rev")
+        .bind(chat.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    position_from_row(&row)
+}
+
+/// Edits (version + 1, new rev) inside the caller's transaction; checks are the caller's.
+pub async fn edit_message_tx(
+    conn: &mut AnyConnection,
+    chat: ChatId,
+    id: MessageId,
+    body: &serde_json::Value,
+    edited_at: UnixMillis,
+) -> Result<(Message, ChatPosition), ServerError> {
+    let position = take_next_rev(conn, chat).await?;
+    let row = sqlx::query(&format!(
+        "UPDATE messages SET version = version + 1, edited_at = $1, body = $2, rev = $3 \
+         WHERE chat_id = $4 AND id = $5 RETURNING {MESSAGE_COLUMNS}"
+    ))
+    .bind(edited_at)
+    .bind(body.to_string())
+    .bind(to_i64(position.rev))
+    .bind(chat.to_string())
+    .bind(id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((message_from_row(&row)?, position))
+}
+
+/// Turns the message into a tombstone (body NULL, version + 1, new rev); seq stays.
+pub async fn delete_message_tx(
+    conn: &mut AnyConnection,
+    chat: ChatId,
+    id: MessageId,
+    deleted_at: UnixMillis,
+) -> Result<(Message, ChatPosition), ServerError> {
+    let position = take_next_rev(conn, chat).await?;
+    let row = sqlx::query(&format!(
+        "UPDATE messages SET version = version + 1, deleted_at = $1, body = NULL, rev = $2 \
+         WHERE chat_id = $3 AND id = $4 RETURNING {MESSAGE_COLUMNS}"
+    ))
+    .bind(deleted_at)
+    .bind(to_i64(position.rev))
+    .bind(chat.to_string())
+    .bind(id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((message_from_row(&row)?, position))
+}
