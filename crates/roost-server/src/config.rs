@@ -111,7 +111,21 @@ pub struct ServerConfig {
     pub changes_horizon: u64,
     /// Interval between `heartbeat` frames on the stream.
     pub heartbeat_interval: Duration,
+    /// How long one send to a stream client may take; a client that does not read is dropped
+    /// instead of blocking its heartbeat and the server's shutdown.
+    pub stream_send_timeout: Duration,
+    /// Most concurrent streams in all (`503 overloaded` past it).
+    pub max_streams: usize,
+    /// Most concurrent streams of one user (`429 rate_limited` past it).
+    pub max_streams_per_user: usize,
 }
+
+/// Default [`ServerConfig::stream_send_timeout`].
+pub const DEFAULT_STREAM_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`ServerConfig::max_streams`]: above the 10,000 streams one instance is sized for.
+pub const DEFAULT_MAX_STREAMS: usize = 20_000;
+/// Default [`ServerConfig::max_streams_per_user`]: a user's devices and windows, with room.
+pub const DEFAULT_MAX_STREAMS_PER_USER: usize = 16;
 
 impl ServerConfig {
     /// Defaults for everything but the database: 127.0.0.1 on an ephemeral port.
@@ -121,6 +135,9 @@ impl ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             changes_horizon: DEFAULT_CHANGES_HORIZON,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            stream_send_timeout: DEFAULT_STREAM_SEND_TIMEOUT,
+            max_streams: DEFAULT_MAX_STREAMS,
+            max_streams_per_user: DEFAULT_MAX_STREAMS_PER_USER,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct AppCore {
     pub shutdown: watch::Receiver<bool>,
     /// Number of live stream connections (shutdown waits for them to close).
     pub active_streams: Arc<AtomicUsize>,
+    /// Stream connections held per user and in all, for the connection caps.
+    pub stream_slots: Arc<crate::http::slots::StreamSlots>,
 }
 
 impl AppCore {
@@ -48,6 +50,7 @@ impl AppCore {
             write_lock: Mutex::new(()),
             shutdown,
             active_streams: Arc::new(AtomicUsize::new(0)),
+            stream_slots: Arc::new(crate::http::slots::StreamSlots::default()),
         }
     }
 

@@ -268,6 +268,14 @@ impl TestServer {
 
     /// The running server's core, or (when stopped) a core on the same database file whose
     /// mutations are not streamed to anyone.
+    /// The live stream connections of the running server (0 when stopped).
+    pub fn open_streams(&self) -> usize {
+        self.server
+            .as_ref()
+            .map(|server| server.core().active_streams.load(std::sync::atomic::Ordering::SeqCst))
+            .unwrap_or(0)
+    }
+
     async fn core(&self) -> Arc<AppCore> {
         if let Some(server) = &self.server {
             return server.core();

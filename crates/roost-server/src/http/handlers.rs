@@ -12,7 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roost_proto::{
-    ChangesQuery, ChangesResponse, ChatListResponse, CreateChatRequest, EditRequest, ErrorKind,
+    ChangesQuery, ChangesResponse, ChatId, ChatListQuery, ChatListResponse, CreateChatRequest,
+    DEFAULT_CHAT_PAGE_SIZE, EditRequest, ErrorKind, MAX_CHAT_PAGE_SIZE,
     MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_BODY_BYTES, MeResponse, MessageResponse, PROTOCOL_VERSION,
     RangeQuery, SendRequest,
 };
@@ -43,9 +44,33 @@ pub(crate) async fn me(user: AuthUser) -> axum::Json<MeResponse> {
 pub(crate) async fn list_chats(
     State(app): State<AppState>,
     user: AuthUser,
+    ApiQuery(query): ApiQuery<ChatListQuery>,
 ) -> Result<axum::Json<ChatListResponse>, ApiError> {
-    let chats = app.store.list_chats(&user.user_id).await?;
-    Ok(axum::Json(ChatListResponse { chats }))
+    let limit = match query.limit {
+        None => DEFAULT_CHAT_PAGE_SIZE,
+        Some(0) => return Err(ApiError::bad_request("limit must be at least 1")),
+        Some(limit) if limit > MAX_CHAT_PAGE_SIZE => {
+            return Err(ApiError::new(
+                ErrorKind::PageSizeTooLarge,
+                format!("limit {limit} is over the cap of {MAX_CHAT_PAGE_SIZE}"),
+            ));
+        }
+        Some(limit) => limit,
+    };
+    // The cursor is the last chat id of the previous page (opaque to clients).
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(cursor) => Some(cursor.parse::<ChatId>().map_err(|_| {
+            ApiError::bad_request(format!("malformed cursor {cursor:?}: use a next_cursor"))
+        })?),
+    };
+    let (chats, more) = app.store.list_chats(&user.user_id, after, limit).await?;
+    let next_cursor = if more {
+        chats.last().map(|chat| chat.id.to_string())
+    } else {
+        None
+    };
+    Ok(axum::Json(ChatListResponse { chats, next_cursor }))
 }
 
 pub(crate) async fn create_chat(

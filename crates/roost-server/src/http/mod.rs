@@ -9,6 +9,7 @@
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod slots;
 pub mod stream;
 
 use crate::http::error::ApiError;

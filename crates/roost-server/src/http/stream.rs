@@ -14,7 +14,7 @@ use axum::extract::ws::{
     rejection::WebSocketUpgradeRejection,
 };
 use axum::response::{IntoResponse, Response};
-use roost_proto::{PROTOCOL_VERSION, StreamEvent, UserId};
+use roost_proto::{MAX_CLIENT_STREAM_MESSAGE_BYTES, PROTOCOL_VERSION, StreamEvent, UserId};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::broadcast;
@@ -40,10 +40,26 @@ pub async fn stream_handler(
             .into_response();
         }
     };
+    let slot = match app.stream_slots.take(
+        &user.user_id,
+        app.config.max_streams,
+        app.config.max_streams_per_user,
+    ) {
+        Ok(slot) => slot,
+        Err(refusal) => return refusal.into_response(),
+    };
     // Subscribe now, before the upgrade completes, so no event committed after this request
     // was accepted can slip between the upgrade and the first receive.
     let receiver = app.hub.subscribe();
-    upgrade.on_upgrade(move |socket| run_connection(socket, app, user.user_id, receiver))
+    // Clients send nothing meaningful in protocol v1: a few KiB bound what one may make the
+    // server buffer (a larger message or frame closes the connection with 1009).
+    upgrade
+        .max_message_size(MAX_CLIENT_STREAM_MESSAGE_BYTES)
+        .max_frame_size(MAX_CLIENT_STREAM_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            run_connection(socket, app, user.user_id, receiver).await;
+            drop(slot);
+        })
 }
 
 struct ActiveStreamGuard(Arc<std::sync::atomic::AtomicUsize>);
@@ -88,7 +104,7 @@ async fn run_connection(
     loop {
         tokio::select! {
             _ = async { let _ = shutdown.wait_for(|down| *down).await; } => {
-                let _ = socket.send(close_frame(CLOSE_CODE_GOING_AWAY, "server shutting down")).await;
+                send_close(&mut socket, &app, CLOSE_CODE_GOING_AWAY, "server shutting down").await;
                 break;
             }
             item = receiver.recv() => match item {
@@ -100,13 +116,13 @@ async fn run_connection(
                     }
                     HubItem::Reset { reason } => {
                         tracing::warn!(user = %user, reason, "stream feed reset; closing the connection so the client resyncs");
-                        let _ = socket.send(close_frame(CLOSE_CODE_LAGGED, *reason)).await;
+                        send_close(&mut socket, &app, CLOSE_CODE_LAGGED, *reason).await;
                         break;
                     }
                 },
                 Err(broadcast::error::RecvError::Lagged(skipped)) => {
                     tracing::warn!(user = %user, skipped, "stream connection lagged; closing it so the client resyncs");
-                    let _ = socket.send(close_frame(CLOSE_CODE_LAGGED, "lagged behind; reconnect and resync")).await;
+                    send_close(&mut socket, &app, CLOSE_CODE_LAGGED, "lagged behind; reconnect and resync").await;
                     break;
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
@@ -119,7 +135,8 @@ async fn run_connection(
             }
             incoming = socket.recv() => match incoming {
                 // Pings are answered by the WebSocket layer itself; text/binary from the
-                // client carry no meaning in protocol v1 and are ignored.
+                // client carry no meaning in protocol v1 and are ignored (they are at most
+                // MAX_CLIENT_STREAM_MESSAGE_BYTES: a larger one is an error here and closes).
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
@@ -135,6 +152,15 @@ fn close_frame(code: u16, reason: &'static str) -> WsMessage {
     }))
 }
 
+/// Sends a close frame, giving up after the send timeout (the connection ends either way).
+async fn send_close(socket: &mut WebSocket, app: &AppCore, code: u16, reason: &'static str) {
+    let _ = tokio::time::timeout(
+        app.config.stream_send_timeout,
+        socket.send(close_frame(code, reason)),
+    )
+    .await;
+}
+
 async fn send_frame(
     socket: &mut WebSocket,
     app: &AppCore,
@@ -142,12 +168,23 @@ async fn send_frame(
     is_message: bool,
 ) -> bool {
     let bytes = frame.len() as u64;
-    match socket.send(WsMessage::Text(frame.into())).await {
-        Ok(()) => {
+    // A client that does not read would otherwise block this connection (its heartbeat and
+    // the server's shutdown) forever; past the timeout it is dropped and will resync.
+    let sent = tokio::time::timeout(
+        app.config.stream_send_timeout,
+        socket.send(WsMessage::Text(frame.into())),
+    )
+    .await;
+    match sent {
+        Ok(Ok(())) => {
             app.metrics
                 .record_stream_frame(u64::from(is_message), bytes);
             true
         }
-        Err(_) => false,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::warn!("a stream client did not read within the send timeout; dropping it");
+            false
+        }
     }
 }

@@ -42,21 +42,39 @@ fn page_from_rows(
 
 impl Store {
     /// Every chat `user` belongs to, most recently active first.
-    pub async fn list_chats(&self, user: &UserId) -> Result<Vec<ChatSummary>, ServerError> {
+    /// One page of the chats `user` is a member of, in ascending chat id order after `after`
+    /// (a stable order: a chat that becomes active while a client pages is neither skipped nor
+    /// listed twice). Returns at most `limit` chats and whether more follow. Both queries walk
+    /// `chat_members_by_user (user_id, chat_id)`, so a page costs O(limit), not O(chats).
+    pub async fn list_chats(
+        &self,
+        user: &UserId,
+        after: Option<ChatId>,
+        limit: u32,
+    ) -> Result<(Vec<ChatSummary>, bool), ServerError> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let fetch = i64::from(limit) + 1;
         let mut tx = self.db.read.begin().await?;
-        let chat_rows = sqlx::query(
-            "SELECT c.id, c.title, c.last_seq, c.rev, c.last_message_at FROM chats c \
-             JOIN chat_members m ON m.chat_id = c.id AND m.user_id = $1 \
-             ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id",
+        let mut chat_rows = sqlx::query(
+            "SELECT c.id, c.title, c.last_seq, c.rev, c.last_message_at FROM chat_members m \
+             JOIN chats c ON c.id = m.chat_id \
+             WHERE m.user_id = $1 AND m.chat_id > $2 ORDER BY m.chat_id LIMIT $3",
         )
         .bind(user.as_str())
+        .bind(&after)
+        .bind(fetch)
         .fetch_all(&mut *tx)
         .await?;
+        let more = chat_rows.len() as i64 == fetch;
+        chat_rows.truncate(limit as usize);
         let member_rows = sqlx::query(
             "SELECT chat_id, user_id FROM chat_members WHERE chat_id IN \
-             (SELECT chat_id FROM chat_members WHERE user_id = $1) ORDER BY user_id",
+             (SELECT chat_id FROM chat_members WHERE user_id = $1 AND chat_id > $2 \
+              ORDER BY chat_id LIMIT $3) ORDER BY user_id",
         )
         .bind(user.as_str())
+        .bind(&after)
+        .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -67,7 +85,7 @@ impl Store {
                 .or_default()
                 .push(UserId(row.try_get("user_id")?));
         }
-        chat_rows
+        let chats = chat_rows
             .iter()
             .map(|row| {
                 let chat = chat_from_row(row)?;
@@ -76,7 +94,8 @@ impl Store {
                     .unwrap_or_default();
                 Ok(chat.into_summary(members))
             })
-            .collect()
+            .collect::<Result<Vec<_>, ServerError>>()?;
+        Ok((chats, more))
     }
 
     pub async fn chat_summary(
