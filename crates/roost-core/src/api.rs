@@ -145,11 +145,11 @@ impl Api {
             .await
             .map_err(|e| Error::Offline(describe(&e)))?;
         let status = resp.status().as_u16();
-        let bytes = match resp.bytes().await {
+        let bytes = match read_capped(resp).await {
             Ok(b) => b,
             Err(e) => {
                 self.count(1, 0);
-                return Err(Error::Offline(describe(&e)));
+                return Err(e);
             }
         };
         self.count(1, bytes.len() as u64);
@@ -177,9 +177,28 @@ impl Api {
         Ok(self.call(self.http.get(self.url("/me"))).await?.1)
     }
 
-    /// `GET /v1/chats`.
+    /// `GET /v1/chats`, every page (following `next_cursor`), as one list.
     pub async fn chats(&self) -> Result<ChatListResponse> {
-        Ok(self.call(self.http.get(self.url("/chats"))).await?.1)
+        let mut all = ChatListResponse {
+            chats: Vec::new(),
+            next_cursor: None,
+        };
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut req = self.http.get(self.url("/chats"));
+            if let Some(c) = &cursor {
+                req = req.query(&[("cursor", c)]);
+            }
+            let page: ChatListResponse = self.call(req).await?.1;
+            all.chats.extend(page.chats);
+            match page.next_cursor {
+                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+                Some(_) => {
+                    return Err(Error::ProtocolViolation("chat list cursor did not advance".into()));
+                }
+                None => return Ok(all),
+            }
+        }
     }
 
     /// `GET /v1/chats/{id}/messages`, validated against the query.
@@ -286,6 +305,24 @@ impl Api {
         }
         Ok(resp)
     }
+}
+
+/// The response body, refusing one over `MAX_RESPONSE_BODY_BYTES` (announced or actual) as a
+/// protocol violation instead of reading it into memory.
+async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>> {
+    let cap = roost_proto::MAX_RESPONSE_BODY_BYTES;
+    let too_large = || Error::ProtocolViolation(format!("response body over {cap} bytes"));
+    if resp.content_length().is_some_and(|len| len > cap as u64) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| Error::Offline(describe(&e)))? {
+        if bytes.len() + chunk.len() > cap {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 fn describe(e: &reqwest::Error) -> String {

@@ -71,7 +71,11 @@ async fn connect(inner: &Inner) -> Result<Ws, String> {
     let auth = HeaderValue::from_str(&format!("Bearer {}", inner.api.config().token))
         .map_err(|e| e.to_string())?;
     req.headers_mut().insert("Authorization", auth);
-    let connecting = tokio_tungstenite::connect_async(req);
+    // One event carries at most one message: a larger frame is hostile or broken.
+    let limits = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(roost_proto::MAX_SERVER_STREAM_FRAME_BYTES))
+        .max_frame_size(Some(roost_proto::MAX_SERVER_STREAM_FRAME_BYTES));
+    let connecting = tokio_tungstenite::connect_async_with_config(req, Some(limits), false);
     let (ws, _resp) = tokio::time::timeout(Duration::from_secs(10), connecting)
         .await
         .map_err(|_| "connect timed out".to_string())?

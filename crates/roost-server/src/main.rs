@@ -37,6 +37,12 @@ enum Command {
         /// Seconds between stream heartbeats.
         #[arg(long, default_value_t = 15)]
         heartbeat_secs: u64,
+        /// Most concurrent streams in all (past it: 503 overloaded).
+        #[arg(long, default_value_t = roost_server::config::DEFAULT_MAX_STREAMS)]
+        max_streams: usize,
+        /// Most concurrent streams of one user (past it: 429 rate_limited).
+        #[arg(long, default_value_t = roost_server::config::DEFAULT_MAX_STREAMS_PER_USER)]
+        max_streams_per_user: usize,
     },
     /// Create a user and print its bearer token.
     AddUser {
@@ -81,10 +87,14 @@ async fn main() -> anyhow::Result<()> {
             listen,
             changes_horizon,
             heartbeat_secs,
+            max_streams,
+            max_streams_per_user,
         } => {
             let mut config = ServerConfig::new(parse_db(&db)?);
             config.listen = listen;
             config.changes_horizon = changes_horizon;
+            config.max_streams = max_streams;
+            config.max_streams_per_user = max_streams_per_user;
             config.heartbeat_interval = Duration::from_secs(heartbeat_secs.max(1));
             serve_until_ctrl_c(config).await
         }
