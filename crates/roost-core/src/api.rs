@@ -194,7 +194,9 @@ impl Api {
             match page.next_cursor {
                 Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
                 Some(_) => {
-                    return Err(Error::ProtocolViolation("chat list cursor did not advance".into()));
+                    return Err(Error::ProtocolViolation(
+                        "chat list cursor did not advance".into(),
+                    ));
                 }
                 None => return Ok(all),
             }
@@ -316,7 +318,11 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>> {
         return Err(too_large());
     }
     let mut bytes = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| Error::Offline(describe(&e)))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Error::Offline(describe(&e)))?
+    {
         if bytes.len() + chunk.len() > cap {
             return Err(too_large());
         }

@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 
 #[derive(Debug, Parser)]
-#[command(name = "roost-load", about = "Roost stream fan-out load test (loopback only)")]
+#[command(
+    name = "roost-load",
+    about = "Roost stream fan-out load test (loopback only)"
+)]
 struct Args {
     /// Concurrent WebSocket streams in all.
     #[arg(long, default_value_t = 10_000)]
@@ -107,7 +110,10 @@ async fn main() -> anyhow::Result<()> {
     let received = Arc::new(AtomicU64::new(0));
     let (stop_sender, stop) = watch::channel(false);
     let connected = connect_streams(&args, &urls, &tokens, epoch, &received, stop).await?;
-    let idle: Vec<ProcSample> = servers.iter().map(|s| s.sample()).collect::<Result<_, _>>()?;
+    let idle: Vec<ProcSample> = servers
+        .iter()
+        .map(|s| s.sample())
+        .collect::<Result<_, _>>()?;
 
     let expected = Arc::new(AtomicU64::new(0));
     let sends = run_sends(&args, &urls, &tokens, &chat_members, epoch, &expected).await;
@@ -117,13 +123,22 @@ async fn main() -> anyhow::Result<()> {
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let busy: Vec<ProcSample> = servers.iter().map(|s| s.sample()).collect::<Result<_, _>>()?;
+    let busy: Vec<ProcSample> = servers
+        .iter()
+        .map(|s| s.sample())
+        .collect::<Result<_, _>>()?;
     let _ = stop_sender.send(true);
     let mut reports = Vec::new();
     for task in connected.tasks {
         reports.push(task.await?);
     }
-    print_figures(&connected.connect_us, connected.failed, &sends, &expected, &reports);
+    print_figures(
+        &connected.connect_us,
+        connected.failed,
+        &sends,
+        &expected,
+        &reports,
+    );
     for (index, (before, after)) in idle.iter().zip(&busy).enumerate() {
         let seconds = after.at.duration_since(before.at).as_secs_f64();
         let cpu = after.cpu_seconds - before.cpu_seconds;
@@ -295,7 +310,10 @@ async fn run_sends(
         let (chat, members) = &chats[tick % chats.len()];
         let sender = members[tick % members.len()];
         let request = http
-            .post(format!("{}/v1/chats/{chat}/messages", urls[tick % urls.len()]))
+            .post(format!(
+                "{}/v1/chats/{chat}/messages",
+                urls[tick % urls.len()]
+            ))
             .bearer_auth(&tokens[sender]);
         let deliveries = (members.len() * args.streams_per_user) as u64;
         let expected = expected.clone();
@@ -305,7 +323,8 @@ async fn run_sends(
                 "idempotency_key": uuid::Uuid::new_v4().to_string(),
                 "body": { "text": "load", "sent_at_us": sent_at_us },
             });
-            let ok = matches!(request.json(&body).send().await, Ok(r) if r.status().as_u16() == 201);
+            let ok =
+                matches!(request.json(&body).send().await, Ok(r) if r.status().as_u16() == 201);
             if ok {
                 expected.fetch_add(deliveries, Ordering::Relaxed);
             }

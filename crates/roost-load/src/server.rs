@@ -54,7 +54,10 @@ impl ServerProcess {
             if let Some(status) = self.child.try_wait()? {
                 bail!("the server exited during start-up ({status})");
             }
-            let health = http.get(format!("{}/v1/health", self.base_url)).send().await;
+            let health = http
+                .get(format!("{}/v1/health", self.base_url))
+                .send()
+                .await;
             if matches!(&health, Ok(response) if response.status().is_success()) {
                 return Ok(());
             }

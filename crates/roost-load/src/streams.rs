@@ -45,9 +45,8 @@ pub struct StreamReport {
 }
 
 /// An open stream, past its `hello` frame.
-pub type Socket = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Connects one stream and waits for its `hello`; returns it and the time the whole took.
 pub async fn connect(base_url: &str, token: &str) -> anyhow::Result<(Socket, Duration)> {

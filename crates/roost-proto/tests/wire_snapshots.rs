@@ -102,7 +102,8 @@ fn error_body_snapshot() {
 #[test]
 fn unknown_error_kind_from_a_newer_server_is_tolerated() {
     let parsed: ErrorBody =
-        serde_json::from_str(r#"{"error":{"kind":"teapot_overheated","message":"slow down"}}"#).unwrap();
+        serde_json::from_str(r#"{"error":{"kind":"teapot_overheated","message":"slow down"}}"#)
+            .unwrap();
     assert_eq!(parsed.error.kind, ErrorKind::Unknown);
 }
 

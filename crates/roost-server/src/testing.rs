@@ -272,7 +272,12 @@ impl TestServer {
     pub fn open_streams(&self) -> usize {
         self.server
             .as_ref()
-            .map(|server| server.core().active_streams.load(std::sync::atomic::Ordering::SeqCst))
+            .map(|server| {
+                server
+                    .core()
+                    .active_streams
+                    .load(std::sync::atomic::Ordering::SeqCst)
+            })
             .unwrap_or(0)
     }
 

@@ -215,7 +215,11 @@ async fn the_chat_list_refuses_bad_limits_and_cursors(backend: TestBackend) {
         (reply.status.as_u16(), reply.error_kind().as_str()),
         (400, "page_size_too_large")
     );
-    for bad in ["/v1/chats?limit=0", "/v1/chats?cursor=nope", "/v1/chats?limit=x"] {
+    for bad in [
+        "/v1/chats?limit=0",
+        "/v1/chats?cursor=nope",
+        "/v1/chats?limit=x",
+    ] {
         let reply = alice.get(bad).await;
         assert_eq!(
             (reply.status.as_u16(), reply.error_kind().as_str()),

@@ -105,6 +105,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// `axum::extract::Path` whose rejections (e.g. a percent-escape that decodes to invalid UTF-8,
+/// found by `tests/fuzz_parsers.rs`) are 400 `bad_request` JSON instead of axum's plain text.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+        }
+    }
+}
+
 pub(crate) fn parse_chat_id(text: &str) -> Result<ChatId, ApiError> {
     text.parse()
         .map_err(|_| ApiError::bad_request(format!("malformed chat id {text:?}: expected a UUID")))

@@ -4,18 +4,17 @@
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{
-    ApiJson, ApiQuery, AuthUser, check_cursor, check_limit, json_with_message_count, parse_chat_id,
-    parse_message_id,
+    ApiJson, ApiPath, ApiQuery, AuthUser, check_cursor, check_limit, json_with_message_count,
+    parse_chat_id, parse_message_id,
 };
 use crate::store::{ChangesRead, MutationOutcome, ReadPage};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roost_proto::{
     ChangesQuery, ChangesResponse, ChatId, ChatListQuery, ChatListResponse, CreateChatRequest,
-    DEFAULT_CHAT_PAGE_SIZE, EditRequest, ErrorKind, MAX_CHAT_PAGE_SIZE,
-    MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_BODY_BYTES, MeResponse, MessageResponse, PROTOCOL_VERSION,
-    RangeQuery, SendRequest,
+    DEFAULT_CHAT_PAGE_SIZE, EditRequest, ErrorKind, MAX_CHAT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY_LEN,
+    MAX_MESSAGE_BODY_BYTES, MeResponse, MessageResponse, PROTOCOL_VERSION, RangeQuery, SendRequest,
 };
 use serde::Serialize;
 
@@ -87,7 +86,7 @@ pub(crate) async fn create_chat(
 pub(crate) async fn get_chat(
     State(app): State<AppState>,
     user: AuthUser,
-    Path(chat_id): Path<String>,
+    ApiPath(chat_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let chat_id = parse_chat_id(&chat_id)?;
     let chat = app.store.chat_summary(&user.user_id, chat_id).await?;
@@ -97,7 +96,7 @@ pub(crate) async fn get_chat(
 pub(crate) async fn get_messages(
     State(app): State<AppState>,
     user: AuthUser,
-    Path(chat_id): Path<String>,
+    ApiPath(chat_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<MessagesParams>,
 ) -> Result<Response, ApiError> {
     let chat_id = parse_chat_id(&chat_id)?;
@@ -217,7 +216,7 @@ async fn get_listed_messages(
 pub(crate) async fn get_changes(
     State(app): State<AppState>,
     user: AuthUser,
-    Path(chat_id): Path<String>,
+    ApiPath(chat_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<ChangesQuery>,
 ) -> Result<Response, ApiError> {
     let chat_id = parse_chat_id(&chat_id)?;
@@ -313,7 +312,7 @@ fn message_response(outcome: MutationOutcome) -> MessageResponse {
 pub(crate) async fn send_message(
     State(app): State<AppState>,
     user: AuthUser,
-    Path(chat_id): Path<String>,
+    ApiPath(chat_id): ApiPath<String>,
     ApiJson(request): ApiJson<SendRequest>,
 ) -> Result<Response, ApiError> {
     let chat_id = parse_chat_id(&chat_id)?;
@@ -348,7 +347,7 @@ pub(crate) async fn send_message(
 pub(crate) async fn edit_message(
     State(app): State<AppState>,
     user: AuthUser,
-    Path((chat_id, message_id)): Path<(String, String)>,
+    ApiPath((chat_id, message_id)): ApiPath<(String, String)>,
     ApiJson(request): ApiJson<EditRequest>,
 ) -> Result<Response, ApiError> {
     let chat_id = parse_chat_id(&chat_id)?;
@@ -373,7 +372,7 @@ pub(crate) async fn edit_message(
 pub(crate) async fn delete_message(
     State(app): State<AppState>,
     user: AuthUser,
-    Path((chat_id, message_id)): Path<(String, String)>,
+    ApiPath((chat_id, message_id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let chat_id = parse_chat_id(&chat_id)?;
     let message_id = parse_message_id(&message_id)?;
