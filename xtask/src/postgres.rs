@@ -147,3 +147,29 @@ fn run(command: &mut Command) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpStream;
+
+    #[test]
+    fn a_throwaway_server_starts_on_loopback_and_is_gone_after_drop() {
+        if find_bin_dir().is_err() {
+            eprintln!("skipped: PostgreSQL is not installed (./dev installs it)");
+            return;
+        }
+        let server = TestPostgres::start().unwrap();
+        let address = server
+            .url()
+            .trim_start_matches("postgres://postgres@")
+            .trim_end_matches("/postgres")
+            .to_owned();
+        assert!(address.starts_with("127.0.0.1:"), "{}", server.url());
+        TcpStream::connect(&address).expect("the server accepts connections");
+        let dir = server.dir.clone();
+        drop(server);
+        assert!(!dir.exists(), "its directory is removed");
+        assert!(TcpStream::connect(&address).is_err(), "it is stopped");
+    }
+}

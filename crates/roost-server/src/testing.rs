@@ -64,10 +64,11 @@ impl TestBackend {
         match std::env::var(TEST_PG_URL_VAR) {
             Ok(admin_url) if !admin_url.is_empty() => Some(TestBackend::Postgres { admin_url }),
             _ => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "{test} [postgres]: skipped: {TEST_PG_URL_VAR} unset (./dev test sets it)"
+                // One write, so parallel tests' lines do not interleave.
+                let line = format!(
+                    "{test} [postgres]: skipped: {TEST_PG_URL_VAR} unset (./dev test sets it)\n"
                 );
+                let _ = std::io::stderr().write_all(line.as_bytes());
                 None
             }
         }

@@ -268,3 +268,41 @@ async fn an_instance_whose_feed_drops_closes_its_streams_with_1013_then_serves_a
     }
     second.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_too_large_for_a_notify_payload_still_reaches_every_instance() {
+    let Some(backend) =
+        postgres("an_event_too_large_for_a_notify_payload_still_reaches_every_instance")
+    else {
+        return;
+    };
+    let server = spawn_test_server_on(&backend).await;
+    let second = server.start_instance().await;
+    let chat = server.create_chat("Long reads", &["alice", "bob"]).await;
+    let mut bob_on_second = connect(&second.base_url(), &server.token("bob")).await;
+    // Over PostgreSQL's 8000-byte NOTIFY limit, under the protocol's 16 KiB body cap.
+    let long_text = "a fairly long line of text. ".repeat(450);
+    assert!(long_text.len() > 8_000 && long_text.len() < MAX_MESSAGE_BODY_BYTES - 100);
+    let sent: MessageResponse = Client::new(&server, "alice")
+        .send_text(chat, "long", &long_text)
+        .await
+        .parse();
+    let short: MessageResponse = Client::new(&server, "alice")
+        .send_text(chat, "short", "and a short one")
+        .await
+        .parse();
+    let mut received = Vec::new();
+    while received.len() < 2 {
+        match next_frame(&mut bob_on_second).await {
+            Frame::Event(StreamEvent::Message { message, .. }) => received.push(message),
+            Frame::Event(_) => {}
+            Frame::Closed(code) => panic!("stream closed ({code:?})"),
+        }
+    }
+    assert_eq!(
+        received,
+        vec![sent.message, short.message],
+        "both, in commit order"
+    );
+    second.shutdown().await;
+}
