@@ -57,6 +57,7 @@ pub async fn ensure_demo(
     server_url: &str,
     big_chat_messages: usize,
 ) -> Result<DemoOutput, ServerError> {
+    refuse_non_demo_users(store).await?;
     create_demo_tables(store).await?;
     let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM demo_tokens")
         .fetch_one(&store.db.read)
@@ -67,6 +68,31 @@ pub async fn ensure_demo(
         create_demo(store, big_chat_messages).await?;
     }
     describe(store, server_url, created).await
+}
+
+/// The demo publishes its users' tokens: it must never run on a database that real users are
+/// in. Checked before anything is created, so a refused database gets no demo tables either.
+async fn refuse_non_demo_users(store: &Store) -> Result<(), ServerError> {
+    let others = sqlx::query(
+        "SELECT COUNT(*) AS n FROM users WHERE id NOT IN (SELECT user_id FROM demo_tokens)",
+    )
+    .fetch_one(&store.db.read)
+    .await;
+    let others: i64 = match others {
+        Ok(row) => row.try_get("n")?,
+        // No demo_tokens table: not a demo database; any user at all is a real one.
+        Err(_) => sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&store.db.read)
+            .await?
+            .try_get("n")?,
+    };
+    if others > 0 {
+        return Err(ServerError::InvalidInput(format!(
+            "this database holds {others} users that are not demo users; \
+             `demo` needs a new database (or one it created)"
+        )));
+    }
+    Ok(())
 }
 
 /// The demo-only tables (same DDL on both engines).
@@ -459,4 +485,13 @@ async fn new_chat(
         .execute(&mut *tx)
         .await?;
     Ok(chat)
+}
+
+/// How many demo tokens the database holds; an error when it has no demo tables (a database
+/// `demo` never ran on, or refused).
+pub async fn demo_token_count(db: &crate::db::Db) -> Result<i64, ServerError> {
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM demo_tokens")
+        .fetch_one(&db.read)
+        .await?
+        .try_get("n")?)
 }

@@ -18,6 +18,7 @@ roost_server::backend_tests!(
     streams_past_the_global_cap_get_503_with_retry_after,
     the_chat_list_pages_in_chat_id_order_with_a_cursor,
     the_chat_list_refuses_bad_limits_and_cursors,
+    demo_refuses_a_database_with_real_users_and_creates_nothing,
 );
 
 type Socket =
@@ -227,4 +228,29 @@ async fn the_chat_list_refuses_bad_limits_and_cursors(backend: TestBackend) {
             "{bad}"
         );
     }
+}
+
+async fn demo_refuses_a_database_with_real_users_and_creates_nothing(backend: TestBackend) {
+    // The test server's database holds alice, bob and carol: real, non-demo users.
+    let server = spawn_test_server_on(&backend).await;
+    let db = roost_server::db::Db::open(&server.config().db)
+        .await
+        .unwrap();
+    let store = roost_server::store::Store::new(db.clone());
+    let refused = roost_server::demo::ensure_demo(&store, &server.base_url(), 10).await;
+    let error = refused.expect_err("demo ran on a database with real users");
+    assert!(error.to_string().contains("not demo users"), "{error}");
+    let demo_tokens = sqlx_count_demo_tokens(&db).await;
+    assert!(
+        demo_tokens.is_err(),
+        "a refused database got the demo's token table"
+    );
+    db.close().await;
+}
+
+async fn sqlx_count_demo_tokens(db: &roost_server::db::Db) -> Result<(), String> {
+    roost_server::demo::demo_token_count(db)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
