@@ -30,6 +30,10 @@ struct Cli {
     /// Machine-readable output (one JSON document; `watch`: one per line).
     #[arg(long, global = true)]
     json: bool,
+    /// Allow plain http:// to a server that is not on this machine (the token then crosses
+    /// the network unencrypted); without it such a URL is refused.
+    #[arg(long, global = true)]
+    insecure_http: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -131,6 +135,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         // (outbox delivery with retries, interrupted resyncs resumed).
         .background(matches!(cli.command, Command::Watch));
     config.request_timeout = std::time::Duration::from_secs(20);
+    config.allow_insecure_http = cli.insecure_http;
     let (client, info) = Client::open(config).await?;
     if let Some(c) = &info.corruption {
         eprintln!(

@@ -60,6 +60,9 @@ pub struct ApiConfig {
     pub token: String,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// Allow plain `http://` to a host that is not loopback (tokens would cross the network
+    /// in clear text); off unless the user says `--insecure-http`.
+    pub allow_insecure_http: bool,
 }
 
 impl ApiConfig {
@@ -69,6 +72,7 @@ impl ApiConfig {
             token: token.into(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
+            allow_insecure_http: false,
         }
     }
 }
@@ -85,6 +89,13 @@ pub struct Api {
 
 impl Api {
     pub fn new(config: ApiConfig) -> Result<Api> {
+        if !config.allow_insecure_http && !transport_is_safe(&config.base_url) {
+            return Err(Error::InvalidInput(format!(
+                "refusing plain http to {}: the token would cross the network unencrypted; \
+                 use https:// or allow it explicitly (--insecure-http)",
+                config.base_url
+            )));
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
@@ -306,6 +317,25 @@ impl Api {
             ));
         }
         Ok(resp)
+    }
+}
+
+/// `https://`, or `http://` to a loopback host (127.0.0.0/8, ::1, localhost).
+fn transport_is_safe(base_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(base_url) else {
+        return false;
+    };
+    match (url.scheme(), url.host_str()) {
+        ("https", _) => true,
+        ("http", Some(host)) => {
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
     }
 }
 

@@ -53,6 +53,8 @@ pub struct ClientConfig {
     /// `limit` of range/changes requests made by a resync (≤ `MAX_PAGE_SIZE`).
     pub page_size: u32,
     pub request_timeout: Duration,
+    /// See [`ApiConfig::allow_insecure_http`].
+    pub allow_insecure_http: bool,
 }
 
 impl ClientConfig {
@@ -66,6 +68,7 @@ impl ClientConfig {
             max_concurrent_syncs: 4,
             page_size: MAX_PAGE_SIZE,
             request_timeout: Duration::from_secs(30),
+            allow_insecure_http: false,
         }
     }
     pub fn cache_path(mut self, path: impl Into<PathBuf>) -> Self {
@@ -976,6 +979,7 @@ impl Client {
         store.reset_session().await?;
         let mut api_config = ApiConfig::new(&config.server_url, &config.token);
         api_config.request_timeout = config.request_timeout;
+        api_config.allow_insecure_http = config.allow_insecure_http;
         let api = Api::new(api_config)?;
         let me = match &config.user_id {
             Some(u) => Some(u.clone()),

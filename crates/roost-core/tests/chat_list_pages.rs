@@ -30,3 +30,25 @@ async fn the_chat_list_is_read_page_by_page_to_the_end() {
         "two pages, two requests"
     );
 }
+
+#[test]
+fn plain_http_to_a_non_loopback_host_is_refused_unless_allowed() {
+    for safe in [
+        "http://127.0.0.1:7878",
+        "http://localhost:7878",
+        "http://[::1]:7878",
+        "https://roost.example.org",
+    ] {
+        assert!(Api::new(ApiConfig::new(safe, "t")).is_ok(), "{safe}");
+    }
+    for unsafe_url in ["http://roost.example.org", "http://10.0.0.5:7878"] {
+        let error = Api::new(ApiConfig::new(unsafe_url, "t")).unwrap_err();
+        assert!(error.to_string().contains("insecure-http"), "{error}");
+        let mut allowed = ApiConfig::new(unsafe_url, "t");
+        allowed.allow_insecure_http = true;
+        assert!(
+            Api::new(allowed).is_ok(),
+            "{unsafe_url} with --insecure-http"
+        );
+    }
+}
