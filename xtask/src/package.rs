@@ -116,6 +116,8 @@ pub fn package(_args: &[String]) -> Result<()> {
             path.display()
         );
     }
+    check_windows_imports(&exe.path)?;
+    install_under_wine(&setup.path)?;
     println!();
     println!("{:<60} {:>10} {:>10}", "package", "size (MB)", "build (s)");
     for built in [&deb, &exe, &setup] {
@@ -256,6 +258,109 @@ fn check_deb(deb: &Path, version: &str) -> Result<()> {
     Ok(())
 }
 
+/// The DLLs a Windows executable imports, from mingw-w64's `objdump -p`.
+fn windows_imports(exe: &Path) -> Result<Vec<String>> {
+    let dump = Command::new("x86_64-w64-mingw32-objdump")
+        .arg("-p")
+        .arg(exe)
+        .output()
+        .context("x86_64-w64-mingw32-objdump (binutils-mingw-w64-x86-64) is needed")?;
+    ensure!(dump.status.success(), "objdump -p {} failed", exe.display());
+    Ok(dll_names(&String::from_utf8_lossy(&dump.stdout)))
+}
+
+fn dll_names(objdump: &str) -> Vec<String> {
+    objdump
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("DLL Name: "))
+        .map(|name| name.trim().to_string())
+        .collect()
+}
+
+/// The app must start on a Windows without mingw-w64: it may import Windows' own DLLs and the
+/// WebView2Loader.dll the installer ships, never a GNU runtime DLL (`libgcc_s_seh-1.dll`,
+/// `libwinpthread-1.dll`, `libstdc++-6.dll`: Windows' own DLLs are never named `lib…`).
+fn check_windows_imports(exe: &Path) -> Result<()> {
+    let imports = windows_imports(exe)?;
+    ensure!(
+        imports
+            .iter()
+            .any(|dll| dll.eq_ignore_ascii_case("WebView2Loader.dll")),
+        "{} does not import WebView2Loader.dll: the installer ships the wrong files",
+        exe.display()
+    );
+    let gnu_runtime: Vec<_> = imports
+        .iter()
+        .filter(|dll| dll.to_ascii_lowercase().starts_with("lib"))
+        .collect();
+    ensure!(
+        gnu_runtime.is_empty(),
+        "{} needs DLLs Windows does not have: {gnu_runtime:?}",
+        exe.display()
+    );
+    Ok(())
+}
+
+/// When Wine is installed: runs the installer silently in a throwaway Wine prefix, checks what it
+/// installed (files, Start-menu shortcut, uninstall entry), then runs the uninstaller and checks
+/// that they are gone. Wine has no WebView2, so the app itself is not started.
+fn install_under_wine(setup: &Path) -> Result<()> {
+    let Some(wine) = ["/usr/lib/wine/wine64", "/usr/bin/wine64"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+    else {
+        step("Wine is not installed: the installer is not test-installed (apt-get install wine64)");
+        return Ok(());
+    };
+    step("test-installing the Windows installer under Wine (silent install, then uninstall)");
+    let prefix = target_dir().join("wine-install-check");
+    let _ = std::fs::remove_dir_all(&prefix);
+    let wine_command = |program: &Path| {
+        let mut command = Command::new(&wine);
+        command
+            .arg(program)
+            .env("WINEPREFIX", &prefix)
+            .env("WINEDEBUG", "-all")
+            // No Mono or Gecko prompts: the installer needs neither.
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+        command
+    };
+    run_checked(wine_command(setup).arg("/S"))?;
+    let user_dir = std::fs::read_dir(prefix.join("drive_c/users"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| !p.ends_with("Public"))
+        .context("Wine created no user profile")?;
+    let install_dir = user_dir.join("AppData/Local/Programs/Roost");
+    let shortcut = user_dir.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Roost.lnk");
+    let installed = [
+        install_dir.join("roost-desktop.exe"),
+        install_dir.join("WebView2Loader.dll"),
+        install_dir.join("uninstall.exe"),
+        shortcut.clone(),
+    ];
+    for path in &installed {
+        ensure!(
+            path.is_file(),
+            "the installer did not install {}",
+            path.display()
+        );
+    }
+    // The NSIS uninstaller copies itself to %TEMP% and returns at once: wait for Wine to finish.
+    run_checked(wine_command(&install_dir.join("uninstall.exe")).arg("/S"))?;
+    run_checked(
+        Command::new(wine.with_file_name("wineserver"))
+            .arg("--wait")
+            .env("WINEPREFIX", &prefix),
+    )?;
+    for path in &installed {
+        ensure!(!path.exists(), "the uninstaller left {}", path.display());
+    }
+    let _ = std::fs::remove_dir_all(&prefix);
+    step("the installer installed the app and its shortcut, and the uninstaller removed them");
+    Ok(())
+}
+
 /// The value of a control field in `dpkg-deb --info` output (indented `Field: value` lines).
 fn deb_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
     info.lines()
@@ -316,6 +421,16 @@ mod tests {
         beyond[0x3c..0x40].copy_from_slice(&0xfff0u32.to_le_bytes());
         assert!(pe_machine(&beyond).is_err());
         assert!(pe_machine(b"MZ").is_err());
+    }
+
+    #[test]
+    fn dll_names_reads_objdump_import_tables() {
+        let dump = "\tDLL Name: KERNEL32.dll\n\tvma:  Hint/Ord Member-Name Bound-To\n\
+                    \tDLL Name: WebView2Loader.dll\n\tDLL Name: libgcc_s_seh-1.dll\n";
+        assert_eq!(
+            dll_names(dump),
+            ["KERNEL32.dll", "WebView2Loader.dll", "libgcc_s_seh-1.dll"]
+        );
     }
 
     #[test]
