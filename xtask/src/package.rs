@@ -191,13 +191,23 @@ fn build_windows_installer(version: &str, out_dir: &Path) -> Result<(Built, Buil
         WINDOWS_TARGET,
     ]))?;
     let release_dir = target_dir().join(WINDOWS_TARGET).join("release");
-    let exe = Built {
-        path: release_dir.join("roost-desktop.exe"),
-        seconds: started.elapsed().as_secs_f64(),
-    };
     // tauri-build copies webview2-com-sys's loader next to a GNU build: the exe loads it.
     let loader = release_dir.join("WebView2Loader.dll");
     ensure!(loader.is_file(), "{} is missing", loader.display());
+    // The GNU toolchain leaves the symbol table in (a third of the file); the installer ships
+    // a stripped copy.
+    let staging = target_dir().join("windows-installer");
+    std::fs::create_dir_all(&staging)?;
+    let exe = Built {
+        path: staging.join("roost-desktop.exe"),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    run_checked(
+        Command::new("x86_64-w64-mingw32-strip")
+            .arg("-o")
+            .arg(&exe.path)
+            .arg(release_dir.join("roost-desktop.exe")),
+    )?;
 
     step("building the Windows installer (makensis src-tauri/windows/installer.nsi)");
     let started = Instant::now();
