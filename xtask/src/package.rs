@@ -167,7 +167,8 @@ fn build_deb(version: &str, out_dir: &Path) -> Result<Built> {
         Command::new("tauri")
             .args(["build", "--ci", "--bundles", "deb"])
             .args(["--config", r#"{"build":{"beforeBuildCommand":null}}"#])
-            .args(["--", "--locked"]),
+            // The root manifest is also the workspace, whose default members exclude the app.
+            .args(["--", "--locked", "-p", "roost-desktop"]),
     )?;
     let name = format!("Roost_{version}_amd64.deb");
     let built = target_dir().join("release/bundle/deb").join(&name);
