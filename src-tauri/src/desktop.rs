@@ -99,6 +99,8 @@ impl DesktopEffects {
         }
         if let Some(tray) = self.app.tray_by_id(TRAY_ID) {
             let _ = tray.set_tooltip(Some(window_title(total)));
+            // A tray icon has no title on Windows: there the tooltip carries the count.
+            #[cfg(not(windows))]
             let _ = tray.set_title((total > 0).then(|| total.to_string()));
         }
     }

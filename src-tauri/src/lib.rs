@@ -3,7 +3,7 @@
 //! events to the UI as ordered changes over a Tauri channel (`session`), maps core types onto
 //! the IPC types of `roost_proto::app` (`mapping`), and adds what desktop users expect
 //! (`desktop`: unread count in the title, notifications; plugins: single instance, remembered
-//! window geometry, logs in the app log dir).
+//! window geometry, logs), with its files where each platform expects them (`platform`).
 //!
 //! It must never hold sync or cache logic of its own: behaviour lives in the core.
 
@@ -11,6 +11,7 @@ mod commands;
 mod desktop;
 pub mod error;
 pub mod mapping;
+pub mod platform;
 mod session;
 
 use session::{AppState, Credentials};
@@ -31,7 +32,18 @@ fn env_credentials() -> Option<Credentials> {
 }
 
 pub fn run() {
+    let context = tauri::generate_context!();
+    let paths = platform::AppPaths::for_this_machine(&context.config().identifier)
+        .expect("Roost needs a home directory for its files");
     let log_plugin = tauri_plugin_log::Builder::new()
+        .clear_targets()
+        .targets([
+            tauri_plugin_log::Target::new(tauri_plugin_log::TargetKind::Stdout),
+            tauri_plugin_log::Target::new(tauri_plugin_log::TargetKind::Folder {
+                path: paths.log_dir.clone(),
+                file_name: None,
+            }),
+        ])
         .level(log::LevelFilter::Info)
         .max_file_size(10 * 1024 * 1024)
         .rotation_strategy(tauri_plugin_log::RotationStrategy::KeepSome(3))
@@ -48,11 +60,15 @@ pub fn run() {
         .plugin(log_plugin)
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
-        .setup(|app| {
+        .setup(move |app| {
             desktop::install_tray(app.handle());
-            let data_dir = app.path().app_data_dir()?;
-            let config_dir = app.path().app_config_dir()?;
-            app.manage(AppState::new(data_dir, config_dir));
+            tracing::info!(
+                cache = %paths.cache_file().display(),
+                config = %paths.config_dir.display(),
+                logs = %paths.log_dir.display(),
+                "where Roost keeps its files"
+            );
+            app.manage(AppState::new(paths.data_dir, paths.config_dir));
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let state = handle.state::<AppState>();
@@ -84,6 +100,6 @@ pub fn run() {
             commands::retry_failed,
             commands::cache_map,
         ])
-        .run(tauri::generate_context!())
+        .run(context)
         .expect("error while running the Roost desktop app");
 }

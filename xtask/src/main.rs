@@ -3,6 +3,7 @@
 //! missing, builds, starts servers and runs suites. It is the only place that knows how the
 //! pieces are put together for a person or for CI, so CI and users always run the same steps.
 
+mod package;
 mod postgres;
 
 use anyhow::{Context, Result, bail};
@@ -20,7 +21,8 @@ fn main() -> Result<()> {
         Some("test") => test(&args[1..]),
         Some("run") => run(&args[1..]),
         Some("bench") => bench(&args[1..]),
-        _ => bail!("usage: ./dev run | ./dev test [--long] | ./dev bench"),
+        Some("package") => package::package(&args[1..]),
+        _ => bail!("usage: ./dev run | ./dev test [--long] | ./dev bench | ./dev package"),
     }
 }
 
@@ -79,6 +81,7 @@ fn test(args: &[String]) -> Result<()> {
     );
     run_checked(cargo().args(["test", "--locked", "-p", "roost-ui"]))?;
     build_ui()?;
+    package::check_windows_build()?;
     step("the desktop shell's unit tests");
     run_checked(cargo().args([
         "test",
