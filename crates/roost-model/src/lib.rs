@@ -11,9 +11,11 @@
 //! * [`merge`] — the one merge rule (higher version wins);
 //! * [`sync_state`] — the sync state machine (UNKNOWN / IN_SYNC / OUT_OF_SYNC / SYNCING);
 //! * [`outbox`] — delivery states of unsent messages;
+//! * [`ingest`] — the sans-I/O ingest plan (what one write of incoming messages changes);
 //! * [`app`] — the desktop app's IPC contract, built from the types above.
 
 pub mod app;
+pub mod ingest;
 pub mod merge;
 pub mod outbox;
 pub mod ranges;
