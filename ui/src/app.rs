@@ -6,7 +6,7 @@
 use crate::components::*;
 use crate::ipc;
 use crate::logic;
-use crate::state::{Effect, UiState};
+use crate::state::{Effect as StateEffect, UiState};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -78,7 +78,7 @@ impl Model {
     }
 }
 
-fn show_error(model: Model, error: &roost_proto::app::IpcError) {
+fn show_error(model: Model, error: &roost_model::app::IpcError) {
     model.notice.set(Some(error.message.clone()));
 }
 
@@ -160,25 +160,25 @@ fn apply_event(model: Model, event: UiEvent) {
     let mut effects = Vec::new();
     change_rows(model, |state| {
         effects = state.apply(event, now);
-        effects.contains(&Effect::RowsChanged)
+        effects.contains(&StateEffect::RowsChanged)
     });
     for effect in effects {
         perform(model, effect);
     }
 }
 
-fn perform(model: Model, effect: Effect) {
+fn perform(model: Model, effect: StateEffect) {
     match effect {
-        Effect::RowsChanged => {}
-        Effect::RefreshCacheMap(chat_id) => spawn_local(refresh_cache_map(model, chat_id)),
-        Effect::TickAt(at) => model.tick_after(at - ipc::now_ms()),
-        Effect::Reload => spawn_local(async move {
+        StateEffect::RowsChanged => {}
+        StateEffect::RefreshCacheMap(chat_id) => spawn_local(refresh_cache_map(model, chat_id)),
+        StateEffect::TickAt(at) => model.tick_after(at - ipc::now_ms()),
+        StateEffect::Reload => spawn_local(async move {
             reload_chats(model).await;
             if let Some(chat_id) = model.selected() {
                 open_chat(model, chat_id).await;
             }
         }),
-        Effect::Session => {
+        StateEffect::Session => {
             if model
                 .status
                 .with_untracked(|s| s.as_ref().is_some_and(|s| s.signed_in))
@@ -203,12 +203,16 @@ fn set_online(model: Model, online: bool) {
 }
 
 async fn open_chat(model: Model, chat_id: ChatId) {
+    let mut request = 0;
+    model
+        .state
+        .update(|state| request = state.window_requested());
     match ipc::open_chat(chat_id, Anchor::Newest).await {
         Ok(window) => {
             let mut taken = false;
             model
                 .state
-                .update(|state| taken = state.window_opened(chat_id, window));
+                .update(|state| taken = state.window_opened(chat_id, request, window));
             if !taken {
                 return;
             }

@@ -83,9 +83,11 @@ pub struct UiState {
     fetches: HashMap<ChatId, FetchTracker>,
     /// Span changes of the selected chat received before its window arrived, in order.
     early: Vec<(SeqRange, Vec<WindowItem>)>,
-    /// The open chat's window is being read again (after a reload): changes are applied and
-    /// also kept for the new window.
-    reopening: bool,
+    /// The latest window request of the selected chat (select or reload); only its reply is
+    /// taken, with every change since the request applied on top.
+    request: u64,
+    /// That request's reply has not arrived yet.
+    awaiting: bool,
 }
 
 /// Most recent first, then by title.
@@ -154,8 +156,6 @@ impl UiState {
                 // A lost FetchFinished must not leave an indicator on: start over from the
                 // chat list (`chats_reloaded`).
                 self.fetches.clear();
-                self.reopening = self.selected.is_some();
-                self.early.clear();
                 vec![Effect::Reload]
             }
         }
@@ -186,7 +186,7 @@ impl UiState {
         span: SeqRange,
         items: Vec<WindowItem>,
     ) -> Vec<Effect> {
-        if self.reopening && self.selected == Some(chat_id) {
+        if self.awaiting && self.selected == Some(chat_id) {
             self.early.push((span, items.clone()));
         }
         match self.open.as_mut() {
@@ -196,10 +196,6 @@ impl UiState {
                 } else {
                     vec![Effect::RefreshCacheMap(chat_id)]
                 }
-            }
-            None if self.selected == Some(chat_id) && !self.reopening => {
-                self.early.push((span, items));
-                Vec::new()
             }
             _ => Vec::new(),
         }
@@ -228,17 +224,28 @@ impl UiState {
         self.selected = Some(chat_id);
         self.open = None;
         self.early.clear();
-        self.reopening = false;
+        self.awaiting = false;
         Some(previous)
+    }
+
+    /// The app is about to read the selected chat's window (after `select`, or again after a
+    /// reload): returns the request's id for [`UiState::window_opened`]. Changes from now on
+    /// are kept for that window; an older request's reply will be ignored.
+    pub fn window_requested(&mut self) -> u64 {
+        self.request += 1;
+        self.awaiting = true;
+        self.early.clear();
+        self.request
     }
 
     /// The window of `chat_id` arrived from the cache: it becomes the open chat (when still
     /// selected), with the changes that arrived while it was being read applied on top and the
     /// newest known position of the chat. Returns whether it was taken.
-    pub fn window_opened(&mut self, chat_id: ChatId, window: ChatWindowView) -> bool {
-        if self.selected != Some(chat_id) {
+    pub fn window_opened(&mut self, chat_id: ChatId, request: u64, window: ChatWindowView) -> bool {
+        if self.selected != Some(chat_id) || request != self.request || !self.awaiting {
             return false;
         }
+        self.awaiting = false;
         let mut open = OpenChat::from_window(window);
         for (span, items) in self.early.drain(..) {
             open.apply_span(span, items);
@@ -251,7 +258,6 @@ impl UiState {
         let at_newest = open.at_newest();
         window::extend_to_last_seq(&mut open.items, open.chat.last_seq, at_newest);
         self.open = Some(open);
-        self.reopening = false;
         true
     }
 
@@ -366,6 +372,7 @@ mod tests {
     fn a_change_that_arrives_before_the_window_is_applied_to_it() {
         let mut state = UiState::default();
         state.select(chat_id());
+        let request = state.window_requested();
         let span = SeqRange::single(11);
         state.apply(
             UiEvent::WindowChanged {
@@ -384,7 +391,7 @@ mod tests {
             0.0,
         );
         // The window was read before message 11 was cached.
-        assert!(state.window_opened(chat_id(), window(10)));
+        assert!(state.window_opened(chat_id(), request, window(10)));
         let open = state.open.as_ref().unwrap();
         assert_eq!(open.items.len(), 11);
         assert!(
@@ -401,8 +408,9 @@ mod tests {
         let mut state = UiState::default();
         state.apply(UiEvent::FetchStarted { chat_id: chat_id() }, 1000.0);
         state.select(chat_id());
+        let request = state.window_requested();
         assert!(state.indicator_visible(1000.0 + logic::INDICATOR_DELAY_MS));
-        state.window_opened(chat_id(), window(3));
+        state.window_opened(chat_id(), request, window(3));
         assert!(state.indicator_visible(1000.0 + logic::INDICATOR_DELAY_MS));
         state.apply(
             UiEvent::FetchFinished {
@@ -421,7 +429,8 @@ mod tests {
     fn a_reload_after_lost_events_rebuilds_the_indicator_from_the_chat_list() {
         let mut state = UiState::default();
         state.select(chat_id());
-        state.window_opened(chat_id(), window(3));
+        let request = state.window_requested();
+        state.window_opened(chat_id(), request, window(3));
         state.apply(UiEvent::FetchStarted { chat_id: chat_id() }, 0.0);
         // FetchFinished is lost; the shell asks for a reload.
         assert_eq!(state.apply(UiEvent::Reload, 500.0), vec![Effect::Reload]);
@@ -445,7 +454,8 @@ mod tests {
     fn signing_out_forgets_everything() {
         let mut state = UiState::default();
         state.select(chat_id());
-        state.window_opened(chat_id(), window(3));
+        let request = state.window_requested();
+        state.window_opened(chat_id(), request, window(3));
         state.apply(
             UiEvent::Session {
                 status: AppStatus {

@@ -35,7 +35,7 @@ use roost_ui::state::{Effect, UiState};
 use std::collections::{HashMap, VecDeque};
 use tokio::sync::broadcast;
 
-const SEQUENCES: usize = 1_000;
+const SEQUENCES: usize = 600;
 const STEPS: usize = 30;
 const CHATS: usize = 3;
 const WINDOW: u32 = 30;
@@ -102,7 +102,7 @@ struct World {
     /// Sent by the shell, not yet received by the UI.
     queue: VecDeque<UiEvent>,
     /// Window replies in flight (the IPC answer races the event channel).
-    replies: VecDeque<(ChatId, ChatWindowView)>,
+    replies: VecDeque<(ChatId, u64, ChatWindowView)>,
     chats: Vec<ChatId>,
     fetches: HashMap<ChatId, Fetch>,
     now: f64,
@@ -127,8 +127,10 @@ impl World {
     }
 
     async fn known_last(&self, chat: ChatId) -> Seq {
-        let r = self.record(chat).await;
-        r.server_last_seq.max(r.local_max.unwrap_or(0))
+        match self.client.chat(chat).await.unwrap() {
+            Some(r) => r.server_last_seq.max(r.local_max.unwrap_or(0)),
+            None => 0,
+        }
     }
 
     async fn ingest(&mut self, chat: ChatId, messages: Vec<Message>, last_seq: Seq) {
@@ -306,6 +308,7 @@ impl World {
 
     /// `open_chat` as the app calls it: the reply is held, to arrive at a later step.
     async fn open_window(&mut self, chat: ChatId) {
+        let request = self.ui.window_requested();
         let window = self
             .client
             .open_chat(chat, Anchor::Newest, WINDOW)
@@ -313,12 +316,12 @@ impl World {
             .unwrap();
         self.forward_client_events().await;
         self.replies
-            .push_back((chat, app_view::chat_window(window)));
+            .push_back((chat, request, app_view::chat_window(window)));
     }
 
     fn deliver_reply(&mut self) {
-        if let Some((chat, window)) = self.replies.pop_front() {
-            self.ui.window_opened(chat, window);
+        if let Some((chat, request, window)) = self.replies.pop_front() {
+            self.ui.window_opened(chat, request, window);
         }
     }
 
@@ -327,12 +330,23 @@ impl World {
             let Some(event) = self.queue.pop_front() else {
                 return;
             };
-            if let UiEvent::FetchStarted { chat_id } = &event
-                && let Some(f) = self.fetches.get_mut(chat_id)
-                && f.running
-                && f.known_since.is_none()
-            {
-                f.known_since = Some(self.now);
+            match &event {
+                UiEvent::FetchStarted { chat_id } => {
+                    if let Some(f) = self.fetches.get_mut(chat_id)
+                        && f.running
+                        && f.known_since.is_none()
+                    {
+                        f.known_since = Some(self.now);
+                    }
+                }
+                // The end of an earlier fetch of the chat: the running one is learnt from its
+                // own FetchStarted (still to come).
+                UiEvent::FetchFinished { chat_id, .. } => {
+                    if let Some(f) = self.fetches.get_mut(chat_id) {
+                        f.known_since = None;
+                    }
+                }
+                _ => {}
             }
             let effects = self.ui.apply(event, self.now);
             if effects.contains(&Effect::Reload) {

@@ -9,7 +9,6 @@
 //! network, never emit client events.
 
 use crate::error::{Error, Result};
-use crate::merge::{MergeDecision, decide};
 use crate::ranges::{self, SeqRange};
 use crate::sync_state::{SyncInput, SyncState, is_partial, transition};
 pub use roost_model::OutboxState;
@@ -17,7 +16,7 @@ use roost_proto::{ChatId, ChatSummary, Message, MessageId, Rev, Seq, UserId};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
