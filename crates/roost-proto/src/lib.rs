@@ -481,4 +481,3 @@ impl fmt::Display for ErrorKind {
         f.write_str(self.as_str())
     }
 }
-pub mod app;
