@@ -92,7 +92,7 @@ fn chat_summary() -> ChatSummary {
 #[test]
 fn responses_snapshot() {
     insta::assert_json_snapshot!(json!({
-        "chats": ChatListResponse { chats: vec![chat_summary()] },
+        "chats": ChatListResponse { chats: vec![chat_summary()], next_cursor: None },
         "me": MeResponse { user_id: UserId::new("alice"), display_name: "Alice".into() },
         "mutation": MessageResponse { chat_id: chat_id(), last_seq: 120, rev: 130, message: message() },
     }));
