@@ -6,16 +6,20 @@
 //! * pure logic, proven with proptest — [`ranges`] (cached runs, missing ranges, windows),
 //!   [`merge`] (higher version wins), [`sync_state`] (UNKNOWN / IN_SYNC / OUT_OF_SYNC /
 //!   SYNCING and SPEC rule 4);
-//! * I/O — [`store`] (SQLite, one transaction per write, runs index in the same transaction),
+//! * I/O — [`store`] (SQLite, one transaction per write, runs index in the same transaction;
+//!   `reader`: the dedicated read connection of `open_chat`; `clean_shutdown`: the mark that
+//!   lets a clean start skip the whole-file checks),
 //!   [`api`] (HTTP, request figures, validation of hostile responses), `stream` (WebSocket,
 //!   reconnect, catch-up);
 //! * the engine — [`client`] ([`Client`], resync, outbox, events).
 
 pub mod api;
+mod clean_shutdown;
 pub mod client;
 pub mod error;
 pub mod merge;
 pub mod ranges;
+mod reader;
 pub mod store;
 mod stream;
 pub mod sync_state;

@@ -8,8 +8,10 @@
 //! [`crate::merge`] (higher version wins). Must never hard-delete a message, never talk to the
 //! network, never emit client events.
 
+use crate::clean_shutdown::{self, FileStamp};
 use crate::error::{Error, Result};
 use crate::merge::{MergeDecision, decide};
+use crate::reader::Reader;
 use crate::ranges::{self, SeqRange};
 use crate::sync_state::{SyncState, is_partial};
 use roost_proto::{ChatId, ChatSummary, Message, MessageId, Rev, Seq, UserId};
@@ -193,6 +195,11 @@ pub struct OutboxEntry {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The hot reads of `open_chat` (see [`crate::reader`]); `None` if it could not be opened
+    /// (the pool serves every read then).
+    reader: Option<std::sync::Arc<Reader>>,
+    /// The file was exactly as a clean close left it: the whole-file checks were skipped.
+    opened_clean: bool,
     path: PathBuf,
     /// Serialises this process's write transactions (SQLite has one writer; doing it here
     /// avoids BUSY on read→write upgrades).
@@ -228,8 +235,30 @@ async fn connect(path: &Path) -> Result<SqlitePool> {
         .await?)
 }
 
-/// `quick_check` + migrations; `Err(reason)` when the file is not a usable cache.
-async fn check_and_migrate(pool: &SqlitePool) -> std::result::Result<(), String> {
+/// `quick_check` (skipped when the file is exactly as a clean close left it, see
+/// [`crate::clean_shutdown`]) + migrations, then the clean-shutdown mark is cleared. Returns
+/// whether the file was clean; `Err(reason)` when it is not a usable cache.
+async fn check_and_migrate(
+    pool: &SqlitePool,
+    before: Option<FileStamp>,
+    wal_empty: bool,
+) -> std::result::Result<bool, String> {
+    let clean = clean_shutdown::was_clean(pool, before, wal_empty).await;
+    if !clean {
+        quick_check(pool).await?;
+    }
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|e| format!("migrations failed: {e}"))?;
+    clean_shutdown::clear(pool)
+        .await
+        .map_err(|e| format!("clearing the clean-shutdown mark failed: {e}"))?;
+    Ok(clean)
+}
+
+/// `PRAGMA quick_check` over the whole file: O(file), so only after an unclean shutdown.
+async fn quick_check(pool: &SqlitePool) -> std::result::Result<(), String> {
     let rows = sqlx::query("PRAGMA quick_check")
         .fetch_all(pool)
         .await
@@ -241,10 +270,6 @@ async fn check_and_migrate(pool: &SqlitePool) -> std::result::Result<(), String>
     if results != ["ok"] {
         return Err(format!("quick_check: {}", results.join("; ")));
     }
-    MIGRATOR
-        .run(pool)
-        .await
-        .map_err(|e| format!("migrations failed: {e}"))?;
     Ok(())
 }
 
@@ -261,9 +286,12 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Cache(format!("create {}: {e}", dir.display())))?;
         }
+        // The file as found, before any connection touches it.
+        let stamp = FileStamp::read(&path);
+        let wal_empty = clean_shutdown::wal_empty(&path);
         let first = match connect(&path).await {
-            Ok(pool) => match check_and_migrate(&pool).await {
-                Ok(()) => Ok(pool),
+            Ok(pool) => match check_and_migrate(&pool, stamp, wal_empty).await {
+                Ok(clean) => Ok((pool, clean)),
                 Err(reason) => {
                     pool.close().await;
                     Err(reason)
@@ -271,8 +299,8 @@ impl Store {
             },
             Err(e) => Err(format!("cannot open: {e}")),
         };
-        let (pool, report) = match first {
-            Ok(pool) => (pool, None),
+        let (pool, opened_clean, report) = match first {
+            Ok((pool, clean)) => (pool, clean, None),
             Err(reason) => {
                 let unix = now_millis() / 1000;
                 let moved_to = PathBuf::from(format!("{}.corrupt-{unix}", path.display()));
@@ -288,11 +316,12 @@ impl Store {
                     }
                 }
                 let pool = connect(&path).await?;
-                check_and_migrate(&pool)
+                check_and_migrate(&pool, None, true)
                     .await
                     .map_err(Error::CacheCorrupt)?;
                 (
                     pool,
+                    false,
                     Some(CorruptionReport {
                         moved_to,
                         reason,
@@ -302,8 +331,17 @@ impl Store {
                 )
             }
         };
+        let reader = match Reader::open(&path) {
+            Ok(reader) => Some(std::sync::Arc::new(reader)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no dedicated read connection; reading through the pool");
+                None
+            }
+        };
         let store = Store {
             pool,
+            reader,
+            opened_clean,
             path,
             write: Default::default(),
         };
@@ -405,17 +443,36 @@ impl Store {
         &self.path
     }
 
+    /// The file was exactly as a clean close left it, so the whole-file checks (integrity, runs
+    /// vs messages) were not needed at this open.
+    pub fn opened_clean(&self) -> bool {
+        self.opened_clean
+    }
+
     /// Checkpoints the WAL into the main file and closes the pool (waits for running
     /// statements): a cleanly closed cache is one self-contained file.
+    ///
+    /// The file is then sealed with the clean-shutdown mark ([`crate::clean_shutdown`]), so the
+    /// next open can skip the whole-file checks.
     pub async fn close(&self) {
         let _w = self.write.lock().await;
+        if let Some(reader) = &self.reader {
+            reader.close();
+        }
+        if self.pool.is_closed() {
+            return;
+        }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await
         {
             tracing::debug!(error = %e, "checkpoint at close failed");
         }
+        let sealed = clean_shutdown::seal(&self.pool, &self.path).await;
         self.pool.close().await;
+        if let Some(mtime) = sealed {
+            clean_shutdown::stamp(&self.path, mtime);
+        }
     }
 
     // ----- metadata -------------------------------------------------------------------------
@@ -476,6 +533,9 @@ impl Store {
 
     /// One chat, or `None` if the cache has never heard of it.
     pub async fn chat(&self, chat: ChatId) -> Result<Option<ChatRecord>> {
+        if let Some(read) = self.reader.as_ref().and_then(|r| r.chat(chat)) {
+            return read;
+        }
         let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(&format!(
             "SELECT {} FROM chats WHERE chat_id = ?",
@@ -729,6 +789,13 @@ impl Store {
     /// otherwise the oldest cached seq.
     /// The newest `n` cached messages of the chat, ascending, in one indexed read.
     pub async fn newest_messages(&self, chat: ChatId, n: u32) -> Result<Vec<Message>> {
+        if let Some(read) = self
+            .reader
+            .as_ref()
+            .and_then(|r| r.newest_messages(chat, n))
+        {
+            return read;
+        }
         let rows = sqlx::query(
             "SELECT seq, id, version, author, created_at, edited_at, deleted_at, body, rev
              FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT ?",
@@ -760,8 +827,8 @@ impl Store {
         Ok(res)
     }
 
-    /// Stream burst: merges a run of events of one chat in ONE transaction, applying each
-    /// event's position and the cursor rule in order.
+    /// Stream burst: merges a run of events of one chat in ONE transaction (see
+    /// [`Store::ingest_stream`]).
     pub async fn ingest_events(
         &self,
         chat: ChatId,
@@ -770,23 +837,28 @@ impl Store {
     ) -> Result<IngestResult> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
-        let mut total = IngestResult::default();
-        for (m, pos) in events {
-            let mut opts = template.clone();
-            opts.position = Some(*pos);
-            opts.cursor = CursorRule::Event(pos.rev);
-            let r = ingest_tx(&mut tx, chat, std::slice::from_ref(m), &opts).await?;
-            total.changed.extend(r.changed);
-            total.inserted += r.inserted;
-            total.replaced += r.replaced;
-            total.partial = r.partial;
-            total.cursor_behind |= r.cursor_behind;
-            total.flagged |= r.flagged;
+        let res = ingest_events_tx(&mut tx, chat, events, template).await?;
+        tx.commit().await?;
+        Ok(res)
+    }
+
+    /// Live stream ingest with group commit: every chat's events of a burst in ONE transaction.
+    /// Each chat's messages are merged by one batched ingest (a fixed handful of statements
+    /// however many messages), its position is the highest told, and the cursor rule is applied
+    /// event by event in arrival order, as one event at a time would. Results are per burst.
+    pub async fn ingest_stream(
+        &self,
+        bursts: &[(ChatId, Vec<(Message, Position)>)],
+        template: &IngestOptions,
+    ) -> Result<Vec<IngestResult>> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut results = Vec::with_capacity(bursts.len());
+        for (chat, events) in bursts {
+            results.push(ingest_events_tx(&mut tx, *chat, events, template).await?);
         }
         tx.commit().await?;
-        total.changed.sort_unstable();
-        total.changed.dedup();
-        Ok(total)
+        Ok(results)
     }
 
     /// Ends a resync: in ONE transaction, re-validates the chat (rule 4) against its known
@@ -1294,6 +1366,7 @@ async fn ingest_tx(
     let mut unread = 0u64;
     let mut new_last: Option<&Message> = None;
     let mut runs_changed = false;
+    let mut newest_so_far = prev_max;
     if let Some(m) = msgs.iter().find(|m| m.chat_id != chat) {
         return Err(Error::ProtocolViolation(format!(
             "message seq {} of chat {} ingested into chat {chat}",
@@ -1326,9 +1399,12 @@ async fn ingest_tx(
             ranges::insert_seq(&mut runs, m.seq);
             runs_changed = true;
             let mine = opts.me.as_ref() == Some(&m.author);
-            if opts.count_unread && is_open == 0 && !mine && m.seq > prev_max {
+            // Newer than the newest cached so far (messages of one batch count in order, as
+            // one at a time would).
+            if opts.count_unread && is_open == 0 && !mine && m.seq > newest_so_far {
                 unread += 1;
             }
+            newest_so_far = newest_so_far.max(m.seq);
         } else {
             res.replaced += 1;
         }
@@ -1400,14 +1476,77 @@ async fn ingest_tx(
     // exactly when it ends below the server's last_seq.
     res.partial = is_partial(&tail_after, known_last);
     if opts.flag_if_behind && (res.partial || res.cursor_behind) {
-        sqlx::query("UPDATE chats SET needs_resync = 1, sync_state = 'OUT_OF_SYNC' WHERE chat_id = ? AND sync_state != 'SYNCING'")
+        flag_out_of_sync(tx, &chat_s).await?;
+        res.flagged = true;
+    }
+    Ok(res)
+}
+
+/// Marks the chat OUT_OF_SYNC (unless a resync runs) and due for a resync.
+async fn flag_out_of_sync(tx: &mut Transaction<'_, Sqlite>, chat_s: &str) -> Result<()> {
+    sqlx::query("UPDATE chats SET needs_resync = 1, sync_state = CASE WHEN sync_state = 'SYNCING' THEN sync_state ELSE 'OUT_OF_SYNC' END WHERE chat_id = ?")
+        .bind(chat_s)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A run of stream events of one chat inside the caller's transaction: ONE batched ingest of
+/// their messages at the highest position told, then the cursor rule (Telegram's pts rule)
+/// event by event in arrival order, then the OUT_OF_SYNC flag if the result is partial or an
+/// event skipped past the cursor.
+async fn ingest_events_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    chat: ChatId,
+    events: &[(Message, Position)],
+    template: &IngestOptions,
+) -> Result<IngestResult> {
+    ensure_chat(tx, chat).await?;
+    let chat_s = chat.to_string();
+    let (cursor_before, had_runs): (i64, i64) = sqlx::query_as(
+        "SELECT changes_cursor, EXISTS (SELECT 1 FROM cached_runs WHERE chat_id = ?1) FROM chats WHERE chat_id = ?1",
+    )
+    .bind(&chat_s)
+    .fetch_one(&mut **tx)
+    .await?;
+    let messages: Vec<Message> = events.iter().map(|(m, _)| m.clone()).collect();
+    let mut opts = template.clone();
+    opts.position = events
+        .iter()
+        .map(|(_, p)| *p)
+        .reduce(|a, b| Position {
+            last_seq: a.last_seq.max(b.last_seq),
+            rev: a.rev.max(b.rev),
+        });
+    opts.cursor = CursorRule::Keep;
+    opts.flag_if_behind = false;
+    let mut res = ingest_tx(tx, chat, &messages, &opts).await?;
+    let cursor_before = u(cursor_before);
+    let mut cursor = cursor_before;
+    let mut cache_empty = had_runs == 0;
+    for (message, position) in events {
+        let rev = position.rev;
+        if cache_empty {
+            // The first event into an empty cache sets the cursor (nothing older is cached).
+            if res.changed.binary_search(&message.seq).is_ok() {
+                cursor = cursor.max(rev);
+                cache_empty = false;
+            }
+        } else if rev == cursor + 1 {
+            cursor = rev;
+        } else if rev > cursor + 1 {
+            res.cursor_behind = true;
+        }
+    }
+    if cursor > cursor_before {
+        sqlx::query("UPDATE chats SET changes_cursor = MAX(changes_cursor, ?) WHERE chat_id = ?")
+            .bind(i(cursor))
             .bind(&chat_s)
             .execute(&mut **tx)
             .await?;
-        sqlx::query("UPDATE chats SET needs_resync = 1 WHERE chat_id = ?")
-            .bind(&chat_s)
-            .execute(&mut **tx)
-            .await?;
+    }
+    if template.flag_if_behind && (res.partial || res.cursor_behind) {
+        flag_out_of_sync(tx, &chat_s).await?;
         res.flagged = true;
     }
     Ok(res)
