@@ -136,6 +136,17 @@ pub fn instruction_counts(scratch: &Path, caches: &[FilledCache]) -> Result<Opti
             "ratio": (ratio * 100.0).round() / 100.0,
         }));
     }
+    // The runs above dropped their clients without a close (a crash, as far as the file can
+    // tell): this open runs every check.
+    let mut after_crash = serde_json::Map::new();
+    if let Some(cache) = caches.last() {
+        let unclean = collected("client_open", &cache.path, cache.chat, 0)?.saturating_sub(base);
+        println!(
+            "Client::open after an unclean shutdown ({} cached, every check runs): {unclean} instructions.",
+            cache.cached
+        );
+        after_crash.insert(cache.cached.to_string(), json!(unclean));
+    }
     let single_path = scratch.join("instr-ingest.db");
     let _ = std::fs::remove_file(&single_path);
     let zero = collected("ingest_single", &single_path, any_chat, 0)?;
@@ -145,6 +156,7 @@ pub fn instruction_counts(scratch: &Path, caches: &[FilledCache]) -> Result<Opti
     println!("Store::ingest of one message (its own transaction): {ingest_single} instructions.\n");
     Ok(Some(json!({
         "client_open": startup,
+        "client_open_after_crash": after_crash,
         "open": open,
         "ingest_single_call": ingest_single,
     })))

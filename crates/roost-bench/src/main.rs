@@ -116,7 +116,7 @@ async fn run(args: Args) -> Result<()> {
         &[1_000, 100_000, 1_000_000]
     };
     let caches = open::fill_caches(scratch.path(), open_sizes).await?;
-    let (open_rows, startup) = open::open_chat_latency(
+    let (open_rows, startup, startup_after_crash) = open::open_chat_latency(
         &caches,
         args.window,
         if args.quick { 50 } else { 300 },
@@ -125,6 +125,7 @@ async fn run(args: Args) -> Result<()> {
     .await?;
     figures.insert("open".into(), Value::Array(open_rows));
     figures.insert("startup_ms".into(), startup);
+    figures.insert("startup_after_crash_ms".into(), startup_after_crash);
 
     let sizes = if args.quick {
         ingest::IngestSizes {

@@ -56,7 +56,7 @@ fn at<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 struct Line<'a> {
-    figure: &'a str,
+    figure: String,
     path: String,
     unit: &'a str,
     floor: Option<String>,
@@ -88,7 +88,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
     let mut lines = vec![];
     for size in &sizes {
         lines.push(Line {
-            figure: "open_chat p50",
+            figure: format!("open_chat p50, {size} cached"),
             path: format!("open/{size}/p50_ms"),
             unit: " ms",
             floor: num(at(figures, &format!("open/{size}/floor_p50_ms")))
@@ -98,7 +98,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: if *size == large { open_limit } else { None },
         });
         lines.push(Line {
-            figure: "open_chat p99",
+            figure: format!("open_chat p99, {size} cached"),
             path: format!("open/{size}/p99_ms"),
             unit: " ms",
             floor: num(at(figures, &format!("open/{size}/floor_p99_ms")))
@@ -110,7 +110,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
     }
     for size in &sizes {
         lines.push(Line {
-            figure: "Client::open (start-up)",
+            figure: format!("Client::open (start-up), {size} cached"),
             path: format!("startup_ms/{size}"),
             unit: " ms",
             floor: None,
@@ -119,12 +119,42 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: if *size == large { startup_limit } else { None },
         });
     }
+    lines.push(Line {
+        figure: format!("Client::open after an unclean shutdown, {large} cached (every check runs)"),
+        path: format!("startup_after_crash_ms/{large}"),
+        unit: " ms",
+        floor: None,
+        target: "",
+        at_most: true,
+        limit: None,
+    });
+    for size in [small, large] {
+        lines.push(Line {
+            figure: format!("instructions: Client::open, {size} cached"),
+            path: format!("instructions/client_open/{size}"),
+            unit: "",
+            floor: None,
+            target: "",
+            at_most: true,
+            limit: None,
+        });
+    }
+    lines.push(Line {
+        figure: format!("instructions: open_chat, {large} cached"),
+        path: format!("instructions/open/{large}/open_chat"),
+        unit: "",
+        floor: num(at(figures, &format!("instructions/open/{large}/floor")))
+            .map(|f| format!("{f:.0} (bare SQLite read)")),
+        target: "",
+        at_most: true,
+        limit: None,
+    });
     let floor = |path: &str, what: &str| {
         num(at(figures, path)).map(|f| format!("{} ({what})", fmt(Some(f), " msg/s")))
     };
     lines.extend([
         Line {
-            figure: "stream ingest, one message per frame (sustained)",
+            figure: String::from("stream ingest, one message per frame (sustained)"),
             path: "ingest/single_msgs_per_s".into(),
             unit: " msg/s",
             floor: floor("ingest/single_floor_msgs_per_s", "bare SQLite, one row per transaction"),
@@ -133,7 +163,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: Some(20_000.0),
         },
         Line {
-            figure: "stream frame → event p50 (paced)",
+            figure: String::from("stream frame → event p50 (paced)"),
             path: "ingest/frame_to_event_p50_ms".into(),
             unit: " ms",
             floor: None,
@@ -142,7 +172,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: None,
         },
         Line {
-            figure: "stream frame → event p99 (paced)",
+            figure: String::from("stream frame → event p99 (paced)"),
             path: "ingest/frame_to_event_p99_ms".into(),
             unit: " ms",
             floor: None,
@@ -151,7 +181,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: Some(10.0),
         },
         Line {
-            figure: "batched ingest (5,000 per transaction)",
+            figure: String::from("batched ingest (5,000 per transaction)"),
             path: "ingest/batched_msgs_per_s".into(),
             unit: " msg/s",
             floor: floor("ingest/batched_floor_msgs_per_s", "bare SQLite"),
@@ -160,7 +190,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: Some(100_000.0),
         },
         Line {
-            figure: "store: one message per Store::ingest call",
+            figure: String::from("store: one message per Store::ingest call"),
             path: "ingest/store_single_call_msgs_per_s".into(),
             unit: " msg/s",
             floor: floor("ingest/single_floor_msgs_per_s", "bare SQLite"),
@@ -169,7 +199,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: None,
         },
         Line {
-            figure: "release app: click → painted messages p50 (100k cached)",
+            figure: String::from("release app: click → painted messages p50 (100k cached)"),
             path: "click_to_paint_ms/p50".into(),
             unit: " ms",
             floor: Some("16.7 ms (one frame at 60 Hz)".into()),
@@ -178,7 +208,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: Some(16.7),
         },
         Line {
-            figure: "release app: click → painted messages p99 (100k cached)",
+            figure: String::from("release app: click → painted messages p99 (100k cached)"),
             path: "click_to_paint_ms/p99".into(),
             unit: " ms",
             floor: None,
@@ -187,7 +217,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: Some(33.0),
         },
         Line {
-            figure: "release app: cold start → chat list painted (1M cached)",
+            figure: String::from("release app: cold start → chat list painted (1M cached)"),
             path: "cold_start_ms".into(),
             unit: " ms",
             floor: None,
@@ -196,7 +226,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: Some(300.0),
         },
         Line {
-            figure: "release app: RSS, 100k cached (app process)",
+            figure: String::from("release app: RSS, 100k cached (app process)"),
             path: "rss_mb/100000".into(),
             unit: " MB",
             floor: num(at(figures, "webkit_rss_mb/100000"))
@@ -206,7 +236,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: None,
         },
         Line {
-            figure: "release app: RSS, 1M cached (app process)",
+            figure: String::from("release app: RSS, 1M cached (app process)"),
             path: "rss_mb/1000000".into(),
             unit: " MB",
             floor: num(at(figures, "webkit_rss_mb/1000000"))
