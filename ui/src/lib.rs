@@ -3,7 +3,8 @@
 //! * `logic` — the view rules as pure functions (skeleton placement, span changes, virtual
 //!   window, indicator timing, Resync visibility, cache map), tested natively;
 //! * `components` — presentational components, rendered to HTML in native tests;
-//! * `app` — state (signals) and wiring;
+//! * `state` — the UI state and the reducer of the shell's events (pure, tested natively);
+//! * `app` — the state in a signal, effects, and wiring;
 //! * `ipc` — the only module that touches Tauri.
 //!
 //! Natively (tests) Leptos is built with `ssr` so views render to HTML; for wasm with `csr`.
@@ -12,6 +13,7 @@ pub mod app;
 pub mod components;
 pub mod ipc;
 pub mod logic;
+pub mod state;
 
 /// Mounts the app on `<body>` (wasm entry point).
 pub fn mount() {

@@ -10,7 +10,10 @@
 //! fast; gaps it leaves are found by the runs index and repaired by resync.
 
 use crate::api::validate_stream_event;
-use crate::client::{ClientEvent, Inner, resync};
+use crate::chat_list::refresh_chats;
+use crate::engine::Inner;
+use crate::events::ClientEvent;
+use crate::resync::resync;
 use crate::store::{CursorRule, IngestOptions, Position};
 use backon::BackoffBuilder;
 use futures_util::{SinkExt, StreamExt};
@@ -58,7 +61,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 // Catch up: one chat list, then resync only the chats that moved.
                 let ci = inner.clone();
                 inner.spawn(async move { catch_up(ci).await });
-                inner.outbox_notify.notify_one();
+                inner.notify_outbox();
                 let reason = read_loop(ws, &incoming).await;
                 tracing::info!(%reason, "stream lost; reconnecting");
                 inner.set_online(false);
@@ -78,11 +81,11 @@ type Ws =
 
 async fn connect(inner: &Inner) -> Result<Ws, String> {
     let mut req = inner
-        .api
+        .api()
         .stream_url()
         .into_client_request()
         .map_err(|e| e.to_string())?;
-    let auth = HeaderValue::from_str(&format!("Bearer {}", inner.api.config().token))
+    let auth = HeaderValue::from_str(&format!("Bearer {}", inner.api().config().token))
         .map_err(|e| e.to_string())?;
     req.headers_mut().insert("Authorization", auth);
     let connecting = tokio_tungstenite::connect_async(req);
@@ -94,7 +97,7 @@ async fn connect(inner: &Inner) -> Result<Ws, String> {
 }
 
 async fn catch_up(inner: Arc<Inner>) {
-    match inner.refresh_chats().await {
+    match refresh_chats(&inner).await {
         Ok(moved) => {
             if !moved.is_empty() {
                 tracing::info!(
@@ -184,7 +187,7 @@ async fn ingest_writer(inner: Arc<Inner>, mut queue: tokio::sync::mpsc::Receiver
                     // Messages before a chat event are committed before it (arrival order).
                     commit(&inner, &mut messages).await;
                     if inner
-                        .store
+                        .store()
                         .upsert_summaries(std::slice::from_ref(&chat))
                         .await
                         .is_ok()
@@ -216,7 +219,7 @@ async fn commit(inner: &Arc<Inner>, buf: &mut Vec<(ChatId, Message, Position)>) 
     opts.count_unread = true;
     opts.me = inner.me();
     opts.flag_if_behind = true;
-    let results = match inner.store.ingest_stream(&bursts, &opts).await {
+    let results = match inner.store().ingest_stream(&bursts, &opts).await {
         Ok(results) => results,
         Err(e) => {
             tracing::error!(error = %e, "stream: caching incoming messages failed");
@@ -237,13 +240,14 @@ async fn announce(inner: &Arc<Inner>, chat: ChatId, res: crate::store::IngestRes
             seqs: res.changed.clone(),
         });
     }
-    if res.flagged {
+    // The state the store holds (a running fetch stays SYNCING), never a guess.
+    if let Some(state) = res.sync_state {
         inner.emit(ClientEvent::SyncStateChanged {
             chat_id: chat,
-            state: crate::sync_state::SyncState::OutOfSync,
+            state,
         });
     }
-    let open = match inner.store.chat(chat).await {
+    let open = match inner.store().chat(chat).await {
         Ok(Some(rec)) => {
             let open = rec.is_open;
             inner.emit(ClientEvent::ChatUpdated { chat: rec });

@@ -421,4 +421,3 @@ impl fmt::Display for ErrorKind {
         f.write_str(self.as_str())
     }
 }
-pub mod app;
