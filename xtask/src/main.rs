@@ -198,14 +198,64 @@ fn locked_version(package: &str) -> Result<String> {
     Ok(lock[start..start + lock[start..].find('"').context("malformed Cargo.lock")?].to_string())
 }
 
-/// `./dev bench`: the benchmark binary, in release mode (figures in its output).
+/// `./dev bench [--json] [--quick] [--no-app] [--no-callgrind]`: every figure, in release mode.
+/// First the release app (click → paint, cold start, RSS; `src-tauri/tests/bench_app.rs` under
+/// Xvfb, one E2E run at a time), then the core benchmarks (`crates/roost-bench`), which merge the
+/// app's figures, regenerate `docs/benchmarks.md` (full runs; "before" figures from
+/// `docs/benchmarks-baseline.json`) and, with `--json`, print every figure as one JSON object on
+/// the last line of stdout. `--quick` is a smoke run of the core figures only.
 fn bench(args: &[String]) -> Result<()> {
-    step("building and running the benchmarks (release)");
-    run_checked(
-        cargo()
-            .args(["run", "--locked", "--release", "-p", "roost-bench", "--"])
-            .args(args),
-    )
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let quick = has("--quick");
+    let app_figures = target_dir().join("e2e-artifacts").join("bench-app.json");
+    let _ = std::fs::remove_file(&app_figures);
+    if !quick && !has("--no-app") {
+        ensure_desktop_tools()?;
+        build_ui()?;
+        step("building the RELEASE app and measuring it (click → paint, cold start, RSS)");
+        std::fs::create_dir_all(app_figures.parent().expect("a parent"))?;
+        let status = Command::new("flock")
+            .args(["/tmp/roost-e2e.lock", "xvfb-run", "-a", "-s", "-screen 0 1280x800x24"])
+            .arg(cargo_path())
+            .args([
+                "test",
+                "--locked",
+                "--release",
+                "-p",
+                "roost-desktop",
+                "--features",
+                "custom-protocol",
+                "--test",
+                "bench_app",
+                "--",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("ROOST_BENCH_APP_OUT", &app_figures)
+            // stdout carries only the core benchmark's output (its last line is the JSON).
+            .stdout(std::io::stderr())
+            .status()
+            .context("run the release-app benchmark")?;
+        if !status.success() {
+            step("the release-app benchmark failed: its figures are missing from this run");
+        }
+    }
+    step("building and running the core benchmarks (release)");
+    let mut command = cargo();
+    command.args(["run", "--quiet", "--locked", "--release", "-p", "roost-bench", "--"]);
+    for flag in ["--quick", "--json", "--no-callgrind", "--check"] {
+        if has(flag) {
+            command.arg(flag);
+        }
+    }
+    command.arg("--app-figures").arg(&app_figures);
+    if !quick {
+        command.args(["--write-doc", "docs/benchmarks.md"]);
+        if Path::new("docs/benchmarks-baseline.json").exists() {
+            command.args(["--baseline", "docs/benchmarks-baseline.json"]);
+        }
+    }
+    run_checked(&mut command)
 }
 
 /// `./dev run`: build, start a local server with demo data, and point a client at it.

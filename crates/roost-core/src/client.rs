@@ -54,7 +54,14 @@ impl Client {
     pub async fn open(config: ClientConfig) -> Result<(Client, OpenInfo)> {
         let (store, corruption) = Store::open(&config.cache_path).await?;
         let mut repaired = Vec::new();
-        for chat in store.inconsistent_chats().await? {
+        // O(messages): only when the file was not exactly as a clean close left it (every write
+        // keeps the runs index in its own transaction, so only damage can break it).
+        let suspects = if store.opened_clean() {
+            Vec::new()
+        } else {
+            store.inconsistent_chats().await?
+        };
+        for chat in suspects {
             if store.rebuild_runs(chat).await? {
                 tracing::warn!(%chat, "cached runs index disagreed with the cached messages: rebuilt it");
                 repaired.push(chat);

@@ -6,7 +6,9 @@
 //! * pure logic, from the shared model crate `roost-model` (re-exported here, proven with
 //!   proptest there) — [`ranges`] (cached runs, missing ranges, windows), [`merge`] (higher
 //!   version wins), [`sync_state`] (UNKNOWN / IN_SYNC / OUT_OF_SYNC / SYNCING and SPEC rule 4);
-//! * I/O — [`store`] (SQLite, one transaction per write, runs index in the same transaction),
+//! * I/O — [`store`] (SQLite, one transaction per write, runs index in the same transaction;
+//!   `reader`: the dedicated read connection of `open_chat`; `clean_shutdown`: the mark that
+//!   lets a clean start skip the whole-file checks),
 //!   [`api`] (HTTP, request figures, validation of hostile responses), `stream` (WebSocket,
 //!   reconnect, catch-up);
 //! * the engine — `engine` (shared state, single-flight per chat), `chat_list` (chat list,
@@ -20,12 +22,14 @@ pub use roost_model::{merge, ranges, sync_state};
 pub mod api;
 pub mod app_view;
 mod chat_list;
+mod clean_shutdown;
 pub mod client;
 mod config;
 mod engine;
 pub mod error;
 pub mod events;
 mod outbox;
+mod reader;
 mod resync;
 pub mod store;
 mod stream;

@@ -8,7 +8,9 @@
 //! [`crate::merge`] (higher version wins). Must never hard-delete a message, never talk to the
 //! network, never emit client events.
 
+use crate::clean_shutdown::{self, FileStamp};
 use crate::error::{Error, Result};
+use crate::reader::Reader;
 use crate::ranges::{self, SeqRange};
 use crate::sync_state::{SyncInput, SyncState, is_partial, transition};
 pub use roost_model::OutboxState;
@@ -34,7 +36,7 @@ mod outbox;
 mod runs;
 
 use chats::{apply_position, ensure_chat, read_state};
-use ingest::ingest_tx;
+use ingest::{ingest_events_tx, ingest_tx};
 use runs::{load_runs, load_runs_touching, load_tail_runs, replace_runs, write_runs};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/client/sqlite");
@@ -163,6 +165,11 @@ pub struct OutboxEntry {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The hot reads of `open_chat` (see [`crate::reader`]); `None` if it could not be opened
+    /// (the pool serves every read then).
+    reader: Option<std::sync::Arc<Reader>>,
+    /// The file was exactly as a clean close left it: the whole-file checks were skipped.
+    opened_clean: bool,
     path: PathBuf,
     /// Serialises this process's write transactions (SQLite has one writer; doing it here
     /// avoids BUSY on read→write upgrades).
@@ -198,8 +205,30 @@ async fn connect(path: &Path) -> Result<SqlitePool> {
         .await?)
 }
 
-/// `quick_check` + migrations; `Err(reason)` when the file is not a usable cache.
-async fn check_and_migrate(pool: &SqlitePool) -> std::result::Result<(), String> {
+/// `quick_check` (skipped when the file is exactly as a clean close left it, see
+/// [`crate::clean_shutdown`]) + migrations, then the clean-shutdown mark is cleared. Returns
+/// whether the file was clean; `Err(reason)` when it is not a usable cache.
+async fn check_and_migrate(
+    pool: &SqlitePool,
+    before: Option<FileStamp>,
+    wal_empty: bool,
+) -> std::result::Result<bool, String> {
+    let clean = clean_shutdown::was_clean(pool, before, wal_empty).await;
+    if !clean {
+        quick_check(pool).await?;
+    }
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|e| format!("migrations failed: {e}"))?;
+    clean_shutdown::clear(pool)
+        .await
+        .map_err(|e| format!("clearing the clean-shutdown mark failed: {e}"))?;
+    Ok(clean)
+}
+
+/// `PRAGMA quick_check` over the whole file: O(file), so only after an unclean shutdown.
+async fn quick_check(pool: &SqlitePool) -> std::result::Result<(), String> {
     let rows = sqlx::query("PRAGMA quick_check")
         .fetch_all(pool)
         .await
@@ -211,10 +240,6 @@ async fn check_and_migrate(pool: &SqlitePool) -> std::result::Result<(), String>
     if results != ["ok"] {
         return Err(format!("quick_check: {}", results.join("; ")));
     }
-    MIGRATOR
-        .run(pool)
-        .await
-        .map_err(|e| format!("migrations failed: {e}"))?;
     Ok(())
 }
 
@@ -231,9 +256,12 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Cache(format!("create {}: {e}", dir.display())))?;
         }
+        // The file as found, before any connection touches it.
+        let stamp = FileStamp::read(&path);
+        let wal_empty = clean_shutdown::wal_empty(&path);
         let first = match connect(&path).await {
-            Ok(pool) => match check_and_migrate(&pool).await {
-                Ok(()) => Ok(pool),
+            Ok(pool) => match check_and_migrate(&pool, stamp, wal_empty).await {
+                Ok(clean) => Ok((pool, clean)),
                 Err(reason) => {
                     pool.close().await;
                     Err(reason)
@@ -241,8 +269,8 @@ impl Store {
             },
             Err(e) => Err(format!("cannot open: {e}")),
         };
-        let (pool, report) = match first {
-            Ok(pool) => (pool, None),
+        let (pool, opened_clean, report) = match first {
+            Ok((pool, clean)) => (pool, clean, None),
             Err(reason) => {
                 let unix = now_millis() / 1000;
                 let moved_to = PathBuf::from(format!("{}.corrupt-{unix}", path.display()));
@@ -258,11 +286,12 @@ impl Store {
                     }
                 }
                 let pool = connect(&path).await?;
-                check_and_migrate(&pool)
+                check_and_migrate(&pool, None, true)
                     .await
                     .map_err(Error::CacheCorrupt)?;
                 (
                     pool,
+                    false,
                     Some(CorruptionReport {
                         moved_to,
                         reason,
@@ -272,8 +301,17 @@ impl Store {
                 )
             }
         };
+        let reader = match Reader::open(&path) {
+            Ok(reader) => Some(std::sync::Arc::new(reader)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no dedicated read connection; reading through the pool");
+                None
+            }
+        };
         let store = Store {
             pool,
+            reader,
+            opened_clean,
             path,
             write: Default::default(),
         };
@@ -375,17 +413,36 @@ impl Store {
         &self.path
     }
 
+    /// The file was exactly as a clean close left it, so the whole-file checks (integrity, runs
+    /// vs messages) were not needed at this open.
+    pub fn opened_clean(&self) -> bool {
+        self.opened_clean
+    }
+
     /// Checkpoints the WAL into the main file and closes the pool (waits for running
     /// statements): a cleanly closed cache is one self-contained file.
+    ///
+    /// The file is then sealed with the clean-shutdown mark ([`crate::clean_shutdown`]), so the
+    /// next open can skip the whole-file checks.
     pub async fn close(&self) {
         let _w = self.write.lock().await;
+        if let Some(reader) = &self.reader {
+            reader.close();
+        }
+        if self.pool.is_closed() {
+            return;
+        }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await
         {
             tracing::debug!(error = %e, "checkpoint at close failed");
         }
+        let sealed = clean_shutdown::seal(&self.pool, &self.path).await;
         self.pool.close().await;
+        if let Some(mtime) = sealed {
+            clean_shutdown::stamp(&self.path, mtime);
+        }
     }
 
     // ----- metadata -------------------------------------------------------------------------

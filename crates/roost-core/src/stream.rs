@@ -2,8 +2,9 @@
 //! heartbeat watchdog, and the catch-up after every (re)connect.
 //!
 //! Owns turning stream frames into cache writes: every `message` frame is validated and
-//! committed (bursts in one transaction per chat) before any event about it is emitted, for
-//! every chat — open, closed or never seen. After each connect, ONE `GET /v1/chats` finds the
+//! committed before any event about it is emitted, for every chat — open, closed or never
+//! seen. The socket reader hands events to one ingest writer that commits them with group
+//! commit: whatever arrived while the previous commit ran is written in one transaction. After each connect, ONE `GET /v1/chats` finds the
 //! chats that moved vs the store and only those are resynced. Must never be needed for
 //! correctness (delivery is at-least-once and lossy across disconnects): it only makes things
 //! fast; gaps it leaves are found by the runs index and repaired by resync.
@@ -15,7 +16,7 @@ use crate::events::ClientEvent;
 use crate::resync::resync;
 use crate::store::{CursorRule, IngestOptions, Position};
 use backon::BackoffBuilder;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use roost_proto::{ChatId, Message, StreamEvent};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,12 +24,21 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-/// Frames drained without waiting and ingested together (one transaction per chat).
-const MAX_BURST: usize = 256;
+/// Most events committed in one group (one transaction).
+const MAX_GROUP: usize = 1024;
+/// Decoded events waiting for the writer; a full queue stops reading the socket.
+const QUEUE_CAPACITY: usize = 8192;
 /// Heartbeat interval assumed until the server's `hello` says otherwise.
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 /// Missed heartbeats before the connection is considered dead.
 const MISSED_HEARTBEATS: u32 = 3;
+
+/// What the reader hands the ingest writer, in arrival order.
+#[derive(Debug)]
+enum Incoming {
+    Message(ChatId, Message, Position),
+    Chat(roost_proto::ChatSummary),
+}
 
 /// Runs forever (until the task is aborted).
 pub(crate) async fn run(inner: Arc<Inner>) {
@@ -38,6 +48,10 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         .with_jitter()
         .without_max_times();
     let mut backoff = builder.build();
+    // One writer for the life of the stream: frames read before a disconnect are still
+    // committed, in order, after it.
+    let (incoming, queue) = tokio::sync::mpsc::channel(QUEUE_CAPACITY);
+    inner.spawn(ingest_writer(inner.clone(), queue));
     loop {
         match connect(&inner).await {
             Ok(ws) => {
@@ -48,7 +62,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 let ci = inner.clone();
                 inner.spawn(async move { catch_up(ci).await });
                 inner.notify_outbox();
-                let reason = read_loop(&inner, ws).await;
+                let reason = read_loop(ws, &incoming).await;
                 tracing::info!(%reason, "stream lost; reconnecting");
                 inner.set_online(false);
             }
@@ -108,132 +122,149 @@ async fn catch_up(inner: Arc<Inner>) {
     }
 }
 
-/// Reads frames until the connection ends; returns why.
-async fn read_loop(inner: &Arc<Inner>, mut ws: Ws) -> String {
+/// Reads frames until the connection ends; returns why. Decoded events go to the ingest writer
+/// at once: reading never waits for a commit (only for a full queue, which pushes back on the
+/// socket).
+async fn read_loop(mut ws: Ws, incoming: &tokio::sync::mpsc::Sender<Incoming>) -> String {
     let mut watchdog = DEFAULT_HEARTBEAT * MISSED_HEARTBEATS;
     loop {
-        let next = match tokio::time::timeout(watchdog, ws.next()).await {
+        let frame = match tokio::time::timeout(watchdog, ws.next()).await {
             Err(_) => return format!("no frame for {watchdog:?} (heartbeat watchdog)"),
             Ok(None) => return "closed".into(),
             Ok(Some(Err(e))) => return format!("error: {e}"),
             Ok(Some(Ok(frame))) => frame,
         };
-        let mut frames = vec![next];
-        // Drain a burst that is already there, without waiting.
-        while frames.len() < MAX_BURST {
-            match ws.next().now_or_never() {
-                Some(Some(Ok(f))) => frames.push(f),
-                Some(Some(Err(e))) => return format!("error: {e}"),
-                Some(None) => break,
-                None => break,
-            }
-        }
-        let mut messages: Vec<(ChatId, Message, Position)> = Vec::new();
-        for frame in frames {
-            match frame {
-                WsMessage::Text(text) => match serde_json::from_str::<StreamEvent>(text.as_str()) {
-                    Ok(ev) => {
-                        if let Err(e) = validate_stream_event(&ev) {
-                            tracing::warn!(error = %e, "stream: dropping a hostile event");
-                            continue;
-                        }
-                        match ev {
-                            StreamEvent::Hello { heartbeat_ms, .. } => {
-                                watchdog = Duration::from_millis(heartbeat_ms.max(100))
-                                    * MISSED_HEARTBEATS;
-                            }
-                            StreamEvent::Heartbeat { .. } => {}
-                            StreamEvent::Chat { chat } => {
-                                flush(inner, &mut messages).await;
-                                if inner
-                                    .store()
-                                    .upsert_summaries(std::slice::from_ref(&chat))
-                                    .await
-                                    .is_ok()
-                                {
-                                    inner.mark_known(chat.id);
-                                    inner.emit_chat(chat.id).await;
-                                }
-                            }
-                            StreamEvent::Message {
-                                chat_id,
-                                last_seq,
-                                rev,
-                                message,
-                            } => {
-                                messages.push((chat_id, message, Position { last_seq, rev }));
-                            }
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "stream: undecodable frame"),
-                },
-                WsMessage::Ping(p) => {
-                    let _ = ws.send(WsMessage::Pong(p)).await;
+        let event = match frame {
+            WsMessage::Text(text) => match serde_json::from_str::<StreamEvent>(text.as_str()) {
+                Ok(ev) => ev,
+                Err(e) => {
+                    tracing::warn!(error = %e, "stream: undecodable frame");
+                    continue;
                 }
-                WsMessage::Close(_) => {
-                    flush(inner, &mut messages).await;
-                    return "closed by server".into();
-                }
-                _ => {}
+            },
+            WsMessage::Ping(p) => {
+                let _ = ws.send(WsMessage::Pong(p)).await;
+                continue;
             }
+            WsMessage::Close(_) => return "closed by server".into(),
+            _ => continue,
+        };
+        if let Err(e) = validate_stream_event(&event) {
+            tracing::warn!(error = %e, "stream: dropping a hostile event");
+            continue;
         }
-        flush(inner, &mut messages).await;
+        let item = match event {
+            StreamEvent::Hello { heartbeat_ms, .. } => {
+                watchdog = Duration::from_millis(heartbeat_ms.max(100)) * MISSED_HEARTBEATS;
+                continue;
+            }
+            StreamEvent::Heartbeat { .. } => continue,
+            StreamEvent::Chat { chat } => Incoming::Chat(chat),
+            StreamEvent::Message {
+                chat_id,
+                last_seq,
+                rev,
+                message,
+            } => Incoming::Message(chat_id, message, Position { last_seq, rev }),
+        };
+        if incoming.send(item).await.is_err() {
+            return "the ingest writer stopped".into();
+        }
     }
 }
 
-/// Commits buffered message events (one transaction per chat run), then emits.
-async fn flush(inner: &Arc<Inner>, buf: &mut Vec<(ChatId, Message, Position)>) {
-    let mut i = 0;
-    while i < buf.len() {
-        let chat = buf[i].0;
-        let mut j = i;
-        while j < buf.len() && buf[j].0 == chat {
-            j += 1;
-        }
-        let events: Vec<(Message, Position)> =
-            buf[i..j].iter().map(|(_, m, p)| (m.clone(), *p)).collect();
-        let mut opts = IngestOptions::new(CursorRule::Keep);
-        opts.count_unread = true;
-        opts.me = inner.me();
-        opts.flag_if_behind = true;
-        match inner.store().ingest_events(chat, &events, &opts).await {
-            Ok(res) => {
-                inner.mark_known(chat);
-                if !res.changed.is_empty() {
-                    inner.emit(ClientEvent::MessagesChanged {
-                        chat_id: chat,
-                        seqs: res.changed.clone(),
-                    });
+/// Group commit: waits for the first queued event, takes every event queued behind it (up to
+/// [`MAX_GROUP`]) and commits their messages in ONE transaction, then emits. Events that arrive
+/// while a commit runs form the next group, so under load the groups grow with the arrival
+/// rate and a message waits at most about one commit before its event; an event arriving alone
+/// is committed at once (no timer adds latency).
+async fn ingest_writer(inner: Arc<Inner>, mut queue: tokio::sync::mpsc::Receiver<Incoming>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let mut messages: Vec<(ChatId, Message, Position)> = Vec::new();
+        for item in group.drain(..) {
+            match item {
+                Incoming::Message(chat, message, position) => {
+                    messages.push((chat, message, position));
                 }
-                // The state the store holds (a running fetch stays SYNCING), never a guess.
-                if let Some(state) = res.sync_state {
-                    inner.emit(ClientEvent::SyncStateChanged {
-                        chat_id: chat,
-                        state,
-                    });
-                }
-                let open = match inner.store().chat(chat).await {
-                    Ok(Some(rec)) => {
-                        let open = rec.is_open;
-                        inner.emit(ClientEvent::ChatUpdated { chat: rec });
-                        open
+                Incoming::Chat(chat) => {
+                    // Messages before a chat event are committed before it (arrival order).
+                    commit(&inner, &mut messages).await;
+                    if inner
+                        .store()
+                        .upsert_summaries(std::slice::from_ref(&chat))
+                        .await
+                        .is_ok()
+                    {
+                        inner.mark_known(chat.id);
+                        inner.emit_chat(chat.id).await;
                     }
-                    _ => false,
-                };
-                // A gap or a missed mutation in an open chat is repaired now; closed chats keep
-                // the flag and are resynced when opened or at the next catch-up.
-                if res.flagged && open {
-                    let i2 = inner.clone();
-                    inner.spawn(async move {
-                        let _ = resync(&i2, chat).await;
-                    });
                 }
             }
-            Err(e) => {
-                tracing::error!(%chat, error = %e, "stream: caching incoming messages failed")
-            }
         }
-        i = j;
+        commit(&inner, &mut messages).await;
     }
-    buf.clear();
+}
+
+/// Commits buffered message events — every chat's, in ONE transaction — then emits.
+async fn commit(inner: &Arc<Inner>, buf: &mut Vec<(ChatId, Message, Position)>) {
+    if buf.is_empty() {
+        return;
+    }
+    // Per chat, in arrival order (chats in order of their first event).
+    let mut bursts: Vec<(ChatId, Vec<(Message, Position)>)> = Vec::new();
+    for (chat, message, position) in buf.drain(..) {
+        match bursts.iter_mut().find(|(c, _)| *c == chat) {
+            Some((_, events)) => events.push((message, position)),
+            None => bursts.push((chat, vec![(message, position)])),
+        }
+    }
+    let mut opts = IngestOptions::new(CursorRule::Keep);
+    opts.count_unread = true;
+    opts.me = inner.me();
+    opts.flag_if_behind = true;
+    let results = match inner.store().ingest_stream(&bursts, &opts).await {
+        Ok(results) => results,
+        Err(e) => {
+            tracing::error!(error = %e, "stream: caching incoming messages failed");
+            return;
+        }
+    };
+    for ((chat, _), res) in bursts.into_iter().zip(results) {
+        announce(inner, chat, res).await;
+    }
+}
+
+/// Emits what one chat's committed burst changed, and repairs an open chat it left behind.
+async fn announce(inner: &Arc<Inner>, chat: ChatId, res: crate::store::IngestResult) {
+    inner.mark_known(chat);
+    if !res.changed.is_empty() {
+        inner.emit(ClientEvent::MessagesChanged {
+            chat_id: chat,
+            seqs: res.changed.clone(),
+        });
+    }
+    // The state the store holds (a running fetch stays SYNCING), never a guess.
+    if let Some(state) = res.sync_state {
+        inner.emit(ClientEvent::SyncStateChanged {
+            chat_id: chat,
+            state,
+        });
+    }
+    let open = match inner.store().chat(chat).await {
+        Ok(Some(rec)) => {
+            let open = rec.is_open;
+            inner.emit(ClientEvent::ChatUpdated { chat: rec });
+            open
+        }
+        _ => false,
+    };
+    // A gap or a missed mutation in an open chat is repaired now; closed chats keep the flag
+    // and are resynced when opened or at the next catch-up.
+    if res.flagged && open {
+        let i2 = inner.clone();
+        inner.spawn(async move {
+            let _ = resync(&i2, chat).await;
+        });
+    }
 }

@@ -32,6 +32,9 @@ impl Store {
 
     /// One chat, or `None` if the cache has never heard of it.
     pub async fn chat(&self, chat: ChatId) -> Result<Option<ChatRecord>> {
+        if let Some(read) = self.reader.as_ref().and_then(|r| r.chat(chat)) {
+            return read;
+        }
         let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(&format!(
             "SELECT {} FROM chats WHERE chat_id = ?",

@@ -228,3 +228,84 @@ async fn write_position(
     }
     Ok(())
 }
+
+/// The cursor rule (Telegram's pts rule) applied event by event, in arrival order, to a group
+/// of stream events already merged: `(new cursor, an event skipped past the cursor)`.
+/// `inserted(seq)`: the group inserted that seq (the first event into an empty cache sets the
+/// cursor, as nothing older is cached).
+fn fold_event_cursor(
+    cursor_before: Rev,
+    was_empty: bool,
+    events: &[(Message, Position)],
+    inserted: impl Fn(Seq) -> bool,
+) -> (Rev, bool) {
+    let mut cursor = cursor_before;
+    let mut empty = was_empty;
+    let mut behind = false;
+    for (message, position) in events {
+        let rev = position.rev;
+        if empty {
+            if inserted(message.seq) {
+                cursor = cursor.max(rev);
+                empty = false;
+            }
+        } else if rev == cursor + 1 {
+            cursor = rev;
+        } else if rev > cursor + 1 {
+            behind = true;
+        }
+    }
+    (cursor, behind)
+}
+
+/// A group of stream events of one chat inside the caller's transaction: ONE batched ingest of
+/// their messages at the highest position told, then the cursor rule event by event, then the
+/// resync flag if the result is partial or an event skipped past the cursor.
+pub(super) async fn ingest_events_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    chat: ChatId,
+    events: &[(Message, Position)],
+    template: &IngestOptions,
+) -> Result<IngestResult> {
+    ensure_chat(tx, chat).await?;
+    let chat_s = chat.to_string();
+    let (cursor_before, had_runs): (i64, i64) = sqlx::query_as(
+        "SELECT changes_cursor, EXISTS (SELECT 1 FROM cached_runs WHERE chat_id = ?1) FROM chats WHERE chat_id = ?1",
+    )
+    .bind(&chat_s)
+    .fetch_one(&mut **tx)
+    .await?;
+    let messages: Vec<Message> = events.iter().map(|(m, _)| m.clone()).collect();
+    let mut opts = template.clone();
+    opts.position = events
+        .iter()
+        .map(|(_, p)| *p)
+        .reduce(|a, b| Position {
+            last_seq: a.last_seq.max(b.last_seq),
+            rev: a.rev.max(b.rev),
+        });
+    opts.cursor = CursorRule::Keep;
+    opts.flag_if_behind = false;
+    let mut res = ingest_tx(tx, chat, &messages, &opts).await?;
+    let (cursor, behind) = fold_event_cursor(u(cursor_before), had_runs == 0, events, |seq| {
+        res.changed.binary_search(&seq).is_ok()
+    });
+    res.cursor_behind = behind;
+    let flag = (template.flag_if_behind && (res.partial || behind)).then(|| ());
+    let position = PositionPlan {
+        new_cursor: (cursor > u(cursor_before)).then_some(cursor),
+        cursor_behind: behind,
+        partial: res.partial,
+        flag: match flag {
+            Some(()) => Some(transition(
+                read_state(tx, chat).await?,
+                SyncInput::Validated { partial: true },
+            )),
+            None => None,
+        },
+    };
+    write_position(tx, &chat_s, &position).await?;
+    res.flagged = position.flag.is_some();
+    res.sync_state = position.flag;
+    Ok(res)
+}

@@ -41,6 +41,13 @@ impl Store {
     /// otherwise the oldest cached seq.
     /// The newest `n` cached messages of the chat, ascending, in one indexed read.
     pub async fn newest_messages(&self, chat: ChatId, n: u32) -> Result<Vec<Message>> {
+        if let Some(read) = self
+            .reader
+            .as_ref()
+            .and_then(|r| r.newest_messages(chat, n))
+        {
+            return read;
+        }
         let rows = sqlx::query(
             "SELECT seq, id, version, author, created_at, edited_at, deleted_at, body, rev
              FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT ?",
@@ -72,8 +79,8 @@ impl Store {
         Ok(res)
     }
 
-    /// Stream burst: merges a run of events of one chat in ONE transaction, applying each
-    /// event's position and the cursor rule in order.
+    /// Stream burst: merges a run of events of one chat in ONE transaction (see
+    /// [`Store::ingest_stream`]).
     pub async fn ingest_events(
         &self,
         chat: ChatId,
@@ -82,24 +89,28 @@ impl Store {
     ) -> Result<IngestResult> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
-        let mut total = IngestResult::default();
-        for (m, pos) in events {
-            let mut opts = template.clone();
-            opts.position = Some(*pos);
-            opts.cursor = CursorRule::Event(pos.rev);
-            let r = ingest_tx(&mut tx, chat, std::slice::from_ref(m), &opts).await?;
-            total.changed.extend(r.changed);
-            total.inserted += r.inserted;
-            total.replaced += r.replaced;
-            total.partial = r.partial;
-            total.cursor_behind |= r.cursor_behind;
-            total.flagged |= r.flagged;
-            total.sync_state = r.sync_state.or(total.sync_state);
+        let res = ingest_events_tx(&mut tx, chat, events, template).await?;
+        tx.commit().await?;
+        Ok(res)
+    }
+
+    /// Live stream ingest with group commit: every chat's events of a burst in ONE transaction.
+    /// Each chat's messages are merged by one batched ingest (a fixed handful of statements
+    /// however many messages), its position is the highest told, and the cursor rule is applied
+    /// event by event in arrival order, as one event at a time would. Results are per burst.
+    pub async fn ingest_stream(
+        &self,
+        bursts: &[(ChatId, Vec<(Message, Position)>)],
+        template: &IngestOptions,
+    ) -> Result<Vec<IngestResult>> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut results = Vec::with_capacity(bursts.len());
+        for (chat, events) in bursts {
+            results.push(ingest_events_tx(&mut tx, *chat, events, template).await?);
         }
         tx.commit().await?;
-        total.changed.sort_unstable();
-        total.changed.dedup();
-        Ok(total)
+        Ok(results)
     }
 
     /// Rebuilds a chat's runs from its messages (repair; O(messages)). Returns whether the

@@ -1,0 +1,278 @@
+//! Ingest figures: batched pages and one message per transaction through the store, each beside
+//! a bare-SQLite insert of the same rows; and live stream ingest end to end — message frames
+//! written one per WebSocket frame by a local frame source, read by the client's real stream
+//! task, committed, and announced as `MessagesChanged` — as sustained throughput (flood) and as
+//! frame-to-event latency at a paced arrival rate.
+
+use crate::data::{Percentiles, fill_cache, ms_f, new_chat, percentiles, synthetic_message};
+use anyhow::{Context, Result, bail};
+use futures_util::SinkExt;
+use roost_core::store::{CursorRule, IngestOptions, Position, Store};
+use roost_core::{Client, ClientConfig, ClientEvent};
+use roost_proto::{ChatId, StreamEvent, UserId};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+pub struct IngestSizes {
+    pub batched: u64,
+    pub one_by_one: u64,
+    pub stream_flood: u64,
+    pub stream_paced: u64,
+    pub stream_rate: u64,
+}
+
+pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Value> {
+    println!("## Ingest throughput");
+    println!("| mode | messages | roost-core | floor (bare SQLite, same rows) |");
+    println!("|---|---:|---:|---:|");
+
+    let chat = new_chat();
+    let path = scratch.join("ingest-batched.db");
+    let batched = sizes.batched;
+    let core_batched = fill_cache(&path, chat, 1..=batched, batched).await?;
+    let bare_batched = bare_sqlite_insert(
+        &scratch.join("ingest-bare-batched.db"),
+        &path,
+        batched,
+        5_000,
+    )?;
+    println!(
+        "| batched (5,000 per transaction) | {batched} | {core_batched:.0} msg/s | {bare_batched:.0} msg/s |"
+    );
+
+    let one_by_one = sizes.one_by_one;
+    let path = scratch.join("ingest-single.db");
+    let (store, _) = Store::open(&path).await?;
+    let chat = new_chat();
+    let started = Instant::now();
+    for seq in 1..=one_by_one {
+        let mut options = IngestOptions::new(CursorRule::Event(seq));
+        options.position = Some(Position {
+            last_seq: seq,
+            rev: seq,
+        });
+        store
+            .ingest(chat, &[synthetic_message(chat, seq)], &options)
+            .await?;
+    }
+    let store_single = one_by_one as f64 / started.elapsed().as_secs_f64();
+    store.close().await;
+    let bare_single =
+        bare_sqlite_insert(&scratch.join("ingest-bare-single.db"), &path, one_by_one, 1)?;
+    println!(
+        "| store: one message per `Store::ingest` call | {one_by_one} | {store_single:.0} msg/s | {bare_single:.0} msg/s (one per transaction) |"
+    );
+
+    let flood = stream_run(scratch, "flood", sizes.stream_flood, None).await?;
+    println!(
+        "| stream, one message per frame, as fast as the source writes (sustained) | {} | {:.0} msg/s (p50 frame→event {:.3} ms) | {bare_single:.0} msg/s (one per transaction) |",
+        sizes.stream_flood,
+        flood.rate,
+        ms_f(flood.latency.p50)
+    );
+    let paced = stream_run(
+        scratch,
+        "paced",
+        sizes.stream_paced,
+        Some(sizes.stream_rate),
+    )
+    .await?;
+    println!(
+        "| stream, one message per frame, paced at {} msg/s | {} | {:.0} msg/s; frame→event p50 {:.3} ms, p99 {:.3} ms | — |",
+        sizes.stream_rate,
+        sizes.stream_paced,
+        paced.rate,
+        ms_f(paced.latency.p50),
+        ms_f(paced.latency.p99)
+    );
+    println!(
+        "Targets: batched ≥ 100,000 msg/s; stream one-by-one ≥ 20,000 msg/s sustained with p99 frame→event ≤ 10 ms. Both sides run with the cache's pragmas (WAL, synchronous=NORMAL).\n"
+    );
+    Ok(json!({
+        "batched_msgs_per_s": batched_rate(core_batched),
+        "batched_floor_msgs_per_s": batched_rate(bare_batched),
+        "single_msgs_per_s": batched_rate(flood.rate),
+        "single_floor_msgs_per_s": batched_rate(bare_single),
+        "store_single_call_msgs_per_s": batched_rate(store_single),
+        "stream_flood_frame_to_event_p50_ms": ms_f(flood.latency.p50),
+        "stream_flood_frame_to_event_p99_ms": ms_f(flood.latency.p99),
+        "stream_paced_offered_msgs_per_s": sizes.stream_rate,
+        "stream_paced_msgs_per_s": batched_rate(paced.rate),
+        "frame_to_event_p50_ms": ms_f(paced.latency.p50),
+        "frame_to_event_p99_ms": ms_f(paced.latency.p99),
+    }))
+}
+
+fn batched_rate(rate: f64) -> f64 {
+    rate.round()
+}
+
+/// Inserts `count` rows into a copy of the cache schema (taken from `schema_source`), `batch`
+/// rows per transaction, with plain prepared statements.
+fn bare_sqlite_insert(path: &Path, schema_source: &Path, count: u64, batch: u64) -> Result<f64> {
+    let source = rusqlite::Connection::open(schema_source)?;
+    let schema: Vec<String> = source
+        .prepare(
+            "SELECT sql FROM sqlite_master WHERE type IN ('table','index') AND name = 'messages'",
+        )?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut connection = rusqlite::Connection::open(path)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    // The cache's messages table references chats; the floor has no chats table.
+    connection.execute_batch(&schema[0].replace("REFERENCES chats(chat_id)", ""))?;
+    let chat = new_chat();
+    let chat_text = chat.to_string();
+    let started = Instant::now();
+    let mut seq = 1;
+    while seq <= count {
+        let transaction = connection.transaction()?;
+        {
+            let mut statement = transaction.prepare_cached(
+                "INSERT INTO messages (chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for _ in 0..batch.min(count - seq + 1) {
+                let message = synthetic_message(chat, seq);
+                statement.execute(rusqlite::params![
+                    chat_text,
+                    message.seq as i64,
+                    message.id.to_string(),
+                    message.version as i64,
+                    message.author.as_str(),
+                    message.created_at,
+                    message.edited_at,
+                    message.deleted_at,
+                    message.body.to_string(),
+                    message.rev as i64,
+                ])?;
+                seq += 1;
+            }
+        }
+        transaction.commit()?;
+    }
+    Ok(count as f64 / started.elapsed().as_secs_f64())
+}
+
+struct StreamFigures {
+    /// Messages committed and announced per second, first frame written → last event.
+    rate: f64,
+    latency: Percentiles,
+}
+
+/// One stream run: a fresh cache, a client connected to a local frame source that writes
+/// `count` message frames one per WebSocket frame (`rate`: paced at that many per second,
+/// `None`: as fast as it can), and the time from each frame's write to the event announcing it.
+async fn stream_run(
+    scratch: &Path,
+    name: &str,
+    count: u64,
+    rate: Option<u64>,
+) -> Result<StreamFigures> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let chat = new_chat();
+    let mut config = ClientConfig::new(format!("http://{address}"), "bench-token")
+        .cache_path(scratch.join(format!("stream-{name}.db")))
+        .background(false);
+    config.user_id = Some(UserId::new("alice"));
+    let (client, _) = Client::open(config).await?;
+    let mut events = client.subscribe();
+    let base = Instant::now();
+    let source = tokio::spawn(frame_source(listener, chat, count, rate, base));
+    client.start_stream();
+
+    let mut received = vec![None::<Duration>; count as usize + 1];
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut seen = 0u64;
+    while seen < count {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let event = match tokio::time::timeout(remaining, events.recv()).await {
+            Err(_) => bail!("stream {name}: only {seen} of {count} messages announced in time"),
+            Ok(Err(RecvError::Lagged(n))) => bail!("stream {name}: the bench lagged {n} events"),
+            Ok(Err(RecvError::Closed)) => bail!("stream {name}: the client closed"),
+            Ok(Ok(event)) => event,
+        };
+        if let ClientEvent::MessagesChanged { chat_id, seqs } = event
+            && chat_id == chat
+        {
+            let at = base.elapsed();
+            for seq in seqs {
+                if let Some(slot) = received.get_mut(seq as usize)
+                    && slot.is_none()
+                {
+                    *slot = Some(at);
+                    seen += 1;
+                }
+            }
+        }
+    }
+    let sent = source.await.context("frame source")??;
+    client.shutdown().await;
+    let mut latencies: Vec<Duration> = (1..=count as usize)
+        .map(|seq| received[seq].unwrap_or_default().saturating_sub(sent[seq]))
+        .collect();
+    let first = sent[1];
+    let last = received.iter().flatten().max().copied().unwrap_or_default();
+    Ok(StreamFigures {
+        rate: count as f64 / (last - first).as_secs_f64(),
+        latency: percentiles(&mut latencies),
+    })
+}
+
+/// Serves one WebSocket stream (other connections, e.g. the catch-up's chat-list request, are
+/// refused) and writes `count` message frames; returns when each was written (index = seq).
+async fn frame_source(
+    listener: tokio::net::TcpListener,
+    chat: ChatId,
+    count: u64,
+    rate: Option<u64>,
+    base: Instant,
+) -> Result<Vec<Duration>> {
+    let mut ws = loop {
+        let (socket, _) = listener.accept().await?;
+        if let Ok(ws) = tokio_tungstenite::accept_async(socket).await {
+            break ws;
+        }
+    };
+    let hello = StreamEvent::Hello {
+        user_id: UserId::new("alice"),
+        protocol: roost_proto::PROTOCOL_VERSION,
+        heartbeat_ms: 60_000,
+    };
+    ws.send(WsMessage::text(serde_json::to_string(&hello)?))
+        .await?;
+    let frames: Vec<String> = (1..=count)
+        .map(|seq| {
+            serde_json::to_string(&StreamEvent::Message {
+                chat_id: chat,
+                last_seq: seq,
+                rev: seq,
+                message: synthetic_message(chat, seq),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut sent = vec![Duration::ZERO; count as usize + 1];
+    let started = Instant::now();
+    for (index, frame) in frames.into_iter().enumerate() {
+        if let Some(rate) = rate {
+            let due = Duration::from_secs_f64(index as f64 / rate as f64);
+            let elapsed = started.elapsed();
+            if due > elapsed + Duration::from_micros(500) {
+                tokio::time::sleep(due - elapsed).await;
+            }
+        }
+        ws.send(WsMessage::text(frame)).await?;
+        sent[index + 1] = base.elapsed();
+    }
+    // Keep the connection open until the client goes away.
+    tokio::spawn(async move {
+        use futures_util::StreamExt;
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    Ok(sent)
+}

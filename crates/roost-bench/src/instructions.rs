@@ -1,0 +1,163 @@
+//! Instruction counts of the core paths (`valgrind --tool=callgrind`, every thread counted):
+//! repeatable where wall clock on a shared 2-core machine is not. Each figure is the difference
+//! between two runs of this binary in its `instr` mode that differ only in the measured work
+//! (e.g. K opens vs none), divided by K, so process start-up and cache filling cancel out.
+
+use crate::data::{offline_client, synthetic_message};
+use crate::open::{FilledCache, bare_read};
+use anyhow::{Context, Result, bail};
+use roost_core::Anchor;
+use roost_core::store::{CursorRule, IngestOptions, Position, Store};
+use roost_proto::ChatId;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
+use std::str::FromStr;
+
+/// The operations the `instr` mode can repeat.
+const OPS: &[&str] = &["none", "client_open", "open_chat", "floor_open", "ingest_single"];
+
+/// `roost-bench instr <op> <cache path> <chat id> <count>`: runs under callgrind.
+pub fn instr_main(args: &[String]) -> Result<()> {
+    let [op, path, chat, count] = args else {
+        bail!("usage: roost-bench instr <op> <cache> <chat> <count> (ops: {OPS:?})");
+    };
+    let chat = ChatId::from_str(chat).map_err(|e| anyhow::anyhow!("chat id: {e}"))?;
+    let count: u64 = count.parse()?;
+    let path = Path::new(path);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match op.as_str() {
+            "none" => {}
+            "client_open" | "open_chat" => {
+                let client = offline_client(path).await?;
+                if op == "open_chat" {
+                    for _ in 0..count {
+                        client.open_chat(chat, Anchor::Newest, 50).await?;
+                    }
+                }
+                // Dropped without shutdown: the close (checkpoint) is not start-up's cost.
+                drop(client);
+            }
+            "floor_open" => {
+                let connection = rusqlite::Connection::open(path)?;
+                for _ in 0..count {
+                    bare_read(&connection, chat, 50)?;
+                }
+            }
+            "ingest_single" => {
+                let (store, _) = Store::open(path).await?;
+                for seq in 1..=count {
+                    let mut options = IngestOptions::new(CursorRule::Event(seq));
+                    options.position = Some(Position {
+                        last_seq: seq,
+                        rev: seq,
+                    });
+                    store
+                        .ingest(chat, &[synthetic_message(chat, seq)], &options)
+                        .await?;
+                }
+            }
+            other => bail!("unknown op {other}"),
+        }
+        Ok(())
+    })
+}
+
+/// Instructions executed by one `instr` run.
+fn collected(op: &str, path: &Path, chat: ChatId, count: u64) -> Result<u64> {
+    let exe = std::env::current_exe()?;
+    let output = Command::new("valgrind")
+        .args([
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            "--dump-instr=no",
+        ])
+        .arg(exe)
+        .arg("instr")
+        .arg(op)
+        .arg(path)
+        .arg(chat.to_string())
+        .arg(count.to_string())
+        .env("RUST_LOG", "off")
+        .output()
+        .context("run valgrind")?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!("callgrind run of {op} failed:\n{stderr}");
+    }
+    stderr
+        .lines()
+        .find_map(|line| {
+            let (_, rest) = line.split_once("Collected :")?;
+            rest.trim().parse().ok()
+        })
+        .with_context(|| format!("no 'Collected' line in callgrind's output:\n{stderr}"))
+}
+
+fn per_op(op: &str, path: &Path, chat: ChatId, count: u64) -> Result<u64> {
+    let zero = collected(op, path, chat, 0)?;
+    let many = collected(op, path, chat, count)?;
+    Ok(many.saturating_sub(zero) / count)
+}
+
+/// `None` when valgrind is not installed.
+pub fn instruction_counts(scratch: &Path, caches: &[FilledCache]) -> Result<Option<Value>> {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        println!("## Instruction counts: valgrind not found, skipped\n");
+        return Ok(None);
+    }
+    const REPEATS: u64 = 100;
+    println!("## Instruction counts (callgrind, all threads; per operation)");
+    println!(
+        "| cached messages | Client::open | open_chat | floor (bare SQLite read) | ratio open_chat / floor |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    let any_chat = caches.first().map(|c| c.chat).context("no caches")?;
+    let base = collected("none", &scratch.join("none.db"), any_chat, 0)?;
+    let mut startup = serde_json::Map::new();
+    let mut open = Vec::new();
+    for cache in caches {
+        let client_open = collected("client_open", &cache.path, cache.chat, 0)?.saturating_sub(base);
+        let open_chat = per_op("open_chat", &cache.path, cache.chat, REPEATS)?;
+        let floor = per_op("floor_open", &cache.path, cache.chat, REPEATS)?;
+        let ratio = open_chat as f64 / floor.max(1) as f64;
+        println!(
+            "| {} | {client_open} | {open_chat} | {floor} | {ratio:.1}× |",
+            cache.cached
+        );
+        startup.insert(cache.cached.to_string(), json!(client_open));
+        open.push(json!({
+            "cached": cache.cached,
+            "open_chat": open_chat,
+            "floor": floor,
+            "ratio": (ratio * 100.0).round() / 100.0,
+        }));
+    }
+    // The runs above dropped their clients without a close (a crash, as far as the file can
+    // tell): this open runs every check.
+    let mut after_crash = serde_json::Map::new();
+    if let Some(cache) = caches.last() {
+        let unclean = collected("client_open", &cache.path, cache.chat, 0)?.saturating_sub(base);
+        println!(
+            "Client::open after an unclean shutdown ({} cached, every check runs): {unclean} instructions.",
+            cache.cached
+        );
+        after_crash.insert(cache.cached.to_string(), json!(unclean));
+    }
+    let single_path = scratch.join("instr-ingest.db");
+    let _ = std::fs::remove_file(&single_path);
+    let zero = collected("ingest_single", &single_path, any_chat, 0)?;
+    let _ = std::fs::remove_file(&single_path);
+    let many = collected("ingest_single", &single_path, any_chat, REPEATS)?;
+    let ingest_single = many.saturating_sub(zero) / REPEATS;
+    println!("Store::ingest of one message (its own transaction): {ingest_single} instructions.\n");
+    Ok(Some(json!({
+        "client_open": startup,
+        "client_open_after_crash": after_crash,
+        "open": open,
+        "ingest_single_call": ingest_single,
+    })))
+}

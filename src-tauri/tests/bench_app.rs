@@ -1,0 +1,439 @@
+//! The release app's figures for `./dev bench` (issue 11): click → painted messages of a
+//! 100,000-message chat, cold start → chat list painted, and resident memory of the app process
+//! (WebKit's processes reported separately) with 100,000 and 1,000,000 cached messages. Offline:
+//! the app signs in with an unreachable server URL, so nothing but the cache and the UI is
+//! measured. Same harness as `e2e.rs` (tauri-driver in its own process group, WebDriver over
+//! fantoccini, fresh XDG dirs per launch).
+//!
+//! ```text
+//! (cd ui && trunk build --release)
+//! flock /tmp/roost-e2e.lock xvfb-run -a -s "-screen 0 1280x800x24" \
+//!   cargo test --release -p roost-desktop --features custom-protocol --test bench_app -- --ignored
+//! ```
+//!
+//! Writes one JSON object to `$ROOST_BENCH_APP_OUT` (default `target/e2e-artifacts/bench-app.json`),
+//! which `roost-bench --app-figures` merges into its own. Prints figures; asserts only that every
+//! open rendered the newest cached messages and that the DOM holds a bounded window of rows.
+
+use anyhow::{Context, Result, bail};
+use fantoccini::{Client, ClientBuilder, Locator};
+use roost_core::store::{CursorRule, IngestOptions, Position, Store};
+use roost_proto::{ChatId, ChatSummary, Message, MessageId, UserId};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const APP: &str = env!("CARGO_BIN_EXE_roost-desktop");
+const WAIT: Duration = Duration::from_secs(60);
+
+fn artifacts_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("e2e-artifacts");
+    std::fs::create_dir_all(&dir).expect("create target/e2e-artifacts");
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn epoch_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1e3)
+        .unwrap_or(0.0)
+}
+
+/// One user's desktop environment (XDG dirs), signed in to an unreachable server.
+struct Desktop {
+    home: tempfile::TempDir,
+}
+
+impl Desktop {
+    fn new() -> Desktop {
+        Desktop {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn cache_file(&self) -> PathBuf {
+        self.home
+            .path()
+            .join("data/dev.roost.desktop/message_cache.db")
+    }
+
+    /// Fills the cache through the core's own store, as if each chat had been synced.
+    async fn seed(&self, chats: &[(&str, u64)]) -> Result<Vec<ChatId>> {
+        let path = self.cache_file();
+        std::fs::create_dir_all(path.parent().unwrap())?;
+        let (store, _) = Store::open(&path).await?;
+        let mut ids = Vec::new();
+        for (index, (title, count)) in chats.iter().enumerate() {
+            let chat = ChatId(uuid::Uuid::new_v4());
+            let summary = ChatSummary {
+                id: chat,
+                title: title.to_string(),
+                members: vec![UserId::new("bob"), UserId::new("alice")],
+                last_seq: *count,
+                rev: *count,
+                last_message_at: Some(1_700_000_000_000 + index as i64),
+            };
+            store.upsert_summaries(&[summary]).await?;
+            let mut options = IngestOptions::new(CursorRule::Snapshot(*count));
+            options.position = Some(Position {
+                last_seq: *count,
+                rev: *count,
+            });
+            let mut seq = 1;
+            while seq <= *count {
+                let batch: Vec<Message> = (seq..=(*count).min(seq + 4_999))
+                    .map(|s| message(chat, s))
+                    .collect();
+                seq += batch.len() as u64;
+                store.ingest(chat, &batch, &options).await?;
+            }
+            ids.push(chat);
+        }
+        store.close().await;
+        Ok(ids)
+    }
+
+    /// Starts the app (through a fresh tauri-driver) and returns the WebDriver session and the
+    /// moment the session (and so the app's launch) was requested.
+    async fn launch(&self) -> Result<App> {
+        let port = free_port();
+        let native_port = free_port();
+        let log = std::fs::File::create(self.home.path().join(format!("tauri-driver-{port}.log")))?;
+        let mut command = Command::new("tauri-driver");
+        command
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
+            .env("RUST_LOG", "warn")
+            // Offline: a port nothing listens on.
+            .env("ROOST_SERVER_URL", "http://127.0.0.1:9")
+            .env("ROOST_TOKEN", "bench-token")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let driver = DriverProcess(
+            command
+                .spawn()
+                .context("start tauri-driver (cargo install tauri-driver)")?,
+        );
+        // Wait until the driver listens, so the session request below is what starts the app.
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > WAIT {
+                bail!("tauri-driver did not listen on {port}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("wry"));
+        capabilities.insert("tauri:options".into(), json!({ "application": APP }));
+        let requested_at = epoch_ms();
+        let client = ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("no WebDriver session")?;
+        Ok(App {
+            client: Some(client),
+            driver,
+            requested_at,
+        })
+    }
+}
+
+fn message(chat: ChatId, seq: u64) -> Message {
+    Message {
+        id: MessageId(uuid::Uuid::new_v4()),
+        chat_id: chat,
+        seq,
+        version: 1,
+        author: UserId::new(["alice", "bob", "carol"][(seq % 3) as usize]),
+        created_at: 1_700_000_000_000 + seq as i64 * 1_000,
+        edited_at: None,
+        deleted_at: None,
+        body: json!({ "text": format!("Message number {seq}: did the nightly build go green?") }),
+        rev: seq,
+    }
+}
+
+/// tauri-driver and everything it started (same process group).
+struct DriverProcess(Child);
+
+impl Drop for DriverProcess {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+struct App {
+    client: Option<Client>,
+    driver: DriverProcess,
+    requested_at: f64,
+}
+
+/// One process as `/proc/<pid>/stat` shows it.
+struct Proc {
+    pid: u32,
+    ppid: u32,
+    comm: String,
+}
+
+fn processes() -> Vec<Proc> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ppid = fields.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        out.push(Proc { pid, ppid, comm });
+    }
+    out
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                let rest = line.strip_prefix("VmRSS:")?;
+                rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok()
+            })
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+impl App {
+    fn c(&self) -> &Client {
+        self.client.as_ref().unwrap()
+    }
+
+    async fn quit(mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = client.close().await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    /// (app process RSS, sum of the WebKit processes the app started), in MB.
+    fn memory(&self) -> Result<(f64, f64)> {
+        let all = processes();
+        let mut family = vec![self.driver.0.id()];
+        let mut index = 0;
+        while index < family.len() {
+            let parent = family[index];
+            family.extend(all.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
+            index += 1;
+        }
+        let app = all
+            .iter()
+            .find(|p| family.contains(&p.pid) && p.comm == "roost-desktop")
+            .context("the app process")?;
+        let mut descendants = vec![app.pid];
+        let mut index = 0;
+        while index < descendants.len() {
+            let parent = descendants[index];
+            descendants.extend(all.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
+            index += 1;
+        }
+        let webkit: f64 = all
+            .iter()
+            .filter(|p| descendants[1..].contains(&p.pid) && p.comm.starts_with("WebKit"))
+            .map(|p| rss_mb(p.pid))
+            .sum();
+        Ok((rss_mb(app.pid), webkit))
+    }
+
+    /// (ms from the session request to the painted chat list, ms from the page's navigation
+    /// start to it), read from the UI's `roost-chat-list-painted` performance mark.
+    async fn cold_start(&self) -> Result<(f64, f64)> {
+        let script = r#"
+            const done = arguments[arguments.length - 1];
+            const check = () => {
+                const marks = performance.getEntriesByName('roost-chat-list-painted');
+                if (marks.length) {
+                    done([performance.timeOrigin + marks[0].startTime, marks[0].startTime]);
+                } else {
+                    setTimeout(check, 5);
+                }
+            };
+            check();
+        "#;
+        let value = self.c().execute_async(script, vec![]).await?;
+        let painted_at = value[0].as_f64().context("mark time")?;
+        let page = value[1].as_f64().context("mark start")?;
+        Ok((painted_at - self.requested_at, page))
+    }
+
+    /// Clicks the chat titled `title` and returns the ms until the frame after the one in which
+    /// its newest rows (seq ≥ `min_seq`) exist — the frame that paints them.
+    async fn click_to_paint(&self, title: &str, min_seq: u64) -> Result<f64> {
+        let script = r#"
+            const [title, minSeq, done] = arguments;
+            const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
+            const started = performance.now();
+            item.click();
+            const check = () => {
+                const heading = document.querySelector('[data-testid=chat-title]');
+                const row = document.querySelector('[data-testid=message]');
+                if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
+                    requestAnimationFrame(() => setTimeout(() => done(performance.now() - started), 0));
+                } else {
+                    requestAnimationFrame(check);
+                }
+            };
+            check();
+        "#;
+        let ms = self
+            .c()
+            .execute_async(script, vec![json!(title), json!(min_seq)])
+            .await?;
+        ms.as_f64().context("a number of milliseconds")
+    }
+
+    async fn wait_for(&self, css: &str) -> Result<()> {
+        self.c()
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await?;
+        Ok(())
+    }
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Opens `big` (alternating with `small`, whose open is not timed) `runs` times.
+async fn click_to_paint_figures(app: &App, big: (&str, u64), small: &str, runs: usize) -> Result<Value> {
+    app.click_to_paint(small, 1).await?;
+    let mut timings = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        timings.push(app.click_to_paint(big.0, big.1.saturating_sub(1_000)).await?);
+        app.click_to_paint(small, 1).await?;
+    }
+    app.click_to_paint(big.0, big.1.saturating_sub(1_000)).await?;
+    let rows = app.c().find_all(Locator::Css("[data-testid=message]")).await?.len();
+    assert!(
+        rows > 0 && rows <= 200,
+        "a bounded window of rows is in the DOM: {rows}"
+    );
+    timings.sort_by(f64::total_cmp);
+    Ok(json!({
+        "p50": round(quantile(&timings, 0.5)),
+        "p99": round(quantile(&timings, 0.99)),
+        "min": round(timings[0]),
+        "max": round(timings[timings.len() - 1]),
+        "runs": runs,
+        "dom_rows": rows,
+    }))
+}
+
+fn round(ms: f64) -> f64 {
+    (ms * 10.0).round() / 10.0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn release_app_figures() -> Result<()> {
+    let runs: usize = std::env::var("ROOST_BENCH_APP_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(41);
+    let mut figures = serde_json::Map::new();
+    figures.insert(
+        "app_build".into(),
+        json!(if cfg!(debug_assertions) { "debug" } else { "release" }),
+    );
+    let mut cold = serde_json::Map::new();
+    let mut page = serde_json::Map::new();
+    let mut rss = serde_json::Map::new();
+    let mut webkit = serde_json::Map::new();
+    for (cached, timed) in [(100_000u64, true), (1_000_000u64, false)] {
+        let desktop = Desktop::new();
+        let seeding = Instant::now();
+        desktop.seed(&[("Big", cached), ("Small", 1)]).await?;
+        eprintln!("seeded {cached} messages in {:.1} s", seeding.elapsed().as_secs_f64());
+        let app = desktop.launch().await?;
+        let (cold_ms, page_ms) = app.cold_start().await?;
+        app.wait_for("[data-testid=chat-item][data-chat-title=\"Small\"]").await?;
+        let clicks = click_to_paint_figures(&app, ("Big", cached), "Small", if timed { runs } else { 11 }).await?;
+        // The big chat stays open while memory is read (after the UI settled).
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (app_rss, webkit_rss) = app.memory()?;
+        eprintln!(
+            "{cached} cached: cold start {cold_ms:.1} ms (page {page_ms:.1} ms); click→paint {clicks}; RSS app {app_rss:.1} MB, WebKit {webkit_rss:.1} MB"
+        );
+        if timed {
+            figures.insert("click_to_paint_ms".into(), clicks);
+        } else {
+            figures.insert(format!("click_to_paint_{cached}_ms"), clicks);
+        }
+        cold.insert(cached.to_string(), json!(round(cold_ms)));
+        page.insert(cached.to_string(), json!(round(page_ms)));
+        rss.insert(cached.to_string(), json!(round(app_rss)));
+        webkit.insert(cached.to_string(), json!(round(webkit_rss)));
+        if cached == 1_000_000 {
+            figures.insert("cold_start_ms".into(), json!(round(cold_ms)));
+        }
+        app.quit().await;
+    }
+    figures.insert("cold_start_ms_by_cached".into(), Value::Object(cold));
+    figures.insert("cold_start_page_ms_by_cached".into(), Value::Object(page));
+    figures.insert("rss_mb".into(), Value::Object(rss));
+    figures.insert("webkit_rss_mb".into(), Value::Object(webkit));
+    let text = serde_json::to_string(&Value::Object(figures))?;
+    println!("{text}");
+    let out = std::env::var_os("ROOST_BENCH_APP_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| artifacts_dir().join("bench-app.json"));
+    std::fs::write(&out, text)?;
+    Ok(())
+}
