@@ -8,7 +8,7 @@
 //!   SYNCING and SPEC rule 4);
 //! * I/O — [`store`] (SQLite, one transaction per write, runs index in the same transaction),
 //!   [`api`] (HTTP, request figures, validation of hostile responses), `stream` (WebSocket,
-//!   reconnect, catch-up);
+//!   reconnect, catch-up), [`sign_in`] (the first sign-in's check of a URL and a token);
 //! * the engine — [`client`] ([`Client`], resync, outbox, events).
 
 pub mod api;
@@ -16,6 +16,7 @@ pub mod client;
 pub mod error;
 pub mod merge;
 pub mod ranges;
+pub mod sign_in;
 pub mod store;
 mod stream;
 pub mod sync_state;
@@ -27,6 +28,7 @@ pub use client::{
 };
 pub use error::{Error, Result};
 pub use ranges::{CacheMap, SeqRange, WindowItem};
+pub use sign_in::{SignInError, verify_sign_in};
 pub use store::{
     ChatRecord, CorruptionReport, OutboxEntry, OutboxState, default_cache_path, default_data_dir,
 };

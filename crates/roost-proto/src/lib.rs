@@ -422,3 +422,4 @@ impl fmt::Display for ErrorKind {
     }
 }
 pub mod app;
+pub mod human;
