@@ -173,7 +173,11 @@ mod tests {
         })
         .to_ipc();
         assert_eq!(unreachable.kind, IpcErrorKind::Offline);
-        assert!(unreachable.message.starts_with("Can't reach http://127.0.0.1:9: "));
+        assert!(
+            unreachable
+                .message
+                .starts_with("Can't reach http://127.0.0.1:9: ")
+        );
         assert_eq!(
             ShellError::NotSignedIn.to_ipc().message,
             human::sentence("not_signed_in")

@@ -56,7 +56,7 @@ fn env_var(name: &str) -> Result<Option<String>, String> {
 }
 
 pub fn run() {
-    let env_credentials = match env_var(ENV_SERVER_URL)
+    let env_sign_in = match env_var(ENV_SERVER_URL)
         .and_then(|url| Ok((url, env_var(ENV_TOKEN)?)))
         .and_then(|(url, token)| env_credentials(url, token))
     {
@@ -93,7 +93,7 @@ pub fn run() {
                 let state = handle.state::<AppState>();
                 // Environment credentials (tests, `./dev run`) win over saved ones; neither is
                 // verified here: the app starts from its cache even when the server is down.
-                if let Some(credentials) = env_credentials.or_else(|| state.load_credentials())
+                if let Some(credentials) = env_sign_in.or_else(|| state.load_credentials())
                     && let Err(e) = state.start_session(&handle, credentials, false).await
                 {
                     tracing::error!(error = %e, "could not start the saved session");

@@ -765,7 +765,10 @@ async fn first_sign_in_to_an_unreachable_server_stays_on_the_form_and_says_why()
     );
     assert_eq!(app.sign_in_fields().await?, json!([closed, "bogus-token"]));
     assert_eq!(app.count("[data-testid=layout]").await?, 0, "left the form");
-    assert!(!desktop.settings_file().exists(), "saved a sign-in that failed");
+    assert!(
+        !desktop.settings_file().exists(),
+        "saved a sign-in that failed"
+    );
     app.screenshot_of("sign-in-unreachable", "[data-testid=signin-error]")
         .await?;
     app.quit().await;
@@ -799,7 +802,10 @@ async fn refused_token_stays_on_the_form_and_a_signed_in_start_offline_shows_the
     app.submit_sign_in(&url, &server.token("alice")).await?;
     app.open_chat("Welcome").await?;
     app.wait_seqs(&[1]).await?;
-    assert!(desktop.settings_file().exists(), "the sign-in was not saved");
+    assert!(
+        desktop.settings_file().exists(),
+        "the sign-in was not saved"
+    );
     app.quit().await;
 
     server.stop().await;

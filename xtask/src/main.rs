@@ -211,7 +211,9 @@ fn run(_args: &[String]) -> Result<()> {
     let db = data_dir.join("server.db");
     let listen_text = std::env::var("ROOST_LISTEN").unwrap_or_else(|_| "127.0.0.1:7878".into());
     let listen: SocketAddr = listen_text.parse().with_context(|| {
-        format!("ROOST_LISTEN={listen_text:?} cannot be read: expected ip:port such as 127.0.0.1:7878")
+        format!(
+            "ROOST_LISTEN={listen_text:?} cannot be read: expected ip:port such as 127.0.0.1:7878"
+        )
     })?;
 
     step(&format!(

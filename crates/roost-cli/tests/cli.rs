@@ -148,7 +148,13 @@ async fn human_output_says_sentences_while_json_keeps_kind_and_message() {
     let ts = spawn_test_server().await;
     let dir = tempfile::tempdir().unwrap();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
-        .args(["--server", &ts.base_url(), "--token", "bogus-token", "--data-dir"])
+        .args([
+            "--server",
+            &ts.base_url(),
+            "--token",
+            "bogus-token",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .arg("chats")
         .env_remove("ROOST_SERVER")
@@ -170,7 +176,10 @@ async fn human_output_says_sentences_while_json_keeps_kind_and_message() {
     assert!(!ok);
     assert_eq!(err["error"]["kind"], "server");
     assert!(
-        err["error"]["message"].as_str().unwrap().contains("unauthorized"),
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unauthorized"),
         "{err}"
     );
 }

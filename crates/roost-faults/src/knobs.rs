@@ -86,12 +86,24 @@ mod tests {
 
     #[test]
     fn unreadable_values_are_errors_naming_the_variable_and_the_forms() {
-        for bad in ["0xbadg00d", "seed", "-1", "+1", "0x", "1.5", "18446744073709551616", "12 34"] {
+        for bad in [
+            "0xbadg00d",
+            "seed",
+            "-1",
+            "+1",
+            "0x",
+            "1.5",
+            "18446744073709551616",
+            "12 34",
+        ] {
             let error = parse_u64("ROOST_CRASH_SEED", bad).unwrap_err();
             let text = error.to_string();
             assert!(text.starts_with("ROOST_CRASH_SEED="), "{text}");
             assert!(text.contains(&format!("{bad:?}")), "{text}");
-            assert!(text.contains("decimal") && text.contains("0x hex"), "{text}");
+            assert!(
+                text.contains("decimal") && text.contains("0x hex"),
+                "{text}"
+            );
         }
     }
 
@@ -103,12 +115,16 @@ mod tests {
         assert_eq!(or_stop(knob_value(name, Err(VarError::NotPresent)), 7), 7);
         assert_eq!(knob_value(name, Ok("  ".into())), Ok(None));
         assert_eq!(or_stop(knob_value(name, Ok("0x10".into())), 7), 16);
-        let not_utf8 = std::os::unix::ffi::OsStringExt::from_vec(vec![0xff, 0x31]);
+        let not_utf8 =
+            <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(vec![0xff, 0x31]);
         assert!(knob_value(name, Err(VarError::NotUnicode(not_utf8))).is_err());
         let bad = knob_value(name, Ok("0xbadc0dez".into()));
         let panic = std::panic::catch_unwind(|| or_stop(bad, 7)).unwrap_err();
         let text = panic.downcast_ref::<String>().unwrap();
-        assert!(text.contains("ROOST_CRASH_SEED") && text.contains("0x hex"), "{text}");
+        assert!(
+            text.contains("ROOST_CRASH_SEED") && text.contains("0x hex"),
+            "{text}"
+        );
         // Unset in the environment here: the default.
         assert_eq!(env_u64_or("ROOST_KNOBS_NEVER_SET_ANYWHERE", 3), 3);
     }

@@ -139,7 +139,7 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
         let ingest = {
             let server = server.clone();
             let chats = chats.clone();
-            let mut rng = StdRng::seed_from_u64(seed ^ u64::from(round));
+            let mut rng = StdRng::seed_from_u64(seed ^ round);
             tokio::spawn(async move {
                 loop {
                     let chat = chats[rng.random_range(0..chats.len())];
@@ -229,7 +229,7 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
         (acked.lines, acked.opens)
     };
     assert!(
-        opens >= u64::from(rounds) / 4,
+        opens >= rounds / 4,
         "the child rarely got as far as opening the cache ({opens} of {rounds})"
     );
     assert!(acked_lines > 0, "the child never acknowledged anything");
