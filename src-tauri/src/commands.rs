@@ -38,6 +38,13 @@ pub async fn sign_in(
     server_url: String,
     token: String,
 ) -> ShellResult<AppStatus> {
+    // Nothing is saved and the form is not left until the server answered as a Roost server
+    // of this protocol and accepted the token: with no cache yet there is nothing to show
+    // offline. (A saved session's start at launch does not come here: it opens offline.)
+    if let Err(e) = roost_core::verify_sign_in(&server_url, token.trim()).await {
+        tracing::info!(kind = e.kind(), error = ?e, "sign-in check failed");
+        return Err(ShellError::SignIn(e));
+    }
     state
         .start_session(&app, Credentials { server_url, token }, true)
         .await

@@ -20,17 +20,52 @@ use tauri::Manager;
 pub const ENV_SERVER_URL: &str = "ROOST_SERVER_URL";
 pub const ENV_TOKEN: &str = "ROOST_TOKEN";
 
-fn env_credentials() -> Option<Credentials> {
-    let server_url = std::env::var(ENV_SERVER_URL)
-        .ok()
-        .filter(|v| !v.trim().is_empty())?;
-    let token = std::env::var(ENV_TOKEN)
-        .ok()
-        .filter(|v| !v.trim().is_empty())?;
-    Some(Credentials { server_url, token })
+/// The sign-in given by [`ENV_SERVER_URL`] and [`ENV_TOKEN`]: none when both are unset (or
+/// empty); an error naming the variable and the accepted form when one is missing or the URL
+/// cannot be used — a knob that cannot be read must not be ignored silently.
+fn env_credentials(
+    server_url: Option<String>,
+    token: Option<String>,
+) -> Result<Option<Credentials>, String> {
+    let present = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    match (present(server_url), present(token)) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(format!(
+            "{ENV_SERVER_URL} is set but {ENV_TOKEN} is not: set both (a server URL and a token) or neither"
+        )),
+        (None, Some(_)) => Err(format!(
+            "{ENV_TOKEN} is set but {ENV_SERVER_URL} is not: set both (a server URL and a token) or neither"
+        )),
+        (Some(server_url), Some(token)) => {
+            let server_url = session::normalize_server_url(&server_url).map_err(|_| {
+                format!(
+                    "{ENV_SERVER_URL}={server_url:?} cannot be used: expected an http:// or https:// URL such as http://127.0.0.1:7878"
+                )
+            })?;
+            Ok(Some(Credentials { server_url, token }))
+        }
+    }
+}
+
+fn env_var(name: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+    }
 }
 
 pub fn run() {
+    let env_sign_in = match env_var(ENV_SERVER_URL)
+        .and_then(|url| Ok((url, env_var(ENV_TOKEN)?)))
+        .and_then(|(url, token)| env_credentials(url, token))
+    {
+        Ok(credentials) => credentials,
+        Err(message) => {
+            eprintln!("roost-desktop: {message}");
+            std::process::exit(2);
+        }
+    };
     let context = tauri::generate_context!();
     let paths = platform::AppPaths::for_this_machine(&context.config().identifier)
         .expect("Roost needs a home directory for its files");
@@ -73,7 +108,7 @@ pub fn run() {
                 let state = handle.state::<AppState>();
                 // Environment credentials (tests, `./dev run`) win over saved ones; neither is
                 // verified here: the app starts from its cache even when the server is down.
-                if let Some(credentials) = env_credentials().or_else(|| state.load_credentials())
+                if let Some(credentials) = env_sign_in.or_else(|| state.load_credentials())
                     && let Err(e) = state.start_session(&handle, credentials, false).await
                 {
                     tracing::error!(error = %e, "could not start the saved session");
@@ -101,4 +136,33 @@ pub fn run() {
         ])
         .run(context)
         .expect("error while running the Roost desktop app");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_sign_in_is_both_variables_or_neither_and_a_bad_url_is_an_error() {
+        let some = |v: &str| Some(v.to_string());
+        assert_eq!(env_credentials(None, None), Ok(None));
+        assert_eq!(env_credentials(some(" "), some("")), Ok(None));
+        assert_eq!(
+            env_credentials(some("http://127.0.0.1:7878/"), some("t")),
+            Ok(Some(Credentials {
+                server_url: "http://127.0.0.1:7878".into(),
+                token: "t".into()
+            }))
+        );
+        let error = env_credentials(some("127.0.0.1:7878"), some("t")).unwrap_err();
+        assert!(
+            error.starts_with("ROOST_SERVER_URL=\"127.0.0.1:7878\" cannot be used")
+                && error.contains("http://"),
+            "{error}"
+        );
+        let error = env_credentials(some("http://127.0.0.1:7878"), None).unwrap_err();
+        assert!(error.contains("ROOST_TOKEN"), "{error}");
+        let error = env_credentials(None, some("t")).unwrap_err();
+        assert!(error.contains("ROOST_SERVER_URL"), "{error}");
+    }
 }

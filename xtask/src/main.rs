@@ -269,9 +269,12 @@ fn run(_args: &[String]) -> Result<()> {
     let data_dir = demo_data_dir();
     std::fs::create_dir_all(&data_dir)?;
     let db = data_dir.join("server.db");
-    let listen: SocketAddr = std::env::var("ROOST_LISTEN")
-        .unwrap_or_else(|_| "127.0.0.1:7878".into())
-        .parse()?;
+    let listen_text = std::env::var("ROOST_LISTEN").unwrap_or_else(|_| "127.0.0.1:7878".into());
+    let listen: SocketAddr = listen_text.parse().with_context(|| {
+        format!(
+            "ROOST_LISTEN={listen_text:?} cannot be read: expected ip:port such as 127.0.0.1:7878"
+        )
+    })?;
 
     step(&format!(
         "preparing demo data in {} (first time: about a minute)",

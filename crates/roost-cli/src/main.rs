@@ -5,6 +5,7 @@
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use roost_core::{Anchor, Client, ClientConfig, ClientEvent, Error, OutboxState, WindowItem};
+use roost_model::human;
 use roost_proto::{ChatId, MessageId, Seq};
 use serde_json::json;
 use std::path::PathBuf;
@@ -105,6 +106,10 @@ fn main() -> ExitCode {
                     "{}",
                     json!({ "error": { "kind": kind, "message": message } })
                 );
+            } else if let Some(core) = e.downcast_ref::<Error>() {
+                // A person reads the sentence; the technical cause follows for bug reports.
+                let sentence = human::error_sentence(core.kind(), core.server_kind());
+                eprintln!("roost: {sentence}\nroost: (details: {message})");
             } else {
                 eprintln!("roost: {message}");
             }

@@ -142,3 +142,44 @@ async fn errors_are_reported_as_kind_and_message() {
     assert!(!ok);
     assert_eq!(err["error"]["kind"], "not_found");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn human_output_says_sentences_while_json_keeps_kind_and_message() {
+    let ts = spawn_test_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args([
+            "--server",
+            &ts.base_url(),
+            "--token",
+            "bogus-token",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .arg("chats")
+        .env_remove("ROOST_SERVER")
+        .env_remove("ROOST_TOKEN")
+        .output()
+        .await
+        .expect("run roost");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first_line = stderr.lines().next().unwrap_or_default();
+    assert_eq!(
+        first_line,
+        format!("roost: {}", roost_model::human::TOKEN_REFUSED),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("bogus-token"), "{stderr}");
+
+    let (ok, err) = roost(&ts.base_url(), "bogus-token", dir.path(), &["chats"]).await;
+    assert!(!ok);
+    assert_eq!(err["error"]["kind"], "server");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unauthorized"),
+        "{err}"
+    );
+}

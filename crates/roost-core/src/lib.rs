@@ -10,7 +10,7 @@
 //!   `reader`: the dedicated read connection of `open_chat`; `clean_shutdown`: the mark that
 //!   lets a clean start skip the whole-file checks),
 //!   [`api`] (HTTP, request figures, validation of hostile responses), `stream` (WebSocket,
-//!   reconnect, catch-up);
+//!   reconnect, catch-up), [`sign_in`] (the first sign-in's check of a URL and a token);
 //! * the engine — `engine` (shared state, single-flight per chat), `chat_list` (chat list,
 //!   validation), `resync` (resync and older history), `outbox` (delivery), [`events`], and
 //!   [`client`] ([`Client`], the public face);
@@ -31,11 +31,13 @@ pub mod events;
 mod outbox;
 mod reader;
 mod resync;
+pub mod sign_in;
 pub mod store;
 mod stream;
 
 pub use api::FiguresSnapshot;
 pub use client::{Client, ClientConfig};
+pub use sign_in::{SignInError, verify_sign_in};
 pub use error::{Error, ErrorCode, Result};
 pub use events::{
     ChatWindow, ClientEvent, Delivered, FlushReport, LoadOlderReport, OpenInfo, ResyncReport,

@@ -25,6 +25,7 @@
 
 mod hostile;
 mod http;
+pub mod knobs;
 mod stream;
 
 use rand::rngs::StdRng;

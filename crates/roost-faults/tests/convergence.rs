@@ -21,6 +21,7 @@ use common::{ChatCheck, Holdings, compare_chat, config_as, holdings, merge_holdi
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use roost_core::{Anchor, Client};
+use roost_faults::knobs::{env_u64, env_u64_or};
 use roost_faults::{FaultFigures, FaultProxy, Hostile, HttpFault, Route, Scope, StreamFaults};
 use roost_proto::ChatId;
 use roost_server::testing::{TestServer, spawn_test_server};
@@ -34,15 +35,6 @@ const DEFAULT_BASE_SEED: u64 = 0x5EED_2026;
 const PARALLEL: usize = 4;
 /// A fresh server every this many schedules.
 const SCHEDULES_PER_SERVER: u64 = 50;
-
-fn env_u64(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    let text = text.trim();
-    match text.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => text.parse().ok(),
-    }
-}
 
 /// splitmix64: schedule seeds from the base seed.
 fn schedule_seed(base: u64, index: u64) -> u64 {
@@ -524,12 +516,13 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn randomized_fault_schedules_converge() {
     common::init_tracing();
-    let base = env_u64("ROOST_FAULT_BASE_SEED").unwrap_or(DEFAULT_BASE_SEED);
-    let replay = env_u64("ROOST_FAULT_SEED").is_some();
-    let seeds: Vec<u64> = match env_u64("ROOST_FAULT_SEED") {
+    let base = env_u64_or("ROOST_FAULT_BASE_SEED", DEFAULT_BASE_SEED);
+    let replay_seed = env_u64("ROOST_FAULT_SEED").unwrap_or_else(|e| panic!("{e}"));
+    let replay = replay_seed.is_some();
+    let seeds: Vec<u64> = match replay_seed {
         Some(seed) => vec![seed],
         None => {
-            let n = env_u64("ROOST_FAULT_SCHEDULES").unwrap_or(DEFAULT_SCHEDULES);
+            let n = env_u64_or("ROOST_FAULT_SCHEDULES", DEFAULT_SCHEDULES);
             (0..n).map(|i| schedule_seed(base, i)).collect()
         }
     };

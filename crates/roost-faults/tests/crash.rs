@@ -12,6 +12,7 @@ mod common;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use roost_core::Client;
+use roost_faults::knobs::env_u64_or;
 use roost_proto::ChatId;
 use roost_server::testing::spawn_test_server;
 use std::collections::{BTreeMap, HashMap};
@@ -83,14 +84,8 @@ impl Acked {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
     common::init_tracing();
-    let rounds = std::env::var("ROOST_CRASH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20u32);
-    let seed = std::env::var("ROOST_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0xC0A5_u64);
+    let rounds = env_u64_or("ROOST_CRASH_ROUNDS", 20);
+    let seed = env_u64_or("ROOST_CRASH_SEED", 0xC0A5);
     let mut rng = StdRng::seed_from_u64(seed);
     let server = Arc::new(spawn_test_server().await);
     let mut chats: Vec<ChatId> = Vec::new();
@@ -144,7 +139,7 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
         let ingest = {
             let server = server.clone();
             let chats = chats.clone();
-            let mut rng = StdRng::seed_from_u64(seed ^ u64::from(round));
+            let mut rng = StdRng::seed_from_u64(seed ^ round);
             tokio::spawn(async move {
                 loop {
                     let chat = chats[rng.random_range(0..chats.len())];
@@ -234,7 +229,7 @@ async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
         (acked.lines, acked.opens)
     };
     assert!(
-        opens >= u64::from(rounds) / 4,
+        opens >= rounds / 4,
         "the child rarely got as far as opening the cache ({opens} of {rounds})"
     );
     assert!(acked_lines > 0, "the child never acknowledged anything");

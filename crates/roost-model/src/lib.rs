@@ -15,6 +15,7 @@
 //! * [`app`] — the desktop app's IPC contract, built from the types above.
 
 pub mod app;
+pub mod human;
 pub mod ingest;
 pub mod merge;
 pub mod outbox;

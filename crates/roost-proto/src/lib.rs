@@ -481,3 +481,4 @@ impl fmt::Display for ErrorKind {
         f.write_str(self.as_str())
     }
 }
+
