@@ -5,6 +5,10 @@
 use crate::components::*;
 use crate::ipc;
 use crate::logic::{self, FetchTracker, ViewReadiness};
+use crate::shortcuts::{self, Action, KeyPress, ListKey};
+use crate::theme::Theme;
+use crate::timeline::{self, Timeline};
+use crate::ux_components::*;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -27,6 +31,9 @@ struct OpenChat {
     older_requested: Option<Seq>,
     /// First seq before which a cached page was last requested.
     cached_page_requested: Option<Seq>,
+    /// Where the "New messages" divider stands: the first message unread when the chat opened
+    /// (the core resets the count on open; the divider stays until the chat is left).
+    first_unread: Option<Seq>,
 }
 
 impl OpenChat {
@@ -39,8 +46,24 @@ impl OpenChat {
             has_more_after: window.has_more_after,
             older_requested: None,
             cached_page_requested: None,
+            first_unread: None,
         }
     }
+
+    fn timeline(&self) -> Timeline {
+        Timeline::build(
+            logic::rows(&self.items, &self.pending),
+            self.first_unread,
+            timeline::local_day,
+        )
+    }
+}
+
+/// A modal dialog over the main screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialog {
+    Switcher,
+    Shortcuts,
 }
 
 /// Every piece of UI state; `Copy`, shared through context.
@@ -66,17 +89,30 @@ struct Model {
     scroller: NodeRef<html::Div>,
     draft: RwSignal<String>,
     editing: RwSignal<Option<Message>>,
+    /// The open chat's entries (rows, day separators, unread divider) and their positions.
+    timeline: Memo<Timeline>,
+    /// Highest seq the user has had in view in the open chat (new messages are those above it).
+    seen_seq: RwSignal<Seq>,
+    dialog: RwSignal<Option<Dialog>>,
+    theme: RwSignal<Theme>,
 }
 
 impl Model {
     fn new() -> Model {
+        let open: RwSignal<Option<OpenChat>> = RwSignal::new(None);
         Model {
+            timeline: Memo::new(move |_| {
+                open.with(|o| o.as_ref().map(OpenChat::timeline).unwrap_or_default())
+            }),
+            seen_seq: RwSignal::new(0),
+            dialog: RwSignal::new(None),
+            theme: RwSignal::new(Theme::System),
             status: RwSignal::new(None),
             online: RwSignal::new(false),
             offline_since: RwSignal::new(None),
             chats: RwSignal::new(Vec::new()),
             selected: RwSignal::new(None),
-            open: RwSignal::new(None),
+            open,
             fetch: RwSignal::new(FetchTracker::default()),
             clock: RwSignal::new(0.0),
             cache_map: RwSignal::new(None),
@@ -161,10 +197,9 @@ fn scroll_to_bottom(model: Model) {
 fn change_rows(model: Model, change: impl FnOnce(&mut OpenChat) -> bool) {
     let follow = model.follow.get_untracked();
     let scroll_top = model.scroll_top.get_untracked();
-    let anchor = model.open.with_untracked(|open| {
-        let open = open.as_ref()?;
-        logic::scroll_anchor(&logic::rows(&open.items, &open.pending), scroll_top)
-    });
+    let anchor = model
+        .timeline
+        .with_untracked(|timeline| timeline.scroll_anchor(scroll_top));
     let mut changed = false;
     model.open.update(|open| {
         if let Some(open) = open.as_mut() {
@@ -176,14 +211,12 @@ fn change_rows(model: Model, change: impl FnOnce(&mut OpenChat) -> bool) {
     }
     if follow {
         scroll_to_bottom(model);
-    } else if let Some((seq, offset)) = anchor {
-        let new_index = model.open.with_untracked(|open| {
-            open.as_ref()
-                .and_then(|o| logic::row_index_of_seq(&logic::rows(&o.items, &o.pending), seq))
-        });
-        if let Some(index) = new_index {
-            scroll_to(model, index as f64 * logic::ROW_HEIGHT_PX + offset);
-        }
+    } else if let Some(anchor) = anchor
+        && let Some(top) = model
+            .timeline
+            .with_untracked(|timeline| timeline.restore_anchor(anchor))
+    {
+        scroll_to(model, top);
     }
 }
 
@@ -292,14 +325,38 @@ fn set_online(model: Model, online: bool) {
 }
 
 async fn open_chat(model: Model, chat_id: ChatId) {
+    // Opening resets the count in the core: read it from the chat list first.
+    let unread = model.chats.with_untracked(|chats| {
+        chats
+            .iter()
+            .find(|c| c.chat_id == chat_id)
+            .map_or(0, |c| c.unread_count)
+    });
     match ipc::open_chat(chat_id, WindowAnchor::Newest).await {
         Ok(window) => {
             if model.selected.get_untracked() != Some(chat_id) {
                 return;
             }
-            model.open.set(Some(OpenChat::from_window(window)));
-            model.follow.set(true);
-            scroll_to_bottom(model);
+            let mut open = OpenChat::from_window(window);
+            open.first_unread = reach_first_unread(model, &mut open, unread).await;
+            if model.selected.get_untracked() != Some(chat_id) {
+                return;
+            }
+            let (first_unread, last_seq) = (open.first_unread, open.chat.last_seq);
+            model.open.set(Some(open));
+            match first_unread {
+                // Like Telegram and Slack: open at the first unread message, not the bottom.
+                Some(seq) => {
+                    model.seen_seq.set(seq.saturating_sub(1));
+                    model.follow.set(false);
+                    scroll_to_first_unread(model);
+                }
+                None => {
+                    model.seen_seq.set(last_seq);
+                    model.follow.set(true);
+                    scroll_to_bottom(model);
+                }
+            }
             // Interactive once the rows are painted (the frame after the one that scrolls).
             request_animation_frame(move || {
                 request_animation_frame(move || {
@@ -311,6 +368,154 @@ async fn open_chat(model: Model, chat_id: ChatId) {
             refresh_cache_map(model, chat_id).await;
         }
         Err(e) => show_error(model, &e),
+    }
+}
+
+/// Cached pages read before the window to reach the first unread message (beyond that, the
+/// chat opens at the bottom).
+const MAX_UNREAD_PAGES: usize = 5;
+const UNREAD_PAGE: u32 = 1000;
+
+/// The first unread message of `open`, reading earlier cached pages into it when the unread
+/// messages reach further back than the first window.
+async fn reach_first_unread(model: Model, open: &mut OpenChat, unread: u64) -> Option<Seq> {
+    let me = model
+        .status
+        .with_untracked(|s| s.as_ref().and_then(|s| s.user_id.clone()));
+    for _ in 0..MAX_UNREAD_PAGES {
+        if let Some(seq) = timeline::first_unread_seq(&open.items, unread, me.as_ref()) {
+            return Some(seq);
+        }
+        if unread == 0 || !open.has_more_before {
+            return None;
+        }
+        let first_seq = logic::coverage(&open.items)?.0;
+        let around = first_seq.saturating_sub(u64::from(UNREAD_PAGE / 2)).max(1);
+        let page = ipc::cached_window(
+            open.chat.chat_id,
+            WindowAnchor::Around { seq: around },
+            UNREAD_PAGE,
+        )
+        .await
+        .ok()?;
+        open.has_more_before = page.has_more_before;
+        if !logic::prepend_cached_page(&mut open.items, page.items) {
+            return None;
+        }
+    }
+    None
+}
+
+/// Scrolls the open chat so its "New messages" divider is near the top of the view.
+fn scroll_to_first_unread(model: Model) {
+    request_animation_frame(move || {
+        if let Some(el) = model.scroller.get_untracked() {
+            let height = el.client_height() as f64;
+            if let Some(top) = model
+                .timeline
+                .with_untracked(|timeline| timeline.unread_scroll_top(height))
+            {
+                el.set_scroll_top(top as i32);
+            }
+            note_scroll_position(model);
+        }
+    });
+}
+
+/// Reads the list's scroll position into the model: what is in view, whether the view follows
+/// the newest message, and the highest seq seen.
+fn note_scroll_position(model: Model) {
+    let Some(el) = model.scroller.get_untracked() else {
+        return;
+    };
+    let top = el.scroll_top() as f64;
+    let height = el.client_height() as f64;
+    model.scroll_top.set(top);
+    model.viewport_height.set(height);
+    let (at_newest, last_seq) = model.open.with_untracked(|o| {
+        o.as_ref()
+            .map_or((false, 0), |o| (!o.has_more_after, o.chat.last_seq))
+    });
+    let (at_bottom, in_view) = model.timeline.with_untracked(|timeline| {
+        (
+            timeline.is_at_bottom(top, height),
+            timeline.last_seq_in_view(top, height),
+        )
+    });
+    let follow = at_newest && at_bottom;
+    model.follow.set(follow);
+    let seen = if follow { Some(last_seq) } else { in_view };
+    if let Some(seen) = seen
+        && seen > model.seen_seq.get_untracked()
+    {
+        model.seen_seq.set(seen);
+    }
+}
+
+/// Back to the newest message (the jump-to-latest button, End in the list, sending).
+fn jump_to_latest(model: Model) {
+    model.follow.set(true);
+    scroll_to_bottom(model);
+}
+
+fn focus_selector(selector: &'static str) {
+    request_animation_frame(move || {
+        if let Some(el) = document().query_selector(selector).ok().flatten()
+            && let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el)
+        {
+            let _ = el.focus();
+        }
+    });
+}
+
+fn close_dialog(model: Model) {
+    model.dialog.set(None);
+    if model.selected.get_untracked().is_some() {
+        focus_selector("[data-testid=composer]");
+    } else {
+        focus_selector("[data-testid=chat-list]");
+    }
+}
+
+/// Global keyboard shortcuts (`shortcuts::action_for`).
+fn on_global_key(model: Model, ev: &web_sys::KeyboardEvent) {
+    let in_text_field = ev
+        .target()
+        .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+        .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+    let key = ev.key();
+    let press = KeyPress {
+        key: &key,
+        ctrl: ev.ctrl_key() || ev.meta_key(),
+        alt: ev.alt_key(),
+        shift: ev.shift_key(),
+        in_text_field,
+        dialog_open: model.dialog.get_untracked().is_some(),
+    };
+    let Some(action) = shortcuts::action_for(press) else {
+        return;
+    };
+    ev.prevent_default();
+    match action {
+        Action::OpenSwitcher => model.dialog.set(Some(Dialog::Switcher)),
+        Action::ShowShortcuts => model.dialog.set(Some(Dialog::Shortcuts)),
+        Action::CloseDialog => close_dialog(model),
+        Action::PreviousChat | Action::NextChat => {
+            let step = if action == Action::PreviousChat {
+                "ArrowUp"
+            } else {
+                "ArrowDown"
+            };
+            let chats = model.chats.get_untracked();
+            let current = model
+                .selected
+                .get_untracked()
+                .and_then(|id| chats.iter().position(|c| c.chat_id == id));
+            if let Some(index) = logic::chat_list_key(step, current, chats.len()) {
+                select_chat(model, chats[index].chat_id);
+                focus_chat_item(chats[index].chat_id);
+            }
+        }
     }
 }
 
@@ -332,6 +537,7 @@ fn select_chat(model: Model, chat_id: ChatId) {
     model.resync_busy.set(false);
     model.editing.set(None);
     model.scroll_top.set(0.0);
+    model.seen_seq.set(0);
     spawn_local(open_chat(model, chat_id));
 }
 
@@ -422,6 +628,9 @@ fn load_what_is_in_view(model: Model, range: (usize, usize)) {
 pub fn App() -> impl IntoView {
     let model = Model::new();
     provide_context(model);
+    let theme = Theme::load();
+    theme.apply();
+    model.theme.set(theme);
 
     // Subscribe first, then read the state: no change is lost in between.
     spawn_local(async move {
@@ -514,16 +723,42 @@ fn MainScreen() -> impl IntoView {
             )
         })
     };
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| on_global_key(model, &ev));
+    on_cleanup(move || keys.remove());
+    let on_theme = Callback::new(move |theme: Theme| {
+        theme.store_and_apply();
+        model.theme.set(theme);
+    });
+    let on_choose = Callback::new(move |chat_id: ChatId| {
+        model.dialog.set(None);
+        select_chat(model, chat_id);
+        focus_selector("[data-testid=composer]");
+    });
+    let on_close = Callback::new(move |()| close_dialog(model));
     view! {
         <div class="layout" data-testid="layout" data-online=move || model.online.get().to_string()>
-            <aside class="sidebar">
+            <aside class="sidebar" aria-label="Chats and account">
+                <button type="button" class="switcher-button" data-testid="open-switcher"
+                    aria-keyshortcuts="Control+K" on:click=move |_| model.dialog.set(Some(Dialog::Switcher))>
+                    <span>"Jump to a chat…"</span><kbd>"Ctrl+K"</kbd>
+                </button>
                 <ChatList />
                 <footer class="account">
                     <span class="who" title=account>{account}</span>
-                    <button class="link" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
+                    <span class="account-actions">
+                        <ThemePicker theme=model.theme on_change=on_theme />
+                        <button type="button" class="link" data-testid="show-shortcuts" aria-keyshortcuts="Shift+?"
+                            on:click=move |_| model.dialog.set(Some(Dialog::Shortcuts))>"Shortcuts"</button>
+                        <button class="link" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
+                    </span>
                 </footer>
             </aside>
-            <main class="chat-pane">
+            {move || match model.dialog.get() {
+                Some(Dialog::Switcher) => view! { <QuickSwitcher chats=model.chats on_choose on_close /> }.into_any(),
+                Some(Dialog::Shortcuts) => view! { <ShortcutSheet on_close /> }.into_any(),
+                None => ().into_any(),
+            }}
+            <main class="chat-pane" aria-label="Conversation">
                 <ConnectionBanner offline />
                 {move || model.notice.get().map(|text| view! {
                     <div class="banner notice" role="status" data-testid="notice">
@@ -591,21 +826,44 @@ fn focus_chat_item(chat_id: ChatId) {
 #[component]
 fn ChatView() -> impl IntoView {
     let model = expect_context::<Model>();
-    let rows = Memo::new(move |_| {
-        model.open.with(|o| {
-            o.as_ref()
-                .map(|o| logic::rows(&o.items, &o.pending))
-                .unwrap_or_default()
-        })
-    });
+    let timeline = model.timeline;
     let range = Memo::new(move |_| {
-        logic::visible_range(
-            model.scroll_top.get(),
-            model.viewport_height.get(),
-            rows.with(Vec::len),
-            logic::OVERSCAN_ROWS,
-        )
+        let (top, height) = (model.scroll_top.get(), model.viewport_height.get());
+        timeline.with(|t| t.visible_range(top, height, logic::OVERSCAN_ROWS))
     });
+    let today = Signal::derive(move || {
+        let _ = model.clock.get();
+        timeline::local_day(now_unix_ms())
+    });
+    let jump_visible = Signal::derive(move || {
+        model
+            .open
+            .with(|o| o.as_ref().is_some_and(|o| o.has_more_after))
+            || (model.open.with(Option::is_some) && !model.follow.get())
+    });
+    let new_below = Signal::derive(move || {
+        let last_seq = model
+            .open
+            .with(|o| o.as_ref().map_or(0, |o| o.chat.last_seq));
+        timeline::new_messages_below(last_seq, model.seen_seq.get())
+    });
+    let on_jump = Callback::new(move |()| jump_to_latest(model));
+    let on_list_key = move |ev: web_sys::KeyboardEvent| {
+        let Some(key) = shortcuts::message_list_key(&ev.key()) else {
+            return;
+        };
+        let Some(el) = model.scroller.get_untracked() else {
+            return;
+        };
+        ev.prevent_default();
+        let height = f64::from(el.client_height());
+        match key {
+            ListKey::Pages(pages) => el.set_scroll_top(el.scroll_top() + (pages * height) as i32),
+            ListKey::Pixels(px) => el.set_scroll_top(el.scroll_top() + px as i32),
+            ListKey::Top => el.set_scroll_top(0),
+            ListKey::Latest => jump_to_latest(model),
+        }
+    };
     Effect::new(move |_| {
         let range = range.get();
         let _ = model.interactive.get();
@@ -686,20 +944,7 @@ fn ChatView() -> impl IntoView {
             }
         });
     });
-    let on_scroll = move |_| {
-        if let Some(el) = model.scroller.get_untracked() {
-            let top = el.scroll_top() as f64;
-            let height = el.client_height() as f64;
-            model.scroll_top.set(top);
-            model.viewport_height.set(height);
-            let at_newest = model
-                .open
-                .with_untracked(|o| o.as_ref().is_some_and(|o| !o.has_more_after));
-            model
-                .follow
-                .set(at_newest && logic::is_at_bottom(top, height, rows.with_untracked(Vec::len)));
-        }
-    };
+    let on_scroll = move |_| note_scroll_position(model);
     let resize = window_event_listener(leptos::ev::resize, move |_| {
         if let Some(el) = model.scroller.get_untracked() {
             model.viewport_height.set(el.client_height() as f64);
@@ -719,10 +964,14 @@ fn ChatView() -> impl IntoView {
             <CacheMapStrip map=model.cache_map />
             {move || if model.open.with(Option::is_some) {
                 view! {
+                    <div class="messages-wrap">
                     <div class="messages" data-testid="messages" node_ref=model.scroller on:scroll=on_scroll tabindex="0"
-                        role="log" aria-live="polite">
-                        <MessageRows rows=rows range=range me
+                        role="log" aria-live="polite" aria-label=move || format!("Messages in {}", title())
+                        on:keydown=on_list_key>
+                        <TimelineRows timeline range today me
                             on_edit=Some(on_edit) on_delete=Some(on_delete) on_retry=Some(on_retry) />
+                    </div>
+                    <JumpToLatest visible=jump_visible new_below on_click=on_jump />
                     </div>
                 }.into_any()
             } else {
@@ -747,6 +996,10 @@ fn Composer() -> impl IntoView {
         let editing = model.editing.get_untracked();
         model.draft.set(String::new());
         model.editing.set(None);
+        if editing.is_none() {
+            // Like every messenger: what you send is what you then see, wherever you were.
+            jump_to_latest(model);
+        }
         spawn_local(async move {
             let result = match editing {
                 Some(message) => ipc::edit(chat_id, message.id, &text).await.map(|_| ()),
@@ -771,11 +1024,11 @@ fn Composer() -> impl IntoView {
         }
     };
     view! {
-        <form class="composer" on:submit=move |ev| { ev.prevent_default(); submit(); }>
+        <form class="composer" aria-label="Send a message" on:submit=move |ev| { ev.prevent_default(); submit(); }>
             {move || model.editing.get().map(|_| view! {
                 <span class="editing">"Editing — Enter to save, Esc to cancel"</span>
             })}
-            <textarea data-testid="composer" rows="2" placeholder="Message — Enter to send, Shift+Enter for a new line"
+            <textarea data-testid="composer" rows="2" aria-label="Message" placeholder="Message — Enter to send, Shift+Enter for a new line"
                 prop:value=move || model.draft.get()
                 on:input=move |ev| model.draft.set(event_target_value(&ev))
                 on:keydown=on_keydown></textarea>
