@@ -80,13 +80,11 @@ impl Entry {
     }
 }
 
-/// Author and time of a row that has them (messages and unsent messages; not skeletons).
-fn dated(row: &Row) -> Option<(Option<&UserId>, UnixMillis)> {
+/// When a row was written (messages and unsent messages; skeletons have no time).
+fn written_at(row: &Row) -> Option<UnixMillis> {
     match row {
-        Row::Item(WindowItem::Message { message }) => {
-            Some((Some(&message.author), message.created_at))
-        }
-        Row::Pending(item) => Some((None, item.created_at)),
+        Row::Item(WindowItem::Message { message }) => Some(message.created_at),
+        Row::Pending(item) => Some(item.created_at),
         Row::Item(_) => None,
     }
 }
@@ -113,8 +111,7 @@ impl Timeline {
         let mut previous: Option<(UserId, UnixMillis)> = None;
         let mut divider_placed = false;
         for row in rows {
-            let date = dated(&row);
-            if let Some((_, at)) = date {
+            if let Some(at) = written_at(&row) {
                 let day = day_of(at);
                 if last_day != Some(day) {
                     entries.push(Entry::DaySeparator { day });
