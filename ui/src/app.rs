@@ -849,6 +849,10 @@ fn ChatView() -> impl IntoView {
     });
     let on_jump = Callback::new(move |()| jump_to_latest(model));
     let on_list_key = move |ev: web_sys::KeyboardEvent| {
+        // Modified keys are shortcuts (Alt+↓ is the next chat), not scrolling.
+        if ev.alt_key() || ev.ctrl_key() || ev.meta_key() {
+            return;
+        }
         let Some(key) = shortcuts::message_list_key(&ev.key()) else {
             return;
         };
