@@ -294,3 +294,19 @@ fn rows_are_unchanged_by_the_timeline() {
         .collect();
     assert_eq!(rows, logic::rows(&items, &[]));
 }
+
+#[test]
+fn chat_list_rows_say_which_day_their_time_is_on() {
+    use crate::components::{ChatListItem, now_unix_ms};
+    let now = now_unix_ms();
+    let at = now - 3 * DAY;
+    let entry = ChatEntry {
+        last_message_at: Some(at),
+        ..chat("Weekend hike", 0)
+    };
+    let html = view! { <ChatListItem chat=entry selected=false on_select=Callback::new(|_| {}) /> }
+        .to_html();
+    let label = timeline::chat_list_time(at, now);
+    assert_eq!(label.len(), 3, "a weekday, not a bare HH:MM: {label}");
+    assert!(html.contains(&format!(">{label}<")), "{html}");
+}
