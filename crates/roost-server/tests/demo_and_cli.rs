@@ -158,3 +158,71 @@ async fn an_in_memory_database_serves_like_a_file() {
         .parse();
     assert_eq!(page.messages, vec![sent.message]);
 }
+
+/// The demo's times are all in the past and consistent (an edit or delete never precedes the
+/// message), so the chat list's order by last activity agrees with the times it shows.
+#[tokio::test]
+async fn demo_times_are_in_the_past_and_the_chat_list_follows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let out: Value = serde_json::from_str(&roost_server(&[
+        "demo",
+        "--db",
+        db.to_str().unwrap(),
+        "--big-chat-messages",
+        "3000",
+    ]))
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let server = roost_server::start(ServerConfig::new(DbLocation::File(db.clone())))
+        .await
+        .unwrap();
+    let alice = client_for(
+        &server.base_url(),
+        out["users"][0]["token"].as_str().unwrap(),
+    );
+    let list: ChatListResponse = alice.get("/v1/chats").await.parse();
+    let times: Vec<i64> = list
+        .chats
+        .iter()
+        .map(|c| c.last_message_at.unwrap_or(i64::MIN))
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted, "the list is ordered by last activity");
+    for chat in &list.chats {
+        if let Some(at) = chat.last_message_at {
+            assert!(
+                at <= now,
+                "{}: last_message_at {at} is after now {now}",
+                chat.title
+            );
+        }
+        let page: MessagesPage = alice
+            .get(&format!("/v1/chats/{}/messages?limit=500", chat.id))
+            .await
+            .parse();
+        for m in &page.messages {
+            let changed = m.edited_at.into_iter().chain(m.deleted_at);
+            assert!(
+                m.created_at <= now,
+                "{} seq {}: created in the future",
+                chat.title,
+                m.seq
+            );
+            for at in changed {
+                assert!(
+                    m.created_at <= at && at <= now,
+                    "{} seq {}: created {} changed {at} (now {now})",
+                    chat.title,
+                    m.seq,
+                    m.created_at
+                );
+            }
+        }
+    }
+    server.shutdown().await;
+}
