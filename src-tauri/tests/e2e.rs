@@ -25,6 +25,11 @@ use std::time::{Duration, Instant};
 const APP: &str = env!("CARGO_BIN_EXE_roost-desktop");
 const WAIT: Duration = Duration::from_secs(20);
 
+/// The app under test: this build's, or `ROOST_E2E_APP` (e.g. a release build to measure).
+fn app_binary() -> String {
+    std::env::var("ROOST_E2E_APP").unwrap_or_else(|_| APP.to_string())
+}
+
 fn artifacts_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -80,6 +85,11 @@ impl Desktop {
 
     /// Starts the app (through a fresh tauri-driver) and returns the WebDriver session.
     async fn launch(&self) -> Result<App> {
+        self.launch_with_env(&[]).await
+    }
+
+    /// `launch` with extra environment for the app (e.g. `GTK_THEME`).
+    async fn launch_with_env(&self, env: &[(&str, &str)]) -> Result<App> {
         let port = free_port();
         let native_port = free_port();
         let log = std::fs::File::create(self.home.path().join(format!("tauri-driver-{port}.log")))?;
@@ -106,6 +116,7 @@ impl Desktop {
                 .env("ROOST_SERVER_URL", url)
                 .env("ROOST_TOKEN", token);
         }
+        command.envs(env.iter().copied());
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let driver = DriverProcess(
             command
@@ -114,7 +125,10 @@ impl Desktop {
         );
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
-        capabilities.insert("tauri:options".into(), json!({ "application": APP }));
+        capabilities.insert(
+            "tauri:options".into(),
+            json!({ "application": app_binary() }),
+        );
         let started = Instant::now();
         let client = loop {
             match ClientBuilder::native()
@@ -690,6 +704,318 @@ async fn click_to_first_paint_of_a_100k_message_chat() -> Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// The chat experience of a desktop messenger (issue 13): scroll to the sent message, jump to
+// latest with the count of new messages, the "New messages" divider, the quick switcher, a
+// keyboard-only walk, dark mode; and the memory of the app after scrolling a 100k chat.
+
+const KEY_TAB: &str = "\u{E004}";
+const KEY_ENTER: &str = "\u{E007}";
+const KEY_SHIFT: &str = "\u{E008}";
+const KEY_CTRL: &str = "\u{E009}";
+const KEY_ALT: &str = "\u{E00A}";
+const KEY_ESCAPE: &str = "\u{E00C}";
+const KEY_PAGE_UP: &str = "\u{E00E}";
+const KEY_END: &str = "\u{E010}";
+const KEY_DOWN: &str = "\u{E015}";
+/// Releases the modifier keys held in a key sequence.
+const KEY_RELEASE: &str = "\u{E000}";
+
+impl App {
+    /// Types `keys` into whatever has the focus (as a keyboard would).
+    async fn keys(&self, keys: &str) -> Result<()> {
+        self.c().active_element().await?.send_keys(keys).await?;
+        Ok(())
+    }
+
+    /// `data-testid` of the focused element (or its tag name).
+    async fn focused(&self) -> Result<String> {
+        let v = self
+            .js("const e = document.activeElement; return e ? (e.dataset.testid || e.tagName.toLowerCase()) : null;")
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Whether the focused element shows a focus ring.
+    async fn focus_ring_visible(&self) -> Result<bool> {
+        let v = self
+            .js("const s = getComputedStyle(document.activeElement); return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;")
+            .await?;
+        Ok(v == json!(true))
+    }
+
+    /// Whether the row of message `seq` is entirely inside the visible part of the list.
+    async fn seq_in_view(&self, seq: u64) -> Result<bool> {
+        let v = self
+            .js(&format!(
+                "const list = document.querySelector('[data-testid=messages]'); \
+             const row = document.querySelector('[data-testid=message][data-seq=\"{seq}\"]'); \
+             if (!list || !row) return false; \
+             const l = list.getBoundingClientRect(), r = row.getBoundingClientRect(); \
+             return r.top >= l.top - 1 && r.bottom <= l.bottom + 1;"
+            ))
+            .await?;
+        Ok(v == json!(true))
+    }
+
+    async fn scroll_list_to(&self, top: &str) -> Result<()> {
+        self.js(&format!(
+            "const l = document.querySelector('[data-testid=messages]'); l.scrollTop = {top}; l.dispatchEvent(new Event('scroll')); return l.scrollTop;"
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Copies a screenshot to `docs/screenshots/` too (the pictures the README shows).
+    async fn screenshot_for_docs(&self, name: &str) -> Result<()> {
+        self.screenshot(name).await?;
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&docs)?;
+        std::fs::copy(
+            artifacts_dir().join(format!("{name}.png")),
+            docs.join(format!("{name}.png")),
+        )?;
+        Ok(())
+    }
+}
+
+/// Sending while scrolled up brings the sent message into view; while scrolled up, new messages
+/// show on the jump-to-latest button with their count, and the button goes back to them.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn sending_while_scrolled_up_shows_the_sent_message_and_jump_to_latest_counts_new_ones()
+-> Result<()> {
+    let server = spawn_test_server().await;
+    let long = server.create_chat("Long chat", &["bob", "alice"]).await;
+    for i in 1..=60 {
+        server
+            .send("bob", long, &format!("line {i} of a long conversation"))
+            .await;
+    }
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("Long chat").await?;
+    app.wait_js(
+        "newest message in view",
+        "return document.querySelector('[data-testid=message][data-seq=\"60\"]') !== null;",
+        |v| *v == json!(true),
+    )
+    .await?;
+    assert!(
+        app.seq_in_view(60).await?,
+        "a chat without unread opens at the bottom"
+    );
+    app.wait_online().await?;
+    assert_eq!(
+        app.count("[data-testid=jump-to-latest]").await?,
+        0,
+        "at the bottom: no jump button"
+    );
+
+    // Scrolled up, three messages arrive: the view stays, the button counts them.
+    app.scroll_list_to("0").await?;
+    app.wait_js(
+        "jump button",
+        "return document.querySelectorAll('[data-testid=jump-to-latest]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    for text in ["new one", "new two", "new three"] {
+        server.send("bob", long, text).await;
+    }
+    app.wait_js("count of new messages", "const b = document.querySelector('[data-testid=jump-count]'); return b ? b.textContent : null;", |v| *v == json!("3")).await?;
+    assert!(
+        !app.seq_in_view(63).await?,
+        "the view did not jump by itself"
+    );
+    app.screenshot_for_docs("jump-to-latest").await?;
+    app.c()
+        .find(Locator::Css("[data-testid=jump-to-latest]"))
+        .await?
+        .click()
+        .await?;
+    let started = Instant::now();
+    while !app.seq_in_view(63).await? {
+        if started.elapsed() > WAIT {
+            bail!("message 63 never came into view after the jump");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.wait_js(
+        "no jump button at the bottom",
+        "return document.querySelectorAll('[data-testid=jump-to-latest]').length;",
+        |v| *v == json!(0),
+    )
+    .await?;
+
+    // Scrolled up again, send: the sent message is what the user sees.
+    app.scroll_list_to("0").await?;
+    app.wait_js(
+        "scrolled up",
+        "return document.querySelectorAll('[data-testid=jump-to-latest]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    let composer = app.c().find(Locator::Css("[data-testid=composer]")).await?;
+    composer
+        .send_keys(&format!("sent while scrolled up{KEY_ENTER}"))
+        .await?;
+    let started = Instant::now();
+    while !app.seq_in_view(64).await? {
+        if started.elapsed() > WAIT {
+            app.screenshot("timeout-scroll-to-sent").await?;
+            bail!("the sent message (seq 64) is not in view");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = app.js("return document.querySelector('[data-testid=message][data-seq=\"64\"] [data-testid=message-text]').textContent;").await?;
+    assert_eq!(text, json!("sent while scrolled up"));
+    app.screenshot("scroll-to-sent").await?;
+    // No full-text tooltips on messages.
+    assert_eq!(app.count("[data-testid=message-text][title]").await?, 0);
+    app.quit().await;
+    Ok(())
+}
+
+/// A chat with unread messages opens at the first of them, under a "New messages" divider.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn a_chat_with_unread_messages_opens_at_the_new_messages_divider() -> Result<()> {
+    let server = spawn_test_server().await;
+    let busy = server.create_chat("Busy", &["bob", "alice"]).await;
+    for i in 1..=30 {
+        server.send("bob", busy, &format!("read message {i}")).await;
+    }
+    chat_with_messages(&server, "Elsewhere", &["somewhere else"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("Busy").await?;
+    app.wait_js(
+        "Busy loaded",
+        "return document.querySelector('[data-testid=message][data-seq=\"30\"]') !== null;",
+        |v| *v == json!(true),
+    )
+    .await?;
+    app.open_chat("Elsewhere").await?;
+    app.wait_seqs(&[1]).await?;
+    app.wait_online().await?;
+    for i in 1..=25 {
+        server
+            .send("carol", busy, &format!("unread message {i} 🎉"))
+            .await;
+    }
+    app.wait_js("Busy's unread count", "const b = document.querySelector('[data-chat-title=\"Busy\"] [data-testid=unread-badge]'); return b ? b.textContent : null;", |v| *v == json!("25")).await?;
+    app.open_chat("Busy").await?;
+    let after_divider = app.wait_js(
+        "the divider before the first unread",
+        "const d = document.querySelector('[data-testid=unread-divider]'); const n = d && d.nextElementSibling; return n ? Number(n.dataset.seq) : null;",
+        |v| v.is_number(),
+    )
+    .await?;
+    assert_eq!(
+        after_divider,
+        json!(31),
+        "the divider stands right before the first unread message"
+    );
+    let divider_in_view = app.js("const l = document.querySelector('[data-testid=messages]').getBoundingClientRect(); const d = document.querySelector('[data-testid=unread-divider]').getBoundingClientRect(); return d.top >= l.top && d.bottom <= l.bottom;").await?;
+    assert_eq!(
+        divider_in_view,
+        json!(true),
+        "the chat opens at the divider"
+    );
+    assert!(!app.seq_in_view(55).await?, "not at the bottom");
+    let count = app.wait_js("new below", "const b = document.querySelector('[data-testid=jump-count]'); return b ? Number(b.textContent) : null;", |v| v.is_number()).await?;
+    let count = count.as_u64().unwrap();
+    assert!((1..=25).contains(&count), "new messages below: {count}");
+    assert!(
+        app.count("[data-testid=day-separator]").await? >= 1,
+        "a day separator heads today's messages"
+    );
+    app.screenshot_for_docs("unread-divider").await?;
+    app.quit().await;
+    Ok(())
+}
+
+/// Ctrl+K opens the quick switcher; typing part of a name and Enter opens the chat with the
+/// composer focused; Ctrl+/ shows the shortcuts sheet and Esc closes it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn quick_switcher_and_shortcuts_sheet() -> Result<()> {
+    let server = spawn_test_server().await;
+    chat_with_messages(&server, "General", &["hello everyone"]).await;
+    chat_with_messages(&server, "Weekend hike 🥾", &["who brings the map?"]).await;
+    chat_with_messages(&server, "Book club", &["chapter 3 tonight"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("General").await?;
+    app.wait_seqs(&[1]).await?;
+    app.keys(&format!("{KEY_CTRL}k{KEY_RELEASE}")).await?;
+    app.wait_js(
+        "switcher",
+        "return document.querySelectorAll('[data-testid=quick-switcher]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    assert_eq!(app.focused().await?, "switcher-input");
+    app.keys("hike").await?;
+    app.wait_js("one match", "return Array.from(document.querySelectorAll('[data-testid=switcher-option]')).map(e => e.dataset.chatTitle);", |v| *v == json!(["Weekend hike 🥾"])).await?;
+    app.screenshot_for_docs("quick-switcher").await?;
+    app.keys(KEY_ENTER).await?;
+    app.wait_js("hike open", "const t = document.querySelector('[data-testid=chat-title]'); return t ? t.textContent : null;", |v| *v == json!("Weekend hike 🥾")).await?;
+    assert_eq!(app.count("[data-testid=quick-switcher]").await?, 0);
+    app.wait_js(
+        "composer focused",
+        "return document.activeElement && document.activeElement.dataset.testid;",
+        |v| *v == json!("composer"),
+    )
+    .await?;
+    // Ctrl+P too; arrows choose, Esc closes without switching.
+    app.keys(&format!("{KEY_CTRL}p{KEY_RELEASE}")).await?;
+    app.wait_js(
+        "switcher again",
+        "return document.querySelectorAll('[data-testid=quick-switcher]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    app.keys(&format!("{KEY_DOWN}{KEY_ESCAPE}")).await?;
+    app.wait_js(
+        "switcher closed",
+        "return document.querySelectorAll('[data-testid=quick-switcher]').length;",
+        |v| *v == json!(0),
+    )
+    .await?;
+    // Ctrl+/ from the composer; `?` outside text fields.
+    app.keys(&format!("{KEY_CTRL}/{KEY_RELEASE}")).await?;
+    app.wait_js(
+        "shortcuts sheet",
+        "return document.querySelectorAll('[data-testid=shortcut-sheet]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    app.screenshot_for_docs("shortcuts").await?;
+    app.keys(KEY_ESCAPE).await?;
+    app.wait_js(
+        "sheet closed",
+        "return document.querySelectorAll('[data-testid=shortcut-sheet]').length;",
+        |v| *v == json!(0),
+    )
+    .await?;
+    app.c()
+        .find(Locator::Css("[data-testid=messages]"))
+        .await?
+        .send_keys("?")
+        .await?;
+    app.wait_js(
+        "sheet by ?",
+        "return document.querySelectorAll('[data-testid=shortcut-sheet]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    app.keys(KEY_ESCAPE).await?;
+    app.quit().await;
+    Ok(())
+}
+
 impl Desktop {
     fn settings_file(&self) -> PathBuf {
         self.home
@@ -775,6 +1101,353 @@ async fn first_sign_in_to_an_unreachable_server_stays_on_the_form_and_says_why()
     Ok(())
 }
 
+/// Sign in, switch chats, send, Resync and scroll with the keyboard alone; the focus is always
+/// visible.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn keyboard_only_walk_sign_in_switch_send_resync_scroll() -> Result<()> {
+    let server = spawn_test_server().await;
+    let team = server.create_chat("Team", &["bob", "alice"]).await;
+    for i in 1..=40 {
+        server.send("bob", team, &format!("team message {i}")).await;
+    }
+    chat_with_messages(&server, "Other", &["elsewhere"]).await;
+    let desktop = Desktop::new(None);
+    let app = desktop.launch().await?;
+    app.c()
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-testid=signin-server]"))
+        .await?;
+
+    // Sign in: Tab to the server field, replace it, Tab to the token, Enter.
+    let mut tabs = 0;
+    while app.focused().await? != "signin-server" {
+        app.keys(KEY_TAB).await?;
+        tabs += 1;
+        assert!(tabs < 6, "Tab never reached the server field");
+    }
+    assert!(
+        app.focus_ring_visible().await?,
+        "focus ring on the server field"
+    );
+    app.keys(&format!("{KEY_CTRL}a{KEY_RELEASE}{}", server.base_url()))
+        .await?;
+    app.keys(KEY_TAB).await?;
+    assert_eq!(app.focused().await?, "signin-token");
+    app.keys(&format!("{}{KEY_ENTER}", server.token("alice")))
+        .await?;
+    app.wait_js(
+        "signed in",
+        "return document.querySelectorAll('[data-testid=layout]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+
+    // Switch chats: the quick switcher.
+    app.wait_js(
+        "chats listed",
+        "return document.querySelectorAll('[data-testid=chat-item]').length;",
+        |v| *v == json!(2),
+    )
+    .await?;
+    app.keys(&format!("{KEY_CTRL}k{KEY_RELEASE}")).await?;
+    app.wait_js(
+        "switcher",
+        "return document.activeElement && document.activeElement.dataset.testid;",
+        |v| *v == json!("switcher-input"),
+    )
+    .await?;
+    app.keys(&format!("team{KEY_ENTER}")).await?;
+    app.wait_js("composer focused in Team", "const t = document.querySelector('[data-testid=chat-title]'); return [t && t.textContent, document.activeElement && document.activeElement.dataset.testid];", |v| *v == json!(["Team", "composer"])).await?;
+
+    // Send.
+    app.keys(&format!("typed without a mouse{KEY_ENTER}"))
+        .await?;
+    app.wait_js("sent", "return Array.from(document.querySelectorAll('[data-testid=message-text]')).some(e => e.textContent === 'typed without a mouse');", |v| *v == json!(true)).await?;
+    assert!(app.seq_in_view(41).await? || app.count("[data-testid=pending-message]").await? > 0);
+
+    // Shift+Tab back to Resync, through the message list; Enter runs it.
+    let mut order = Vec::new();
+    while app.focused().await? != "resync-button" {
+        app.keys(&format!("{KEY_SHIFT}{KEY_TAB}{KEY_RELEASE}"))
+            .await?;
+        let now = app.focused().await?;
+        assert!(app.focus_ring_visible().await?, "no visible focus on {now}");
+        order.push(now);
+        assert!(order.len() < 8, "Shift+Tab never reached Resync: {order:?}");
+    }
+    assert!(
+        order.contains(&"messages".to_string()),
+        "the message list is in the tab order: {order:?}"
+    );
+    server.reset_metrics();
+    app.keys(KEY_ENTER).await?;
+    app.wait_js(
+        "resync ran",
+        "const b = document.querySelector('[data-testid=resync-button]'); return b && !b.disabled;",
+        |v| *v == json!(true),
+    )
+    .await?;
+    let started = Instant::now();
+    while server.metrics().total().requests == 0 {
+        if started.elapsed() > WAIT {
+            bail!("Enter on Resync asked the server nothing");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.screenshot("keyboard-resync").await?;
+
+    // Scroll: Tab into the list, Page Up moves up, End comes back to the latest.
+    app.keys(KEY_TAB).await?;
+    assert_eq!(app.focused().await?, "messages");
+    let bottom = app
+        .js("return document.querySelector('[data-testid=messages]').scrollTop;")
+        .await?;
+    app.keys(&format!("{KEY_PAGE_UP}{KEY_PAGE_UP}")).await?;
+    let up = app
+        .wait_js(
+            "scrolled up",
+            "return document.querySelector('[data-testid=messages]').scrollTop;",
+            |v| v.as_f64() < bottom.as_f64(),
+        )
+        .await?;
+    assert!(up.as_f64().unwrap() < bottom.as_f64().unwrap());
+    app.wait_js(
+        "jump button while up",
+        "return document.querySelectorAll('[data-testid=jump-to-latest]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    app.screenshot_for_docs("keyboard-walk").await?;
+    app.keys(KEY_END).await?;
+    app.wait_js(
+        "back at the bottom",
+        "return document.querySelectorAll('[data-testid=jump-to-latest]').length;",
+        |v| *v == json!(0),
+    )
+    .await?;
+
+    // Alt+↓ / Alt+↑ switch chats from anywhere.
+    app.keys(&format!("{KEY_ALT}{KEY_DOWN}{KEY_RELEASE}"))
+        .await?;
+    app.wait_js("next chat", "const t = document.querySelector('[data-testid=chat-title]'); return t ? t.textContent : null;", |v| *v == json!("Other")).await?;
+    app.quit().await;
+    Ok(())
+}
+
+/// Dark mode follows the system (GTK's dark theme → prefers-color-scheme) and an explicit
+/// choice in the app, which is kept across restarts.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn dark_mode_follows_the_system_and_the_choice_in_the_app() -> Result<()> {
+    let server = spawn_test_server().await;
+    let chat = chat_with_messages(
+        &server,
+        "Weekend hike 🥾",
+        &["Who's in for Saturday? 🏔️", "Me! 🙋"],
+    )
+    .await;
+    server.send("alice", chat, "Count me in 👍").await;
+    for text in ["Bring water 💧", "and snacks 🍫"] {
+        server.send("carol", chat, text).await;
+    }
+    chat_with_messages(&server, "Book club", &["Chapter 3 tonight 📚"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    const BODY_BG: &str = "return getComputedStyle(document.body).backgroundColor;";
+    const DARK_BG: &str = "rgb(22, 24, 28)";
+    const LIGHT_BG: &str = "rgb(255, 255, 255)";
+
+    // Light system, default (System) choice: light; a screenshot for the docs.
+    let app = desktop.launch_with_env(&[("GTK_THEME", "Adwaita")]).await?;
+    app.open_chat("Weekend hike 🥾").await?;
+    app.wait_seqs(&[1, 2, 3, 4, 5]).await?;
+    assert_eq!(app.js(BODY_BG).await?, json!(LIGHT_BG));
+    app.screenshot_for_docs("chat-light").await?;
+    // The explicit choice: Dark.
+    app.js("const s = document.querySelector('[data-testid=theme-select]'); s.value = 'dark'; s.dispatchEvent(new Event('change')); return null;").await?;
+    app.wait_js("dark by choice", BODY_BG, |v| *v == json!(DARK_BG))
+        .await?;
+    app.quit().await;
+
+    // The choice is kept across a restart.
+    let app = desktop.launch_with_env(&[("GTK_THEME", "Adwaita")]).await?;
+    app.open_chat("Weekend hike 🥾").await?;
+    app.wait_seqs(&[1, 2, 3, 4, 5]).await?;
+    app.wait_js("still dark", BODY_BG, |v| *v == json!(DARK_BG))
+        .await?;
+    app.screenshot_for_docs("chat-dark").await?;
+    app.js("const s = document.querySelector('[data-testid=theme-select]'); s.value = 'system'; s.dispatchEvent(new Event('change')); return null;").await?;
+    app.wait_js("back to the system's light", BODY_BG, |v| {
+        *v == json!(LIGHT_BG)
+    })
+    .await?;
+    app.quit().await;
+
+    // A dark system with the System choice: dark, without touching the app's setting.
+    let app = desktop
+        .launch_with_env(&[("GTK_THEME", "Adwaita:dark")])
+        .await?;
+    app.open_chat("Weekend hike 🥾").await?;
+    app.wait_seqs(&[1, 2, 3, 4, 5]).await?;
+    let prefers_dark = app
+        .js("return matchMedia('(prefers-color-scheme: dark)').matches;")
+        .await?;
+    assert_eq!(
+        prefers_dark,
+        json!(true),
+        "WebKitGTK reports the GTK dark theme to CSS"
+    );
+    app.wait_js("dark from the system", BODY_BG, |v| *v == json!(DARK_BG))
+        .await?;
+    app.keys(&format!("{KEY_CTRL}k{KEY_RELEASE}")).await?;
+    app.wait_js(
+        "switcher",
+        "return document.querySelectorAll('[data-testid=quick-switcher]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    app.screenshot_for_docs("quick-switcher-dark").await?;
+    app.quit().await;
+    Ok(())
+}
+
+/// RSS of the app and its WebKit processes (every descendant of `root`): `(name, pid, rss kB,
+/// pss kB)`.
+fn process_tree_memory(root: u32) -> Vec<(String, u32, u64, u64)> {
+    let mut parent_of = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid …": comm may hold spaces; split after the last ')'.
+        let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest.to_string()) else {
+            continue;
+        };
+        let ppid: u32 = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        parent_of.insert(pid, ppid);
+    }
+    let descends = |mut pid: u32| {
+        while let Some(&ppid) = parent_of.get(&pid) {
+            if ppid == root {
+                return true;
+            }
+            if ppid <= 1 {
+                return false;
+            }
+            pid = ppid;
+        }
+        false
+    };
+    let field = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut out = Vec::new();
+    for (&pid, _) in parent_of.iter() {
+        if !descends(pid) {
+            continue;
+        }
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if !(name.starts_with("roost-desktop")
+            || name.starts_with("WebKitWebProces")
+            || name.starts_with("WebKitNetworkPr"))
+        {
+            continue;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let rollup =
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        out.push((name, pid, field(&status, "VmRSS:"), field(&rollup, "Pss:")));
+    }
+    out.sort();
+    out
+}
+
+/// Memory of the app (app + WebKit web and network processes) after opening the 100k-message
+/// chat and scrolling up 20 pages. Prints figures (and writes `target/e2e-artifacts/memory.txt`);
+/// asserts only that the DOM stayed bounded. `ROOST_E2E_APP=<release binary>` measures a
+/// release build.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn memory_after_opening_the_100k_chat_and_scrolling_20_pages() -> Result<()> {
+    const MESSAGES: usize = 100_000;
+    const PAGES: usize = 20;
+    let mut server = spawn_test_server().await;
+    let big = server.create_chat("Big", &["bob", "alice"]).await;
+    server.send_many("bob", big, MESSAGES).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    seed_cache(&desktop, &server, big, "Big", &["bob", "alice"]).await?;
+    server.stop().await;
+    let app = desktop.launch().await?;
+    app.open_chat("Big").await?;
+    app.wait_js("newest rows", &format!("return document.querySelector('[data-testid=message][data-seq=\"{MESSAGES}\"]') !== null;"), |v| *v == json!(true)).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let root = app._driver.0.id();
+    let at_open = process_tree_memory(root);
+    let mut max_rows = 0;
+    for page in 0..PAGES {
+        let before = app
+            .js("return document.querySelector('[data-testid=messages]').scrollTop;")
+            .await?;
+        app.js("const l = document.querySelector('[data-testid=messages]'); l.scrollTop = Math.max(0, l.scrollTop - l.clientHeight); l.dispatchEvent(new Event('scroll')); return null;").await?;
+        // Let a page of cached history arrive when the top is reached.
+        app.wait_js(
+            "scrolled",
+            "return document.querySelector('[data-testid=messages]').scrollTop;",
+            |v| v != &before || page > 0,
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        max_rows = max_rows.max(app.count("[data-testid=message]").await?);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = process_tree_memory(root);
+    let seqs = app.message_seqs().await?;
+    let describe = |figures: &[(String, u32, u64, u64)]| -> String {
+        let total_rss: u64 = figures.iter().map(|f| f.2).sum();
+        let total_pss: u64 = figures.iter().map(|f| f.3).sum();
+        let parts: Vec<String> = figures
+            .iter()
+            .map(|(n, _, rss, pss)| format!("{n} {} MB (PSS {} MB)", rss / 1024, pss / 1024))
+            .collect();
+        format!(
+            "{}; total RSS {} MB, PSS {} MB",
+            parts.join(", "),
+            total_rss / 1024,
+            total_pss / 1024
+        )
+    };
+    let report = format!(
+        "app binary: {}\nafter opening the {MESSAGES}-message chat: {}\nafter scrolling up {PAGES} pages: {}\nmost message rows in the DOM: {max_rows}; rows now: {} (seqs {:?}..{:?})\n",
+        app_binary(),
+        describe(&at_open),
+        describe(&after),
+        seqs.len(),
+        seqs.first(),
+        seqs.last()
+    );
+    eprint!("{report}");
+    std::fs::write(artifacts_dir().join("memory.txt"), &report)?;
+    assert!(!after.is_empty(), "found the app's processes");
+    assert!(max_rows <= 60, "the DOM stays bounded: {max_rows} rows");
+    app.quit().await;
+    Ok(())
+}
+
 /// First sign-in with a token the server refuses: "The server did not accept this token", the
 /// form keeps what was typed; fixing the token then signs in. Afterwards the signed-in person
 /// starting with the server down goes straight to the cached chats (no check, no form).
@@ -791,7 +1464,7 @@ async fn refused_token_stays_on_the_form_and_a_signed_in_start_offline_shows_the
     let message = app.wait_sign_in_error().await?;
     assert_eq!(
         message,
-        roost_model::human::TOKEN_REFUSED,
+        roost_proto::human::TOKEN_REFUSED,
         "the protocol's words instead of a sentence"
     );
     assert_eq!(app.sign_in_fields().await?, json!([url, "bogus-token"]));

@@ -6,7 +6,11 @@
 use crate::components::*;
 use crate::ipc;
 use crate::logic;
-use crate::state::{Effect as StateEffect, UiState};
+use crate::shortcuts::{self, Action, KeyPress, ListKey};
+use crate::state::{Effect as StateEffect, OpenChat, UiState};
+use crate::theme::Theme;
+use crate::timeline::{self, Timeline};
+use crate::ux_components::*;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,8 +18,24 @@ use roost_model::app::{
     Anchor, AppStatus, CacheMapView, ChatEntry, IpcErrorKind, UiEvent, WindowItem,
 };
 use roost_model::window;
-use roost_proto::{ChatId, Message};
+use roost_proto::{ChatId, Message, Seq};
 use std::time::Duration;
+
+/// The open chat's timeline: its rows laid out with day separators and the unread divider.
+fn open_timeline(open: &OpenChat) -> Timeline {
+    Timeline::build(
+        logic::rows(&open.items, &open.pending),
+        open.first_unread,
+        timeline::local_day,
+    )
+}
+
+/// A modal dialog over the main screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialog {
+    Switcher,
+    Shortcuts,
+}
 
 /// Every piece of UI state; `Copy`, shared through context.
 #[derive(Debug, Clone, Copy)]
@@ -38,15 +58,28 @@ struct Model {
     scroller: NodeRef<html::Div>,
     draft: RwSignal<String>,
     editing: RwSignal<Option<Message>>,
+    /// The open chat's entries (rows, day separators, unread divider) and their positions.
+    timeline: Memo<Timeline>,
+    /// Highest seq the user has had in view in the open chat (new messages are those above it).
+    seen_seq: RwSignal<Seq>,
+    dialog: RwSignal<Option<Dialog>>,
+    theme: RwSignal<Theme>,
 }
 
 impl Model {
     fn new() -> Model {
+        let state = RwSignal::new(UiState::default());
         Model {
+            timeline: Memo::new(move |_| {
+                state.with(|s| s.open.as_ref().map(open_timeline).unwrap_or_default())
+            }),
+            seen_seq: RwSignal::new(0),
+            dialog: RwSignal::new(None),
+            theme: RwSignal::new(Theme::System),
             status: RwSignal::new(None),
             online: RwSignal::new(false),
             offline_since: RwSignal::new(None),
-            state: RwSignal::new(UiState::default()),
+            state,
             clock: RwSignal::new(0.0),
             cache_map: RwSignal::new(None),
             resync_busy: RwSignal::new(false),
@@ -146,8 +179,8 @@ fn change_rows(model: Model, change: impl FnOnce(&mut UiState) -> bool) {
     let follow = model.follow.get_untracked();
     let scroll_top = model.scroll_top.get_untracked();
     let anchor = model
-        .state
-        .with_untracked(|state| logic::scroll_anchor(&state.rows(), scroll_top));
+        .timeline
+        .with_untracked(|timeline| timeline.scroll_anchor(scroll_top));
     let mut changed = false;
     model.state.update(|state| changed = change(state));
     if !changed {
@@ -155,13 +188,12 @@ fn change_rows(model: Model, change: impl FnOnce(&mut UiState) -> bool) {
     }
     if follow {
         scroll_to_bottom(model);
-    } else if let Some((seq, offset)) = anchor {
-        let new_index = model
-            .state
-            .with_untracked(|state| logic::row_index_of_seq(&state.rows(), seq));
-        if let Some(index) = new_index {
-            scroll_to(model, index as f64 * logic::ROW_HEIGHT_PX + offset);
-        }
+    } else if let Some(anchor) = anchor
+        && let Some(top) = model
+            .timeline
+            .with_untracked(|timeline| timeline.restore_anchor(anchor))
+    {
+        scroll_to(model, top);
     }
 }
 
@@ -226,6 +258,13 @@ async fn open_chat(model: Model, chat_id: ChatId) {
     model
         .state
         .update(|state| request = state.window_requested());
+    // Opening resets the count in the core: read it from the chat list first.
+    let unread = model.state.with_untracked(|s| {
+        s.chats
+            .iter()
+            .find(|c| c.chat_id == chat_id)
+            .map_or(0, |c| c.unread_count)
+    });
     match ipc::open_chat(chat_id, Anchor::Newest).await {
         Ok(window) => {
             let mut taken = false;
@@ -235,8 +274,36 @@ async fn open_chat(model: Model, chat_id: ChatId) {
             if !taken {
                 return;
             }
-            model.follow.set(true);
-            scroll_to_bottom(model);
+            let already_marked = model.state.with_untracked(|s| {
+                s.open.as_ref().is_some_and(|o| o.first_unread.is_some())
+            });
+            if !already_marked {
+                let first_unread = reach_first_unread(model, chat_id, unread).await;
+                model
+                    .state
+                    .update(|s| s.mark_first_unread(chat_id, first_unread));
+            }
+            let Some((first_unread, last_seq)) = model.state.with_untracked(|s| {
+                s.open
+                    .as_ref()
+                    .filter(|o| o.chat.chat_id == chat_id)
+                    .map(|o| (o.first_unread, o.chat.last_seq))
+            }) else {
+                return;
+            };
+            match first_unread {
+                // Like Telegram and Slack: open at the first unread message, not the bottom.
+                Some(seq) => {
+                    model.seen_seq.set(seq.saturating_sub(1));
+                    model.follow.set(false);
+                    scroll_to_first_unread(model);
+                }
+                None => {
+                    model.seen_seq.set(last_seq);
+                    model.follow.set(true);
+                    scroll_to_bottom(model);
+                }
+            }
             // Interactive once the rows are painted (the frame after the one that scrolls).
             request_animation_frame(move || {
                 request_animation_frame(move || {
@@ -248,6 +315,161 @@ async fn open_chat(model: Model, chat_id: ChatId) {
             refresh_cache_map(model, chat_id).await;
         }
         Err(e) => show_error(model, &e),
+    }
+}
+
+/// Cached pages read before the window to reach the first unread message (beyond that, the
+/// chat opens at the bottom).
+const MAX_UNREAD_PAGES: usize = 5;
+const UNREAD_PAGE: u32 = 1000;
+
+/// The first unread message of the open chat `chat_id`, reading earlier cached pages into it
+/// (through the reducer) when the unread messages reach further back than the first window.
+async fn reach_first_unread(model: Model, chat_id: ChatId, unread: u64) -> Option<Seq> {
+    let me = model
+        .status
+        .with_untracked(|s| s.as_ref().and_then(|s| s.user_id.clone()));
+    for _ in 0..MAX_UNREAD_PAGES {
+        let (found, has_more_before, first_seq) = model.state.with_untracked(|s| {
+            let open = s.open.as_ref().filter(|o| o.chat.chat_id == chat_id)?;
+            Some((
+                timeline::first_unread_seq(&open.items, unread, me.as_ref()),
+                open.has_more_before,
+                window::coverage(&open.items).map(|(first, _)| first),
+            ))
+        })?;
+        if found.is_some() {
+            return found;
+        }
+        if unread == 0 || !has_more_before {
+            return None;
+        }
+        let around = first_seq?.saturating_sub(u64::from(UNREAD_PAGE / 2)).max(1);
+        let page = ipc::cached_window(chat_id, Anchor::Around { seq: around }, UNREAD_PAGE)
+            .await
+            .ok()?;
+        let mut changed = false;
+        change_rows(model, |state| {
+            changed = state.cached_page_read(chat_id, page.items, page.has_more_before);
+            changed
+        });
+        if !changed {
+            return None;
+        }
+    }
+    None
+}
+
+/// Scrolls the open chat so its "New messages" divider is near the top of the view.
+fn scroll_to_first_unread(model: Model) {
+    request_animation_frame(move || {
+        if let Some(el) = model.scroller.get_untracked() {
+            let height = el.client_height() as f64;
+            if let Some(top) = model
+                .timeline
+                .with_untracked(|timeline| timeline.unread_scroll_top(height))
+            {
+                el.set_scroll_top(top as i32);
+            }
+            note_scroll_position(model);
+        }
+    });
+}
+
+/// Reads the list's scroll position into the model: what is in view, whether the view follows
+/// the newest message, and the highest seq seen.
+fn note_scroll_position(model: Model) {
+    let Some(el) = model.scroller.get_untracked() else {
+        return;
+    };
+    let top = el.scroll_top() as f64;
+    let height = el.client_height() as f64;
+    model.scroll_top.set(top);
+    model.viewport_height.set(height);
+    let (at_newest, last_seq) = model.state.with_untracked(|s| {
+        s.open
+            .as_ref()
+            .map_or((false, 0), |o| (o.at_newest(), o.chat.last_seq))
+    });
+    let (at_bottom, in_view) = model.timeline.with_untracked(|timeline| {
+        (
+            timeline.is_at_bottom(top, height),
+            timeline.last_seq_in_view(top, height),
+        )
+    });
+    let follow = at_newest && at_bottom;
+    model.follow.set(follow);
+    let seen = if follow { Some(last_seq) } else { in_view };
+    if let Some(seen) = seen
+        && seen > model.seen_seq.get_untracked()
+    {
+        model.seen_seq.set(seen);
+    }
+}
+
+/// Back to the newest message (the jump-to-latest button, End in the list, sending).
+fn jump_to_latest(model: Model) {
+    model.follow.set(true);
+    scroll_to_bottom(model);
+}
+
+fn focus_selector(selector: &'static str) {
+    request_animation_frame(move || {
+        if let Some(el) = document().query_selector(selector).ok().flatten()
+            && let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el)
+        {
+            let _ = el.focus();
+        }
+    });
+}
+
+fn close_dialog(model: Model) {
+    model.dialog.set(None);
+    if model.selected().is_some() {
+        focus_selector("[data-testid=composer]");
+    } else {
+        focus_selector("[data-testid=chat-list]");
+    }
+}
+
+/// Global keyboard shortcuts (`shortcuts::action_for`).
+fn on_global_key(model: Model, ev: &web_sys::KeyboardEvent) {
+    let in_text_field = ev
+        .target()
+        .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+        .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+    let key = ev.key();
+    let press = KeyPress {
+        key: &key,
+        ctrl: ev.ctrl_key() || ev.meta_key(),
+        alt: ev.alt_key(),
+        shift: ev.shift_key(),
+        in_text_field,
+        dialog_open: model.dialog.get_untracked().is_some(),
+    };
+    let Some(action) = shortcuts::action_for(press) else {
+        return;
+    };
+    ev.prevent_default();
+    match action {
+        Action::OpenSwitcher => model.dialog.set(Some(Dialog::Switcher)),
+        Action::ShowShortcuts => model.dialog.set(Some(Dialog::Shortcuts)),
+        Action::CloseDialog => close_dialog(model),
+        Action::PreviousChat | Action::NextChat => {
+            let step = if action == Action::PreviousChat {
+                "ArrowUp"
+            } else {
+                "ArrowDown"
+            };
+            let chats = model.state.with_untracked(|s| s.chats.clone());
+            let current = model
+                .selected()
+                .and_then(|id| chats.iter().position(|c| c.chat_id == id));
+            if let Some(index) = logic::chat_list_key(step, current, chats.len()) {
+                select_chat(model, chats[index].chat_id);
+                focus_chat_item(chats[index].chat_id);
+            }
+        }
     }
 }
 
@@ -267,6 +489,7 @@ fn select_chat(model: Model, chat_id: ChatId) {
     model.resync_busy.set(false);
     model.editing.set(None);
     model.scroll_top.set(0.0);
+    model.seen_seq.set(0);
     spawn_local(open_chat(model, chat_id));
 }
 
@@ -337,14 +560,8 @@ fn load_what_is_in_view(model: Model, range: (usize, usize)) {
                 .await
                 {
                     Ok(page) if model.open_chat_id() == Some(chat_id) => {
-                        let has_more = page.has_more_before;
                         change_rows(model, move |state| {
-                            let Some(open) = state.open.as_mut() else {
-                                return false;
-                            };
-                            let changed = window::prepend_cached_page(&mut open.items, page.items);
-                            open.has_more_before = has_more;
-                            changed
+                            state.cached_page_read(chat_id, page.items, page.has_more_before)
                         });
                     }
                     Ok(_) => {}
@@ -360,6 +577,9 @@ fn load_what_is_in_view(model: Model, range: (usize, usize)) {
 pub fn App() -> impl IntoView {
     let model = Model::new();
     provide_context(model);
+    let theme = Theme::load();
+    theme.apply();
+    model.theme.set(theme);
 
     // Subscribe first, then read the state: no change is lost in between.
     spawn_local(async move {
@@ -452,16 +672,42 @@ fn MainScreen() -> impl IntoView {
             )
         })
     };
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| on_global_key(model, &ev));
+    on_cleanup(move || keys.remove());
+    let on_theme = Callback::new(move |theme: Theme| {
+        theme.store_and_apply();
+        model.theme.set(theme);
+    });
+    let on_choose = Callback::new(move |chat_id: ChatId| {
+        model.dialog.set(None);
+        select_chat(model, chat_id);
+        focus_selector("[data-testid=composer]");
+    });
+    let on_close = Callback::new(move |()| close_dialog(model));
     view! {
         <div class="layout" data-testid="layout" data-online=move || model.online.get().to_string()>
-            <aside class="sidebar">
+            <aside class="sidebar" aria-label="Chats and account">
+                <button type="button" class="switcher-button" data-testid="open-switcher"
+                    aria-keyshortcuts="Control+K" on:click=move |_| model.dialog.set(Some(Dialog::Switcher))>
+                    <span>"Jump to a chat…"</span><kbd>"Ctrl+K"</kbd>
+                </button>
                 <ChatList />
                 <footer class="account">
                     <span class="who" title=account>{account}</span>
-                    <button class="link" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
+                    <span class="account-actions">
+                        <ThemePicker theme=model.theme on_change=on_theme />
+                        <button type="button" class="link" data-testid="show-shortcuts" aria-keyshortcuts="Shift+?"
+                            on:click=move |_| model.dialog.set(Some(Dialog::Shortcuts))>"Shortcuts"</button>
+                        <button class="link" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
+                    </span>
                 </footer>
             </aside>
-            <main class="chat-pane">
+            {move || match model.dialog.get() {
+                Some(Dialog::Switcher) => view! { <QuickSwitcher chats=Signal::derive(move || model.state.with(|s| s.chats.clone())) on_choose on_close /> }.into_any(),
+                Some(Dialog::Shortcuts) => view! { <ShortcutSheet on_close /> }.into_any(),
+                None => ().into_any(),
+            }}
+            <main class="chat-pane" aria-label="Conversation">
                 <ConnectionBanner offline />
                 {move || model.notice.get().map(|text| view! {
                     <div class="banner notice" role="status" data-testid="notice">
@@ -528,15 +774,48 @@ fn focus_chat_item(chat_id: ChatId) {
 #[component]
 fn ChatView() -> impl IntoView {
     let model = expect_context::<Model>();
-    let rows = Memo::new(move |_| model.state.with(UiState::rows));
+    let timeline = model.timeline;
     let range = Memo::new(move |_| {
-        logic::visible_range(
-            model.scroll_top.get(),
-            model.viewport_height.get(),
-            rows.with(Vec::len),
-            logic::OVERSCAN_ROWS,
-        )
+        let (top, height) = (model.scroll_top.get(), model.viewport_height.get());
+        timeline.with(|t| t.visible_range(top, height, logic::OVERSCAN_ROWS))
     });
+    let today = Signal::derive(move || {
+        let _ = model.clock.get();
+        timeline::local_day(now_unix_ms())
+    });
+    let jump_visible = Signal::derive(move || {
+        model
+            .state
+            .with(|s| s.open.as_ref().is_some_and(|o| o.has_more_after))
+            || (model.state.with(|s| s.open.is_some()) && !model.follow.get())
+    });
+    let new_below = Signal::derive(move || {
+        let last_seq = model
+            .state
+            .with(|s| s.open.as_ref().map_or(0, |o| o.chat.last_seq));
+        timeline::new_messages_below(last_seq, model.seen_seq.get())
+    });
+    let on_jump = Callback::new(move |()| jump_to_latest(model));
+    let on_list_key = move |ev: web_sys::KeyboardEvent| {
+        // Modified keys are shortcuts (Alt+↓ is the next chat), not scrolling.
+        if ev.alt_key() || ev.ctrl_key() || ev.meta_key() {
+            return;
+        }
+        let Some(key) = shortcuts::message_list_key(&ev.key()) else {
+            return;
+        };
+        let Some(el) = model.scroller.get_untracked() else {
+            return;
+        };
+        ev.prevent_default();
+        let height = f64::from(el.client_height());
+        match key {
+            ListKey::Pages(pages) => el.set_scroll_top(el.scroll_top() + (pages * height) as i32),
+            ListKey::Pixels(px) => el.set_scroll_top(el.scroll_top() + px as i32),
+            ListKey::Top => el.set_scroll_top(0),
+            ListKey::Latest => jump_to_latest(model),
+        }
+    };
     Effect::new(move |_| {
         let range = range.get();
         let _ = model.interactive.get();
@@ -605,20 +884,7 @@ fn ChatView() -> impl IntoView {
             }
         });
     });
-    let on_scroll = move |_| {
-        if let Some(el) = model.scroller.get_untracked() {
-            let top = el.scroll_top() as f64;
-            let height = el.client_height() as f64;
-            model.scroll_top.set(top);
-            model.viewport_height.set(height);
-            let at_newest = model
-                .state
-                .with_untracked(|s| s.open.as_ref().is_some_and(|o| o.at_newest()));
-            model
-                .follow
-                .set(at_newest && logic::is_at_bottom(top, height, rows.with_untracked(Vec::len)));
-        }
-    };
+    let on_scroll = move |_| note_scroll_position(model);
     let resize = window_event_listener(leptos::ev::resize, move |_| {
         if let Some(el) = model.scroller.get_untracked() {
             model.viewport_height.set(el.client_height() as f64);
@@ -638,10 +904,14 @@ fn ChatView() -> impl IntoView {
             <CacheMapStrip map=model.cache_map />
             {move || if model.state.with(|s| s.open.is_some()) {
                 view! {
+                    <div class="messages-wrap">
                     <div class="messages" data-testid="messages" node_ref=model.scroller on:scroll=on_scroll tabindex="0"
-                        role="log" aria-live="polite">
-                        <MessageRows rows=rows range=range me
+                        role="log" aria-live="polite" aria-label=move || format!("Messages in {}", title())
+                        on:keydown=on_list_key>
+                        <TimelineRows timeline range today me
                             on_edit=Some(on_edit) on_delete=Some(on_delete) on_retry=Some(on_retry) />
+                    </div>
+                    <JumpToLatest visible=jump_visible new_below on_click=on_jump />
                     </div>
                 }.into_any()
             } else {
@@ -666,6 +936,10 @@ fn Composer() -> impl IntoView {
         let editing = model.editing.get_untracked();
         model.draft.set(String::new());
         model.editing.set(None);
+        if editing.is_none() {
+            // Like every messenger: what you send is what you then see, wherever you were.
+            jump_to_latest(model);
+        }
         spawn_local(async move {
             let result = match editing {
                 Some(message) => ipc::edit(chat_id, message.id, &text).await.map(|_| ()),
@@ -690,11 +964,11 @@ fn Composer() -> impl IntoView {
         }
     };
     view! {
-        <form class="composer" on:submit=move |ev| { ev.prevent_default(); submit(); }>
+        <form class="composer" aria-label="Send a message" on:submit=move |ev| { ev.prevent_default(); submit(); }>
             {move || model.editing.get().map(|_| view! {
                 <span class="editing">"Editing — Enter to save, Esc to cancel"</span>
             })}
-            <textarea data-testid="composer" rows="2" placeholder="Message — Enter to send, Shift+Enter for a new line"
+            <textarea data-testid="composer" rows="2" aria-label="Message" placeholder="Message — Enter to send, Shift+Enter for a new line"
                 prop:value=move || model.draft.get()
                 on:input=move |ev| model.draft.set(event_target_value(&ev))
                 on:keydown=on_keydown></textarea>

@@ -30,6 +30,20 @@ pub fn format_time(unix_ms: i64) -> String {
     }
 }
 
+/// Wall-clock now in Unix milliseconds.
+pub fn now_unix_ms() -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+}
+
 /// The text a message shows (its `text`, or the JSON of another payload).
 pub fn message_text(message: &Message) -> String {
     match message.text() {
@@ -44,6 +58,10 @@ pub fn message_text(message: &Message) -> String {
 pub fn MessageRow(
     message: Message,
     #[prop(optional)] mine: bool,
+    /// Continues its author's group (`timeline`): the name is for screen readers only and the
+    /// time shows on hover.
+    #[prop(optional)]
+    grouped: bool,
     #[prop(default = None)] on_edit: Option<Callback<Message>>,
     #[prop(default = None)] on_delete: Option<Callback<Message>>,
 ) -> impl IntoView {
@@ -58,15 +76,16 @@ pub fn MessageRow(
         let for_delete = message.clone();
         view! {
             <span class="actions">
-                <button class="link" title="Edit" data-testid="edit-message"
+                <button class="link" aria-label="Edit this message" data-testid="edit-message"
                     on:click=move |_| if let Some(cb) = on_edit { cb.run(for_edit.clone()) }>"Edit"</button>
-                <button class="link" title="Delete" data-testid="delete-message"
+                <button class="link" aria-label="Delete this message" data-testid="delete-message"
                     on:click=move |_| if let Some(cb) = on_delete { cb.run(for_delete.clone()) }>"Delete"</button>
             </span>
         }
     });
     view! {
-        <div class="row message" class:mine=mine class:deleted=deleted data-testid="message" data-seq=seq>
+        <div class="row message" class:mine=mine class:deleted=deleted class:grouped=grouped data-testid="message" data-seq=seq
+            data-grouped=grouped.to_string()>
             <div class="meta">
                 <span class="author">{author}</span>
                 <span class="time">{time}</span>
@@ -76,7 +95,8 @@ pub fn MessageRow(
             {if deleted {
                 view! { <div class="text tombstone" data-testid="deleted">"Message deleted"</div> }.into_any()
             } else {
-                { let title = text.clone(); view! { <div class="text" data-testid="message-text" title=title>{text}</div> }.into_any() }
+                // No `title`: a tooltip repeating the whole text is noise.
+                view! { <div class="text" data-testid="message-text">{text}</div> }.into_any()
             }}
         </div>
     }
@@ -132,7 +152,7 @@ pub fn PendingRow(
                         on:click=move |_| if let Some(cb) = on_retry { cb.run(local_id.clone()) }>"Retry"</button>
                 })}
             </div>
-            <div class="text" title=item.text.clone()>{item.text.clone()}</div>
+            <div class="text">{item.text.clone()}</div>
         </div>
     }
 }
@@ -141,6 +161,7 @@ pub fn PendingRow(
 #[component]
 pub fn RowView(
     row: Row,
+    #[prop(optional)] grouped: bool,
     #[prop(default = None)] me: Option<UserId>,
     #[prop(default = None)] on_edit: Option<Callback<Message>>,
     #[prop(default = None)] on_delete: Option<Callback<Message>>,
@@ -149,7 +170,7 @@ pub fn RowView(
     match row {
         Row::Item(WindowItem::Message { message }) => {
             let mine = me.as_ref() == Some(&message.author);
-            view! { <MessageRow message mine on_edit on_delete /> }.into_any()
+            view! { <MessageRow message mine grouped on_edit on_delete /> }.into_any()
         }
         Row::Item(item) => view! { <SkeletonRow item /> }.into_any(),
         Row::Pending(item) => view! { <PendingRow item on_retry /> }.into_any(),
@@ -282,7 +303,13 @@ pub fn ChatListItem(
     let unread = move || chat.with(|c| c.unread_count);
     let title = move || chat.with(|c| c.title.clone());
     let preview = move || chat.with(|c| c.last_message_preview.clone().unwrap_or_default());
-    let time = move || chat.with(|c| c.last_message_at.map(format_time).unwrap_or_default());
+    let time = move || {
+        chat.with(|c| {
+            c.last_message_at
+                .map(|at| crate::timeline::chat_list_time(at, now_unix_ms()))
+                .unwrap_or_default()
+        })
+    };
     let badge =
         move || {
             offline_badge(chat.with(|c| c.offline)).map(|(class, label)| view! {

@@ -3,6 +3,11 @@
 //! * `logic` — the view rules as pure functions (skeleton placement, span changes, virtual
 //!   window, indicator timing, Resync visibility, cache map), tested natively;
 //! * `components` — presentational components, rendered to HTML in native tests;
+//! * `timeline` — day separators, the unread divider, author groups and the variable-height
+//!   virtual list, as pure functions; `switcher`, `shortcuts`, `theme` — the quick switcher's
+//!   ranking, the keyboard map, the colour theme choice;
+//! * `ux_components` — the timeline rows, jump-to-latest, quick switcher, shortcuts sheet and
+//!   theme picker components;
 //! * `state` — the UI state and the reducer of the shell's events (pure, tested natively);
 //! * `app` — the state in a signal, effects, and wiring;
 //! * `ipc` — the only module that touches Tauri.
@@ -13,7 +18,12 @@ pub mod app;
 pub mod components;
 pub mod ipc;
 pub mod logic;
+pub mod shortcuts;
 pub mod state;
+pub mod switcher;
+pub mod theme;
+pub mod timeline;
+pub mod ux_components;
 
 /// Mounts the app on `<body>` (wasm entry point).
 pub fn mount() {

@@ -31,6 +31,9 @@ pub struct OpenChat {
     pub older_requested: Option<Seq>,
     /// First seq before which a cached page was last requested.
     pub cached_page_requested: Option<Seq>,
+    /// Where the "New messages" divider stands: the first message unread when the chat opened
+    /// (the core resets the count on open; the divider stays until the chat is left).
+    pub first_unread: Option<Seq>,
 }
 
 impl OpenChat {
@@ -43,6 +46,7 @@ impl OpenChat {
             has_more_after: window.has_more_after,
             older_requested: None,
             cached_page_requested: None,
+            first_unread: None,
         }
     }
 
@@ -246,7 +250,14 @@ impl UiState {
             return false;
         }
         self.awaiting = false;
+        // A reload of the same chat keeps its divider where it was.
+        let first_unread = self
+            .open
+            .as_ref()
+            .filter(|o| o.chat.chat_id == chat_id)
+            .and_then(|o| o.first_unread);
         let mut open = OpenChat::from_window(window);
+        open.first_unread = first_unread;
         for (span, items) in self.early.drain(..) {
             open.apply_span(span, items);
         }
@@ -259,6 +270,32 @@ impl UiState {
         window::extend_to_last_seq(&mut open.items, open.chat.last_seq, at_newest);
         self.open = Some(open);
         true
+    }
+
+    /// A page of `chat_id`'s cached history before the open rows was read: it goes in front of
+    /// them. Returns whether the rows changed.
+    pub fn cached_page_read(
+        &mut self,
+        chat_id: ChatId,
+        items: Vec<WindowItem>,
+        has_more_before: bool,
+    ) -> bool {
+        match self.open.as_mut() {
+            Some(open) if open.chat.chat_id == chat_id => {
+                open.has_more_before = has_more_before;
+                window::prepend_cached_page(&mut open.items, items)
+            }
+            _ => false,
+        }
+    }
+
+    /// Places the "New messages" divider of the open chat `chat_id` before `seq`.
+    pub fn mark_first_unread(&mut self, chat_id: ChatId, seq: Option<Seq>) {
+        if let Some(open) = self.open.as_mut()
+            && open.chat.chat_id == chat_id
+        {
+            open.first_unread = seq;
+        }
     }
 
     /// The chat list was read again (after a reload): it replaces the list, and every chat the

@@ -496,7 +496,10 @@ fn rendered_shape(html: &str) -> Vec<String> {
                     if p.starts_with("deleted\"") {
                         Some("deleted".to_string())
                     } else if p.starts_with("message-text\"") {
-                        Some(attr(p, "title"))
+                        // The text node: what the element shows (it has no `title`).
+                        p.split_once('>')
+                            .and_then(|(_, rest)| rest.split('<').next())
+                            .map(str::to_string)
                     } else {
                         None
                     }

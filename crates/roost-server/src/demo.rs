@@ -336,7 +336,8 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
         (author, body, big_start + spacing * seq as i64)
     })
     .await?;
-    // Some edits and deletes spread over the history (each takes a new rev, like a real one).
+    // Some edits and deletes spread over the history (each takes a new rev, like a real one),
+    // a few minutes after the message and never after now: times stay consistent.
     for message in big.iter().filter(|m| m.seq % 997 == 0) {
         let text = format!("{} (edited)", message.text().unwrap_or_default());
         store::edit_message_tx(
@@ -344,12 +345,13 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
             general,
             message.id,
             &serde_json::json!({ "text": text }),
-            now - day,
+            (message.created_at + 3 * 60_000).min(now),
         )
         .await?;
     }
     for message in big.iter().filter(|m| m.seq % 1499 == 0 && m.seq % 997 != 0) {
-        store::delete_message_tx(&mut tx, general, message.id, now - day / 2).await?;
+        let at = (message.created_at + 7 * 60_000).min(now);
+        store::delete_message_tx(&mut tx, general, message.id, at).await?;
     }
     drop(big);
 

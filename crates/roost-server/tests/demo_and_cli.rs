@@ -28,6 +28,7 @@ roost_server::backend_tests!(
     demo_populates_a_realistic_data_set_and_is_idempotent,
     add_user_prints_a_token_that_authenticates,
     demo_tables_exist_only_in_demo_databases,
+    demo_times_are_in_the_past_and_the_chat_list_follows_them,
 );
 
 /// Runs `roost-server` in `dir` and returns whether it succeeded and its stderr.
@@ -241,4 +242,71 @@ fn a_db_url_with_an_unsupported_scheme_is_a_clear_error_not_a_directory() {
     assert!(!succeeded);
     let created: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(created.is_empty(), "nothing may be created: {created:?}");
+}
+
+/// The demo's times are all in the past and consistent (an edit or delete never precedes the
+/// message), so the chat list's order by last activity agrees with the times it shows.
+async fn demo_times_are_in_the_past_and_the_chat_list_follows_them(backend: TestBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = backend.fresh_database(dir.path()).await;
+    let out: Value = serde_json::from_str(&roost_server(&[
+        "demo",
+        "--db",
+        &db.to_arg(),
+        "--big-chat-messages",
+        "3000",
+    ]))
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let server = roost_server::start(ServerConfig::new(db))
+        .await
+        .unwrap();
+    let alice = client_for(
+        &server.base_url(),
+        out["users"][0]["token"].as_str().unwrap(),
+    );
+    let list: ChatListResponse = alice.get("/v1/chats").await.parse();
+    let times: Vec<i64> = list
+        .chats
+        .iter()
+        .map(|c| c.last_message_at.unwrap_or(i64::MIN))
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted, "the list is ordered by last activity");
+    for chat in &list.chats {
+        if let Some(at) = chat.last_message_at {
+            assert!(
+                at <= now,
+                "{}: last_message_at {at} is after now {now}",
+                chat.title
+            );
+        }
+        let page: MessagesPage = alice
+            .get(&format!("/v1/chats/{}/messages?limit=500", chat.id))
+            .await
+            .parse();
+        for m in &page.messages {
+            let changed = m.edited_at.into_iter().chain(m.deleted_at);
+            assert!(
+                m.created_at <= now,
+                "{} seq {}: created in the future",
+                chat.title,
+                m.seq
+            );
+            for at in changed {
+                assert!(
+                    m.created_at <= at && at <= now,
+                    "{} seq {}: created {} changed {at} (now {now})",
+                    chat.title,
+                    m.seq,
+                    m.created_at
+                );
+            }
+        }
+    }
+    server.shutdown().await;
 }
