@@ -335,6 +335,42 @@ fn select_chat(model: Model, chat_id: ChatId) {
     spawn_local(open_chat(model, chat_id));
 }
 
+/// A search hit was chosen: open its chat around the hit (from the cache) and highlight it.
+fn open_search_hit(model: Model, chat_id: ChatId, seq: Seq) {
+    if model.selected.get_untracked() != Some(chat_id) {
+        if let Some(previous) = model.selected.get_untracked() {
+            spawn_local(async move {
+                let _ = ipc::close_chat(previous).await;
+            });
+        }
+        model.selected.set(Some(chat_id));
+        model.cache_map.set(None);
+        model.resync_busy.set(false);
+        model.editing.set(None);
+    }
+    model.fetch.set(FetchTracker::default());
+    spawn_local(async move {
+        match ipc::open_chat(chat_id, WindowAnchor::Around { seq }).await {
+            Ok(window) if model.selected.get_untracked() == Some(chat_id) => {
+                model.open.set(Some(OpenChat::from_window(window)));
+                model.follow.set(false);
+                model.interactive.set(true);
+                crate::search::highlight_seq(seq);
+                refresh_cache_map(model, chat_id).await;
+            }
+            Ok(_) => {}
+            Err(e) => show_error(model, &e),
+        }
+    });
+}
+
+/// Verify repaired or Clear removed cached messages of the open chat: show the cache again.
+fn reload_open_chat(model: Model, chat_id: ChatId) {
+    if model.open_chat_id() == Some(chat_id) {
+        spawn_local(open_chat(model, chat_id));
+    }
+}
+
 /// Scrolled into a skeleton or the top of the cached rows: ask for exactly that history.
 fn load_what_is_in_view(model: Model, range: (usize, usize)) {
     if !model.interactive.get_untracked() {
@@ -517,6 +553,9 @@ fn MainScreen() -> impl IntoView {
     view! {
         <div class="layout" data-testid="layout" data-online=move || model.online.get().to_string()>
             <aside class="sidebar">
+                <crate::search::SearchPanel selected=model.selected
+                    on_open=Callback::new(move |(chat_id, seq)| open_search_hit(model, chat_id, seq))
+                    on_error=Callback::new(move |text| model.notice.set(Some(text))) />
                 <ChatList />
                 <footer class="account">
                     <span class="who" title=account>{account}</span>
@@ -715,6 +754,8 @@ fn ChatView() -> impl IntoView {
                 </div>
                 <SyncIndicator visible=indicator />
                 <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
+                <crate::search::ChatTools chat_id=model.selected
+                    on_changed=Callback::new(move |chat_id| reload_open_chat(model, chat_id)) />
             </header>
             <CacheMapStrip map=model.cache_map />
             {move || if model.open.with(Option::is_some) {

@@ -4,6 +4,7 @@
 //!   window, indicator timing, Resync visibility, cache map), tested natively;
 //! * `components` — presentational components, rendered to HTML in native tests;
 //! * `app` — state (signals) and wiring;
+//! * `search` — search box and results, verify & clear tools (issue 12);
 //! * `ipc` — the only module that touches Tauri.
 //!
 //! Natively (tests) Leptos is built with `ssr` so views render to HTML; for wasm with `csr`.
@@ -12,6 +13,7 @@ pub mod app;
 pub mod components;
 pub mod ipc;
 pub mod logic;
+pub mod search;
 
 /// Mounts the app on `<body>` (wasm entry point).
 pub fn mount() {

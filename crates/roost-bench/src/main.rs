@@ -18,6 +18,8 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+
+mod cache_tools;
 use roost_core::store::{CursorRule, IngestOptions, Position, Store};
 use roost_core::{Anchor, Client, ClientConfig, ranges};
 use roost_proto::{ChatId, MAX_PAGE_SIZE, Message, MessageId, MessagesPage, UserId};
@@ -76,7 +78,10 @@ async fn main() -> Result<()> {
     gap_computation(scratch.path(), &[1, 100, 10_000], gap_sizes).await?;
 
     let chat_len = if args.quick { 4_000 } else { 20_000 };
-    let misses = resync_bandwidth(scratch.path(), chat_len, args.window).await?;
+    let mut misses = resync_bandwidth(scratch.path(), chat_len, args.window).await?;
+    let (search_size, search_chats) = if args.quick { (20_000, 4) } else { (1_000_000, 10) };
+    cache_tools::search_latency(scratch.path(), search_size, search_chats, if args.quick { 20 } else { 200 }).await?;
+    misses.extend(cache_tools::verify_bytes(scratch.path(), if args.quick { 5_000 } else { 100_000 }).await?);
     if args.check && !misses.is_empty() {
         bail!("wire-count targets missed: {misses:?}");
     }

@@ -224,6 +224,30 @@ impl Api {
         Ok(page)
     }
 
+    /// `GET /v1/chats/{id}/digests` (see `crate::verify`), checked to answer for this chat.
+    pub async fn digests(
+        &self,
+        chat: ChatId,
+        q: &roost_proto::DigestQuery,
+    ) -> Result<roost_proto::DigestsResponse> {
+        let mut params: Vec<(&str, u64)> = vec![("from_seq", q.from_seq), ("to_seq", q.to_seq)];
+        if let Some(bucket) = q.bucket {
+            params.push(("bucket", u64::from(bucket)));
+        }
+        let req = self
+            .http
+            .get(self.url(&format!("/chats/{chat}/digests")))
+            .query(&params);
+        let resp: roost_proto::DigestsResponse = self.call(req).await?.1;
+        if resp.chat_id != chat {
+            return Err(Error::ProtocolViolation(format!(
+                "digests of chat {} answered for chat {chat}",
+                resp.chat_id
+            )));
+        }
+        Ok(resp)
+    }
+
     /// `GET /v1/chats/{id}/changes`, validated against the query.
     pub async fn changes(&self, chat: ChatId, q: &ChangesQuery) -> Result<ChangesResponse> {
         let mut params: Vec<(&str, u64)> = vec![("since_rev", q.since_rev)];

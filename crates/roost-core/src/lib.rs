@@ -12,13 +12,16 @@
 //! * the engine — [`client`] ([`Client`], resync, outbox, events).
 
 pub mod api;
+pub mod budget;
 pub mod client;
 pub mod error;
 pub mod merge;
 pub mod ranges;
+pub mod search;
 pub mod store;
 mod stream;
 pub mod sync_state;
+pub mod verify;
 
 pub use api::FiguresSnapshot;
 pub use client::{

@@ -47,6 +47,7 @@ pub fn router(app: AppState) -> Router {
             patch(edit_message).delete(delete_message),
         )
         .route("/v1/chats/{chat_id}/changes", get(get_changes))
+        .route("/v1/chats/{chat_id}/digests", get(crate::digest::get_digests))
         .route("/v1/stream", get(crate::stream::stream_handler))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -559,6 +560,7 @@ pub fn route_name(method: &Method, matched_path: Option<&str>) -> &'static str {
         ("PATCH", "/v1/chats/{chat_id}/messages/{message_id}") => "edit",
         ("DELETE", "/v1/chats/{chat_id}/messages/{message_id}") => "delete",
         ("GET", "/v1/chats/{chat_id}/changes") => "changes",
+        ("GET", "/v1/chats/{chat_id}/digests") => "digests",
         ("GET", "/v1/stream") => "stream",
         _ => "other",
     }
