@@ -95,7 +95,7 @@ async fn local_digests(store: &Store, chat: ChatId, buckets: &[DigestBucket]) ->
                 seq,
                 row.try_get(1)?,
                 &row.try_get::<String, _>(2)?,
-                row.try_get::<bool, _>(3)?,
+                row.try_get::<i64, _>(3)? != 0,
                 &row.try_get::<String, _>(4)?,
             );
             hasher.update(record.as_bytes());

@@ -118,8 +118,8 @@ async fn search_names_the_seqs_it_could_not_search_and_fetching_them_brings_exac
     seed_cache(&cache.path(), chat, &held, (last_seq, rev)).await;
     let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
 
-    // "message 5" matches seq 5 only on the server; here seq 5 is not cached.
-    let results = client.search(Some(chat), "message 5", 50).await.unwrap();
+    // "message 777" (terms are prefixes: 777*) matches seq 777 only; here it is not cached.
+    let results = client.search(Some(chat), "message 777", 50).await.unwrap();
     assert!(results.hits.is_empty());
     assert_eq!(results.not_searched.len(), 1);
     let missing = &results.not_searched[0];
@@ -137,10 +137,10 @@ async fn search_names_the_seqs_it_could_not_search_and_fetching_them_brings_exac
     let again = client.fetch_seqs(chat, &missing.ranges).await.unwrap();
     assert_eq!((again.requested, ts.metrics().route("range").requests), (0, 0));
 
-    let results = client.search(Some(chat), "message 5", 50).await.unwrap();
+    let results = client.search(Some(chat), "message 777", 50).await.unwrap();
     assert!(results.not_searched.is_empty());
     assert_eq!(results.hits.len(), 1);
-    assert_eq!(results.hits[0].seq, 5);
+    assert_eq!(results.hits[0].seq, 777);
     assert_cache_equals_server(&client, &ts, chat, 1, 1000).await;
 }
 
@@ -175,7 +175,7 @@ async fn eviction_turns_the_oldest_history_of_the_least_recently_opened_chat_int
     let before = client.budget_status().await.unwrap();
     assert_eq!(before.cached_messages, 12_000);
     // A budget a little under the current size: only the least recently opened chat loses.
-    let budget = before.used_bytes * 85 / 100;
+    let budget = before.used_bytes * 95 / 100;
     let report = client.enforce_cache_budget(Some(budget)).await.unwrap();
     assert!(report.messages > 0);
     assert!(report.chats.iter().all(|c| c.chat_id == old), "{:?}", report.chats);
@@ -192,7 +192,14 @@ async fn eviction_turns_the_oldest_history_of_the_least_recently_opened_chat_int
     let map = client.cache_map(old).await.unwrap();
     assert_eq!(map.missing, [ev], "every evicted seq is reported missing");
     let w = client.window(old, roost_core::Anchor::Around(ev.end), 20).await.unwrap();
-    assert!(matches!(w.items.first(), Some(roost_core::WindowItem::OlderHistory { to }) if *to == ev.end));
+    // The window draws a skeleton exactly over the evicted seqs, then the cached messages.
+    use roost_core::WindowItem;
+    assert!(
+        matches!(w.items[0], WindowItem::Gap { to, .. } | WindowItem::OlderHistory { to } if to == ev.end),
+        "{:?}",
+        w.items[0]
+    );
+    assert!(matches!(&w.items[1], WindowItem::Message { message } if message.seq == ev.end + 1));
     assert_eq!(client.cache_map(open).await.unwrap().cached_count, 4000, "an open chat is never evicted");
     assert_eq!(client.cache_map(recent).await.unwrap().cached_count, 4000);
     assert_eq!(client.outbox(Some(old)).await.unwrap()[0].local_id, pending.local_id);

@@ -12,6 +12,8 @@
 --
 -- The triggers keep both indexes in the SAME transaction as every write to `messages` (ingest,
 -- merge, repair, eviction): an edit re-indexes, a tombstone or an evicted row is removed.
+-- (No `INSERT OR IGNORE` inside them: the conflict policy of the statement that fires a trigger
+-- overrides the trigger's own, and the cache's upserts would turn IGNORE into ABORT.)
 
 CREATE TABLE search_chats (
     chat_no INTEGER PRIMARY KEY,
@@ -31,7 +33,8 @@ CREATE VIRTUAL TABLE message_trigrams USING fts5(
 CREATE TRIGGER messages_search_insert AFTER INSERT ON messages
 WHEN new.deleted_at IS NULL AND json_valid(new.body) AND json_type(new.body, '$.text') = 'text'
 BEGIN
-    INSERT OR IGNORE INTO search_chats(chat_id) VALUES (new.chat_id);
+    INSERT INTO search_chats(chat_id)
+        SELECT new.chat_id WHERE NOT EXISTS (SELECT 1 FROM search_chats WHERE chat_id = new.chat_id);
     INSERT INTO message_words(rowid, text) VALUES (
         ((SELECT chat_no FROM search_chats WHERE chat_id = new.chat_id) << 40) | new.seq,
         json_extract(new.body, '$.text'));
@@ -48,7 +51,8 @@ BEGIN
         ((SELECT chat_no FROM search_chats WHERE chat_id = old.chat_id) << 40) | old.seq;
     DELETE FROM message_trigrams WHERE rowid =
         ((SELECT chat_no FROM search_chats WHERE chat_id = old.chat_id) << 40) | old.seq;
-    INSERT OR IGNORE INTO search_chats(chat_id) VALUES (new.chat_id);
+    INSERT INTO search_chats(chat_id)
+        SELECT new.chat_id WHERE NOT EXISTS (SELECT 1 FROM search_chats WHERE chat_id = new.chat_id);
     INSERT INTO message_words(rowid, text)
         SELECT ((SELECT chat_no FROM search_chats WHERE chat_id = new.chat_id) << 40) | new.seq,
                json_extract(new.body, '$.text')
