@@ -1,13 +1,12 @@
 //! The commands of search, verify & repair and the storage budget (issue 12): thin calls into
 //! `roost-core` (`search`, `verify`, `budget`), answered with the IPC types of
-//! `roost_proto::app_cache`. Allowed by `src-tauri/capabilities/default.json` like every other
+//! `roost_model::app_cache`. Allowed by `src-tauri/capabilities/default.json` like every other
 //! Roost command.
 
 use crate::error::ShellResult;
 use crate::session::AppState;
 use roost_core::SeqRange;
-use roost_proto::app::SeqSpan;
-use roost_proto::app_cache::{
+use roost_model::app_cache::{
     BudgetView, ClearView, FetchedView, NotSearchedView, SearchHitView, SearchView, VerifyView,
 };
 use roost_proto::ChatId;
@@ -15,13 +14,6 @@ use tauri::State;
 
 /// Hits per search shown by the UI.
 const SEARCH_LIMIT: u32 = 100;
-
-fn span(r: &SeqRange) -> SeqSpan {
-    SeqSpan {
-        from: r.start,
-        to: r.end,
-    }
-}
 
 /// Searches the cache (no network): one chat, or every chat when `chat_id` is absent.
 #[tauri::command]
@@ -55,7 +47,7 @@ pub async fn search(
             .map(|n| NotSearchedView {
                 chat_id: n.chat_id,
                 chat_title: n.chat_title,
-                ranges: n.ranges.iter().map(span).collect(),
+                ranges: n.ranges,
                 messages: n.messages,
             })
             .collect(),
@@ -68,13 +60,12 @@ pub async fn search(
 pub async fn fetch_ranges(
     state: State<'_, AppState>,
     chat_id: ChatId,
-    ranges: Vec<SeqSpan>,
+    ranges: Vec<SeqRange>,
 ) -> ShellResult<FetchedView> {
     let client = state.client().await?;
     let ranges: Vec<SeqRange> = ranges
-        .iter()
-        .filter(|s| s.from >= 1 && s.from <= s.to)
-        .map(|s| SeqRange::new(s.from, s.to))
+        .into_iter()
+        .filter(|r| r.start >= 1 && r.start <= r.end)
         .collect();
     let report = client.fetch_seqs(chat_id, &ranges).await?;
     client.enforce_cache_budget(None).await?;

@@ -8,7 +8,7 @@
 use crate::ipc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use roost_proto::app_cache::{NotSearchedView, SearchView};
+use roost_model::app_cache::{NotSearchedView, SearchView};
 use roost_proto::{ChatId, Seq};
 
 /// "3,400 messages of General are not on this device (seqs 1–3,400)".
@@ -17,10 +17,10 @@ pub fn not_searched_note(missing: &NotSearchedView) -> String {
         .ranges
         .iter()
         .map(|r| {
-            if r.from == r.to {
-                r.from.to_string()
+            if r.start == r.end {
+                r.start.to_string()
             } else {
-                format!("{}–{}", r.from, r.to)
+                format!("{}–{}", r.start, r.end)
             }
         })
         .collect();
@@ -237,8 +237,8 @@ pub fn highlight_seq(seq: Seq) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roost_proto::app::SeqSpan;
-    use roost_proto::app_cache::SearchHitView;
+    use roost_model::SeqRange;
+    use roost_model::app_cache::SearchHitView;
 
     fn chat() -> ChatId {
         "7a1f0e52-3c4b-4c1e-9a3e-1d2b3c4d5e6f".parse().unwrap()
@@ -248,7 +248,7 @@ mod tests {
         NotSearchedView {
             chat_id: chat(),
             chat_title: "General".into(),
-            ranges: vec![SeqSpan { from: 1, to: 3400 }, SeqSpan { from: 3500, to: 3500 }],
+            ranges: vec![SeqRange::new(1, 3400), SeqRange::new(3500, 3500)],
             messages: 3401,
         }
     }

@@ -186,7 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             limit,
         } => {
             let chat = resolve(&client, &chat, false).await?;
-            let anchor = around.map_or(Anchor::Newest, Anchor::Around);
+            let anchor = around.map_or(Anchor::Newest, |seq| Anchor::Around { seq });
             let w = client.window(chat, anchor, limit).await?;
             if json {
                 print_json(&w)?;
@@ -378,7 +378,7 @@ async fn resolve(client: &Client, arg: &str, may_refresh: bool) -> anyhow::Resul
 async fn chats(client: &Client, json: bool) -> anyhow::Result<()> {
     let refreshed = match client.refresh_chats().await {
         Ok(_) => true,
-        Err(e) if e.kind() == "offline" => {
+        Err(e) if e.code() == roost_core::ErrorCode::Offline => {
             if !json {
                 eprintln!("roost: server unreachable, showing the cached list");
             }

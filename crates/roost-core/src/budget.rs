@@ -207,7 +207,7 @@ async fn eviction_order(store: &Store) -> Result<Vec<(ChatId, u64)>> {
 impl Client {
     /// The budget in force: the one set with [`Client::set_cache_budget`], else 1 GiB.
     pub async fn cache_budget(&self) -> Result<u64> {
-        let store = &self.engine().store;
+        let store = &self.engine().store();
         Ok(store
             .meta(BUDGET_META_KEY)
             .await?
@@ -218,14 +218,14 @@ impl Client {
     /// Persists the budget (bytes) in the cache.
     pub async fn set_cache_budget(&self, bytes: u64) -> Result<()> {
         self.engine()
-            .store
+            .store()
             .set_meta(BUDGET_META_KEY, &bytes.to_string())
             .await
     }
 
     /// The cache's size against its budget (no network).
     pub async fn budget_status(&self) -> Result<BudgetStatus> {
-        let store = &self.engine().store;
+        let store = &self.engine().store();
         let (used_bytes, file_bytes) = sizes(store).await?;
         let cached: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(cached_count), 0) FROM chats")
             .fetch_one(store.pool())
@@ -242,7 +242,7 @@ impl Client {
     /// cached history of the least recently opened chats until it is below 90% of it (or
     /// nothing evictable is left), then returns the freed pages to the file system.
     pub async fn enforce_cache_budget(&self, budget: Option<u64>) -> Result<EvictionReport> {
-        let store = &self.engine().store;
+        let store = &self.engine().store();
         let budget = match budget {
             Some(b) => b,
             None => self.cache_budget().await?,
@@ -294,7 +294,7 @@ impl Client {
     /// "Clear cached history": evicts everything but the newest window of one chat (even an
     /// open one: the user asked), or of every chat.
     pub async fn clear_cached_history(&self, chat: Option<ChatId>) -> Result<EvictionReport> {
-        let store = &self.engine().store;
+        let store = &self.engine().store();
         let (used, _) = sizes(store).await?;
         let mut report = EvictionReport {
             bytes_before: used,

@@ -1,5 +1,6 @@
-//! The core's one error type at its boundary, with a stable `kind()` string for the UI's
-//! `{kind, message}`. Owns the mapping from transport, server and storage failures to kinds;
+//! The core's one error type at its boundary, with a typed, stable [`ErrorCode`] (spelled by
+//! `as_str()` for the UI's `{kind, message}` and the CLI's JSON). Owns the mapping from transport,
+//! server and storage failures to codes;
 //! must never carry secrets (tokens) in messages.
 
 use roost_proto::ErrorKind;
@@ -39,23 +40,64 @@ pub enum Error {
     Shutdown,
 }
 
-impl Error {
-    /// Stable machine-readable kind.
-    pub fn kind(&self) -> &'static str {
+/// The stable, machine-readable code of an [`Error`]. Callers (the CLI's JSON, the desktop
+/// shell's `{kind, message}`) match on this enum; [`ErrorCode::as_str`] is its wire spelling,
+/// which the UI and the CLI's JSON contract key on and must never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Offline,
+    NotFound,
+    Server,
+    ProtocolViolation,
+    CacheCorrupt,
+    Cache,
+    InvalidInput,
+    Shutdown,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Error::Offline(_) => "offline",
+            ErrorCode::Offline => "offline",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Server => "server",
+            ErrorCode::ProtocolViolation => "protocol_violation",
+            ErrorCode::CacheCorrupt => "cache_corrupt",
+            ErrorCode::Cache => "cache",
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::Shutdown => "shutdown",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// Stable machine-readable code (a server `not_found` answer is `NotFound`).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Offline(_) => ErrorCode::Offline,
             Error::Server {
                 kind: ErrorKind::NotFound,
                 ..
-            } => "not_found",
-            Error::Server { .. } => "server",
-            Error::ProtocolViolation(_) => "protocol_violation",
-            Error::CacheCorrupt(_) => "cache_corrupt",
-            Error::Cache(_) => "cache",
-            Error::NotFound(_) => "not_found",
-            Error::InvalidInput(_) => "invalid_input",
-            Error::Shutdown => "shutdown",
+            } => ErrorCode::NotFound,
+            Error::Server { .. } => ErrorCode::Server,
+            Error::ProtocolViolation(_) => ErrorCode::ProtocolViolation,
+            Error::CacheCorrupt(_) => ErrorCode::CacheCorrupt,
+            Error::Cache(_) => ErrorCode::Cache,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::InvalidInput(_) => ErrorCode::InvalidInput,
+            Error::Shutdown => ErrorCode::Shutdown,
         }
+    }
+
+    /// The code's wire spelling (`self.code().as_str()`).
+    pub fn kind(&self) -> &'static str {
+        self.code().as_str()
     }
 
     /// The server's error kind, for `Server` errors.

@@ -3,34 +3,44 @@
 //! are thin adapters over this crate.
 //!
 //! Modules:
-//! * pure logic, proven with proptest — [`ranges`] (cached runs, missing ranges, windows),
-//!   [`merge`] (higher version wins), [`sync_state`] (UNKNOWN / IN_SYNC / OUT_OF_SYNC /
-//!   SYNCING and SPEC rule 4);
+//! * pure logic, from the shared model crate `roost-model` (re-exported here, proven with
+//!   proptest there) — [`ranges`] (cached runs, missing ranges, windows), [`merge`] (higher
+//!   version wins), [`sync_state`] (UNKNOWN / IN_SYNC / OUT_OF_SYNC / SYNCING and SPEC rule 4);
 //! * I/O — [`store`] (SQLite, one transaction per write, runs index in the same transaction),
 //!   [`api`] (HTTP, request figures, validation of hostile responses), `stream` (WebSocket,
 //!   reconnect, catch-up);
-//! * the engine — [`client`] ([`Client`], resync, outbox, events).
+//! * the engine — `engine` (shared state, single-flight per chat), `chat_list` (chat list,
+//!   validation), `resync` (resync and older history), `outbox` (delivery), [`events`], and
+//!   [`client`] ([`Client`], the public face);
+//! * [`app_view`] — the core in the desktop app's IPC shapes (UI events read back from the
+//!   cache);
+//! * features over the cache (issue 12) — [`search`] (FTS5, "not searched" ranges, fetching
+//!   exactly those), [`budget`] (eviction, clear), [`verify`] (digests, repair).
+
+pub use roost_model::{merge, ranges, sync_state};
 
 pub mod api;
+pub mod app_view;
 pub mod budget;
+mod chat_list;
 pub mod client;
+mod config;
+mod engine;
 pub mod error;
-pub mod merge;
-pub mod ranges;
+pub mod events;
+mod outbox;
+mod resync;
 pub mod search;
 pub mod store;
 mod stream;
-pub mod sync_state;
 pub mod verify;
 
 pub use api::FiguresSnapshot;
-pub use client::{
-    Anchor, ChatWindow, Client, ClientConfig, ClientEvent, Delivered, FlushReport, LoadOlderReport,
-    OpenInfo, ResyncReport,
+pub use client::{Client, ClientConfig};
+pub use error::{Error, ErrorCode, Result};
+pub use events::{
+    ChatWindow, ClientEvent, Delivered, FlushReport, LoadOlderReport, OpenInfo, ResyncReport,
 };
-pub use error::{Error, Result};
-pub use ranges::{CacheMap, SeqRange, WindowItem};
-pub use store::{
-    ChatRecord, CorruptionReport, OutboxEntry, OutboxState, default_cache_path, default_data_dir,
-};
+pub use roost_model::{Anchor, CacheMap, OutboxState, SeqRange, WindowItem};
+pub use store::{ChatRecord, CorruptionReport, OutboxEntry, default_cache_path, default_data_dir};
 pub use sync_state::SyncState;

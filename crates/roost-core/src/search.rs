@@ -14,7 +14,8 @@
 //! index cannot answer) is checked with `instr` on the candidates — or, when it is the only
 //! term, by a scan of the chat(s) in scope (the one slow path, documented here on purpose).
 
-use crate::client::{Client, ClientEvent};
+use crate::client::Client;
+use crate::events::ClientEvent;
 use crate::error::{Error, Result};
 use crate::ranges::{self, SeqRange};
 use crate::store::{CursorRule, IngestOptions, Position, Store};
@@ -319,7 +320,7 @@ impl Client {
         query: &str,
         limit: u32,
     ) -> Result<SearchResults> {
-        let store = &self.engine().store;
+        let store = &self.engine().store();
         if let Some(chat) = chat
             && store.chat(chat).await?.is_none()
         {
@@ -339,7 +340,7 @@ impl Client {
     /// like any page (higher version wins). Seqs already cached are never asked for.
     pub async fn fetch_seqs(&self, chat: ChatId, wanted: &[SeqRange]) -> Result<FetchSeqsReport> {
         let inner = self.engine();
-        let runs = inner.store.runs(chat).await?;
+        let runs = inner.store().runs(chat).await?;
         let mut missing = Vec::new();
         for range in wanted {
             missing.extend(uncached_part(*range, &runs));
@@ -353,10 +354,10 @@ impl Client {
         if missing.is_empty() {
             return Ok(report);
         }
-        let (api, figures) = inner.api.scoped();
+        let (api, figures) = inner.api().scoped();
         inner.emit(ClientEvent::FetchStarted { chat_id: chat });
         let result = async {
-            let page = u64::from(inner.config.page_size.clamp(1, MAX_PAGE_SIZE));
+            let page = u64::from(inner.config().page_size.clamp(1, MAX_PAGE_SIZE));
             for batch in ranges::pack_batches(&missing, page, MAX_SEQ_RANGES_PER_REQUEST) {
                 let page = api.listed(chat, &batch).await?;
                 let mut opts = IngestOptions::new(CursorRule::Keep);
@@ -365,7 +366,7 @@ impl Client {
                     rev: page.rev,
                 });
                 opts.me = inner.me();
-                let res = inner.store.ingest(chat, &page.messages, &opts).await?;
+                let res = inner.store().ingest(chat, &page.messages, &opts).await?;
                 report.fetched += page.messages.len() as u64;
                 if !res.changed.is_empty() {
                     inner.emit(ClientEvent::MessagesChanged {

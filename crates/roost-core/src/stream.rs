@@ -9,7 +9,10 @@
 //! fast; gaps it leaves are found by the runs index and repaired by resync.
 
 use crate::api::validate_stream_event;
-use crate::client::{ClientEvent, Inner, resync};
+use crate::chat_list::refresh_chats;
+use crate::engine::Inner;
+use crate::events::ClientEvent;
+use crate::resync::resync;
 use crate::store::{CursorRule, IngestOptions, Position};
 use backon::BackoffBuilder;
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -44,7 +47,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 // Catch up: one chat list, then resync only the chats that moved.
                 let ci = inner.clone();
                 inner.spawn(async move { catch_up(ci).await });
-                inner.outbox_notify.notify_one();
+                inner.notify_outbox();
                 let reason = read_loop(&inner, ws).await;
                 tracing::info!(%reason, "stream lost; reconnecting");
                 inner.set_online(false);
@@ -64,11 +67,11 @@ type Ws =
 
 async fn connect(inner: &Inner) -> Result<Ws, String> {
     let mut req = inner
-        .api
+        .api()
         .stream_url()
         .into_client_request()
         .map_err(|e| e.to_string())?;
-    let auth = HeaderValue::from_str(&format!("Bearer {}", inner.api.config().token))
+    let auth = HeaderValue::from_str(&format!("Bearer {}", inner.api().config().token))
         .map_err(|e| e.to_string())?;
     req.headers_mut().insert("Authorization", auth);
     let connecting = tokio_tungstenite::connect_async(req);
@@ -80,7 +83,7 @@ async fn connect(inner: &Inner) -> Result<Ws, String> {
 }
 
 async fn catch_up(inner: Arc<Inner>) {
-    match inner.refresh_chats().await {
+    match refresh_chats(&inner).await {
         Ok(moved) => {
             if !moved.is_empty() {
                 tracing::info!(
@@ -139,7 +142,7 @@ async fn read_loop(inner: &Arc<Inner>, mut ws: Ws) -> String {
                             StreamEvent::Chat { chat } => {
                                 flush(inner, &mut messages).await;
                                 if inner
-                                    .store
+                                    .store()
                                     .upsert_summaries(std::slice::from_ref(&chat))
                                     .await
                                     .is_ok()
@@ -189,7 +192,7 @@ async fn flush(inner: &Arc<Inner>, buf: &mut Vec<(ChatId, Message, Position)>) {
         opts.count_unread = true;
         opts.me = inner.me();
         opts.flag_if_behind = true;
-        match inner.store.ingest_events(chat, &events, &opts).await {
+        match inner.store().ingest_events(chat, &events, &opts).await {
             Ok(res) => {
                 inner.mark_known(chat);
                 if !res.changed.is_empty() {
@@ -198,13 +201,14 @@ async fn flush(inner: &Arc<Inner>, buf: &mut Vec<(ChatId, Message, Position)>) {
                         seqs: res.changed.clone(),
                     });
                 }
-                if res.flagged {
+                // The state the store holds (a running fetch stays SYNCING), never a guess.
+                if let Some(state) = res.sync_state {
                     inner.emit(ClientEvent::SyncStateChanged {
                         chat_id: chat,
-                        state: crate::sync_state::SyncState::OutOfSync,
+                        state,
                     });
                 }
-                let open = match inner.store.chat(chat).await {
+                let open = match inner.store().chat(chat).await {
                     Ok(Some(rec)) => {
                         let open = rec.is_open;
                         inner.emit(ClientEvent::ChatUpdated { chat: rec });

@@ -9,7 +9,8 @@
 //! "higher version wins" would keep the damage forever. Only cached seqs are compared (a
 //! request per cached run), so missing history is neither fetched nor counted as damage.
 
-use crate::client::{Client, ClientEvent};
+use crate::client::Client;
+use crate::events::ClientEvent;
 use crate::error::{Error, Result};
 use crate::ranges::{self, SeqRange};
 use crate::store::Store;
@@ -211,9 +212,9 @@ impl Client {
     /// differ (wrong version, body, id or tombstone state), fetching only differing buckets.
     pub async fn verify(&self, chat: ChatId) -> Result<VerifyReport> {
         let inner = self.engine();
-        let store = &inner.store;
+        let store = inner.store();
         let runs = store.runs(chat).await?;
-        let (api, figures) = inner.api.scoped();
+        let (api, figures) = inner.api().scoped();
         let mut report = VerifyReport {
             chat_id: Some(chat),
             messages_compared: ranges::cached_count(&runs),
@@ -233,7 +234,7 @@ impl Client {
         if !to_refetch.is_empty() {
             inner.emit(ClientEvent::FetchStarted { chat_id: chat });
             let result = async {
-                let page = u64::from(inner.config.page_size.clamp(1, MAX_PAGE_SIZE));
+                let page = u64::from(inner.config().page_size.clamp(1, MAX_PAGE_SIZE));
                 for batch in ranges::pack_batches(&to_refetch, page, MAX_SEQ_RANGES_PER_REQUEST) {
                     let page = api.listed(chat, &batch).await?;
                     report.messages_refetched += page.messages.len() as u64;

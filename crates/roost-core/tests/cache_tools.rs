@@ -191,7 +191,7 @@ async fn eviction_turns_the_oldest_history_of_the_least_recently_opened_chat_int
     assert_runs_match_messages(&cache.path(), old).await;
     let map = client.cache_map(old).await.unwrap();
     assert_eq!(map.missing, [ev], "every evicted seq is reported missing");
-    let w = client.window(old, roost_core::Anchor::Around(ev.end), 20).await.unwrap();
+    let w = client.window(old, roost_core::Anchor::Around { seq: ev.end }, 20).await.unwrap();
     // The window draws a skeleton exactly over the evicted seqs, then the cached messages.
     use roost_core::WindowItem;
     assert!(

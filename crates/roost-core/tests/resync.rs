@@ -281,6 +281,9 @@ async fn when_the_changes_journal_is_too_old_the_cached_runs_are_revalidated_by_
     ts.reset_metrics();
     let report = client.resync(chat).await.unwrap();
     assert!(report.revalidated.is_some(), "the reason is reported");
+    // Defect: the re-validation's range pages were counted as changes.
+    assert_eq!(report.changes_applied, 0, "{report:?}");
+    assert_eq!(report.revalidation_fetched, 40, "{report:?}");
     assert_eq!(
         report.full_reload, None,
         "re-validating the cached runs is not a full reload"
@@ -296,4 +299,79 @@ async fn when_the_changes_journal_is_too_old_the_cached_runs_are_revalidated_by_
     let again = client.resync(chat).await.unwrap();
     assert_eq!(again.revalidated, None);
     assert_eq!(ts.metrics().route("range").requests, 0);
+}
+
+/// Defect: resync and load_older had separate single-flight tables, so both could fetch one chat
+/// at once (two overlapping fetch windows). One chat runs one fetch job at a time.
+#[tokio::test]
+async fn resync_and_load_older_of_one_chat_never_fetch_at_once() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("both", &["bob", "alice"]).await;
+    ts.send_many("bob", chat, 600).await;
+    let all = ts.messages(chat).await;
+    let (_, rev) = ts.chat_position(chat).await;
+    let cache = CacheDir::new();
+    seed_cache(&cache.path(), chat, &seqs(&all, 301, 310), (600, rev)).await;
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    let mut events = client.subscribe();
+    let (a, b) = tokio::join!(client.resync(chat), client.load_older(chat));
+    a.unwrap();
+    b.unwrap();
+    let mut depth = 0i32;
+    let mut deepest = 0;
+    while let Ok(ev) = events.try_recv() {
+        match ev {
+            ClientEvent::FetchStarted { chat_id } if chat_id == chat => depth += 1,
+            ClientEvent::FetchFinished { chat_id, .. } if chat_id == chat => depth -= 1,
+            _ => {}
+        }
+        deepest = deepest.max(depth);
+    }
+    assert_eq!(depth, 0);
+    assert_eq!(deepest, 1, "two fetches of one chat overlapped");
+}
+
+/// Defect: opening a partial chat ran its resync and then the first page of older history as
+/// two fetch windows, so the indicator hid and showed again (flicker). It is one window.
+#[tokio::test]
+async fn opening_a_partial_chat_is_one_fetch_window() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("open", &["bob", "alice"]).await;
+    ts.send_many("bob", chat, 500).await;
+    let all = ts.messages(chat).await;
+    let (_, rev) = ts.chat_position(chat).await;
+    let cache = CacheDir::new();
+    seed_cache(&cache.path(), chat, &seqs(&all, 391, 400), (400, rev)).await;
+    let (client, _) = background_client(&ts, "alice", &cache.path()).await;
+    let mut events = client.subscribe();
+    client
+        .open_chat(chat, roost_core::Anchor::Newest, 200)
+        .await
+        .unwrap();
+    // Wait until the resync (401..=500) and one page of older history (below 391) are cached.
+    let mut windows = 0;
+    loop {
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(20), events.recv())
+            .await
+            .expect("the background work finishes")
+            .unwrap();
+        match ev {
+            ClientEvent::FetchStarted { chat_id } if chat_id == chat => windows += 1,
+            ClientEvent::FetchFinished { chat_id, .. } if chat_id == chat => {
+                let map = client.cache_map(chat).await.unwrap();
+                if map
+                    .cached
+                    .first()
+                    .is_some_and(|r| r.start < 391 && r.end == 500)
+                {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        windows, 1,
+        "one fetch window from opening to the first older page"
+    );
 }

@@ -86,7 +86,10 @@ async fn opening_with_the_server_stopped_shows_the_cache_with_markers_exactly_wh
     );
 
     // A window around a seq: the part below and above that is not cached is a Gap.
-    let around = client.window(chat, Anchor::Around(25), 10).await.unwrap();
+    let around = client
+        .window(chat, Anchor::Around { seq: 25 }, 10)
+        .await
+        .unwrap();
     let spans: Vec<_> = around.items.iter().map(|i| i.span()).collect();
     assert_eq!(
         spans.first().map(|s| s.start),

@@ -206,3 +206,86 @@ async fn the_newest_window_matches_the_window_built_from_the_full_runs_index() {
     }
     client.shutdown().await;
 }
+
+/// Defect: the schema's default spelled `'unknown'` while the code writes `'UNKNOWN'`; a row
+/// created without a state held a spelling nothing else uses.
+#[tokio::test]
+async fn a_chat_row_created_without_a_state_holds_the_spelling_the_code_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("message_cache.db");
+    let (store, _) = Store::open(&path).await.unwrap();
+    let chat = ChatId(uuid::Uuid::from_u128(9));
+    // `set_open` creates the row with only its id, as every first write does; the chat list
+    // creates rows too.
+    store.set_open(chat, false).await.unwrap();
+    let listed = ChatId(uuid::Uuid::from_u128(10));
+    store
+        .upsert_summaries(&[roost_proto::ChatSummary {
+            id: listed,
+            title: "listed".into(),
+            members: vec![],
+            last_seq: 0,
+            rev: 0,
+            last_message_at: None,
+        }])
+        .await
+        .unwrap();
+    store.close().await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let raw: Vec<String> = sqlx::query_scalar("SELECT sync_state FROM chats ORDER BY chat_id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(raw, vec![roost_core::SyncState::Unknown.as_str(); 2]);
+}
+
+/// Defect: a stream ingest that finds a gap while a resync runs left the store `SYNCING` but
+/// reported the chat flagged, and the stream announced `OUT_OF_SYNC`. What an ingest reports
+/// as the chat's new state must be what the store holds.
+#[tokio::test]
+async fn a_stream_ingest_reports_the_state_the_store_holds() {
+    use roost_core::sync_state::{SyncInput, SyncState};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(dir.path().join("message_cache.db"))
+        .await
+        .unwrap();
+    let chat = ChatId(uuid::Uuid::from_u128(3));
+    let mut opts = IngestOptions::new(CursorRule::Keep);
+    opts.position = Some(Position {
+        last_seq: 1,
+        rev: 11,
+    });
+    store.ingest(chat, &[msg(chat, 1, 1)], &opts).await.unwrap();
+    let syncing = store
+        .apply_sync(chat, SyncInput::FetchStarted, Some(true))
+        .await
+        .unwrap();
+    assert_eq!(syncing, SyncState::Syncing);
+    // Seq 5 arrives on the stream while a fetch runs: 2..=4 are missing.
+    let mut opts = IngestOptions::new(CursorRule::Keep);
+    opts.flag_if_behind = true;
+    let res = store
+        .ingest_events(
+            chat,
+            &[(
+                msg(chat, 5, 1),
+                Position {
+                    last_seq: 5,
+                    rev: 51,
+                },
+            )],
+            &opts,
+        )
+        .await
+        .unwrap();
+    let stored = store.chat(chat).await.unwrap().unwrap();
+    assert!(stored.needs_resync);
+    assert_eq!(
+        stored.sync_state,
+        SyncState::Syncing,
+        "a running fetch stays visible"
+    );
+    assert_eq!(res.sync_state, Some(stored.sync_state), "{res:?}");
+}

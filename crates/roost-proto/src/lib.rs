@@ -10,7 +10,6 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub mod app_cache;
 pub mod digest;
 pub use digest::{
     DEFAULT_DIGEST_BUCKET, DigestBucket, DigestQuery, DigestsResponse, MAX_DIGEST_BUCKET,
@@ -428,4 +427,3 @@ impl fmt::Display for ErrorKind {
         f.write_str(self.as_str())
     }
 }
-pub mod app;

@@ -78,6 +78,33 @@ fn stream_events_snapshot() {
     ]);
 }
 
+fn chat_summary() -> ChatSummary {
+    ChatSummary {
+        id: chat_id(),
+        title: "Team".into(),
+        members: vec![UserId::new("alice"), UserId::new("bob")],
+        last_seq: 120,
+        rev: 130,
+        last_message_at: Some(1_700_000_000_000),
+    }
+}
+
+#[test]
+fn responses_snapshot() {
+    insta::assert_json_snapshot!(json!({
+        "chats": ChatListResponse { chats: vec![chat_summary()] },
+        "me": MeResponse { user_id: UserId::new("alice"), display_name: "Alice".into() },
+        "mutation": MessageResponse { chat_id: chat_id(), last_seq: 120, rev: 130, message: message() },
+    }));
+}
+
+#[test]
+fn chat_stream_event_snapshot() {
+    insta::assert_json_snapshot!(StreamEvent::Chat {
+        chat: chat_summary()
+    });
+}
+
 #[test]
 fn requests_snapshot() {
     insta::assert_json_snapshot!(json!({

@@ -196,6 +196,17 @@ impl WindowItem {
             WindowItem::OlderHistory { to } => SeqRange::new(1, *to),
         }
     }
+
+    /// First and last seq this item stands for.
+    pub fn seq_span(&self) -> (Seq, Seq) {
+        let span = self.span();
+        (span.start, span.end)
+    }
+
+    /// A skeleton (`Gap` or `OlderHistory`): seqs that are not cached.
+    pub fn is_skeleton(&self) -> bool {
+        !matches!(self, WindowItem::Message { .. })
+    }
 }
 
 /// Builds the items of the window `span` from the cached `messages` whose seqs lie in `span`
@@ -228,23 +239,43 @@ pub fn build_window(messages: &[Message], runs: &[SeqRange], span: SeqRange) -> 
             }),
         }
     }
-    // Inside the window.
-    let mut next = span.start;
-    for m in msgs {
-        if m.seq > next {
-            push_missing(&mut items, next, m.seq - 1);
-        }
-        items.push(WindowItem::Message { message: m.clone() });
-        next = m.seq + 1;
-    }
-    if next <= span.end {
-        push_missing(&mut items, next, span.end);
-    }
+    fill_span(&mut items, msgs.into_iter().cloned(), span);
     items
 }
 
-/// Appends a gap, merging with a preceding gap/older-history marker so items stay maximal.
-fn push_missing(items: &mut Vec<WindowItem>, from: Seq, to: Seq) {
+/// The items covering exactly `span` (no marker below it), from the cached messages in it:
+/// a `Message` per cached seq, a skeleton per maximal uncached stretch (`OlderHistory` when it
+/// starts at seq 1). What a "span changed" event carries; never invents a message.
+pub fn span_items(span: SeqRange, cached: impl IntoIterator<Item = Message>) -> Vec<WindowItem> {
+    let mut msgs: Vec<Message> = cached
+        .into_iter()
+        .filter(|m| span.contains(m.seq))
+        .collect();
+    msgs.sort_by_key(|m| m.seq);
+    msgs.dedup_by_key(|m| m.seq);
+    let mut items = Vec::with_capacity(msgs.len() + 1);
+    fill_span(&mut items, msgs, span);
+    items
+}
+
+/// Appends the items of `span` from `msgs` (ascending, unique, all inside `span`).
+fn fill_span(items: &mut Vec<WindowItem>, msgs: impl IntoIterator<Item = Message>, span: SeqRange) {
+    let mut next = span.start;
+    for m in msgs {
+        if m.seq > next {
+            push_missing(items, next, m.seq - 1);
+        }
+        next = m.seq + 1;
+        items.push(WindowItem::Message { message: m });
+    }
+    if next <= span.end {
+        push_missing(items, next, span.end);
+    }
+}
+
+/// Appends a skeleton for `from ..= to`, merged into a trailing skeleton it touches so items
+/// stay maximal; an uncached stretch starting at seq 1 is `OlderHistory`.
+pub fn push_missing(items: &mut Vec<WindowItem>, from: Seq, to: Seq) {
     match items.last_mut() {
         Some(WindowItem::Gap { to: t, .. }) if *t + 1 == from => *t = to,
         Some(WindowItem::OlderHistory { to: t }) if *t + 1 == from => *t = to,

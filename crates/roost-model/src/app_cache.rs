@@ -2,8 +2,8 @@
 //! and the UI (beside `app`, which holds the rest of the contract). Not part of the wire
 //! protocol.
 
-use crate::app::SeqSpan;
-use crate::{ChatId, MessageId, Seq, UnixMillis};
+use crate::ranges::SeqRange;
+use roost_proto::{ChatId, MessageId, Seq, UnixMillis};
 use serde::{Deserialize, Serialize};
 
 /// One cached message that matched a search.
@@ -23,7 +23,7 @@ pub struct SearchHitView {
 pub struct NotSearchedView {
     pub chat_id: ChatId,
     pub chat_title: String,
-    pub ranges: Vec<SeqSpan>,
+    pub ranges: Vec<SeqRange>,
     pub messages: u64,
 }
 

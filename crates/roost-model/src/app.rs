@@ -1,5 +1,8 @@
 //! The desktop app's IPC contract: every type that crosses Tauri IPC between the shell
-//! (`src-tauri/`, which maps `roost-core`'s types into these) and the UI (`ui/`, wasm).
+//! (`src-tauri/`) and the UI (`ui/`, wasm). Window items, anchors, sync states, outbox states
+//! and seq ranges are the model's own types (the core uses the same ones), so the shell copies
+//! nothing field by field; only shapes that genuinely differ (a chat row, an outbox row) are
+//! built from the core's records.
 //!
 //! This module owns the *shape* of what the UI sees and nothing else. It is not part of the
 //! network protocol (`/v1/`): changing it needs no `PROTOCOL.md` update, only the shell and the
@@ -8,19 +11,12 @@
 //! Events are *changes* (a chat row changed, a seq span of a chat changed, a fetch started…),
 //! never snapshots of the whole state: the UI applies them to what it already shows.
 
-use crate::{ChatId, Message, Seq, UnixMillis, UserId};
+pub use crate::outbox::OutboxState;
+pub use crate::ranges::{SeqRange, WindowItem};
+pub use crate::sync_state::SyncState;
+pub use crate::window::Anchor;
+use roost_proto::{ChatId, Message, Seq, UnixMillis, UserId};
 use serde::{Deserialize, Serialize};
-
-/// Sync state of one chat (SPEC client rules 3–5, 10), as the UI shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ChatSyncState {
-    /// The server's `last_seq` for this chat is not known yet in this session.
-    Unknown,
-    InSync,
-    OutOfSync,
-    Syncing,
-}
 
 /// How much of a chat is readable offline (the chat list's offline badge).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -61,58 +57,8 @@ pub struct ChatEntry {
     pub last_seq: Seq,
     pub cached_count: u64,
     pub offline: OfflineCoverage,
-    pub sync_state: ChatSyncState,
+    pub sync_state: SyncState,
     pub is_open: bool,
-}
-
-/// One row of a chat window, ascending by seq. Skeletons stand exactly at `Gap` and
-/// `OlderHistory` items.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum WindowItem {
-    /// A cached message (possibly a tombstone, possibly edited).
-    Message { message: Message },
-    /// Seqs `from ..= to` are missing between cached messages or after the newest one.
-    Gap { from: Seq, to: Seq },
-    /// Seqs `1 ..= to` (everything above the oldest cached message) are not cached; scrolling
-    /// into it loads older history.
-    OlderHistory { to: Seq },
-}
-
-impl WindowItem {
-    /// First and last seq this item stands for.
-    pub fn seq_span(&self) -> (Seq, Seq) {
-        match self {
-            WindowItem::Message { message } => (message.seq, message.seq),
-            WindowItem::Gap { from, to } => (*from, *to),
-            WindowItem::OlderHistory { to } => (1, *to),
-        }
-    }
-
-    pub fn is_skeleton(&self) -> bool {
-        !matches!(self, WindowItem::Message { .. })
-    }
-}
-
-/// Where a chat window is anchored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum WindowAnchor {
-    /// The newest cached messages (and a trailing gap when newer ones are known to exist).
-    Newest,
-    /// Seqs around this one.
-    Around { seq: Seq },
-}
-
-/// Delivery state of an unsent message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutboxStatus {
-    Pending,
-    Sending,
-    Failed,
-    /// The server accepted it; the server's copy replaces it.
-    Delivered,
 }
 
 /// A message in the outbox (no seq: the server assigns it on delivery).
@@ -121,7 +67,7 @@ pub struct OutboxItem {
     pub local_id: String,
     pub chat_id: ChatId,
     pub text: String,
-    pub status: OutboxStatus,
+    pub status: OutboxState,
     pub last_error: Option<String>,
     pub created_at: UnixMillis,
 }
@@ -139,21 +85,14 @@ pub struct ChatWindowView {
     pub has_more_after: bool,
 }
 
-/// An inclusive seq range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct SeqSpan {
-    pub from: Seq,
-    pub to: Seq,
-}
-
 /// What is cached of one chat, for the cache map strip.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheMapView {
     pub chat_id: ChatId,
     /// The map covers `1 ..= last_seq`.
     pub last_seq: Seq,
-    pub cached: Vec<SeqSpan>,
-    pub missing: Vec<SeqSpan>,
+    pub cached: Vec<SeqRange>,
+    pub missing: Vec<SeqRange>,
     pub cached_count: u64,
 }
 
@@ -165,7 +104,7 @@ pub struct ResyncOutcome {
     pub changes_applied: u64,
     pub gaps_before: usize,
     pub gaps_after: usize,
-    pub state: ChatSyncState,
+    pub state: SyncState,
     /// Set when this was a full reload of the chat (never by default), with the reason.
     pub full_reload: Option<String>,
 }
@@ -200,12 +139,12 @@ pub enum UiEvent {
     /// those seqs with `items` (which cover the span exactly).
     WindowChanged {
         chat_id: ChatId,
-        span: SeqSpan,
+        span: SeqRange,
         items: Vec<WindowItem>,
     },
     SyncState {
         chat_id: ChatId,
-        state: ChatSyncState,
+        state: SyncState,
     },
     /// Missing messages of this chat are being fetched (the only time the indicator may show).
     FetchStarted {
@@ -272,6 +211,7 @@ impl std::fmt::Display for IpcError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use roost_proto::ChatId;
 
     #[test]
     fn offline_coverage_of_counts() {
@@ -307,7 +247,7 @@ mod tests {
             r#"{"type":"gap","from":3,"to":5}"#
         );
         assert_eq!(
-            serde_json::to_string(&WindowAnchor::Around { seq: 7 }).unwrap(),
+            serde_json::to_string(&Anchor::Around { seq: 7 }).unwrap(),
             r#"{"type":"around","seq":7}"#
         );
     }

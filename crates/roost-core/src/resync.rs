@@ -1,0 +1,456 @@
+//! Chat-scoped resync and older history: the fetch jobs of a chat (single-flight through
+//! [`crate::engine::single_flight`]), their fetch window (FetchStarted/FetchFinished), the
+//! changes pass over the cached span, the fetch of exactly the missing seqs, and re-validation.
+
+use crate::api::Api;
+use crate::engine::{Inner, single_flight};
+use crate::error::{Error, ErrorCode, Result};
+use crate::events::{ClientEvent, LoadOlderReport, ResyncReport};
+use crate::ranges::{self, SeqRange, sync_plan};
+use crate::store::{CursorRule, IngestOptions, IngestResult, Position};
+use crate::sync_state::SyncInput;
+use roost_proto::{
+    ChangesQuery, ChangesResponse, ChatId, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+    MAX_SEQ_RANGES_PER_REQUEST, MessagesPage, RangeQuery,
+};
+use std::sync::Arc;
+
+/// Single-flight entry point: joins the running resync of `chat` or starts one (in its own
+/// task, so a caller that goes away does not cancel it).
+pub(crate) async fn resync(inner: &Arc<Inner>, chat: ChatId) -> Result<ResyncReport> {
+    resync_job(inner, chat, None).await
+}
+
+/// A resync, followed — with `older_within` — by one page of older history when the chat then
+/// holds fewer than that many messages and history lies above them, in one fetch window.
+pub(crate) async fn resync_job(
+    inner: &Arc<Inner>,
+    chat: ChatId,
+    older_within: Option<u32>,
+) -> Result<ResyncReport> {
+    single_flight(
+        inner,
+        |jobs| &mut jobs.resync,
+        chat,
+        move |inner| async move { run_resync(&inner, chat, older_within).await },
+    )
+    .await
+}
+
+/// Whether the first screen has room for a page of older history: history lies above the
+/// oldest cached message and fewer than `limit` messages are cached.
+pub(crate) fn wants_older_page(runs: &[SeqRange], limit: u32) -> bool {
+    runs.first().is_some_and(|r| r.start > 1) && ranges::cached_count(runs) < u64::from(limit)
+}
+
+/// The fetch window of one job: FetchStarted once, before its first fetch of missing seqs,
+/// FetchFinished once at its end, whatever the job fetches in between.
+struct FetchScope<'a> {
+    inner: &'a Inner,
+    chat: ChatId,
+    started: bool,
+    /// The chat was put `SYNCING` by this window.
+    syncing: bool,
+    fetched: u64,
+}
+
+impl<'a> FetchScope<'a> {
+    fn new(inner: &'a Inner, chat: ChatId) -> Self {
+        FetchScope {
+            inner,
+            chat,
+            started: false,
+            syncing: false,
+            fetched: 0,
+        }
+    }
+
+    /// Opens the window; `syncing`: the fetch repairs missing messages (a resync), so the chat
+    /// goes `SYNCING`; a page of older history does not change the sync state.
+    async fn start(&mut self, syncing: bool) -> Result<()> {
+        if !self.started {
+            self.started = true;
+            self.inner
+                .emit(ClientEvent::FetchStarted { chat_id: self.chat });
+        }
+        if syncing && !self.syncing {
+            self.syncing = true;
+            self.inner
+                .sync_input(self.chat, SyncInput::FetchStarted, Some(true))
+                .await?;
+        }
+        Ok(())
+    }
+    /// Emits FetchFinished once (if a fetch started).
+    fn finish(&mut self) {
+        if self.started {
+            self.started = false;
+            self.inner.emit(ClientEvent::FetchFinished {
+                chat_id: self.chat,
+                fetched: self.fetched,
+            });
+        }
+    }
+}
+
+async fn ingest_page(
+    inner: &Inner,
+    chat: ChatId,
+    page: &MessagesPage,
+    cursor: CursorRule,
+    count_unread: bool,
+) -> Result<IngestResult> {
+    let mut opts = IngestOptions::new(cursor);
+    opts.position = Some(Position {
+        last_seq: page.last_seq,
+        rev: page.rev,
+    });
+    opts.count_unread = count_unread;
+    opts.me = inner.me();
+    let res = inner.store().ingest(chat, &page.messages, &opts).await?;
+    inner.mark_known(chat);
+    if !res.changed.is_empty() {
+        inner.emit(ClientEvent::MessagesChanged {
+            chat_id: chat,
+            seqs: res.changed.clone(),
+        });
+    }
+    Ok(res)
+}
+
+/// Fetches `range` with forward pages of `page_size`, merging each page in one transaction.
+/// Returns (messages received, first page's rev).
+async fn fetch_range(
+    inner: &Inner,
+    api: &Api,
+    chat: ChatId,
+    range: SeqRange,
+    count_unread: bool,
+) -> Result<(u64, Option<u64>)> {
+    let mut from = range.start;
+    let mut received = 0;
+    let mut first_rev = None;
+    loop {
+        let q = RangeQuery {
+            from_seq: Some(from),
+            to_seq: Some(range.end),
+            before_seq: None,
+            limit: Some(inner.config().page_size.min(MAX_PAGE_SIZE)),
+        };
+        let page = api.range(chat, &q).await?;
+        first_rev.get_or_insert(page.rev);
+        received += page.messages.len() as u64;
+        ingest_page(inner, chat, &page, CursorRule::Keep, count_unread).await?;
+        match page.next_from_seq {
+            Some(n) if n <= range.end && !page.messages.is_empty() => from = n,
+            _ => break,
+        }
+    }
+    Ok((received, first_rev))
+}
+
+async fn run_resync(
+    inner: &Arc<Inner>,
+    chat: ChatId,
+    older_within: Option<u32>,
+) -> Result<ResyncReport> {
+    let _permit = inner.sync_permit().await?;
+    let (api, figs) = inner.api().scoped();
+    let mut scope = FetchScope::new(inner, chat);
+    let mut result = resync_steps(inner, &api, chat, &mut scope).await;
+    if let (Ok(_), Some(limit)) = (&result, older_within) {
+        // The first screen's older page, in the same fetch window (no hide-then-show).
+        let wanted = inner
+            .store()
+            .runs(chat)
+            .await
+            .map(|runs| wants_older_page(&runs, limit));
+        if let Err(e) = match wanted {
+            Ok(true) => older_page_steps(inner, &api, chat, &mut scope)
+                .await
+                .map(|_| ()),
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        } {
+            tracing::debug!(%chat, error = %e, "loading the first page of older history failed");
+        }
+        if let Ok(report) = &mut result {
+            report.messages_fetched = scope.fetched;
+        }
+    }
+    scope.finish();
+    if let Ok(report) = &mut result
+        && let Err(e) = revalidate(inner, chat, report).await
+    {
+        result = Err(e);
+    }
+    let figures = figs.snapshot();
+    match result {
+        Ok(mut report) => {
+            report.requests = figures.requests;
+            report.bytes_received = figures.bytes_received;
+            tracing::info!(%chat, gaps_before = report.gaps_before, gaps_after = report.gaps_after,
+                fetched = report.messages_fetched, changes = report.changes_applied,
+                requests = report.requests, bytes = report.bytes_received, "resync finished");
+            Ok(report)
+        }
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            // Not a chat of ours (or it does not exist): drop a row we only guessed at.
+            let _ = inner.store().forget_empty_chat(chat).await;
+            Err(e)
+        }
+        Err(e) => {
+            tracing::info!(%chat, error = %e, "resync failed; the chat stays flagged for a later resync");
+            // The flag stays set: a later resync (reconnect, next open) resumes from the store.
+            let _ = inner
+                .sync_input(chat, SyncInput::ResyncFailed, Some(true))
+                .await;
+            inner.emit_chat(chat).await;
+            Err(e)
+        }
+    }
+}
+
+async fn resync_steps(
+    inner: &Arc<Inner>,
+    api: &Api,
+    chat: ChatId,
+    scope: &mut FetchScope<'_>,
+) -> Result<ResyncReport> {
+    let store = inner.store();
+    // Persist the intent first: a crash from here on resumes from the store alone. (A chat the
+    // cache never heard of gets its row here; the server answers not_found if we are no member.)
+    store.flag_needs_resync(chat).await?;
+    let rec = store
+        .chat(chat)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
+    let runs = store.runs(chat).await?;
+    let plan = sync_plan(&runs, rec.server_last_seq);
+    let mut report = ResyncReport {
+        chat_id: chat,
+        gaps_before: plan.missing.len() + plan.newest_page as usize,
+        gaps_after: 0,
+        missing_before: plan.missing.iter().map(SeqRange::len).sum::<u64>()
+            + if plan.newest_page {
+                rec.server_last_seq.min(DEFAULT_PAGE_SIZE as u64)
+            } else {
+                0
+            },
+        messages_fetched: 0,
+        changes_applied: 0,
+        revalidation_fetched: 0,
+        requests: 0,
+        bytes_received: 0,
+        full_reload: None,
+        revalidated: None,
+        state: rec.sync_state,
+    };
+    if let Some(reason) = &rec.full_reload_reason {
+        tracing::warn!(%chat, %reason, "full resync of this chat: its cached copy was lost");
+        report.full_reload = Some(reason.clone());
+    }
+
+    // 1. Changes since the cursor, restricted to the cached span.
+    if let (Some(lo), Some(hi)) = (runs.first().map(|r| r.start), runs.last().map(|r| r.end)) {
+        let span = SeqRange::new(lo, hi);
+        let mut since = rec.changes_cursor;
+        loop {
+            let q = ChangesQuery {
+                since_rev: since,
+                min_seq: Some(lo),
+                max_seq: Some(hi),
+                limit: Some(inner.config().page_size.min(MAX_PAGE_SIZE)),
+            };
+            match api.changes(chat, &q).await? {
+                ChangesResponse::Changes {
+                    last_seq,
+                    rev,
+                    messages,
+                    next_since_rev,
+                    ..
+                } => {
+                    let mut opts = IngestOptions::new(CursorRule::Keep);
+                    opts.position = Some(Position { last_seq, rev });
+                    opts.me = inner.me();
+                    let res = store.ingest(chat, &messages, &opts).await?;
+                    inner.mark_known(chat);
+                    report.changes_applied += messages.len() as u64;
+                    if !res.changed.is_empty() {
+                        inner.emit(ClientEvent::MessagesChanged {
+                            chat_id: chat,
+                            seqs: res.changed,
+                        });
+                    }
+                    match next_since_rev {
+                        Some(n) if n > since => since = n,
+                        Some(_) => {
+                            return Err(Error::ProtocolViolation(
+                                "changes cursor does not advance".into(),
+                            ));
+                        }
+                        None => {
+                            store.advance_cursor_after_changes(chat, span, rev).await?;
+                            break;
+                        }
+                    }
+                }
+                ChangesResponse::TooOld {
+                    last_seq,
+                    rev,
+                    oldest_since_rev,
+                    ..
+                } => {
+                    let reason = format!(
+                        "changes journal starts at rev {oldest_since_rev}, our cursor is {since}: re-validating the {} cached run(s) with the range endpoint",
+                        runs.len()
+                    );
+                    tracing::warn!(%chat, %reason, "changes too old");
+                    store
+                        .record_position(chat, Position { last_seq, rev })
+                        .await?;
+                    report.revalidated = Some(reason);
+                    let mut first_rev = None;
+                    for run in &runs {
+                        let (n, r) = fetch_range(inner, api, chat, *run, false).await?;
+                        report.revalidation_fetched += n;
+                        if first_rev.is_none() {
+                            first_rev = r;
+                        }
+                    }
+                    // Like a complete changes pass: only if the cached span is still the one
+                    // re-validated (anything cached meanwhile outside it was not covered).
+                    if let Some(r) = first_rev {
+                        store.advance_cursor_after_changes(chat, span, r).await?;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    // 2–3. Fetch only what is missing (recomputed: changes may have filled some). A few rounds
+    // pick up messages created while we fetch.
+    for _round in 0..3 {
+        let rec = store
+            .chat(chat)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
+        let runs = store.runs(chat).await?;
+        let plan = sync_plan(&runs, rec.server_last_seq);
+        if runs.is_empty() {
+            // Empty cache: the newest page only; older history loads on demand. Asked even when
+            // the chat was last seen empty: a resync re-validates against the server, and the
+            // answer for an empty chat is one small page.
+            scope.start(true).await?;
+            let q = RangeQuery {
+                limit: Some(DEFAULT_PAGE_SIZE),
+                ..Default::default()
+            };
+            let page = api.range(chat, &q).await?;
+            report.messages_fetched += page.messages.len() as u64;
+            scope.fetched += page.messages.len() as u64;
+            ingest_page(inner, chat, &page, CursorRule::Snapshot(page.rev), false).await?;
+            if page.messages.is_empty() {
+                break;
+            }
+            continue;
+        }
+        if plan.missing.is_empty() {
+            break;
+        }
+        scope.start(true).await?;
+        // Exactly the missing seqs: scattered gaps packed into `seqs` lists of up to a page
+        // each (a long gap is split across lists), each list one request, merged in one
+        // transaction.
+        let page = inner.config().page_size.clamp(1, MAX_PAGE_SIZE) as u64;
+        for batch in ranges::pack_batches(&plan.missing, page, MAX_SEQ_RANGES_PER_REQUEST) {
+            let page = api.listed(chat, &batch).await?;
+            let n = page.messages.len() as u64;
+            ingest_page(inner, chat, &page, CursorRule::Keep, true).await?;
+            report.messages_fetched += n;
+            scope.fetched += n;
+        }
+    }
+
+    Ok(report)
+}
+
+/// 4. Re-validates after the fetch window closed; clears OUT_OF_SYNC only if it passes.
+async fn revalidate(inner: &Inner, chat: ChatId, report: &mut ResyncReport) -> Result<()> {
+    let store = inner.store();
+    report.state = store.finish_resync(chat).await?;
+    let rec = store
+        .chat(chat)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
+    let runs = store.runs(chat).await?;
+    report.gaps_after = sync_plan(&runs, rec.server_last_seq).missing.len();
+    inner.emit(ClientEvent::SyncStateChanged {
+        chat_id: chat,
+        state: report.state,
+    });
+    inner.emit(ClientEvent::ChatUpdated { chat: rec });
+    Ok(())
+}
+
+/// Single-flight like [`resync`]: concurrent calls for one chat share one fetch, and it never
+/// runs at once with a resync of the chat.
+pub(crate) async fn load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadOlderReport> {
+    single_flight(
+        inner,
+        |jobs| &mut jobs.older,
+        chat,
+        |inner| async move { run_load_older(&inner, chat).await },
+    )
+    .await
+}
+
+async fn run_load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadOlderReport> {
+    let (api, figs) = inner.api().scoped();
+    let mut scope = FetchScope::new(inner, chat);
+    let result = older_page_steps(inner, &api, chat, &mut scope).await;
+    scope.finish();
+    let reached_start = result?;
+    let f = figs.snapshot();
+    Ok(LoadOlderReport {
+        chat_id: chat,
+        fetched: scope.fetched,
+        reached_start,
+        requests: f.requests,
+        bytes_received: f.bytes_received,
+    })
+}
+
+/// One page of history directly above the oldest cached message (the newest page for an empty
+/// cache), merged in one transaction, inside `scope`'s fetch window. Returns whether seq 1 is
+/// cached now.
+async fn older_page_steps(
+    inner: &Arc<Inner>,
+    api: &Api,
+    chat: ChatId,
+    scope: &mut FetchScope<'_>,
+) -> Result<bool> {
+    let runs = inner.store().runs(chat).await?;
+    let before = runs.first().map(|r| r.start);
+    if before == Some(1) {
+        return Ok(true);
+    }
+    scope.start(false).await?;
+    let q = RangeQuery {
+        before_seq: before,
+        limit: Some(DEFAULT_PAGE_SIZE),
+        ..Default::default()
+    };
+    let page = api.range(chat, &q).await?;
+    let cursor = if before.is_none() {
+        CursorRule::Snapshot(page.rev)
+    } else {
+        CursorRule::Keep
+    };
+    ingest_page(inner, chat, &page, cursor, false).await?;
+    scope.fetched += page.messages.len() as u64;
+    inner.emit_chat(chat).await;
+    let runs = inner.store().runs(chat).await?;
+    Ok(runs.first().is_some_and(|r| r.start == 1))
+}

@@ -1,0 +1,153 @@
+//! The cached-runs index in SQL: reading all runs, the tail, or only the runs a write touches,
+//! and rewriting exactly the rows that changed.
+
+use super::*;
+
+pub(super) async fn load_runs(
+    conn: &mut sqlx::SqliteConnection,
+    chat: ChatId,
+) -> Result<Vec<SeqRange>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT start_seq, end_seq FROM cached_runs WHERE chat_id = ? ORDER BY start_seq",
+    )
+    .bind(chat.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let runs: Vec<SeqRange> = rows
+        .into_iter()
+        .map(|(a, b)| SeqRange {
+            start: u(a),
+            end: u(b),
+        })
+        .collect();
+    if !ranges::is_canonical(&runs) {
+        return Err(Error::CacheCorrupt(format!(
+            "cached runs of chat {chat} overlap"
+        )));
+    }
+    Ok(runs)
+}
+
+/// The last (at most two) runs of the chat, ascending: enough to know the local max and whether
+/// the cache has a hole (canonical runs: two runs ⇔ a gap), in O(log n).
+pub(super) async fn load_tail_runs(
+    conn: &mut sqlx::SqliteConnection,
+    chat: ChatId,
+) -> Result<Vec<SeqRange>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT start_seq, end_seq FROM cached_runs WHERE chat_id = ? ORDER BY start_seq DESC LIMIT 2",
+    )
+    .bind(chat.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut runs: Vec<SeqRange> = rows
+        .into_iter()
+        .rev()
+        .map(|(a, b)| SeqRange {
+            start: u(a),
+            end: u(b),
+        })
+        .collect();
+    if !ranges::is_canonical(&runs) {
+        return Err(Error::CacheCorrupt(format!(
+            "cached runs of chat {chat} overlap"
+        )));
+    }
+    runs.shrink_to_fit();
+    Ok(runs)
+}
+
+/// The runs a write of seqs within `lo ..= hi` can merge with: the run starting before `lo`
+/// (if it reaches `lo - 1`) and every run starting within `lo ..= hi + 1`. Runs outside can
+/// neither change nor be merged, so they are never read or rewritten.
+pub(super) async fn load_runs_touching(
+    conn: &mut sqlx::SqliteConnection,
+    chat: ChatId,
+    lo: Seq,
+    hi: Seq,
+) -> Result<Vec<SeqRange>> {
+    let chat_s = chat.to_string();
+    let mut runs = Vec::new();
+    let before: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT start_seq, end_seq FROM cached_runs WHERE chat_id = ? AND start_seq < ? ORDER BY start_seq DESC LIMIT 1",
+    )
+    .bind(&chat_s)
+    .bind(i(lo))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((start, end)) = before
+        && u(end).saturating_add(1) >= lo
+    {
+        runs.push(SeqRange {
+            start: u(start),
+            end: u(end),
+        });
+    }
+    if hi >= lo {
+        let within: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT start_seq, end_seq FROM cached_runs WHERE chat_id = ? AND start_seq >= ? AND start_seq <= ? ORDER BY start_seq",
+        )
+        .bind(&chat_s)
+        .bind(i(lo))
+        .bind(i(hi.saturating_add(1)))
+        .fetch_all(&mut *conn)
+        .await?;
+        runs.extend(within.into_iter().map(|(a, b)| SeqRange {
+            start: u(a),
+            end: u(b),
+        }));
+    }
+    if !ranges::is_canonical(&runs) {
+        return Err(Error::CacheCorrupt(format!(
+            "cached runs of chat {chat} overlap"
+        )));
+    }
+    Ok(runs)
+}
+
+/// Replaces the runs `old` (as read by [`load_runs_touching`]) with `new` (the same runs after
+/// the write merged seqs into them), writing only rows that changed.
+pub(super) async fn replace_runs(
+    tx: &mut Transaction<'_, Sqlite>,
+    chat: ChatId,
+    old: &[SeqRange],
+    new: &[SeqRange],
+) -> Result<()> {
+    let chat_s = chat.to_string();
+    for run in old.iter().filter(|run| !new.contains(run)) {
+        sqlx::query("DELETE FROM cached_runs WHERE chat_id = ? AND start_seq = ?")
+            .bind(&chat_s)
+            .bind(i(run.start))
+            .execute(&mut **tx)
+            .await?;
+    }
+    for run in new.iter().filter(|run| !old.contains(run)) {
+        sqlx::query("INSERT INTO cached_runs(chat_id, start_seq, end_seq) VALUES (?, ?, ?)")
+            .bind(&chat_s)
+            .bind(i(run.start))
+            .bind(i(run.end))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn write_runs(
+    tx: &mut Transaction<'_, Sqlite>,
+    chat: ChatId,
+    runs: &[SeqRange],
+) -> Result<()> {
+    sqlx::query("DELETE FROM cached_runs WHERE chat_id = ?")
+        .bind(chat.to_string())
+        .execute(&mut **tx)
+        .await?;
+    for r in runs {
+        sqlx::query("INSERT INTO cached_runs(chat_id, start_seq, end_seq) VALUES (?, ?, ?)")
+            .bind(chat.to_string())
+            .bind(i(r.start))
+            .bind(i(r.end))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
