@@ -3,11 +3,11 @@
 //! types of `roost_proto::app`.
 
 use crate::error::{ShellError, ShellResult};
-use crate::mapping;
 use crate::session::{AppState, Credentials};
-use roost_proto::app::{
-    AppStatus, CacheMapView, ChatEntry, ChatWindowView, LoadOlderOutcome, OutboxItem,
-    ResyncOutcome, UiEvent, WindowAnchor,
+use roost_core::app_view;
+use roost_model::app::{
+    Anchor, AppStatus, CacheMapView, ChatEntry, ChatWindowView, LoadOlderOutcome, OutboxItem,
+    ResyncOutcome, UiEvent,
 };
 use roost_proto::{ChatId, Message, MessageId};
 use tauri::ipc::Channel;
@@ -56,7 +56,7 @@ pub async fn chats(state: State<'_, AppState>) -> ShellResult<Vec<ChatEntry>> {
         .chats()
         .await?
         .iter()
-        .map(mapping::chat_entry)
+        .map(app_view::chat_entry)
         .collect())
 }
 
@@ -66,13 +66,11 @@ pub async fn chats(state: State<'_, AppState>) -> ShellResult<Vec<ChatEntry>> {
 pub async fn open_chat(
     state: State<'_, AppState>,
     chat_id: ChatId,
-    anchor: WindowAnchor,
+    anchor: Anchor,
 ) -> ShellResult<ChatWindowView> {
     let client = state.client().await?;
-    let window = client
-        .open_chat(chat_id, mapping::anchor(anchor), OPEN_WINDOW_LIMIT)
-        .await?;
-    Ok(mapping::chat_window(window))
+    let window = client.open_chat(chat_id, anchor, OPEN_WINDOW_LIMIT).await?;
+    Ok(app_view::chat_window(window))
 }
 
 #[tauri::command]
@@ -87,7 +85,7 @@ pub async fn close_chat(state: State<'_, AppState>, chat_id: ChatId) -> ShellRes
 pub async fn cached_window(
     state: State<'_, AppState>,
     chat_id: ChatId,
-    anchor: WindowAnchor,
+    anchor: Anchor,
     limit: u32,
 ) -> ShellResult<ChatWindowView> {
     if limit == 0 || limit > MAX_WINDOW_LIMIT {
@@ -96,10 +94,8 @@ pub async fn cached_window(
         )));
     }
     let client = state.client().await?;
-    Ok(mapping::chat_window(
-        client
-            .window(chat_id, mapping::anchor(anchor), limit)
-            .await?,
+    Ok(app_view::chat_window(
+        client.window(chat_id, anchor, limit).await?,
     ))
 }
 
@@ -123,7 +119,7 @@ pub async fn load_older(
 pub async fn resync(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<ResyncOutcome> {
     let client = state.client().await?;
     let report = client.resync(chat_id).await?;
-    Ok(mapping::resync_outcome(&report))
+    Ok(app_view::resync_outcome(&report))
 }
 
 #[tauri::command]
@@ -136,7 +132,7 @@ pub async fn send(
         return Err(ShellError::InvalidInput("the message is empty".into()));
     }
     let client = state.client().await?;
-    Ok(mapping::outbox_item(&client.send(chat_id, &text).await?))
+    Ok(app_view::outbox_item(&client.send(chat_id, &text).await?))
 }
 
 #[tauri::command]
@@ -166,13 +162,15 @@ pub async fn delete(
 #[tauri::command]
 pub async fn retry_failed(state: State<'_, AppState>, local_id: String) -> ShellResult<OutboxItem> {
     let client = state.client().await?;
-    Ok(mapping::outbox_item(&client.retry_failed(&local_id).await?))
+    Ok(app_view::outbox_item(
+        &client.retry_failed(&local_id).await?,
+    ))
 }
 
 #[tauri::command]
 pub async fn cache_map(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<CacheMapView> {
     let client = state.client().await?;
-    Ok(mapping::cache_map(
+    Ok(app_view::cache_map(
         chat_id,
         &client.cache_map(chat_id).await?,
     ))

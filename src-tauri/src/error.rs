@@ -1,9 +1,9 @@
 //! The one error type of the shell's commands, serialized for the UI as
-//! `roost_proto::app::IpcError` (`{kind, message}`): the UI matches on `kind`, never on text.
+//! `roost_model::app::IpcError` (`{kind, message}`): the UI matches on `kind`, never on text.
 //! Messages must never carry the bearer token.
 
+use roost_model::app::{IpcError, IpcErrorKind};
 use roost_proto::ErrorKind;
-use roost_proto::app::{IpcError, IpcErrorKind};
 use serde::{Serialize, Serializer};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! Roost's desktop shell: the only crate that knows Tauri. A thin adapter: it starts the
 //! `roost-core` client with the app, exposes its API as commands (`commands`), forwards its
-//! events to the UI as ordered changes over a Tauri channel (`session`), maps core types onto
-//! the IPC types of `roost_proto::app` (`mapping`), and adds what desktop users expect
+//! events to the UI as ordered changes over a Tauri channel (`session`), speaking the IPC contract of
+//! `roost_model::app` (the core's `app_view` builds its shapes), and adds what desktop users expect
 //! (`desktop`: unread count in the title, notifications; plugins: single instance, remembered
 //! window geometry, logs in the app log dir).
 //!
@@ -11,7 +11,6 @@ mod cache_commands;
 mod commands;
 mod desktop;
 pub mod error;
-pub mod mapping;
 mod session;
 
 use session::{AppState, Credentials};

@@ -7,9 +7,9 @@
 
 use crate::desktop::DesktopEffects;
 use crate::error::{ShellError, ShellResult};
-use crate::mapping;
+use roost_core::app_view;
 use roost_core::{Client, ClientConfig, ClientEvent};
-use roost_proto::app::{AppStatus, SeqSpan, UiEvent};
+use roost_model::app::{AppStatus, UiEvent};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -294,9 +294,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Core events → UI changes, in order. `MessagesChanged` becomes one `WindowChanged` per
-/// contiguous span, read back from the cache (every message an event mentions is already
-/// cached). Falling behind the core's broadcast tells the UI to reload instead of guessing.
+/// Core events → UI changes, in order ([`app_view::ui_events`]: changed spans are read back from
+/// the cache). Falling behind the core's broadcast tells the UI to reload instead of guessing.
 async fn forward_events(
     app: AppHandle,
     client: Client,
@@ -320,58 +319,11 @@ async fn forward_events(
             }
             Err(broadcast::error::RecvError::Closed) => break,
         };
-        match event {
-            ClientEvent::ChatUpdated { chat } => {
-                desktop.chat_updated(&chat);
-                channel.send(UiEvent::ChatUpdated {
-                    chat: mapping::chat_entry(&chat),
-                });
-            }
-            ClientEvent::MessagesChanged { chat_id, seqs } => {
-                for span in mapping::contiguous_spans(&seqs) {
-                    match client.cached_messages(chat_id, span.from, span.to).await {
-                        Ok(cached) => channel.send(UiEvent::WindowChanged {
-                            chat_id,
-                            span,
-                            items: mapping::span_items(span, cached),
-                        }),
-                        Err(e) => {
-                            tracing::warn!(%chat_id, error = %e, "could not read changed messages back from the cache");
-                            channel.send(UiEvent::Reload);
-                        }
-                    }
-                }
-            }
-            ClientEvent::SyncStateChanged { chat_id, state } => {
-                channel.send(UiEvent::SyncState {
-                    chat_id,
-                    state: mapping::sync_state(state),
-                });
-            }
-            ClientEvent::FetchStarted { chat_id } => {
-                channel.send(UiEvent::FetchStarted { chat_id })
-            }
-            ClientEvent::FetchFinished { chat_id, fetched } => {
-                channel.send(UiEvent::FetchFinished { chat_id, fetched })
-            }
-            ClientEvent::Connection { online } => channel.send(UiEvent::Connection { online }),
-            ClientEvent::OutboxChanged { entry, message } => {
-                if let Some(message) = &message {
-                    let span = SeqSpan {
-                        from: message.seq,
-                        to: message.seq,
-                    };
-                    channel.send(UiEvent::WindowChanged {
-                        chat_id: message.chat_id,
-                        span,
-                        items: mapping::span_items(span, vec![message.clone()]),
-                    });
-                }
-                channel.send(UiEvent::Outbox {
-                    item: mapping::outbox_item(&entry),
-                    message,
-                });
-            }
+        if let ClientEvent::ChatUpdated { chat } = &event {
+            desktop.chat_updated(chat);
+        }
+        for ui_event in app_view::ui_events(&client, event).await {
+            channel.send(ui_event);
         }
     }
 }

@@ -1,47 +1,21 @@
-//! The app root: holds the UI state as signals, applies the shell's events (changes) to it,
-//! and wires the presentational components to `ipc`. The view rules themselves are in
-//! `logic` (pure, tested natively).
+//! The app root: holds the UI state ([`UiState`]) in a signal, feeds it the shell's events
+//! through its reducer, performs the effects the reducer asks for, and wires the presentational
+//! components to `ipc`. The state rules are in `state`, the view rules in `logic` (both pure,
+//! tested natively).
 
 use crate::components::*;
 use crate::ipc;
-use crate::logic::{self, FetchTracker, ViewReadiness};
+use crate::logic;
+use crate::state::{Effect, UiState};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use roost_proto::app::{
-    AppStatus, CacheMapView, ChatEntry, ChatWindowView, IpcErrorKind, OutboxItem, OutboxStatus,
-    UiEvent, WindowAnchor, WindowItem,
+use roost_model::app::{
+    Anchor, AppStatus, CacheMapView, ChatEntry, IpcErrorKind, UiEvent, WindowItem,
 };
-use roost_proto::{ChatId, Message, Seq};
+use roost_model::window;
+use roost_proto::{ChatId, Message};
 use std::time::Duration;
-
-/// The open chat as the view holds it.
-#[derive(Debug, Clone, PartialEq)]
-struct OpenChat {
-    chat: ChatEntry,
-    items: Vec<WindowItem>,
-    pending: Vec<OutboxItem>,
-    has_more_before: bool,
-    has_more_after: bool,
-    /// `to` of the OlderHistory skeleton whose page was last requested (one request per shape).
-    older_requested: Option<Seq>,
-    /// First seq before which a cached page was last requested.
-    cached_page_requested: Option<Seq>,
-}
-
-impl OpenChat {
-    fn from_window(window: ChatWindowView) -> OpenChat {
-        OpenChat {
-            chat: window.chat,
-            items: window.items,
-            pending: window.pending,
-            has_more_before: window.has_more_before,
-            has_more_after: window.has_more_after,
-            older_requested: None,
-            cached_page_requested: None,
-        }
-    }
-}
 
 /// Every piece of UI state; `Copy`, shared through context.
 #[derive(Debug, Clone, Copy)]
@@ -49,10 +23,8 @@ struct Model {
     status: RwSignal<Option<AppStatus>>,
     online: RwSignal<bool>,
     offline_since: RwSignal<Option<f64>>,
-    chats: RwSignal<Vec<ChatEntry>>,
-    selected: RwSignal<Option<ChatId>>,
-    open: RwSignal<Option<OpenChat>>,
-    fetch: RwSignal<FetchTracker>,
+    /// Chats, the selected and open chat, fetch trackers: changed only through its reducer.
+    state: RwSignal<UiState>,
     /// Bumped by timers so time-based rules (indicator delay, offline banner) re-evaluate.
     clock: RwSignal<f64>,
     cache_map: RwSignal<Option<CacheMapView>>,
@@ -74,10 +46,7 @@ impl Model {
             status: RwSignal::new(None),
             online: RwSignal::new(false),
             offline_since: RwSignal::new(None),
-            chats: RwSignal::new(Vec::new()),
-            selected: RwSignal::new(None),
-            open: RwSignal::new(None),
-            fetch: RwSignal::new(FetchTracker::default()),
+            state: RwSignal::new(UiState::default()),
             clock: RwSignal::new(0.0),
             cache_map: RwSignal::new(None),
             resync_busy: RwSignal::new(false),
@@ -93,8 +62,11 @@ impl Model {
     }
 
     fn open_chat_id(&self) -> Option<ChatId> {
-        self.open
-            .with_untracked(|o| o.as_ref().map(|o| o.chat.chat_id))
+        self.state.with_untracked(UiState::open_chat_id)
+    }
+
+    fn selected(&self) -> Option<ChatId> {
+        self.state.with_untracked(|s| s.selected)
     }
 
     fn tick_after(&self, ms: f64) {
@@ -106,25 +78,18 @@ impl Model {
     }
 }
 
-fn sort_chats(chats: &mut [ChatEntry]) {
-    chats.sort_by(|a, b| {
-        b.last_message_at
-            .cmp(&a.last_message_at)
-            .then_with(|| a.title.cmp(&b.title))
-    });
-}
-
 fn show_error(model: Model, error: &roost_proto::app::IpcError) {
     model.notice.set(Some(error.message.clone()));
 }
 
 async fn reload_chats(model: Model) {
     match ipc::chats().await {
-        Ok(mut chats) => {
-            sort_chats(&mut chats);
-            model.chats.set(chats);
+        Ok(chats) => {
+            let now = ipc::now_ms();
+            model.state.update(|s| s.chats_reloaded(chats, now));
+            model.tick_after(0.0);
         }
-        Err(e) if e.kind == IpcErrorKind::NotSignedIn => model.chats.set(Vec::new()),
+        Err(e) if e.kind == IpcErrorKind::NotSignedIn => model.state.update(|s| s.chats.clear()),
         Err(e) => show_error(model, &e),
     }
 }
@@ -158,119 +123,71 @@ fn scroll_to_bottom(model: Model) {
 
 /// Changes the open chat's rows with `change`, keeping what the user looks at in place: at the
 /// bottom when following, else the first visible row's seq at the same offset.
-fn change_rows(model: Model, change: impl FnOnce(&mut OpenChat) -> bool) {
+fn change_rows(model: Model, change: impl FnOnce(&mut UiState) -> bool) {
     let follow = model.follow.get_untracked();
     let scroll_top = model.scroll_top.get_untracked();
-    let anchor = model.open.with_untracked(|open| {
-        let open = open.as_ref()?;
-        logic::scroll_anchor(&logic::rows(&open.items, &open.pending), scroll_top)
-    });
+    let anchor = model
+        .state
+        .with_untracked(|state| logic::scroll_anchor(&state.rows(), scroll_top));
     let mut changed = false;
-    model.open.update(|open| {
-        if let Some(open) = open.as_mut() {
-            changed = change(open);
-        }
-    });
+    model.state.update(|state| changed = change(state));
     if !changed {
         return;
     }
     if follow {
         scroll_to_bottom(model);
     } else if let Some((seq, offset)) = anchor {
-        let new_index = model.open.with_untracked(|open| {
-            open.as_ref()
-                .and_then(|o| logic::row_index_of_seq(&logic::rows(&o.items, &o.pending), seq))
-        });
+        let new_index = model
+            .state
+            .with_untracked(|state| logic::row_index_of_seq(&state.rows(), seq));
         if let Some(index) = new_index {
             scroll_to(model, index as f64 * logic::ROW_HEIGHT_PX + offset);
         }
     }
 }
 
+/// Feeds one shell event to the state's reducer and performs the effects it asks for.
 fn apply_event(model: Model, event: UiEvent) {
-    match event {
-        UiEvent::ChatUpdated { chat } => {
-            let chat_id = chat.chat_id;
-            model.chats.update(|chats| {
-                match chats.iter_mut().find(|c| c.chat_id == chat_id) {
-                    Some(existing) => *existing = chat.clone(),
-                    None => chats.push(chat.clone()),
-                }
-                sort_chats(chats);
-            });
-            if model.open_chat_id() == Some(chat_id) {
-                let last_seq = chat.last_seq;
-                change_rows(model, move |open| {
-                    open.chat = chat;
-                    let at_newest = !open.has_more_after;
-                    logic::extend_to_last_seq(&mut open.items, last_seq, at_newest);
-                    true
-                });
-            }
-        }
-        UiEvent::WindowChanged {
-            chat_id,
-            span,
-            items,
-        } => {
-            if model.open_chat_id() == Some(chat_id) {
-                change_rows(model, move |open| {
-                    let at_newest = !open.has_more_after;
-                    logic::apply_span_change(&mut open.items, span, items, at_newest)
-                });
-                spawn_local(refresh_cache_map(model, chat_id));
-            }
-        }
-        UiEvent::SyncState { chat_id, state } => {
-            model.chats.update(|chats| {
-                if let Some(chat) = chats.iter_mut().find(|c| c.chat_id == chat_id) {
-                    chat.sync_state = state;
-                }
-            });
-        }
-        UiEvent::FetchStarted { chat_id } => {
-            if model.open_chat_id() == Some(chat_id) {
-                model.fetch.update(|f| f.started(ipc::now_ms()));
-                model.tick_after(logic::INDICATOR_DELAY_MS);
-            }
-        }
-        UiEvent::FetchFinished { chat_id, .. } => {
-            if model.open_chat_id() == Some(chat_id) {
-                model.fetch.update(FetchTracker::finished);
-                spawn_local(refresh_cache_map(model, chat_id));
-            }
-        }
-        UiEvent::Connection { online } => set_online(model, online),
-        UiEvent::Outbox { item, message } => {
-            if model.open_chat_id() == Some(item.chat_id) {
-                change_rows(model, move |open| {
-                    open.pending.retain(|p| p.local_id != item.local_id);
-                    if item.status != OutboxStatus::Delivered && message.is_none() {
-                        open.pending.push(item);
-                    }
-                    true
-                });
-            }
-        }
+    match &event {
+        UiEvent::Connection { online } => set_online(model, *online),
         UiEvent::Session { status } => {
-            let signed_in = status.signed_in;
             set_online(model, status.online);
-            model.status.set(Some(status));
-            if signed_in {
+            model.status.set(Some(status.clone()));
+        }
+        _ => {}
+    }
+    let now = ipc::now_ms();
+    let mut effects = Vec::new();
+    change_rows(model, |state| {
+        effects = state.apply(event, now);
+        effects.contains(&Effect::RowsChanged)
+    });
+    for effect in effects {
+        perform(model, effect);
+    }
+}
+
+fn perform(model: Model, effect: Effect) {
+    match effect {
+        Effect::RowsChanged => {}
+        Effect::RefreshCacheMap(chat_id) => spawn_local(refresh_cache_map(model, chat_id)),
+        Effect::TickAt(at) => model.tick_after(at - ipc::now_ms()),
+        Effect::Reload => spawn_local(async move {
+            reload_chats(model).await;
+            if let Some(chat_id) = model.selected() {
+                open_chat(model, chat_id).await;
+            }
+        }),
+        Effect::Session => {
+            if model
+                .status
+                .with_untracked(|s| s.as_ref().is_some_and(|s| s.signed_in))
+            {
                 spawn_local(reload_chats(model));
             } else {
-                model.chats.set(Vec::new());
-                model.open.set(None);
-                model.selected.set(None);
+                model.interactive.set(false);
+                model.cache_map.set(None);
             }
-        }
-        UiEvent::Reload => {
-            spawn_local(async move {
-                reload_chats(model).await;
-                if let Some(chat_id) = model.open_chat_id() {
-                    open_chat(model, chat_id).await;
-                }
-            });
         }
     }
 }
@@ -279,12 +196,6 @@ fn set_online(model: Model, online: bool) {
     model.online.set(online);
     if online {
         model.offline_since.set(None);
-        // Let skeletons in view ask again now that the server is reachable.
-        model.open.update(|open| {
-            if let Some(open) = open.as_mut() {
-                open.older_requested = None;
-            }
-        });
     } else if model.offline_since.get_untracked().is_none() {
         model.offline_since.set(Some(ipc::now_ms()));
         model.tick_after(logic::OFFLINE_BANNER_DELAY_MS);
@@ -292,12 +203,15 @@ fn set_online(model: Model, online: bool) {
 }
 
 async fn open_chat(model: Model, chat_id: ChatId) {
-    match ipc::open_chat(chat_id, WindowAnchor::Newest).await {
+    match ipc::open_chat(chat_id, Anchor::Newest).await {
         Ok(window) => {
-            if model.selected.get_untracked() != Some(chat_id) {
+            let mut taken = false;
+            model
+                .state
+                .update(|state| taken = state.window_opened(chat_id, window));
+            if !taken {
                 return;
             }
-            model.open.set(Some(OpenChat::from_window(window)));
             model.follow.set(true);
             scroll_to_bottom(model);
             // Interactive once the rows are painted (the frame after the one that scrolls).
@@ -315,19 +229,17 @@ async fn open_chat(model: Model, chat_id: ChatId) {
 }
 
 fn select_chat(model: Model, chat_id: ChatId) {
-    let previous = model.selected.get_untracked();
-    if previous == Some(chat_id) {
+    let mut previous = None;
+    model.state.update(|state| previous = state.select(chat_id));
+    let Some(previous) = previous else {
         return;
-    }
+    };
     if let Some(previous) = previous {
         spawn_local(async move {
             let _ = ipc::close_chat(previous).await;
         });
     }
-    model.selected.set(Some(chat_id));
-    model.open.set(None);
     model.interactive.set(false);
-    model.fetch.set(FetchTracker::default());
     model.cache_map.set(None);
     model.resync_busy.set(false);
     model.editing.set(None);
@@ -337,28 +249,33 @@ fn select_chat(model: Model, chat_id: ChatId) {
 
 /// A search hit was chosen: open its chat around the hit (from the cache) and highlight it.
 fn open_search_hit(model: Model, chat_id: ChatId, seq: Seq) {
-    if model.selected.get_untracked() != Some(chat_id) {
-        if let Some(previous) = model.selected.get_untracked() {
-            spawn_local(async move {
-                let _ = ipc::close_chat(previous).await;
-            });
-        }
-        model.selected.set(Some(chat_id));
+    let mut previous = None;
+    model.state.update(|state| previous = state.select(chat_id));
+    if let Some(Some(previous)) = previous {
+        spawn_local(async move {
+            let _ = ipc::close_chat(previous).await;
+        });
+    }
+    if previous.is_some() {
         model.cache_map.set(None);
         model.resync_busy.set(false);
         model.editing.set(None);
     }
-    model.fetch.set(FetchTracker::default());
     spawn_local(async move {
-        match ipc::open_chat(chat_id, WindowAnchor::Around { seq }).await {
-            Ok(window) if model.selected.get_untracked() == Some(chat_id) => {
-                model.open.set(Some(OpenChat::from_window(window)));
+        match ipc::open_chat(chat_id, Anchor::Around { seq }).await {
+            Ok(window) => {
+                let mut taken = false;
+                model
+                    .state
+                    .update(|state| taken = state.window_opened(chat_id, window));
+                if !taken {
+                    return;
+                }
                 model.follow.set(false);
                 model.interactive.set(true);
                 crate::search::highlight_seq(seq);
                 refresh_cache_map(model, chat_id).await;
             }
-            Ok(_) => {}
             Err(e) => show_error(model, &e),
         }
     });
@@ -377,8 +294,8 @@ fn load_what_is_in_view(model: Model, range: (usize, usize)) {
         return;
     }
     let Some((chat_id, first, has_more_before, older_requested, cached_requested)) =
-        model.open.with_untracked(|o| {
-            o.as_ref().map(|o| {
+        model.state.with_untracked(|s| {
+            s.open.as_ref().map(|o| {
                 (
                     o.chat.chat_id,
                     o.items.first().cloned(),
@@ -399,8 +316,8 @@ fn load_what_is_in_view(model: Model, range: (usize, usize)) {
             if older_requested == Some(to) {
                 return;
             }
-            model.open.update(|o| {
-                if let Some(o) = o.as_mut() {
+            model.state.update(|s| {
+                if let Some(o) = s.open.as_mut() {
                     o.older_requested = Some(to);
                 }
             });
@@ -421,8 +338,8 @@ fn load_what_is_in_view(model: Model, range: (usize, usize)) {
             {
                 return;
             }
-            model.open.update(|o| {
-                if let Some(o) = o.as_mut() {
+            model.state.update(|s| {
+                if let Some(o) = s.open.as_mut() {
                     o.cached_page_requested = Some(first_seq);
                 }
             });
@@ -432,15 +349,18 @@ fn load_what_is_in_view(model: Model, range: (usize, usize)) {
             spawn_local(async move {
                 match ipc::cached_window(
                     chat_id,
-                    WindowAnchor::Around { seq: around },
+                    Anchor::Around { seq: around },
                     logic::CACHED_PAGE,
                 )
                 .await
                 {
                     Ok(page) if model.open_chat_id() == Some(chat_id) => {
                         let has_more = page.has_more_before;
-                        change_rows(model, move |open| {
-                            let changed = logic::prepend_cached_page(&mut open.items, page.items);
+                        change_rows(model, move |state| {
+                            let Some(open) = state.open.as_mut() else {
+                                return false;
+                            };
+                            let changed = window::prepend_cached_page(&mut open.items, page.items);
                             open.has_more_before = has_more;
                             changed
                         });
@@ -553,7 +473,7 @@ fn MainScreen() -> impl IntoView {
     view! {
         <div class="layout" data-testid="layout" data-online=move || model.online.get().to_string()>
             <aside class="sidebar">
-                <crate::search::SearchPanel selected=model.selected
+                <crate::search::SearchPanel selected=Signal::derive(move || model.state.with(|s| s.selected))
                     on_open=Callback::new(move |(chat_id, seq)| open_search_hit(model, chat_id, seq))
                     on_error=Callback::new(move |text| model.notice.set(Some(text))) />
                 <ChatList />
@@ -570,7 +490,7 @@ fn MainScreen() -> impl IntoView {
                         <button class="link" on:click=move |_| model.notice.set(None)>"Dismiss"</button>
                     </div>
                 })}
-                {move || match model.selected.get() {
+                {move || match model.state.with(|s| s.selected) {
                     None => view! { <div class="empty-pane">"Choose a chat"</div> }.into_any(),
                     Some(_) => view! { <ChatView /> }.into_any(),
                 }}
@@ -584,10 +504,9 @@ fn ChatList() -> impl IntoView {
     let model = expect_context::<Model>();
     let on_select = Callback::new(move |chat_id| select_chat(model, chat_id));
     let on_keydown = move |ev: web_sys::KeyboardEvent| {
-        let chats = model.chats.get_untracked();
+        let chats = model.state.with_untracked(|s| s.chats.clone());
         let current = model
-            .selected
-            .get_untracked()
+            .selected()
             .and_then(|id| chats.iter().position(|c| c.chat_id == id));
         if let Some(index) = logic::chat_list_key(&ev.key(), current, chats.len()) {
             ev.prevent_default();
@@ -599,19 +518,19 @@ fn ChatList() -> impl IntoView {
     view! {
         <nav class="chat-list" role="listbox" aria-label="Chats" data-testid="chat-list" tabindex="0" on:keydown=on_keydown>
             <For
-                each=move || model.chats.with(|chats| chats.iter().map(|c| c.chat_id).collect::<Vec<_>>())
+                each=move || model.state.with(|s| s.chats.iter().map(|c| c.chat_id).collect::<Vec<_>>())
                 key=|chat_id| *chat_id
                 children=move |chat_id| {
                     let chat = Memo::new(move |previous: Option<&ChatEntry>| {
-                        model.chats.with(|chats| chats.iter().find(|c| c.chat_id == chat_id).cloned())
+                        model.state.with(|s| s.chats.iter().find(|c| c.chat_id == chat_id).cloned())
                             .or_else(|| previous.cloned())
                             .expect("a listed chat")
                     });
-                    let selected = Signal::derive(move || model.selected.get() == Some(chat_id));
+                    let selected = Signal::derive(move || model.state.with(|s| s.selected) == Some(chat_id));
                     view! { <ChatListItem chat selected on_select /> }
                 }
             />
-            {move || model.chats.with(Vec::is_empty).then(|| view! { <p class="hint">"No chats yet."</p> })}
+            {move || model.state.with(|s| s.chats.is_empty()).then(|| view! { <p class="hint">"No chats yet."</p> })}
         </nav>
     }
 }
@@ -630,13 +549,7 @@ fn focus_chat_item(chat_id: ChatId) {
 #[component]
 fn ChatView() -> impl IntoView {
     let model = expect_context::<Model>();
-    let rows = Memo::new(move |_| {
-        model.open.with(|o| {
-            o.as_ref()
-                .map(|o| logic::rows(&o.items, &o.pending))
-                .unwrap_or_default()
-        })
-    });
+    let rows = Memo::new(move |_| model.state.with(UiState::rows));
     let range = Memo::new(move |_| {
         logic::visible_range(
             model.scroll_top.get(),
@@ -651,26 +564,14 @@ fn ChatView() -> impl IntoView {
         load_what_is_in_view(model, range);
     });
     let readiness = Signal::derive(move || {
-        let (loaded, message_rows, chat_empty) = model.open.with(|o| match o {
-            Some(o) => (
-                true,
-                logic::message_rows(&o.items),
-                o.chat.last_seq == 0 && o.items.is_empty(),
-            ),
-            None => (false, 0, false),
-        });
-        ViewReadiness {
-            window_loaded: loaded,
-            container_mounted: model.scroller.get().is_some(),
-            interactive: model.interactive.get(),
-            message_rows,
-            chat_empty,
-        }
+        let mounted = model.scroller.get().is_some();
+        let interactive = model.interactive.get();
+        model.state.with(|s| s.readiness(mounted, interactive))
     });
     let resync_visible = Signal::derive(move || logic::resync_visible(readiness.get()));
     let indicator = Signal::derive(move || {
         let now = model.clock.get().max(ipc::now_ms());
-        model.fetch.get().indicator_visible(now)
+        model.state.with(|s| s.indicator_visible(now))
     });
     let on_resync = Callback::new(move |()| {
         let Some(chat_id) = model.open_chat_id() else {
@@ -687,13 +588,13 @@ fn ChatView() -> impl IntoView {
     });
     let title = move || {
         model
-            .open
-            .with(|o| o.as_ref().map(|o| o.chat.title.clone()))
+            .state
+            .with(|s| s.open.as_ref().map(|o| o.chat.title.clone()))
             .unwrap_or_default()
     };
     let members = move || {
-        model.open.with(|o| {
-            o.as_ref().map(|o| {
+        model.state.with(|s| {
+            s.open.as_ref().map(|o| {
                 o.chat
                     .members
                     .iter()
@@ -732,8 +633,8 @@ fn ChatView() -> impl IntoView {
             model.scroll_top.set(top);
             model.viewport_height.set(height);
             let at_newest = model
-                .open
-                .with_untracked(|o| o.as_ref().is_some_and(|o| !o.has_more_after));
+                .state
+                .with_untracked(|s| s.open.as_ref().is_some_and(|o| o.at_newest()));
             model
                 .follow
                 .set(at_newest && logic::is_at_bottom(top, height, rows.with_untracked(Vec::len)));
@@ -754,11 +655,11 @@ fn ChatView() -> impl IntoView {
                 </div>
                 <SyncIndicator visible=indicator />
                 <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
-                <crate::search::ChatTools chat_id=model.selected
+                <crate::search::ChatTools chat_id=Signal::derive(move || model.state.with(|s| s.selected))
                     on_changed=Callback::new(move |chat_id| reload_open_chat(model, chat_id)) />
             </header>
             <CacheMapStrip map=model.cache_map />
-            {move || if model.open.with(Option::is_some) {
+            {move || if model.state.with(|s| s.open.is_some()) {
                 view! {
                     <div class="messages" data-testid="messages" node_ref=model.scroller on:scroll=on_scroll tabindex="0"
                         role="log" aria-live="polite">

@@ -7,8 +7,8 @@
 
 use crate::logic::{self, MapSegment, Row};
 use leptos::prelude::*;
-use roost_proto::app::{
-    CacheMapView, ChatEntry, OfflineCoverage, OutboxItem, OutboxStatus, WindowItem,
+use roost_model::app::{
+    CacheMapView, ChatEntry, OfflineCoverage, OutboxItem, OutboxState, WindowItem,
 };
 use roost_proto::{ChatId, Message, UserId};
 
@@ -113,12 +113,12 @@ pub fn PendingRow(
     item: OutboxItem,
     #[prop(default = None)] on_retry: Option<Callback<String>>,
 ) -> impl IntoView {
-    let failed = item.status == OutboxStatus::Failed;
+    let failed = item.status == OutboxState::Failed;
     let status = match item.status {
-        OutboxStatus::Pending => "Waiting to send",
-        OutboxStatus::Sending => "Sending…",
-        OutboxStatus::Failed => "Not sent",
-        OutboxStatus::Delivered => "Sent",
+        OutboxState::Pending => "Waiting to send",
+        OutboxState::Sending => "Sending…",
+        OutboxState::Failed => "Not sent",
+        OutboxState::Delivered => "Sent",
     };
     let local_id = item.local_id.clone();
     let error = item.last_error.clone().unwrap_or_default();
@@ -351,7 +351,7 @@ pub fn SignInForm(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roost_proto::app::{ChatSyncState, SeqSpan};
+    use roost_model::app::{SeqRange, SyncState};
     use roost_proto::{ChatId, MessageId};
 
     fn message(seq: u64, text: &str) -> Message {
@@ -534,7 +534,7 @@ mod tests {
             last_seq: 1,
             cached_count: 1,
             offline: OfflineCoverage::Complete,
-            sync_state: ChatSyncState::InSync,
+            sync_state: SyncState::InSync,
             is_open: false,
         };
         let html = view! { <ChatListItem chat selected=false on_select=Callback::new(|_| {}) /> }
@@ -616,14 +616,14 @@ mod tests {
             local_id: "l1".into(),
             chat_id: ChatId(uuid::Uuid::nil()),
             text: "hello".into(),
-            status: OutboxStatus::Failed,
+            status: OutboxState::Failed,
             last_error: Some("too large".into()),
             created_at: 0,
         };
         let html = view! { <PendingRow item=item.clone() /> }.to_html();
         assert!(html.contains("Not sent") && html.contains("retry-send"));
         let html =
-            view! { <PendingRow item=OutboxItem { status: OutboxStatus::Pending, ..item } /> }
+            view! { <PendingRow item=OutboxItem { status: OutboxState::Pending, ..item } /> }
                 .to_html();
         assert!(html.contains("Waiting to send") && !html.contains("retry-send"));
     }
@@ -633,8 +633,8 @@ mod tests {
         let map = CacheMapView {
             chat_id: ChatId(uuid::Uuid::nil()),
             last_seq: 10,
-            cached: vec![SeqSpan { from: 1, to: 4 }, SeqSpan { from: 8, to: 10 }],
-            missing: vec![SeqSpan { from: 5, to: 7 }],
+            cached: vec![SeqRange::new(1, 4), SeqRange::new(8, 10)],
+            missing: vec![SeqRange::new(5, 7)],
             cached_count: 7,
         };
         let html = view! { <CacheMapStrip map=Some(map) /> }.to_html();
@@ -655,7 +655,7 @@ mod tests {
             last_seq: 10,
             cached_count: 4,
             offline: OfflineCoverage::Partial,
-            sync_state: ChatSyncState::OutOfSync,
+            sync_state: SyncState::OutOfSync,
             is_open: false,
         };
         let html =

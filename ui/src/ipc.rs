@@ -5,9 +5,9 @@
 //! Values cross as JSON text (`JSON.parse` / `JSON.stringify`) so every serde shape of
 //! `roost_proto::app` (tagged enums, `serde_json::Value` bodies, u64 seqs) round-trips exactly.
 
-use roost_proto::app::{
-    AppStatus, CacheMapView, ChatEntry, ChatWindowView, IpcError, IpcErrorKind, LoadOlderOutcome,
-    OutboxItem, ResyncOutcome, UiEvent, WindowAnchor,
+use roost_model::app::{
+    Anchor, AppStatus, CacheMapView, ChatEntry, ChatWindowView, IpcError, IpcErrorKind,
+    LoadOlderOutcome, OutboxItem, ResyncOutcome, UiEvent,
 };
 use roost_proto::{ChatId, Message, MessageId};
 use serde::de::DeserializeOwned;
@@ -133,7 +133,7 @@ pub async fn chats() -> Result<Vec<ChatEntry>, IpcError> {
     invoke("chats", json!({})).await
 }
 
-pub async fn open_chat(chat_id: ChatId, anchor: WindowAnchor) -> Result<ChatWindowView, IpcError> {
+pub async fn open_chat(chat_id: ChatId, anchor: Anchor) -> Result<ChatWindowView, IpcError> {
     invoke("open_chat", json!({ "chatId": chat_id, "anchor": anchor })).await
 }
 
@@ -143,7 +143,7 @@ pub async fn close_chat(chat_id: ChatId) -> Result<(), IpcError> {
 
 pub async fn cached_window(
     chat_id: ChatId,
-    anchor: WindowAnchor,
+    anchor: Anchor,
     limit: u32,
 ) -> Result<ChatWindowView, IpcError> {
     invoke(

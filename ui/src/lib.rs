@@ -3,7 +3,8 @@
 //! * `logic` — the view rules as pure functions (skeleton placement, span changes, virtual
 //!   window, indicator timing, Resync visibility, cache map), tested natively;
 //! * `components` — presentational components, rendered to HTML in native tests;
-//! * `app` — state (signals) and wiring;
+//! * `state` — the UI state and the reducer of the shell's events (pure, tested natively);
+//! * `app` — the state in a signal, effects, and wiring;
 //! * `search` — search box and results, verify & clear tools (issue 12);
 //! * `ipc` — the only module that touches Tauri.
 //!
@@ -14,6 +15,7 @@ pub mod components;
 pub mod ipc;
 pub mod logic;
 pub mod search;
+pub mod state;
 
 /// Mounts the app on `<body>` (wasm entry point).
 pub fn mount() {

@@ -1,10 +1,10 @@
 //! The view rules that matter, as plain functions (no Leptos, no Tauri), tested natively:
-//! where skeletons stand, how a change of a seq span is applied to the rows shown, which rows
+//! which rows
 //! of a long chat are in the DOM, when the sync indicator and the Resync button may show, and
 //! how the cache map strip is laid out.
 
+use roost_model::app::{CacheMapView, OutboxItem, SeqRange, WindowItem};
 use roost_proto::Seq;
-use roost_proto::app::{CacheMapView, OutboxItem, SeqSpan, WindowItem};
 
 /// Height of every row of the message list, in CSS pixels. Rows have one fixed height so the
 /// virtual window is exact arithmetic (no measuring) and the DOM stays bounded.
@@ -19,134 +19,6 @@ pub const INDICATOR_DELAY_MS: f64 = 180.0;
 pub const OFFLINE_BANNER_DELAY_MS: f64 = 1500.0;
 /// Messages read from the cache per page when scrolling up through cached history.
 pub const CACHED_PAGE: u32 = 200;
-
-/// First and last seq covered by `items` (they are ascending and disjoint).
-pub fn coverage(items: &[WindowItem]) -> Option<(Seq, Seq)> {
-    Some((items.first()?.seq_span().0, items.last()?.seq_span().1))
-}
-
-/// The part of a skeleton item that lies within `from ..= to` (which must intersect it).
-fn trimmed(item: &WindowItem, from: Seq, to: Seq) -> WindowItem {
-    match item {
-        WindowItem::OlderHistory { .. } if from == 1 => WindowItem::OlderHistory { to },
-        _ => WindowItem::Gap { from, to },
-    }
-}
-
-/// Applies a change of `span` (whose new content is `new_items`, covering exactly `span`) to the
-/// rows shown. Returns whether the rows changed.
-///
-/// * A span overlapping what is shown replaces exactly those seqs: a gap or older-history
-///   skeleton that only partly overlaps keeps its uncovered remainder, so a skeleton stays
-///   exactly where messages are still missing.
-/// * A span after the newest shown seq is appended when the view shows the newest messages
-///   (`at_newest`), with a gap skeleton for any seqs in between; otherwise it is left for when
-///   the user scrolls there (it is in the cache).
-/// * A span before the first shown seq is ignored (cached; read on scroll).
-pub fn apply_span_change(
-    items: &mut Vec<WindowItem>,
-    span: SeqSpan,
-    new_items: Vec<WindowItem>,
-    at_newest: bool,
-) -> bool {
-    let Some((first, last)) = coverage(items) else {
-        if !at_newest {
-            return false;
-        }
-        if span.from > 1 {
-            items.push(WindowItem::OlderHistory { to: span.from - 1 });
-        }
-        items.extend(new_items);
-        return true;
-    };
-    if span.to < first {
-        return false;
-    }
-    if span.from > last {
-        if !at_newest {
-            return false;
-        }
-        if span.from > last + 1 {
-            push_missing(items, last + 1, span.from - 1);
-        }
-        items.extend(new_items);
-        return true;
-    }
-    let mut result = Vec::with_capacity(items.len() + new_items.len());
-    let mut after = Vec::new();
-    for item in items.drain(..) {
-        let (a, b) = item.seq_span();
-        if b < span.from {
-            result.push(item);
-        } else if a > span.to {
-            after.push(item);
-        } else {
-            if a < span.from {
-                result.push(trimmed(&item, a, span.from - 1));
-            }
-            if b > span.to {
-                after.push(trimmed(&item, span.to + 1, b));
-            }
-        }
-    }
-    result.extend(new_items);
-    result.extend(after);
-    *items = result;
-    true
-}
-
-/// Appends a gap skeleton for `from ..= to`, merged into a trailing skeleton it touches.
-fn push_missing(items: &mut Vec<WindowItem>, from: Seq, to: Seq) {
-    match items.last_mut() {
-        Some(WindowItem::Gap { to: end, .. }) | Some(WindowItem::OlderHistory { to: end })
-            if *end + 1 == from =>
-        {
-            *end = to
-        }
-        _ if from == 1 => items.push(WindowItem::OlderHistory { to }),
-        _ => items.push(WindowItem::Gap { from, to }),
-    }
-}
-
-/// The server now says the chat goes up to `last_seq`: when the view shows the newest messages,
-/// a trailing gap skeleton stands for the ones not cached yet. Returns whether rows changed.
-pub fn extend_to_last_seq(items: &mut Vec<WindowItem>, last_seq: Seq, at_newest: bool) -> bool {
-    if !at_newest || last_seq == 0 {
-        return false;
-    }
-    let last = coverage(items).map_or(0, |(_, last)| last);
-    if last_seq <= last {
-        return false;
-    }
-    push_missing(items, last + 1, last_seq);
-    true
-}
-
-/// Merges a page read from the cache (`cached_window`) in front of what is shown.
-pub fn prepend_cached_page(items: &mut Vec<WindowItem>, page: Vec<WindowItem>) -> bool {
-    let first = coverage(items).map_or(Seq::MAX, |(first, _)| first);
-    // Keep only what lies before the rows shown; the rest is already there.
-    let page: Vec<WindowItem> = page
-        .into_iter()
-        .filter_map(|item| {
-            let (a, b) = item.seq_span();
-            if a >= first {
-                None
-            } else if b >= first {
-                Some(trimmed(&item, a, first - 1))
-            } else {
-                Some(item)
-            }
-        })
-        .collect();
-    if page.is_empty() {
-        return false;
-    }
-    let mut merged = page;
-    merged.append(items);
-    *items = merged;
-    true
-}
 
 /// One row of the message list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,18 +124,45 @@ pub fn is_at_bottom(scroll_top: f64, viewport_height: f64, total_rows: usize) ->
 pub struct FetchTracker {
     active: u32,
     since_ms: Option<f64>,
+    /// The running fetch was inferred from the chat list after lost events (its start was not
+    /// seen); the next real event of the chat replaces the assumption.
+    assumed: bool,
 }
 
 impl FetchTracker {
     pub fn started(&mut self, now_ms: f64) {
+        if self.assumed {
+            // The fetch assumed running is this one (a chat runs one fetch at a time).
+            self.assumed = false;
+            self.active = 1;
+            return;
+        }
         if self.active == 0 {
             self.since_ms = Some(now_ms);
         }
         self.active += 1;
     }
 
+    /// A fetch runs whose start was lost (read from the chat list after a reload): it has been
+    /// running for a while, so the indicator shows at once.
+    pub fn assume_running(&mut self, now_ms: f64) {
+        if self.active == 0 {
+            self.active = 1;
+            self.since_ms = Some(now_ms - INDICATOR_DELAY_MS);
+            self.assumed = true;
+        }
+    }
+
+    /// The chat left `SYNCING`: an assumed fetch has ended (its `FetchFinished` may be lost too).
+    pub fn clear_assumed(&mut self) {
+        if self.assumed {
+            self.reset();
+        }
+    }
+
     pub fn finished(&mut self) {
         self.active = self.active.saturating_sub(1);
+        self.assumed = false;
         if self.active == 0 {
             self.since_ms = None;
         }
@@ -335,23 +234,23 @@ pub fn cache_map_segments(map: &CacheMapView) -> Vec<MapSegment> {
         return Vec::new();
     }
     let total = map.last_seq as f64;
-    let mut spans: Vec<(bool, SeqSpan)> = map
+    let mut spans: Vec<(bool, SeqRange)> = map
         .cached
         .iter()
         .map(|s| (true, *s))
         .chain(map.missing.iter().map(|s| (false, *s)))
-        .filter(|(_, s)| s.from <= s.to && s.from >= 1 && s.from <= map.last_seq)
+        .filter(|(_, s)| s.start >= 1 && s.start <= map.last_seq)
         .collect();
-    spans.sort_by_key(|(_, s)| s.from);
+    spans.sort_by_key(|(_, s)| s.start);
     spans
         .into_iter()
         .map(|(cached, s)| {
-            let to = s.to.min(map.last_seq);
-            let left_pct = (s.from - 1) as f64 / total * 100.0;
-            let width_pct = ((to - s.from + 1) as f64 / total * 100.0).max(MIN_SEGMENT_PCT);
+            let to = s.end.min(map.last_seq);
+            let left_pct = (s.start - 1) as f64 / total * 100.0;
+            let width_pct = ((to - s.start + 1) as f64 / total * 100.0).max(MIN_SEGMENT_PCT);
             MapSegment {
                 cached,
-                from: s.from,
+                from: s.start,
                 to,
                 left_pct,
                 width_pct,
@@ -403,6 +302,7 @@ pub fn missing_label(from: Seq, to: Seq) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use roost_model::window::apply_span_change;
     use roost_proto::{ChatId, Message, MessageId, UserId};
 
     fn message(seq: Seq) -> WindowItem {
@@ -430,151 +330,8 @@ mod tests {
     fn older(to: Seq) -> WindowItem {
         WindowItem::OlderHistory { to }
     }
-    fn shape(items: &[WindowItem]) -> Vec<String> {
-        items
-            .iter()
-            .map(|i| match i {
-                WindowItem::Message { message } => format!("{}", message.seq),
-                WindowItem::Gap { from, to } => format!("gap {from}-{to}"),
-                WindowItem::OlderHistory { to } => format!("older ..{to}"),
-            })
-            .collect()
-    }
-    fn span(from: Seq, to: Seq) -> SeqSpan {
-        SeqSpan { from, to }
-    }
-    /// Items must be ascending, disjoint and contiguous.
-    fn assert_well_formed(items: &[WindowItem]) {
-        for pair in items.windows(2) {
-            assert_eq!(
-                pair[0].seq_span().1 + 1,
-                pair[1].seq_span().0,
-                "{:?}",
-                shape(items)
-            );
-        }
-    }
-
-    #[test]
-    fn filling_an_interior_gap_completely_removes_its_skeleton() {
-        let mut items = messages(1, 3);
-        items.push(gap(4, 6));
-        items.extend(messages(7, 8));
-        assert!(apply_span_change(
-            &mut items,
-            span(4, 6),
-            messages(4, 6),
-            true
-        ));
-        assert_eq!(shape(&items), ["1", "2", "3", "4", "5", "6", "7", "8"]);
-    }
-
-    #[test]
-    fn filling_part_of_a_gap_keeps_a_skeleton_exactly_where_seqs_are_still_missing() {
-        let mut items = vec![message(1), gap(2, 9), message(10)];
-        apply_span_change(&mut items, span(4, 5), messages(4, 5), true);
-        assert_eq!(shape(&items), ["1", "gap 2-3", "4", "5", "gap 6-9", "10"]);
-        assert_well_formed(&items);
-    }
-
-    #[test]
-    fn older_history_shrinks_from_below_when_a_page_arrives() {
-        let mut items = vec![older(10)];
-        items.extend(messages(11, 12));
-        apply_span_change(&mut items, span(6, 10), messages(6, 10), true);
-        assert_eq!(
-            shape(&items),
-            ["older ..5", "6", "7", "8", "9", "10", "11", "12"]
-        );
-        apply_span_change(&mut items, span(1, 5), messages(1, 5), true);
-        assert_eq!(message_rows(&items), 12);
-        assert!(items.iter().all(|i| !i.is_skeleton()));
-    }
-
-    #[test]
-    fn a_page_inside_older_history_leaves_older_history_above_and_a_gap_below() {
-        let mut items = vec![older(10), message(11)];
-        apply_span_change(&mut items, span(4, 5), messages(4, 5), true);
-        assert_eq!(shape(&items), ["older ..3", "4", "5", "gap 6-10", "11"]);
-    }
-
-    #[test]
-    fn trailing_gap_is_filled_and_new_messages_append_only_when_at_newest() {
-        let mut items = messages(1, 2);
-        items.push(gap(3, 5));
-        apply_span_change(&mut items, span(3, 5), messages(3, 5), true);
-        assert_eq!(shape(&items), ["1", "2", "3", "4", "5"]);
-        // A message far after the end: a gap skeleton stands for the seqs in between.
-        apply_span_change(&mut items, span(9, 9), vec![message(9)], true);
-        assert_eq!(shape(&items), ["1", "2", "3", "4", "5", "gap 6-8", "9"]);
-        // Not at the newest (scrolled into older cached history): left in the cache.
-        assert!(!apply_span_change(
-            &mut items,
-            span(12, 12),
-            vec![message(12)],
-            false
-        ));
-        assert_eq!(items.len(), 7);
-    }
-
-    #[test]
-    fn a_change_before_the_rows_shown_is_left_in_the_cache() {
-        let mut items = messages(50, 60);
-        assert!(!apply_span_change(
-            &mut items,
-            span(10, 12),
-            messages(10, 12),
-            true
-        ));
-        assert_eq!(items.len(), 11);
-    }
-
-    #[test]
-    fn an_edit_replaces_the_message_in_place() {
-        let mut items = messages(1, 3);
-        let mut edited = message(2);
-        if let WindowItem::Message { message } = &mut edited {
-            message.version = 2;
-            message.body = serde_json::json!({"text": "edited"});
-        }
-        apply_span_change(&mut items, span(2, 2), vec![edited.clone()], true);
-        assert_eq!(items[1], edited);
-        assert_eq!(items.len(), 3);
-    }
-
-    #[test]
-    fn first_message_of_an_empty_view() {
-        let mut items = Vec::new();
-        apply_span_change(&mut items, span(1, 1), vec![message(1)], true);
-        assert_eq!(shape(&items), ["1"]);
-        let mut items = Vec::new();
-        apply_span_change(&mut items, span(5, 5), vec![message(5)], true);
-        assert_eq!(shape(&items), ["older ..4", "5"]);
-    }
-
-    #[test]
-    fn server_position_extends_a_trailing_gap() {
-        let mut items = messages(1, 3);
-        assert!(extend_to_last_seq(&mut items, 7, true));
-        assert_eq!(shape(&items), ["1", "2", "3", "gap 4-7"]);
-        assert!(extend_to_last_seq(&mut items, 9, true));
-        assert_eq!(shape(&items), ["1", "2", "3", "gap 4-9"]);
-        assert!(!extend_to_last_seq(&mut items, 9, true));
-        assert!(!extend_to_last_seq(&mut items, 20, false));
-        let mut empty = Vec::new();
-        assert!(extend_to_last_seq(&mut empty, 4, true));
-        assert_eq!(shape(&empty), ["older ..4"]);
-    }
-
-    #[test]
-    fn cached_page_is_prepended_without_overlap() {
-        let mut items = messages(201, 205);
-        let mut page = vec![older(100)];
-        page.extend(messages(101, 203));
-        assert!(prepend_cached_page(&mut items, page));
-        assert_eq!(coverage(&items), Some((1, 205)));
-        assert_well_formed(&items);
-        assert!(!prepend_cached_page(&mut items, messages(150, 160)));
+    fn span(from: Seq, to: Seq) -> SeqRange {
+        SeqRange::new(from, to)
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use roost_core::{Anchor, Client, ClientConfig, ClientEvent, Error, OutboxState, WindowItem};
-use roost_proto::{ChatId, MessageId};
+use roost_proto::{ChatId, MessageId, Seq};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -135,7 +135,9 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Opens the client a command needs: the cache in `--data-dir`, and the server unless the command
+/// reads the cache only.
+async fn open_client(cli: &Cli) -> anyhow::Result<Client> {
     let data_dir = cli
         .data_dir
         .clone()
@@ -147,10 +149,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Search { fetch: false, .. }
             | Command::Clear { .. }
             | Command::Budget { .. }
-    );
-    let fetches_history = matches!(
-        cli.command,
-        Command::Resync { .. } | Command::Older { .. } | Command::Search { fetch: true, .. }
     );
     let (server, token) = match (cli.server.clone(), cli.token.clone()) {
         (Some(s), Some(t)) => (s, t),
@@ -176,167 +174,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             c.moved_to.display()
         );
     }
+    Ok(client)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let client = open_client(&cli).await?;
     let json = cli.json;
     let cache_budget = cli.cache_budget;
+    let fetches_history = matches!(
+        cli.command,
+        Command::Resync { .. } | Command::Older { .. } | Command::Search { fetch: true, .. }
+    );
     let result = match cli.command {
         Command::Chats => chats(&client, json).await,
         Command::Open {
             chat,
             around,
             limit,
-        } => {
-            let chat = resolve(&client, &chat, false).await?;
-            let anchor = around.map_or(Anchor::Newest, |seq| Anchor::Around { seq });
-            let w = client.window(chat, anchor, limit).await?;
-            if json {
-                print_json(&w)?;
-            } else {
-                print_window(&w);
-            }
-            Ok(())
-        }
-        Command::Older { chat } => {
-            let chat = resolve(&client, &chat, true).await?;
-            let r = client.load_older(chat).await?;
-            if json {
-                print_json(&r)?;
-            } else {
-                println!(
-                    "fetched {} older message(s){}; {} request(s), {} bytes",
-                    r.fetched,
-                    if r.reached_start {
-                        ", history complete"
-                    } else {
-                        ""
-                    },
-                    r.requests,
-                    r.bytes_received
-                );
-            }
-            Ok(())
-        }
-        Command::Resync { chat } => {
-            let chat = resolve(&client, &chat, true).await?;
-            let r = client.resync(chat).await?;
-            if json {
-                print_json(&r)?;
-            } else {
-                println!(
-                    "{}: gaps {} -> {}, fetched {} missing message(s), {} change(s); {} request(s), {} bytes",
-                    r.state.as_str(),
-                    r.gaps_before,
-                    r.gaps_after,
-                    r.messages_fetched,
-                    r.changes_applied,
-                    r.requests,
-                    r.bytes_received
-                );
-                if let Some(reason) = &r.full_reload {
-                    println!("full reload of this chat: {reason}");
-                }
-                if let Some(reason) = &r.revalidated {
-                    println!("re-validated the cached range: {reason}");
-                }
-            }
-            Ok(())
-        }
-        Command::Send { chat, text } => {
-            let chat = resolve(&client, &chat, true).await?;
-            let entry = client.send(chat, &text).await?;
-            let (state, delivered, error) = match client.flush_outbox().await {
-                Ok(report) => {
-                    if let Some(d) = report
-                        .delivered
-                        .into_iter()
-                        .find(|d| d.local_id == entry.local_id)
-                    {
-                        (OutboxState::Delivered, Some(d.message), None)
-                    } else if let Some(f) = report
-                        .failed
-                        .into_iter()
-                        .find(|f| f.local_id == entry.local_id)
-                    {
-                        (OutboxState::Failed, None, f.last_error)
-                    } else {
-                        let still = client
-                            .outbox(Some(chat))
-                            .await?
-                            .into_iter()
-                            .find(|e| e.local_id == entry.local_id);
-                        (OutboxState::Pending, None, still.and_then(|e| e.last_error))
-                    }
-                }
-                Err(e) => (OutboxState::Pending, None, Some(e.to_string())),
-            };
-            if json {
-                print_json(&json!({
-                    "local_id": entry.local_id,
-                    "idempotency_key": entry.idempotency_key,
-                    "state": state,
-                    "message": delivered,
-                    "error": error,
-                }))?;
-            } else {
-                match (&state, &delivered) {
-                    (OutboxState::Delivered, Some(m)) => println!("sent as #{} ({})", m.seq, m.id),
-                    (OutboxState::Failed, _) => println!("rejected: {}", error.unwrap_or_default()),
-                    _ => println!(
-                        "queued (server unreachable); it will be sent by the next roost command that reaches the server{}",
-                        error.map(|e| format!(": {e}")).unwrap_or_default()
-                    ),
-                }
-            }
-            if state == OutboxState::Failed {
-                bail!("the server rejected the message");
-            }
-            Ok(())
-        }
+        } => open(&client, &chat, around, limit, json).await,
+        Command::Older { chat } => older(&client, &chat, json).await,
+        Command::Resync { chat } => resync(&client, &chat, json).await,
+        Command::Send { chat, text } => send(&client, &chat, &text, json).await,
         Command::Edit {
             chat,
             message_id,
             text,
-        } => {
-            let chat = resolve(&client, &chat, true).await?;
-            let id = MessageId::from_str_checked(&message_id)?;
-            let m = client.edit(chat, id, &text).await?;
-            if json {
-                print_json(&m)?;
-            } else {
-                println!("edited #{} (version {})", m.seq, m.version);
-            }
-            Ok(())
-        }
-        Command::Delete { chat, message_id } => {
-            let chat = resolve(&client, &chat, true).await?;
-            let id = MessageId::from_str_checked(&message_id)?;
-            let m = client.delete(chat, id).await?;
-            if json {
-                print_json(&m)?;
-            } else {
-                println!("deleted #{} (version {})", m.seq, m.version);
-            }
-            Ok(())
-        }
+        } => edit(&client, &chat, &message_id, &text, json).await,
+        Command::Delete { chat, message_id } => delete(&client, &chat, &message_id, json).await,
         Command::Watch => watch(&client, json).await,
-        Command::CacheMap { chat } => {
-            let chat = resolve(&client, &chat, false).await?;
-            let map = client.cache_map(chat).await?;
-            if json {
-                print_json(&map)?;
-            } else {
-                println!(
-                    "server last_seq {}, {} cached",
-                    map.server_last_seq, map.cached_count
-                );
-                for r in &map.cached {
-                    println!("  cached  {}..={} ({})", r.start, r.end, r.len());
-                }
-                for r in &map.missing {
-                    println!("  missing {}..={} ({})", r.start, r.end, r.len());
-                }
-            }
-            Ok(())
-        }
+        Command::CacheMap { chat } => cache_map(&client, &chat, json).await,
         Command::Search {
             terms,
             fetch,
@@ -350,6 +216,173 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cache_tools::enforce_budget(&client, cache_budget).await?;
     }
     result
+}
+
+async fn open(
+    client: &Client,
+    chat: &str,
+    around: Option<Seq>,
+    limit: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let chat = resolve(client, chat, false).await?;
+    let anchor = around.map_or(Anchor::Newest, |seq| Anchor::Around { seq });
+    let w = client.window(chat, anchor, limit).await?;
+    if json {
+        print_json(&w)?;
+    } else {
+        print_window(&w);
+    }
+    Ok(())
+}
+
+async fn older(client: &Client, chat: &str, json: bool) -> anyhow::Result<()> {
+    let chat = resolve(client, chat, true).await?;
+    let r = client.load_older(chat).await?;
+    if json {
+        print_json(&r)?;
+    } else {
+        println!(
+            "fetched {} older message(s){}; {} request(s), {} bytes",
+            r.fetched,
+            if r.reached_start {
+                ", history complete"
+            } else {
+                ""
+            },
+            r.requests,
+            r.bytes_received
+        );
+    }
+    Ok(())
+}
+
+async fn resync(client: &Client, chat: &str, json: bool) -> anyhow::Result<()> {
+    let chat = resolve(client, chat, true).await?;
+    let r = client.resync(chat).await?;
+    if json {
+        print_json(&r)?;
+    } else {
+        println!(
+            "{}: gaps {} -> {}, fetched {} missing message(s), {} change(s); {} request(s), {} bytes",
+            r.state.as_str(),
+            r.gaps_before,
+            r.gaps_after,
+            r.messages_fetched,
+            r.changes_applied,
+            r.requests,
+            r.bytes_received
+        );
+        if let Some(reason) = &r.full_reload {
+            println!("full reload of this chat: {reason}");
+        }
+        if let Some(reason) = &r.revalidated {
+            println!("re-validated the cached range: {reason}");
+        }
+    }
+    Ok(())
+}
+
+async fn send(client: &Client, chat: &str, text: &str, json: bool) -> anyhow::Result<()> {
+    let chat = resolve(client, chat, true).await?;
+    let entry = client.send(chat, text).await?;
+    let (state, delivered, error) = match client.flush_outbox().await {
+        Ok(report) => {
+            if let Some(d) = report
+                .delivered
+                .into_iter()
+                .find(|d| d.local_id == entry.local_id)
+            {
+                (OutboxState::Delivered, Some(d.message), None)
+            } else if let Some(f) = report
+                .failed
+                .into_iter()
+                .find(|f| f.local_id == entry.local_id)
+            {
+                (OutboxState::Failed, None, f.last_error)
+            } else {
+                let still = client
+                    .outbox(Some(chat))
+                    .await?
+                    .into_iter()
+                    .find(|e| e.local_id == entry.local_id);
+                (OutboxState::Pending, None, still.and_then(|e| e.last_error))
+            }
+        }
+        Err(e) => (OutboxState::Pending, None, Some(e.to_string())),
+    };
+    if json {
+        print_json(&json!({
+            "local_id": entry.local_id,
+            "idempotency_key": entry.idempotency_key,
+            "state": state,
+            "message": delivered,
+            "error": error,
+        }))?;
+    } else {
+        match (&state, &delivered) {
+            (OutboxState::Delivered, Some(m)) => println!("sent as #{} ({})", m.seq, m.id),
+            (OutboxState::Failed, _) => println!("rejected: {}", error.unwrap_or_default()),
+            _ => println!(
+                "queued (server unreachable); it will be sent by the next roost command that reaches the server{}",
+                error.map(|e| format!(": {e}")).unwrap_or_default()
+            ),
+        }
+    }
+    if state == OutboxState::Failed {
+        bail!("the server rejected the message");
+    }
+    Ok(())
+}
+
+async fn edit(
+    client: &Client,
+    chat: &str,
+    message_id: &str,
+    text: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let chat = resolve(client, chat, true).await?;
+    let id = MessageId::from_str_checked(message_id)?;
+    let m = client.edit(chat, id, text).await?;
+    if json {
+        print_json(&m)?;
+    } else {
+        println!("edited #{} (version {})", m.seq, m.version);
+    }
+    Ok(())
+}
+
+async fn delete(client: &Client, chat: &str, message_id: &str, json: bool) -> anyhow::Result<()> {
+    let chat = resolve(client, chat, true).await?;
+    let id = MessageId::from_str_checked(message_id)?;
+    let m = client.delete(chat, id).await?;
+    if json {
+        print_json(&m)?;
+    } else {
+        println!("deleted #{} (version {})", m.seq, m.version);
+    }
+    Ok(())
+}
+
+async fn cache_map(client: &Client, chat: &str, json: bool) -> anyhow::Result<()> {
+    let chat = resolve(client, chat, false).await?;
+    let map = client.cache_map(chat).await?;
+    if json {
+        print_json(&map)?;
+    } else {
+        println!(
+            "server last_seq {}, {} cached",
+            map.server_last_seq, map.cached_count
+        );
+        for r in &map.cached {
+            println!("  cached  {}..={} ({})", r.start, r.end, r.len());
+        }
+        for r in &map.missing {
+            println!("  missing {}..={} ({})", r.start, r.end, r.len());
+        }
+    }
+    Ok(())
 }
 
 trait ParseId: Sized {

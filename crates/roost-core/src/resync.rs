@@ -252,9 +252,40 @@ async fn resync_steps(
     }
 
     // 1. Changes since the cursor, restricted to the cached span.
-    if let (Some(lo), Some(hi)) = (runs.first().map(|r| r.start), runs.last().map(|r| r.end)) {
-        let span = SeqRange::new(lo, hi);
-        let mut since = rec.changes_cursor;
+    if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
+        let span = SeqRange::new(first.start, last.end);
+        changes_pass(
+            inner,
+            api,
+            chat,
+            &runs,
+            span,
+            rec.changes_cursor,
+            &mut report,
+        )
+        .await?;
+    }
+    // 2–3. Fetch only what is missing.
+    fetch_missing(inner, api, chat, scope, &mut report).await?;
+    Ok(report)
+}
+
+/// Step 1: the changes since `cursor` over the cached `span`, page by page, each merged in one
+/// transaction; the cursor advances only if the span did not move meanwhile. When the journal
+/// no longer reaches the cursor (`too_old`), the cached runs are re-validated by range instead.
+async fn changes_pass(
+    inner: &Arc<Inner>,
+    api: &Api,
+    chat: ChatId,
+    runs: &[SeqRange],
+    span: SeqRange,
+    cursor: u64,
+    report: &mut ResyncReport,
+) -> Result<()> {
+    let (lo, hi) = (span.start, span.end);
+    let store = inner.store();
+    {
+        let mut since = cursor;
         loop {
             let q = ChangesQuery {
                 since_rev: since,
@@ -311,7 +342,7 @@ async fn resync_steps(
                         .await?;
                     report.revalidated = Some(reason);
                     let mut first_rev = None;
-                    for run in &runs {
+                    for run in runs {
                         let (n, r) = fetch_range(inner, api, chat, *run, false).await?;
                         report.revalidation_fetched += n;
                         if first_rev.is_none() {
@@ -328,9 +359,20 @@ async fn resync_steps(
             }
         }
     }
+    Ok(())
+}
 
-    // 2–3. Fetch only what is missing (recomputed: changes may have filled some). A few rounds
-    // pick up messages created while we fetch.
+/// Steps 2–3: fetch only what is missing (recomputed each round: changes may have filled some;
+/// a few rounds pick up messages created while we fetch), merging each request in one
+/// transaction; an empty cache gets the newest page only.
+async fn fetch_missing(
+    inner: &Arc<Inner>,
+    api: &Api,
+    chat: ChatId,
+    scope: &mut FetchScope<'_>,
+    report: &mut ResyncReport,
+) -> Result<()> {
+    let store = inner.store();
     for _round in 0..3 {
         let rec = store
             .chat(chat)
@@ -372,8 +414,7 @@ async fn resync_steps(
             scope.fetched += n;
         }
     }
-
-    Ok(report)
+    Ok(())
 }
 
 /// 4. Re-validates after the fetch window closed; clears OUT_OF_SYNC only if it passes.

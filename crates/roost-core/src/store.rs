@@ -74,20 +74,7 @@ pub struct Position {
     pub rev: Rev,
 }
 
-/// How an ingest moves the chat's changes cursor (the rev up to which every cached message is
-/// known current).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CursorRule {
-    /// One committed mutation at this rev (stream event, send/edit/delete answer): the cursor
-    /// advances only if `rev == cursor + 1` (Telegram's pts rule), or is set if the cache was
-    /// empty.
-    Event(Rev),
-    /// A consistent snapshot at this rev (a range page): sets the cursor only if the cache was
-    /// empty before (then every cached message comes from this snapshot).
-    Snapshot(Rev),
-    /// Leave the cursor alone (changes pages, re-validation pages).
-    Keep,
-}
+pub use roost_model::ingest::CursorRule;
 
 /// Options of [`Store::ingest`].
 #[derive(Debug, Clone)]

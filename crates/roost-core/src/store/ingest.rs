@@ -2,6 +2,10 @@
 //! touches, the chat's last message, unread count, position, cursor and resync flag.
 
 use super::*;
+use roost_model::ingest::{
+    AfterWrite, BatchPlan, ChatSnapshot, PlanError, PositionPlan, UnreadRule, plan_batch,
+    plan_position,
+};
 
 /// The cached (version, id) of every seq the batch carries, read in chunks of `IN (…)` lists.
 pub(super) async fn load_cached_versions(
@@ -83,6 +87,8 @@ pub(super) fn preview(m: &Message) -> String {
     p
 }
 
+/// One ingest inside `tx`: reads what the batch can touch, lets the pure planner
+/// ([`roost_model::ingest`]) decide, and writes exactly the plan.
 pub(super) async fn ingest_tx(
     tx: &mut Transaction<'_, Sqlite>,
     chat: ChatId,
@@ -97,75 +103,86 @@ pub(super) async fn ingest_tx(
     .bind(&chat_s)
     .fetch_one(&mut **tx)
     .await?;
-    let cursor = u(cursor);
     // Only the runs this batch can touch are read and rewritten (O(affected runs), not O(gaps)):
     // a chat with 10,000 gaps must not pay 10,000 row writes per incoming message.
     let tail_before = load_tail_runs(tx, chat).await?;
-    let was_empty = tail_before.is_empty();
-    let prev_max = tail_before.last().map(|r| r.end).unwrap_or(0);
     let batch_lo = msgs.iter().map(|m| m.seq).min().unwrap_or(1).max(1);
     let batch_hi = msgs.iter().map(|m| m.seq).max().unwrap_or(0);
-    let touched_before = load_runs_touching(tx, chat, batch_lo, batch_hi).await?;
-    let mut runs = touched_before.clone();
-    let mut res = IngestResult::default();
-    let mut unread = 0u64;
-    let mut new_last: Option<&Message> = None;
-    let mut runs_changed = false;
-    if let Some(m) = msgs.iter().find(|m| m.chat_id != chat) {
-        return Err(Error::ProtocolViolation(format!(
-            "message seq {} of chat {} ingested into chat {chat}",
-            m.seq, m.chat_id
-        )));
-    }
-    // One read for the cached versions of the whole batch and multi-row upserts: per-message
-    // round trips to SQLite would cap ingest far below what a stream burst or a page needs.
-    let mut known = load_cached_versions(tx, &chat_s, msgs).await?;
-    let mut to_write: BTreeMap<Seq, &Message> = BTreeMap::new();
-    for m in msgs {
-        let cached = known.get(&m.seq);
-        if let Some((_, id)) = cached
-            && *id != m.id.to_string()
-        {
-            return Err(Error::ProtocolViolation(format!(
-                "seq {} of chat {chat} is message {id} in the cache but {} from the server",
-                m.seq, m.id
-            )));
-        }
-        let decision = decide(cached.map(|c| c.0), m.version);
-        if decision == MergeDecision::Keep {
-            continue;
-        }
-        known.insert(m.seq, (m.version, m.id.to_string()));
-        to_write.insert(m.seq, m);
-        res.changed.push(m.seq);
-        if decision == MergeDecision::Insert {
-            res.inserted += 1;
-            ranges::insert_seq(&mut runs, m.seq);
-            runs_changed = true;
-            let mine = opts.me.as_ref() == Some(&m.author);
-            if opts.count_unread && is_open == 0 && !mine && m.seq > prev_max {
-                unread += 1;
-            }
-        } else {
-            res.replaced += 1;
-        }
-        if last_message_seq.is_none_or(|l| m.seq >= u(l)) && new_last.is_none_or(|n| m.seq >= n.seq)
-        {
-            new_last = Some(m);
-        }
-    }
-    upsert_messages(tx, &chat_s, to_write.values().copied()).await?;
-    res.changed.sort_unstable();
-    res.changed.dedup();
-    if runs_changed {
-        replace_runs(tx, chat, &touched_before, &runs).await?;
-    }
-    let tail_after = if runs_changed {
+    let snapshot = ChatSnapshot {
+        // One read for the cached versions of the whole batch and multi-row upserts:
+        // per-message round trips would cap ingest far below what a burst or a page needs.
+        cached: load_cached_versions(tx, &chat_s, msgs).await?,
+        touched_runs: load_runs_touching(tx, chat, batch_lo, batch_hi).await?,
+        prev_max: tail_before.last().map(|r| r.end).unwrap_or(0),
+        last_message_seq: last_message_seq.map(u),
+        is_open: is_open != 0,
+    };
+    let unread_rule = UnreadRule {
+        count_unread: opts.count_unread,
+        me: opts.me.as_ref(),
+    };
+    let plan = plan_batch(chat, msgs, &snapshot, unread_rule).map_err(|e| match e {
+        PlanError::WrongChat { seq, chat: other } => Error::ProtocolViolation(format!(
+            "message seq {seq} of chat {other} ingested into chat {chat}"
+        )),
+        PlanError::IdMismatch {
+            seq,
+            cached,
+            incoming,
+        } => Error::ProtocolViolation(format!(
+            "seq {seq} of chat {chat} is message {cached} in the cache but {incoming} from the server"
+        )),
+    })?;
+    write_batch(tx, chat, &snapshot, &plan).await?;
+    let tail_after = if plan.runs_changed {
         load_tail_runs(tx, chat).await?
     } else {
-        tail_before
+        tail_before.clone()
     };
-    if let Some(m) = new_last {
+    let mut known_last = u(server_last_seq);
+    if let Some(pos) = opts.position {
+        apply_position(tx, chat, pos).await?;
+        known_last = known_last.max(pos.last_seq);
+    }
+    let state = if opts.flag_if_behind {
+        read_state(tx, chat).await?
+    } else {
+        SyncState::Unknown
+    };
+    let position = plan_position(AfterWrite {
+        was_empty: tail_before.is_empty(),
+        tail_runs: &tail_after,
+        cursor: u(cursor),
+        known_last,
+        rule: opts.cursor,
+        flag_if_behind: opts.flag_if_behind,
+        state,
+    });
+    write_position(tx, &chat_s, &position).await?;
+    Ok(IngestResult {
+        changed: plan.changed,
+        inserted: plan.inserted,
+        replaced: plan.replaced,
+        partial: position.partial,
+        cursor_behind: position.cursor_behind,
+        flagged: position.flag.is_some(),
+        sync_state: position.flag,
+    })
+}
+
+/// Writes a batch plan: the rows, the touched runs, the last message, counts.
+async fn write_batch(
+    tx: &mut Transaction<'_, Sqlite>,
+    chat: ChatId,
+    snapshot: &ChatSnapshot,
+    plan: &BatchPlan<'_>,
+) -> Result<()> {
+    let chat_s = chat.to_string();
+    upsert_messages(tx, &chat_s, plan.write.iter().copied()).await?;
+    if plan.runs_changed {
+        replace_runs(tx, chat, &snapshot.touched_runs, &plan.runs).await?;
+    }
+    if let Some(m) = plan.last_message {
         sqlx::query(
             "UPDATE chats SET last_message_seq = ?, last_message_preview = ?,
                last_message_at = MAX(COALESCE(last_message_at, 0), ?) WHERE chat_id = ?",
@@ -177,58 +194,37 @@ pub(super) async fn ingest_tx(
         .execute(&mut **tx)
         .await?;
     }
-    if res.inserted > 0 {
-        sqlx::query("UPDATE chats SET cached_count = cached_count + ? WHERE chat_id = ?")
-            .bind(res.inserted as i64)
-            .bind(&chat_s)
-            .execute(&mut **tx)
-            .await?;
-    }
-    if unread > 0 {
-        sqlx::query("UPDATE chats SET unread_count = unread_count + ? WHERE chat_id = ?")
-            .bind(unread as i64)
-            .bind(&chat_s)
-            .execute(&mut **tx)
-            .await?;
-    }
-    let mut known_last = u(server_last_seq);
-    if let Some(pos) = opts.position {
-        apply_position(tx, chat, pos).await?;
-        known_last = known_last.max(pos.last_seq);
-    }
-    let new_cursor = match opts.cursor {
-        CursorRule::Event(rev) if was_empty && !tail_after.is_empty() => Some(rev),
-        CursorRule::Event(rev) if rev == cursor + 1 => Some(rev),
-        CursorRule::Event(rev) => {
-            res.cursor_behind = rev > cursor + 1;
-            None
-        }
-        CursorRule::Snapshot(rev) if was_empty && !tail_after.is_empty() => Some(rev),
-        _ => None,
-    };
-    if let Some(rev) = new_cursor {
+    sqlx::query(
+        "UPDATE chats SET cached_count = cached_count + ?, unread_count = unread_count + ? WHERE chat_id = ?",
+    )
+    .bind(plan.inserted as i64)
+    .bind(plan.unread as i64)
+    .bind(&chat_s)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes the cursor and the resync flag of a position plan.
+async fn write_position(
+    tx: &mut Transaction<'_, Sqlite>,
+    chat_s: &str,
+    position: &PositionPlan,
+) -> Result<()> {
+    if let Some(rev) = position.new_cursor {
         sqlx::query("UPDATE chats SET changes_cursor = MAX(changes_cursor, ?) WHERE chat_id = ?")
             .bind(i(rev))
-            .bind(&chat_s)
+            .bind(chat_s)
             .execute(&mut **tx)
             .await?;
     }
-    // The last two runs decide rule 4: more than one run means a hole; one run is partial
-    // exactly when it ends below the server's last_seq.
-    res.partial = is_partial(&tail_after, known_last);
-    if opts.flag_if_behind && (res.partial || res.cursor_behind) {
+    if let Some(state) = position.flag {
         // Validated partial: OUT_OF_SYNC, except that a running fetch stays SYNCING.
-        let state = transition(
-            read_state(tx, chat).await?,
-            SyncInput::Validated { partial: true },
-        );
         sqlx::query("UPDATE chats SET needs_resync = 1, sync_state = ? WHERE chat_id = ?")
             .bind(state.as_str())
-            .bind(&chat_s)
+            .bind(chat_s)
             .execute(&mut **tx)
             .await?;
-        res.flagged = true;
-        res.sync_state = Some(state);
     }
-    Ok(res)
+    Ok(())
 }

@@ -2,6 +2,8 @@
 //! opening from the cache with the server down, a message arriving in an open chat, an offline
 //! period followed by a reconnect.
 
+// The client test helpers live with the core's tests; shared, not copied.
+#[path = "../crates/roost-core/tests/common/mod.rs"]
 mod common;
 
 use common::*;

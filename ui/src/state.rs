@@ -1,0 +1,462 @@
+//! The UI's state and the reducer of everything that changes it: the shell's events, a chat
+//! being selected, its window arriving, a reload after lost events. Plain data, no Leptos, no
+//! Tauri: `app.rs` holds one [`UiState`] in a signal and performs the [`Effect`]s it returns,
+//! and native tests drive the very same reducer.
+//!
+//! Rules it owns:
+//! * the open chat's rows change only through the model's operations
+//!   ([`roost_model::window`]); it never derives gaps on its own;
+//! * changes of the selected chat that arrive before its window are kept and applied to the
+//!   window when it arrives (the window read and the event channel race);
+//! * fetches are tracked for every chat, open or not, so a chat opened while its resync runs
+//!   shows the indicator; after lost events the trackers are rebuilt from the chat list.
+
+use crate::logic::{self, FetchTracker, ViewReadiness};
+use roost_model::app::{
+    ChatEntry, ChatWindowView, OutboxItem, OutboxState, SeqRange, SyncState, UiEvent, WindowItem,
+};
+use roost_model::window;
+use roost_proto::{ChatId, Seq};
+use std::collections::HashMap;
+
+/// The open chat as the view holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenChat {
+    pub chat: ChatEntry,
+    pub items: Vec<WindowItem>,
+    pub pending: Vec<OutboxItem>,
+    pub has_more_before: bool,
+    pub has_more_after: bool,
+    /// `to` of the OlderHistory skeleton whose page was last requested (one request per shape).
+    pub older_requested: Option<Seq>,
+    /// First seq before which a cached page was last requested.
+    pub cached_page_requested: Option<Seq>,
+}
+
+impl OpenChat {
+    fn from_window(window: ChatWindowView) -> OpenChat {
+        OpenChat {
+            chat: window.chat,
+            items: window.items,
+            pending: window.pending,
+            has_more_before: window.has_more_before,
+            has_more_after: window.has_more_after,
+            older_requested: None,
+            cached_page_requested: None,
+        }
+    }
+
+    /// The view shows the newest messages (changes after them are appended).
+    pub fn at_newest(&self) -> bool {
+        !self.has_more_after
+    }
+
+    fn apply_span(&mut self, span: SeqRange, items: Vec<WindowItem>) -> bool {
+        let at_newest = self.at_newest();
+        window::apply_span_change(&mut self.items, span, items, at_newest)
+    }
+}
+
+/// What the app must do after a state change (the reducer performs no I/O itself).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// The open chat's rows changed: keep what the user looks at in place.
+    RowsChanged,
+    /// Read the open chat's cache map again.
+    RefreshCacheMap(ChatId),
+    /// Re-evaluate time-based rules (the indicator delay) at this time.
+    TickAt(f64),
+    /// Events were lost: read the chat list and the open window again, then call
+    /// [`UiState::chats_reloaded`] and [`UiState::window_opened`].
+    Reload,
+    /// The session changed (signed in or out).
+    Session,
+}
+
+/// Every piece of UI state the shell's events change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UiState {
+    pub chats: Vec<ChatEntry>,
+    pub selected: Option<ChatId>,
+    pub open: Option<OpenChat>,
+    /// Fetches of missing messages, per chat (open or not).
+    fetches: HashMap<ChatId, FetchTracker>,
+    /// Span changes of the selected chat received before its window arrived, in order.
+    early: Vec<(SeqRange, Vec<WindowItem>)>,
+    /// The open chat's window is being read again (after a reload): changes are applied and
+    /// also kept for the new window.
+    reopening: bool,
+}
+
+/// Most recent first, then by title.
+pub fn sort_chats(chats: &mut [ChatEntry]) {
+    chats.sort_by(|a, b| {
+        b.last_message_at
+            .cmp(&a.last_message_at)
+            .then_with(|| a.title.cmp(&b.title))
+    });
+}
+
+impl UiState {
+    pub fn open_chat_id(&self) -> Option<ChatId> {
+        self.open.as_ref().map(|o| o.chat.chat_id)
+    }
+
+    /// Applies one event from the shell at time `now_ms`.
+    pub fn apply(&mut self, event: UiEvent, now_ms: f64) -> Vec<Effect> {
+        match event {
+            UiEvent::ChatUpdated { chat } => self.chat_updated(chat),
+            UiEvent::WindowChanged {
+                chat_id,
+                span,
+                items,
+            } => self.window_changed(chat_id, span, items),
+            UiEvent::SyncState { chat_id, state } => {
+                if let Some(chat) = self.chats.iter_mut().find(|c| c.chat_id == chat_id) {
+                    chat.sync_state = state;
+                }
+                if state != SyncState::Syncing
+                    && let Some(tracker) = self.fetches.get_mut(&chat_id)
+                {
+                    tracker.clear_assumed();
+                }
+                Vec::new()
+            }
+            UiEvent::FetchStarted { chat_id } => {
+                self.fetches.entry(chat_id).or_default().started(now_ms);
+                vec![Effect::TickAt(now_ms + logic::INDICATOR_DELAY_MS)]
+            }
+            UiEvent::FetchFinished { chat_id, .. } => {
+                if let Some(tracker) = self.fetches.get_mut(&chat_id) {
+                    tracker.finished();
+                }
+                if self.open_chat_id() == Some(chat_id) {
+                    vec![Effect::RefreshCacheMap(chat_id)]
+                } else {
+                    Vec::new()
+                }
+            }
+            UiEvent::Connection { online } => {
+                // Let skeletons in view ask again once the server is reachable.
+                if online && let Some(open) = self.open.as_mut() {
+                    open.older_requested = None;
+                }
+                Vec::new()
+            }
+            UiEvent::Outbox { item, message } => self.outbox_changed(item, message.is_some()),
+            UiEvent::Session { status } => {
+                if !status.signed_in {
+                    *self = UiState::default();
+                }
+                vec![Effect::Session]
+            }
+            UiEvent::Reload => {
+                // A lost FetchFinished must not leave an indicator on: start over from the
+                // chat list (`chats_reloaded`).
+                self.fetches.clear();
+                self.reopening = self.selected.is_some();
+                self.early.clear();
+                vec![Effect::Reload]
+            }
+        }
+    }
+
+    fn chat_updated(&mut self, chat: ChatEntry) -> Vec<Effect> {
+        let chat_id = chat.chat_id;
+        match self.chats.iter_mut().find(|c| c.chat_id == chat_id) {
+            Some(existing) => *existing = chat.clone(),
+            None => self.chats.push(chat.clone()),
+        }
+        sort_chats(&mut self.chats);
+        match self.open.as_mut() {
+            Some(open) if open.chat.chat_id == chat_id => {
+                let last_seq = chat.last_seq;
+                open.chat = chat;
+                let at_newest = open.at_newest();
+                window::extend_to_last_seq(&mut open.items, last_seq, at_newest);
+                vec![Effect::RowsChanged]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn window_changed(
+        &mut self,
+        chat_id: ChatId,
+        span: SeqRange,
+        items: Vec<WindowItem>,
+    ) -> Vec<Effect> {
+        if self.reopening && self.selected == Some(chat_id) {
+            self.early.push((span, items.clone()));
+        }
+        match self.open.as_mut() {
+            Some(open) if open.chat.chat_id == chat_id => {
+                if open.apply_span(span, items) {
+                    vec![Effect::RowsChanged, Effect::RefreshCacheMap(chat_id)]
+                } else {
+                    vec![Effect::RefreshCacheMap(chat_id)]
+                }
+            }
+            None if self.selected == Some(chat_id) && !self.reopening => {
+                self.early.push((span, items));
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn outbox_changed(&mut self, item: OutboxItem, delivered_copy: bool) -> Vec<Effect> {
+        match self.open.as_mut() {
+            Some(open) if open.chat.chat_id == item.chat_id => {
+                open.pending.retain(|p| p.local_id != item.local_id);
+                if item.status != OutboxState::Delivered && !delivered_copy {
+                    open.pending.push(item);
+                }
+                vec![Effect::RowsChanged]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The user picked a chat: returns the previously selected chat (to close) when it changed.
+    /// Its window is read next ([`UiState::window_opened`]).
+    pub fn select(&mut self, chat_id: ChatId) -> Option<Option<ChatId>> {
+        let previous = self.selected;
+        if previous == Some(chat_id) {
+            return None;
+        }
+        self.selected = Some(chat_id);
+        self.open = None;
+        self.early.clear();
+        self.reopening = false;
+        Some(previous)
+    }
+
+    /// The window of `chat_id` arrived from the cache: it becomes the open chat (when still
+    /// selected), with the changes that arrived while it was being read applied on top and the
+    /// newest known position of the chat. Returns whether it was taken.
+    pub fn window_opened(&mut self, chat_id: ChatId, window: ChatWindowView) -> bool {
+        if self.selected != Some(chat_id) {
+            return false;
+        }
+        let mut open = OpenChat::from_window(window);
+        for (span, items) in self.early.drain(..) {
+            open.apply_span(span, items);
+        }
+        if let Some(listed) = self.chats.iter().find(|c| c.chat_id == chat_id)
+            && listed.last_seq > open.chat.last_seq
+        {
+            open.chat.last_seq = listed.last_seq;
+        }
+        let at_newest = open.at_newest();
+        window::extend_to_last_seq(&mut open.items, open.chat.last_seq, at_newest);
+        self.open = Some(open);
+        self.reopening = false;
+        true
+    }
+
+    /// The chat list was read again (after a reload): it replaces the list, and every chat the
+    /// cache says is `SYNCING` counts as fetching (shown at once: it has been running already).
+    pub fn chats_reloaded(&mut self, mut chats: Vec<ChatEntry>, now_ms: f64) {
+        sort_chats(&mut chats);
+        for chat in &chats {
+            if chat.sync_state == SyncState::Syncing {
+                self.fetches
+                    .entry(chat.chat_id)
+                    .or_default()
+                    .assume_running(now_ms);
+            }
+        }
+        self.chats = chats;
+    }
+
+    /// The sync indicator of the selected chat (open or still opening) at `now_ms`.
+    pub fn indicator_visible(&self, now_ms: f64) -> bool {
+        self.selected
+            .and_then(|chat| self.fetches.get(&chat))
+            .is_some_and(|tracker| tracker.indicator_visible(now_ms))
+    }
+
+    /// Whether a fetch of `chat_id` is being tracked.
+    pub fn is_fetching(&self, chat_id: ChatId) -> bool {
+        self.fetches
+            .get(&chat_id)
+            .is_some_and(FetchTracker::is_fetching)
+    }
+
+    /// How ready the chat view is, given what only the DOM knows.
+    pub fn readiness(&self, container_mounted: bool, interactive: bool) -> ViewReadiness {
+        let (window_loaded, message_rows, chat_empty) = match &self.open {
+            Some(o) => (
+                true,
+                logic::message_rows(&o.items),
+                o.chat.last_seq == 0 && o.items.is_empty(),
+            ),
+            None => (false, 0, false),
+        };
+        ViewReadiness {
+            window_loaded,
+            container_mounted,
+            interactive,
+            message_rows,
+            chat_empty,
+        }
+    }
+
+    /// The open chat's rows, in display order.
+    pub fn rows(&self) -> Vec<logic::Row> {
+        self.open
+            .as_ref()
+            .map(|o| logic::rows(&o.items, &o.pending))
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roost_model::app::{AppStatus, OfflineCoverage};
+    use roost_proto::{Message, MessageId, UserId};
+
+    fn chat_id() -> ChatId {
+        ChatId(uuid::Uuid::from_u128(7))
+    }
+    fn entry(last_seq: Seq, state: SyncState) -> ChatEntry {
+        ChatEntry {
+            chat_id: chat_id(),
+            title: "t".into(),
+            members: vec![],
+            unread_count: 0,
+            last_message_preview: None,
+            last_message_at: None,
+            last_seq,
+            cached_count: last_seq,
+            offline: OfflineCoverage::Complete,
+            sync_state: state,
+            is_open: true,
+        }
+    }
+    fn message(seq: Seq) -> Message {
+        Message {
+            id: MessageId(uuid::Uuid::from_u128(seq as u128)),
+            chat_id: chat_id(),
+            seq,
+            version: 1,
+            author: UserId::new("bob"),
+            created_at: 0,
+            edited_at: None,
+            deleted_at: None,
+            body: serde_json::json!({"text": seq.to_string()}),
+            rev: seq,
+        }
+    }
+    fn window(last: Seq) -> ChatWindowView {
+        ChatWindowView {
+            chat: entry(last, SyncState::InSync),
+            items: roost_model::ranges::span_items(SeqRange::new(1, last), (1..=last).map(message)),
+            pending: vec![],
+            has_more_before: false,
+            has_more_after: false,
+        }
+    }
+
+    /// Defect: a `WindowChanged` that arrived while the window was being read was dropped, and
+    /// the `ChatUpdated` after it drew a gap skeleton over the cached message for good.
+    #[test]
+    fn a_change_that_arrives_before_the_window_is_applied_to_it() {
+        let mut state = UiState::default();
+        state.select(chat_id());
+        let span = SeqRange::single(11);
+        state.apply(
+            UiEvent::WindowChanged {
+                chat_id: chat_id(),
+                span,
+                items: vec![WindowItem::Message {
+                    message: message(11),
+                }],
+            },
+            0.0,
+        );
+        state.apply(
+            UiEvent::ChatUpdated {
+                chat: entry(11, SyncState::InSync),
+            },
+            0.0,
+        );
+        // The window was read before message 11 was cached.
+        assert!(state.window_opened(chat_id(), window(10)));
+        let open = state.open.as_ref().unwrap();
+        assert_eq!(open.items.len(), 11);
+        assert!(
+            open.items.iter().all(|i| !i.is_skeleton()),
+            "{:?}",
+            open.items
+        );
+    }
+
+    /// Defect: `FetchStarted` of a chat that was not open yet was ignored, so opening a chat
+    /// whose reconnect resync runs showed skeletons and no indicator.
+    #[test]
+    fn a_fetch_that_started_before_the_chat_was_opened_shows_the_indicator() {
+        let mut state = UiState::default();
+        state.apply(UiEvent::FetchStarted { chat_id: chat_id() }, 1000.0);
+        state.select(chat_id());
+        assert!(state.indicator_visible(1000.0 + logic::INDICATOR_DELAY_MS));
+        state.window_opened(chat_id(), window(3));
+        assert!(state.indicator_visible(1000.0 + logic::INDICATOR_DELAY_MS));
+        state.apply(
+            UiEvent::FetchFinished {
+                chat_id: chat_id(),
+                fetched: 3,
+            },
+            2000.0,
+        );
+        assert!(!state.indicator_visible(2000.0));
+    }
+
+    /// Defect: a reload after the event channel lagged kept the fetch tracker, so a lost
+    /// `FetchFinished` left the indicator on for good. After a reload the trackers follow the
+    /// chat list: on for a chat the cache says is `SYNCING`, off otherwise.
+    #[test]
+    fn a_reload_after_lost_events_rebuilds_the_indicator_from_the_chat_list() {
+        let mut state = UiState::default();
+        state.select(chat_id());
+        state.window_opened(chat_id(), window(3));
+        state.apply(UiEvent::FetchStarted { chat_id: chat_id() }, 0.0);
+        // FetchFinished is lost; the shell asks for a reload.
+        assert_eq!(state.apply(UiEvent::Reload, 500.0), vec![Effect::Reload]);
+        state.chats_reloaded(vec![entry(3, SyncState::InSync)], 500.0);
+        assert!(!state.indicator_visible(10_000.0));
+        // A fetch whose FetchStarted was lost shows at once after the reload, and ends with it.
+        state.apply(UiEvent::Reload, 600.0);
+        state.chats_reloaded(vec![entry(3, SyncState::Syncing)], 600.0);
+        assert!(state.indicator_visible(600.0));
+        state.apply(
+            UiEvent::SyncState {
+                chat_id: chat_id(),
+                state: SyncState::InSync,
+            },
+            700.0,
+        );
+        assert!(!state.indicator_visible(700.0));
+    }
+
+    #[test]
+    fn signing_out_forgets_everything() {
+        let mut state = UiState::default();
+        state.select(chat_id());
+        state.window_opened(chat_id(), window(3));
+        state.apply(
+            UiEvent::Session {
+                status: AppStatus {
+                    signed_in: false,
+                    server_url: None,
+                    user_id: None,
+                    online: false,
+                },
+            },
+            0.0,
+        );
+        assert_eq!(state, UiState::default());
+    }
+}

@@ -1,0 +1,564 @@
+//! Model-based test of the screen: the UI's real state reducer (`roost_ui::state::UiState`, the
+//! code `app.rs` runs) and its real components, rendered natively (Leptos ssr), driven by long
+//! random sequences of what the shell sends, against a real core cache (`roost-core`'s store
+//! and client on a SQLite file; events translated by the shell's own `app_view::ui_events`).
+//!
+//! Per sequence: three chats; random steps — messages arriving (with gaps), gaps filled, edits,
+//! deletes, the server's position moving, fetches starting and finishing for open and unopened
+//! chats, sends answered with a copy older than the cached one, switching chats (also
+//! mid-fetch), the window reply racing the event channel (events before and after it), lagging
+//! (a prefix of events lost, then a reload), and model time passing.
+//!
+//! After every step at which the UI has received everything sent so far (every step, unless the
+//! step left events or a window reply in flight), it asserts:
+//! * the rendered rows equal the cache's window over the rows' span: a message (its cached
+//!   version) wherever one is cached, a skeleton exactly where none is, up to the chat's newest
+//!   known seq;
+//! * the sync indicator is rendered exactly while a fetch of the selected chat runs and has
+//!   lasted the indicator delay (model time);
+//! * the Resync button is rendered only when the view is ready (window loaded and messages
+//!   shown, or the chat is empty).
+//!
+//! Prints: `screen model: sequences=… steps=… checked=… mismatches=…`.
+
+use leptos::prelude::*;
+use roost_core::app_view::{self, ui_events};
+use roost_core::store::{CursorRule, IngestOptions, Position, Store};
+use roost_core::sync_state::SyncInput;
+use roost_core::{Anchor, Client, ClientConfig, ClientEvent, OutboxEntry, OutboxState};
+use roost_model::app::{ChatWindowView, SyncState, UiEvent, WindowItem};
+use roost_model::ranges::{SeqRange, span_items};
+use roost_proto::{ChatId, Message, MessageId, Seq, UserId};
+use roost_ui::components::{MessageRows, ResyncButton, SyncIndicator};
+use roost_ui::logic::{self, INDICATOR_DELAY_MS};
+use roost_ui::state::{Effect, UiState};
+use std::collections::{HashMap, VecDeque};
+use tokio::sync::broadcast;
+
+const SEQUENCES: usize = 1_000;
+const STEPS: usize = 30;
+const CHATS: usize = 3;
+const WINDOW: u32 = 30;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn message(chat: ChatId, seq: Seq, version: u64, deleted: bool) -> Message {
+    Message {
+        id: MessageId(uuid::Uuid::from_u128(
+            (chat.0.as_u128() & !0xFFFF_FFFF) | u128::from(seq),
+        )),
+        chat_id: chat,
+        seq,
+        version,
+        author: UserId::new("bob"),
+        created_at: seq as i64 * 60_000,
+        edited_at: (version > 1).then_some(version as i64),
+        deleted_at: deleted.then_some(version as i64),
+        body: if deleted {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!({ "text": format!("s{seq}v{version}") })
+        },
+        rev: seq * 100 + version,
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Fetch {
+    running: bool,
+    /// When the UI learnt of it (delivery of FetchStarted, or a reload that found it running).
+    known_since: Option<f64>,
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    sequences: usize,
+    steps: usize,
+    checked: usize,
+    mismatches: usize,
+    first_failure: Option<String>,
+}
+
+struct World {
+    store: Store,
+    client: Client,
+    client_events: broadcast::Receiver<ClientEvent>,
+    ui: UiState,
+    /// Sent by the shell, not yet received by the UI.
+    queue: VecDeque<UiEvent>,
+    /// Window replies in flight (the IPC answer races the event channel).
+    replies: VecDeque<(ChatId, ChatWindowView)>,
+    chats: Vec<ChatId>,
+    fetches: HashMap<ChatId, Fetch>,
+    now: f64,
+    rng: Rng,
+}
+
+impl World {
+    async fn send(&mut self, event: ClientEvent) {
+        let events = ui_events(&self.client, event).await;
+        self.queue.extend(events);
+    }
+
+    /// What the client itself emitted (open/close), as the shell forwards it.
+    async fn forward_client_events(&mut self) {
+        while let Ok(event) = self.client_events.try_recv() {
+            self.send(event).await;
+        }
+    }
+
+    async fn record(&self, chat: ChatId) -> roost_core::ChatRecord {
+        self.client.chat(chat).await.unwrap().unwrap()
+    }
+
+    async fn known_last(&self, chat: ChatId) -> Seq {
+        let r = self.record(chat).await;
+        r.server_last_seq.max(r.local_max.unwrap_or(0))
+    }
+
+    async fn ingest(&mut self, chat: ChatId, messages: Vec<Message>, last_seq: Seq) {
+        let mut opts = IngestOptions::new(CursorRule::Keep);
+        opts.position = Some(Position {
+            last_seq,
+            rev: last_seq * 100 + 99,
+        });
+        opts.count_unread = true;
+        let res = self.store.ingest(chat, &messages, &opts).await.unwrap();
+        if !res.changed.is_empty() {
+            self.send(ClientEvent::MessagesChanged {
+                chat_id: chat,
+                seqs: res.changed,
+            })
+            .await;
+        }
+        let chat = self.record(chat).await;
+        self.send(ClientEvent::ChatUpdated { chat }).await;
+    }
+
+    fn pick_chat(&mut self) -> ChatId {
+        self.chats[self.rng.below(CHATS as u64) as usize]
+    }
+
+    async fn cached_seq(&mut self, chat: ChatId) -> Option<Message> {
+        let last = self.known_last(chat).await;
+        let cached = self.client.cached_messages(chat, 1, last).await.unwrap();
+        if cached.is_empty() {
+            return None;
+        }
+        Some(cached[self.rng.below(cached.len() as u64) as usize].clone())
+    }
+
+    /// One random step.
+    async fn step(&mut self) {
+        let chat = self.pick_chat();
+        match self.rng.below(100) {
+            // New messages arrive (some skipped: a gap).
+            0..=19 => {
+                let last = self.known_last(chat).await;
+                let top = last + 1 + self.rng.below(4);
+                let seqs: Vec<Message> = (last + 1..=top)
+                    .filter(|_| self.rng.chance(70))
+                    .map(|seq| message(chat, seq, 1, false))
+                    .collect();
+                self.ingest(chat, seqs, top).await;
+            }
+            // A gap (or older history) is filled, partly.
+            20..=29 => {
+                let last = self.known_last(chat).await;
+                let from = 1 + self.rng.below(last.max(1));
+                let to = (from + self.rng.below(6)).min(last.max(1));
+                let seqs: Vec<Message> = (from..=to)
+                    .map(|seq| message(chat, seq, 1, false))
+                    .collect();
+                self.ingest(chat, seqs, last).await;
+            }
+            // An edit or a delete of a cached message.
+            30..=39 => {
+                if let Some(m) = self.cached_seq(chat).await {
+                    let deleted = self.rng.chance(30);
+                    let last = self.known_last(chat).await;
+                    let copy = message(chat, m.seq, m.version + 1, deleted);
+                    self.ingest(chat, vec![copy], last).await;
+                }
+            }
+            // The server's position moves (messages exist that are not cached).
+            40..=44 => {
+                let last = self.known_last(chat).await + 1 + self.rng.below(3);
+                self.store
+                    .record_position(
+                        chat,
+                        Position {
+                            last_seq: last,
+                            rev: last * 100,
+                        },
+                    )
+                    .await
+                    .unwrap();
+                let chat = self.record(chat).await;
+                self.send(ClientEvent::ChatUpdated { chat }).await;
+            }
+            // A fetch of missing messages starts or finishes (any chat, open or not).
+            45..=54 => self.toggle_fetch(chat).await,
+            // A send answered with a copy older than the cached one.
+            55..=59 => {
+                if let Some(m) = self.cached_seq(chat).await {
+                    let older = message(chat, m.seq, 1, false);
+                    self.send(ClientEvent::OutboxChanged {
+                        entry: OutboxEntry {
+                            local_id: format!("l{}", m.seq),
+                            chat_id: chat,
+                            idempotency_key: format!("k{}", m.seq),
+                            body: serde_json::json!({"text": "x"}),
+                            state: OutboxState::Delivered,
+                            attempts: 1,
+                            last_error: None,
+                            created_at: 0,
+                        },
+                        message: Some(older),
+                    })
+                    .await;
+                }
+            }
+            // The user switches chats (mid-fetch or not).
+            60..=69 => self.select(chat).await,
+            // The window reply arrives.
+            70..=79 => self.deliver_reply(),
+            // The event channel lags: a prefix of events is lost, the UI is told to reload.
+            80..=82 => {
+                let lost = self.rng.below(self.queue.len() as u64 + 1) as usize;
+                self.queue.drain(..lost);
+                self.queue.push_front(UiEvent::Reload);
+            }
+            // Time passes.
+            _ => self.now += self.rng.below(400) as f64,
+        }
+        // Most steps end with the UI having received what was sent; some leave events in flight
+        // (delivered partly, later).
+        if self.rng.chance(75) {
+            self.deliver(usize::MAX).await;
+        } else {
+            let n = self.rng.below(3) as usize;
+            self.deliver(n).await;
+        }
+    }
+
+    async fn toggle_fetch(&mut self, chat: ChatId) {
+        let running = self.fetches.get(&chat).is_some_and(|f| f.running);
+        if running {
+            self.send(ClientEvent::FetchFinished {
+                chat_id: chat,
+                fetched: 0,
+            })
+            .await;
+            let state = self.store.finish_resync(chat).await.unwrap();
+            self.send(ClientEvent::SyncStateChanged {
+                chat_id: chat,
+                state,
+            })
+            .await;
+            self.fetches.insert(chat, Fetch::default());
+        } else {
+            self.send(ClientEvent::FetchStarted { chat_id: chat }).await;
+            let state = self
+                .store
+                .apply_sync(chat, SyncInput::FetchStarted, Some(true))
+                .await
+                .unwrap();
+            self.send(ClientEvent::SyncStateChanged {
+                chat_id: chat,
+                state,
+            })
+            .await;
+            self.fetches.insert(
+                chat,
+                Fetch {
+                    running: true,
+                    known_since: None,
+                },
+            );
+        }
+    }
+
+    async fn select(&mut self, chat: ChatId) {
+        let Some(previous) = self.ui.select(chat) else {
+            return;
+        };
+        if let Some(previous) = previous {
+            self.client.close_chat(previous).await.unwrap();
+        }
+        self.open_window(chat).await;
+    }
+
+    /// `open_chat` as the app calls it: the reply is held, to arrive at a later step.
+    async fn open_window(&mut self, chat: ChatId) {
+        let window = self
+            .client
+            .open_chat(chat, Anchor::Newest, WINDOW)
+            .await
+            .unwrap();
+        self.forward_client_events().await;
+        self.replies
+            .push_back((chat, app_view::chat_window(window)));
+    }
+
+    fn deliver_reply(&mut self) {
+        if let Some((chat, window)) = self.replies.pop_front() {
+            self.ui.window_opened(chat, window);
+        }
+    }
+
+    async fn deliver(&mut self, n: usize) {
+        for _ in 0..n {
+            let Some(event) = self.queue.pop_front() else {
+                return;
+            };
+            if let UiEvent::FetchStarted { chat_id } = &event
+                && let Some(f) = self.fetches.get_mut(chat_id)
+                && f.running
+                && f.known_since.is_none()
+            {
+                f.known_since = Some(self.now);
+            }
+            let effects = self.ui.apply(event, self.now);
+            if effects.contains(&Effect::Reload) {
+                self.reload().await;
+            }
+        }
+    }
+
+    /// What the app does on `Effect::Reload`: the chat list, then the selected chat again.
+    async fn reload(&mut self) {
+        let chats: Vec<_> = self
+            .client
+            .chats()
+            .await
+            .unwrap()
+            .iter()
+            .map(app_view::chat_entry)
+            .collect();
+        for chat in &chats {
+            if chat.sync_state == SyncState::Syncing
+                && let Some(f) = self.fetches.get_mut(&chat.chat_id)
+            {
+                // Found running by the reload: shown at once (it has been running already).
+                let seen = self.now - INDICATOR_DELAY_MS;
+                f.known_since = Some(f.known_since.map_or(seen, |s| s.min(seen)));
+            }
+        }
+        self.ui.chats_reloaded(chats, self.now);
+        if let Some(chat) = self.ui.selected {
+            self.open_window(chat).await;
+        }
+    }
+
+    fn quiescent(&self) -> bool {
+        self.queue.is_empty() && self.replies.is_empty()
+    }
+
+    /// The assertions; returns what disagrees.
+    async fn check(&self) -> Result<(), String> {
+        let rows = self.ui.rows();
+        let html = Owner::new().with(|| {
+            let range = (0, rows.len());
+            let rows = rows.clone();
+            view! { <div class="messages"><MessageRows rows=rows range=range /></div> }.to_html()
+        });
+        let shown = rendered_shape(&html);
+        let expected = match (&self.ui.open, self.ui.selected) {
+            (Some(open), _) => {
+                let chat = open.chat.chat_id;
+                let known_last = self.known_last(chat).await;
+                let (lo, hi) = match (open.items.first(), open.items.last()) {
+                    (Some(a), Some(b)) => (a.seq_span().0, b.seq_span().1),
+                    _ => (1, 0),
+                };
+                if open.at_newest() && hi != known_last {
+                    return Err(format!(
+                        "rows end at {hi}, the chat's newest known seq is {known_last}"
+                    ));
+                }
+                if hi >= lo {
+                    let cached = self.client.cached_messages(chat, lo, hi).await.unwrap();
+                    let items = span_items(SeqRange::new(lo, hi), cached);
+                    items.iter().map(item_shape).collect::<Vec<_>>()
+                } else {
+                    Vec::new()
+                }
+            }
+            (None, _) => Vec::new(),
+        };
+        if shown != expected {
+            return Err(format!("rendered {shown:?}\n cache   {expected:?}"));
+        }
+        // The indicator: rendered exactly while a fetch of the selected chat runs, after the
+        // delay from when the UI learnt of it.
+        let expect_indicator = self.ui.selected.is_some_and(|chat| {
+            self.fetches.get(&chat).is_some_and(|f| {
+                f.running
+                    && f.known_since
+                        .is_some_and(|s| self.now - s >= INDICATOR_DELAY_MS)
+            })
+        });
+        let visible = self.ui.indicator_visible(self.now);
+        let html = Owner::new().with(|| view! { <SyncIndicator visible /> }.to_html());
+        if html.contains("data-testid=\"sync-indicator\"") != expect_indicator {
+            return Err(format!(
+                "indicator rendered={} expected={expect_indicator} at {}",
+                !expect_indicator, self.now
+            ));
+        }
+        // Resync only when ready: the window is loaded and shows messages (or the chat is
+        // empty) — judged from the cache, not from the UI's own rows.
+        let ready = match &self.ui.open {
+            None => false,
+            Some(open) => {
+                let chat = open.chat.chat_id;
+                let shows_cached = expected.iter().any(|s| s.starts_with('m'));
+                shows_cached || (self.known_last(chat).await == 0 && open.items.is_empty())
+            }
+        };
+        let visible = logic::resync_visible(self.ui.readiness(true, true));
+        let html = Owner::new().with(|| {
+            view! { <ResyncButton visible busy=false on_click=Callback::new(|_| {}) /> }.to_html()
+        });
+        if html.contains("data-testid=\"resync-button\"") != ready {
+            return Err(format!("resync button rendered={visible} ready={ready}"));
+        }
+        Ok(())
+    }
+}
+
+/// "m<seq>:<text>" for a message (text carries the version; "deleted" for a tombstone),
+/// "skel a-b" for a skeleton.
+fn item_shape(item: &WindowItem) -> String {
+    match item {
+        WindowItem::Message { message } if message.is_deleted() => {
+            format!("m{}:deleted", message.seq)
+        }
+        WindowItem::Message { message } => {
+            format!("m{}:{}", message.seq, message.text().unwrap_or_default())
+        }
+        skeleton => {
+            let (a, b) = skeleton.seq_span();
+            format!("skel {a}-{b}")
+        }
+    }
+}
+
+/// The rows of rendered HTML in document order, shaped like [`item_shape`].
+fn rendered_shape(html: &str) -> Vec<String> {
+    let mut shape = Vec::new();
+    let attr = |part: &str, name: &str| -> String {
+        let marker = format!("{name}=\"");
+        part.split(&marker)
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let parts: Vec<&str> = html.split("data-testid=\"").skip(1).collect();
+    for (i, part) in parts.iter().enumerate() {
+        if part.starts_with("message\"") {
+            let seq = attr(part, "data-seq");
+            let body = parts[i + 1..]
+                .iter()
+                .take_while(|p| !p.starts_with("message\"") && !p.starts_with("skeleton\""))
+                .find_map(|p| {
+                    if p.starts_with("deleted\"") {
+                        Some("deleted".to_string())
+                    } else if p.starts_with("message-text\"") {
+                        Some(attr(p, "title"))
+                    } else {
+                        None
+                    }
+                })
+                .unwrap_or_default();
+            shape.push(format!("m{seq}:{body}"));
+        } else if part.starts_with("skeleton\"") {
+            shape.push(format!(
+                "skel {}-{}",
+                attr(part, "data-from"),
+                attr(part, "data-to")
+            ));
+        }
+    }
+    shape
+}
+
+#[tokio::test]
+async fn the_screen_shows_exactly_what_the_cache_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("message_cache.db");
+    let (store, _) = Store::open(&path).await.unwrap();
+    // The client never touches the network here: no background work, reads only.
+    let config = ClientConfig::new("http://127.0.0.1:9", "unused")
+        .cache_path(&path)
+        .background(false);
+    let (client, _) = Client::open(config).await.unwrap();
+    let client_events = client.subscribe();
+    let mut world = World {
+        store,
+        client,
+        client_events,
+        ui: UiState::default(),
+        queue: VecDeque::new(),
+        replies: VecDeque::new(),
+        chats: Vec::new(),
+        fetches: HashMap::new(),
+        now: 0.0,
+        rng: Rng(0x9E37_79B9_7F4A_7C15),
+    };
+    let mut figures = Figures::default();
+    for sequence in 0..SEQUENCES {
+        world.ui = UiState::default();
+        world.queue.clear();
+        world.replies.clear();
+        world.fetches.clear();
+        world.chats = (0..CHATS)
+            .map(|c| {
+                ChatId(uuid::Uuid::from_u128(
+                    ((sequence * CHATS + c + 1) as u128) << 32,
+                ))
+            })
+            .collect();
+        for step in 0..STEPS {
+            world.step().await;
+            world.forward_client_events().await;
+            figures.steps += 1;
+            if world.quiescent() {
+                figures.checked += 1;
+                if let Err(why) = world.check().await {
+                    figures.mismatches += 1;
+                    figures
+                        .first_failure
+                        .get_or_insert(format!("sequence {sequence} step {step}: {why}"));
+                }
+            }
+        }
+        figures.sequences += 1;
+    }
+    println!(
+        "screen model: sequences={} steps={} checked={} mismatches={}",
+        figures.sequences, figures.steps, figures.checked, figures.mismatches
+    );
+    assert_eq!(figures.mismatches, 0, "{:?}", figures.first_failure);
+    assert!(
+        figures.checked > figures.steps / 2,
+        "too few steps were checkable"
+    );
+}
