@@ -1464,7 +1464,7 @@ async fn refused_token_stays_on_the_form_and_a_signed_in_start_offline_shows_the
     let message = app.wait_sign_in_error().await?;
     assert_eq!(
         message,
-        roost_proto::human::TOKEN_REFUSED,
+        roost_model::human::TOKEN_REFUSED,
         "the protocol's words instead of a sentence"
     );
     assert_eq!(app.sign_in_fields().await?, json!([url, "bogus-token"]));
