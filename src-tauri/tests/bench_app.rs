@@ -27,10 +27,18 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const APP: &str = env!("CARGO_BIN_EXE_roost-desktop");
 const WAIT: Duration = Duration::from_secs(60);
 
+/// `src-tauri/` of the checkout being tested. Read at run time (cargo sets it for test runs):
+/// the build directory is shared between clones, so the compile-time path may be another clone's.
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn artifacts_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+        .unwrap_or_else(|| package_dir().join("../target"));
     let dir = target.join("e2e-artifacts");
     std::fs::create_dir_all(&dir).expect("create target/e2e-artifacts");
     dir

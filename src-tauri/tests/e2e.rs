@@ -30,10 +30,18 @@ fn app_binary() -> String {
     std::env::var("ROOST_E2E_APP").unwrap_or_else(|_| APP.to_string())
 }
 
+/// `src-tauri/` of the checkout being tested. Read at run time (cargo sets it for test runs):
+/// the build directory is shared between clones, so the compile-time path may be another clone's.
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn artifacts_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+        .unwrap_or_else(|| package_dir().join("../target"));
     let dir = target.join("e2e-artifacts");
     std::fs::create_dir_all(&dir).expect("create target/e2e-artifacts");
     dir
@@ -769,7 +777,7 @@ impl App {
     /// Copies a screenshot to `docs/screenshots/` too (the pictures the README shows).
     async fn screenshot_for_docs(&self, name: &str) -> Result<()> {
         self.screenshot(name).await?;
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        let docs = package_dir().join("../docs/screenshots");
         std::fs::create_dir_all(&docs)?;
         std::fs::copy(
             artifacts_dir().join(format!("{name}.png")),

@@ -26,11 +26,22 @@ fn main() -> Result<()> {
     }
 }
 
+/// The checkout we were started from. `./dev` runs us from the repository root; the directory is
+/// found by walking up from there rather than from `CARGO_MANIFEST_DIR`, because the build
+/// directory is shared between clones (`~/.cache/roost/target`): cargo's fingerprints do not
+/// depend on where a clone lives, so a binary built in another clone can be reused as fresh and
+/// its compiled-in path would point into that clone (or nowhere, once it is deleted).
 fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+    let is_root = |dir: &Path| dir.join("xtask/Cargo.toml").is_file() && dir.join("dev").is_file();
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| cwd.ancestors().find(|dir| is_root(dir)).map(Path::to_path_buf))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("xtask lives in the workspace")
+                .to_path_buf()
+        })
 }
 
 fn step(what: &str) {
