@@ -6,7 +6,7 @@ pub(crate) use fantoccini::{Client, ClientBuilder, Locator};
 pub(crate) use roost_proto::ChatId;
 pub(crate) use roost_server::testing::{TestServer, spawn_test_server};
 pub(crate) use serde_json::json;
-pub(crate) use std::path::{Path, PathBuf};
+pub(crate) use std::path::PathBuf;
 pub(crate) use std::process::{Child, Command, Stdio};
 pub(crate) use std::time::{Duration, Instant};
 
@@ -148,7 +148,7 @@ impl Desktop {
 }
 
 /// tauri-driver and everything it started (same process group).
-pub(crate) struct DriverProcess(Child);
+pub(crate) struct DriverProcess(pub(crate) Child);
 
 impl Drop for DriverProcess {
     fn drop(&mut self) {
@@ -175,7 +175,7 @@ impl Drop for DriverProcess {
 
 pub(crate) struct App {
     pub(crate) client: Option<Client>,
-    _driver: DriverProcess,
+    pub(crate) _driver: DriverProcess,
 }
 
 impl App {
