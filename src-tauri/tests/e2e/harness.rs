@@ -18,7 +18,7 @@ pub(crate) fn app_binary() -> String {
     std::env::var("ROOST_E2E_APP").unwrap_or_else(|_| APP.to_string())
 }
 
-/// `src-tauri/` of the checkout being tested. Read at run time (cargo sets it for test runs):
+/// The root of the checkout being tested (the desktop package is the workspace root). Read at run time (cargo sets it for test runs):
 /// the build directory is shared between clones, so the compile-time path may be another clone's.
 pub(crate) fn package_dir() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
@@ -29,7 +29,7 @@ pub(crate) fn package_dir() -> PathBuf {
 pub(crate) fn artifacts_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| package_dir().join("../target"));
+        .unwrap_or_else(|| package_dir().join("target"));
     let dir = target.join("e2e-artifacts");
     std::fs::create_dir_all(&dir).expect("create target/e2e-artifacts");
     dir
@@ -440,6 +440,7 @@ pub(crate) async fn seed_cache(
     Ok(())
 }
 
+pub(crate) const KEY_BACKSPACE: &str = "\u{E003}";
 pub(crate) const KEY_TAB: &str = "\u{E004}";
 pub(crate) const KEY_ENTER: &str = "\u{E007}";
 pub(crate) const KEY_SHIFT: &str = "\u{E008}";
@@ -500,7 +501,7 @@ impl App {
     /// Copies a screenshot to `docs/screenshots/` too (the pictures the README shows).
     pub(crate) async fn screenshot_for_docs(&self, name: &str) -> Result<()> {
         self.screenshot(name).await?;
-        let docs = package_dir().join("../docs/screenshots");
+        let docs = package_dir().join("docs/screenshots");
         std::fs::create_dir_all(&docs)?;
         std::fs::copy(
             artifacts_dir().join(format!("{name}.png")),
