@@ -3,10 +3,11 @@
 //! components to `ipc`. The state rules are in `state`, the view rules in `logic` (both pure,
 //! tested natively).
 
+use crate::chat_view::ChatView;
 use crate::components::*;
 use crate::ipc;
 use crate::logic;
-use crate::shortcuts::{self, Action, KeyPress, ListKey};
+use crate::shortcuts::{self, Action, KeyPress};
 use crate::state::{Effect as StateEffect, OpenChat, UiState};
 use crate::theme::Theme;
 use crate::timeline::{self, Timeline};
@@ -22,7 +23,7 @@ use roost_proto::{ChatId, Message, Seq};
 use std::time::Duration;
 
 /// The open chat's timeline: its rows laid out with day separators and the unread divider.
-fn open_timeline(open: &OpenChat) -> Timeline {
+pub(crate) fn open_timeline(open: &OpenChat) -> Timeline {
     Timeline::build(
         logic::rows(&open.items, &open.pending),
         open.first_unread,
@@ -32,42 +33,42 @@ fn open_timeline(open: &OpenChat) -> Timeline {
 
 /// A modal dialog over the main screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialog {
+pub(crate) enum Dialog {
     Switcher,
     Shortcuts,
 }
 
 /// Every piece of UI state; `Copy`, shared through context.
 #[derive(Debug, Clone, Copy)]
-struct Model {
-    status: RwSignal<Option<AppStatus>>,
-    online: RwSignal<bool>,
-    offline_since: RwSignal<Option<f64>>,
+pub(crate) struct Model {
+    pub(crate) status: RwSignal<Option<AppStatus>>,
+    pub(crate) online: RwSignal<bool>,
+    pub(crate) offline_since: RwSignal<Option<f64>>,
     /// Chats, the selected and open chat, fetch trackers: changed only through its reducer.
-    state: RwSignal<UiState>,
+    pub(crate) state: RwSignal<UiState>,
     /// Bumped by timers so time-based rules (indicator delay, offline banner) re-evaluate.
-    clock: RwSignal<f64>,
-    cache_map: RwSignal<Option<CacheMapView>>,
-    resync_busy: RwSignal<bool>,
-    notice: RwSignal<Option<String>>,
-    scroll_top: RwSignal<f64>,
-    viewport_height: RwSignal<f64>,
+    pub(crate) clock: RwSignal<f64>,
+    pub(crate) cache_map: RwSignal<Option<CacheMapView>>,
+    pub(crate) resync_busy: RwSignal<bool>,
+    pub(crate) notice: RwSignal<Option<String>>,
+    pub(crate) scroll_top: RwSignal<f64>,
+    pub(crate) viewport_height: RwSignal<f64>,
     /// Keep the view at the newest message when rows are added.
-    follow: RwSignal<bool>,
-    interactive: RwSignal<bool>,
-    scroller: NodeRef<html::Div>,
-    draft: RwSignal<String>,
-    editing: RwSignal<Option<Message>>,
+    pub(crate) follow: RwSignal<bool>,
+    pub(crate) interactive: RwSignal<bool>,
+    pub(crate) scroller: NodeRef<html::Div>,
+    pub(crate) draft: RwSignal<String>,
+    pub(crate) editing: RwSignal<Option<Message>>,
     /// The open chat's entries (rows, day separators, unread divider) and their positions.
-    timeline: Memo<Timeline>,
+    pub(crate) timeline: Memo<Timeline>,
     /// Highest seq the user has had in view in the open chat (new messages are those above it).
-    seen_seq: RwSignal<Seq>,
-    dialog: RwSignal<Option<Dialog>>,
-    theme: RwSignal<Theme>,
+    pub(crate) seen_seq: RwSignal<Seq>,
+    pub(crate) dialog: RwSignal<Option<Dialog>>,
+    pub(crate) theme: RwSignal<Theme>,
 }
 
 impl Model {
-    fn new() -> Model {
+    pub(crate) fn new() -> Model {
         let state = RwSignal::new(UiState::default());
         Model {
             timeline: Memo::new(move |_| {
@@ -94,15 +95,15 @@ impl Model {
         }
     }
 
-    fn open_chat_id(&self) -> Option<ChatId> {
+    pub(crate) fn open_chat_id(&self) -> Option<ChatId> {
         self.state.with_untracked(UiState::open_chat_id)
     }
 
-    fn selected(&self) -> Option<ChatId> {
+    pub(crate) fn selected(&self) -> Option<ChatId> {
         self.state.with_untracked(|s| s.selected)
     }
 
-    fn tick_after(&self, ms: f64) {
+    pub(crate) fn tick_after(&self, ms: f64) {
         let clock = self.clock;
         set_timeout(
             move || clock.set(ipc::now_ms()),
@@ -111,13 +112,13 @@ impl Model {
     }
 }
 
-fn show_error(model: Model, error: &roost_model::app::IpcError) {
+pub(crate) fn show_error(model: Model, error: &roost_model::app::IpcError) {
     model.notice.set(Some(error.message.clone()));
 }
 
 /// A `performance` mark on the frame that paints the first non-empty chat list: the end of
 /// "cold start → chat list painted" (`src-tauri/tests/bench_app.rs` reads it).
-fn mark_chat_list_painted() {
+pub(crate) fn mark_chat_list_painted() {
     request_animation_frame(|| {
         if let Some(performance) = web_sys::window().and_then(|w| w.performance())
             && performance
@@ -130,7 +131,7 @@ fn mark_chat_list_painted() {
     });
 }
 
-async fn reload_chats(model: Model) {
+pub(crate) async fn reload_chats(model: Model) {
     match ipc::chats().await {
         Ok(chats) => {
             let any = !chats.is_empty();
@@ -146,7 +147,7 @@ async fn reload_chats(model: Model) {
     }
 }
 
-async fn refresh_cache_map(model: Model, chat_id: ChatId) {
+pub(crate) async fn refresh_cache_map(model: Model, chat_id: ChatId) {
     if let Ok(map) = ipc::cache_map(chat_id).await
         && model.open_chat_id() == Some(chat_id)
     {
@@ -154,7 +155,7 @@ async fn refresh_cache_map(model: Model, chat_id: ChatId) {
     }
 }
 
-fn scroll_to(model: Model, top: f64) {
+pub(crate) fn scroll_to(model: Model, top: f64) {
     request_animation_frame(move || {
         if let Some(el) = model.scroller.get_untracked() {
             el.set_scroll_top(top as i32);
@@ -163,7 +164,7 @@ fn scroll_to(model: Model, top: f64) {
     });
 }
 
-fn scroll_to_bottom(model: Model) {
+pub(crate) fn scroll_to_bottom(model: Model) {
     request_animation_frame(move || {
         if let Some(el) = model.scroller.get_untracked() {
             el.set_scroll_top(el.scroll_height());
@@ -175,7 +176,7 @@ fn scroll_to_bottom(model: Model) {
 
 /// Changes the open chat's rows with `change`, keeping what the user looks at in place: at the
 /// bottom when following, else the first visible row's seq at the same offset.
-fn change_rows(model: Model, change: impl FnOnce(&mut UiState) -> bool) {
+pub(crate) fn change_rows(model: Model, change: impl FnOnce(&mut UiState) -> bool) {
     let follow = model.follow.get_untracked();
     let scroll_top = model.scroll_top.get_untracked();
     let anchor = model
@@ -198,7 +199,7 @@ fn change_rows(model: Model, change: impl FnOnce(&mut UiState) -> bool) {
 }
 
 /// Feeds one shell event to the state's reducer and performs the effects it asks for.
-fn apply_event(model: Model, event: UiEvent) {
+pub(crate) fn apply_event(model: Model, event: UiEvent) {
     match &event {
         UiEvent::Connection { online } => set_online(model, *online),
         UiEvent::Session { status } => {
@@ -218,7 +219,7 @@ fn apply_event(model: Model, event: UiEvent) {
     }
 }
 
-fn perform(model: Model, effect: StateEffect) {
+pub(crate) fn perform(model: Model, effect: StateEffect) {
     match effect {
         StateEffect::RowsChanged => {}
         StateEffect::RefreshCacheMap(chat_id) => spawn_local(refresh_cache_map(model, chat_id)),
@@ -243,7 +244,7 @@ fn perform(model: Model, effect: StateEffect) {
     }
 }
 
-fn set_online(model: Model, online: bool) {
+pub(crate) fn set_online(model: Model, online: bool) {
     model.online.set(online);
     if online {
         model.offline_since.set(None);
@@ -253,7 +254,7 @@ fn set_online(model: Model, online: bool) {
     }
 }
 
-async fn open_chat(model: Model, chat_id: ChatId) {
+pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
     let mut request = 0;
     model
         .state
@@ -320,12 +321,12 @@ async fn open_chat(model: Model, chat_id: ChatId) {
 
 /// Cached pages read before the window to reach the first unread message (beyond that, the
 /// chat opens at the bottom).
-const MAX_UNREAD_PAGES: usize = 5;
-const UNREAD_PAGE: u32 = 1000;
+pub(crate) const MAX_UNREAD_PAGES: usize = 5;
+pub(crate) const UNREAD_PAGE: u32 = 1000;
 
 /// The first unread message of the open chat `chat_id`, reading earlier cached pages into it
 /// (through the reducer) when the unread messages reach further back than the first window.
-async fn reach_first_unread(model: Model, chat_id: ChatId, unread: u64) -> Option<Seq> {
+pub(crate) async fn reach_first_unread(model: Model, chat_id: ChatId, unread: u64) -> Option<Seq> {
     let me = model
         .status
         .with_untracked(|s| s.as_ref().and_then(|s| s.user_id.clone()));
@@ -361,7 +362,7 @@ async fn reach_first_unread(model: Model, chat_id: ChatId, unread: u64) -> Optio
 }
 
 /// Scrolls the open chat so its "New messages" divider is near the top of the view.
-fn scroll_to_first_unread(model: Model) {
+pub(crate) fn scroll_to_first_unread(model: Model) {
     request_animation_frame(move || {
         if let Some(el) = model.scroller.get_untracked() {
             let height = el.client_height() as f64;
@@ -378,7 +379,7 @@ fn scroll_to_first_unread(model: Model) {
 
 /// Reads the list's scroll position into the model: what is in view, whether the view follows
 /// the newest message, and the highest seq seen.
-fn note_scroll_position(model: Model) {
+pub(crate) fn note_scroll_position(model: Model) {
     let Some(el) = model.scroller.get_untracked() else {
         return;
     };
@@ -408,12 +409,12 @@ fn note_scroll_position(model: Model) {
 }
 
 /// Back to the newest message (the jump-to-latest button, End in the list, sending).
-fn jump_to_latest(model: Model) {
+pub(crate) fn jump_to_latest(model: Model) {
     model.follow.set(true);
     scroll_to_bottom(model);
 }
 
-fn focus_selector(selector: &'static str) {
+pub(crate) fn focus_selector(selector: &'static str) {
     request_animation_frame(move || {
         if let Some(el) = document().query_selector(selector).ok().flatten()
             && let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el)
@@ -423,7 +424,7 @@ fn focus_selector(selector: &'static str) {
     });
 }
 
-fn close_dialog(model: Model) {
+pub(crate) fn close_dialog(model: Model) {
     model.dialog.set(None);
     if model.selected().is_some() {
         focus_selector("[data-testid=composer]");
@@ -433,7 +434,7 @@ fn close_dialog(model: Model) {
 }
 
 /// Global keyboard shortcuts (`shortcuts::action_for`).
-fn on_global_key(model: Model, ev: &web_sys::KeyboardEvent) {
+pub(crate) fn on_global_key(model: Model, ev: &web_sys::KeyboardEvent) {
     let in_text_field = ev
         .target()
         .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
@@ -473,7 +474,7 @@ fn on_global_key(model: Model, ev: &web_sys::KeyboardEvent) {
     }
 }
 
-fn select_chat(model: Model, chat_id: ChatId) {
+pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
     let mut previous = None;
     model.state.update(|state| previous = state.select(chat_id));
     let Some(previous) = previous else {
@@ -494,7 +495,7 @@ fn select_chat(model: Model, chat_id: ChatId) {
 }
 
 /// Scrolled into a skeleton or the top of the cached rows: ask for exactly that history.
-fn load_what_is_in_view(model: Model, range: (usize, usize)) {
+pub(crate) fn load_what_is_in_view(model: Model, range: (usize, usize)) {
     if !model.interactive.get_untracked() {
         return;
     }
@@ -621,7 +622,7 @@ pub fn App() -> impl IntoView {
 }
 
 #[component]
-fn SignInScreen() -> impl IntoView {
+pub(crate) fn SignInScreen() -> impl IntoView {
     let model = expect_context::<Model>();
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -645,7 +646,7 @@ fn SignInScreen() -> impl IntoView {
 }
 
 #[component]
-fn MainScreen() -> impl IntoView {
+pub(crate) fn MainScreen() -> impl IntoView {
     let model = expect_context::<Model>();
     let offline = Signal::derive(move || {
         let now = model.clock.get().max(ipc::now_ms());
@@ -725,7 +726,7 @@ fn MainScreen() -> impl IntoView {
 }
 
 #[component]
-fn ChatList() -> impl IntoView {
+pub(crate) fn ChatList() -> impl IntoView {
     let model = expect_context::<Model>();
     let on_select = Callback::new(move |chat_id| select_chat(model, chat_id));
     let on_keydown = move |ev: web_sys::KeyboardEvent| {
@@ -760,7 +761,7 @@ fn ChatList() -> impl IntoView {
     }
 }
 
-fn focus_chat_item(chat_id: ChatId) {
+pub(crate) fn focus_chat_item(chat_id: ChatId) {
     request_animation_frame(move || {
         let selector = format!("[data-chat-id=\"{chat_id}\"]");
         if let Some(el) = document().query_selector(&selector).ok().flatten()
@@ -769,210 +770,4 @@ fn focus_chat_item(chat_id: ChatId) {
             let _ = el.focus();
         }
     });
-}
-
-#[component]
-fn ChatView() -> impl IntoView {
-    let model = expect_context::<Model>();
-    let timeline = model.timeline;
-    let range = Memo::new(move |_| {
-        let (top, height) = (model.scroll_top.get(), model.viewport_height.get());
-        timeline.with(|t| t.visible_range(top, height, logic::OVERSCAN_ROWS))
-    });
-    let today = Signal::derive(move || {
-        let _ = model.clock.get();
-        timeline::local_day(now_unix_ms())
-    });
-    let jump_visible = Signal::derive(move || {
-        model
-            .state
-            .with(|s| s.open.as_ref().is_some_and(|o| o.has_more_after))
-            || (model.state.with(|s| s.open.is_some()) && !model.follow.get())
-    });
-    let new_below = Signal::derive(move || {
-        let last_seq = model
-            .state
-            .with(|s| s.open.as_ref().map_or(0, |o| o.chat.last_seq));
-        timeline::new_messages_below(last_seq, model.seen_seq.get())
-    });
-    let on_jump = Callback::new(move |()| jump_to_latest(model));
-    let on_list_key = move |ev: web_sys::KeyboardEvent| {
-        // Modified keys are shortcuts (Alt+↓ is the next chat), not scrolling.
-        if ev.alt_key() || ev.ctrl_key() || ev.meta_key() {
-            return;
-        }
-        let Some(key) = shortcuts::message_list_key(&ev.key()) else {
-            return;
-        };
-        let Some(el) = model.scroller.get_untracked() else {
-            return;
-        };
-        ev.prevent_default();
-        let height = f64::from(el.client_height());
-        match key {
-            ListKey::Pages(pages) => el.set_scroll_top(el.scroll_top() + (pages * height) as i32),
-            ListKey::Pixels(px) => el.set_scroll_top(el.scroll_top() + px as i32),
-            ListKey::Top => el.set_scroll_top(0),
-            ListKey::Latest => jump_to_latest(model),
-        }
-    };
-    Effect::new(move |_| {
-        let range = range.get();
-        let _ = model.interactive.get();
-        load_what_is_in_view(model, range);
-    });
-    let readiness = Signal::derive(move || {
-        let mounted = model.scroller.get().is_some();
-        let interactive = model.interactive.get();
-        model.state.with(|s| s.readiness(mounted, interactive))
-    });
-    let resync_visible = Signal::derive(move || logic::resync_visible(readiness.get()));
-    let indicator = Signal::derive(move || {
-        let now = model.clock.get().max(ipc::now_ms());
-        model.state.with(|s| s.indicator_visible(now))
-    });
-    let on_resync = Callback::new(move |()| {
-        let Some(chat_id) = model.open_chat_id() else {
-            return;
-        };
-        model.resync_busy.set(true);
-        spawn_local(async move {
-            if let Err(e) = ipc::resync(chat_id).await {
-                show_error(model, &e);
-            }
-            model.resync_busy.set(false);
-            refresh_cache_map(model, chat_id).await;
-        });
-    });
-    let title = move || {
-        model
-            .state
-            .with(|s| s.open.as_ref().map(|o| o.chat.title.clone()))
-            .unwrap_or_default()
-    };
-    let members = move || {
-        model.state.with(|s| {
-            s.open.as_ref().map(|o| {
-                o.chat
-                    .members
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-        })
-    };
-    let me = Signal::derive(move || model.status.get().and_then(|s| s.user_id));
-    let on_edit = Callback::new(move |message: Message| {
-        model.draft.set(message_text(&message));
-        model.editing.set(Some(message));
-    });
-    let on_delete = Callback::new(move |message: Message| {
-        let Some(chat_id) = model.open_chat_id() else {
-            return;
-        };
-        spawn_local(async move {
-            if let Err(e) = ipc::delete(chat_id, message.id).await {
-                show_error(model, &e);
-            }
-        });
-    });
-    let on_retry = Callback::new(move |local_id: String| {
-        spawn_local(async move {
-            if let Err(e) = ipc::retry_failed(&local_id).await {
-                show_error(model, &e);
-            }
-        });
-    });
-    let on_scroll = move |_| note_scroll_position(model);
-    let resize = window_event_listener(leptos::ev::resize, move |_| {
-        if let Some(el) = model.scroller.get_untracked() {
-            model.viewport_height.set(el.client_height() as f64);
-        }
-    });
-    on_cleanup(move || resize.remove());
-    view! {
-        <section class="chat-view" data-testid="chat-view">
-            <header class="chat-header">
-                <div class="titles">
-                    <h2 data-testid="chat-title">{title}</h2>
-                    <span class="members">{members}</span>
-                </div>
-                <SyncIndicator visible=indicator />
-                <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
-            </header>
-            <CacheMapStrip map=model.cache_map />
-            {move || if model.state.with(|s| s.open.is_some()) {
-                view! {
-                    <div class="messages-wrap">
-                    <div class="messages" data-testid="messages" node_ref=model.scroller on:scroll=on_scroll tabindex="0"
-                        role="log" aria-live="polite" aria-label=move || format!("Messages in {}", title())
-                        on:keydown=on_list_key>
-                        <TimelineRows timeline range today me
-                            on_edit=Some(on_edit) on_delete=Some(on_delete) on_retry=Some(on_retry) />
-                    </div>
-                    <JumpToLatest visible=jump_visible new_below on_click=on_jump />
-                    </div>
-                }.into_any()
-            } else {
-                view! { <div class="messages opening" data-testid="opening"></div> }.into_any()
-            }}
-            <Composer />
-        </section>
-    }
-}
-
-#[component]
-fn Composer() -> impl IntoView {
-    let model = expect_context::<Model>();
-    let submit = move || {
-        let text = model.draft.get_untracked();
-        if text.trim().is_empty() {
-            return;
-        }
-        let Some(chat_id) = model.open_chat_id() else {
-            return;
-        };
-        let editing = model.editing.get_untracked();
-        model.draft.set(String::new());
-        model.editing.set(None);
-        if editing.is_none() {
-            // Like every messenger: what you send is what you then see, wherever you were.
-            jump_to_latest(model);
-        }
-        spawn_local(async move {
-            let result = match editing {
-                Some(message) => ipc::edit(chat_id, message.id, &text).await.map(|_| ()),
-                // The pending row comes from the shell's ordered events (queued, then
-                // delivered); applying this reply too could re-add a row already delivered.
-                None => ipc::send(chat_id, &text).await.map(|_| ()),
-            };
-            if let Err(e) = result {
-                show_error(model, &e);
-            }
-        });
-    };
-    let on_keydown = move |ev: web_sys::KeyboardEvent| {
-        if logic::composer_key(&ev.key(), ev.shift_key(), ev.is_composing())
-            == logic::ComposerKey::Send
-        {
-            ev.prevent_default();
-            submit();
-        } else if ev.key() == "Escape" && model.editing.get_untracked().is_some() {
-            model.editing.set(None);
-            model.draft.set(String::new());
-        }
-    };
-    view! {
-        <form class="composer" aria-label="Send a message" on:submit=move |ev| { ev.prevent_default(); submit(); }>
-            {move || model.editing.get().map(|_| view! {
-                <span class="editing">"Editing — Enter to save, Esc to cancel"</span>
-            })}
-            <textarea data-testid="composer" rows="2" aria-label="Message" placeholder="Message — Enter to send, Shift+Enter for a new line"
-                prop:value=move || model.draft.get()
-                on:input=move |ev| model.draft.set(event_target_value(&ev))
-                on:keydown=on_keydown></textarea>
-            <button type="submit" data-testid="send">{move || if model.editing.get().is_some() { "Save" } else { "Send" }}</button>
-        </form>
-    }
 }

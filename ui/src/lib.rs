@@ -9,12 +9,14 @@
 //! * `ux_components` — the timeline rows, jump-to-latest, quick switcher, shortcuts sheet and
 //!   theme picker components;
 //! * `state` — the UI state and the reducer of the shell's events (pure, tested natively);
-//! * `app` — the state in a signal, effects, and wiring;
+//! * `app` — the state in a signal, effects, and wiring; `chat_view` — the open chat's view
+//!   (header, timeline, composer) wired to them;
 //! * `ipc` — the only module that touches Tauri.
 //!
 //! Natively (tests) Leptos is built with `ssr` so views render to HTML; for wasm with `csr`.
 
 pub mod app;
+pub mod chat_view;
 pub mod components;
 pub mod ipc;
 pub mod logic;

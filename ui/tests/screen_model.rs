@@ -35,7 +35,7 @@ use roost_ui::state::{Effect, UiState};
 use std::collections::{HashMap, VecDeque};
 use tokio::sync::broadcast;
 
-const SEQUENCES: usize = 600;
+const SEQUENCES: usize = 1000;
 const STEPS: usize = 30;
 const CHATS: usize = 3;
 const WINDOW: u32 = 30;
