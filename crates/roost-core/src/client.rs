@@ -52,7 +52,17 @@ impl Client {
     /// with `background` on, interrupted resyncs are resumed and the outbox is delivered in the
     /// background. A corrupt cache file is moved aside and reported in [`OpenInfo`].
     pub async fn open(config: ClientConfig) -> Result<(Client, OpenInfo)> {
+        // One process per cache file: taken before anything reads, repairs or moves it.
+        let cache_lock = crate::account::CacheLock::acquire(&config.cache_path).await?;
         let (store, corruption) = Store::open(&config.cache_path).await?;
+        // Whose cache it is, before anything of it is read or sent.
+        let binding = match crate::account::bind(&store, &config).await {
+            Ok(binding) => binding,
+            Err(e) => {
+                store.close().await;
+                return Err(e);
+            }
+        };
         let mut repaired = Vec::new();
         // O(messages): only when the file was not exactly as a clean close left it (every write
         // keeps the runs index in its own transaction, so only damage can break it).
@@ -72,11 +82,7 @@ impl Client {
         api_config.request_timeout = config.request_timeout;
         api_config.allow_insecure_http = config.allow_insecure_http;
         let api = Api::new(api_config)?;
-        let me = match &config.user_id {
-            Some(u) => Some(u.clone()),
-            None => store.meta("me").await?.map(UserId),
-        };
-        let inner = Arc::new(Inner::new(store, api, config, me));
+        let inner = Arc::new(Inner::new(store, api, config, binding, cache_lock));
         let resumable = inner.store().chats_needing_resync().await?;
         if inner.config().background {
             inner.spawn(outbox_worker(inner.clone()));
@@ -329,7 +335,7 @@ impl Client {
         let entry = self
             .inner
             .store()
-            .outbox_add(chat, serde_json::json!({ "text": text }))
+            .outbox_add(chat, serde_json::json!({ "text": text }), self.inner.me().as_ref())
             .await?;
         self.inner.emit(ClientEvent::OutboxChanged {
             entry: entry.clone(),
@@ -379,6 +385,7 @@ impl Client {
             body: serde_json::json!({ "text": text }),
             expected_version: None,
         };
+        crate::account::ensure_verified(&self.inner).await?;
         let resp = self.inner.api().edit(chat, message, &req).await?;
         apply_mutation(&self.inner, chat, &resp).await?;
         Ok(resp.message)
@@ -386,6 +393,7 @@ impl Client {
 
     /// Deletes (tombstones) a message on the server (error when offline) and merges the result.
     pub async fn delete(&self, chat: ChatId, message: MessageId) -> Result<Message> {
+        crate::account::ensure_verified(&self.inner).await?;
         let resp = self.inner.api().delete(chat, message).await?;
         apply_mutation(&self.inner, chat, &resp).await?;
         Ok(resp.message)
@@ -396,5 +404,6 @@ impl Client {
     pub async fn shutdown(&self) {
         self.inner.abort_tasks();
         self.inner.store().close().await;
+        self.inner.release_cache_lock();
     }
 }

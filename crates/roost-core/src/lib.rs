@@ -11,6 +11,8 @@
 //!   lets a clean start skip the whole-file checks),
 //!   [`api`] (HTTP, request figures, validation of hostile responses), `stream` (WebSocket,
 //!   reconnect, catch-up), [`sign_in`] (the first sign-in's check of a URL and a token);
+//! * [`account`] — which cache file is whose (one per server + user), the owner binding and
+//!   the one-process lock;
 //! * the engine — `engine` (shared state, single-flight per chat), `chat_list` (chat list,
 //!   validation), `resync` (resync and older history), `outbox` (delivery), [`events`], and
 //!   [`client`] ([`Client`], the public face);
@@ -19,6 +21,7 @@
 
 pub use roost_model::{merge, ranges, sync_state};
 
+pub mod account;
 pub mod api;
 pub mod app_view;
 mod chat_list;

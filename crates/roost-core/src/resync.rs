@@ -32,7 +32,10 @@ pub(crate) async fn resync_job(
         inner,
         |jobs| &mut jobs.resync,
         chat,
-        move |inner| async move { run_resync(&inner, chat, older_within).await },
+        move |inner| async move {
+            crate::account::ensure_verified(&inner).await?;
+            run_resync(&inner, chat, older_within).await
+        },
     )
     .await
 }
@@ -442,7 +445,10 @@ pub(crate) async fn load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadO
         inner,
         |jobs| &mut jobs.older,
         chat,
-        |inner| async move { run_load_older(&inner, chat).await },
+        |inner| async move {
+            crate::account::ensure_verified(&inner).await?;
+            run_load_older(&inner, chat).await
+        },
     )
     .await
 }

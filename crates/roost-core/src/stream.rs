@@ -80,6 +80,10 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(inner: &Inner) -> Result<Ws, String> {
+    // Never ingest another account's events into this cache.
+    crate::account::ensure_verified(inner)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut req = inner
         .api()
         .stream_url()
