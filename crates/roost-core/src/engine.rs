@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     account_verified: AtomicBool,
     /// This process's lock on the cache file (`account::CacheLock`), released at shutdown.
     cache_lock: Mutex<Option<crate::account::CacheLock>>,
+    /// The range shapes the server refused in this session (`fallback`).
+    range_support: crate::fallback::RangeSupport,
 }
 
 impl Inner {
@@ -83,6 +85,7 @@ impl Inner {
             stream_running: AtomicBool::new(false),
             account_verified: AtomicBool::new(binding.verified),
             cache_lock: Mutex::new(Some(cache_lock)),
+            range_support: Default::default(),
             config,
         }
     }
@@ -105,6 +108,10 @@ impl Inner {
 
     pub(crate) fn set_me(&self, me: UserId) {
         *self.me.lock().unwrap() = Some(me);
+    }
+
+    pub(crate) fn range_support(&self) -> &crate::fallback::RangeSupport {
+        &self.range_support
     }
 
     pub(crate) fn account_verified(&self) -> bool {

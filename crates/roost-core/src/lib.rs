@@ -14,7 +14,8 @@
 //! * [`account`] — which cache file is whose (one per server + user), the owner binding and
 //!   the one-process lock;
 //! * the engine — `engine` (shared state, single-flight per chat), `chat_list` (chat list,
-//!   validation), `resync` (resync and older history), `outbox` (delivery), [`events`], and
+//!   validation), `resync` (resync and older history), `fallback` (servers that refuse a range
+//!   shape: the next shape, or a logged full reload), `outbox` (delivery), [`events`], and
 //!   [`client`] ([`Client`], the public face);
 //! * [`app_view`] — the core in the desktop app's IPC shapes (UI events read back from the
 //!   cache).
@@ -29,6 +30,7 @@ mod clean_shutdown;
 pub mod client;
 mod config;
 mod engine;
+mod fallback;
 pub mod error;
 pub mod events;
 mod outbox;
@@ -46,5 +48,7 @@ pub use events::{
     ChatWindow, ClientEvent, Delivered, FlushReport, LoadOlderReport, OpenInfo, ResyncReport,
 };
 pub use roost_model::{Anchor, CacheMap, OutboxState, SeqRange, WindowItem};
-pub use store::{ChatRecord, CorruptionReport, OutboxEntry, default_cache_path, default_data_dir};
+pub use store::{
+    ChatRecord, CorruptionReport, FullReloadNote, OutboxEntry, default_cache_path, default_data_dir,
+};
 pub use sync_state::SyncState;

@@ -13,6 +13,7 @@ use roost_proto::{
     ChangesQuery, ChangesResponse, ChatId, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
     MAX_SEQ_RANGES_PER_REQUEST, MessagesPage, RangeQuery,
 };
+use crate::fallback::{RANGES_REFUSED, Shape, full_reload, is_refusal};
 use std::sync::Arc;
 
 /// Single-flight entry point: joins the running resync of `chat` or starts one (in its own
@@ -388,11 +389,16 @@ async fn fetch_missing(
             // the chat was last seen empty: a resync re-validates against the server, and the
             // answer for an empty chat is one small page.
             scope.start(true).await?;
-            let q = RangeQuery {
-                limit: Some(DEFAULT_PAGE_SIZE),
-                ..Default::default()
+            let page = match newest_page(inner, api, chat, rec.server_last_seq).await? {
+                Newest::Page(page) => page,
+                Newest::Reloaded(n) => {
+                    // No range shape left: the whole chat came through a full reload.
+                    report.full_reload = Some(RANGES_REFUSED.to_string());
+                    report.messages_fetched += n;
+                    scope.fetched += n;
+                    break;
+                }
             };
-            let page = api.range(chat, &q).await?;
             report.messages_fetched += page.messages.len() as u64;
             scope.fetched += page.messages.len() as u64;
             ingest_page(inner, chat, &page, CursorRule::Snapshot(page.rev), false).await?;
@@ -410,14 +416,128 @@ async fn fetch_missing(
         // transaction.
         let page = inner.config().page_size.clamp(1, MAX_PAGE_SIZE) as u64;
         for batch in ranges::pack_batches(&plan.missing, page, MAX_SEQ_RANGES_PER_REQUEST) {
-            let page = api.listed(chat, &batch).await?;
-            let n = page.messages.len() as u64;
-            ingest_page(inner, chat, &page, CursorRule::Keep, true).await?;
+            let n = fetch_batch(inner, api, chat, &batch, report).await?;
             report.messages_fetched += n;
             scope.fetched += n;
+            if report.full_reload.is_some() && !inner.range_support().serves(Shape::Forward) {
+                return Ok(());
+            }
         }
     }
     Ok(())
+}
+
+/// One batch of missing seqs in the best shape the server serves: one `seqs` request; else
+/// each range with forward pages; else a full reload of the chat (SPEC rule 6). Returns the
+/// messages received.
+async fn fetch_batch(
+    inner: &Inner,
+    api: &Api,
+    chat: ChatId,
+    batch: &[SeqRange],
+    report: &mut ResyncReport,
+) -> Result<u64> {
+    let support = inner.range_support();
+    if support.serves(Shape::Seqs) {
+        match api.listed(chat, batch).await {
+            Ok(page) => {
+                ingest_page(inner, chat, &page, CursorRule::Keep, true).await?;
+                return Ok(page.messages.len() as u64);
+            }
+            Err(e) if is_refusal(&e) => support.refused(chat, Shape::Seqs, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    if support.serves(Shape::Forward) {
+        let mut received = 0;
+        for range in batch {
+            match fetch_range(inner, api, chat, *range, true).await {
+                Ok((n, _)) => received += n,
+                Err(e) if is_refusal(&e) => {
+                    support.refused(chat, Shape::Forward, &e);
+                    return Ok(received + reload(inner, api, chat, report).await?);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(received);
+    }
+    reload(inner, api, chat, report).await
+}
+
+async fn reload(inner: &Inner, api: &Api, chat: ChatId, report: &mut ResyncReport) -> Result<u64> {
+    report.full_reload = Some(RANGES_REFUSED.to_string());
+    full_reload(inner, api, chat, RANGES_REFUSED).await
+}
+
+/// What [`newest_page`] got.
+enum Newest {
+    Page(MessagesPage),
+    /// No range shape was served: the chat was fully reloaded (messages received).
+    Reloaded(u64),
+}
+
+/// The page of history directly above `before`: the backward shape, else the forward shape
+/// over the same seqs (a chat's seqs are gap-free, so the page is known without asking).
+async fn older_page(inner: &Inner, api: &Api, chat: ChatId, before: u64) -> Result<MessagesPage> {
+    let support = inner.range_support();
+    if support.serves(Shape::Backward) {
+        let q = RangeQuery {
+            before_seq: Some(before),
+            limit: Some(DEFAULT_PAGE_SIZE),
+            ..Default::default()
+        };
+        match api.range(chat, &q).await {
+            Ok(page) => return Ok(page),
+            Err(e) if is_refusal(&e) => support.refused(chat, Shape::Backward, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    let q = RangeQuery {
+        from_seq: Some(before.saturating_sub(DEFAULT_PAGE_SIZE as u64).max(1)),
+        to_seq: Some(before - 1),
+        before_seq: None,
+        limit: Some(DEFAULT_PAGE_SIZE),
+    };
+    api.range(chat, &q).await
+}
+
+/// The newest page of a chat with nothing cached: the backward shape; else the forward shape
+/// over the last page of the server's known position; else a full reload (`None`).
+async fn newest_page(
+    inner: &Inner,
+    api: &Api,
+    chat: ChatId,
+    server_last_seq: u64,
+) -> Result<Newest> {
+    let support = inner.range_support();
+    if support.serves(Shape::Backward) {
+        let q = RangeQuery {
+            limit: Some(DEFAULT_PAGE_SIZE),
+            ..Default::default()
+        };
+        match api.range(chat, &q).await {
+            Ok(page) => return Ok(Newest::Page(page)),
+            Err(e) if is_refusal(&e) => support.refused(chat, Shape::Backward, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    if support.serves(Shape::Forward) && server_last_seq > 0 {
+        let q = RangeQuery {
+            from_seq: Some(server_last_seq.saturating_sub(DEFAULT_PAGE_SIZE as u64 - 1).max(1)),
+            to_seq: Some(server_last_seq),
+            before_seq: None,
+            limit: Some(DEFAULT_PAGE_SIZE),
+        };
+        match api.range(chat, &q).await {
+            Ok(page) => return Ok(Newest::Page(page)),
+            Err(e) if is_refusal(&e) => support.refused(chat, Shape::Forward, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Newest::Reloaded(
+        full_reload(inner, api, chat, RANGES_REFUSED).await?,
+    ))
 }
 
 /// 4. Re-validates after the fetch window closed; clears OUT_OF_SYNC only if it passes.
@@ -484,12 +604,20 @@ async fn older_page_steps(
         return Ok(true);
     }
     scope.start(false).await?;
-    let q = RangeQuery {
-        before_seq: before,
-        limit: Some(DEFAULT_PAGE_SIZE),
-        ..Default::default()
+    let page = match before {
+        Some(before) => older_page(inner, api, chat, before).await?,
+        None => {
+            let last = inner.store().chat(chat).await?.map_or(0, |c| c.server_last_seq);
+            match newest_page(inner, api, chat, last).await? {
+                Newest::Page(page) => page,
+                Newest::Reloaded(n) => {
+                    scope.fetched += n;
+                    inner.emit_chat(chat).await;
+                    return Ok(true);
+                }
+            }
+        }
     };
-    let page = api.range(chat, &q).await?;
     let cursor = if before.is_none() {
         CursorRule::Snapshot(page.rev)
     } else {

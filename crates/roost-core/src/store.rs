@@ -146,6 +146,26 @@ pub struct ChatRecord {
     /// The chat has outbox entries (pending or failed sends).
     #[serde(default)]
     pub has_outbox: bool,
+    /// The last full reload of this chat (why, when in ms since the epoch): kept after it
+    /// succeeded, so a person can be told (SPEC rule 6: a logged exception with its reason).
+    #[serde(default)]
+    pub last_full_reload: Option<FullReloadNote>,
+}
+
+/// Why and when a chat was last fully reloaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FullReloadNote {
+    pub reason: String,
+    pub at: i64,
+}
+
+impl FullReloadNote {
+    pub(crate) fn from_columns(reason: Option<String>, at: Option<i64>) -> Option<FullReloadNote> {
+        reason.map(|reason| FullReloadNote {
+            reason,
+            at: at.unwrap_or(0),
+        })
+    }
 }
 
 /// A message waiting in the outbox.
@@ -361,12 +381,14 @@ impl Store {
                     continue;
                 };
                 if sqlx::query(
-                    "INSERT OR IGNORE INTO chats(chat_id, title, members, needs_resync, full_reload_reason, sync_state)
-                     VALUES (?, ?, ?, 1, 'cache_corrupt', 'OUT_OF_SYNC')",
+                    "INSERT OR IGNORE INTO chats(chat_id, title, members, needs_resync, full_reload_reason, sync_state,
+                         last_full_reload_reason, last_full_reload_at)
+                     VALUES (?, ?, ?, 1, 'cache_corrupt', 'OUT_OF_SYNC', 'cache_corrupt', ?)",
                 )
                 .bind(id)
                 .bind(title)
                 .bind(members)
+                .bind(now_millis())
                 .execute(&self.pool)
                 .await
                 .is_ok()
@@ -471,5 +493,6 @@ impl Store {
         (SELECT start_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq ASC LIMIT 1),
         (SELECT end_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq DESC LIMIT 1),
         cached_count,
-        EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = chats.chat_id)";
+        EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = chats.chat_id),
+        last_full_reload_reason, last_full_reload_at";
 }

@@ -27,6 +27,7 @@ impl Store {
             local_max: r.try_get::<Option<i64>, _>(15)?.map(u),
             cached_count: u(r.try_get(16)?),
             has_outbox: r.try_get::<i64, _>(17)? != 0,
+            last_full_reload: FullReloadNote::from_columns(r.try_get(18)?, r.try_get(19)?),
         })
     }
 
@@ -185,6 +186,25 @@ impl Store {
         .bind(chat.to_string())
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// A full reload of the chat starts: `reason` becomes its `full_reload_reason` (cleared when
+    /// the resync validates) and its last full reload (kept), stamped now.
+    pub async fn record_full_reload(&self, chat: ChatId, reason: &str) -> Result<()> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        ensure_chat(&mut tx, chat).await?;
+        sqlx::query(
+            "UPDATE chats SET full_reload_reason = ?1, last_full_reload_reason = ?1,
+                 last_full_reload_at = ?2 WHERE chat_id = ?3",
+        )
+        .bind(reason)
+        .bind(now_millis())
+        .bind(chat.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
