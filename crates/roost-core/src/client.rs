@@ -64,11 +64,17 @@ impl Client {
             }
         };
         let mut repaired = Vec::new();
+        let mut quarantined = Vec::new();
         // O(messages): only when the file was not exactly as a clean close left it (every write
-        // keeps the runs index in its own transaction, so only damage can break it).
+        // keeps the runs index in its own transaction, so only damage can break it). Damage
+        // confined to a chat quarantines that chat only.
         let suspects = if store.opened_clean() {
             Vec::new()
         } else {
+            for (chat, reason) in store.damaged_chats().await? {
+                store.quarantine_chat(chat, reason).await?;
+                quarantined.push((chat, reason.to_string()));
+            }
             store.inconsistent_chats().await?
         };
         for chat in suspects {
@@ -105,6 +111,7 @@ impl Client {
             cache_path: inner.store().path().to_path_buf(),
             corruption,
             repaired_chats: repaired,
+            quarantined_chats: quarantined,
             resumable_chats: resumable,
         };
         let guard = Arc::new(Guard(inner.clone()));
@@ -234,7 +241,25 @@ impl Client {
     }
 
     /// The cached window of a chat without marking it open and without any network activity.
+    /// A chat whose cached rows turn out damaged is quarantined (its rows dropped, flagged for
+    /// a full resync) and its now empty window returned: one chat's damage never makes it
+    /// unopenable, and never touches another chat.
     pub async fn window(&self, chat: ChatId, anchor: Anchor, limit: u32) -> Result<ChatWindow> {
+        match self.cached_window(chat, anchor, limit).await {
+            Err(Error::CacheCorrupt(why)) => {
+                tracing::warn!(%chat, %why, "a cached row of this chat does not decode");
+                self.inner
+                    .store()
+                    .quarantine_chat(chat, crate::store::repair::REASON_UNDECODABLE)
+                    .await?;
+                self.inner.emit_chat(chat).await;
+                self.cached_window(chat, anchor, limit).await
+            }
+            other => other,
+        }
+    }
+
+    async fn cached_window(&self, chat: ChatId, anchor: Anchor, limit: u32) -> Result<ChatWindow> {
         let store = self.inner.store();
         let rec = store
             .chat(chat)

@@ -33,6 +33,7 @@ mod chats;
 mod ingest;
 mod messages;
 mod outbox;
+pub mod repair;
 mod runs;
 
 use chats::{apply_position, ensure_chat, read_state};
@@ -66,6 +67,10 @@ pub struct CorruptionReport {
     pub salvaged_chats: usize,
     /// Outbox entries (unsent messages) read back from the damaged file and kept.
     pub salvaged_outbox: usize,
+    /// Salvaged chats whose whole cached history read back intact and was kept (the others
+    /// are flagged for a full resync), see `store::repair`.
+    #[serde(default)]
+    pub kept_chats: usize,
 }
 
 /// The server's position of a chat as told by a response or event.
@@ -317,6 +322,7 @@ impl Store {
                         reason,
                         salvaged_chats: 0,
                         salvaged_outbox: 0,
+                        kept_chats: 0,
                     }),
                 )
             }
@@ -337,9 +343,10 @@ impl Store {
         };
         let report = match report {
             Some(mut r) => {
-                let (chats, outbox) = store.salvage(&r.moved_to).await;
+                let (chats, outbox, kept) = store.salvage(&r.moved_to).await;
                 r.salvaged_chats = chats;
                 r.salvaged_outbox = outbox;
+                r.kept_chats = kept;
                 Some(r)
             }
             None => None,
@@ -352,9 +359,11 @@ impl Store {
         Ok((store, report))
     }
 
-    /// Best effort: reads chat rows and outbox entries from the damaged file, read-only. Chats
-    /// come back empty and flagged `needs_resync` with `full_reload_reason = cache_corrupt`.
-    async fn salvage(&self, damaged: &Path) -> (usize, usize) {
+    /// Best effort: reads chat rows and outbox entries from the damaged file, read-only. A chat
+    /// whose every cached row reads and decodes keeps its history (`repair`); the others come
+    /// back empty and flagged `needs_resync` with `full_reload_reason = cache_corrupt`.
+    /// Returns (chats, outbox entries, chats whose history was kept).
+    async fn salvage(&self, damaged: &Path) -> (usize, usize, usize) {
         let opts = SqliteConnectOptions::new()
             .filename(damaged)
             .read_only(true)
@@ -364,10 +373,11 @@ impl Store {
             .connect_with(opts)
             .await
         else {
-            return (0, 0);
+            return (0, 0, 0);
         };
         let mut chats = 0;
         let mut outbox = 0;
+        let mut kept = 0;
         if let Ok(rows) = sqlx::query("SELECT chat_id, title, members FROM chats")
             .fetch_all(&pool)
             .await
@@ -380,6 +390,7 @@ impl Store {
                 ) else {
                     continue;
                 };
+                let id_for_history = id.clone();
                 if sqlx::query(
                     "INSERT OR IGNORE INTO chats(chat_id, title, members, needs_resync, full_reload_reason, sync_state,
                          last_full_reload_reason, last_full_reload_at)
@@ -394,6 +405,9 @@ impl Store {
                 .is_ok()
                 {
                     chats += 1;
+                    if self.salvage_chat_history(&pool, &id_for_history).await {
+                        kept += 1;
+                    }
                 }
             }
         }
@@ -428,7 +442,7 @@ impl Store {
             }
         }
         pool.close().await;
-        (chats, outbox)
+        (chats, outbox, kept)
     }
 
     pub fn path(&self) -> &Path {
