@@ -772,6 +772,7 @@ impl FaultProxy {
         let mut control = self.shared.control();
         control.refuse_streams = false;
         control.refuse_all = false;
+        control.refused_shapes.clear();
     }
 
     /// Stream connections currently relayed.
