@@ -255,38 +255,50 @@ async fn resync_steps(
         report.full_reload = Some(reason.clone());
     }
 
-    // 1. Changes since the cursor, restricted to the cached span.
+    // 1. Changes since the cursor from the cached span's start. When the server is known to
+    // have newer messages than the cache, the pass is open above: those created after the
+    // cursor come with it, so a chat whose changes fit one page costs one request (catch-up
+    // after a reconnect: 1 + N for N chats), and they are missing messages being fetched.
     if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
         let span = SeqRange::new(first.start, last.end);
-        changes_pass(
+        let open_above = rec.server_last_seq > last.end;
+        if open_above {
+            scope.start(true).await?;
+        }
+        let fetched = changes_pass(
             inner,
             api,
             chat,
             &runs,
-            span,
+            (span, open_above),
             rec.changes_cursor,
             &mut report,
         )
         .await?;
+        report.messages_fetched += fetched;
+        scope.fetched += fetched;
     }
     // 2–3. Fetch only what is missing.
     fetch_missing(inner, api, chat, scope, &mut report).await?;
     Ok(report)
 }
 
-/// Step 1: the changes since `cursor` over the cached `span`, page by page, each merged in one
-/// transaction; the cursor advances only if the span did not move meanwhile. When the journal
-/// no longer reaches the cursor (`too_old`), the cached runs are re-validated by range instead.
+/// Step 1: the changes since `cursor` over the cached `span` (and above it when `open_above`),
+/// page by page, each merged in one transaction; the cursor advances only if the span did not
+/// move meanwhile. When the journal no longer reaches the cursor (`too_old`), the cached runs
+/// are re-validated by range instead. Returns the messages received above the span (new
+/// messages: fetched, not changes).
 async fn changes_pass(
     inner: &Arc<Inner>,
     api: &Api,
     chat: ChatId,
     runs: &[SeqRange],
-    span: SeqRange,
+    (span, open_above): (SeqRange, bool),
     cursor: u64,
     report: &mut ResyncReport,
-) -> Result<()> {
+) -> Result<u64> {
     let (lo, hi) = (span.start, span.end);
+    let mut above = 0;
     let store = inner.store();
     {
         let mut since = cursor;
@@ -294,7 +306,7 @@ async fn changes_pass(
             let q = ChangesQuery {
                 since_rev: since,
                 min_seq: Some(lo),
-                max_seq: Some(hi),
+                max_seq: (!open_above).then_some(hi),
                 limit: Some(inner.config().page_size.min(MAX_PAGE_SIZE)),
             };
             match api.changes(chat, &q).await? {
@@ -310,7 +322,9 @@ async fn changes_pass(
                     opts.me = inner.me();
                     let res = store.ingest(chat, &messages, &opts).await?;
                     inner.mark_known(chat);
-                    report.changes_applied += messages.len() as u64;
+                    let new = messages.iter().filter(|m| m.seq > hi).count() as u64;
+                    above += new;
+                    report.changes_applied += messages.len() as u64 - new;
                     if !res.changed.is_empty() {
                         inner.emit(ClientEvent::MessagesChanged {
                             chat_id: chat,
@@ -325,7 +339,13 @@ async fn changes_pass(
                             ));
                         }
                         None => {
-                            store.advance_cursor_after_changes(chat, span, rev).await?;
+                            // Open above: everything from `lo` up was covered.
+                            let covered = if open_above {
+                                SeqRange::new(lo, u64::MAX)
+                            } else {
+                                span
+                            };
+                            store.advance_cursor_after_changes(chat, covered, rev).await?;
                             break;
                         }
                     }
@@ -363,7 +383,7 @@ async fn changes_pass(
             }
         }
     }
-    Ok(())
+    Ok(above)
 }
 
 /// Steps 2–3: fetch only what is missing (recomputed each round: changes may have filled some;

@@ -261,7 +261,10 @@ impl Store {
         .bind(chat.to_string())
         .fetch_one(&mut *tx)
         .await?;
-        let same = first_start.map(u) == Some(span.start) && last_end.map(u) == Some(span.end);
+        // A span ending at `u64::MAX` covered everything from its start up (an open changes
+        // pass): only its start must be unchanged.
+        let same = first_start.map(u) == Some(span.start)
+            && (span.end == u64::MAX || last_end.map(u) == Some(span.end));
         if same {
             sqlx::query(
                 "UPDATE chats SET changes_cursor = MAX(changes_cursor, ?) WHERE chat_id = ?",
