@@ -114,6 +114,17 @@ pub fn sentence(kind: &str) -> &'static str {
     }
 }
 
+/// What a person reads about a chat's last full reload (`app::FullReloadInfo::reason`).
+pub fn full_reload_sentence(reason: &str) -> &'static str {
+    if reason == "server_cannot_serve_ranges" {
+        "The server could not send just the missing parts of this chat, so Roost reloaded all of it."
+    } else if reason.starts_with("cache_corrupt") {
+        "This chat's copy on this device was damaged, so Roost set it aside and reloaded the chat from the server. Other chats were not affected."
+    } else {
+        "Roost had to reload this whole chat from the server."
+    }
+}
+
 /// The sentence for a server wire kind.
 pub fn wire_sentence(kind: ErrorKind) -> &'static str {
     sentence(kind.as_str())
