@@ -144,3 +144,25 @@ async fn refused_backward_pages_load_older_history_with_the_forward_shape() {
     assert_eq!(proxy.figures().range_requests(RangeShape::Backward), 1);
     assert_eq!(proxy.figures().range_requests(RangeShape::Forward), 1);
 }
+
+/// The full reload pages through the changes journal: small pages, a long chat, edits.
+#[tokio::test]
+async fn a_full_reload_in_small_pages_brings_the_whole_chat() {
+    let server = spawn_test_server().await;
+    let proxy = FaultProxy::start(server.addr(), 14).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache.db");
+    let chat = partial_chat(&server, &cache, 138, &[(1, 20)]).await;
+    let msgs = server.messages(chat).await;
+    server.edit("bob", chat, msgs[5].id, "edited").await;
+    server.send_many("bob", chat, 10).await;
+    proxy.refuse_range_shapes(&RangeShape::ALL);
+    let mut config = foreground(&proxy, &server, &cache);
+    config.page_size = 7;
+    let (client, _) = Client::open(config).await.unwrap();
+    client.refresh_chats().await.unwrap();
+    let report = client.resync(chat).await.unwrap();
+    assert_eq!(report.full_reload.as_deref(), Some("server_cannot_serve_ranges"));
+    assert_eq!(report.gaps_after, 0, "{report:?}");
+    assert_cache_is_the_servers(&client, &server, chat).await;
+}
