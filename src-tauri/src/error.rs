@@ -71,7 +71,9 @@ fn core_error_kind(error: &roost_core::Error) -> IpcErrorKind {
             ..
         } => IpcErrorKind::Forbidden,
         E::Server { .. } | E::ProtocolViolation(_) => IpcErrorKind::Server,
-        E::CacheCorrupt(_) | E::Cache(_) => IpcErrorKind::Cache,
+        E::CacheCorrupt(_) | E::Cache(_) | E::WrongAccount(_) | E::CacheInUse(_) => {
+            IpcErrorKind::Cache
+        }
         E::NotFound(_) => IpcErrorKind::NotFound,
         E::InvalidInput(_) => IpcErrorKind::InvalidInput,
         E::Shutdown => IpcErrorKind::Internal,
@@ -143,6 +145,8 @@ mod tests {
             E::NotFound("chat".into()),
             E::InvalidInput("limit".into()),
             E::Shutdown,
+            E::WrongAccount("belongs to alice".into()),
+            E::CacheInUse("pid 7".into()),
         ];
         for error in core {
             // Exhaustive on purpose: a new core error must get a sentence here.
@@ -154,7 +158,9 @@ mod tests {
                 | E::Cache(_)
                 | E::NotFound(_)
                 | E::InvalidInput(_)
-                | E::Shutdown => {}
+                | E::Shutdown
+                | E::WrongAccount(_)
+                | E::CacheInUse(_) => {}
             }
             assert!(human::KINDS.contains(&error.kind()), "{}", error.kind());
             let ipc = ShellError::Core(error).to_ipc();

@@ -97,7 +97,7 @@ pub fn run() {
         .setup(move |app| {
             desktop::install_tray(app.handle());
             tracing::info!(
-                cache = %paths.cache_file().display(),
+                caches = %paths.data_dir.join(roost_core::account::ACCOUNTS_DIR).display(),
                 config = %paths.config_dir.display(),
                 logs = %paths.log_dir.display(),
                 "where Roost keeps its files"

@@ -124,7 +124,8 @@ impl AppPaths {
         }
     }
 
-    /// The message cache's SQLite file.
+    /// The single message cache of versions before per-account caches (today each account
+    /// has its own file under `accounts/`, see `roost_core::account`).
     pub fn cache_file(&self) -> PathBuf {
         self.data_dir.join(crate::session::CACHE_FILE_NAME)
     }

@@ -2,12 +2,15 @@
 //! the background so every message is cached whether or not a chat or window is open), the
 //! persisted credentials, and the task that forwards core events to the UI as changes.
 //!
-//! Owns where things live on disk: `message_cache.db` in the app data dir, `settings.json`
-//! (server URL + token, readable by the user only) in the app config dir.
+//! Owns where things live on disk: one message cache per account (server + user) in the app
+//! data dir, chosen at sign-in by `roost_core::account::resolve` (the CLI picks the same file
+//! for the same server and token), `settings.json` (server URL + token, readable by the user
+//! only) in the app config dir.
 
 use crate::desktop::DesktopEffects;
 use crate::error::{ShellError, ShellResult};
 use roost_core::app_view;
+use roost_core::api::ApiConfig;
 use roost_core::{Client, ClientConfig, ClientEvent};
 use roost_model::app::{AppStatus, UiEvent};
 use serde::{Deserialize, Serialize};
@@ -17,7 +20,8 @@ use tauri::AppHandle;
 use tauri::ipc::Channel;
 use tokio::sync::{RwLock, broadcast, watch};
 
-/// File name of the message cache in the app data dir.
+/// File name of the single message cache of versions before per-account caches (adopted by its
+/// owner's first sign-in, see `roost_core::account`).
 pub const CACHE_FILE_NAME: &str = "message_cache.db";
 const SETTINGS_FILE_NAME: &str = "settings.json";
 
@@ -85,10 +89,6 @@ impl AppState {
             data_dir,
             config_dir,
         }
-    }
-
-    pub fn cache_path(&self) -> PathBuf {
-        self.data_dir.join(CACHE_FILE_NAME)
     }
 
     fn settings_path(&self) -> PathBuf {
@@ -190,17 +190,20 @@ impl AppState {
             token: credentials.token.trim().to_string(),
         };
         self.stop_session().await;
-        // A cache belongs to one server: signing in elsewhere starts from an empty cache.
-        if let Some(previous) = self.load_credentials()
-            && previous.server_url != credentials.server_url
-        {
-            remove_cache_files(&self.cache_path());
-        }
         std::fs::create_dir_all(&self.data_dir).map_err(|e| {
             ShellError::Internal(format!("could not create {}: {e}", self.data_dir.display()))
         })?;
-        let config = ClientConfig::new(&credentials.server_url, &credentials.token)
-            .cache_path(self.cache_path());
+        // A cache belongs to one account: each (server, user) has its own file, so switching
+        // accounts switches files and loses nothing of either. The user of a token is asked of
+        // the server only the first time the token is used on this device.
+        let account = roost_core::account::resolve_with(
+            &self.data_dir,
+            ApiConfig::new(&credentials.server_url, &credentials.token),
+            None,
+        )
+        .await?;
+        let config: ClientConfig = account.config(&credentials.token);
+        tracing::info!(cache = %account.cache_path.display(), user = %account.user_id, "this account's cache");
         let (client, info) = Client::open(config).await?;
         if let Some(corruption) = &info.corruption {
             tracing::warn!(moved_to = %corruption.moved_to.display(), reason = %corruption.reason, "the cache was corrupt: moved aside");
@@ -246,12 +249,11 @@ impl AppState {
         }
     }
 
-    /// Stops the client, forgets the credentials and deletes the cache (it holds the account's
-    /// messages).
+    /// Stops the client and forgets the credentials. The account's cache stays (signing in
+    /// again, or as another user and back, loses nothing); another account gets its own file.
     pub async fn sign_out(&self) -> ShellResult<AppStatus> {
         self.stop_session().await;
         self.save_credentials(None)?;
-        remove_cache_files(&self.cache_path());
         let status = self.status().await;
         self.emit(UiEvent::Session {
             status: status.clone(),
@@ -270,14 +272,6 @@ pub fn normalize_server_url(url: &str) -> ShellResult<String> {
         )));
     }
     Ok(url.to_string())
-}
-
-fn remove_cache_files(cache: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut path = cache.as_os_str().to_owned();
-        path.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(path));
-    }
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -71,10 +71,14 @@ impl Desktop {
         }
     }
 
+    /// alice's cache on the unreachable server the app signs in to (one file per account,
+    /// `roost_core::account`), her token remembered as a first online sign-in would.
     fn cache_file(&self) -> PathBuf {
-        self.home
-            .path()
-            .join("data/dev.roost.desktop/message_cache.db")
+        let data_dir = self.home.path().join("data/dev.roost.desktop");
+        let alice = UserId::new("alice");
+        roost_core::account::remember_token(&data_dir, "http://127.0.0.1:9", "bench-token", &alice)
+            .unwrap();
+        roost_core::account::cache_path(&data_dir, "http://127.0.0.1:9", &alice)
     }
 
     /// Fills the cache through the core's own store, as if each chat had been synced.

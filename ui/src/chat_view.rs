@@ -143,6 +143,9 @@ pub(crate) fn ChatView() -> impl IntoView {
                 <SyncIndicator visible=indicator />
                 <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
             </header>
+            <FullReloadNote note=Signal::derive(move || {
+                model.state.with(|s| s.open.as_ref().and_then(|o| o.chat.full_reload.clone()))
+            }) />
             <CacheMapStrip map=model.cache_map />
             {move || if model.state.with(|s| s.open.is_some()) {
                 view! {

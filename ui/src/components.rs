@@ -8,7 +8,7 @@
 use crate::logic::{self, MapSegment, Row};
 use leptos::prelude::*;
 use roost_model::app::{
-    CacheMapView, ChatEntry, OfflineCoverage, OutboxItem, OutboxState, WindowItem,
+    CacheMapView, ChatEntry, FullReloadInfo, OfflineCoverage, OutboxItem, OutboxState, WindowItem,
 };
 use roost_proto::{ChatId, Message, UserId};
 
@@ -225,6 +225,21 @@ pub fn ResyncButton(
     }
 }
 
+/// A note in the open chat when it had to be fully reloaded (why, and when), so a person knows
+/// why its whole history was fetched again (issue 9; SPEC rule 6's logged exception).
+#[component]
+pub fn FullReloadNote(#[prop(into)] note: Signal<Option<FullReloadInfo>>) -> impl IntoView {
+    view! {
+        {move || note.get().map(|note| view! {
+            <p class="full-reload-note" data-testid="full-reload-note" role="note">
+                {roost_model::human::full_reload_sentence(&note.reason)}
+                " "
+                <span class="when">{format!("(at {})", format_time(note.at))}</span>
+            </p>
+        })}
+    }
+}
+
 /// Shown only while missing messages are being fetched (and after the anti-flicker delay).
 #[component]
 pub fn SyncIndicator(#[prop(into)] visible: Signal<bool>) -> impl IntoView {
@@ -380,6 +395,27 @@ mod tests {
     use super::*;
     use roost_model::app::{SeqRange, SyncState};
     use roost_proto::{ChatId, MessageId};
+
+    #[test]
+    fn a_full_reload_note_says_why_and_when_and_is_absent_otherwise() {
+        let none = view! { <FullReloadNote note=Signal::derive(|| None) /> }.to_html();
+        assert!(!none.contains("full-reload-note"), "{none}");
+        for (reason, says) in [
+            ("server_cannot_serve_ranges", "could not send just the missing parts"),
+            ("cache_corrupt: undecodable cached messages", "copy on this device was damaged"),
+        ] {
+            let info = FullReloadInfo {
+                reason: reason.to_string(),
+                at: 13 * 3_600_000 + 7 * 60_000,
+            };
+            let html = view! { <FullReloadNote note=Signal::derive(move || Some(info.clone())) /> }
+                .to_html();
+            assert!(html.contains("data-testid=\"full-reload-note\""), "{html}");
+            assert!(html.contains(says), "{reason}: {html}");
+            assert!(html.contains("(at 13:07)"), "when: {html}");
+            assert!(!html.contains(reason), "a sentence, not the machine reason: {html}");
+        }
+    }
 
     fn message(seq: u64, text: &str) -> Message {
         Message {
@@ -563,6 +599,7 @@ mod tests {
             offline: OfflineCoverage::Complete,
             sync_state: SyncState::InSync,
             is_open: false,
+            full_reload: None,
         };
         let html = view! { <ChatListItem chat selected=false on_select=Callback::new(|_| {}) /> }
             .to_html();
@@ -684,6 +721,7 @@ mod tests {
             offline: OfflineCoverage::Partial,
             sync_state: SyncState::OutOfSync,
             is_open: false,
+            full_reload: None,
         };
         let html =
             view! { <ChatListItem chat selected=true on_select=Callback::new(|_| {}) /> }.to_html();

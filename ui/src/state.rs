@@ -377,6 +377,7 @@ mod tests {
             offline: OfflineCoverage::Complete,
             sync_state: state,
             is_open: true,
+            full_reload: None,
         }
     }
     fn message(seq: Seq) -> Message {

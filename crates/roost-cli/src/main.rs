@@ -24,8 +24,9 @@ struct Cli {
     /// Bearer token of the user.
     #[arg(long, env = "ROOST_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
-    /// Directory holding message_cache.db (default: the platform app-data dir,
-    /// e.g. ~/.local/share/dev.roost.desktop).
+    /// Directory holding the caches, one per account under `accounts/` (default: the
+    /// desktop app's data dir, e.g. ~/.local/share/dev.roost.desktop: the same server and
+    /// token pick the same file as the app).
     #[arg(long, env = "ROOST_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// Machine-readable output (one JSON document; `watch`: one per line).
@@ -125,19 +126,17 @@ async fn open_client(cli: &Cli) -> anyhow::Result<Client> {
         .data_dir
         .clone()
         .unwrap_or_else(roost_core::default_data_dir);
-    let needs_server = !matches!(cli.command, Command::Open { .. } | Command::CacheMap { .. });
-    let (server, token) = match (cli.server.clone(), cli.token.clone()) {
-        (Some(s), Some(t)) => (s, t),
-        _ if needs_server => {
-            bail!("--server and --token (or ROOST_SERVER / ROOST_TOKEN) are required")
-        }
-        (s, t) => (
-            s.unwrap_or_else(|| "http://127.0.0.1:0".into()),
-            t.unwrap_or_default(),
-        ),
+    // Even the offline commands need both: they pick the account's own cache (the user of a
+    // token is asked of the server once, then remembered on this device).
+    let (Some(server), Some(token)) = (cli.server.clone(), cli.token.clone()) else {
+        bail!("--server and --token (or ROOST_SERVER / ROOST_TOKEN) are required: they choose the account's cache")
     };
-    let mut config = ClientConfig::new(server, token)
-        .cache_path(data_dir.join(roost_core::store::CACHE_FILE_NAME))
+    let mut api = roost_core::api::ApiConfig::new(&server, &token);
+    api.request_timeout = std::time::Duration::from_secs(20);
+    api.allow_insecure_http = cli.insecure_http;
+    let account = roost_core::account::resolve_with(&data_dir, api, None).await?;
+    let mut config: ClientConfig = account
+        .config(&token)
         // One-shot commands do exactly what they say; `watch` runs like the desktop app
         // (outbox delivery with retries, interrupted resyncs resumed).
         .background(matches!(cli.command, Command::Watch));

@@ -183,3 +183,58 @@ async fn human_output_says_sentences_while_json_keeps_kind_and_message() {
         "{err}"
     );
 }
+
+/// Issue 9: `roost` picks the account's own cache — the file the desktop app picks for the
+/// same server and token (`roost_core::account::resolve`) — so a message alice queued while
+/// offline is never sent by `roost` run with bob's token, and bob never sees alice's chats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_account_has_its_own_cache_and_the_cli_picks_the_apps_file() {
+    let mut ts = spawn_test_server().await;
+    let shared = ts.create_chat("Shared", &["alice", "bob"]).await;
+    let private = ts.create_chat("Alice and Carol", &["alice", "carol"]).await;
+    ts.send("carol", private, "for alice only").await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = ts.base_url();
+    let (alice, bob) = (ts.token("alice"), ts.token("bob"));
+
+    let (ok, chats) = roost(&url, &alice, dir.path(), &["chats"]).await;
+    assert!(ok, "{chats}");
+    let (ok, _) = roost(&url, &alice, dir.path(), &["resync", &private.to_string()]).await;
+    assert!(ok);
+    // The file the app would open for alice (resolved offline: the token is known now).
+    ts.stop().await;
+    let app_file = roost_core::account::resolve(dir.path(), &url, &alice)
+        .await
+        .unwrap()
+        .cache_path;
+    assert!(app_file.exists(), "the CLI wrote {}", app_file.display());
+    let (ok, queued) = roost(&url, &alice, dir.path(), &["send", &shared.to_string(), "queued by alice"]).await;
+    assert!(!ok || queued["state"] != "delivered", "{queued}");
+    ts.restart().await;
+
+    let (ok, bobs) = roost(&url, &bob, dir.path(), &["chats"]).await;
+    assert!(ok, "{bobs}");
+    let listed = bobs.to_string();
+    assert!(!listed.contains(&private.to_string()), "bob sees alice's chat: {listed}");
+    let on_server = ts.messages(shared).await;
+    assert!(
+        !on_server.iter().any(|m| m.text() == Some("queued by alice")),
+        "alice's queued message was sent by bob's run"
+    );
+    // alice's queue is intact and goes out as hers.
+    let (ok, _) = roost(&url, &alice, dir.path(), &["send", &shared.to_string(), "and another"]).await;
+    assert!(ok);
+    let authors: Vec<_> = ts
+        .messages(shared)
+        .await
+        .iter()
+        .map(|m| (m.author.as_str().to_string(), m.text().unwrap_or_default().to_string()))
+        .collect();
+    assert_eq!(
+        authors,
+        vec![
+            ("alice".to_string(), "queued by alice".to_string()),
+            ("alice".to_string(), "and another".to_string())
+        ]
+    );
+}

@@ -14,7 +14,8 @@ use crate::events::{ChatWindow, ClientEvent, ResyncReport};
 use crate::ranges::{self, CacheMap, span_items};
 use crate::store::{ChatRecord, OutboxEntry};
 use roost_model::app::{
-    CacheMapView, ChatEntry, ChatWindowView, OfflineCoverage, OutboxItem, ResyncOutcome, UiEvent,
+    CacheMapView, ChatEntry, ChatWindowView, FullReloadInfo, OfflineCoverage, OutboxItem,
+    ResyncOutcome, UiEvent,
 };
 use roost_proto::{ChatId, Seq};
 
@@ -33,6 +34,13 @@ pub fn chat_entry(record: &ChatRecord) -> ChatEntry {
         offline: OfflineCoverage::of(record.cached_count, last_seq),
         sync_state: record.sync_state,
         is_open: record.is_open,
+        full_reload: record
+            .last_full_reload
+            .as_ref()
+            .map(|note| FullReloadInfo {
+                reason: note.reason.clone(),
+                at: note.at,
+            }),
     }
 }
 

@@ -12,12 +12,7 @@ use std::sync::Arc;
 /// `GET /v1/chats` into the store; returns the chats that moved vs the store (new
 /// messages, or changes past our cursor) plus those flagged `needs_resync`.
 pub(crate) async fn refresh_chats(inner: &Arc<Inner>) -> Result<Vec<ChatId>> {
-    if inner.me().is_none()
-        && let Ok(me) = inner.api().me().await
-    {
-        let _ = inner.store().set_meta("me", me.user_id.as_str()).await;
-        inner.set_me(me.user_id);
-    }
+    crate::account::ensure_verified(inner).await?;
     let list = inner.api().chats().await?;
     let before = inner.store().upsert_summaries(&list.chats).await?;
     let flagged: HashSet<ChatId> = inner

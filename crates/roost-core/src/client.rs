@@ -52,13 +52,29 @@ impl Client {
     /// with `background` on, interrupted resyncs are resumed and the outbox is delivered in the
     /// background. A corrupt cache file is moved aside and reported in [`OpenInfo`].
     pub async fn open(config: ClientConfig) -> Result<(Client, OpenInfo)> {
+        // One process per cache file: taken before anything reads, repairs or moves it.
+        let cache_lock = crate::account::CacheLock::acquire(&config.cache_path).await?;
         let (store, corruption) = Store::open(&config.cache_path).await?;
+        // Whose cache it is, before anything of it is read or sent.
+        let binding = match crate::account::bind(&store, &config).await {
+            Ok(binding) => binding,
+            Err(e) => {
+                store.close().await;
+                return Err(e);
+            }
+        };
         let mut repaired = Vec::new();
+        let mut quarantined = Vec::new();
         // O(messages): only when the file was not exactly as a clean close left it (every write
-        // keeps the runs index in its own transaction, so only damage can break it).
+        // keeps the runs index in its own transaction, so only damage can break it). Damage
+        // confined to a chat quarantines that chat only.
         let suspects = if store.opened_clean() {
             Vec::new()
         } else {
+            for (chat, reason) in store.damaged_chats().await? {
+                store.quarantine_chat(chat, reason).await?;
+                quarantined.push((chat, reason.to_string()));
+            }
             store.inconsistent_chats().await?
         };
         for chat in suspects {
@@ -72,11 +88,7 @@ impl Client {
         api_config.request_timeout = config.request_timeout;
         api_config.allow_insecure_http = config.allow_insecure_http;
         let api = Api::new(api_config)?;
-        let me = match &config.user_id {
-            Some(u) => Some(u.clone()),
-            None => store.meta("me").await?.map(UserId),
-        };
-        let inner = Arc::new(Inner::new(store, api, config, me));
+        let inner = Arc::new(Inner::new(store, api, config, binding, cache_lock));
         let resumable = inner.store().chats_needing_resync().await?;
         if inner.config().background {
             inner.spawn(outbox_worker(inner.clone()));
@@ -99,6 +111,7 @@ impl Client {
             cache_path: inner.store().path().to_path_buf(),
             corruption,
             repaired_chats: repaired,
+            quarantined_chats: quarantined,
             resumable_chats: resumable,
         };
         let guard = Arc::new(Guard(inner.clone()));
@@ -228,7 +241,25 @@ impl Client {
     }
 
     /// The cached window of a chat without marking it open and without any network activity.
+    /// A chat whose cached rows turn out damaged is quarantined (its rows dropped, flagged for
+    /// a full resync) and its now empty window returned: one chat's damage never makes it
+    /// unopenable, and never touches another chat.
     pub async fn window(&self, chat: ChatId, anchor: Anchor, limit: u32) -> Result<ChatWindow> {
+        match self.cached_window(chat, anchor, limit).await {
+            Err(Error::CacheCorrupt(why)) => {
+                tracing::warn!(%chat, %why, "a cached row of this chat does not decode");
+                self.inner
+                    .store()
+                    .quarantine_chat(chat, crate::store::repair::REASON_UNDECODABLE)
+                    .await?;
+                self.inner.emit_chat(chat).await;
+                self.cached_window(chat, anchor, limit).await
+            }
+            other => other,
+        }
+    }
+
+    async fn cached_window(&self, chat: ChatId, anchor: Anchor, limit: u32) -> Result<ChatWindow> {
         let store = self.inner.store();
         let rec = store
             .chat(chat)
@@ -329,7 +360,7 @@ impl Client {
         let entry = self
             .inner
             .store()
-            .outbox_add(chat, serde_json::json!({ "text": text }))
+            .outbox_add(chat, serde_json::json!({ "text": text }), self.inner.me().as_ref())
             .await?;
         self.inner.emit(ClientEvent::OutboxChanged {
             entry: entry.clone(),
@@ -379,6 +410,7 @@ impl Client {
             body: serde_json::json!({ "text": text }),
             expected_version: None,
         };
+        crate::account::ensure_verified(&self.inner).await?;
         let resp = self.inner.api().edit(chat, message, &req).await?;
         apply_mutation(&self.inner, chat, &resp).await?;
         Ok(resp.message)
@@ -386,6 +418,7 @@ impl Client {
 
     /// Deletes (tombstones) a message on the server (error when offline) and merges the result.
     pub async fn delete(&self, chat: ChatId, message: MessageId) -> Result<Message> {
+        crate::account::ensure_verified(&self.inner).await?;
         let resp = self.inner.api().delete(chat, message).await?;
         apply_mutation(&self.inner, chat, &resp).await?;
         Ok(resp.message)
@@ -396,5 +429,6 @@ impl Client {
     pub async fn shutdown(&self) {
         self.inner.abort_tasks();
         self.inner.store().close().await;
+        self.inner.release_cache_lock();
     }
 }

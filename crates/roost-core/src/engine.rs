@@ -52,10 +52,23 @@ pub(crate) struct Inner {
     outbox_notify: Notify,
     outbox_lock: tokio::sync::Mutex<()>,
     stream_running: AtomicBool,
+    /// The token is confirmed for the cache's owner (`account::bind`, or the first `GET /v1/me`
+    /// of this session): until then nothing is sent or fetched.
+    account_verified: AtomicBool,
+    /// This process's lock on the cache file (`account::CacheLock`), released at shutdown.
+    cache_lock: Mutex<Option<crate::account::CacheLock>>,
+    /// The range shapes the server refused in this session (`fallback`).
+    range_support: crate::fallback::RangeSupport,
 }
 
 impl Inner {
-    pub(crate) fn new(store: Store, api: Api, config: ClientConfig, me: Option<UserId>) -> Inner {
+    pub(crate) fn new(
+        store: Store,
+        api: Api,
+        config: ClientConfig,
+        binding: crate::account::Binding,
+        cache_lock: crate::account::CacheLock,
+    ) -> Inner {
         let (events, _) = broadcast::channel(4096);
         Inner {
             store,
@@ -63,13 +76,16 @@ impl Inner {
             events,
             jobs: Mutex::new(HashMap::new()),
             sync_permits: Semaphore::new(config.max_concurrent_syncs.max(1)),
-            me: Mutex::new(me),
+            me: Mutex::new(binding.me),
             known: Mutex::new(HashSet::new()),
             tasks: Mutex::new(Vec::new()),
             online: AtomicBool::new(false),
             outbox_notify: Notify::new(),
             outbox_lock: tokio::sync::Mutex::new(()),
             stream_running: AtomicBool::new(false),
+            account_verified: AtomicBool::new(binding.verified),
+            cache_lock: Mutex::new(Some(cache_lock)),
+            range_support: Default::default(),
             config,
         }
     }
@@ -92,6 +108,23 @@ impl Inner {
 
     pub(crate) fn set_me(&self, me: UserId) {
         *self.me.lock().unwrap() = Some(me);
+    }
+
+    pub(crate) fn range_support(&self) -> &crate::fallback::RangeSupport {
+        &self.range_support
+    }
+
+    pub(crate) fn account_verified(&self) -> bool {
+        self.account_verified.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_account_verified(&self) {
+        self.account_verified.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets another process open the cache (after the store is closed).
+    pub(crate) fn release_cache_lock(&self) {
+        self.cache_lock.lock().unwrap().take();
     }
 
     pub(crate) fn is_online(&self) -> bool {

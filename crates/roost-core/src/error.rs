@@ -38,6 +38,13 @@ pub enum Error {
     /// The client was shut down while the operation ran.
     #[error("client shut down")]
     Shutdown,
+    /// The cache file belongs to another account (server + user) than the one signing in, or
+    /// the token was never confirmed for its owner: nothing of it is read or sent.
+    #[error("wrong account: {0}")]
+    WrongAccount(String),
+    /// Another process has the cache file open (it is locked while a client uses it).
+    #[error("cache in use: {0}")]
+    CacheInUse(String),
 }
 
 /// The stable, machine-readable code of an [`Error`]. Callers (the CLI's JSON, the desktop
@@ -53,6 +60,8 @@ pub enum ErrorCode {
     Cache,
     InvalidInput,
     Shutdown,
+    WrongAccount,
+    CacheInUse,
 }
 
 impl ErrorCode {
@@ -66,6 +75,8 @@ impl ErrorCode {
             ErrorCode::Cache => "cache",
             ErrorCode::InvalidInput => "invalid_input",
             ErrorCode::Shutdown => "shutdown",
+            ErrorCode::WrongAccount => "wrong_account",
+            ErrorCode::CacheInUse => "cache_in_use",
         }
     }
 }
@@ -92,6 +103,8 @@ impl Error {
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::InvalidInput(_) => ErrorCode::InvalidInput,
             Error::Shutdown => ErrorCode::Shutdown,
+            Error::WrongAccount(_) => ErrorCode::WrongAccount,
+            Error::CacheInUse(_) => ErrorCode::CacheInUse,
         }
     }
 

@@ -16,6 +16,10 @@ pub struct OpenInfo {
     pub corruption: Option<CorruptionReport>,
     /// Chats whose runs index disagreed with their messages and was rebuilt.
     pub repaired_chats: Vec<ChatId>,
+    /// Chats whose cached rows were damaged (undecodable rows, an impossible cursor): their
+    /// rows were dropped and they are flagged for a full resync, with why; no other chat was
+    /// touched (`store::repair`).
+    pub quarantined_chats: Vec<(ChatId, String)>,
     /// Chats flagged `needs_resync` (e.g. a resync interrupted by a crash): resumed in the
     /// background when `background` is on, else by the next `resync`.
     pub resumable_chats: Vec<ChatId>,

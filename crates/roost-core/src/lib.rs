@@ -11,14 +11,18 @@
 //!   lets a clean start skip the whole-file checks),
 //!   [`api`] (HTTP, request figures, validation of hostile responses), `stream` (WebSocket,
 //!   reconnect, catch-up), [`sign_in`] (the first sign-in's check of a URL and a token);
+//! * [`account`] — which cache file is whose (one per server + user), the owner binding and
+//!   the one-process lock;
 //! * the engine — `engine` (shared state, single-flight per chat), `chat_list` (chat list,
-//!   validation), `resync` (resync and older history), `outbox` (delivery), [`events`], and
+//!   validation), `resync` (resync and older history), `fallback` (servers that refuse a range
+//!   shape: the next shape, or a logged full reload), `outbox` (delivery), [`events`], and
 //!   [`client`] ([`Client`], the public face);
 //! * [`app_view`] — the core in the desktop app's IPC shapes (UI events read back from the
 //!   cache).
 
 pub use roost_model::{merge, ranges, sync_state};
 
+pub mod account;
 pub mod api;
 pub mod app_view;
 mod chat_list;
@@ -26,6 +30,7 @@ mod clean_shutdown;
 pub mod client;
 mod config;
 mod engine;
+mod fallback;
 pub mod error;
 pub mod events;
 mod outbox;
@@ -43,5 +48,7 @@ pub use events::{
     ChatWindow, ClientEvent, Delivered, FlushReport, LoadOlderReport, OpenInfo, ResyncReport,
 };
 pub use roost_model::{Anchor, CacheMap, OutboxState, SeqRange, WindowItem};
-pub use store::{ChatRecord, CorruptionReport, OutboxEntry, default_cache_path, default_data_dir};
+pub use store::{
+    ChatRecord, CorruptionReport, FullReloadNote, OutboxEntry, default_cache_path, default_data_dir,
+};
 pub use sync_state::SyncState;

@@ -40,8 +40,10 @@ pub(crate) async fn apply_mutation(
 /// Delivers pending outbox entries, oldest first. Stops at the first transient failure.
 pub(crate) async fn flush_outbox(inner: &Arc<Inner>) -> Result<FlushReport> {
     let _one = inner.lock_outbox().await;
+    // Sent as the cache's owner only: the token must be confirmed for it first.
+    crate::account::ensure_verified(inner).await?;
     let mut report = FlushReport::default();
-    let entries = inner.store().outbox(None).await?;
+    let entries = inner.store().outbox_of(inner.me().as_ref()).await?;
     let mut iter = entries
         .into_iter()
         .filter(|e| e.state == OutboxState::Pending);

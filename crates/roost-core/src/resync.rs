@@ -13,6 +13,7 @@ use roost_proto::{
     ChangesQuery, ChangesResponse, ChatId, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
     MAX_SEQ_RANGES_PER_REQUEST, MessagesPage, RangeQuery,
 };
+use crate::fallback::{RANGES_REFUSED, Shape, full_reload, is_refusal};
 use std::sync::Arc;
 
 /// Single-flight entry point: joins the running resync of `chat` or starts one (in its own
@@ -32,7 +33,10 @@ pub(crate) async fn resync_job(
         inner,
         |jobs| &mut jobs.resync,
         chat,
-        move |inner| async move { run_resync(&inner, chat, older_within).await },
+        move |inner| async move {
+            crate::account::ensure_verified(&inner).await?;
+            run_resync(&inner, chat, older_within).await
+        },
     )
     .await
 }
@@ -257,38 +261,50 @@ async fn resync_steps(
     if !plan.missing.is_empty() || plan.newest_page {
         scope.start(true).await?;
     }
-    // 1. Changes since the cursor, restricted to the cached span.
+    // 1. Changes since the cursor from the cached span's start. When the server is known to
+    // have newer messages than the cache, the pass is open above: those created after the
+    // cursor come with it, so a chat whose changes fit one page costs one request (catch-up
+    // after a reconnect: 1 + N for N chats), and they are missing messages being fetched.
     if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
         let span = SeqRange::new(first.start, last.end);
-        changes_pass(
+        let open_above = rec.server_last_seq > last.end;
+        if open_above {
+            scope.start(true).await?;
+        }
+        let fetched = changes_pass(
             inner,
             api,
             chat,
             &runs,
-            span,
+            (span, open_above),
             rec.changes_cursor,
             &mut report,
         )
         .await?;
+        report.messages_fetched += fetched;
+        scope.fetched += fetched;
     }
     // 2–3. Fetch only what is missing.
     fetch_missing(inner, api, chat, scope, &mut report).await?;
     Ok(report)
 }
 
-/// Step 1: the changes since `cursor` over the cached `span`, page by page, each merged in one
-/// transaction; the cursor advances only if the span did not move meanwhile. When the journal
-/// no longer reaches the cursor (`too_old`), the cached runs are re-validated by range instead.
+/// Step 1: the changes since `cursor` over the cached `span` (and above it when `open_above`),
+/// page by page, each merged in one transaction; the cursor advances only if the span did not
+/// move meanwhile. When the journal no longer reaches the cursor (`too_old`), the cached runs
+/// are re-validated by range instead. Returns the messages received above the span (new
+/// messages: fetched, not changes).
 async fn changes_pass(
     inner: &Arc<Inner>,
     api: &Api,
     chat: ChatId,
     runs: &[SeqRange],
-    span: SeqRange,
+    (span, open_above): (SeqRange, bool),
     cursor: u64,
     report: &mut ResyncReport,
-) -> Result<()> {
+) -> Result<u64> {
     let (lo, hi) = (span.start, span.end);
+    let mut above = 0;
     let store = inner.store();
     {
         let mut since = cursor;
@@ -296,7 +312,7 @@ async fn changes_pass(
             let q = ChangesQuery {
                 since_rev: since,
                 min_seq: Some(lo),
-                max_seq: Some(hi),
+                max_seq: (!open_above).then_some(hi),
                 limit: Some(inner.config().page_size.min(MAX_PAGE_SIZE)),
             };
             match api.changes(chat, &q).await? {
@@ -312,7 +328,9 @@ async fn changes_pass(
                     opts.me = inner.me();
                     let res = store.ingest(chat, &messages, &opts).await?;
                     inner.mark_known(chat);
-                    report.changes_applied += messages.len() as u64;
+                    let new = messages.iter().filter(|m| m.seq > hi).count() as u64;
+                    above += new;
+                    report.changes_applied += messages.len() as u64 - new;
                     if !res.changed.is_empty() {
                         inner.emit(ClientEvent::MessagesChanged {
                             chat_id: chat,
@@ -327,7 +345,13 @@ async fn changes_pass(
                             ));
                         }
                         None => {
-                            store.advance_cursor_after_changes(chat, span, rev).await?;
+                            // Open above: everything from `lo` up was covered.
+                            let covered = if open_above {
+                                SeqRange::new(lo, u64::MAX)
+                            } else {
+                                span
+                            };
+                            store.advance_cursor_after_changes(chat, covered, rev).await?;
                             break;
                         }
                     }
@@ -365,7 +389,7 @@ async fn changes_pass(
             }
         }
     }
-    Ok(())
+    Ok(above)
 }
 
 /// Steps 2–3: fetch only what is missing (recomputed each round: changes may have filled some;
@@ -391,11 +415,16 @@ async fn fetch_missing(
             // the chat was last seen empty: a resync re-validates against the server, and the
             // answer for an empty chat is one small page.
             scope.start(true).await?;
-            let q = RangeQuery {
-                limit: Some(DEFAULT_PAGE_SIZE),
-                ..Default::default()
+            let page = match newest_page(inner, api, chat, rec.server_last_seq).await? {
+                Newest::Page(page) => page,
+                Newest::Reloaded(n) => {
+                    // No range shape left: the whole chat came through a full reload.
+                    report.full_reload = Some(RANGES_REFUSED.to_string());
+                    report.messages_fetched += n;
+                    scope.fetched += n;
+                    break;
+                }
             };
-            let page = api.range(chat, &q).await?;
             report.messages_fetched += page.messages.len() as u64;
             scope.fetched += page.messages.len() as u64;
             ingest_page(inner, chat, &page, CursorRule::Snapshot(page.rev), false).await?;
@@ -413,14 +442,128 @@ async fn fetch_missing(
         // transaction.
         let page = inner.config().page_size.clamp(1, MAX_PAGE_SIZE) as u64;
         for batch in ranges::pack_batches(&plan.missing, page, MAX_SEQ_RANGES_PER_REQUEST) {
-            let page = api.listed(chat, &batch).await?;
-            let n = page.messages.len() as u64;
-            ingest_page(inner, chat, &page, CursorRule::Keep, true).await?;
+            let n = fetch_batch(inner, api, chat, &batch, report).await?;
             report.messages_fetched += n;
             scope.fetched += n;
+            if report.full_reload.is_some() && !inner.range_support().serves(Shape::Forward) {
+                return Ok(());
+            }
         }
     }
     Ok(())
+}
+
+/// One batch of missing seqs in the best shape the server serves: one `seqs` request; else
+/// each range with forward pages; else a full reload of the chat (SPEC rule 6). Returns the
+/// messages received.
+async fn fetch_batch(
+    inner: &Inner,
+    api: &Api,
+    chat: ChatId,
+    batch: &[SeqRange],
+    report: &mut ResyncReport,
+) -> Result<u64> {
+    let support = inner.range_support();
+    if support.serves(Shape::Seqs) {
+        match api.listed(chat, batch).await {
+            Ok(page) => {
+                ingest_page(inner, chat, &page, CursorRule::Keep, true).await?;
+                return Ok(page.messages.len() as u64);
+            }
+            Err(e) if is_refusal(&e) => support.refused(chat, Shape::Seqs, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    if support.serves(Shape::Forward) {
+        let mut received = 0;
+        for range in batch {
+            match fetch_range(inner, api, chat, *range, true).await {
+                Ok((n, _)) => received += n,
+                Err(e) if is_refusal(&e) => {
+                    support.refused(chat, Shape::Forward, &e);
+                    return Ok(received + reload(inner, api, chat, report).await?);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(received);
+    }
+    reload(inner, api, chat, report).await
+}
+
+async fn reload(inner: &Inner, api: &Api, chat: ChatId, report: &mut ResyncReport) -> Result<u64> {
+    report.full_reload = Some(RANGES_REFUSED.to_string());
+    full_reload(inner, api, chat, RANGES_REFUSED).await
+}
+
+/// What [`newest_page`] got.
+enum Newest {
+    Page(MessagesPage),
+    /// No range shape was served: the chat was fully reloaded (messages received).
+    Reloaded(u64),
+}
+
+/// The page of history directly above `before`: the backward shape, else the forward shape
+/// over the same seqs (a chat's seqs are gap-free, so the page is known without asking).
+async fn older_page(inner: &Inner, api: &Api, chat: ChatId, before: u64) -> Result<MessagesPage> {
+    let support = inner.range_support();
+    if support.serves(Shape::Backward) {
+        let q = RangeQuery {
+            before_seq: Some(before),
+            limit: Some(DEFAULT_PAGE_SIZE),
+            ..Default::default()
+        };
+        match api.range(chat, &q).await {
+            Ok(page) => return Ok(page),
+            Err(e) if is_refusal(&e) => support.refused(chat, Shape::Backward, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    let q = RangeQuery {
+        from_seq: Some(before.saturating_sub(DEFAULT_PAGE_SIZE as u64).max(1)),
+        to_seq: Some(before - 1),
+        before_seq: None,
+        limit: Some(DEFAULT_PAGE_SIZE),
+    };
+    api.range(chat, &q).await
+}
+
+/// The newest page of a chat with nothing cached: the backward shape; else the forward shape
+/// over the last page of the server's known position; else a full reload (`None`).
+async fn newest_page(
+    inner: &Inner,
+    api: &Api,
+    chat: ChatId,
+    server_last_seq: u64,
+) -> Result<Newest> {
+    let support = inner.range_support();
+    if support.serves(Shape::Backward) {
+        let q = RangeQuery {
+            limit: Some(DEFAULT_PAGE_SIZE),
+            ..Default::default()
+        };
+        match api.range(chat, &q).await {
+            Ok(page) => return Ok(Newest::Page(page)),
+            Err(e) if is_refusal(&e) => support.refused(chat, Shape::Backward, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    if support.serves(Shape::Forward) && server_last_seq > 0 {
+        let q = RangeQuery {
+            from_seq: Some(server_last_seq.saturating_sub(DEFAULT_PAGE_SIZE as u64 - 1).max(1)),
+            to_seq: Some(server_last_seq),
+            before_seq: None,
+            limit: Some(DEFAULT_PAGE_SIZE),
+        };
+        match api.range(chat, &q).await {
+            Ok(page) => return Ok(Newest::Page(page)),
+            Err(e) if is_refusal(&e) => support.refused(chat, Shape::Forward, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Newest::Reloaded(
+        full_reload(inner, api, chat, RANGES_REFUSED).await?,
+    ))
 }
 
 /// 4. Re-validates after the fetch window closed; clears OUT_OF_SYNC only if it passes.
@@ -448,7 +591,10 @@ pub(crate) async fn load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadO
         inner,
         |jobs| &mut jobs.older,
         chat,
-        |inner| async move { run_load_older(&inner, chat).await },
+        |inner| async move {
+            crate::account::ensure_verified(&inner).await?;
+            run_load_older(&inner, chat).await
+        },
     )
     .await
 }
@@ -484,12 +630,20 @@ async fn older_page_steps(
         return Ok(true);
     }
     scope.start(false).await?;
-    let q = RangeQuery {
-        before_seq: before,
-        limit: Some(DEFAULT_PAGE_SIZE),
-        ..Default::default()
+    let page = match before {
+        Some(before) => older_page(inner, api, chat, before).await?,
+        None => {
+            let last = inner.store().chat(chat).await?.map_or(0, |c| c.server_last_seq);
+            match newest_page(inner, api, chat, last).await? {
+                Newest::Page(page) => page,
+                Newest::Reloaded(n) => {
+                    scope.fetched += n;
+                    inner.emit_chat(chat).await;
+                    return Ok(true);
+                }
+            }
+        }
     };
-    let page = api.range(chat, &q).await?;
     let cursor = if before.is_none() {
         CursorRule::Snapshot(page.rev)
     } else {

@@ -33,6 +33,7 @@ mod chats;
 mod ingest;
 mod messages;
 mod outbox;
+pub mod repair;
 mod runs;
 
 use chats::{apply_position, ensure_chat, read_state};
@@ -66,6 +67,10 @@ pub struct CorruptionReport {
     pub salvaged_chats: usize,
     /// Outbox entries (unsent messages) read back from the damaged file and kept.
     pub salvaged_outbox: usize,
+    /// Salvaged chats whose whole cached history read back intact and was kept (the others
+    /// are flagged for a full resync), see `store::repair`.
+    #[serde(default)]
+    pub kept_chats: usize,
 }
 
 /// The server's position of a chat as told by a response or event.
@@ -146,6 +151,26 @@ pub struct ChatRecord {
     /// The chat has outbox entries (pending or failed sends).
     #[serde(default)]
     pub has_outbox: bool,
+    /// The last full reload of this chat (why, when in ms since the epoch): kept after it
+    /// succeeded, so a person can be told (SPEC rule 6: a logged exception with its reason).
+    #[serde(default)]
+    pub last_full_reload: Option<FullReloadNote>,
+}
+
+/// Why and when a chat was last fully reloaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FullReloadNote {
+    pub reason: String,
+    pub at: i64,
+}
+
+impl FullReloadNote {
+    pub(crate) fn from_columns(reason: Option<String>, at: Option<i64>) -> Option<FullReloadNote> {
+        reason.map(|reason| FullReloadNote {
+            reason,
+            at: at.unwrap_or(0),
+        })
+    }
 }
 
 /// A message waiting in the outbox.
@@ -297,6 +322,7 @@ impl Store {
                         reason,
                         salvaged_chats: 0,
                         salvaged_outbox: 0,
+                        kept_chats: 0,
                     }),
                 )
             }
@@ -317,9 +343,10 @@ impl Store {
         };
         let report = match report {
             Some(mut r) => {
-                let (chats, outbox) = store.salvage(&r.moved_to).await;
+                let (chats, outbox, kept) = store.salvage(&r.moved_to).await;
                 r.salvaged_chats = chats;
                 r.salvaged_outbox = outbox;
+                r.kept_chats = kept;
                 Some(r)
             }
             None => None,
@@ -332,9 +359,11 @@ impl Store {
         Ok((store, report))
     }
 
-    /// Best effort: reads chat rows and outbox entries from the damaged file, read-only. Chats
-    /// come back empty and flagged `needs_resync` with `full_reload_reason = cache_corrupt`.
-    async fn salvage(&self, damaged: &Path) -> (usize, usize) {
+    /// Best effort: reads chat rows and outbox entries from the damaged file, read-only. A chat
+    /// whose every cached row reads and decodes keeps its history (`repair`); the others come
+    /// back empty and flagged `needs_resync` with `full_reload_reason = cache_corrupt`.
+    /// Returns (chats, outbox entries, chats whose history was kept).
+    async fn salvage(&self, damaged: &Path) -> (usize, usize, usize) {
         let opts = SqliteConnectOptions::new()
             .filename(damaged)
             .read_only(true)
@@ -344,10 +373,11 @@ impl Store {
             .connect_with(opts)
             .await
         else {
-            return (0, 0);
+            return (0, 0, 0);
         };
         let mut chats = 0;
         let mut outbox = 0;
+        let mut kept = 0;
         if let Ok(rows) = sqlx::query("SELECT chat_id, title, members FROM chats")
             .fetch_all(&pool)
             .await
@@ -360,18 +390,24 @@ impl Store {
                 ) else {
                     continue;
                 };
+                let id_for_history = id.clone();
                 if sqlx::query(
-                    "INSERT OR IGNORE INTO chats(chat_id, title, members, needs_resync, full_reload_reason, sync_state)
-                     VALUES (?, ?, ?, 1, 'cache_corrupt', 'OUT_OF_SYNC')",
+                    "INSERT OR IGNORE INTO chats(chat_id, title, members, needs_resync, full_reload_reason, sync_state,
+                         last_full_reload_reason, last_full_reload_at)
+                     VALUES (?, ?, ?, 1, 'cache_corrupt', 'OUT_OF_SYNC', 'cache_corrupt', ?)",
                 )
                 .bind(id)
                 .bind(title)
                 .bind(members)
+                .bind(now_millis())
                 .execute(&self.pool)
                 .await
                 .is_ok()
                 {
                     chats += 1;
+                    if self.salvage_chat_history(&pool, &id_for_history).await {
+                        kept += 1;
+                    }
                 }
             }
         }
@@ -406,7 +442,7 @@ impl Store {
             }
         }
         pool.close().await;
-        (chats, outbox)
+        (chats, outbox, kept)
     }
 
     pub fn path(&self) -> &Path {
@@ -471,5 +507,6 @@ impl Store {
         (SELECT start_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq ASC LIMIT 1),
         (SELECT end_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq DESC LIMIT 1),
         cached_count,
-        EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = chats.chat_id)";
+        EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = chats.chat_id),
+        last_full_reload_reason, last_full_reload_at";
 }

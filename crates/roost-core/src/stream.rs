@@ -80,6 +80,10 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(inner: &Inner) -> Result<Ws, String> {
+    // Never ingest another account's events into this cache.
+    crate::account::ensure_verified(inner)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut req = inner
         .api()
         .stream_url()
@@ -259,9 +263,10 @@ async fn announce(inner: &Arc<Inner>, chat: ChatId, res: crate::store::IngestRes
         }
         _ => false,
     };
-    // A gap or a missed mutation in an open chat is repaired now; closed chats keep the flag
-    // and are resynced when opened or at the next catch-up.
-    if res.flagged && open {
+    // A gap or a missed mutation is repaired now: in an open chat at once, in a closed one in
+    // the background too (so opening it later is complete). Concurrency is bounded by the
+    // resync permits (`max_concurrent_syncs`); a second trigger joins the chat's running resync.
+    if res.flagged && (open || inner.config().background) {
         let i2 = inner.clone();
         inner.spawn(async move {
             let _ = resync(&i2, chat).await;

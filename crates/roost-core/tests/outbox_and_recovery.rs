@@ -70,7 +70,7 @@ async fn a_crash_after_the_server_accepted_a_send_does_not_duplicate_it() {
     // delivery is committed locally.
     let (store, _) = Store::open(cache.path()).await.unwrap();
     let entry = store
-        .outbox_add(chat, serde_json::json!({"text": "once"}))
+        .outbox_add(chat, serde_json::json!({"text": "once"}), None)
         .await
         .unwrap();
     store.close().await;

@@ -1,7 +1,7 @@
 //! The accept loop, one hyper connection per client connection, and HTTP forwarding with faults.
 
 use crate::hostile::{self, Hostile};
-use crate::{FaultKind, HttpFault, Route, Shared, stream};
+use crate::{FaultKind, HttpFault, RangeShape, Route, Shared, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::combinators::BoxBody;
@@ -137,6 +137,20 @@ async fn handle(
         return Ok(stream::upgrade(shared, ctl, request).await);
     }
     let what = format!("{} {}", request.method(), request.uri());
+    if route == Route::Range {
+        let shape = RangeShape::classify(request.uri().query());
+        if shared.range_request(shape) {
+            shared.record(
+                FaultKind::RangeShapeRefused(shape),
+                &format!("refusing the {} shape: {what}", shape.as_str()),
+            );
+            return Ok(error_json(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "fault proxy: this server does not serve this query shape",
+            ));
+        }
+    }
     let decision = shared.decide_http(route);
     match decision.map(|(_, fault)| fault) {
         Some(HttpFault::Status503) => {

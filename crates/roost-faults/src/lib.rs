@@ -19,6 +19,11 @@
 //!   to the stream, HTTP still works); [`FaultProxy::refuse_all`] resets every connection, old
 //!   and new (the server looks unreachable).
 //!
+//! * **Range shapes**: [`FaultProxy::refuse_range_shapes`] makes the range endpoint answer
+//!   `400 bad_request` to chosen query shapes ([`RangeShape`]: `seqs` lists, forward ranges,
+//!   backward pages), as an older or partial server would; every range request is counted by
+//!   shape ([`FaultFigures::range_requests`]).
+//!
 //! Every injected fault is counted by [`FaultKind`] ([`FaultProxy::figures`]) and logged with
 //! `tracing` (target `roost_faults`, one line per fault). Random decisions come from one RNG
 //! seeded by [`FaultProxy::start`]'s `seed`.
@@ -102,6 +107,46 @@ impl Route {
             Route::Delete => "delete",
             Route::Stream => "stream",
             Route::Other => "other",
+        }
+    }
+}
+
+/// The query shapes of `GET /v1/chats/{id}/messages` (PROTOCOL.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RangeShape {
+    /// `?seqs=…`: listed seqs and ranges.
+    Seqs,
+    /// `?from_seq=…[&to_seq=…]`: forward pages.
+    Forward,
+    /// `?before_seq=…` or no seq at all (the newest page): backward pages.
+    Backward,
+}
+
+impl RangeShape {
+    pub const ALL: [RangeShape; 3] = [RangeShape::Seqs, RangeShape::Forward, RangeShape::Backward];
+
+    /// The shape of a range request's query string.
+    pub fn classify(query: Option<&str>) -> RangeShape {
+        let has = |name: &str| {
+            query
+                .unwrap_or("")
+                .split('&')
+                .any(|pair| pair.split('=').next() == Some(name))
+        };
+        if has("seqs") {
+            RangeShape::Seqs
+        } else if has("from_seq") {
+            RangeShape::Forward
+        } else {
+            RangeShape::Backward
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RangeShape::Seqs => "seqs",
+            RangeShape::Forward => "forward",
+            RangeShape::Backward => "backward",
         }
     }
 }
@@ -260,6 +305,8 @@ pub enum FaultKind {
     StreamRefused,
     /// A TCP connection reset while [`FaultProxy::refuse_all`] is on.
     ConnectionRefused,
+    /// A range request of a shape refused by [`FaultProxy::refuse_range_shapes`] (400).
+    RangeShapeRefused(RangeShape),
 }
 
 impl FaultKind {
@@ -281,6 +328,9 @@ impl FaultKind {
             FaultKind::StreamCut => "stream_cut",
             FaultKind::StreamRefused => "stream_refused",
             FaultKind::ConnectionRefused => "connection_refused",
+            FaultKind::RangeShapeRefused(RangeShape::Seqs) => "refused_seqs_shape",
+            FaultKind::RangeShapeRefused(RangeShape::Forward) => "refused_forward_shape",
+            FaultKind::RangeShapeRefused(RangeShape::Backward) => "refused_backward_shape",
         }
     }
 }
@@ -309,6 +359,8 @@ pub struct FaultFigures {
     /// Per route: messages the upstream served (its `x-roost-message-count`), whatever the
     /// proxy then did to the response — what the server spent, e.g. on range fetches.
     pub messages_by_route: BTreeMap<Route, u64>,
+    /// Range requests received, by query shape (refused ones included).
+    pub range_requests_by_shape: BTreeMap<RangeShape, u64>,
 }
 
 impl FaultFigures {
@@ -322,6 +374,10 @@ impl FaultFigures {
     /// Responses forwarded from the upstream on `route`.
     pub fn responses(&self, route: Route) -> u64 {
         self.responses_by_route.get(&route).copied().unwrap_or(0)
+    }
+    /// Range requests of `shape` received.
+    pub fn range_requests(&self, shape: RangeShape) -> u64 {
+        self.range_requests_by_shape.get(&shape).copied().unwrap_or(0)
     }
     pub fn total_faults(&self) -> u64 {
         self.faults.values().sum()
@@ -340,6 +396,9 @@ impl FaultFigures {
         }
         for (route, n) in &other.messages_by_route {
             *self.messages_by_route.entry(*route).or_default() += n;
+        }
+        for (shape, n) in &other.range_requests_by_shape {
+            *self.range_requests_by_shape.entry(*shape).or_default() += n;
         }
     }
 }
@@ -395,6 +454,7 @@ struct Control {
     max_hold: Duration,
     refuse_streams: bool,
     refuse_all: bool,
+    refused_shapes: Vec<RangeShape>,
     figures: FaultFigures,
 }
 
@@ -430,6 +490,13 @@ impl Shared {
 
     pub(crate) fn refusing_all(&self) -> bool {
         self.control().refuse_all
+    }
+
+    /// Counts a range request of `shape`; `true` when that shape is refused.
+    pub(crate) fn range_request(&self, shape: RangeShape) -> bool {
+        let mut control = self.control();
+        *control.figures.range_requests_by_shape.entry(shape).or_default() += 1;
+        control.refused_shapes.contains(&shape)
     }
 
     pub(crate) fn refusing_streams(&self) -> bool {
@@ -565,6 +632,7 @@ impl FaultProxy {
                 delay_next_by: Duration::ZERO,
                 max_hold: Duration::from_millis(300),
                 refuse_streams: false,
+                refused_shapes: Vec::new(),
                 refuse_all: false,
                 figures: FaultFigures::default(),
             }),
@@ -689,6 +757,11 @@ impl FaultProxy {
     pub fn cut_streams(&self) {
         self.shared.stream_epoch.send_modify(|epoch| *epoch += 1);
     }
+    /// From now on the range endpoint answers `400 bad_request` to these query shapes (an
+    /// older or partial server); an empty list serves every shape again.
+    pub fn refuse_range_shapes(&self, shapes: &[RangeShape]) {
+        self.shared.control().refused_shapes = shapes.to_vec();
+    }
     /// While on, new stream connections are reset before the upgrade (the client looks
     /// offline to the stream; HTTP still works). Turning it on does not cut existing ones.
     pub fn refuse_streams(&self, on: bool) {
@@ -713,6 +786,7 @@ impl FaultProxy {
         let mut control = self.shared.control();
         control.refuse_streams = false;
         control.refuse_all = false;
+        control.refused_shapes.clear();
     }
 
     /// Stream connections currently relayed.

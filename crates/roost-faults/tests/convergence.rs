@@ -7,12 +7,15 @@
 //! (drop, duplicate, delay, reorder), random HTTP faults (503, reset, lost response, cut body,
 //! hostile pages); client restarts on the same cache file; manual resyncs and `load_older`
 //! (awaited, or left running in the background while the next steps race them),
-//! opening chats, and alice's own sends (outbox). Then the faults stop, one resync per chat
+//! opening chats, and alice's own sends (outbox); servers that refuse range shapes (`seqs`,
+//! forward, backward, or all: the client falls back, SPEC rule 6); account switches (alice's
+//! client closes, bob signs in on his own cache on the same device — and alice's file refuses
+//! him — then alice comes back and has lost nothing). Then the faults stop, one resync per chat
 //! runs, and every chat is checked (see `common::compare_chat`), plus: the range endpoint
 //! served no more messages in that final resync than were missing, and each of alice's sends
 //! exists exactly once on the server.
 //!
-//! `ROOST_FAULT_SCHEDULES=<n>` runs n schedules (default 300); `ROOST_FAULT_SEED=<seed>` replays
+//! `ROOST_FAULT_SCHEDULES=<n>` runs n schedules (default 1000); `ROOST_FAULT_SEED=<seed>` replays
 //! one schedule; `ROOST_FAULT_BASE_SEED=<seed>` changes the fixed base seed.
 
 mod common;
@@ -22,14 +25,16 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use roost_core::{Anchor, Client};
 use roost_faults::knobs::{env_u64, env_u64_or};
-use roost_faults::{FaultFigures, FaultProxy, Hostile, HttpFault, Route, Scope, StreamFaults};
+use roost_faults::{
+    FaultFigures, FaultProxy, Hostile, HttpFault, RangeShape, Route, Scope, StreamFaults,
+};
 use roost_proto::ChatId;
 use roost_server::testing::{TestServer, spawn_test_server};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const DEFAULT_SCHEDULES: u64 = 300;
+const DEFAULT_SCHEDULES: u64 = 1000;
 const DEFAULT_BASE_SEED: u64 = 0x5EED_2026;
 /// Schedules run at once (they share one server).
 const PARALLEL: usize = 4;
@@ -49,6 +54,7 @@ struct Outcome {
     figures: FaultFigures,
     ops: u64,
     restarts: u64,
+    account_switches: u64,
     messages_checked: u64,
     lost: u64,
     duplicated: u64,
@@ -112,6 +118,8 @@ fn op_name(roll: u32) -> &'static str {
         80..=84 => "load older",
         85..=88 => "open chat",
         89..=94 => "own send",
+        95..=96 => "server refuses range shapes",
+        97..=98 => "account switch",
         _ => "sleep",
     }
 }
@@ -142,6 +150,46 @@ async fn open_client(
     }
     client.start_stream();
     Ok(client)
+}
+
+/// Another user signs in on this device while alice's client is closed: his own cache file
+/// (never alice's — opening hers as him must be refused), a little sync, closed again.
+async fn switch_account(
+    proxy: &FaultProxy,
+    server: &TestServer,
+    other: &str,
+    alices_cache: &std::path::Path,
+    chats: &[ChatId],
+    problems: &mut Vec<String>,
+) -> String {
+    let mut as_other = config_as(other, &proxy.base_url(), &server.token(other), alices_cache);
+    as_other.background = false;
+    match Client::open(as_other).await {
+        Err(e) if e.kind() == "wrong_account" => {}
+        Err(e) => problems.push(format!("alice's cache opened as {other}: {e} (not wrong_account)")),
+        Ok(_) => problems.push(format!("alice's cache was opened by {other}")),
+    }
+    let own = alices_cache.with_file_name(format!("{other}.db"));
+    let config = config_as(other, &proxy.base_url(), &server.token(other), &own);
+    match Client::open(config).await {
+        Ok((client, _)) => {
+            let synced = tokio::time::timeout(Duration::from_secs(5), async {
+                let _ = client.refresh_chats().await;
+                for chat in chats {
+                    let _ = client.resync(*chat).await;
+                }
+            })
+            .await
+            .is_ok();
+            let cached = client.chats().await.map(|c| c.len()).unwrap_or(0);
+            client.shutdown().await;
+            format!(" {other} on his own cache: {cached} chats, synced: {synced}")
+        }
+        Err(e) => {
+            problems.push(format!("{other}'s own cache did not open: {e}"));
+            String::new()
+        }
+    }
 }
 
 async fn snapshot(client: &Client, chats: &[ChatId], held: &mut BTreeMap<ChatId, Holdings>) {
@@ -287,11 +335,16 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                 proxy.fail_with_probability(scope, p, fault);
             }
             64..=66 => proxy.clear_http_faults(),
-            67..=71 => {
+            67..=71 | 97..=98 => {
                 snapshot(&client, &s.chats, &mut held).await;
                 client.shutdown().await;
                 drop(client);
                 out.restarts += 1;
+                if roll >= 97 {
+                    out.account_switches += 1;
+                    let bob = s.others[0].clone();
+                    detail = switch_account(&proxy, server, &bob, &cache, &s.chats, &mut out.problems).await;
+                }
                 client = match open_client(&proxy, server, &s.me, &cache, page_size).await {
                     Ok(client) => client,
                     Err(problem) => {
@@ -366,6 +419,15 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                         own_texts.push((chat, text));
                     }
                 }
+            }
+            95..=96 => {
+                let refused: Vec<RangeShape> = match s.rng.random_range(0..5) {
+                    0 => RangeShape::ALL.to_vec(),
+                    1 => vec![RangeShape::Seqs, RangeShape::Backward],
+                    n => vec![RangeShape::ALL[n as usize - 2]],
+                };
+                detail = format!(" {refused:?}");
+                proxy.refuse_range_shapes(&refused);
             }
             _ => {
                 let ms = s.rng.random_range(5..60);
@@ -564,6 +626,7 @@ async fn randomized_fault_schedules_converge() {
                 total.figures.absorb(&outcome.figures);
                 total.ops += outcome.ops;
                 total.restarts += outcome.restarts;
+                total.account_switches += outcome.account_switches;
                 total.messages_checked += outcome.messages_checked;
                 total.lost += outcome.lost;
                 total.duplicated += outcome.duplicated;
@@ -587,11 +650,12 @@ async fn randomized_fault_schedules_converge() {
     }
     let figures = &total.figures;
     let line = format!(
-        "roost-faults convergence: schedules={schedules} base_seed={base:#x} ops={} restarts={} own_sends={} \
+        "roost-faults convergence: schedules={schedules} base_seed={base:#x} ops={} restarts={} account_switches={} own_sends={} \
          messages_checked={} lost={} duplicated={} final_range_fetched={} final_missing={} resync_retries={} sends_failed_then_retried={} \
          failed_schedules={} elapsed={:.1}s | {figures}",
         total.ops,
         total.restarts,
+        total.account_switches,
         total.own_sends,
         total.messages_checked,
         total.lost,
@@ -649,6 +713,14 @@ async fn randomized_fault_schedules_converge() {
             .sum();
         assert!(hostile > 0, "no hostile response was injected: {figures}");
         assert!(total.restarts > 0 && total.own_sends > 0);
+        assert!(total.account_switches > 0, "no account switch in {schedules} schedules");
+        for shape in RangeShape::ALL {
+            assert!(
+                figures.count(K::RangeShapeRefused(shape)) > 0,
+                "the {} range shape was never refused: {figures}",
+                shape.as_str()
+            );
+        }
     }
     assert_eq!(total.lost, 0);
     assert_eq!(total.duplicated, 0);

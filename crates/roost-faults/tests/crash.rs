@@ -5,7 +5,7 @@
 //! and nothing the child acknowledged as cached (printed after the commit) is gone or older.
 //! At the end a fresh client opens the file without repairs, and one resync per chat converges.
 //!
-//! `ROOST_CRASH_ROUNDS=<n>` (default 20), `ROOST_CRASH_SEED=<seed>`.
+//! `ROOST_CRASH_ROUNDS=<n>` (default 100), `ROOST_CRASH_SEED=<seed>`.
 
 mod common;
 
@@ -84,7 +84,7 @@ impl Acked {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_points_never_loses_acknowledged_messages() {
     common::init_tracing();
-    let rounds = env_u64_or("ROOST_CRASH_ROUNDS", 20);
+    let rounds = env_u64_or("ROOST_CRASH_ROUNDS", 100);
     let seed = env_u64_or("ROOST_CRASH_SEED", 0xC0A5);
     let mut rng = StdRng::seed_from_u64(seed);
     let server = Arc::new(spawn_test_server().await);

@@ -59,6 +59,18 @@ pub struct ChatEntry {
     pub offline: OfflineCoverage,
     pub sync_state: SyncState,
     pub is_open: bool,
+    /// The last time this chat had to be fully reloaded (the server could not serve ranges,
+    /// or its copy on this device was damaged), shown as a note in the chat (issue 9).
+    #[serde(default)]
+    pub full_reload: Option<FullReloadInfo>,
+}
+
+/// Why and when a chat was last fully reloaded; `reason` is a machine reason
+/// (`server_cannot_serve_ranges`, `cache_corrupt…`), see `human::full_reload_sentence`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FullReloadInfo {
+    pub reason: String,
+    pub at: UnixMillis,
 }
 
 /// A message in the outbox (no seq: the server assigns it on delivery).

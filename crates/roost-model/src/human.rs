@@ -40,6 +40,8 @@ pub const KINDS: &[&str] = &[
     "cache",
     "invalid_input",
     "shutdown",
+    "wrong_account",
+    "cache_in_use",
     // desktop shell (`IpcErrorKind`)
     "not_signed_in",
     // sign-in check
@@ -98,11 +100,28 @@ pub fn sentence(kind: &str) -> &'static str {
         "cache" => "Roost could not read or write its message cache on this device.",
         "invalid_input" => "That can't be used as it is. Check what you entered.",
         "shutdown" => "Roost is shutting down; the action did not finish.",
+        "wrong_account" => {
+            "This message cache belongs to another account. Sign in again so Roost opens this account's own cache."
+        }
+        "cache_in_use" => {
+            "This account's messages are open in another Roost window or command. Close it and try again."
+        }
         "not_signed_in" => "Sign in first: enter your server's URL and your token.",
         "not_roost_server" => "The server at this URL is not a Roost server.",
         "protocol_version" => "This server speaks another version of the Roost protocol.",
         "cli" => "The command could not run as given.",
         _ => FALLBACK,
+    }
+}
+
+/// What a person reads about a chat's last full reload (`app::FullReloadInfo::reason`).
+pub fn full_reload_sentence(reason: &str) -> &'static str {
+    if reason == "server_cannot_serve_ranges" {
+        "The server could not send just the missing parts of this chat, so Roost reloaded all of it."
+    } else if reason.starts_with("cache_corrupt") {
+        "This chat's copy on this device was damaged, so Roost set it aside and reloaded the chat from the server. Other chats were not affected."
+    } else {
+        "Roost had to reload this whole chat from the server."
     }
 }
 

@@ -73,10 +73,18 @@ impl Desktop {
         }
     }
 
-    pub(crate) fn cache_file(&self) -> PathBuf {
-        self.home
-            .path()
-            .join("data/dev.roost.desktop/message_cache.db")
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.home.path().join("data/dev.roost.desktop")
+    }
+
+    /// The cache of `user`'s account on the server the app signs in to (one file per account,
+    /// `roost_core::account`); the token is remembered as `user`'s, as a first online sign-in
+    /// would, so an offline start finds the file.
+    pub(crate) fn cache_file_of(&self, user: &str) -> PathBuf {
+        let (url, token) = self.credentials.clone().expect("credentials");
+        let user = roost_proto::UserId::new(user);
+        roost_core::account::remember_token(&self.data_dir(), &url, &token, &user).unwrap();
+        roost_core::account::cache_path(&self.data_dir(), &url, &user)
     }
 
     /// Starts the app (through a fresh tauri-driver) and returns the WebDriver session.
@@ -414,7 +422,7 @@ pub(crate) async fn seed_cache(
     members: &[&str],
 ) -> Result<()> {
     use roost_core::store::{CursorRule, IngestOptions, Position, Store};
-    let path = desktop.cache_file();
+    let path = desktop.cache_file_of("alice");
     std::fs::create_dir_all(path.parent().unwrap())?;
     let (store, _) = Store::open(&path).await?;
     let (last_seq, rev) = server.chat_position(chat).await;

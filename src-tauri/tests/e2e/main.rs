@@ -8,7 +8,7 @@
 //!   cargo test -p roost-desktop --features custom-protocol --test e2e -- --ignored --test-threads=1
 //! ```
 //!
-//! Each test gets its own XDG data/config/cache dirs (so its own `message_cache.db`) and its
+//! Each test gets its own XDG data/config/cache dirs (so its own per-account cache files) and its
 //! own tauri-driver, started in a new process group that is terminated as a whole on drop
 //! (tauri-driver, WebKitWebDriver and the app: nothing outlives the test). Screenshots go to
 //! `target/e2e-artifacts/`.

@@ -69,8 +69,13 @@ async fn sign_in_open_a_chat_and_see_its_messages_markup_as_text() -> Result<()>
     assert_eq!(server.messages(chat).await.len(), 4, "sent exactly once");
     app.screenshot("e-markup-as-text").await?;
     assert!(
-        desktop.cache_file().exists(),
-        "message_cache.db in the app data dir"
+        roost_core::account::cache_path(
+            &desktop.data_dir(),
+            &server.base_url(),
+            &roost_proto::UserId::new("alice")
+        )
+        .exists(),
+        "alice's cache in the app data dir"
     );
     app.quit().await;
     Ok(())

@@ -27,6 +27,7 @@ impl Store {
             local_max: r.try_get::<Option<i64>, _>(15)?.map(u),
             cached_count: u(r.try_get(16)?),
             has_outbox: r.try_get::<i64, _>(17)? != 0,
+            last_full_reload: FullReloadNote::from_columns(r.try_get(18)?, r.try_get(19)?),
         })
     }
 
@@ -188,6 +189,25 @@ impl Store {
         Ok(())
     }
 
+    /// A full reload of the chat starts: `reason` becomes its `full_reload_reason` (cleared when
+    /// the resync validates) and its last full reload (kept), stamped now.
+    pub async fn record_full_reload(&self, chat: ChatId, reason: &str) -> Result<()> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        ensure_chat(&mut tx, chat).await?;
+        sqlx::query(
+            "UPDATE chats SET full_reload_reason = ?1, last_full_reload_reason = ?1,
+                 last_full_reload_at = ?2 WHERE chat_id = ?3",
+        )
+        .bind(reason)
+        .bind(now_millis())
+        .bind(chat.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Clears the full-reload reason once the chat has been resynced.
     pub async fn clear_full_reload_reason(&self, chat: ChatId) -> Result<()> {
         let _w = self.write.lock().await;
@@ -241,7 +261,10 @@ impl Store {
         .bind(chat.to_string())
         .fetch_one(&mut *tx)
         .await?;
-        let same = first_start.map(u) == Some(span.start) && last_end.map(u) == Some(span.end);
+        // A span ending at `u64::MAX` covered everything from its start up (an open changes
+        // pass): only its start must be unchanged.
+        let same = first_start.map(u) == Some(span.start)
+            && (span.end == u64::MAX || last_end.map(u) == Some(span.end));
         if same {
             sqlx::query(
                 "UPDATE chats SET changes_cursor = MAX(changes_cursor, ?) WHERE chat_id = ?",

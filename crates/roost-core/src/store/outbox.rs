@@ -4,8 +4,14 @@
 use super::*;
 
 impl Store {
-    /// Persists a new outbox entry (state pending) and returns it.
-    pub async fn outbox_add(&self, chat: ChatId, body: serde_json::Value) -> Result<OutboxEntry> {
+    /// Persists a new outbox entry (state pending) of `account_user` (the cache's owner, when
+    /// known) and returns it.
+    pub async fn outbox_add(
+        &self,
+        chat: ChatId,
+        body: serde_json::Value,
+        account_user: Option<&UserId>,
+    ) -> Result<OutboxEntry> {
         let entry = OutboxEntry {
             local_id: uuid::Uuid::new_v4().to_string(),
             chat_id: chat,
@@ -20,14 +26,15 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         ensure_chat(&mut tx, chat).await?;
         sqlx::query(
-            "INSERT INTO outbox(local_id, chat_id, idempotency_key, body, state, attempts, created_at)
-             VALUES (?, ?, ?, ?, 'pending', 0, ?)",
+            "INSERT INTO outbox(local_id, chat_id, idempotency_key, body, state, attempts, created_at, account_user)
+             VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
         )
         .bind(&entry.local_id)
         .bind(chat.to_string())
         .bind(&entry.idempotency_key)
         .bind(entry.body.to_string())
         .bind(entry.created_at)
+        .bind(account_user.map(|u| u.as_str().to_string()))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -58,6 +65,19 @@ impl Store {
         )
         .bind(chat.map(|c| c.to_string()))
         .bind(chat.map(|c| c.to_string()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::outbox_from_row).collect()
+    }
+
+    /// The entries `user` may send, oldest first: those queued as `user`, and those queued
+    /// before the cache knew its owner (the owner's, as the file is bound to one account).
+    pub async fn outbox_of(&self, user: Option<&UserId>) -> Result<Vec<OutboxEntry>> {
+        let rows = sqlx::query(
+            "SELECT local_id, chat_id, idempotency_key, body, state, attempts, last_error, created_at
+             FROM outbox WHERE account_user IS NULL OR account_user = ? ORDER BY created_at, rowid",
+        )
+        .bind(user.map(|u| u.as_str().to_string()))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::outbox_from_row).collect()
