@@ -89,16 +89,24 @@ async fn offline_open_shows_the_cache_and_resync_fetches_only_the_missing_messag
     let mut server = spawn_test_server().await;
     let team = chat_with_messages(&server, "Team", &["one", "two", "three", "four", "five"]).await;
     chat_with_messages(&server, "Other", &["elsewhere"]).await;
-    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    // The app reaches the server through the fault proxy, which can make it look unreachable.
+    let proxy = roost_faults::FaultProxy::start(server.addr(), 11).await;
+    let desktop = Desktop::new(Some((proxy.base_url(), server.token("alice"))));
 
     // First run, online: Team is cached 1..=5; then, with Team closed, the stream brings seq 9
-    // while 6..=8 were never broadcast: a gap in a closed chat (repaired only on demand).
+    // while 6..=8 were never broadcast: a gap in a closed chat. The app would repair it in the
+    // background at once; the server answers its sync reads with 503s, so the gap stays.
     let app = desktop.launch().await?;
     app.open_chat("Team").await?;
     app.wait_seqs(&[1, 2, 3, 4, 5]).await?;
     app.open_chat("Other").await?;
     app.wait_seqs(&[1]).await?;
     app.wait_online().await?;
+    proxy.fail_with_probability(
+        roost_faults::Scope::sync_reads(),
+        1.0,
+        roost_faults::HttpFault::Status503,
+    );
     server.send_many("bob", team, 3).await;
     server.send("bob", team, "nine").await;
     app.wait_js(
@@ -109,7 +117,8 @@ async fn offline_open_shows_the_cache_and_resync_fetches_only_the_missing_messag
     .await?;
     app.quit().await;
 
-    // (b) Server down; it gets two more messages meanwhile.
+    // (b) Server down (and unreachable); it gets two more messages meanwhile.
+    proxy.refuse_all(true);
     server.stop().await;
     server.send("bob", team, "ten").await;
     server.send("bob", team, "eleven").await;
@@ -145,6 +154,7 @@ async fn offline_open_shows_the_cache_and_resync_fetches_only_the_missing_messag
     // (c) Server back; Resync.
     server.restart().await;
     server.reset_metrics();
+    proxy.heal();
     app.c()
         .find(Locator::Css("[data-testid=resync-button]"))
         .await?
