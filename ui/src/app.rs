@@ -21,6 +21,8 @@ use roost_model::window;
 use roost_proto::{ChatId, Message, Seq};
 use std::time::Duration;
 
+mod cache_tools;
+
 /// The open chat's timeline: its rows laid out with day separators and the unread divider.
 fn open_timeline(open: &OpenChat) -> Timeline {
     Timeline::build(
@@ -691,11 +693,15 @@ fn MainScreen() -> impl IntoView {
                     aria-keyshortcuts="Control+K" on:click=move |_| model.dialog.set(Some(Dialog::Switcher))>
                     <span>"Jump to a chat…"</span><kbd>"Ctrl+K"</kbd>
                 </button>
+                <crate::search::SearchPanel selected=Signal::derive(move || model.state.with(|s| s.selected))
+                    on_open=Callback::new(move |(chat_id, seq)| cache_tools::open_search_hit(model, chat_id, seq))
+                    on_error=Callback::new(move |text| model.notice.set(Some(text))) />
                 <ChatList />
                 <footer class="account">
                     <span class="who" title=account>{account}</span>
                     <span class="account-actions">
                         <ThemePicker theme=model.theme on_change=on_theme />
+                        <crate::search::StorageSettings />
                         <button type="button" class="link" data-testid="show-shortcuts" aria-keyshortcuts="Shift+?"
                             on:click=move |_| model.dialog.set(Some(Dialog::Shortcuts))>"Shortcuts"</button>
                         <button class="link" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
@@ -900,6 +906,8 @@ fn ChatView() -> impl IntoView {
                 </div>
                 <SyncIndicator visible=indicator />
                 <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
+                <crate::search::ChatTools chat_id=Signal::derive(move || model.state.with(|s| s.selected))
+                    on_changed=Callback::new(move |chat_id| cache_tools::reload_open_chat(model, chat_id)) />
             </header>
             <CacheMapStrip map=model.cache_map />
             {move || if model.state.with(|s| s.open.is_some()) {

@@ -118,6 +118,9 @@ async fn run(args: Args) -> Result<()> {
 
     if args.only_cache_tools {
         let misses = cache_tools_figures(&args, scratch.path(), &mut figures).await?;
+        if args.json {
+            std::println!("{}", Value::Object(figures));
+        }
         if args.check && !misses.is_empty() {
             bail!("targets missed: {misses:?}");
         }
