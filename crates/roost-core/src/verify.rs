@@ -4,10 +4,12 @@
 //! Owns the client side of `GET /v1/chats/{id}/digests` (PROTOCOL.md, "Digests"): the same
 //! canonical record (`roost_proto::digest_record`) hashed over the cached rows, a two-level
 //! comparison (coarse buckets over every cached run, then fine buckets inside each coarse bucket
-//! that differs) and the repair, which — unlike every other cache write — replaces a row
-//! whatever its cached version: a damaged row may claim a version higher than the truth, and
-//! "higher version wins" would keep the damage forever. Only cached seqs are compared (a
-//! request per cached run), so missing history is neither fetched nor counted as damage.
+//! that differs) and the repair, which — unlike every other cache write — may replace a row
+//! with a LOWER version: a damaged row may claim a version higher than the truth, and "higher
+//! version wins" would keep the damage forever (only a row unchanged since it was read before
+//! the refetch is lowered, so a newer copy the stream delivers meanwhile is never undone).
+//! Only cached seqs are compared (a request per cached run), so missing history is neither
+//! fetched nor counted as damage.
 
 use crate::client::Client;
 use crate::events::ClientEvent;
@@ -21,6 +23,7 @@ use roost_proto::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// Coarse bucket of the first pass.
 pub const COARSE_BUCKET: u32 = 256;
@@ -92,13 +95,7 @@ async fn local_digests(store: &Store, chat: ChatId, buckets: &[DigestBucket]) ->
             if seq > bucket.to_seq {
                 break;
             }
-            let record = cached_record(
-                seq,
-                row.try_get(1)?,
-                &row.try_get::<String, _>(2)?,
-                row.try_get::<i64, _>(3)? != 0,
-                &row.try_get::<String, _>(4)?,
-            );
+            let record = record_of_row(seq, row, 1)?;
             hasher.update(record.as_bytes());
             count += 1;
             rows.next();
@@ -108,13 +105,74 @@ async fn local_digests(store: &Store, chat: ChatId, buckets: &[DigestBucket]) ->
     Ok(out)
 }
 
-/// Replaces the cached rows of these seqs with the server's copies, whatever the cached
-/// version (see the module docs), in ONE transaction. Returns the seqs whose row changed.
-async fn force_replace(store: &Store, chat: ChatId, messages: &[Message]) -> Result<Vec<Seq>> {
+/// The record (as [`cached_record`]) and version of every cached row in `ranges`, read right
+/// before their refetch: the repair may lower a version only for a row still exactly like this.
+async fn records_before(
+    store: &Store,
+    chat: ChatId,
+    ranges: &[SeqRange],
+) -> Result<HashMap<Seq, String>> {
+    let mut out = HashMap::new();
+    for range in ranges {
+        let rows = sqlx::query(
+            "SELECT seq, version, id, deleted_at IS NOT NULL, body FROM messages
+             WHERE chat_id = ? AND seq BETWEEN ? AND ?",
+        )
+        .bind(chat.to_string())
+        .bind(range.start as i64)
+        .bind(range.end as i64)
+        .fetch_all(store.pool())
+        .await?;
+        for row in &rows {
+            let seq = row.try_get::<i64, _>(0)?.max(0) as u64;
+            out.insert(seq, record_of_row(seq, row, 1)?);
+        }
+    }
+    Ok(out)
+}
+
+/// [`cached_record`] of a row whose columns from `first` on are version, id, deleted, body.
+fn record_of_row(seq: Seq, row: &sqlx::sqlite::SqliteRow, first: usize) -> Result<String> {
+    Ok(cached_record(
+        seq,
+        row.try_get(first)?,
+        &row.try_get::<String, _>(first + 1)?,
+        row.try_get::<i64, _>(first + 2)? != 0,
+        &row.try_get::<String, _>(first + 3)?,
+    ))
+}
+
+/// Replaces the cached rows of these seqs with the server's copies in ONE transaction and
+/// returns the seqs whose row changed. A row whose cached version is not above the server's is
+/// replaced like any merge would; one that claims a HIGHER version is replaced only when it is
+/// still exactly as read before the fetch (`before`) — damage, which "higher version wins" would
+/// keep forever — and kept when it changed since (a newer copy the stream delivered meanwhile).
+async fn force_replace(
+    store: &Store,
+    chat: ChatId,
+    messages: &[Message],
+    before: &HashMap<Seq, String>,
+) -> Result<Vec<Seq>> {
     let _write = store.write_guard().await;
     let mut tx = store.pool().begin().await?;
     let mut changed = Vec::new();
     for m in messages {
+        let current = sqlx::query(
+            "SELECT version, id, deleted_at IS NOT NULL, body FROM messages WHERE chat_id = ? AND seq = ?",
+        )
+        .bind(chat.to_string())
+        .bind(m.seq as i64)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            continue; // evicted meanwhile: nothing to repair
+        };
+        let version: i64 = current.try_get(0)?;
+        if version > m.version as i64
+            && before.get(&m.seq) != Some(&record_of_row(m.seq, &current, 0)?)
+        {
+            continue;
+        }
         let result = sqlx::query(
             "UPDATE messages SET id = ?, version = ?, author = ?, created_at = ?, edited_at = ?,
                  deleted_at = ?, body = ?, rev = ?
@@ -259,11 +317,11 @@ impl Client {
             let result = async {
                 let page = u64::from(inner.config().page_size.clamp(1, MAX_PAGE_SIZE));
                 for batch in ranges::pack_batches(&to_refetch, page, MAX_SEQ_RANGES_PER_REQUEST) {
+                    let before = records_before(store, chat, &batch).await?;
                     let page = api.listed(chat, &batch).await?;
                     report.messages_refetched += page.messages.len() as u64;
-                    report
-                        .repaired
-                        .extend(force_replace(store, chat, &page.messages).await?);
+                    let repaired = force_replace(store, chat, &page.messages, &before).await?;
+                    report.repaired.extend(repaired);
                 }
                 Ok::<_, Error>(())
             }
@@ -292,6 +350,47 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{CursorRule, IngestOptions, Position};
+
+    fn message(chat: ChatId, seq: Seq, version: u64, text: &str) -> Message {
+        Message {
+            id: MessageId(uuid::Uuid::from_u128(u128::from(seq))),
+            chat_id: chat,
+            seq,
+            version,
+            author: roost_proto::UserId::new("bob"),
+            created_at: 1,
+            edited_at: (version > 1).then_some(2),
+            deleted_at: None,
+            body: serde_json::json!({ "text": text }),
+            rev: seq + version,
+        }
+    }
+
+    /// The race a verify must not lose: the server's copy was fetched, then the stream cached a
+    /// newer version of the same message; the repair must keep the newer one. A row still as it
+    /// was read before the fetch (damage claiming a higher version) is lowered.
+    #[tokio::test]
+    async fn a_repair_lowers_a_version_only_for_a_row_unchanged_since_the_fetch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path().join("c.db")).await.unwrap();
+        let chat = ChatId(uuid::Uuid::from_u128(7));
+        let mut options = IngestOptions::new(CursorRule::Snapshot(2));
+        options.position = Some(Position { last_seq: 2, rev: 10 });
+        let cached = [message(chat, 1, 3, "newer, from the stream"), message(chat, 2, 9, "forged")];
+        store.ingest(chat, &cached, &options).await.unwrap();
+        let range = [SeqRange::new(1, 2)];
+        let mut before = records_before(&store, chat, &range).await.unwrap();
+        // Seq 1 changed after the snapshot (as the stream's newer copy would).
+        before.insert(1, "what was cached before the fetch".into());
+        let fetched = [message(chat, 1, 2, "older server copy"), message(chat, 2, 1, "truth")];
+        let repaired = force_replace(&store, chat, &fetched, &before).await.unwrap();
+        assert_eq!(repaired, vec![2]);
+        let now = store.messages_between(chat, 1, 2).await.unwrap();
+        assert_eq!((now[0].version, now[1].version), (3, 1));
+        assert_eq!(now[1].text(), Some("truth"));
+        store.close().await;
+    }
 
     #[test]
     fn a_damaged_row_still_yields_a_record_that_differs() {
