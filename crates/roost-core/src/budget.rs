@@ -77,8 +77,13 @@ fn runs_up_to(runs: &[SeqRange], cutoff: Seq) -> Vec<SeqRange> {
 }
 
 /// Deletes the chat's cached messages with `seq <= cutoff` (capped so the newest
-/// [`KEEP_NEWEST`] stay) and trims the runs index and count in the same transaction.
-async fn evict_prefix(store: &Store, chat: ChatId, cutoff: Seq) -> Result<Option<EvictedChat>> {
+/// `keep` stay) and trims the runs index and count in the same transaction.
+async fn evict_prefix(
+    store: &Store,
+    chat: ChatId,
+    cutoff: Seq,
+    keep: u64,
+) -> Result<Option<EvictedChat>> {
     let chat_s = chat.to_string();
     let _write = store.write_guard().await;
     let mut tx = store.pool().begin().await?;
@@ -86,7 +91,7 @@ async fn evict_prefix(store: &Store, chat: ChatId, cutoff: Seq) -> Result<Option
         "SELECT seq FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
     )
     .bind(&chat_s)
-    .bind((KEEP_NEWEST - 1) as i64)
+    .bind((keep.max(1) - 1) as i64)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(keep_from) = keep_from else {
@@ -190,12 +195,12 @@ async fn reclaim(store: &Store) -> Result<()> {
 
 /// Chats that may be evicted, least recently opened first: not open, more than the newest
 /// window cached.
-async fn eviction_order(store: &Store) -> Result<Vec<(ChatId, u64)>> {
+async fn eviction_order(store: &Store, keep: u64) -> Result<Vec<(ChatId, u64)>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT chat_id, cached_count FROM chats WHERE is_open = 0 AND cached_count > ?
          ORDER BY last_opened_at, chat_id",
     )
-    .bind(KEEP_NEWEST as i64)
+    .bind(keep as i64)
     .fetch_all(store.pool())
     .await?;
     Ok(rows
@@ -242,6 +247,17 @@ impl Client {
     /// cached history of the least recently opened chats until it is below 90% of it (or
     /// nothing evictable is left), then returns the freed pages to the file system.
     pub async fn enforce_cache_budget(&self, budget: Option<u64>) -> Result<EvictionReport> {
+        self.enforce_cache_budget_keeping(budget, KEEP_NEWEST).await
+    }
+
+    /// [`Client::enforce_cache_budget`] with every chat keeping its newest `keep` messages
+    /// (instead of [`KEEP_NEWEST`]): for tests that evict small chats.
+    pub async fn enforce_cache_budget_keeping(
+        &self,
+        budget: Option<u64>,
+        keep: u64,
+    ) -> Result<EvictionReport> {
+        let keep = keep.max(1);
         let store = &self.engine().store();
         let budget = match budget {
             Some(b) => b,
@@ -266,15 +282,15 @@ impl Client {
             let per_message = (used / status.cached_messages.max(1)).max(1);
             let mut to_evict = (used - target).div_ceil(per_message);
             let mut evicted_any = false;
-            for (chat, cached) in eviction_order(store).await? {
+            for (chat, cached) in eviction_order(store, keep).await? {
                 if to_evict == 0 {
                     break;
                 }
-                let take = to_evict.min(cached - KEEP_NEWEST);
+                let take = to_evict.min(cached - keep);
                 let Some(cutoff) = cutoff_for(store, chat, take).await? else {
                     continue;
                 };
-                if let Some(evicted) = evict_prefix(store, chat, cutoff).await? {
+                if let Some(evicted) = evict_prefix(store, chat, cutoff, keep).await? {
                     to_evict = to_evict.saturating_sub(evicted.messages);
                     evicted_any |= evicted.messages > 0;
                     self.record_eviction(&mut report, evicted).await;
@@ -294,6 +310,15 @@ impl Client {
     /// "Clear cached history": evicts everything but the newest window of one chat (even an
     /// open one: the user asked), or of every chat.
     pub async fn clear_cached_history(&self, chat: Option<ChatId>) -> Result<EvictionReport> {
+        self.clear_cached_history_keeping(chat, KEEP_NEWEST).await
+    }
+
+    /// [`Client::clear_cached_history`] keeping each chat's newest `keep` messages.
+    pub async fn clear_cached_history_keeping(
+        &self,
+        chat: Option<ChatId>,
+        keep: u64,
+    ) -> Result<EvictionReport> {
         let store = &self.engine().store();
         let (used, _) = sizes(store).await?;
         let mut report = EvictionReport {
@@ -305,7 +330,7 @@ impl Client {
             None => store.chats().await?.into_iter().map(|c| c.chat_id).collect(),
         };
         for chat in chats {
-            if let Some(evicted) = evict_prefix(store, chat, Seq::MAX >> 1).await? {
+            if let Some(evicted) = evict_prefix(store, chat, Seq::MAX >> 1, keep).await? {
                 self.record_eviction(&mut report, evicted).await;
             }
         }

@@ -7,16 +7,18 @@
 //! (drop, duplicate, delay, reorder), random HTTP faults (503, reset, lost response, cut body,
 //! hostile pages); client restarts on the same cache file; manual resyncs and `load_older`
 //! (awaited, or left running in the background while the next steps race them),
-//! opening chats, and alice's own sends (outbox). Then the faults stop, one resync per chat
-//! runs, and every chat is checked (see `common::compare_chat`), plus: the range endpoint
-//! served no more messages in that final resync than were missing, and each of alice's sends
-//! exists exactly once on the server.
+//! opening chats, alice's own sends (outbox), evictions, clears and verifies (issue 12). Then
+//! the faults stop, one resync per chat runs, and every chat is checked (see
+//! `common::compare_chat`), plus: the range endpoint served no more messages in that final
+//! resync than were missing, each of alice's sends exists exactly once on the server, and a
+//! verify of every chat finds nothing to repair.
 //!
 //! `ROOST_FAULT_SCHEDULES=<n>` runs n schedules (default 300); `ROOST_FAULT_SEED=<seed>` replays
 //! one schedule; `ROOST_FAULT_BASE_SEED=<seed>` changes the fixed base seed.
 
 mod common;
 
+use common::cache_tools::{self, Eviction};
 use common::{ChatCheck, Holdings, compare_chat, config_as, holdings, merge_holdings};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -58,6 +60,11 @@ struct Outcome {
     resync_retries: u64,
     /// Own sends the core marked failed under faults (retried by the test, as a user would).
     sends_failed: u64,
+    /// Evictions/clears and verifies run under the faults; messages the closing verify compared.
+    evictions: u64,
+    evicted_messages: u64,
+    verifies: u64,
+    verified_clean: u64,
     problems: Vec<String>,
     /// What the schedule did, step by step (printed for a replayed or failing seed).
     trace: Vec<String>,
@@ -112,6 +119,8 @@ fn op_name(roll: u32) -> &'static str {
         80..=84 => "load older",
         85..=88 => "open chat",
         89..=94 => "own send",
+        95..=96 => "evict / clear cached history",
+        97..=98 => "verify",
         _ => "sleep",
     }
 }
@@ -367,6 +376,23 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                     }
                 }
             }
+            95..=96 => {
+                snapshot(&client, &s.chats, &mut held).await;
+                let keep = s.rng.random_range(1..=40);
+                let eviction = match s.rng.random_range(0..3) {
+                    0 => Eviction::ClearChat { chat: s.chat(), keep },
+                    1 => Eviction::ClearAll { keep },
+                    _ => Eviction::Budget { keep },
+                };
+                out.evictions += 1;
+                let (text, evicted) = cache_tools::evict(&client, eviction, &mut held).await;
+                out.evicted_messages += evicted;
+                detail = text;
+            }
+            97..=98 => {
+                out.verifies += 1;
+                detail = cache_tools::verify_under_faults(&client, s.chat()).await;
+            }
             _ => {
                 let ms = s.rng.random_range(5..60);
                 tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -508,6 +534,9 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
         }
     }
     out.own_sends = own_texts.len() as u64;
+    let (verified, problems) = cache_tools::verify_finds_nothing(&client, &s.chats).await;
+    out.verified_clean = verified;
+    out.problems.extend(problems);
     client.shutdown().await;
     out.figures = proxy.figures();
     out
@@ -572,6 +601,10 @@ async fn randomized_fault_schedules_converge() {
                 total.final_missing += outcome.final_missing;
                 total.resync_retries += outcome.resync_retries;
                 total.sends_failed += outcome.sends_failed;
+                total.evictions += outcome.evictions;
+                total.evicted_messages += outcome.evicted_messages;
+                total.verifies += outcome.verifies;
+                total.verified_clean += outcome.verified_clean;
                 if replay {
                     println!("schedule {seed:#x}:\n  {}", outcome.trace.join("\n  "));
                 }
@@ -589,7 +622,7 @@ async fn randomized_fault_schedules_converge() {
     let line = format!(
         "roost-faults convergence: schedules={schedules} base_seed={base:#x} ops={} restarts={} own_sends={} \
          messages_checked={} lost={} duplicated={} final_range_fetched={} final_missing={} resync_retries={} sends_failed_then_retried={} \
-         failed_schedules={} elapsed={:.1}s | {figures}",
+         evictions={} evicted_messages={} verifies={} verified_clean={} failed_schedules={} elapsed={:.1}s | {figures}",
         total.ops,
         total.restarts,
         total.own_sends,
@@ -600,6 +633,10 @@ async fn randomized_fault_schedules_converge() {
         total.final_missing,
         total.resync_retries,
         total.sends_failed,
+        total.evictions,
+        total.evicted_messages,
+        total.verifies,
+        total.verified_clean,
         failures.len(),
         started.elapsed().as_secs_f64(),
     );
@@ -649,6 +686,7 @@ async fn randomized_fault_schedules_converge() {
             .sum();
         assert!(hostile > 0, "no hostile response was injected: {figures}");
         assert!(total.restarts > 0 && total.own_sends > 0);
+        assert!(total.evicted_messages > 0 && total.verifies > 0 && total.verified_clean > 0);
     }
     assert_eq!(total.lost, 0);
     assert_eq!(total.duplicated, 0);
