@@ -128,3 +128,30 @@ pub async fn cache_budget(
         evicted,
     })
 }
+
+/// How often the running app checks the cache against its budget (besides after each fetch of
+/// not-searched history and each budget change).
+const BUDGET_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Keeps the session's cache within its budget: once at start, then every
+/// [`BUDGET_CHECK_EVERY`] (stream ingest and scrolling grow it in between). Ends with the
+/// session (the closed client's store answers errors).
+pub fn keep_within_budget(client: roost_core::Client) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match client.enforce_cache_budget(None).await {
+                Ok(report) if report.messages > 0 => tracing::info!(
+                    evicted = report.messages,
+                    chats = report.chats.len(),
+                    "cache over budget: evicted the oldest history of the least recently opened chats"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "budget keeper stops");
+                    return;
+                }
+            }
+            tokio::time::sleep(BUDGET_CHECK_EVERY).await;
+        }
+    });
+}

@@ -686,6 +686,7 @@ fn MainScreen() -> impl IntoView {
         focus_selector("[data-testid=composer]");
     });
     let on_close = Callback::new(move |()| close_dialog(model));
+    cache_tools::provide_chat_tools(model);
     view! {
         <div class="layout" data-testid="layout" data-online=move || model.online.get().to_string()>
             <aside class="sidebar" aria-label="Chats and account">
@@ -906,8 +907,7 @@ fn ChatView() -> impl IntoView {
                 </div>
                 <SyncIndicator visible=indicator />
                 <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
-                <crate::search::ChatTools chat_id=Signal::derive(move || model.state.with(|s| s.selected))
-                    on_changed=Callback::new(move |chat_id| cache_tools::reload_open_chat(model, chat_id)) />
+                <crate::search::ChatTools chat_id=Signal::derive(move || model.state.with(|s| s.selected)) />
             </header>
             <CacheMapStrip map=model.cache_map />
             {move || if model.state.with(|s| s.open.is_some()) {

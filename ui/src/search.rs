@@ -156,15 +156,46 @@ pub fn SearchPanel(
     }
 }
 
+/// What [`ChatTools`] shows and tells, kept above the chat view (provided as context by the
+/// main screen): the chat view is rebuilt on every change of the UI state, and a verify that
+/// ends after such a rebuild must still show its outcome and have the chat read again (nothing
+/// owned by the old view may be touched then). The outcome names its chat, so another chat
+/// never shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatToolsState {
+    outcome: RwSignal<Option<(ChatId, String)>>,
+    busy: RwSignal<bool>,
+    /// Set when a verify repaired or a clear removed cached messages of this chat (with a
+    /// counter, so the same chat twice is two changes): the app reads the chat again.
+    pub changed: RwSignal<Option<(ChatId, u64)>>,
+}
+
+impl ChatToolsState {
+    pub fn new() -> Self {
+        ChatToolsState {
+            outcome: RwSignal::new(None),
+            busy: RwSignal::new(false),
+            changed: RwSignal::new(None),
+        }
+    }
+
+    fn mark_changed(&self, chat: ChatId) {
+        self.changed
+            .update(|c| *c = Some((chat, c.map_or(0, |(_, n)| n + 1))));
+    }
+}
+
+impl Default for ChatToolsState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// "Verify this chat" and "Clear cached history" with the outcome of the last one.
 #[component]
-pub fn ChatTools(
-    #[prop(into)] chat_id: Signal<Option<ChatId>>,
-    /// The cache of the chat changed (repaired or cleared): reload what is shown.
-    on_changed: Callback<ChatId>,
-) -> impl IntoView {
-    let outcome = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+pub fn ChatTools(#[prop(into)] chat_id: Signal<Option<ChatId>>) -> impl IntoView {
+    let tools = use_context::<ChatToolsState>().unwrap_or_default();
+    let ChatToolsState { outcome, busy, .. } = tools;
     let verify = move |_| {
         let Some(chat) = chat_id.get_untracked() else {
             return;
@@ -177,7 +208,7 @@ pub fn ChatTools(
                     v.messages_compared, v.bytes_received
                 ),
                 Ok(v) => {
-                    on_changed.run(chat);
+                    tools.mark_changed(chat);
                     format!(
                         "Repaired {} message{} that differed from the server (refetched {}).",
                         v.repaired.len(),
@@ -187,7 +218,7 @@ pub fn ChatTools(
                 }
                 Err(e) => format!("Verify failed: {}", e.message),
             };
-            outcome.set(Some(text));
+            outcome.set(Some((chat, text)));
             busy.set(false);
         });
     };
@@ -199,12 +230,12 @@ pub fn ChatTools(
         spawn_local(async move {
             let text = match ipc::clear_cached_history(Some(chat)).await {
                 Ok(c) => {
-                    on_changed.run(chat);
+                    tools.mark_changed(chat);
                     format!("Cleared {} cached messages; the newest stay.", c.messages)
                 }
                 Err(e) => format!("Clear failed: {}", e.message),
             };
-            outcome.set(Some(text));
+            outcome.set(Some((chat, text)));
             busy.set(false);
         });
     };
@@ -214,7 +245,7 @@ pub fn ChatTools(
                 title="Compare this chat's cache with the server and repair what differs">"Verify this chat"</button>
             <button class="resync" data-testid="clear-chat-cache" disabled=move || busy.get() on:click=clear
                 title="Remove this chat's older cached messages from this device">"Clear cached history"</button>
-            {move || outcome.get().map(|t| view! { <span class="tool-outcome" role="status" data-testid="chat-tool-outcome">{t}</span> })}
+            {move || outcome.get().filter(|(c, _)| Some(*c) == chat_id.get()).map(|(_, t)| view! { <span class="tool-outcome" role="status" data-testid="chat-tool-outcome">{t}</span> })}
         </div>
     }
 }
@@ -299,20 +330,16 @@ pub fn StorageSettings() -> impl IntoView {
     }
 }
 
-/// Marks the row of `seq` (once rendered) and scrolls it into view.
-pub fn highlight_seq(seq: Seq) {
-    request_animation_frame(move || {
-        request_animation_frame(move || {
-            let document = document();
-            if let Ok(Some(old)) = document.query_selector("[data-highlight]") {
-                let _ = old.remove_attribute("data-highlight");
-            }
-            if let Ok(Some(row)) = document.query_selector(&format!(".message[data-seq=\"{seq}\"]")) {
-                let _ = row.set_attribute("data-highlight", "true");
-                row.scroll_into_view();
-            }
-        })
-    });
+/// Marks the row of `seq` as the chosen search hit, if it is rendered; returns whether it was.
+pub fn highlight_seq(seq: Seq) -> bool {
+    let document = document();
+    if let Ok(Some(old)) = document.query_selector("[data-highlight]") {
+        let _ = old.remove_attribute("data-highlight");
+    }
+    match document.query_selector(&format!(".message[data-seq=\"{seq}\"]")) {
+        Ok(Some(row)) => row.set_attribute("data-highlight", "true").is_ok(),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

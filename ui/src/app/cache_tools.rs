@@ -3,7 +3,7 @@
 //! cache, scrolled to and highlighted — and showing a chat again after Verify repaired or Clear
 //! removed cached messages (the cleared history comes back as skeletons and older history).
 
-use super::{Model, open_chat, refresh_cache_map, scroll_to, show_error};
+use super::{Model, open_chat, refresh_cache_map, show_error};
 use crate::ipc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -38,17 +38,7 @@ pub(super) fn open_search_hit(model: Model, chat_id: ChatId, seq: Seq) {
                 }
                 model.follow.set(false);
                 model.seen_seq.set(seq);
-                // A third of a screen above the hit, so it reads in context.
-                let height = model.viewport_height.get_untracked();
-                if let Some(top) = model.timeline.with_untracked(|t| t.top_of_seq(seq)) {
-                    scroll_to(model, (top - height / 3.0).max(0.0));
-                }
-                request_animation_frame(move || {
-                    if model.open_chat_id() == Some(chat_id) {
-                        model.interactive.set(true);
-                    }
-                    crate::search::highlight_seq(seq);
-                });
+                reveal(model, chat_id, seq, REVEAL_FRAMES);
                 refresh_cache_map(model, chat_id).await;
             }
             Err(e) => show_error(model, &e),
@@ -56,10 +46,49 @@ pub(super) fn open_search_hit(model: Model, chat_id: ChatId, seq: Seq) {
     });
 }
 
-/// Verify repaired or Clear removed cached messages of `chat_id`: when it is the open chat,
-/// read its window again (evicted history shows as skeletons, like any missing range).
-pub(super) fn reload_open_chat(model: Model, chat_id: ChatId) {
-    if model.open_chat_id() == Some(chat_id) {
-        spawn_local(open_chat(model, chat_id));
-    }
+/// Animation frames a hit's row may take to be mounted and laid out.
+const REVEAL_FRAMES: u32 = 60;
+
+/// Scrolls the open chat so the row of `seq` sits a third of a screen from the top, then
+/// highlights it; retried frame by frame until the list is mounted and the (virtual) list has
+/// rendered that row. The chat becomes interactive (loads what scrolls into view) after that.
+fn reveal(model: Model, chat_id: ChatId, seq: Seq, frames_left: u32) {
+    request_animation_frame(move || {
+        if model.open_chat_id() != Some(chat_id) {
+            return;
+        }
+        if let Some(el) = model.scroller.get_untracked()
+            && let Some(top) = model.timeline.with_untracked(|t| t.top_of_seq(seq))
+        {
+            let height = f64::from(el.client_height());
+            let target = (top - height / 3.0).max(0.0);
+            el.set_scroll_top(target as i32);
+            model.viewport_height.set(height);
+            model.scroll_top.set(f64::from(el.scroll_top()));
+            if crate::search::highlight_seq(seq) {
+                model.interactive.set(true);
+                return;
+            }
+        }
+        if frames_left > 0 {
+            reveal(model, chat_id, seq, frames_left - 1);
+        } else {
+            model.interactive.set(true);
+        }
+    });
+}
+
+/// Provides the chat tools' state (see `crate::search::ChatToolsState`) to the views below, and
+/// reads the open chat again when a verify repaired or a clear removed its cached messages
+/// (evicted history then shows as skeletons, like any missing range).
+pub(super) fn provide_chat_tools(model: Model) {
+    let tools = crate::search::ChatToolsState::new();
+    provide_context(tools);
+    Effect::new(move |_| {
+        if let Some((chat_id, _)) = tools.changed.get()
+            && model.open_chat_id() == Some(chat_id)
+        {
+            spawn_local(open_chat(model, chat_id));
+        }
+    });
 }
