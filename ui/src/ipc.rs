@@ -209,7 +209,11 @@ pub async fn fetch_ranges(
     chat_id: ChatId,
     ranges: &[roost_model::SeqRange],
 ) -> Result<roost_model::app_cache::FetchedView, IpcError> {
-    invoke("fetch_ranges", json!({ "chatId": chat_id, "ranges": ranges })).await
+    invoke(
+        "fetch_ranges",
+        json!({ "chatId": chat_id, "ranges": ranges }),
+    )
+    .await
 }
 
 pub async fn verify_chat(chat_id: ChatId) -> Result<roost_model::app_cache::VerifyView, IpcError> {

@@ -269,7 +269,10 @@ pub fn StorageSettings() -> impl IntoView {
             match ipc::cache_budget(budget).await {
                 Ok(view) => {
                     if budget.is_some() {
-                        outcome.set(Some(format!("Budget set; {} messages evicted.", view.evicted)));
+                        outcome.set(Some(format!(
+                            "Budget set; {} messages evicted.",
+                            view.evicted
+                        )));
                     }
                     draft.set((view.budget_bytes / 1_000_000).to_string());
                     status.set(Some(view));
@@ -290,7 +293,9 @@ pub fn StorageSettings() -> impl IntoView {
         ev.prevent_default();
         match draft.get_untracked().trim().parse::<u64>() {
             Ok(mb) if mb > 0 => load(Some(mb.saturating_mul(1_000_000))),
-            _ => outcome.set(Some("Enter the budget in MB (a whole number above 0).".into())),
+            _ => outcome.set(Some(
+                "Enter the budget in MB (a whole number above 0).".into(),
+            )),
         }
     };
     let clear_all = move |_| {
@@ -402,7 +407,10 @@ mod tests {
         let html = render(vec![missing()]);
         assert!(html.contains("1 result<"), "{html}");
         assert!(html.contains("data-seq=\"42\""));
-        assert!(html.contains("&lt;b&gt;café&lt;/b&gt;"), "text is a text node: {html}");
+        assert!(
+            html.contains("&lt;b&gt;café&lt;/b&gt;"),
+            "text is a text node: {html}"
+        );
         assert!(html.contains("data-testid=\"not-searched\""));
         assert!(html.contains("data-testid=\"search-fetch-missing\""));
         let html = render(Vec::new());

@@ -35,7 +35,9 @@ pub async fn search_latency(
         "## Search over {total} cached messages ({chats} chats; filled with both indexes in {:.1} s)",
         fill.as_secs_f64()
     );
-    println!("| query | hits (limit 50) | search p50 | p99 | LIKE scan p50 | ratio p50 (LIKE / search) |");
+    println!(
+        "| query | hits (limit 50) | search p50 | p99 | LIKE scan p50 | ratio p50 (LIKE / search) |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     let conn = rusqlite::Connection::open(&path)?;
     let mut rows = Vec::new();
@@ -103,7 +105,12 @@ fn index_sizes(conn: &rusqlite::Connection) -> (String, String, String, String) 
             |row| row.get(0),
         )
         .unwrap_or(0);
-    (of("messages"), of("message_words%"), of("message_trigrams%"), mb(file))
+    (
+        of("messages"),
+        of("message_words%"),
+        of("message_trigrams%"),
+        mb(file),
+    )
 }
 
 /// Verify of an intact `chat_len`-message chat (bytes against downloading it) and of the same
@@ -125,7 +132,9 @@ pub async fn verify_bytes(scratch: &Path, chat_len: u64) -> Result<(Value, Vec<S
     config.user_id = Some(UserId::new("alice"));
     let (client, _) = Client::open(config).await?;
     client.refresh_chats().await?;
-    client.fetch_seqs(chat, &[SeqRange::new(1, chat_len)]).await?;
+    client
+        .fetch_seqs(chat, &[SeqRange::new(1, chat_len)])
+        .await?;
 
     server.reset_metrics();
     let t = Instant::now();
@@ -133,7 +142,10 @@ pub async fn verify_bytes(scratch: &Path, chat_len: u64) -> Result<(Value, Vec<S
     let intact_time = t.elapsed();
     let served = server.metrics().total().bytes;
     if served != intact.bytes_received {
-        bail!("client counted {} bytes, server sent {served}", intact.bytes_received);
+        bail!(
+            "client counted {} bytes, server sent {served}",
+            intact.bytes_received
+        );
     }
     let damaged_seqs: Vec<u64> = (1..=10).map(|i| i * chat_len / 11).collect();
     damage_rows(&path, &damaged_seqs)?;
@@ -144,8 +156,12 @@ pub async fn verify_bytes(scratch: &Path, chat_len: u64) -> Result<(Value, Vec<S
     server_stop(server).await;
 
     let ratio = intact.bytes_received as f64 / download.bytes as f64;
-    println!("## Verify & repair ({chat_len}-message chat, fully cached, real server over loopback)");
-    println!("| case | digest buckets compared | differing | fine buckets refetched | messages refetched | requests | bytes | bytes / full download | time |");
+    println!(
+        "## Verify & repair ({chat_len}-message chat, fully cached, real server over loopback)"
+    );
+    println!(
+        "| case | digest buckets compared | differing | fine buckets refetched | messages refetched | requests | bytes | bytes / full download | time |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     println!(
         "| intact | {} | 0 | 0 | 0 | {} | {} | {:.4} (target ≤ 0.02) | {} |",

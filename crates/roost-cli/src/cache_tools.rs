@@ -60,10 +60,17 @@ fn print_results(results: &SearchResults) {
     println!(
         "{} result(s){}",
         results.hits.len(),
-        if results.truncated { " (more not shown)" } else { "" }
+        if results.truncated {
+            " (more not shown)"
+        } else {
+            ""
+        }
     );
     for hit in &results.hits {
-        println!("[{}] #{} {}: {}", hit.chat_title, hit.seq, hit.author, hit.text);
+        println!(
+            "[{}] #{} {}: {}",
+            hit.chat_title, hit.seq, hit.author, hit.text
+        );
     }
     for missing in &results.not_searched {
         let ranges: Vec<String> = missing
@@ -139,7 +146,11 @@ pub async fn budget(client: &Client, set: Option<u64>, json: bool) -> anyhow::Re
         status.used_bytes, status.budget_bytes, status.file_bytes, status.cached_messages
     );
     if let Some(e) = eviction.filter(|e| e.messages > 0) {
-        println!("evicted {} message(s) of {} chat(s)", e.messages, e.chats.len());
+        println!(
+            "evicted {} message(s) of {} chat(s)",
+            e.messages,
+            e.chats.len()
+        );
     }
     Ok(())
 }

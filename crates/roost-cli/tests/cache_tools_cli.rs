@@ -43,23 +43,47 @@ async fn search_offline_names_what_is_missing_and_verify_repairs_a_damaged_row()
     assert!(oldest_cached > 100 && oldest_cached <= 951, "{map}");
     let missing = oldest_cached - 1;
     ts.stop().await;
-    let (ok, found) = roost(&url, &token, dir.path(), &["search", "General", "message 950"]).await;
+    let (ok, found) = roost(
+        &url,
+        &token,
+        dir.path(),
+        &["search", "General", "message 950"],
+    )
+    .await;
     assert!(ok, "{found}");
     assert_eq!(found["hits"][0]["seq"], 950);
     let (ok, found) = roost(&url, &token, dir.path(), &["search", "message 77"]).await;
     assert!(ok, "search works with the server down: {found}");
     assert_eq!(found["hits"], json!([]));
-    assert_eq!(found["not_searched"][0]["ranges"], json!([{"start": 1, "end": missing}]));
+    assert_eq!(
+        found["not_searched"][0]["ranges"],
+        json!([{"start": 1, "end": missing}])
+    );
     assert_eq!(found["not_searched"][0]["messages"], missing);
 
     ts.restart().await;
     ts.reset_metrics();
-    let (ok, found) = roost(&url, &token, dir.path(), &["search", "message 77", "--fetch"]).await;
+    let (ok, found) = roost(
+        &url,
+        &token,
+        dir.path(),
+        &["search", "message 77", "--fetch"],
+    )
+    .await;
     assert!(ok, "{found}");
     assert_eq!(found["fetched"][0]["fetched"], missing);
-    assert_eq!(ts.metrics().route("range").messages, missing, "exactly the not-searched seqs");
+    assert_eq!(
+        ts.metrics().route("range").messages,
+        missing,
+        "exactly the not-searched seqs"
+    );
     assert_eq!(found["not_searched"], json!([]));
-    let seqs: Vec<u64> = found["hits"].as_array().unwrap().iter().map(|h| h["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = found["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["seq"].as_u64().unwrap())
+        .collect();
     assert_eq!(seqs, [779, 778, 777, 776, 775, 774, 773, 772, 771, 770, 77]);
 
     // Damage one row in the cache file; verify finds and repairs it.
@@ -91,7 +115,10 @@ async fn search_offline_names_what_is_missing_and_verify_repairs_a_damaged_row()
 async fn sqlx_pool(dir: &Path) -> sqlx::SqlitePool {
     sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
-        .connect(&format!("sqlite://{}", dir.join("message_cache.db").display()))
+        .connect(&format!(
+            "sqlite://{}",
+            dir.join("message_cache.db").display()
+        ))
         .await
         .unwrap()
 }

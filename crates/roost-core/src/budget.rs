@@ -185,7 +185,9 @@ async fn reclaim(store: &Store) -> Result<()> {
             .await?;
         sqlx::query("VACUUM").execute(&mut *conn).await?;
     } else {
-        sqlx::query("PRAGMA incremental_vacuum").execute(&mut *conn).await?;
+        sqlx::query("PRAGMA incremental_vacuum")
+            .execute(&mut *conn)
+            .await?;
     }
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
         .execute(&mut *conn)
@@ -302,8 +304,13 @@ impl Client {
             }
         }
         report.bytes_after = sizes(store).await?.0;
-        tracing::info!(budget, before = report.bytes_before, after = report.bytes_after,
-            messages = report.messages, "cache budget enforced");
+        tracing::info!(
+            budget,
+            before = report.bytes_before,
+            after = report.bytes_after,
+            messages = report.messages,
+            "cache budget enforced"
+        );
         Ok(report)
     }
 
@@ -327,7 +334,12 @@ impl Client {
         };
         let chats = match chat {
             Some(chat) => vec![chat],
-            None => store.chats().await?.into_iter().map(|c| c.chat_id).collect(),
+            None => store
+                .chats()
+                .await?
+                .into_iter()
+                .map(|c| c.chat_id)
+                .collect(),
         };
         for chat in chats {
             if let Some(evicted) = evict_prefix(store, chat, Seq::MAX >> 1, keep).await? {

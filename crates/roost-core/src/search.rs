@@ -15,8 +15,8 @@
 //! term, by a scan of the chat(s) in scope (the one slow path, documented here on purpose).
 
 use crate::client::Client;
-use crate::events::ClientEvent;
 use crate::error::{Error, Result};
+use crate::events::ClientEvent;
 use crate::ranges::{self, SeqRange};
 use crate::store::{CursorRule, IngestOptions, Position, Store};
 use roost_proto::{ChatId, MAX_PAGE_SIZE, MAX_SEQ_RANGES_PER_REQUEST, MessageId, Seq, UserId};
@@ -161,7 +161,11 @@ fn search_sql(
         .collect();
     let short_binds = std::mem::take(&mut binds);
     let (index, expr, other) = match (&parsed.words, &parsed.trigrams) {
-        (Some(w), t) => ("message_words", w, t.as_ref().map(|t| ("message_trigrams", t))),
+        (Some(w), t) => (
+            "message_words",
+            w,
+            t.as_ref().map(|t| ("message_trigrams", t)),
+        ),
         (None, Some(t)) => ("message_trigrams", t, None),
         (None, None) => {
             // Only short unspaced terms: a scan of the scope (see the module docs).
@@ -414,7 +418,10 @@ mod tests {
     fn uncached_part_is_the_range_minus_the_runs() {
         let r = SeqRange::new;
         let runs = [r(3, 5), r(8, 9), r(20, 30)];
-        assert_eq!(uncached_part(r(1, 10), &runs), vec![r(1, 2), r(6, 7), r(10, 10)]);
+        assert_eq!(
+            uncached_part(r(1, 10), &runs),
+            vec![r(1, 2), r(6, 7), r(10, 10)]
+        );
         assert_eq!(uncached_part(r(4, 5), &runs), vec![]);
         assert_eq!(uncached_part(r(25, 40), &runs), vec![r(31, 40)]);
         assert_eq!(uncached_part(r(10, 19), &runs), vec![r(10, 19)]);

@@ -12,13 +12,13 @@
 //! fetched nor counted as damage.
 
 use crate::client::Client;
-use crate::events::ClientEvent;
 use crate::error::{Error, Result};
+use crate::events::ClientEvent;
 use crate::ranges::{self, SeqRange};
 use crate::store::Store;
 use roost_proto::{
-    ChatId, DigestBucket, DigestQuery, DigestsResponse, MAX_PAGE_SIZE, MAX_SEQ_RANGES_PER_REQUEST, Message,
-    MessageId, Seq, digest_record,
+    ChatId, DigestBucket, DigestQuery, DigestsResponse, MAX_PAGE_SIZE, MAX_SEQ_RANGES_PER_REQUEST,
+    Message, MessageId, Seq, digest_record,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -50,13 +50,7 @@ pub struct VerifyReport {
 
 /// The record of one cached row; a row that no longer decodes (damaged id or body) still
 /// yields a record, from its raw text, so it differs from the server's instead of failing.
-fn cached_record(
-    seq: Seq,
-    version: i64,
-    id: &str,
-    deleted: bool,
-    body: &str,
-) -> String {
+fn cached_record(seq: Seq, version: i64, id: &str, deleted: bool, body: &str) -> String {
     let parsed_id = id.parse::<MessageId>().ok();
     let parsed_body = serde_json::from_str::<serde_json::Value>(body).ok();
     match (parsed_id, parsed_body) {
@@ -68,7 +62,11 @@ fn cached_record(
 }
 
 /// Digests of the cached rows in each of `buckets` (ascending, as the server gave them).
-async fn local_digests(store: &Store, chat: ChatId, buckets: &[DigestBucket]) -> Result<Vec<(u64, String)>> {
+async fn local_digests(
+    store: &Store,
+    chat: ChatId,
+    buckets: &[DigestBucket],
+) -> Result<Vec<(u64, String)>> {
     let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
         return Ok(Vec::new());
     };
@@ -376,15 +374,26 @@ mod tests {
         let (store, _) = Store::open(dir.path().join("c.db")).await.unwrap();
         let chat = ChatId(uuid::Uuid::from_u128(7));
         let mut options = IngestOptions::new(CursorRule::Snapshot(2));
-        options.position = Some(Position { last_seq: 2, rev: 10 });
-        let cached = [message(chat, 1, 3, "newer, from the stream"), message(chat, 2, 9, "forged")];
+        options.position = Some(Position {
+            last_seq: 2,
+            rev: 10,
+        });
+        let cached = [
+            message(chat, 1, 3, "newer, from the stream"),
+            message(chat, 2, 9, "forged"),
+        ];
         store.ingest(chat, &cached, &options).await.unwrap();
         let range = [SeqRange::new(1, 2)];
         let mut before = records_before(&store, chat, &range).await.unwrap();
         // Seq 1 changed after the snapshot (as the stream's newer copy would).
         before.insert(1, "what was cached before the fetch".into());
-        let fetched = [message(chat, 1, 2, "older server copy"), message(chat, 2, 1, "truth")];
-        let repaired = force_replace(&store, chat, &fetched, &before).await.unwrap();
+        let fetched = [
+            message(chat, 1, 2, "older server copy"),
+            message(chat, 2, 1, "truth"),
+        ];
+        let repaired = force_replace(&store, chat, &fetched, &before)
+            .await
+            .unwrap();
         assert_eq!(repaired, vec![2]);
         let now = store.messages_between(chat, 1, 2).await.unwrap();
         assert_eq!((now[0].version, now[1].version), (3, 1));
@@ -394,9 +403,24 @@ mod tests {
 
     #[test]
     fn a_damaged_row_still_yields_a_record_that_differs() {
-        let good = cached_record(5, 2, "00000000-0000-0000-0000-000000000000", false, r#"{"text":"a"}"#);
-        assert_eq!(good, "5:2:00000000-0000-0000-0000-000000000000:m:{\"text\":\"a\"}\n");
-        let bad_body = cached_record(5, 2, "00000000-0000-0000-0000-000000000000", false, "{not json");
+        let good = cached_record(
+            5,
+            2,
+            "00000000-0000-0000-0000-000000000000",
+            false,
+            r#"{"text":"a"}"#,
+        );
+        assert_eq!(
+            good,
+            "5:2:00000000-0000-0000-0000-000000000000:m:{\"text\":\"a\"}\n"
+        );
+        let bad_body = cached_record(
+            5,
+            2,
+            "00000000-0000-0000-0000-000000000000",
+            false,
+            "{not json",
+        );
         let bad_id = cached_record(5, 2, "x", false, r#"{"text":"a"}"#);
         assert_ne!(good, bad_body);
         assert_ne!(good, bad_id);

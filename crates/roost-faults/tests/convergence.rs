@@ -380,7 +380,10 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                 snapshot(&client, &s.chats, &mut held).await;
                 let keep = s.rng.random_range(1..=40);
                 let eviction = match s.rng.random_range(0..3) {
-                    0 => Eviction::ClearChat { chat: s.chat(), keep },
+                    0 => Eviction::ClearChat {
+                        chat: s.chat(),
+                        keep,
+                    },
                     1 => Eviction::ClearAll { keep },
                     _ => Eviction::Budget { keep },
                 };

@@ -149,7 +149,8 @@ async fn search_offline_names_what_was_not_searched_and_fetches_exactly_that() -
         note,
         json!("Not searched: 100 messages of General not on this device (seqs 1–100)")
     );
-    app.screenshot("issue12-search-offline-not-searched").await?;
+    app.screenshot("issue12-search-offline-not-searched")
+        .await?;
 
     server.restart().await;
     server.reset_metrics();
@@ -255,7 +256,10 @@ async fn clear_cached_history_leaves_skeletons_that_scrolling_and_resync_refill(
     let started = Instant::now();
     while app.missing_segments().await? != json!([]) {
         if started.elapsed() > WAIT {
-            bail!("the cache map still shows {}", app.missing_segments().await?);
+            bail!(
+                "the cache map still shows {}",
+                app.missing_segments().await?
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -301,8 +305,15 @@ async fn verify_this_chat_repairs_a_row_damaged_in_the_cache_file() -> Result<()
     );
     app.wait_text_at_top(7, "message 7").await?;
     let metrics = server.metrics();
-    assert_eq!(metrics.route("range").messages, 16, "one fine bucket refetched");
-    assert!(metrics.route("digests").requests >= 2, "coarse then fine digests");
+    assert_eq!(
+        metrics.route("range").messages,
+        16,
+        "one fine bucket refetched"
+    );
+    assert!(
+        metrics.route("digests").requests >= 2,
+        "coarse then fine digests"
+    );
     app.screenshot("issue12-verify-repaired").await?;
 
     app.click("[data-testid=verify-chat]").await?;

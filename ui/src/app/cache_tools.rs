@@ -25,7 +25,9 @@ pub(super) fn open_search_hit(model: Model, chat_id: ChatId, seq: Seq) {
     model.resync_busy.set(false);
     model.editing.set(None);
     let mut request = 0;
-    model.state.update(|state| request = state.window_requested());
+    model
+        .state
+        .update(|state| request = state.window_requested());
     spawn_local(async move {
         match ipc::open_chat(chat_id, Anchor::Around { seq }).await {
             Ok(window) => {

@@ -79,7 +79,8 @@ impl Store {
         let span = u64::from(bucket.max(1));
         let mut buckets = Vec::new();
         if from <= end {
-            let bucket_at = |start: Seq| OpenBucket::new(start, start.saturating_add(span - 1).min(end));
+            let bucket_at =
+                |start: Seq| OpenBucket::new(start, start.saturating_add(span - 1).min(end));
             let mut current = bucket_at(from);
             let sql = format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq"
@@ -134,7 +135,10 @@ mod tests {
         assert_eq!(response_end(5, 1000, 300, 100), 300);
         assert_eq!(response_end(1, 50, 300, 100), 50);
         // 10 000-seq buckets: 10 per response (MAX_DIGEST_SEQS = 100 000).
-        assert_eq!(response_end(1, u64::MAX >> 1, u64::MAX >> 1, 10_000), 100_000);
+        assert_eq!(
+            response_end(1, u64::MAX >> 1, u64::MAX >> 1, 10_000),
+            100_000
+        );
         // 1-seq buckets: MAX_DIGEST_BUCKETS per response.
         assert_eq!(response_end(7, 1 << 40, 1 << 40, 1), 7 + 1000 - 1);
     }
