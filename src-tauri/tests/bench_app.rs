@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const APP: &str = env!("CARGO_BIN_EXE_roost-desktop");
 const WAIT: Duration = Duration::from_secs(60);
 
-/// `src-tauri/` of the checkout being tested. Read at run time (cargo sets it for test runs):
+/// The root of the checkout being tested (the desktop package is the workspace root). Read at run time (cargo sets it for test runs):
 /// the build directory is shared between clones, so the compile-time path may be another clone's.
 fn package_dir() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
@@ -38,7 +38,7 @@ fn package_dir() -> PathBuf {
 fn artifacts_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| package_dir().join("../target"));
+        .unwrap_or_else(|| package_dir().join("target"));
     let dir = target.join("e2e-artifacts");
     std::fs::create_dir_all(&dir).expect("create target/e2e-artifacts");
     dir

@@ -143,7 +143,7 @@ pub fn PendingRow(
     let local_id = item.local_id.clone();
     let error = item.last_error.clone().unwrap_or_default();
     view! {
-        <div class="row message mine pending" class:failed=failed data-testid="pending-message" data-status=status>
+        <div class="row message mine pending" class:failed=failed data-testid="pending-message" data-state=item.status.as_str()>
             <div class="meta">
                 <span class="author">"You"</span>
                 <span class="badge status" title=error>{status}</span>

@@ -30,5 +30,7 @@ pub mod ux_components;
 
 /// Mounts the app on `<body>` (wasm entry point).
 pub fn mount() {
+    #[cfg(target_arch = "wasm32")]
+    console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(app::App);
 }

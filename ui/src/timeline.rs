@@ -90,11 +90,21 @@ fn written_at(row: &Row) -> Option<UnixMillis> {
 }
 
 /// The timeline of a window: entries and their positions.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Timeline {
     entries: Vec<Entry>,
     /// `tops[i]` is where entry `i` starts; `tops[len]` is the total height.
     tops: Vec<f64>,
+}
+
+impl Default for Timeline {
+    /// No rows: `tops` still holds the total height (0), as for every timeline.
+    fn default() -> Timeline {
+        Timeline {
+            entries: Vec::new(),
+            tops: vec![0.0],
+        }
+    }
 }
 
 impl Timeline {

@@ -131,41 +131,13 @@ fn test(args: &[String]) -> Result<()> {
                 "--test",
                 "e2e",
             ])
-            .args(["--", "--ignored", "--test-threads=1"])
-            .args(e2e_skips()),
+            .args(["--", "--ignored", "--test-threads=1"]),
     )?;
     step(&format!(
         "all suites passed in {:.0} s",
         started.elapsed().as_secs_f64()
     ));
     Ok(())
-}
-
-/// End-to-end tests written but never yet run to completion on a real display (issues 13 and 14,
-/// written while the build machine was saturated). They are quarantined from `./dev test` until
-/// someone has run them and looked at their screenshots; `ROOST_E2E_ALL=1 ./dev test` runs them
-/// too. Remove a name here once its test has passed.
-const E2E_UNVERIFIED: &[&str] = &[
-    "sending_while_scrolled_up_shows_the_sent_message_and_jump_to_latest_counts_new_ones",
-    "a_chat_with_unread_messages_opens_at_the_new_messages_divider",
-    "quick_switcher_and_shortcuts_sheet",
-    "keyboard_only_walk_sign_in_switch_send_resync_scroll",
-    "dark_mode_follows_the_system_and_the_choice_in_the_app",
-    "memory_after_opening_the_100k_chat_and_scrolling_20_pages",
-    "first_sign_in_to_an_unreachable_server_stays_on_the_form_and_says_why",
-    "refused_token_stays_on_the_form_and_a_signed_in_start_offline_shows_the_cache",
-];
-
-/// `--skip <name> --exact`-style arguments for the quarantined E2E tests (none with
-/// `ROOST_E2E_ALL=1`).
-fn e2e_skips() -> Vec<String> {
-    if std::env::var("ROOST_E2E_ALL").is_ok_and(|v| v == "1") {
-        return Vec::new();
-    }
-    E2E_UNVERIFIED
-        .iter()
-        .flat_map(|name| ["--skip".to_string(), (*name).to_string()])
-        .collect()
 }
 
 /// The UI's wasm bundle in `ui/dist`, which the desktop app serves.

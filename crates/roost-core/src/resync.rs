@@ -251,6 +251,12 @@ async fn resync_steps(
         report.full_reload = Some(reason.clone());
     }
 
+    // Messages are missing (the screen shows skeletons for them): the fetch window opens now,
+    // so the indicator covers the changes pass too (on a slow server it is most of the wait),
+    // not only the range requests after it.
+    if !plan.missing.is_empty() || plan.newest_page {
+        scope.start(true).await?;
+    }
     // 1. Changes since the cursor, restricted to the cached span.
     if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
         let span = SeqRange::new(first.start, last.end);

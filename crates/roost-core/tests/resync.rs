@@ -375,3 +375,38 @@ async fn opening_a_partial_chat_is_one_fetch_window() {
         "one fetch window from opening to the first older page"
     );
 }
+
+/// Defect (found by the E2E test of the indicator on a slow server): a resync of a chat with
+/// missing messages opened its fetch window only after the changes pass, so while a slow
+/// changes request ran the screen showed skeletons and no indicator. The window opens first.
+#[tokio::test]
+async fn a_resync_with_missing_messages_opens_its_fetch_window_before_the_changes_pass() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("gap", &["bob", "alice"]).await;
+    ts.send_many("bob", chat, 2).await;
+    let cached = ts.messages(chat).await;
+    let (_, rev) = ts.chat_position(chat).await;
+    // After the cache was filled: an edit of seq 1 (for the changes pass) and 3..=40, of
+    // which the client heard only the newest position (as from a stream frame): 3..=40 missing.
+    ts.edit("bob", chat, cached[0].id, "edited").await;
+    ts.send_many("bob", chat, 38).await;
+    let cache = CacheDir::new();
+    seed_cache(&cache.path(), chat, &cached, (40, rev)).await;
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    let mut events = client.subscribe();
+    let report = client.resync(chat).await.unwrap();
+    assert_eq!(report.changes_applied, 1);
+    assert_eq!(report.messages_fetched, 38);
+    let mut order = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        match ev {
+            ClientEvent::FetchStarted { chat_id } if chat_id == chat => order.push("started"),
+            ClientEvent::MessagesChanged { chat_id, seqs } if chat_id == chat => {
+                order.push(if seqs.contains(&1) { "edit" } else { "missing" })
+            }
+            ClientEvent::FetchFinished { chat_id, .. } if chat_id == chat => order.push("finished"),
+            _ => {}
+        }
+    }
+    assert_eq!(order, ["started", "edit", "missing", "finished"]);
+}

@@ -161,6 +161,24 @@ async fn handle(
             shared.record(FaultKind::HttpStall, &format!("stalling {what} forever"));
             return Ok(std::future::pending().await);
         }
+        Some(HttpFault::Refuse) => {
+            shared.record(
+                FaultKind::HttpRefused,
+                &format!("403 instead of forwarding {what}"),
+            );
+            return Ok(error_json(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "fault proxy: injected 403 forbidden",
+            ));
+        }
+        Some(HttpFault::Delay(by)) => {
+            shared.record(
+                FaultKind::HttpDelay,
+                &format!("holding {what} for {} ms", by.as_millis()),
+            );
+            tokio::time::sleep(by).await;
+        }
         _ => {}
     }
     let hostile = match decision {

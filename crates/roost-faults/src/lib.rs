@@ -151,6 +151,12 @@ pub enum HttpFault {
     CutBody,
     /// Never answer (the request never reaches the server).
     Stall,
+    /// Hold the request this long, then forward it: a slow server (what a sync indicator is
+    /// for). The answer is the server's own.
+    Delay(Duration),
+    /// Answer 403 `forbidden` (a definite rejection: a client must not retry it on its own,
+    /// e.g. a send becomes "failed"); the request never reaches the server.
+    Refuse,
     /// Send the status, headers and half the body, then nothing, forever.
     StallBody,
     /// A well-formed HTTP success whose content is wrong (structural kinds: range and changes
@@ -173,6 +179,8 @@ impl HttpFault {
             HttpFault::LoseResponse => FaultKind::HttpLoseResponse,
             HttpFault::CutBody => FaultKind::HttpCutBody,
             HttpFault::Stall => FaultKind::HttpStall,
+            HttpFault::Delay(_) => FaultKind::HttpDelay,
+            HttpFault::Refuse => FaultKind::HttpRefused,
             HttpFault::StallBody => FaultKind::HttpStallBody,
             HttpFault::Hostile(hostile) => FaultKind::Hostile(hostile),
         }
@@ -233,6 +241,10 @@ pub enum FaultKind {
     HttpCutBody,
     HttpStall,
     HttpStallBody,
+    /// A request held back, then forwarded ([`HttpFault::Delay`]).
+    HttpDelay,
+    /// A request answered 403 without reaching the server ([`HttpFault::Refuse`]).
+    HttpRefused,
     Hostile(Hostile),
     /// A stream frame not relayed.
     StreamDrop,
@@ -259,6 +271,8 @@ impl FaultKind {
             FaultKind::HttpCutBody => "http_cut_body",
             FaultKind::HttpStall => "http_stall",
             FaultKind::HttpStallBody => "http_stall_body",
+            FaultKind::HttpDelay => "http_delay",
+            FaultKind::HttpRefused => "http_refused",
             FaultKind::Hostile(hostile) => hostile.as_str(),
             FaultKind::StreamDrop => "stream_drop",
             FaultKind::StreamDuplicate => "stream_duplicate",

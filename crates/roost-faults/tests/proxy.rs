@@ -180,6 +180,55 @@ async fn status_503_hits_exactly_the_next_n_and_never_reaches_the_server() {
 }
 
 #[tokio::test]
+async fn refuse_answers_a_definite_403_and_never_reaches_the_server() {
+    let (server, proxy, chat) = setup(3).await;
+    server.reset_metrics();
+    proxy.fail_next(Scope::route(Route::Range), 1, HttpFault::Refuse);
+    let response = get(&proxy, &server, &format!("/v1/chats/{chat}/messages"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body: roost_proto::ErrorBody = response.json().await.unwrap();
+    assert_eq!(body.error.kind, roost_proto::ErrorKind::Forbidden);
+    assert_eq!(proxy.figures().count(FaultKind::HttpRefused), 1);
+    assert_eq!(server.metrics().route("range").requests, 0);
+}
+
+#[tokio::test]
+async fn delay_holds_a_request_then_forwards_it_unchanged() {
+    let (server, proxy, chat) = setup(3).await;
+    server.reset_metrics();
+    proxy.fail_next(
+        Scope::route(Route::Range),
+        1,
+        HttpFault::Delay(Duration::from_secs(3)),
+    );
+    let request = tokio::spawn({
+        let (base, token) = (proxy.base_url(), server.token("alice"));
+        async move {
+            http()
+                .get(format!("{base}/v1/chats/{chat}/messages"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<MessagesPage>()
+                .await
+                .unwrap()
+        }
+    });
+    // While held, the request has not reached the server (observed, not timed: the proxy
+    // records the fault before it sleeps, and the server counts the request when it arrives).
+    while proxy.figures().count(FaultKind::HttpDelay) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(server.metrics().route("range").requests, 0, "held back");
+    let page = request.await.unwrap();
+    assert_eq!(page.messages.len(), 3, "the server's own answer");
+    assert_eq!(server.metrics().route("range").requests, 1);
+}
+
+#[tokio::test]
 async fn reset_gives_a_connection_error_and_never_reaches_the_server() {
     let (server, proxy, chat) = setup(3).await;
     server.reset_metrics();

@@ -18,7 +18,7 @@ pub(crate) fn app_binary() -> String {
     std::env::var("ROOST_E2E_APP").unwrap_or_else(|_| APP.to_string())
 }
 
-/// `src-tauri/` of the checkout being tested. Read at run time (cargo sets it for test runs):
+/// The root of the checkout being tested (the desktop package is the workspace root). Read at run time (cargo sets it for test runs):
 /// the build directory is shared between clones, so the compile-time path may be another clone's.
 pub(crate) fn package_dir() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
@@ -29,7 +29,7 @@ pub(crate) fn package_dir() -> PathBuf {
 pub(crate) fn artifacts_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| package_dir().join("../target"));
+        .unwrap_or_else(|| package_dir().join("target"));
     let dir = target.join("e2e-artifacts");
     std::fs::create_dir_all(&dir).expect("create target/e2e-artifacts");
     dir
@@ -88,7 +88,8 @@ impl Desktop {
     pub(crate) async fn launch_with_env(&self, env: &[(&str, &str)]) -> Result<App> {
         let port = free_port();
         let native_port = free_port();
-        let log = std::fs::File::create(self.home.path().join(format!("tauri-driver-{port}.log")))?;
+        let log_path = self.home.path().join(format!("tauri-driver-{port}.log"));
+        let log = std::fs::File::create(&log_path)?;
         let mut command = Command::new("tauri-driver");
         command
             .args([
@@ -140,9 +141,20 @@ impl Desktop {
                 Err(e) => bail!("no WebDriver session: {e}"),
             }
         };
+        // Keep what the page reports as errors (a wasm panic goes to console.error), so a
+        // failing test can show it (`raw_screenshot`).
+        let _ = client
+            .execute(
+                "window.__roostErrors = []; const e = console.error.bind(console); \
+                 console.error = (...a) => { window.__roostErrors.push(a.map(String).join(' ')); e(...a); }; \
+                 window.addEventListener('error', ev => window.__roostErrors.push(String(ev.message)));",
+                vec![],
+            )
+            .await;
         Ok(App {
             client: Some(client),
             _driver: driver,
+            log: log_path,
         })
     }
 }
@@ -176,6 +188,8 @@ impl Drop for DriverProcess {
 pub(crate) struct App {
     pub(crate) client: Option<Client>,
     pub(crate) _driver: DriverProcess,
+    /// tauri-driver's and the app's output (RUST_LOG=info).
+    pub(crate) log: PathBuf,
 }
 
 impl App {
@@ -183,8 +197,26 @@ impl App {
         self.client.as_ref().unwrap()
     }
 
+    /// What the page reported as errors since launch (a UI panic, an uncaught exception).
+    pub(crate) async fn page_errors(&self) -> Vec<String> {
+        match self.js("return window.__roostErrors || [];").await {
+            Ok(serde_json::Value::Array(errors)) => errors
+                .into_iter()
+                .map(|e| e.as_str().unwrap_or_default().to_string())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Ends the session (the app exits); the driver's process group is cleaned up on drop.
+    /// Fails the test when the page reported an error (a UI panic) at any point.
     pub(crate) async fn quit(mut self) {
+        let errors = self.page_errors().await;
+        assert!(
+            errors.is_empty(),
+            "the UI reported errors: {}",
+            errors.first().map(String::as_str).unwrap_or_default()
+        );
         if let Some(client) = self.client.take() {
             let _ = client.close().await;
         }
@@ -236,9 +268,23 @@ impl App {
     }
 
     /// Whatever is on screen, unchecked (for a failure's evidence).
+    /// The window as a picture and, beside it, the DOM as HTML (`<name>.html`): what a failing
+    /// test saw, to read without re-running it.
     pub(crate) async fn raw_screenshot(&self, name: &str) -> Result<()> {
         let png = self.c().screenshot().await?;
         std::fs::write(artifacts_dir().join(format!("{name}.png")), png)?;
+        if let Ok(serde_json::Value::String(html)) =
+            self.js("return document.documentElement.outerHTML;").await
+        {
+            std::fs::write(artifacts_dir().join(format!("{name}.html")), html)?;
+        }
+        if let Ok(errors) = self.js("return window.__roostErrors || [];").await {
+            std::fs::write(
+                artifacts_dir().join(format!("{name}.errors.json")),
+                errors.to_string(),
+            )?;
+        }
+        let _ = std::fs::copy(&self.log, artifacts_dir().join(format!("{name}.log")));
         Ok(())
     }
 
@@ -263,7 +309,13 @@ impl App {
                 let _ = self
                     .raw_screenshot(&format!("timeout-{}", what.replace(' ', "-")))
                     .await;
-                bail!("timed out waiting for {what}; last value: {value}");
+                let errors = self.page_errors().await;
+                match errors.first() {
+                    Some(first) => bail!(
+                        "timed out waiting for {what}; last value: {value}; the UI reported: {first}"
+                    ),
+                    None => bail!("timed out waiting for {what}; last value: {value}"),
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -388,6 +440,7 @@ pub(crate) async fn seed_cache(
     Ok(())
 }
 
+pub(crate) const KEY_BACKSPACE: &str = "\u{E003}";
 pub(crate) const KEY_TAB: &str = "\u{E004}";
 pub(crate) const KEY_ENTER: &str = "\u{E007}";
 pub(crate) const KEY_SHIFT: &str = "\u{E008}";
@@ -448,7 +501,7 @@ impl App {
     /// Copies a screenshot to `docs/screenshots/` too (the pictures the README shows).
     pub(crate) async fn screenshot_for_docs(&self, name: &str) -> Result<()> {
         self.screenshot(name).await?;
-        let docs = package_dir().join("../docs/screenshots");
+        let docs = package_dir().join("docs/screenshots");
         std::fs::create_dir_all(&docs)?;
         std::fs::copy(
             artifacts_dir().join(format!("{name}.png")),

@@ -20,5 +20,6 @@ mod harness;
 mod cache_tools;
 mod chat_ux;
 mod measure;
+mod messaging;
 mod sign_in;
 mod sync;

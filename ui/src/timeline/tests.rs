@@ -402,3 +402,16 @@ proptest! {
         }
     }
 }
+
+/// The timeline of "no chat open yet" (between selecting a chat and its window arriving) is
+/// `Timeline::default()`; the virtual list still asks it for spacers and tops. It panicked
+/// (index out of bounds on `tops`), which stopped the whole UI on the second chat opened.
+#[test]
+fn the_empty_timeline_answers_like_any_other() {
+    let empty = Timeline::default();
+    assert_eq!(empty.total_height(), 0.0);
+    assert_eq!(empty.top(0), 0.0);
+    assert_eq!(empty.top(5), 0.0);
+    assert_eq!(empty.spacer_heights((0, 0)), (0.0, 0.0));
+    assert_eq!(empty.visible_range(0.0, 600.0, 5), (0, 0));
+}
