@@ -17,6 +17,11 @@ const COMMANDS: &[&str] = &[
     "delete",
     "retry_failed",
     "cache_map",
+    "search",
+    "fetch_ranges",
+    "verify_chat",
+    "clear_cached_history",
+    "cache_budget",
 ];
 
 fn main() {

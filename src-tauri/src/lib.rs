@@ -7,6 +7,7 @@
 //!
 //! It must never hold sync or cache logic of its own: behaviour lives in the core.
 
+mod cache_commands;
 mod commands;
 mod desktop;
 pub mod error;
@@ -133,6 +134,11 @@ pub fn run() {
             commands::delete,
             commands::retry_failed,
             commands::cache_map,
+            cache_commands::search,
+            cache_commands::fetch_ranges,
+            cache_commands::verify_chat,
+            cache_commands::clear_cached_history,
+            cache_commands::cache_budget,
         ])
         .run(context)
         .expect("error while running the Roost desktop app");

@@ -223,6 +223,7 @@ impl AppState {
         self.save_credentials(Some(&credentials))?;
         let events = client.subscribe();
         client.start_stream();
+        crate::cache_commands::keep_within_budget(client.clone());
         let forwarder = tauri::async_runtime::spawn(forward_events(
             app.clone(),
             client.clone(),

@@ -22,6 +22,8 @@ use roost_model::window;
 use roost_proto::{ChatId, Message, Seq};
 use std::time::Duration;
 
+mod cache_tools;
+
 /// The open chat's timeline: its rows laid out with day separators and the unread divider.
 pub(crate) fn open_timeline(open: &OpenChat) -> Timeline {
     Timeline::build(
@@ -685,6 +687,7 @@ pub(crate) fn MainScreen() -> impl IntoView {
         focus_selector("[data-testid=composer]");
     });
     let on_close = Callback::new(move |()| close_dialog(model));
+    cache_tools::provide_chat_tools(model);
     view! {
         <div class="layout" data-testid="layout" data-online=move || model.online.get().to_string()>
             <aside class="sidebar" aria-label="Chats and account">
@@ -692,11 +695,15 @@ pub(crate) fn MainScreen() -> impl IntoView {
                     aria-keyshortcuts="Control+K" on:click=move |_| model.dialog.set(Some(Dialog::Switcher))>
                     <span>"Jump to a chat…"</span><kbd>"Ctrl+K"</kbd>
                 </button>
+                <crate::search::SearchPanel selected=Signal::derive(move || model.state.with(|s| s.selected))
+                    on_open=Callback::new(move |(chat_id, seq)| cache_tools::open_search_hit(model, chat_id, seq))
+                    on_error=Callback::new(move |text| model.notice.set(Some(text))) />
                 <ChatList />
                 <footer class="account">
                     <span class="who" title=account>{account}</span>
                     <span class="account-actions">
                         <ThemePicker theme=model.theme on_change=on_theme />
+                        <crate::search::StorageSettings />
                         <button type="button" class="link" data-testid="show-shortcuts" aria-keyshortcuts="Shift+?"
                             on:click=move |_| model.dialog.set(Some(Dialog::Shortcuts))>"Shortcuts"</button>
                         <button class="link" data-testid="sign-out" on:click=sign_out>"Sign out"</button>

@@ -142,6 +142,7 @@ pub(crate) fn ChatView() -> impl IntoView {
                 </div>
                 <SyncIndicator visible=indicator />
                 <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
+                <crate::search::ChatTools chat_id=Signal::derive(move || model.state.with(|s| s.selected)) />
             </header>
             <FullReloadNote note=Signal::derive(move || {
                 model.state.with(|s| s.open.as_ref().and_then(|o| o.chat.full_reload.clone()))

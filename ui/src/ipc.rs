@@ -195,3 +195,39 @@ pub fn now_ms() -> f64 {
         .and_then(|w| w.performance())
         .map_or(0.0, |p| p.now())
 }
+
+// ----- search, verify & repair, storage budget (issue 12; types in roost_model::app_cache)
+
+pub async fn search(
+    chat_id: Option<ChatId>,
+    query: &str,
+) -> Result<roost_model::app_cache::SearchView, IpcError> {
+    invoke("search", json!({ "chatId": chat_id, "query": query })).await
+}
+
+pub async fn fetch_ranges(
+    chat_id: ChatId,
+    ranges: &[roost_model::SeqRange],
+) -> Result<roost_model::app_cache::FetchedView, IpcError> {
+    invoke(
+        "fetch_ranges",
+        json!({ "chatId": chat_id, "ranges": ranges }),
+    )
+    .await
+}
+
+pub async fn verify_chat(chat_id: ChatId) -> Result<roost_model::app_cache::VerifyView, IpcError> {
+    invoke("verify_chat", json!({ "chatId": chat_id })).await
+}
+
+pub async fn clear_cached_history(
+    chat_id: Option<ChatId>,
+) -> Result<roost_model::app_cache::ClearView, IpcError> {
+    invoke("clear_cached_history", json!({ "chatId": chat_id })).await
+}
+
+pub async fn cache_budget(
+    budget_bytes: Option<u64>,
+) -> Result<roost_model::app_cache::BudgetView, IpcError> {
+    invoke("cache_budget", json!({ "budgetBytes": budget_bytes })).await
+}

@@ -8,6 +8,8 @@
 //!   ranking, the keyboard map, the colour theme choice;
 //! * `ux_components` — the timeline rows, jump-to-latest, quick switcher, shortcuts sheet and
 //!   theme picker components;
+//! * `search` — search box and results with the "not searched" note, Verify / Clear cached
+//!   history, the storage budget setting (issue 12);
 //! * `state` — the UI state and the reducer of the shell's events (pure, tested natively);
 //! * `app` — the state in a signal, effects, and wiring; `chat_view` — the open chat's view
 //!   (header, timeline, composer) wired to them;
@@ -20,6 +22,7 @@ pub mod chat_view;
 pub mod components;
 pub mod ipc;
 pub mod logic;
+pub mod search;
 pub mod shortcuts;
 pub mod state;
 pub mod switcher;

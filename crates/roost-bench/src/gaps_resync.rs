@@ -226,15 +226,15 @@ pub async fn resync_bandwidth(
     Ok((Value::Array(rows), misses))
 }
 
-struct WireFigures {
-    requests: u64,
-    bytes: u64,
+pub(crate) struct WireFigures {
+    pub(crate) requests: u64,
+    pub(crate) bytes: u64,
 }
 
 /// Pages through the chat with plain HTTP (`query(from_seq)` builds each query) and counts
 /// requests and response-body bytes. Stops after the first page for queries without a forward
 /// continuation.
-async fn wire_fetch(
+pub(crate) async fn wire_fetch(
     base_url: &str,
     token: &str,
     chat: ChatId,

@@ -11,6 +11,8 @@
 //!   stream ingest end to end over a real WebSocket, one message per frame (`ingest`);
 //! * gap computation at two cache sizes and resync bandwidth on the wire (`gaps_resync`);
 //! * instruction counts of the core paths under callgrind (`instructions`);
+//! * search p50 over 1M cached messages against a `LIKE` scan, and verify's bytes against a
+//!   full download / buckets refetched for 10 damaged rows (`cache_tools`, issue 12);
 //! * the release app's figures (click → paint, cold start, RSS) are measured by
 //!   `src-tauri/tests/bench_app.rs` and merged in with `--app-figures`.
 //!
@@ -36,6 +38,7 @@ macro_rules! print {
     ($($arg:tt)*) => { $crate::say(format!($($arg)*)) };
 }
 
+mod cache_tools;
 mod data;
 mod gaps_resync;
 mod ingest;
@@ -79,6 +82,9 @@ struct Args {
     /// Skip the callgrind instruction counts (slow: about a minute).
     #[arg(long)]
     no_callgrind: bool,
+    /// Only the search and verify figures (issue 12), e.g. to measure them alone at full size.
+    #[arg(long)]
+    only_cache_tools: bool,
 }
 
 fn main() -> Result<()> {
@@ -110,6 +116,16 @@ async fn run(args: Args) -> Result<()> {
         json!(if cfg!(debug_assertions) { "debug" } else { "release" }),
     );
 
+    if args.only_cache_tools {
+        let misses = cache_tools_figures(&args, scratch.path(), &mut figures).await?;
+        if args.json {
+            std::println!("{}", Value::Object(figures));
+        }
+        if args.check && !misses.is_empty() {
+            bail!("targets missed: {misses:?}");
+        }
+        return Ok(());
+    }
     let open_sizes: &[u64] = if args.quick {
         &[1_000, 10_000]
     } else {
@@ -164,6 +180,9 @@ async fn run(args: Args) -> Result<()> {
         gaps_resync::resync_bandwidth(scratch.path(), chat_len, args.window).await?;
     figures.insert("resync".into(), resync);
 
+    let verify_misses = cache_tools_figures(&args, scratch.path(), &mut figures).await?;
+    let misses: Vec<String> = misses.into_iter().chain(verify_misses).collect();
+
     if !args.no_callgrind {
         // The smallest and the largest cache: start-up's growth and the open's cost.
         let ends: Vec<_> = [caches.first(), caches.last()]
@@ -206,6 +225,24 @@ async fn run(args: Args) -> Result<()> {
         bail!("wire-count targets missed: {misses:?}");
     }
     Ok(())
+}
+
+/// Search p50 against LIKE and verify's bytes/buckets (issue 12); returns the missed targets.
+async fn cache_tools_figures(
+    args: &Args,
+    scratch: &std::path::Path,
+    figures: &mut serde_json::Map<String, Value>,
+) -> Result<Vec<String>> {
+    let (search_size, search_chats) = if args.quick { (20_000, 4) } else { (1_000_000, 10) };
+    let iterations = if args.quick { 20 } else { 200 };
+    figures.insert(
+        "search".into(),
+        cache_tools::search_latency(scratch, search_size, search_chats, iterations).await?,
+    );
+    let verify_len = if args.quick { 5_000 } else { 100_000 };
+    let (verify, misses) = cache_tools::verify_bytes(scratch, verify_len).await?;
+    figures.insert("verify".into(), verify);
+    Ok(misses)
 }
 
 /// The app harness's object, merged at the top level (its keys are disjoint from the core's).

@@ -21,6 +21,8 @@ fn a_quick_benchmark_run_meets_the_wire_count_targets() {
         "## Ingest throughput",
         "## Gap computation",
         "## Resync bandwidth",
+        "## Search over",
+        "## Verify & repair",
     ] {
         assert!(stdout.contains(section), "missing section {section}");
     }

@@ -11,6 +11,8 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cache_tools;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "roost",
@@ -36,6 +38,10 @@ struct Cli {
     /// the network unencrypted); without it such a URL is refused.
     #[arg(long, global = true)]
     insecure_http: bool,
+    /// Cache budget in bytes for this run (default: the one set with `roost budget --set`,
+    /// else 1 GiB); commands that fetch history evict above it.
+    #[arg(long, global = true)]
+    cache_budget: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,6 +78,26 @@ enum Command {
     Watch,
     /// Cached runs and missing ranges of a chat over 1..=server_last_seq.
     CacheMap { chat: String },
+    /// Search the cached messages of one chat or all; names what is not cached (not searched).
+    Search {
+        /// `[<chat>] <query>`.
+        #[arg(num_args = 1..=2, required = true)]
+        terms: Vec<String>,
+        /// Fetch exactly the seqs that were not searched, then search again.
+        #[arg(long)]
+        fetch: bool,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Compare a chat's cache with the server by digests and repair what differs.
+    Verify { chat: String },
+    /// Clear cached history (keeps each chat's newest messages): one chat, or every chat.
+    Clear { chat: Option<String> },
+    /// Show the cache's size and budget; `--set BYTES` changes the budget (and evicts).
+    Budget {
+        #[arg(long)]
+        set: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -156,7 +182,9 @@ async fn open_client(cli: &Cli) -> anyhow::Result<Client> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = open_client(&cli).await?;
     let json = cli.json;
-    match cli.command {
+    let cache_budget = cli.cache_budget;
+    let fetches_history = cache_tools::fetches_history(&cli.command);
+    let result = match cli.command {
         Command::Chats => chats(&client, json).await,
         Command::Open {
             chat,
@@ -174,7 +202,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Delete { chat, message_id } => delete(&client, &chat, &message_id, json).await,
         Command::Watch => watch(&client, json).await,
         Command::CacheMap { chat } => cache_map(&client, &chat, json).await,
+        Command::Search {
+            terms,
+            fetch,
+            limit,
+        } => cache_tools::search(&client, &terms, fetch, limit, json).await,
+        Command::Verify { chat } => cache_tools::verify(&client, &chat, json).await,
+        Command::Clear { chat } => cache_tools::clear(&client, chat.as_deref(), json).await,
+        Command::Budget { set } => cache_tools::budget(&client, set, json).await,
+    };
+    if result.is_ok() && fetches_history {
+        cache_tools::enforce_budget(&client, cache_budget).await?;
     }
+    result
 }
 
 async fn open(

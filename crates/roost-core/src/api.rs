@@ -80,7 +80,7 @@ impl ApiConfig {
 /// The typed HTTP client.
 #[derive(Debug, Clone)]
 pub struct Api {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     config: ApiConfig,
     figures: Arc<RequestFigures>,
     /// Extra figures of one operation (a resync), see [`Api::scoped`].
@@ -145,11 +145,14 @@ impl Api {
         format!("{ws}/v1/stream")
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/v1{}", self.config.base_url, path)
     }
 
-    async fn call<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<(u16, T)> {
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(u16, T)> {
         let resp = req
             .bearer_auth(&self.config.token)
             .send()

@@ -124,6 +124,12 @@ impl Client {
         ))
     }
 
+    /// The engine, for the feature modules (`search`, `budget`, `verify`) that add methods to
+    /// `Client` from their own files.
+    pub(crate) fn engine(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
     /// Client events. Subscribe before triggering the work you want to observe.
     pub fn subscribe(&self) -> broadcast::Receiver<ClientEvent> {
         self.inner.subscribe()

@@ -18,13 +18,16 @@
 //!   shape: the next shape, or a logged full reload), `outbox` (delivery), [`events`], and
 //!   [`client`] ([`Client`], the public face);
 //! * [`app_view`] — the core in the desktop app's IPC shapes (UI events read back from the
-//!   cache).
+//!   cache);
+//! * features over the cache (issue 12) — [`search`] (FTS5, "not searched" ranges, fetching
+//!   exactly those), [`budget`] (eviction, clear), [`verify`] (digests, repair).
 
 pub use roost_model::{merge, ranges, sync_state};
 
 pub mod account;
 pub mod api;
 pub mod app_view;
+pub mod budget;
 mod chat_list;
 mod clean_shutdown;
 pub mod client;
@@ -36,9 +39,11 @@ pub mod events;
 mod outbox;
 mod reader;
 mod resync;
+pub mod search;
 pub mod sign_in;
 pub mod store;
 mod stream;
+pub mod verify;
 
 pub use api::FiguresSnapshot;
 pub use client::{Client, ClientConfig};

@@ -223,6 +223,8 @@ async fn connect(path: &Path) -> Result<SqlitePool> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
+        // A new cache can return evicted pages to the file system (see `budget`).
+        .auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental)
         .foreign_keys(true);
     Ok(SqlitePoolOptions::new()
         .max_connections(4)
@@ -447,6 +449,17 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The pool, for the cache's feature modules (`search`, `budget`, `verify`) that keep their
+    /// own SQL in their own files. Writes must hold [`Store::write_guard`].
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// This process's single-writer lock (see the field).
+    pub(crate) async fn write_guard(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.write.lock().await
     }
 
     /// The file was exactly as a clean close left it, so the whole-file checks (integrity, runs

@@ -10,16 +10,18 @@
 //! opening chats, and alice's own sends (outbox); servers that refuse range shapes (`seqs`,
 //! forward, backward, or all: the client falls back, SPEC rule 6); account switches (alice's
 //! client closes, bob signs in on his own cache on the same device — and alice's file refuses
-//! him — then alice comes back and has lost nothing). Then the faults stop, one resync per chat
-//! runs, and every chat is checked (see `common::compare_chat`), plus: the range endpoint
-//! served no more messages in that final resync than were missing, and each of alice's sends
-//! exists exactly once on the server.
+//! him — then alice comes back and has lost nothing); evictions, clears and verifies (issue
+//! 12). Then the faults stop, one resync per chat runs, and every chat is checked (see
+//! `common::compare_chat`), plus: the range endpoint served no more messages in that final
+//! resync than were missing, each of alice's sends exists exactly once on the server, and a
+//! verify of every chat finds nothing to repair.
 //!
 //! `ROOST_FAULT_SCHEDULES=<n>` runs n schedules (default 1000); `ROOST_FAULT_SEED=<seed>` replays
 //! one schedule; `ROOST_FAULT_BASE_SEED=<seed>` changes the fixed base seed.
 
 mod common;
 
+use common::cache_tools::{self, Eviction};
 use common::{ChatCheck, Holdings, compare_chat, config_as, holdings, merge_holdings};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -64,6 +66,11 @@ struct Outcome {
     resync_retries: u64,
     /// Own sends the core marked failed under faults (retried by the test, as a user would).
     sends_failed: u64,
+    /// Evictions/clears and verifies run under the faults; messages the closing verify compared.
+    evictions: u64,
+    evicted_messages: u64,
+    verifies: u64,
+    verified_clean: u64,
     problems: Vec<String>,
     /// What the schedule did, step by step (printed for a replayed or failing seed).
     trace: Vec<String>,
@@ -120,6 +127,8 @@ fn op_name(roll: u32) -> &'static str {
         89..=94 => "own send",
         95..=96 => "server refuses range shapes",
         97..=98 => "account switch",
+        99..=100 => "evict / clear cached history",
+        101..=102 => "verify",
         _ => "sleep",
     }
 }
@@ -254,7 +263,7 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
     let ops = s.rng.random_range(8..=24);
     for _ in 0..ops {
         out.ops += 1;
-        let roll = s.rng.random_range(0..100);
+        let roll = s.rng.random_range(0..104);
         let mut detail = String::new();
         match roll {
             0..=17 => {
@@ -429,6 +438,26 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                 detail = format!(" {refused:?}");
                 proxy.refuse_range_shapes(&refused);
             }
+            99..=100 => {
+                snapshot(&client, &s.chats, &mut held).await;
+                let keep = s.rng.random_range(1..=40);
+                let eviction = match s.rng.random_range(0..3) {
+                    0 => Eviction::ClearChat {
+                        chat: s.chat(),
+                        keep,
+                    },
+                    1 => Eviction::ClearAll { keep },
+                    _ => Eviction::Budget { keep },
+                };
+                out.evictions += 1;
+                let (text, evicted) = cache_tools::evict(&client, eviction, &mut held).await;
+                out.evicted_messages += evicted;
+                detail = text;
+            }
+            101..=102 => {
+                out.verifies += 1;
+                detail = cache_tools::verify_under_faults(&client, s.chat()).await;
+            }
             _ => {
                 let ms = s.rng.random_range(5..60);
                 tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -570,6 +599,9 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
         }
     }
     out.own_sends = own_texts.len() as u64;
+    let (verified, problems) = cache_tools::verify_finds_nothing(&client, &s.chats).await;
+    out.verified_clean = verified;
+    out.problems.extend(problems);
     client.shutdown().await;
     out.figures = proxy.figures();
     out
@@ -635,6 +667,10 @@ async fn randomized_fault_schedules_converge() {
                 total.final_missing += outcome.final_missing;
                 total.resync_retries += outcome.resync_retries;
                 total.sends_failed += outcome.sends_failed;
+                total.evictions += outcome.evictions;
+                total.evicted_messages += outcome.evicted_messages;
+                total.verifies += outcome.verifies;
+                total.verified_clean += outcome.verified_clean;
                 if replay {
                     println!("schedule {seed:#x}:\n  {}", outcome.trace.join("\n  "));
                 }
@@ -652,7 +688,7 @@ async fn randomized_fault_schedules_converge() {
     let line = format!(
         "roost-faults convergence: schedules={schedules} base_seed={base:#x} ops={} restarts={} account_switches={} own_sends={} \
          messages_checked={} lost={} duplicated={} final_range_fetched={} final_missing={} resync_retries={} sends_failed_then_retried={} \
-         failed_schedules={} elapsed={:.1}s | {figures}",
+         evictions={} evicted_messages={} verifies={} verified_clean={} failed_schedules={} elapsed={:.1}s | {figures}",
         total.ops,
         total.restarts,
         total.account_switches,
@@ -664,6 +700,10 @@ async fn randomized_fault_schedules_converge() {
         total.final_missing,
         total.resync_retries,
         total.sends_failed,
+        total.evictions,
+        total.evicted_messages,
+        total.verifies,
+        total.verified_clean,
         failures.len(),
         started.elapsed().as_secs_f64(),
     );
@@ -721,6 +761,7 @@ async fn randomized_fault_schedules_converge() {
                 shape.as_str()
             );
         }
+        assert!(total.evicted_messages > 0 && total.verifies > 0 && total.verified_clean > 0);
     }
     assert_eq!(total.lost, 0);
     assert_eq!(total.duplicated, 0);

@@ -12,9 +12,11 @@
 //! * [`sync_state`] — the sync state machine (UNKNOWN / IN_SYNC / OUT_OF_SYNC / SYNCING);
 //! * [`outbox`] — delivery states of unsent messages;
 //! * [`ingest`] — the sans-I/O ingest plan (what one write of incoming messages changes);
-//! * [`app`] — the desktop app's IPC contract, built from the types above.
+//! * [`app`] — the desktop app's IPC contract, built from the types above;
+//! * [`app_cache`] — the IPC contract of search, verify & repair and the storage budget.
 
 pub mod app;
+pub mod app_cache;
 pub mod human;
 pub mod ingest;
 pub mod merge;

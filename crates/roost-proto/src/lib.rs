@@ -13,6 +13,12 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod digest;
+pub use digest::{
+    DEFAULT_DIGEST_BUCKET, DigestBucket, DigestQuery, DigestsResponse, MAX_DIGEST_BUCKET,
+    MAX_DIGEST_BUCKETS, MAX_DIGEST_SEQS, canonical_json, digest_buckets_per_response, digest_record,
+};
+
 /// The protocol version served under `/v1/`.
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Page size used when a request does not give `limit`.

@@ -17,6 +17,7 @@
 
 mod harness;
 
+mod cache_tools;
 mod chat_ux;
 mod measure;
 mod messaging;

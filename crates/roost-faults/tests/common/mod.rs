@@ -2,6 +2,8 @@
 //! server, and reading a cache file directly (SQLite) when no client has it open.
 #![allow(dead_code)]
 
+pub mod cache_tools;
+
 use roost_core::{Client, ClientConfig};
 use roost_proto::{ChatId, Message, MessageId, UserId};
 use sqlx::Row;

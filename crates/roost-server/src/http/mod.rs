@@ -6,6 +6,7 @@
 //! Dependencies point one way: `http` → [`crate::service`] → [`crate::store`] /
 //! [`crate::hub`]; nothing below `http` imports it.
 
+pub mod digests;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -44,6 +45,7 @@ pub fn router(app: AppState) -> Router {
             patch(edit_message).delete(delete_message),
         )
         .route("/v1/chats/{chat_id}/changes", get(get_changes))
+        .route("/v1/chats/{chat_id}/digests", get(digests::get_digests))
         .route("/v1/stream", get(stream::stream_handler))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -78,6 +80,7 @@ pub fn route_name(method: &Method, matched_path: Option<&str>) -> &'static str {
         ("PATCH", "/v1/chats/{chat_id}/messages/{message_id}") => "edit",
         ("DELETE", "/v1/chats/{chat_id}/messages/{message_id}") => "delete",
         ("GET", "/v1/chats/{chat_id}/changes") => "changes",
+        ("GET", "/v1/chats/{chat_id}/digests") => "digests",
         ("GET", "/v1/stream") => "stream",
         _ => "other",
     }

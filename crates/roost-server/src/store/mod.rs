@@ -8,8 +8,9 @@
 //! Errors are [`DomainError`]s: the store knows nothing of HTTP.
 //!
 //! Submodules: [`rows`] (decoding, shared lookups), [`reads`] (ranges, changes, chat list),
-//! [`mutations`] (send, edit, delete, bulk insert).
+//! [`mutations`] (send, edit, delete, bulk insert), [`digests`] (range digests for verify).
 
+pub mod digests;
 pub mod mutations;
 pub mod reads;
 pub mod rows;
