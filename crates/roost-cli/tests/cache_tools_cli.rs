@@ -87,7 +87,7 @@ async fn search_offline_names_what_is_missing_and_verify_repairs_a_damaged_row()
     assert_eq!(seqs, [779, 778, 777, 776, 775, 774, 773, 772, 771, 770, 77]);
 
     // Damage one row in the cache file; verify finds and repairs it.
-    let pool = sqlx_pool(dir.path()).await;
+    let pool = sqlx_pool(dir.path(), &url).await;
     sqlx::query("UPDATE messages SET body = '{\"text\":\"forged\"}' WHERE seq = 500")
         .execute(&pool)
         .await
@@ -112,13 +112,12 @@ async fn search_offline_names_what_is_missing_and_verify_repairs_a_damaged_row()
     assert_eq!(budget["status"]["budget_bytes"], 1u64 << 30);
 }
 
-async fn sqlx_pool(dir: &Path) -> sqlx::SqlitePool {
+/// alice's own cache file (one per account: `roost_core::account`).
+async fn sqlx_pool(dir: &Path, url: &str) -> sqlx::SqlitePool {
+    let file = roost_core::account::cache_path(dir, url, &roost_proto::UserId::new("alice"));
     sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
-        .connect(&format!(
-            "sqlite://{}",
-            dir.join("message_cache.db").display()
-        ))
+        .connect(&format!("sqlite://{}", file.display()))
         .await
         .unwrap()
 }
