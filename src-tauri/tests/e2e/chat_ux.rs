@@ -350,9 +350,18 @@ async fn keyboard_only_walk_sign_in_switch_send_resync_scroll() -> Result<()> {
     }
     app.screenshot("keyboard-resync").await?;
 
-    // Scroll: Tab into the list, Page Up moves up, End comes back to the latest.
-    app.keys(KEY_TAB).await?;
-    assert_eq!(app.focused().await?, "messages");
+    // Scroll: Tab (past the header's other chat tools) into the list, Page Up moves up, End
+    // comes back to the latest.
+    let mut tabs = 0;
+    loop {
+        app.keys(KEY_TAB).await?;
+        tabs += 1;
+        if app.focused().await? == "messages" {
+            break;
+        }
+        assert!(app.focus_ring_visible().await?, "a visible focus on the way");
+        assert!(tabs < 5, "Tab never reached the message list");
+    }
     let bottom = app
         .js("return document.querySelector('[data-testid=messages]').scrollTop;")
         .await?;
