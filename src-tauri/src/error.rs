@@ -75,6 +75,8 @@ fn core_error_kind(error: &roost_core::Error) -> IpcErrorKind {
         E::NotFound(_) => IpcErrorKind::NotFound,
         E::InvalidInput(_) => IpcErrorKind::InvalidInput,
         E::Shutdown => IpcErrorKind::Internal,
+        // The sentence says why (`chat_left`); the UI disables what a left chat cannot do.
+        E::Left(_) => IpcErrorKind::Forbidden,
     }
 }
 

@@ -625,6 +625,7 @@ async fn seed_cache(
             .iter()
             .map(|m| roost_proto::UserId::new(*m))
             .collect(),
+        created_by: None,
         last_seq,
         rev,
         last_message_at: None,

@@ -563,6 +563,7 @@ mod tests {
             offline: OfflineCoverage::Complete,
             sync_state: SyncState::InSync,
             is_open: false,
+            left: false,
         };
         let html = view! { <ChatListItem chat selected=false on_select=Callback::new(|_| {}) /> }
             .to_html();
@@ -684,6 +685,7 @@ mod tests {
             offline: OfflineCoverage::Partial,
             sync_state: SyncState::OutOfSync,
             is_open: false,
+            left: false,
         };
         let html =
             view! { <ChatListItem chat selected=true on_select=Callback::new(|_| {}) /> }.to_html();

@@ -377,6 +377,7 @@ mod tests {
             offline: OfflineCoverage::Complete,
             sync_state: state,
             is_open: true,
+            left: false,
         }
     }
     fn message(seq: Seq) -> Message {

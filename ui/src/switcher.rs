@@ -94,6 +94,7 @@ mod tests {
             offline: OfflineCoverage::Empty,
             sync_state: SyncState::Unknown,
             is_open: false,
+            left: false,
         }
     }
 

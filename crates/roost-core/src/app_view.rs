@@ -33,6 +33,7 @@ pub fn chat_entry(record: &ChatRecord) -> ChatEntry {
         offline: OfflineCoverage::of(record.cached_count, last_seq),
         sync_state: record.sync_state,
         is_open: record.is_open,
+        left: record.is_left(),
     }
 }
 
@@ -121,6 +122,7 @@ pub async fn ui_events(client: &Client, event: ClientEvent) -> Vec<UiEvent> {
         ClientEvent::ChatUpdated { chat } => vec![UiEvent::ChatUpdated {
             chat: chat_entry(&chat),
         }],
+        ClientEvent::ChatForgotten { chat_id } => vec![UiEvent::ChatRemoved { chat_id }],
         ClientEvent::MessagesChanged { chat_id, seqs } => read_back(chat_id, seqs).await,
         ClientEvent::SyncStateChanged { chat_id, state } => {
             vec![UiEvent::SyncState { chat_id, state }]

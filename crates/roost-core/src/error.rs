@@ -38,6 +38,10 @@ pub enum Error {
     /// The client was shut down while the operation ran.
     #[error("client shut down")]
     Shutdown,
+    /// The user is no longer a member of this chat (it left, was removed, or the server no
+    /// longer lists it): the chat is read-only on this device and never synced.
+    #[error("no longer a member of chat {0}")]
+    Left(roost_proto::ChatId),
 }
 
 /// The stable, machine-readable code of an [`Error`]. Callers (the CLI's JSON, the desktop
@@ -53,6 +57,7 @@ pub enum ErrorCode {
     Cache,
     InvalidInput,
     Shutdown,
+    ChatLeft,
 }
 
 impl ErrorCode {
@@ -66,6 +71,7 @@ impl ErrorCode {
             ErrorCode::Cache => "cache",
             ErrorCode::InvalidInput => "invalid_input",
             ErrorCode::Shutdown => "shutdown",
+            ErrorCode::ChatLeft => "chat_left",
         }
     }
 }
@@ -92,6 +98,7 @@ impl Error {
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::InvalidInput(_) => ErrorCode::InvalidInput,
             Error::Shutdown => ErrorCode::Shutdown,
+            Error::Left(_) => ErrorCode::ChatLeft,
         }
     }
 

@@ -26,6 +26,7 @@ mod clean_shutdown;
 pub mod client;
 mod config;
 mod engine;
+mod left;
 pub mod error;
 pub mod events;
 mod outbox;

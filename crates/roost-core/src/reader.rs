@@ -28,7 +28,8 @@ const CHAT_SQL: &str = "SELECT chat_id, title, members, server_last_seq, server_
         (SELECT start_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq ASC LIMIT 1),
         (SELECT end_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq DESC LIMIT 1),
         cached_count,
-        EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = chats.chat_id)
+        EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = chats.chat_id),
+        left_at
     FROM chats WHERE chat_id = ?1";
 
 const NEWEST_SQL: &str = "SELECT seq, id, version, author, created_at, edited_at, deleted_at, body, rev
@@ -120,6 +121,7 @@ impl Reader {
                 local_max: row.get(15)?,
                 cached_count: row.get(16)?,
                 has_outbox: row.get(17)?,
+                left_at: row.get(18)?,
             }))
         })?;
         Some(raw.and_then(|raw| raw.map(RawChat::into_record).transpose()))
@@ -172,6 +174,7 @@ struct RawChat {
     local_max: Option<i64>,
     cached_count: i64,
     has_outbox: i64,
+    left_at: Option<i64>,
 }
 
 impl RawChat {
@@ -197,6 +200,7 @@ impl RawChat {
             local_max: self.local_max.map(u),
             cached_count: u(self.cached_count),
             has_outbox: self.has_outbox != 0,
+            left_at: self.left_at,
         })
     }
 }

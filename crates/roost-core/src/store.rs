@@ -31,6 +31,7 @@ pub const CACHE_FILE_NAME: &str = "message_cache.db";
 
 mod chats;
 mod ingest;
+mod left;
 mod messages;
 mod outbox;
 mod runs;
@@ -146,6 +147,17 @@ pub struct ChatRecord {
     /// The chat has outbox entries (pending or failed sends).
     #[serde(default)]
     pub has_outbox: bool,
+    /// The user is no longer a member (left, removed, or unlisted by the server) since this
+    /// time (Unix ms): the chat is read-only here and never synced.
+    #[serde(default)]
+    pub left_at: Option<i64>,
+}
+
+impl ChatRecord {
+    /// The user is no longer a member of this chat (see [`ChatRecord::left_at`]).
+    pub fn is_left(&self) -> bool {
+        self.left_at.is_some()
+    }
 }
 
 /// A message waiting in the outbox.
@@ -471,5 +483,6 @@ impl Store {
         (SELECT start_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq ASC LIMIT 1),
         (SELECT end_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq DESC LIMIT 1),
         cached_count,
-        EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = chats.chat_id)";
+        EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = chats.chat_id),
+        left_at";
 }

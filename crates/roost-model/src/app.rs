@@ -59,6 +59,10 @@ pub struct ChatEntry {
     pub offline: OfflineCoverage,
     pub sync_state: SyncState,
     pub is_open: bool,
+    /// The user is no longer a member (left, removed, or no longer listed by the server): the
+    /// chat stays readable here with what was cached, never synced, and cannot be written to.
+    #[serde(default)]
+    pub left: bool,
 }
 
 /// A message in the outbox (no seq: the server assigns it on delivery).
@@ -166,6 +170,10 @@ pub enum UiEvent {
     /// Signed in or out.
     Session {
         status: AppStatus,
+    },
+    /// A left chat was removed from this device: drop its row (and close it if open).
+    ChatRemoved {
+        chat_id: ChatId,
     },
     /// Events were lost (the UI fell behind): reload the chat list and the open window.
     Reload,

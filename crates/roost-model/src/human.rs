@@ -28,6 +28,7 @@ pub const KINDS: &[&str] = &[
     "forbidden",
     "version_conflict",
     "idempotency_key_reused",
+    "too_many_members",
     "internal",
     "rate_limited",
     "overloaded",
@@ -40,6 +41,7 @@ pub const KINDS: &[&str] = &[
     "cache",
     "invalid_input",
     "shutdown",
+    "chat_left",
     // desktop shell (`IpcErrorKind`)
     "not_signed_in",
     // sign-in check
@@ -72,7 +74,10 @@ pub fn sentence(kind: &str) -> &'static str {
         "method_not_allowed" => {
             "The server does not support this action. Roost may need an update."
         }
-        "forbidden" => "Only the author of a message can change or delete it.",
+        "forbidden" => {
+            "You may not do that: only a message's author can change it, and only a chat's creator can remove others."
+        }
+        "too_many_members" => "This chat already has as many members as the server allows.",
         "version_conflict" => {
             "This message was changed or deleted meanwhile. Look at its latest version and try again."
         }
@@ -98,6 +103,9 @@ pub fn sentence(kind: &str) -> &'static str {
         "cache" => "Roost could not read or write its message cache on this device.",
         "invalid_input" => "That can't be used as it is. Check what you entered.",
         "shutdown" => "Roost is shutting down; the action did not finish.",
+        "chat_left" => {
+            "You are no longer a member of this chat. What was cached stays readable on this device."
+        }
         "not_signed_in" => "Sign in first: enter your server's URL and your token.",
         "not_roost_server" => "The server at this URL is not a Roost server.",
         "protocol_version" => "This server speaks another version of the Roost protocol.",
@@ -223,6 +231,7 @@ mod tests {
             ErrorKind::Forbidden,
             ErrorKind::VersionConflict,
             ErrorKind::IdempotencyKeyReused,
+            ErrorKind::TooManyMembers,
             ErrorKind::Internal,
             ErrorKind::RateLimited,
             ErrorKind::Overloaded,
@@ -241,6 +250,7 @@ mod tests {
                 | ErrorKind::Forbidden
                 | ErrorKind::VersionConflict
                 | ErrorKind::IdempotencyKeyReused
+                | ErrorKind::TooManyMembers
                 | ErrorKind::Internal
                 | ErrorKind::RateLimited
                 | ErrorKind::Overloaded

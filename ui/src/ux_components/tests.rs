@@ -234,6 +234,7 @@ fn chat(title: &str, unread: u64) -> ChatEntry {
         offline: OfflineCoverage::Empty,
         sync_state: SyncState::Unknown,
         is_open: false,
+        left: false,
     }
 }
 
