@@ -20,7 +20,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use roost_core::store::{CursorRule, IngestOptions, Position, Store};
 use roost_proto::{ChatId, ChatSummary, Message, MessageId, UserId};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -73,7 +73,9 @@ fn test(args: &[String]) -> Result<()> {
         "workspace tests: protocol, server, core, CLI, fault suite, UI views, benchmark smoke run",
     );
     let mut command = cargo();
-    command.args(["test", "--locked"]); // the default members: no WebKitGTK or wasm needed
+    // The default members (no WebKitGTK or wasm needed); every failing test binary is reported,
+    // not only the first.
+    command.args(["test", "--locked", "--no-fail-fast"]);
     // The server's conformance suite runs every test on SQLite and on this PostgreSQL too.
     step("starting a throwaway PostgreSQL for the server's PostgreSQL test variants");
     let test_postgres = postgres::TestPostgres::start()?;

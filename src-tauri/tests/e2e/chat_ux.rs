@@ -1,0 +1,452 @@
+//! Chat UX: sending while scrolled up, the "New messages" divider, the quick switcher, a
+//! keyboard-only walk, dark mode.
+
+use crate::harness::*;
+
+/// Sending while scrolled up brings the sent message into view; while scrolled up, new messages
+/// show on the jump-to-latest button with their count, and the button goes back to them.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn sending_while_scrolled_up_shows_the_sent_message_and_jump_to_latest_counts_new_ones()
+-> Result<()> {
+    let server = spawn_test_server().await;
+    let long = server.create_chat("Long chat", &["bob", "alice"]).await;
+    for i in 1..=60 {
+        server
+            .send("bob", long, &format!("line {i} of a long conversation"))
+            .await;
+    }
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("Long chat").await?;
+    app.wait_js(
+        "newest message in view",
+        "return document.querySelector('[data-testid=message][data-seq=\"60\"]') !== null;",
+        |v| *v == json!(true),
+    )
+    .await?;
+    assert!(
+        app.seq_in_view(60).await?,
+        "a chat without unread opens at the bottom"
+    );
+    app.wait_online().await?;
+    assert_eq!(
+        app.count("[data-testid=jump-to-latest]").await?,
+        0,
+        "at the bottom: no jump button"
+    );
+
+    // Scrolled up, three messages arrive: the view stays, the button counts them.
+    app.scroll_list_to("0").await?;
+    app.wait_js(
+        "jump button",
+        "return document.querySelectorAll('[data-testid=jump-to-latest]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    for text in ["new one", "new two", "new three"] {
+        server.send("bob", long, text).await;
+    }
+    app.wait_js("count of new messages", "const b = document.querySelector('[data-testid=jump-count]'); return b ? b.textContent : null;", |v| *v == json!("3")).await?;
+    assert!(
+        !app.seq_in_view(63).await?,
+        "the view did not jump by itself"
+    );
+    app.screenshot_for_docs("jump-to-latest").await?;
+    app.c()
+        .find(Locator::Css("[data-testid=jump-to-latest]"))
+        .await?
+        .click()
+        .await?;
+    let started = Instant::now();
+    while !app.seq_in_view(63).await? {
+        if started.elapsed() > WAIT {
+            bail!("message 63 never came into view after the jump");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.wait_js(
+        "no jump button at the bottom",
+        "return document.querySelectorAll('[data-testid=jump-to-latest]').length;",
+        |v| *v == json!(0),
+    )
+    .await?;
+
+    // Scrolled up again, send: the sent message is what the user sees.
+    app.scroll_list_to("0").await?;
+    app.wait_js(
+        "scrolled up",
+        "return document.querySelectorAll('[data-testid=jump-to-latest]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    let composer = app.c().find(Locator::Css("[data-testid=composer]")).await?;
+    composer
+        .send_keys(&format!("sent while scrolled up{KEY_ENTER}"))
+        .await?;
+    let started = Instant::now();
+    while !app.seq_in_view(64).await? {
+        if started.elapsed() > WAIT {
+            app.screenshot("timeout-scroll-to-sent").await?;
+            bail!("the sent message (seq 64) is not in view");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = app.js("return document.querySelector('[data-testid=message][data-seq=\"64\"] [data-testid=message-text]').textContent;").await?;
+    assert_eq!(text, json!("sent while scrolled up"));
+    app.screenshot("scroll-to-sent").await?;
+    // No full-text tooltips on messages.
+    assert_eq!(app.count("[data-testid=message-text][title]").await?, 0);
+    app.quit().await;
+    Ok(())
+}
+
+/// A chat with unread messages opens at the first of them, under a "New messages" divider.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn a_chat_with_unread_messages_opens_at_the_new_messages_divider() -> Result<()> {
+    let server = spawn_test_server().await;
+    let busy = server.create_chat("Busy", &["bob", "alice"]).await;
+    for i in 1..=30 {
+        server.send("bob", busy, &format!("read message {i}")).await;
+    }
+    chat_with_messages(&server, "Elsewhere", &["somewhere else"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("Busy").await?;
+    app.wait_js(
+        "Busy loaded",
+        "return document.querySelector('[data-testid=message][data-seq=\"30\"]') !== null;",
+        |v| *v == json!(true),
+    )
+    .await?;
+    app.open_chat("Elsewhere").await?;
+    app.wait_seqs(&[1]).await?;
+    app.wait_online().await?;
+    for i in 1..=25 {
+        server
+            .send("carol", busy, &format!("unread message {i} 🎉"))
+            .await;
+    }
+    app.wait_js("Busy's unread count", "const b = document.querySelector('[data-chat-title=\"Busy\"] [data-testid=unread-badge]'); return b ? b.textContent : null;", |v| *v == json!("25")).await?;
+    app.open_chat("Busy").await?;
+    let after_divider = app.wait_js(
+        "the divider before the first unread",
+        "const d = document.querySelector('[data-testid=unread-divider]'); const n = d && d.nextElementSibling; return n ? Number(n.dataset.seq) : null;",
+        |v| v.is_number(),
+    )
+    .await?;
+    assert_eq!(
+        after_divider,
+        json!(31),
+        "the divider stands right before the first unread message"
+    );
+    let divider_in_view = app.js("const l = document.querySelector('[data-testid=messages]').getBoundingClientRect(); const d = document.querySelector('[data-testid=unread-divider]').getBoundingClientRect(); return d.top >= l.top && d.bottom <= l.bottom;").await?;
+    assert_eq!(
+        divider_in_view,
+        json!(true),
+        "the chat opens at the divider"
+    );
+    assert!(!app.seq_in_view(55).await?, "not at the bottom");
+    let count = app.wait_js("new below", "const b = document.querySelector('[data-testid=jump-count]'); return b ? Number(b.textContent) : null;", |v| v.is_number()).await?;
+    let count = count.as_u64().unwrap();
+    assert!((1..=25).contains(&count), "new messages below: {count}");
+    assert!(
+        app.count("[data-testid=day-separator]").await? >= 1,
+        "a day separator heads today's messages"
+    );
+    app.screenshot_for_docs("unread-divider").await?;
+    app.quit().await;
+    Ok(())
+}
+
+/// Ctrl+K opens the quick switcher; typing part of a name and Enter opens the chat with the
+/// composer focused; Ctrl+/ shows the shortcuts sheet and Esc closes it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn quick_switcher_and_shortcuts_sheet() -> Result<()> {
+    let server = spawn_test_server().await;
+    chat_with_messages(&server, "General", &["hello everyone"]).await;
+    chat_with_messages(&server, "Weekend hike 🥾", &["who brings the map?"]).await;
+    chat_with_messages(&server, "Book club", &["chapter 3 tonight"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("General").await?;
+    app.wait_seqs(&[1]).await?;
+    app.keys(&format!("{KEY_CTRL}k{KEY_RELEASE}")).await?;
+    app.wait_js(
+        "switcher",
+        "return document.querySelectorAll('[data-testid=quick-switcher]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    assert_eq!(app.focused().await?, "switcher-input");
+    app.keys("hike").await?;
+    app.wait_js("one match", "return Array.from(document.querySelectorAll('[data-testid=switcher-option]')).map(e => e.dataset.chatTitle);", |v| *v == json!(["Weekend hike 🥾"])).await?;
+    app.screenshot_for_docs("quick-switcher").await?;
+    app.keys(KEY_ENTER).await?;
+    app.wait_js("hike open", "const t = document.querySelector('[data-testid=chat-title]'); return t ? t.textContent : null;", |v| *v == json!("Weekend hike 🥾")).await?;
+    assert_eq!(app.count("[data-testid=quick-switcher]").await?, 0);
+    app.wait_js(
+        "composer focused",
+        "return document.activeElement && document.activeElement.dataset.testid;",
+        |v| *v == json!("composer"),
+    )
+    .await?;
+    // Ctrl+P too; arrows choose, Esc closes without switching.
+    app.keys(&format!("{KEY_CTRL}p{KEY_RELEASE}")).await?;
+    app.wait_js(
+        "switcher again",
+        "return document.querySelectorAll('[data-testid=quick-switcher]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    app.keys(&format!("{KEY_DOWN}{KEY_ESCAPE}")).await?;
+    app.wait_js(
+        "switcher closed",
+        "return document.querySelectorAll('[data-testid=quick-switcher]').length;",
+        |v| *v == json!(0),
+    )
+    .await?;
+    // Ctrl+/ from the composer; `?` outside text fields.
+    app.keys(&format!("{KEY_CTRL}/{KEY_RELEASE}")).await?;
+    app.wait_js(
+        "shortcuts sheet",
+        "return document.querySelectorAll('[data-testid=shortcut-sheet]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    app.screenshot_for_docs("shortcuts").await?;
+    app.keys(KEY_ESCAPE).await?;
+    app.wait_js(
+        "sheet closed",
+        "return document.querySelectorAll('[data-testid=shortcut-sheet]').length;",
+        |v| *v == json!(0),
+    )
+    .await?;
+    app.c()
+        .find(Locator::Css("[data-testid=messages]"))
+        .await?
+        .send_keys("?")
+        .await?;
+    app.wait_js(
+        "sheet by ?",
+        "return document.querySelectorAll('[data-testid=shortcut-sheet]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    app.keys(KEY_ESCAPE).await?;
+    app.quit().await;
+    Ok(())
+}
+
+/// Sign in, switch chats, send, Resync and scroll with the keyboard alone; the focus is always
+/// visible.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn keyboard_only_walk_sign_in_switch_send_resync_scroll() -> Result<()> {
+    let server = spawn_test_server().await;
+    let team = server.create_chat("Team", &["bob", "alice"]).await;
+    for i in 1..=40 {
+        server.send("bob", team, &format!("team message {i}")).await;
+    }
+    chat_with_messages(&server, "Other", &["elsewhere"]).await;
+    let desktop = Desktop::new(None);
+    let app = desktop.launch().await?;
+    app.c()
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-testid=signin-server]"))
+        .await?;
+
+    // Sign in: Tab to the server field, replace it, Tab to the token, Enter.
+    let mut tabs = 0;
+    while app.focused().await? != "signin-server" {
+        app.keys(KEY_TAB).await?;
+        tabs += 1;
+        assert!(tabs < 6, "Tab never reached the server field");
+    }
+    assert!(
+        app.focus_ring_visible().await?,
+        "focus ring on the server field"
+    );
+    app.keys(&format!("{KEY_CTRL}a{KEY_RELEASE}{}", server.base_url()))
+        .await?;
+    app.keys(KEY_TAB).await?;
+    assert_eq!(app.focused().await?, "signin-token");
+    app.keys(&format!("{}{KEY_ENTER}", server.token("alice")))
+        .await?;
+    app.wait_js(
+        "signed in",
+        "return document.querySelectorAll('[data-testid=layout]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+
+    // Switch chats: the quick switcher.
+    app.wait_js(
+        "chats listed",
+        "return document.querySelectorAll('[data-testid=chat-item]').length;",
+        |v| *v == json!(2),
+    )
+    .await?;
+    app.keys(&format!("{KEY_CTRL}k{KEY_RELEASE}")).await?;
+    app.wait_js(
+        "switcher",
+        "return document.activeElement && document.activeElement.dataset.testid;",
+        |v| *v == json!("switcher-input"),
+    )
+    .await?;
+    app.keys(&format!("team{KEY_ENTER}")).await?;
+    app.wait_js("composer focused in Team", "const t = document.querySelector('[data-testid=chat-title]'); return [t && t.textContent, document.activeElement && document.activeElement.dataset.testid];", |v| *v == json!(["Team", "composer"])).await?;
+
+    // Send.
+    app.keys(&format!("typed without a mouse{KEY_ENTER}"))
+        .await?;
+    app.wait_js("sent", "return Array.from(document.querySelectorAll('[data-testid=message-text]')).some(e => e.textContent === 'typed without a mouse');", |v| *v == json!(true)).await?;
+    assert!(app.seq_in_view(41).await? || app.count("[data-testid=pending-message]").await? > 0);
+
+    // Shift+Tab back to Resync, through the message list; Enter runs it.
+    let mut order = Vec::new();
+    while app.focused().await? != "resync-button" {
+        app.keys(&format!("{KEY_SHIFT}{KEY_TAB}{KEY_RELEASE}"))
+            .await?;
+        let now = app.focused().await?;
+        assert!(app.focus_ring_visible().await?, "no visible focus on {now}");
+        order.push(now);
+        assert!(order.len() < 8, "Shift+Tab never reached Resync: {order:?}");
+    }
+    assert!(
+        order.contains(&"messages".to_string()),
+        "the message list is in the tab order: {order:?}"
+    );
+    server.reset_metrics();
+    app.keys(KEY_ENTER).await?;
+    app.wait_js(
+        "resync ran",
+        "const b = document.querySelector('[data-testid=resync-button]'); return b && !b.disabled;",
+        |v| *v == json!(true),
+    )
+    .await?;
+    let started = Instant::now();
+    while server.metrics().total().requests == 0 {
+        if started.elapsed() > WAIT {
+            bail!("Enter on Resync asked the server nothing");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.screenshot("keyboard-resync").await?;
+
+    // Scroll: Tab into the list, Page Up moves up, End comes back to the latest.
+    app.keys(KEY_TAB).await?;
+    assert_eq!(app.focused().await?, "messages");
+    let bottom = app
+        .js("return document.querySelector('[data-testid=messages]').scrollTop;")
+        .await?;
+    app.keys(&format!("{KEY_PAGE_UP}{KEY_PAGE_UP}")).await?;
+    let up = app
+        .wait_js(
+            "scrolled up",
+            "return document.querySelector('[data-testid=messages]').scrollTop;",
+            |v| v.as_f64() < bottom.as_f64(),
+        )
+        .await?;
+    assert!(up.as_f64().unwrap() < bottom.as_f64().unwrap());
+    app.wait_js(
+        "jump button while up",
+        "return document.querySelectorAll('[data-testid=jump-to-latest]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    app.screenshot_for_docs("keyboard-walk").await?;
+    app.keys(KEY_END).await?;
+    app.wait_js(
+        "back at the bottom",
+        "return document.querySelectorAll('[data-testid=jump-to-latest]').length;",
+        |v| *v == json!(0),
+    )
+    .await?;
+
+    // Alt+↓ / Alt+↑ switch chats from anywhere.
+    app.keys(&format!("{KEY_ALT}{KEY_DOWN}{KEY_RELEASE}"))
+        .await?;
+    app.wait_js("next chat", "const t = document.querySelector('[data-testid=chat-title]'); return t ? t.textContent : null;", |v| *v == json!("Other")).await?;
+    app.quit().await;
+    Ok(())
+}
+
+/// Dark mode follows the system (GTK's dark theme → prefers-color-scheme) and an explicit
+/// choice in the app, which is kept across restarts.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn dark_mode_follows_the_system_and_the_choice_in_the_app() -> Result<()> {
+    let server = spawn_test_server().await;
+    let chat = chat_with_messages(
+        &server,
+        "Weekend hike 🥾",
+        &["Who's in for Saturday? 🏔️", "Me! 🙋"],
+    )
+    .await;
+    server.send("alice", chat, "Count me in 👍").await;
+    for text in ["Bring water 💧", "and snacks 🍫"] {
+        server.send("carol", chat, text).await;
+    }
+    chat_with_messages(&server, "Book club", &["Chapter 3 tonight 📚"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    const BODY_BG: &str = "return getComputedStyle(document.body).backgroundColor;";
+    const DARK_BG: &str = "rgb(22, 24, 28)";
+    const LIGHT_BG: &str = "rgb(255, 255, 255)";
+
+    // Light system, default (System) choice: light; a screenshot for the docs.
+    let app = desktop.launch_with_env(&[("GTK_THEME", "Adwaita")]).await?;
+    app.open_chat("Weekend hike 🥾").await?;
+    app.wait_seqs(&[1, 2, 3, 4, 5]).await?;
+    assert_eq!(app.js(BODY_BG).await?, json!(LIGHT_BG));
+    app.screenshot_for_docs("chat-light").await?;
+    // The explicit choice: Dark.
+    app.js("const s = document.querySelector('[data-testid=theme-select]'); s.value = 'dark'; s.dispatchEvent(new Event('change')); return null;").await?;
+    app.wait_js("dark by choice", BODY_BG, |v| *v == json!(DARK_BG))
+        .await?;
+    app.quit().await;
+
+    // The choice is kept across a restart.
+    let app = desktop.launch_with_env(&[("GTK_THEME", "Adwaita")]).await?;
+    app.open_chat("Weekend hike 🥾").await?;
+    app.wait_seqs(&[1, 2, 3, 4, 5]).await?;
+    app.wait_js("still dark", BODY_BG, |v| *v == json!(DARK_BG))
+        .await?;
+    app.screenshot_for_docs("chat-dark").await?;
+    app.js("const s = document.querySelector('[data-testid=theme-select]'); s.value = 'system'; s.dispatchEvent(new Event('change')); return null;").await?;
+    app.wait_js("back to the system's light", BODY_BG, |v| {
+        *v == json!(LIGHT_BG)
+    })
+    .await?;
+    app.quit().await;
+
+    // A dark system with the System choice: dark, without touching the app's setting.
+    let app = desktop
+        .launch_with_env(&[("GTK_THEME", "Adwaita:dark")])
+        .await?;
+    app.open_chat("Weekend hike 🥾").await?;
+    app.wait_seqs(&[1, 2, 3, 4, 5]).await?;
+    let prefers_dark = app
+        .js("return matchMedia('(prefers-color-scheme: dark)').matches;")
+        .await?;
+    assert_eq!(
+        prefers_dark,
+        json!(true),
+        "WebKitGTK reports the GTK dark theme to CSS"
+    );
+    app.wait_js("dark from the system", BODY_BG, |v| *v == json!(DARK_BG))
+        .await?;
+    app.keys(&format!("{KEY_CTRL}k{KEY_RELEASE}")).await?;
+    app.wait_js(
+        "switcher",
+        "return document.querySelectorAll('[data-testid=quick-switcher]').length;",
+        |v| *v == json!(1),
+    )
+    .await?;
+    app.screenshot_for_docs("quick-switcher-dark").await?;
+    app.quit().await;
+    Ok(())
+}
