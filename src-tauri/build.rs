@@ -17,6 +17,8 @@ const COMMANDS: &[&str] = &[
     "delete",
     "retry_failed",
     "cache_map",
+    "leave_chat",
+    "forget_chat",
 ];
 
 fn main() {

@@ -133,6 +133,8 @@ pub fn run() {
             commands::delete,
             commands::retry_failed,
             commands::cache_map,
+            commands::leave_chat,
+            commands::forget_chat,
         ])
         .run(context)
         .expect("error while running the Roost desktop app");

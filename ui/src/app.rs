@@ -5,6 +5,7 @@
 
 use crate::components::*;
 use crate::ipc;
+use crate::left_chat::{self, LeaveChatButton, LeftChatNotice};
 use crate::logic;
 use crate::shortcuts::{self, Action, KeyPress, ListKey};
 use crate::state::{Effect as StateEffect, OpenChat, UiState};
@@ -518,7 +519,9 @@ fn load_what_is_in_view(model: Model, range: (usize, usize)) {
     }
     match first {
         Some(WindowItem::OlderHistory { to }) => {
-            if older_requested == Some(to) {
+            if older_requested == Some(to)
+                || !left_chat::may_fetch_history(model.state.with_untracked(UiState::open_is_left))
+            {
                 return;
             }
             model.state.update(|s| {
@@ -826,7 +829,31 @@ fn ChatView() -> impl IntoView {
         let interactive = model.interactive.get();
         model.state.with(|s| s.readiness(mounted, interactive))
     });
-    let resync_visible = Signal::derive(move || logic::resync_visible(readiness.get()));
+    let left = Signal::derive(move || model.state.with(UiState::open_is_left));
+    let resync_visible =
+        Signal::derive(move || left_chat::resync_offered(readiness.get(), left.get()));
+    let leave_visible =
+        Signal::derive(move || model.state.with(|s| s.open.is_some()) && !left.get());
+    let on_leave = Callback::new(move |()| {
+        let Some(chat_id) = model.open_chat_id() else {
+            return;
+        };
+        spawn_local(async move {
+            if let Err(e) = ipc::leave_chat(chat_id).await {
+                show_error(model, &e);
+            }
+        });
+    });
+    let on_forget = Callback::new(move |()| {
+        let Some(chat_id) = model.open_chat_id() else {
+            return;
+        };
+        spawn_local(async move {
+            if let Err(e) = ipc::forget_chat(chat_id).await {
+                show_error(model, &e);
+            }
+        });
+    });
     let indicator = Signal::derive(move || {
         let now = model.clock.get().max(ipc::now_ms());
         model.state.with(|s| s.indicator_visible(now))
@@ -900,6 +927,7 @@ fn ChatView() -> impl IntoView {
                 </div>
                 <SyncIndicator visible=indicator />
                 <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
+                <LeaveChatButton visible=leave_visible on_leave />
             </header>
             <CacheMapStrip map=model.cache_map />
             {move || if model.state.with(|s| s.open.is_some()) {
@@ -917,7 +945,11 @@ fn ChatView() -> impl IntoView {
             } else {
                 view! { <div class="messages opening" data-testid="opening"></div> }.into_any()
             }}
-            <Composer />
+            {move || if left.get() {
+                view! { <LeftChatNotice on_forget /> }.into_any()
+            } else {
+                view! { <Composer /> }.into_any()
+            }}
         </section>
     }
 }

@@ -10,6 +10,7 @@
 //!   theme picker components;
 //! * `state` — the UI state and the reducer of the shell's events (pure, tested natively);
 //! * `app` — the state in a signal, effects, and wiring;
+//! * `left_chat` — what a chat the user is no longer a member of allows, and its components;
 //! * `ipc` — the only module that touches Tauri.
 //!
 //! Natively (tests) Leptos is built with `ssr` so views render to HTML; for wasm with `csr`.
@@ -17,6 +18,7 @@
 pub mod app;
 pub mod components;
 pub mod ipc;
+pub mod left_chat;
 pub mod logic;
 pub mod shortcuts;
 pub mod state;
