@@ -145,6 +145,7 @@ mod tests {
             E::NotFound("chat".into()),
             E::InvalidInput("limit".into()),
             E::Shutdown,
+            E::Left(roost_proto::ChatId(uuid::Uuid::nil())),
         ];
         for error in core {
             // Exhaustive on purpose: a new core error must get a sentence here.
@@ -156,7 +157,8 @@ mod tests {
                 | E::Cache(_)
                 | E::NotFound(_)
                 | E::InvalidInput(_)
-                | E::Shutdown => {}
+                | E::Shutdown
+                | E::Left(_) => {}
             }
             assert!(human::KINDS.contains(&error.kind()), "{}", error.kind());
             let ipc = ShellError::Core(error).to_ipc();
