@@ -19,5 +19,6 @@ mod harness;
 
 mod chat_ux;
 mod measure;
+mod membership;
 mod sign_in;
 mod sync;
