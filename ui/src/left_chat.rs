@@ -94,14 +94,19 @@ mod tests {
         let html = view! { <LeftChatNotice on_forget=Callback::new(|_| {}) /> }.to_html();
         assert!(html.contains("data-testid=\"left-notice\""), "{html}");
         assert!(html.contains("no longer a member"), "{html}");
-        assert!(html.contains("data-testid=\"forget-chat\"") && html.contains("Remove from this device"));
+        assert!(
+            html.contains("data-testid=\"forget-chat\"")
+                && html.contains("Remove from this device")
+        );
     }
 
     #[test]
     fn leave_is_offered_only_when_visible() {
-        let shown = view! { <LeaveChatButton visible=true on_leave=Callback::new(|_| {}) /> }.to_html();
+        let shown =
+            view! { <LeaveChatButton visible=true on_leave=Callback::new(|_| {}) /> }.to_html();
         assert!(shown.contains("data-testid=\"leave-chat\"") && shown.contains("Leave chat"));
-        let hidden = view! { <LeaveChatButton visible=false on_leave=Callback::new(|_| {}) /> }.to_html();
+        let hidden =
+            view! { <LeaveChatButton visible=false on_leave=Callback::new(|_| {}) /> }.to_html();
         assert!(!hidden.contains("leave-chat"));
     }
 }

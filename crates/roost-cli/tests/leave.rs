@@ -73,5 +73,8 @@ async fn leave_keeps_the_chat_readable_and_marked_left_until_forget_removes_it()
     assert!(ok, "{forgot}");
     let (ok, chats) = run(&["chats"]).await;
     assert!(ok);
-    assert!(listed(&chats, "Book club").is_none(), "removed from the device: {chats}");
+    assert!(
+        listed(&chats, "Book club").is_none(),
+        "removed from the device: {chats}"
+    );
 }

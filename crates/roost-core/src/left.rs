@@ -69,7 +69,12 @@ pub(crate) async fn leave(inner: &Arc<Inner>, chat: ChatId) -> Result<()> {
     match inner.api().remove_member(chat, &me).await {
         Ok(()) => mark_left(inner, chat, "left the chat").await,
         Err(e) if e.code() == crate::error::ErrorCode::NotFound => {
-            mark_left(inner, chat, "left the chat (the server no longer showed it)").await
+            mark_left(
+                inner,
+                chat,
+                "left the chat (the server no longer showed it)",
+            )
+            .await
         }
         Err(e) => Err(e),
     }

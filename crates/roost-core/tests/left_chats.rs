@@ -51,7 +51,11 @@ async fn a_chat_that_vanished_is_not_resynced_into_a_404_at_every_start() {
     assert_eq!(requests, 1, "only the first Resync reached the server");
 
     let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
-    let record = client.chat(chat).await.unwrap().expect("kept on the device");
+    let record = client
+        .chat(chat)
+        .await
+        .unwrap()
+        .expect("kept on the device");
     assert_eq!(record.cached_count, 30, "the cached history is kept");
     assert!(!record.needs_resync);
     assert!(record.is_left(), "marked left");
@@ -83,9 +87,16 @@ async fn a_removed_chat_stays_readable_read_only_until_removed_from_the_device()
     assert!(!client.chat(kept).await.unwrap().unwrap().is_left());
 
     ts.reset_metrics();
-    let window = client.open_chat(gone, roost_core::Anchor::Newest, 50).await.unwrap();
+    let window = client
+        .open_chat(gone, roost_core::Anchor::Newest, 50)
+        .await
+        .unwrap();
     assert!(window.chat.is_left());
-    assert_eq!(cached(&client, gone, 1, 40).await, before, "readable as cached");
+    assert_eq!(
+        cached(&client, gone, 1, 40).await,
+        before,
+        "readable as cached"
+    );
     for refused in [
         client.resync(gone).await.map(|_| ()),
         client.load_older(gone).await.map(|_| ()),
@@ -97,12 +108,20 @@ async fn a_removed_chat_stays_readable_read_only_until_removed_from_the_device()
     assert!(client.outbox(Some(gone)).await.unwrap().is_empty());
 
     let refused = client.forget_chat(kept).await.unwrap_err();
-    assert_eq!(refused.kind(), "invalid_input", "only a left chat can be removed");
+    assert_eq!(
+        refused.kind(),
+        "invalid_input",
+        "only a left chat can be removed"
+    );
     client.forget_chat(gone).await.unwrap();
     assert!(client.chat(gone).await.unwrap().is_none());
     assert!(cached(&client, gone, 1, 45).await.is_empty());
     assert_eq!(client.chats().await.unwrap().len(), 1);
-    assert_eq!(cached(&client, kept, 1, 10).await.len(), 10, "the other chat is untouched");
+    assert_eq!(
+        cached(&client, kept, 1, 10).await.len(),
+        10,
+        "the other chat is untouched"
+    );
     // A later chat list does not bring it back.
     client.refresh_chats().await.unwrap();
     assert!(client.chat(gone).await.unwrap().is_none());
@@ -123,7 +142,12 @@ async fn leaving_marks_the_chat_left_and_being_added_again_brings_it_back() {
     client.leave_chat(chat).await.unwrap();
     assert!(client.chat(chat).await.unwrap().unwrap().is_left());
     let members = ts.membership_journal(chat).await;
-    assert_eq!(members.last().map(|(_, user, change, _)| (user.as_str(), change.as_str())), Some(("alice", "removed")));
+    assert_eq!(
+        members
+            .last()
+            .map(|(_, user, change, _)| (user.as_str(), change.as_str())),
+        Some(("alice", "removed"))
+    );
 
     ts.send_many("bob", chat, 3).await;
     ts.add_members("bob", chat, &["alice"]).await;
@@ -144,7 +168,10 @@ async fn the_stream_marks_a_removed_chat_left_at_once() {
     let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
     let mut events = client.subscribe();
     client.start_stream();
-    wait_for(&mut events, |e| matches!(e, roost_core::ClientEvent::Connection { online: true })).await;
+    wait_for(&mut events, |e| {
+        matches!(e, roost_core::ClientEvent::Connection { online: true })
+    })
+    .await;
     client.refresh_chats().await.unwrap();
     client.resync(chat).await.unwrap();
     ts.reset_metrics();

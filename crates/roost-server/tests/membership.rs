@@ -30,7 +30,10 @@ async fn any_member_adds_members_and_the_summary_names_the_creator(backend: Test
     let bob = Client::new(&server, "bob");
     let carol = Client::new(&server, "carol");
     let created: ChatSummary = alice
-        .post("/v1/chats", &json!({"title": "Team", "members": ["bob", "bob", "alice"]}))
+        .post(
+            "/v1/chats",
+            &json!({"title": "Team", "members": ["bob", "bob", "alice"]}),
+        )
         .await
         .parse();
     assert_eq!(members(&created), ["alice", "bob"], "repeats ignored");
@@ -41,24 +44,37 @@ async fn any_member_adds_members_and_the_summary_names_the_creator(backend: Test
 
     // bob (not the creator) adds carol; carol and repeats of her count once.
     let reply = bob
-        .post(&format!("/v1/chats/{chat}/members"), &json!({"members": ["carol", "carol", "bob"]}))
+        .post(
+            &format!("/v1/chats/{chat}/members"),
+            &json!({"members": ["carol", "carol", "bob"]}),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.json());
     let summary: ChatSummary = reply.parse();
     assert_eq!(members(&summary), ["alice", "bob", "carol"]);
     assert_eq!(summary.created_by, Some(UserId::new("alice")));
-    assert_eq!((summary.last_seq, summary.rev), (1, 2), "the change took the next rev");
+    assert_eq!(
+        (summary.last_seq, summary.rev),
+        (1, 2),
+        "the change took the next rev"
+    );
     assert_eq!(server.chat_position(chat).await, (1, 2));
 
     // carol sees the chat and its whole history.
     let list: ChatListResponse = carol.get("/v1/chats").await.parse();
     assert_eq!(list.chats, vec![summary.clone()]);
-    let page: MessagesPage = carol.get(&format!("/v1/chats/{chat}/messages")).await.parse();
+    let page: MessagesPage = carol
+        .get(&format!("/v1/chats/{chat}/messages"))
+        .await
+        .parse();
     assert_eq!(page.messages.len(), 1);
 
     // Adding members who are all members already writes nothing.
     let again: ChatSummary = alice
-        .post(&format!("/v1/chats/{chat}/members"), &json!({"members": ["carol"]}))
+        .post(
+            &format!("/v1/chats/{chat}/members"),
+            &json!({"members": ["carol"]}),
+        )
         .await
         .parse();
     assert_eq!(again, summary);
@@ -66,17 +82,29 @@ async fn any_member_adds_members_and_the_summary_names_the_creator(backend: Test
 
     // An unknown user, or an empty list, is a 400 and writes nothing.
     let unknown = alice
-        .post(&format!("/v1/chats/{chat}/members"), &json!({"members": ["zed"]}))
+        .post(
+            &format!("/v1/chats/{chat}/members"),
+            &json!({"members": ["zed"]}),
+        )
         .await;
-    assert_eq!((unknown.status.as_u16(), unknown.error_kind().as_str()), (400, "bad_request"));
+    assert_eq!(
+        (unknown.status.as_u16(), unknown.error_kind().as_str()),
+        (400, "bad_request")
+    );
     let empty = alice
-        .post(&format!("/v1/chats/{chat}/members"), &json!({"members": []}))
+        .post(
+            &format!("/v1/chats/{chat}/members"),
+            &json!({"members": []}),
+        )
         .await;
     assert_eq!(empty.status, 400);
     assert_eq!(server.chat_position(chat).await, (1, 2));
 
     let journal = server_journal(&server, chat).await;
-    assert_eq!(journal, vec![(2, "carol".to_owned(), "added".to_owned(), "bob".to_owned())]);
+    assert_eq!(
+        journal,
+        vec![(2, "carol".to_owned(), "added".to_owned(), "bob".to_owned())]
+    );
 }
 
 async fn server_journal(server: &TestServer, chat: ChatId) -> Vec<(u64, String, String, String)> {
@@ -96,7 +124,10 @@ async fn leaving_is_everyones_and_removing_others_is_the_creators(backend: TestB
     let path = |user: &str| format!("/v1/chats/{chat}/members/{user}");
 
     let refused = bob.delete(&path("carol")).await;
-    assert_eq!((refused.status.as_u16(), refused.error_kind().as_str()), (403, "forbidden"));
+    assert_eq!(
+        (refused.status.as_u16(), refused.error_kind().as_str()),
+        (403, "forbidden")
+    );
     assert_eq!(server.chat_position(chat).await, (0, 0), "nothing written");
 
     let removed = alice.delete(&path("carol")).await;
@@ -104,10 +135,17 @@ async fn leaving_is_everyones_and_removing_others_is_the_creators(backend: TestB
     assert!(removed.bytes.is_empty());
     let left = bob.delete(&path("bob")).await;
     assert_eq!(left.status, 204);
-    assert_eq!(server.chat_position(chat).await, (0, 2), "one rev per change");
+    assert_eq!(
+        server.chat_position(chat).await,
+        (0, 2),
+        "one rev per change"
+    );
 
     let not_member = alice.delete(&path("bob")).await;
-    assert_eq!((not_member.status.as_u16(), not_member.error_kind().as_str()), (404, "not_found"));
+    assert_eq!(
+        (not_member.status.as_u16(), not_member.error_kind().as_str()),
+        (404, "not_found")
+    );
     assert_eq!(not_member.json()["error"]["message"], "member not found");
     let malformed = alice.delete(&path("Not A Handle")).await;
     assert_eq!(malformed.status, 400);
@@ -116,7 +154,12 @@ async fn leaving_is_everyones_and_removing_others_is_the_creators(backend: TestB
     assert_eq!(
         server_journal(&server, chat).await,
         vec![
-            (1, "carol".to_owned(), "removed".to_owned(), "alice".to_owned()),
+            (
+                1,
+                "carol".to_owned(),
+                "removed".to_owned(),
+                "alice".to_owned()
+            ),
             (2, "bob".to_owned(), "removed".to_owned(), "bob".to_owned()),
         ]
     );
@@ -131,8 +174,16 @@ fn chat_endpoints(chat: &str, message: &str) -> Vec<(Method, String, Option<serd
     vec![
         (Method::GET, format!("/v1/chats/{chat}"), None),
         (Method::GET, format!("/v1/chats/{chat}/messages"), None),
-        (Method::GET, format!("/v1/chats/{chat}/messages?seqs=1-2"), None),
-        (Method::GET, format!("/v1/chats/{chat}/changes?since_rev=0"), None),
+        (
+            Method::GET,
+            format!("/v1/chats/{chat}/messages?seqs=1-2"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/v1/chats/{chat}/changes?since_rev=0"),
+            None,
+        ),
         (
             Method::POST,
             format!("/v1/chats/{chat}/messages"),
@@ -143,14 +194,26 @@ fn chat_endpoints(chat: &str, message: &str) -> Vec<(Method, String, Option<serd
             format!("/v1/chats/{chat}/messages/{message}"),
             Some(json!({"body": {"text": "x"}})),
         ),
-        (Method::DELETE, format!("/v1/chats/{chat}/messages/{message}"), None),
+        (
+            Method::DELETE,
+            format!("/v1/chats/{chat}/messages/{message}"),
+            None,
+        ),
         (
             Method::POST,
             format!("/v1/chats/{chat}/members"),
             Some(json!({"members": ["bob"]})),
         ),
-        (Method::DELETE, format!("/v1/chats/{chat}/members/bob"), None),
-        (Method::DELETE, format!("/v1/chats/{chat}/members/alice"), None),
+        (
+            Method::DELETE,
+            format!("/v1/chats/{chat}/members/bob"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/chats/{chat}/members/alice"),
+            None,
+        ),
     ]
 }
 
@@ -189,15 +252,23 @@ async fn a_removed_member_gets_the_same_404_as_for_a_chat_that_does_not_exist(
             "{method} {real_path}: byte-identical to a nonexistent chat"
         );
     }
-    assert_eq!(server.chat_position(chat).await, position, "nothing was written");
+    assert_eq!(
+        server.chat_position(chat).await,
+        position,
+        "nothing was written"
+    );
 }
 
 async fn the_member_limit_is_a_clear_409_and_writes_nothing(backend: TestBackend) {
-    let server = spawn_test_server_on_with(&backend, |config| config.max_members_per_chat = 3).await;
+    let server =
+        spawn_test_server_on_with(&backend, |config| config.max_members_per_chat = 3).await;
     server.add_user("dave").await;
     let alice = Client::new(&server, "alice");
     let too_many = alice
-        .post("/v1/chats", &json!({"title": "Big", "members": ["bob", "carol", "dave"]}))
+        .post(
+            "/v1/chats",
+            &json!({"title": "Big", "members": ["bob", "carol", "dave"]}),
+        )
         .await;
     assert_eq!(too_many.status, 409);
     assert_eq!(too_many.error_kind(), "too_many_members");
@@ -214,16 +285,31 @@ async fn the_member_limit_is_a_clear_409_and_writes_nothing(backend: TestBackend
         .parse();
     assert_eq!(members(&created), ["alice", "bob", "carol"]);
     let over = alice
-        .post(&format!("/v1/chats/{}/members", created.id), &json!({"members": ["dave"]}))
+        .post(
+            &format!("/v1/chats/{}/members", created.id),
+            &json!({"members": ["dave"]}),
+        )
         .await;
     assert_eq!(over.status, 409);
     assert_eq!(over.error_kind(), "too_many_members");
-    assert!(over.json()["error"]["message"].as_str().unwrap().contains("at most 3"));
-    assert_eq!(server.chat_position(created.id).await, (0, 0), "nothing written");
+    assert!(
+        over.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3")
+    );
+    assert_eq!(
+        server.chat_position(created.id).await,
+        (0, 0),
+        "nothing written"
+    );
     // After someone leaves there is room again.
     server.remove_member("carol", created.id, "carol").await;
     let added = alice
-        .post(&format!("/v1/chats/{}/members", created.id), &json!({"members": ["dave"]}))
+        .post(
+            &format!("/v1/chats/{}/members", created.id),
+            &json!({"members": ["dave"]}),
+        )
         .await;
     assert_eq!(added.status, 200);
 }
@@ -238,7 +324,9 @@ async fn connect(server: &TestServer, user: &str) -> Socket {
         "authorization",
         format!("Bearer {}", server.token(user)).parse().unwrap(),
     );
-    let (socket, _) = tokio_tungstenite::connect_async(request).await.expect("stream connects");
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("stream connects");
     socket
 }
 
@@ -268,7 +356,10 @@ async fn membership_changes_reach_the_affected_streams_and_nothing_follows_a_rem
     let alice = Client::new(&server, "alice");
 
     let added: ChatSummary = alice
-        .post(&format!("/v1/chats/{chat}/members"), &json!({"members": ["carol"]}))
+        .post(
+            &format!("/v1/chats/{chat}/members"),
+            &json!({"members": ["carol"]}),
+        )
         .await
         .parse();
     for socket in [&mut carol, &mut bob] {
@@ -278,11 +369,20 @@ async fn membership_changes_reach_the_affected_streams_and_nothing_follows_a_rem
         }
     }
 
-    assert_eq!(alice.delete(&format!("/v1/chats/{chat}/members/bob")).await.status, 204);
+    assert_eq!(
+        alice
+            .delete(&format!("/v1/chats/{chat}/members/bob"))
+            .await
+            .status,
+        204
+    );
     let after_removal = server.chat_position(chat).await;
     match next_event(&mut bob).await {
         StreamEvent::Removed { chat_id, by, rev } => {
-            assert_eq!((chat_id, by.as_str(), rev), (chat, "alice", after_removal.1));
+            assert_eq!(
+                (chat_id, by.as_str(), rev),
+                (chat, "alice", after_removal.1)
+            );
         }
         other => panic!("expected bob's removal, got {other:?}"),
     }

@@ -33,12 +33,15 @@ impl Store {
     pub async fn mark_unlisted_left(&self, listed: &[ChatId]) -> Result<Vec<ChatId>> {
         let listed: std::collections::HashSet<String> =
             listed.iter().map(ChatId::to_string).collect();
-        let cached: Vec<String> = sqlx::query_scalar("SELECT chat_id FROM chats WHERE left_at IS NULL")
-            .fetch_all(&self.pool)
-            .await?;
+        let cached: Vec<String> =
+            sqlx::query_scalar("SELECT chat_id FROM chats WHERE left_at IS NULL")
+                .fetch_all(&self.pool)
+                .await?;
         let mut left = Vec::new();
         for id in cached.into_iter().filter(|id| !listed.contains(id)) {
-            let Ok(chat) = ChatId::from_str(&id) else { continue };
+            let Ok(chat) = ChatId::from_str(&id) else {
+                continue;
+            };
             self.forget_empty_chat(chat).await?;
             if self.mark_left(chat).await? {
                 left.push(chat);

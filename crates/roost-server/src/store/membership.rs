@@ -115,7 +115,16 @@ impl Store {
             return Err(DomainError::MemberNotFound);
         }
         let position = take_next_rev(&mut tx, chat).await?;
-        journal(&mut tx, chat, position, member, "removed", user, now_millis()).await?;
+        journal(
+            &mut tx,
+            chat,
+            position,
+            member,
+            "removed",
+            user,
+            now_millis(),
+        )
+        .await?;
         let members = chat_members(&mut tx, chat).await?;
         let summary = ChatSummary {
             rev: position.rev,
