@@ -829,7 +829,7 @@ fn ChatView() -> impl IntoView {
         let interactive = model.interactive.get();
         model.state.with(|s| s.readiness(mounted, interactive))
     });
-    let left = Signal::derive(move || model.state.with(UiState::open_is_left));
+    let left = Memo::new(move |_| model.state.with(UiState::open_is_left));
     let resync_visible =
         Signal::derive(move || left_chat::resync_offered(readiness.get(), left.get()));
     let leave_visible =
@@ -945,11 +945,10 @@ fn ChatView() -> impl IntoView {
             } else {
                 view! { <div class="messages opening" data-testid="opening"></div> }.into_any()
             }}
-            {move || if left.get() {
-                view! { <LeftChatNotice on_forget /> }.into_any()
-            } else {
-                view! { <Composer /> }.into_any()
-            }}
+            // `Show` memoizes the condition: the composer is not rebuilt on every state change.
+            <Show when=move || !left.get() fallback=move || view! { <LeftChatNotice on_forget /> }>
+                <Composer />
+            </Show>
         </section>
     }
 }

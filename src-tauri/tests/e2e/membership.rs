@@ -15,14 +15,22 @@ fn chat_requests(server: &TestServer) -> u64 {
 }
 
 async fn click(app: &App, css: &str) -> Result<()> {
-    app.c()
+    let found = app
+        .c()
         .wait()
         .at_most(WAIT)
         .for_element(Locator::Css(css))
-        .await?
-        .click()
-        .await?;
-    Ok(())
+        .await;
+    match found {
+        Ok(element) => Ok(element.click().await?),
+        Err(e) => {
+            let _ = app.raw_screenshot("membership-missing-element").await;
+            let header = app
+                .js("const h = document.querySelector('[data-testid=chat-view]'); return h ? h.outerHTML.slice(0, 3000) : document.body.outerHTML.slice(0, 3000);")
+                .await?;
+            bail!("no {css} ({e}); the chat view: {header}")
+        }
+    }
 }
 
 /// The open chat is shown read-only: the notice instead of the composer, no Resync, no Leave.
@@ -47,6 +55,16 @@ async fn left_badge(app: &App, title: &str) -> Result<serde_json::Value> {
     .await
 }
 
+/// On failure: which step, a screenshot, and what the window showed.
+async fn explain(app: &App, step: &str, error: anyhow::Error) -> anyhow::Error {
+    let _ = app.raw_screenshot("membership-failure").await;
+    let shown = app
+        .js("return [document.querySelectorAll('[data-testid=opening]').length, document.querySelectorAll('[data-testid=messages]').length, document.body.innerText.slice(0, 1500)];")
+        .await
+        .unwrap_or_default();
+    anyhow::anyhow!("step {step:?} failed: {error:#}; the window showed: {shown}")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
 async fn leaving_a_chat_in_the_real_app() -> Result<()> {
@@ -57,34 +75,20 @@ async fn leaving_a_chat_in_the_real_app() -> Result<()> {
     let app = desktop.launch().await?;
     app.wait_online().await?;
 
-    // 1. Leave "Book club" from its header (confirmed by a second click).
-    app.open_chat("Book club").await?;
-    app.wait_seqs(&[1, 2, 3]).await?;
-    click(&app, "[data-testid=leave-chat]").await?;
-    click(&app, "[data-testid=leave-chat-confirm]").await?;
-    wait_read_only(&app).await?;
-    assert_eq!(app.message_seqs().await?, vec![1, 2, 3], "the history stays readable");
-    app.wait_js("the Left badge", &format!(
-        "const i = document.querySelector('[data-testid=chat-item][data-chat-title=\"Book club\"]'); \
-         return i ? i.querySelectorAll('[data-testid=left-badge]').length : null;"), |v| *v == json!(1)).await?;
-    let journal = server.membership_journal(book).await;
-    assert_eq!(
-        journal.last().map(|(_, user, change, _)| (user.as_str(), change.as_str())),
-        Some(("alice", "removed")),
-        "the server removed alice"
-    );
-    app.screenshot("membership-a-left-chat").await?;
-
-    // 2. Removed by the chat's creator while the chat is open: the stream says so at once.
-    app.open_chat("Team").await?;
+    // 1. Removed by the chat's creator while the chat is open: the stream says so at once.
+    if let Err(e) = app.open_chat("Team").await {
+        return Err(explain(&app, "open Team", e).await);
+    }
     app.wait_seqs(&[1, 2]).await?;
     assert_eq!(app.count("[data-testid=composer]").await?, 1);
     server.remove_member("bob", team, "alice").await;
-    wait_read_only(&app).await?;
+    if let Err(e) = wait_read_only(&app).await {
+        return Err(explain(&app, "Team read-only after the removal", e).await);
+    }
     assert_eq!(left_badge(&app, "Team").await?, json!(1));
-    app.screenshot("membership-b-removed-while-open").await?;
+    app.screenshot("membership-a-removed-while-open").await?;
 
-    // 3. "Remove from this device": the row and the view go.
+    // 2. "Remove from this device": the row and the view go.
     click(&app, "[data-testid=forget-chat]").await?;
     app.wait_js(
         "Team gone from the list",
@@ -92,6 +96,26 @@ async fn leaving_a_chat_in_the_real_app() -> Result<()> {
         |v| *v == json!(0),
     )
     .await?;
+
+    // 3. Leave "Book club" from its header (confirmed by a second click).
+    if let Err(e) = app.open_chat("Book club").await {
+        return Err(explain(&app, "open Book club", e).await);
+    }
+    app.wait_seqs(&[1, 2, 3]).await?;
+    click(&app, "[data-testid=leave-chat]").await?;
+    click(&app, "[data-testid=leave-chat-confirm]").await?;
+    if let Err(e) = wait_read_only(&app).await {
+        return Err(explain(&app, "Book club read-only after leaving", e).await);
+    }
+    assert_eq!(app.message_seqs().await?, vec![1, 2, 3], "the history stays readable");
+    assert_eq!(left_badge(&app, "Book club").await?, json!(1));
+    let journal = server.membership_journal(book).await;
+    assert_eq!(
+        journal.last().map(|(_, user, change, _)| (user.as_str(), change.as_str())),
+        Some(("alice", "removed")),
+        "the server removed alice"
+    );
+    app.screenshot("membership-b-left-chat").await?;
     app.quit().await;
 
     // 4. A restart: the left chat is still there, marked, readable; no request concerns it.
@@ -105,7 +129,9 @@ async fn leaving_a_chat_in_the_real_app() -> Result<()> {
     while server.metrics().route("chats").requests == 0 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    app.open_chat("Book club").await?;
+    if let Err(e) = app.open_chat("Book club").await {
+        return Err(explain(&app, "open the left Book club after a restart", e).await);
+    }
     app.wait_seqs(&[1, 2, 3]).await?;
     wait_read_only(&app).await?;
     let requests = chat_requests(&server);
