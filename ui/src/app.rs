@@ -945,10 +945,14 @@ fn ChatView() -> impl IntoView {
             } else {
                 view! { <div class="messages opening" data-testid="opening"></div> }.into_any()
             }}
-            // `Show` memoizes the condition: the composer is not rebuilt on every state change.
-            <Show when=move || !left.get() fallback=move || view! { <LeftChatNotice on_forget /> }>
+            // Both stay in the DOM (hidden as the chat's membership says): the view's structure
+            // does not change when the open chat becomes left.
+            <div class="composer-slot" hidden=move || left.get()>
                 <Composer />
-            </Show>
+            </div>
+            <div class="left-slot" hidden=move || !left.get()>
+                <LeftChatNotice on_forget />
+            </div>
         </section>
     }
 }

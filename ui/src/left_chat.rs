@@ -44,7 +44,7 @@ pub fn LeaveChatButton(
 ) -> impl IntoView {
     let confirming = RwSignal::new(false);
     view! {
-        <Show when=move || visible.get()>
+        <span class="leave-slot" hidden=move || !visible.get()>
             {move || if confirming.get() {
                 view! {
                     <span class="leave-confirm" data-testid="leave-confirm">
@@ -62,7 +62,7 @@ pub fn LeaveChatButton(
                         on:click=move |_| confirming.set(true)>"Leave chat"</button>
                 }.into_any()
             }}
-        </Show>
+        </span>
     }
 }
 
@@ -107,6 +107,7 @@ mod tests {
         assert!(shown.contains("data-testid=\"leave-chat\"") && shown.contains("Leave chat"));
         let hidden =
             view! { <LeaveChatButton visible=false on_leave=Callback::new(|_| {}) /> }.to_html();
-        assert!(!hidden.contains("leave-chat"));
+        assert!(hidden.contains("hidden"), "kept in the DOM, hidden: {hidden}");
+        assert!(!shown.contains("hidden"), "{shown}");
     }
 }
