@@ -154,6 +154,9 @@ const E2E_UNVERIFIED: &[&str] = &[
     "memory_after_opening_the_100k_chat_and_scrolling_20_pages",
     "first_sign_in_to_an_unreachable_server_stays_on_the_form_and_says_why",
     "refused_token_stays_on_the_form_and_a_signed_in_start_offline_shows_the_cache",
+    // Issue 9 (p9a): its first half passes (removed while open → read-only, Left badge, Remove
+    // from this device); opening another chat afterwards stays on the "opening" placeholder.
+    "leaving_a_chat_in_the_real_app",
 ];
 
 /// `--skip <name> --exact`-style arguments for the quarantined E2E tests (none with
