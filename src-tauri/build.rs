@@ -22,6 +22,8 @@ const COMMANDS: &[&str] = &[
     "verify_chat",
     "clear_cached_history",
     "cache_budget",
+    "leave_chat",
+    "forget_chat",
 ];
 
 fn main() {

@@ -182,3 +182,19 @@ pub async fn cache_map(state: State<'_, AppState>, chat_id: ChatId) -> ShellResu
         &client.cache_map(chat_id).await?,
     ))
 }
+
+/// "Leave chat": the server removes the user; the chat stays on this device read-only with
+/// what was cached (its row arrives as a `ChatUpdated` with `left`).
+#[tauri::command]
+pub async fn leave_chat(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<()> {
+    let client = state.client().await?;
+    Ok(client.leave_chat(chat_id).await?)
+}
+
+/// "Remove from this device": deletes every cached row of a left chat (the UI hears
+/// `ChatRemoved`). Refused for a chat the user is still a member of.
+#[tauri::command]
+pub async fn forget_chat(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<()> {
+    let client = state.client().await?;
+    Ok(client.forget_chat(chat_id).await?)
+}

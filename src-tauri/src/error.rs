@@ -77,6 +77,8 @@ fn core_error_kind(error: &roost_core::Error) -> IpcErrorKind {
         E::NotFound(_) => IpcErrorKind::NotFound,
         E::InvalidInput(_) => IpcErrorKind::InvalidInput,
         E::Shutdown => IpcErrorKind::Internal,
+        // The sentence says why (`chat_left`); the UI disables what a left chat cannot do.
+        E::Left(_) => IpcErrorKind::Forbidden,
     }
 }
 
@@ -147,6 +149,7 @@ mod tests {
             E::Shutdown,
             E::WrongAccount("belongs to alice".into()),
             E::CacheInUse("pid 7".into()),
+            E::Left(roost_proto::ChatId(uuid::Uuid::nil())),
         ];
         for error in core {
             // Exhaustive on purpose: a new core error must get a sentence here.
@@ -160,7 +163,8 @@ mod tests {
                 | E::InvalidInput(_)
                 | E::Shutdown
                 | E::WrongAccount(_)
-                | E::CacheInUse(_) => {}
+                | E::CacheInUse(_)
+                | E::Left(_) => {}
             }
             assert!(human::KINDS.contains(&error.kind()), "{}", error.kind());
             let ipc = ShellError::Core(error).to_ipc();

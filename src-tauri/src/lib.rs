@@ -139,6 +139,8 @@ pub fn run() {
             cache_commands::verify_chat,
             cache_commands::clear_cached_history,
             cache_commands::cache_budget,
+            commands::leave_chat,
+            commands::forget_chat,
         ])
         .run(context)
         .expect("error while running the Roost desktop app");

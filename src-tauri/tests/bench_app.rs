@@ -93,6 +93,7 @@ impl Desktop {
                 id: chat,
                 title: title.to_string(),
                 members: vec![UserId::new("bob"), UserId::new("alice")],
+                created_by: None,
                 last_seq: *count,
                 rev: *count,
                 last_message_at: Some(1_700_000_000_000 + index as i64),

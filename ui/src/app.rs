@@ -6,6 +6,7 @@
 use crate::chat_view::ChatView;
 use crate::components::*;
 use crate::ipc;
+use crate::left_chat;
 use crate::logic;
 use crate::shortcuts::{self, Action, KeyPress};
 use crate::state::{Effect as StateEffect, OpenChat, UiState};
@@ -521,7 +522,9 @@ pub(crate) fn load_what_is_in_view(model: Model, range: (usize, usize)) {
     }
     match first {
         Some(WindowItem::OlderHistory { to }) => {
-            if older_requested == Some(to) {
+            if older_requested == Some(to)
+                || !left_chat::may_fetch_history(model.state.with_untracked(UiState::open_is_left))
+            {
                 return;
             }
             model.state.update(|s| {

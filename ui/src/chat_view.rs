@@ -5,7 +5,9 @@
 use crate::app::*;
 use crate::components::*;
 use crate::ipc;
+use crate::left_chat::{self, LeaveChatButton, LeftChatNotice};
 use crate::logic;
+use crate::state::UiState;
 use crate::shortcuts::{self, ListKey};
 use crate::timeline;
 use crate::ux_components::*;
@@ -68,7 +70,31 @@ pub(crate) fn ChatView() -> impl IntoView {
         let interactive = model.interactive.get();
         model.state.with(|s| s.readiness(mounted, interactive))
     });
-    let resync_visible = Signal::derive(move || logic::resync_visible(readiness.get()));
+    let left = Memo::new(move |_| model.state.with(UiState::open_is_left));
+    let resync_visible =
+        Signal::derive(move || left_chat::resync_offered(readiness.get(), left.get()));
+    let leave_visible =
+        Signal::derive(move || model.state.with(|s| s.open.is_some()) && !left.get());
+    let on_leave = Callback::new(move |()| {
+        let Some(chat_id) = model.open_chat_id() else {
+            return;
+        };
+        spawn_local(async move {
+            if let Err(e) = ipc::leave_chat(chat_id).await {
+                show_error(model, &e);
+            }
+        });
+    });
+    let on_forget = Callback::new(move |()| {
+        let Some(chat_id) = model.open_chat_id() else {
+            return;
+        };
+        spawn_local(async move {
+            if let Err(e) = ipc::forget_chat(chat_id).await {
+                show_error(model, &e);
+            }
+        });
+    });
     let indicator = Signal::derive(move || {
         let now = model.clock.get().max(ipc::now_ms());
         model.state.with(|s| s.indicator_visible(now))
@@ -143,6 +169,7 @@ pub(crate) fn ChatView() -> impl IntoView {
                 <SyncIndicator visible=indicator />
                 <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
                 <crate::search::ChatTools chat_id=Signal::derive(move || model.state.with(|s| s.selected)) />
+                <LeaveChatButton visible=leave_visible on_leave />
             </header>
             <FullReloadNote note=Signal::derive(move || {
                 model.state.with(|s| s.open.as_ref().and_then(|o| o.chat.full_reload.clone()))
@@ -163,7 +190,14 @@ pub(crate) fn ChatView() -> impl IntoView {
             } else {
                 view! { <div class="messages opening" data-testid="opening"></div> }.into_any()
             }}
-            <Composer />
+            // Both stay in the DOM (hidden as the chat's membership says): the view's structure
+            // does not change when the open chat becomes left.
+            <div class="composer-slot" hidden=move || left.get()>
+                <Composer />
+            </div>
+            <div class="left-slot" hidden=move || !left.get()>
+                <LeftChatNotice on_forget />
+            </div>
         </section>
     }
 }

@@ -332,6 +332,12 @@ pub fn ChatListItem(
                 title="How much of this chat is readable without a connection">{label}</span>
         })
         };
+    let left_badge = move || {
+        chat.with(|c| c.left).then(|| view! {
+            <span class="badge left" data-testid="left-badge"
+                title="You are no longer a member: read-only, with what was cached">"Left"</span>
+        })
+    };
     let unread_badge = move || {
         let unread = unread();
         (unread > 0).then(|| view! {
@@ -340,6 +346,7 @@ pub fn ChatListItem(
     };
     view! {
         <button class="chat-item" class:selected=move || selected.get() class:unread={move || unread() > 0}
+            class:left=move || chat.with(|c| c.left)
             role="option" aria-selected=move || selected.get().to_string()
             data-testid="chat-item" data-chat-id=chat_id.to_string() data-chat-title=title
             tabindex=move || if selected.get() { "0" } else { "-1" }
@@ -350,6 +357,7 @@ pub fn ChatListItem(
             </span>
             <span class="line">
                 <span class="preview" data-testid="chat-preview">{preview}</span>
+                {left_badge}
                 {badge}
                 {unread_badge}
             </span>
@@ -600,6 +608,7 @@ mod tests {
             sync_state: SyncState::InSync,
             is_open: false,
             full_reload: None,
+            left: false,
         };
         let html = view! { <ChatListItem chat selected=false on_select=Callback::new(|_| {}) /> }
             .to_html();
@@ -722,6 +731,7 @@ mod tests {
             sync_state: SyncState::OutOfSync,
             is_open: false,
             full_reload: None,
+            left: false,
         };
         let html =
             view! { <ChatListItem chat selected=true on_select=Callback::new(|_| {}) /> }.to_html();

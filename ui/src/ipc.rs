@@ -189,6 +189,14 @@ pub async fn cache_map(chat_id: ChatId) -> Result<CacheMapView, IpcError> {
     invoke("cache_map", json!({ "chatId": chat_id })).await
 }
 
+pub async fn leave_chat(chat_id: ChatId) -> Result<(), IpcError> {
+    invoke("leave_chat", json!({ "chatId": chat_id })).await
+}
+
+pub async fn forget_chat(chat_id: ChatId) -> Result<(), IpcError> {
+    invoke("forget_chat", json!({ "chatId": chat_id })).await
+}
+
 /// Milliseconds from the page's clock (monotonic).
 pub fn now_ms() -> f64 {
     web_sys::window()

@@ -13,6 +13,7 @@
 //! * `state` — the UI state and the reducer of the shell's events (pure, tested natively);
 //! * `app` — the state in a signal, effects, and wiring; `chat_view` — the open chat's view
 //!   (header, timeline, composer) wired to them;
+//! * `left_chat` — what a chat the user is no longer a member of allows, and its components;
 //! * `ipc` — the only module that touches Tauri.
 //!
 //! Natively (tests) Leptos is built with `ssr` so views render to HTML; for wasm with `csr`.
@@ -21,6 +22,7 @@ pub mod app;
 pub mod chat_view;
 pub mod components;
 pub mod ipc;
+pub mod left_chat;
 pub mod logic;
 pub mod search;
 pub mod shortcuts;

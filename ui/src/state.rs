@@ -156,6 +156,7 @@ impl UiState {
                 }
                 vec![Effect::Session]
             }
+            UiEvent::ChatRemoved { chat_id } => self.chat_removed(chat_id),
             UiEvent::Reload => {
                 // A lost FetchFinished must not leave an indicator on: start over from the
                 // chat list (`chats_reloaded`).
@@ -163,6 +164,24 @@ impl UiState {
                 vec![Effect::Reload]
             }
         }
+    }
+
+    /// A left chat was removed from the device: its row goes, and the view closes if it was open.
+    fn chat_removed(&mut self, chat_id: ChatId) -> Vec<Effect> {
+        self.chats.retain(|c| c.chat_id != chat_id);
+        self.fetches.remove(&chat_id);
+        if self.selected == Some(chat_id) {
+            self.selected = None;
+            self.open = None;
+            self.early.clear();
+            self.awaiting = false;
+        }
+        Vec::new()
+    }
+
+    /// The open chat is one the user is no longer a member of (read-only).
+    pub fn open_is_left(&self) -> bool {
+        self.open.as_ref().is_some_and(|o| o.chat.left)
     }
 
     fn chat_updated(&mut self, chat: ChatEntry) -> Vec<Effect> {
@@ -378,6 +397,7 @@ mod tests {
             sync_state: state,
             is_open: true,
             full_reload: None,
+            left: false,
         }
     }
     fn message(seq: Seq) -> Message {
@@ -402,6 +422,29 @@ mod tests {
             has_more_before: false,
             has_more_after: false,
         }
+    }
+
+    /// Leaving keeps the open chat's rows and marks it left; removing it from the device drops
+    /// its row and closes the view.
+    #[test]
+    fn a_left_chat_stays_open_read_only_until_it_is_removed_from_the_device() {
+        let mut state = UiState::default();
+        state.chats_reloaded(vec![entry(3, SyncState::InSync)], 0.0);
+        state.select(chat_id());
+        let request = state.window_requested();
+        state.window_opened(chat_id(), request, window(3));
+        assert!(!state.open_is_left());
+        let left = ChatEntry {
+            left: true,
+            ..entry(3, SyncState::InSync)
+        };
+        state.apply(UiEvent::ChatUpdated { chat: left }, 0.0);
+        assert!(state.open_is_left());
+        assert_eq!(state.open.as_ref().unwrap().items.len(), 3, "rows kept");
+        assert!(state.chats[0].left);
+        state.apply(UiEvent::ChatRemoved { chat_id: chat_id() }, 0.0);
+        assert!(state.chats.is_empty());
+        assert!(state.open.is_none() && state.selected.is_none());
     }
 
     /// Defect: a `WindowChanged` that arrived while the window was being read was dropped, and

@@ -95,6 +95,7 @@ mod tests {
             sync_state: SyncState::Unknown,
             is_open: false,
             full_reload: None,
+            left: false,
         }
     }
 

@@ -98,6 +98,11 @@ enum Command {
         #[arg(long)]
         set: Option<u64>,
     },
+    /// Leave a chat: the server removes you from it; here it stays readable ("left") with what
+    /// was cached, and is never synced again.
+    Leave { chat: String },
+    /// Remove a chat you left from this device (every cached message of it). Cache only.
+    Forget { chat: String },
 }
 
 fn main() -> ExitCode {
@@ -210,11 +215,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify { chat } => cache_tools::verify(&client, &chat, json).await,
         Command::Clear { chat } => cache_tools::clear(&client, chat.as_deref(), json).await,
         Command::Budget { set } => cache_tools::budget(&client, set, json).await,
+        Command::Leave { chat } => leave(&client, &chat, json).await,
+        Command::Forget { chat } => forget(&client, &chat, json).await,
     };
     if result.is_ok() && fetches_history {
         cache_tools::enforce_budget(&client, cache_budget).await?;
     }
     result
+}
+
+async fn leave(client: &Client, chat: &str, json: bool) -> anyhow::Result<()> {
+    let chat = resolve(client, chat, true).await?;
+    client.leave_chat(chat).await?;
+    if json {
+        print_json(&json!({ "chat_id": chat, "left": true }))?;
+    } else {
+        println!("left {chat}; its cached messages stay readable here (roost forget removes them)");
+    }
+    Ok(())
+}
+
+async fn forget(client: &Client, chat: &str, json: bool) -> anyhow::Result<()> {
+    let chat = resolve(client, chat, false).await?;
+    client.forget_chat(chat).await?;
+    if json {
+        print_json(&json!({ "chat_id": chat, "forgotten": true }))?;
+    } else {
+        println!("removed {chat} from this device");
+    }
+    Ok(())
 }
 
 async fn open(
@@ -420,16 +449,26 @@ async fn chats(client: &Client, json: bool) -> anyhow::Result<()> {
     };
     let chats = client.chats().await?;
     if json {
+        // Each record plus `left`: the user is no longer a member (read-only, never synced).
+        let chats = chats
+            .iter()
+            .map(|c| {
+                let mut value = serde_json::to_value(c)?;
+                value["left"] = json!(c.is_left());
+                Ok(value)
+            })
+            .collect::<Result<Vec<_>, serde_json::Error>>()?;
         print_json(&json!({ "refreshed": refreshed, "chats": chats }))?;
     } else {
         for c in &chats {
             println!(
-                "{:<24} {}  seq {}/{}  unread {}  {}",
+                "{:<24} {}  seq {}/{}  unread {}  {}{}",
                 c.title,
                 c.chat_id,
                 c.local_max.unwrap_or(0),
                 c.server_last_seq,
                 c.unread_count,
+                if c.is_left() { "(left) " } else { "" },
                 c.last_message_preview.as_deref().unwrap_or("")
             );
         }

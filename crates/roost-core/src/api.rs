@@ -9,6 +9,7 @@
 use crate::error::{Error, Result};
 use crate::ranges::SeqRange;
 use roost_proto::{
+    AddMembersRequest, ChatSummary, UserId,
     ChangesQuery, ChangesResponse, ChatId, ChatListResponse, DEFAULT_PAGE_SIZE, EditRequest,
     ErrorBody, MeResponse, Message, MessageId, MessageResponse, MessagesPage, RangeQuery,
     SendRequest, Seq, SeqsQuery, StreamEvent,
@@ -181,7 +182,9 @@ impl Api {
                 },
             });
         }
-        let value = serde_json::from_slice(&bytes)
+        // 204 No Content (a removed member) decodes as JSON null: `()`.
+        let body: &[u8] = if status == 204 { b"null" } else { &bytes };
+        let value = serde_json::from_slice(body)
             .map_err(|e| Error::ProtocolViolation(format!("undecodable response: {e}")))?;
         Ok((status, value))
     }
@@ -305,6 +308,30 @@ impl Api {
         let resp: MessageResponse = self.call(r).await?.1;
         validate_message_response(chat, Some(message), &resp)?;
         Ok(resp)
+    }
+
+    /// `POST /v1/chats/{id}/members`: the chat as it is afterwards.
+    pub async fn add_members(&self, chat: ChatId, members: &[UserId]) -> Result<ChatSummary> {
+        let r = self
+            .http
+            .post(self.url(&format!("/chats/{chat}/members")))
+            .json(&AddMembersRequest {
+                members: members.to_vec(),
+            });
+        let summary: ChatSummary = self.call(r).await?.1;
+        if summary.id != chat {
+            return Err(Error::ProtocolViolation("add members answered another chat".into()));
+        }
+        Ok(summary)
+    }
+
+    /// `DELETE /v1/chats/{id}/members/{user_id}` (`user` = the caller: leaving).
+    pub async fn remove_member(&self, chat: ChatId, user: &UserId) -> Result<()> {
+        let r = self
+            .http
+            .delete(self.url(&format!("/chats/{chat}/members/{}", user.as_str())));
+        self.call::<()>(r).await?;
+        Ok(())
     }
 
     /// `DELETE /v1/chats/{id}/messages/{message_id}`.

@@ -41,6 +41,7 @@ pub fn chat_entry(record: &ChatRecord) -> ChatEntry {
                 reason: note.reason.clone(),
                 at: note.at,
             }),
+        left: record.is_left(),
     }
 }
 
@@ -129,6 +130,7 @@ pub async fn ui_events(client: &Client, event: ClientEvent) -> Vec<UiEvent> {
         ClientEvent::ChatUpdated { chat } => vec![UiEvent::ChatUpdated {
             chat: chat_entry(&chat),
         }],
+        ClientEvent::ChatForgotten { chat_id } => vec![UiEvent::ChatRemoved { chat_id }],
         ClientEvent::MessagesChanged { chat_id, seqs } => read_back(chat_id, seqs).await,
         ClientEvent::SyncStateChanged { chat_id, state } => {
             vec![UiEvent::SyncState { chat_id, state }]

@@ -15,6 +15,9 @@ pub(crate) async fn refresh_chats(inner: &Arc<Inner>) -> Result<Vec<ChatId>> {
     crate::account::ensure_verified(inner).await?;
     let list = inner.api().chats().await?;
     let before = inner.store().upsert_summaries(&list.chats).await?;
+    // The list is complete (every page): a cached chat it does not name is no longer ours.
+    let listed: Vec<ChatId> = list.chats.iter().map(|s| s.id).collect();
+    crate::left::mark_unlisted_left(inner, &listed).await?;
     let flagged: HashSet<ChatId> = inner
         .store()
         .chats_needing_resync()
@@ -47,6 +50,9 @@ pub(crate) async fn validate_and_sync(
     let Some(rec) = inner.store().chat(chat).await? else {
         return Ok(());
     };
+    if rec.is_left() {
+        return Ok(()); // read-only: nothing to validate against, nothing to fetch
+    }
     let runs = inner.store().runs(chat).await?;
     let partial = rec.needs_resync || is_partial(&runs, rec.server_last_seq);
     let input = SyncInput::Validated { partial };

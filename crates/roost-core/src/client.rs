@@ -363,6 +363,7 @@ impl Client {
         if text.is_empty() {
             return Err(Error::InvalidInput("empty message".into()));
         }
+        crate::left::ensure_not_left(&self.inner, chat).await?;
         let entry = self
             .inner
             .store()
@@ -408,6 +409,30 @@ impl Client {
         });
         self.inner.notify_outbox();
         Ok(entry)
+    }
+
+    /// Leaves the chat on the server; it stays on this device read-only with what was cached
+    /// ("left"), until [`Client::forget_chat`]. Error when offline (nothing changes then).
+    pub async fn leave_chat(&self, chat: ChatId) -> Result<()> {
+        crate::left::leave(&self.inner, chat).await
+    }
+
+    /// "Remove from this device": deletes every cached row of a left chat (messages, runs,
+    /// outbox entries, the chat). Refused for a chat the user is still a member of.
+    pub async fn forget_chat(&self, chat: ChatId) -> Result<()> {
+        self.inner.store().forget_left_chat(chat).await?;
+        self.inner.forget_chat_state(chat);
+        self.inner.emit(ClientEvent::ChatForgotten { chat_id: chat });
+        Ok(())
+    }
+
+    /// Adds users to the chat on the server (any member may) and records the chat as it is now.
+    pub async fn add_members(&self, chat: ChatId, members: &[UserId]) -> Result<()> {
+        crate::left::ensure_not_left(&self.inner, chat).await?;
+        let summary = self.inner.api().add_members(chat, members).await?;
+        self.inner.store().upsert_summaries(std::slice::from_ref(&summary)).await?;
+        self.inner.emit_chat(chat).await;
+        Ok(())
     }
 
     /// Edits a message on the server (error when offline) and merges the result.

@@ -188,6 +188,11 @@ impl Inner {
         self.known.lock().unwrap().insert(chat);
     }
 
+    /// Drops what this process remembers about a chat removed from the device.
+    pub(crate) fn forget_chat_state(&self, chat: ChatId) {
+        self.known.lock().unwrap().remove(&chat);
+    }
+
     pub(crate) fn is_known(&self, chat: ChatId) -> bool {
         self.known.lock().unwrap().contains(&chat)
     }

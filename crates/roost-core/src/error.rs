@@ -45,6 +45,10 @@ pub enum Error {
     /// Another process has the cache file open (it is locked while a client uses it).
     #[error("cache in use: {0}")]
     CacheInUse(String),
+    /// The user is no longer a member of this chat (it left, was removed, or the server no
+    /// longer lists it): the chat is read-only on this device and never synced.
+    #[error("no longer a member of chat {0}")]
+    Left(roost_proto::ChatId),
 }
 
 /// The stable, machine-readable code of an [`Error`]. Callers (the CLI's JSON, the desktop
@@ -62,6 +66,7 @@ pub enum ErrorCode {
     Shutdown,
     WrongAccount,
     CacheInUse,
+    ChatLeft,
 }
 
 impl ErrorCode {
@@ -77,6 +82,7 @@ impl ErrorCode {
             ErrorCode::Shutdown => "shutdown",
             ErrorCode::WrongAccount => "wrong_account",
             ErrorCode::CacheInUse => "cache_in_use",
+            ErrorCode::ChatLeft => "chat_left",
         }
     }
 }
@@ -105,6 +111,7 @@ impl Error {
             Error::Shutdown => ErrorCode::Shutdown,
             Error::WrongAccount(_) => ErrorCode::WrongAccount,
             Error::CacheInUse(_) => ErrorCode::CacheInUse,
+            Error::Left(_) => ErrorCode::ChatLeft,
         }
     }
 

@@ -102,6 +102,10 @@ pub enum ClientEvent {
     ChatUpdated {
         chat: ChatRecord,
     },
+    /// A left chat was removed from this device (every row of it is gone).
+    ChatForgotten {
+        chat_id: ChatId,
+    },
     /// Cached messages of a chat were inserted or replaced.
     MessagesChanged {
         chat_id: ChatId,

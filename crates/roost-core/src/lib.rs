@@ -34,6 +34,7 @@ pub mod client;
 mod config;
 mod engine;
 mod fallback;
+mod left;
 pub mod error;
 pub mod events;
 mod outbox;

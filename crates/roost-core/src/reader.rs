@@ -29,7 +29,7 @@ const CHAT_SQL: &str = "SELECT chat_id, title, members, server_last_seq, server_
         (SELECT end_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq DESC LIMIT 1),
         cached_count,
         EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = chats.chat_id),
-        last_full_reload_reason, last_full_reload_at
+        last_full_reload_reason, last_full_reload_at, left_at
     FROM chats WHERE chat_id = ?1";
 
 const NEWEST_SQL: &str = "SELECT seq, id, version, author, created_at, edited_at, deleted_at, body, rev
@@ -122,6 +122,7 @@ impl Reader {
                 cached_count: row.get(16)?,
                 has_outbox: row.get(17)?,
                 last_full_reload: (row.get(18)?, row.get(19)?),
+                left_at: row.get(20)?,
             }))
         })?;
         Some(raw.and_then(|raw| raw.map(RawChat::into_record).transpose()))
@@ -175,6 +176,7 @@ struct RawChat {
     cached_count: i64,
     has_outbox: i64,
     last_full_reload: (Option<String>, Option<i64>),
+    left_at: Option<i64>,
 }
 
 impl RawChat {
@@ -204,6 +206,7 @@ impl RawChat {
                 self.last_full_reload.0,
                 self.last_full_reload.1,
             ),
+            left_at: self.left_at,
         })
     }
 }

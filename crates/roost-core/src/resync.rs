@@ -158,6 +158,8 @@ async fn run_resync(
     chat: ChatId,
     older_within: Option<u32>,
 ) -> Result<ResyncReport> {
+    // A chat the user is no longer a member of is never synced (no 404 at each start).
+    crate::left::ensure_not_left(inner, chat).await?;
     let _permit = inner.sync_permit().await?;
     let (api, figs) = inner.api().scoped();
     let mut scope = FetchScope::new(inner, chat);
@@ -199,9 +201,9 @@ async fn run_resync(
             Ok(report)
         }
         Err(e) if e.code() == ErrorCode::NotFound => {
-            // Not a chat of ours (or it does not exist): drop a row we only guessed at.
-            let _ = inner.store().forget_empty_chat(chat).await;
-            Err(e)
+            // Not (or no longer) a chat of ours: a chat we know becomes left (read-only, never
+            // resynced again); a row we only guessed at is dropped.
+            Err(crate::left::on_not_found(inner, chat, e).await)
         }
         Err(e) => {
             tracing::info!(%chat, error = %e, "resync failed; the chat stays flagged for a later resync");
@@ -600,11 +602,17 @@ pub(crate) async fn load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadO
 }
 
 async fn run_load_older(inner: &Arc<Inner>, chat: ChatId) -> Result<LoadOlderReport> {
+    crate::left::ensure_not_left(inner, chat).await?;
     let (api, figs) = inner.api().scoped();
     let mut scope = FetchScope::new(inner, chat);
     let result = older_page_steps(inner, &api, chat, &mut scope).await;
     scope.finish();
-    let reached_start = result?;
+    let reached_start = match result {
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            return Err(crate::left::on_not_found(inner, chat, e).await);
+        }
+        other => other?,
+    };
     let f = figs.snapshot();
     Ok(LoadOlderReport {
         chat_id: chat,

@@ -31,6 +31,7 @@ pub const CACHE_FILE_NAME: &str = "message_cache.db";
 
 mod chats;
 mod ingest;
+mod left;
 mod messages;
 mod outbox;
 pub mod repair;
@@ -155,6 +156,10 @@ pub struct ChatRecord {
     /// succeeded, so a person can be told (SPEC rule 6: a logged exception with its reason).
     #[serde(default)]
     pub last_full_reload: Option<FullReloadNote>,
+    /// The user is no longer a member (left, removed, or unlisted by the server) since this
+    /// time (Unix ms): the chat is read-only here and never synced.
+    #[serde(default)]
+    pub left_at: Option<i64>,
 }
 
 /// Why and when a chat was last fully reloaded.
@@ -170,6 +175,14 @@ impl FullReloadNote {
             reason,
             at: at.unwrap_or(0),
         })
+    }
+}
+
+
+impl ChatRecord {
+    /// The user is no longer a member of this chat (see [`ChatRecord::left_at`]).
+    pub fn is_left(&self) -> bool {
+        self.left_at.is_some()
     }
 }
 
@@ -521,5 +534,5 @@ impl Store {
         (SELECT end_seq FROM cached_runs r WHERE r.chat_id = chats.chat_id ORDER BY start_seq DESC LIMIT 1),
         cached_count,
         EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = chats.chat_id),
-        last_full_reload_reason, last_full_reload_at";
+        last_full_reload_reason, last_full_reload_at, left_at";
 }

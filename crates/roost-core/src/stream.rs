@@ -38,6 +38,8 @@ const MISSED_HEARTBEATS: u32 = 3;
 enum Incoming {
     Message(ChatId, Message, Position),
     Chat(roost_proto::ChatSummary),
+    /// The user left or was removed from this chat.
+    Removed(ChatId),
 }
 
 /// Runs forever (until the task is aborted).
@@ -162,7 +164,8 @@ async fn read_loop(mut ws: Ws, incoming: &tokio::sync::mpsc::Sender<Incoming>) -
                 watchdog = Duration::from_millis(heartbeat_ms.max(100)) * MISSED_HEARTBEATS;
                 continue;
             }
-            StreamEvent::Heartbeat { .. } => continue,
+            StreamEvent::Heartbeat { .. } | StreamEvent::Unknown => continue,
+            StreamEvent::Removed { chat_id, .. } => Incoming::Removed(chat_id),
             StreamEvent::Chat { chat } => Incoming::Chat(chat),
             StreamEvent::Message {
                 chat_id,
@@ -202,6 +205,13 @@ async fn ingest_writer(inner: Arc<Inner>, mut queue: tokio::sync::mpsc::Receiver
                     {
                         inner.mark_known(chat.id);
                         inner.emit_chat(chat.id).await;
+                    }
+                }
+                Incoming::Removed(chat) => {
+                    // The chat's earlier messages are committed first (arrival order).
+                    commit(&inner, &mut messages).await;
+                    if let Err(e) = crate::left::mark_left(&inner, chat, "removed (stream)").await {
+                        tracing::error!(%chat, error = %e, "stream: marking a chat left failed");
                     }
                 }
             }

@@ -224,6 +224,7 @@ async fn a_chat_row_created_without_a_state_holds_the_spelling_the_code_writes()
             id: listed,
             title: "listed".into(),
             members: vec![],
+            created_by: None,
             last_seq: 0,
             rev: 0,
             last_message_at: None,

@@ -201,6 +201,36 @@ async fn switch_account(
     }
 }
 
+/// Membership changes made by all schedules (printed with the figures).
+static MEMBERSHIP_CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Membership churn (issue 9): the chat's creator removes the client's user, the others talk
+/// while it is away (messages its stream never carries), then it is added back. The client must
+/// end with every message, none twice, like for any other fault. Skipped while the user has
+/// unsent messages in that chat: the server rightly refuses a send to a chat one was removed
+/// from, which the suite would report as a failed send.
+async fn remove_and_re_add_me(server: &TestServer, s: &mut Schedule, client: &Client) -> String {
+    let chat = s.chat();
+    if !client.outbox(Some(chat)).await.unwrap_or_default().is_empty() {
+        return format!(" {chat}: skipped (unsent messages)");
+    }
+    let creator = s.others[0].clone();
+    server.remove_member(&creator, chat, &s.me).await;
+    let mut detail = format!(" {chat}: removed");
+    for _ in 0..s.rng.random_range(0..=3) {
+        let text = s.text("while away");
+        let m = server.send(&creator, chat, &text).await;
+        detail.push_str(&format!(" #{}", m.seq));
+    }
+    if s.rng.random_bool(0.5) {
+        // Give the client time to hear the removal (and maybe act on it) before the re-add.
+        tokio::time::sleep(Duration::from_millis(s.rng.random_range(5..40))).await;
+    }
+    server.add_members(&creator, chat, &[&s.me]).await;
+    MEMBERSHIP_CHANGES.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+    detail + ", added back"
+}
+
 async fn snapshot(client: &Client, chats: &[ChatId], held: &mut BTreeMap<ChatId, Holdings>) {
     for chat in chats {
         let now = holdings(&common::cached(client, *chat).await);
@@ -465,6 +495,10 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
         }
         out.trace
             .push(format!("op {}: {}{detail}", out.ops, op_name(roll)));
+        if s.rng.random_ratio(1, 10) {
+            let detail = remove_and_re_add_me(server, &mut s, &client).await;
+            out.trace.push(format!("op {}: membership{detail}", out.ops));
+        }
         if offline_for > 0 {
             offline_for -= 1;
             if offline_for == 0 {
@@ -545,6 +579,9 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
         ));
         out.final_missing += missing;
     }
+    // The catch-up every reconnect does: a re-add whose `chat` event the faults dropped is
+    // learnt from the chat list (a stream never proves that a chat came back).
+    let _ = tokio::time::timeout(Duration::from_secs(10), client.refresh_chats()).await;
     let range_before = proxy.figures().messages(Route::Range);
     for chat in &s.chats {
         match common::resync_until_in_sync(&client, *chat, 4).await {
@@ -708,6 +745,8 @@ async fn randomized_fault_schedules_converge() {
         started.elapsed().as_secs_f64(),
     );
     println!("{line}");
+    let membership_changes = MEMBERSHIP_CHANGES.load(std::sync::atomic::Ordering::Relaxed);
+    println!("roost-faults convergence: membership changes (removed, then added back) = {membership_changes}");
     let _ = std::fs::write(
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("roost-faults-convergence.txt"),
         format!("{line}\n"),

@@ -63,6 +63,10 @@ pub struct ChatEntry {
     /// or its copy on this device was damaged), shown as a note in the chat (issue 9).
     #[serde(default)]
     pub full_reload: Option<FullReloadInfo>,
+    /// The user is no longer a member (left, removed, or no longer listed by the server): the
+    /// chat stays readable here with what was cached, never synced, and cannot be written to.
+    #[serde(default)]
+    pub left: bool,
 }
 
 /// Why and when a chat was last fully reloaded; `reason` is a machine reason
@@ -178,6 +182,10 @@ pub enum UiEvent {
     /// Signed in or out.
     Session {
         status: AppStatus,
+    },
+    /// A left chat was removed from this device: drop its row (and close it if open).
+    ChatRemoved {
+        chat_id: ChatId,
     },
     /// Events were lost (the UI fell behind): reload the chat list and the open window.
     Reload,

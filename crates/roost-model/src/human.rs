@@ -28,6 +28,7 @@ pub const KINDS: &[&str] = &[
     "forbidden",
     "version_conflict",
     "idempotency_key_reused",
+    "too_many_members",
     "internal",
     "rate_limited",
     "overloaded",
@@ -42,6 +43,7 @@ pub const KINDS: &[&str] = &[
     "shutdown",
     "wrong_account",
     "cache_in_use",
+    "chat_left",
     // desktop shell (`IpcErrorKind`)
     "not_signed_in",
     // sign-in check
@@ -74,7 +76,10 @@ pub fn sentence(kind: &str) -> &'static str {
         "method_not_allowed" => {
             "The server does not support this action. Roost may need an update."
         }
-        "forbidden" => "Only the author of a message can change or delete it.",
+        "forbidden" => {
+            "You may not do that: only a message's author can change it, and only a chat's creator can remove others."
+        }
+        "too_many_members" => "This chat already has as many members as the server allows.",
         "version_conflict" => {
             "This message was changed or deleted meanwhile. Look at its latest version and try again."
         }
@@ -105,6 +110,9 @@ pub fn sentence(kind: &str) -> &'static str {
         }
         "cache_in_use" => {
             "This account's messages are open in another Roost window or command. Close it and try again."
+        }
+        "chat_left" => {
+            "You are no longer a member of this chat. What was cached stays readable on this device."
         }
         "not_signed_in" => "Sign in first: enter your server's URL and your token.",
         "not_roost_server" => "The server at this URL is not a Roost server.",
@@ -242,6 +250,7 @@ mod tests {
             ErrorKind::Forbidden,
             ErrorKind::VersionConflict,
             ErrorKind::IdempotencyKeyReused,
+            ErrorKind::TooManyMembers,
             ErrorKind::Internal,
             ErrorKind::RateLimited,
             ErrorKind::Overloaded,
@@ -260,6 +269,7 @@ mod tests {
                 | ErrorKind::Forbidden
                 | ErrorKind::VersionConflict
                 | ErrorKind::IdempotencyKeyReused
+                | ErrorKind::TooManyMembers
                 | ErrorKind::Internal
                 | ErrorKind::RateLimited
                 | ErrorKind::Overloaded

@@ -145,6 +145,10 @@ pub struct ChatSummary {
     pub id: ChatId,
     pub title: String,
     pub members: Vec<UserId>,
+    /// Who created the chat (the only member who may remove others); `null` when the server
+    /// does not know (a chat from before membership changes existed, or an older server).
+    #[serde(default)]
+    pub created_by: Option<UserId>,
     pub last_seq: Seq,
     pub rev: Rev,
     pub last_message_at: Option<UnixMillis>,
@@ -181,6 +185,14 @@ pub struct ChatListResponse {
 pub struct CreateChatRequest {
     pub title: String,
     #[serde(default)]
+    pub members: Vec<UserId>,
+}
+
+/// `POST /v1/chats/{chat_id}/members`: adds these users (any member may add; users already in
+/// the chat and repeats are ignored). Answered with the chat's [`ChatSummary`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AddMembersRequest {
     pub members: Vec<UserId>,
 }
 
@@ -399,10 +411,21 @@ pub enum StreamEvent {
         rev: Rev,
         message: Message,
     },
-    /// A chat the user belongs to was created.
+    /// A chat the user belongs to was created, the user was added to a chat, or the members of
+    /// a chat the user belongs to changed: the chat as it is now.
     Chat { chat: ChatSummary },
+    /// The user left or was removed from a chat (`by` is who removed it; the user itself when it
+    /// left). The last event of that chat this user receives.
+    Removed {
+        chat_id: ChatId,
+        by: UserId,
+        rev: Rev,
+    },
     /// Sent every `heartbeat_ms`; a client that hears nothing for a few intervals reconnects.
     Heartbeat { at: UnixMillis },
+    /// An event type this client does not know (sent by a newer server): ignore it.
+    #[serde(other)]
+    Unknown,
 }
 
 /// Body of every error response: `{"error": {"kind": …, "message": …}}`.
@@ -447,6 +470,8 @@ pub enum ErrorKind {
     VersionConflict,
     /// The idempotency key was already used for a different request.
     IdempotencyKeyReused,
+    /// Adding these members would put the chat over the server's member limit.
+    TooManyMembers,
     /// Too many requests (or stream connections) for this token: wait `Retry-After` seconds.
     RateLimited,
     /// The server is at capacity (connection cap, concurrency limit) or the request ran out of
@@ -474,6 +499,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::VersionConflict => "version_conflict",
             ErrorKind::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorKind::TooManyMembers => "too_many_members",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::Internal => "internal",

@@ -75,6 +75,11 @@ fn stream_events_snapshot() {
         StreamEvent::Heartbeat {
             at: 1_700_000_000_000
         },
+        StreamEvent::Removed {
+            chat_id: chat_id(),
+            by: UserId::new("alice"),
+            rev: 131
+        },
     ]);
 }
 
@@ -83,6 +88,7 @@ fn chat_summary() -> ChatSummary {
         id: chat_id(),
         title: "Team".into(),
         members: vec![UserId::new("alice"), UserId::new("bob")],
+        created_by: Some(UserId::new("alice")),
         last_seq: 120,
         rev: 130,
         last_message_at: Some(1_700_000_000_000),
@@ -111,6 +117,7 @@ fn requests_snapshot() {
         "send": SendRequest { idempotency_key: "k-1".into(), body: json!({"text": "hi"}) },
         "edit": EditRequest { body: json!({"text": "hi!"}), expected_version: Some(1) },
         "create_chat": CreateChatRequest { title: "Team".into(), members: vec![UserId::new("bob")] },
+        "add_members": AddMembersRequest { members: vec![UserId::new("carol")] },
         "range": RangeQuery { from_seq: Some(1), to_seq: Some(100), before_seq: None, limit: Some(50) },
         "changes": ChangesQuery { since_rev: 10, min_seq: Some(1), max_seq: Some(100), limit: None },
     }));
@@ -135,6 +142,23 @@ fn unknown_error_kind_from_a_newer_server_is_tolerated() {
 }
 
 #[test]
+fn an_unknown_stream_event_from_a_newer_server_is_tolerated() {
+    let event: StreamEvent =
+        serde_json::from_str(r#"{"type":"typing","chat_id":"x","user":"bob"}"#).unwrap();
+    assert_eq!(event, StreamEvent::Unknown);
+}
+
+#[test]
+fn a_chat_summary_from_an_older_server_has_no_creator() {
+    let summary: ChatSummary = serde_json::from_value(json!({
+        "id": chat_id(), "title": "T", "members": ["alice"], "last_seq": 0, "rev": 0,
+        "last_message_at": null
+    }))
+    .unwrap();
+    assert_eq!(summary.created_by, None);
+}
+
+#[test]
 fn error_kind_as_str_matches_serde() {
     for kind in [
         ErrorKind::BadRequest,
@@ -148,6 +172,7 @@ fn error_kind_as_str_matches_serde() {
         ErrorKind::Forbidden,
         ErrorKind::VersionConflict,
         ErrorKind::IdempotencyKeyReused,
+        ErrorKind::TooManyMembers,
         ErrorKind::RateLimited,
         ErrorKind::Overloaded,
         ErrorKind::Internal,

@@ -118,6 +118,8 @@ pub struct ServerConfig {
     pub max_streams: usize,
     /// Most concurrent streams of one user (`429 rate_limited` past it).
     pub max_streams_per_user: usize,
+    /// Most members of one chat (`409 too_many_members` past it, on create and on add).
+    pub max_members_per_chat: usize,
 }
 
 /// Default [`ServerConfig::stream_send_timeout`].
@@ -126,6 +128,9 @@ pub const DEFAULT_STREAM_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_STREAMS: usize = 20_000;
 /// Default [`ServerConfig::max_streams_per_user`]: a user's devices and windows, with room.
 pub const DEFAULT_MAX_STREAMS_PER_USER: usize = 16;
+/// Default [`ServerConfig::max_members_per_chat`]: a large team's group; every event of a chat
+/// is addressed to its member list, so the list must stay bounded.
+pub const DEFAULT_MAX_MEMBERS_PER_CHAT: usize = 1_000;
 
 impl ServerConfig {
     /// Defaults for everything but the database: 127.0.0.1 on an ephemeral port.
@@ -138,6 +143,7 @@ impl ServerConfig {
             stream_send_timeout: DEFAULT_STREAM_SEND_TIMEOUT,
             max_streams: DEFAULT_MAX_STREAMS,
             max_streams_per_user: DEFAULT_MAX_STREAMS_PER_USER,
+            max_members_per_chat: DEFAULT_MAX_MEMBERS_PER_CHAT,
         }
     }
 }

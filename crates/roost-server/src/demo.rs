@@ -479,7 +479,7 @@ async fn new_chat(
     created_at: UnixMillis,
 ) -> Result<ChatId, ServerError> {
     let chat = ChatId(uuid::Uuid::new_v4());
-    store::insert_chat_tx(tx, chat, title, &members, created_at).await?;
+    store::insert_chat_tx(tx, chat, title, &members, members.first(), created_at).await?;
     *position += 1;
     sqlx::query("INSERT INTO demo_chats (position, chat_id) VALUES ($1, $2)")
         .bind(*position)

@@ -41,6 +41,15 @@ pub enum DomainError {
     VersionMismatch { expected: u64, current: u64 },
     #[error("this idempotency key was already used for a different request")]
     IdempotencyKeyReused,
+    /// Only the chat's creator may remove other members (anyone may remove itself).
+    #[error("only the creator of a chat may remove other members")]
+    NotCreator,
+    /// The user to remove is not a member of the chat (which the caller does see).
+    #[error("member not found")]
+    MemberNotFound,
+    /// The chat would have more than the server's member limit.
+    #[error("a chat may have at most {limit} members; this would make {wanted}")]
+    TooManyMembers { limit: usize, wanted: usize },
     /// A request the store refuses as malformed (empty title, unknown member…).
     #[error("{0}")]
     InvalidInput(String),

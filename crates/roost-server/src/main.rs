@@ -43,6 +43,9 @@ enum Command {
         /// Most concurrent streams of one user (past it: 429 rate_limited).
         #[arg(long, default_value_t = roost_server::config::DEFAULT_MAX_STREAMS_PER_USER)]
         max_streams_per_user: usize,
+        /// Most members of one chat (past it: 409 too_many_members).
+        #[arg(long, default_value_t = roost_server::config::DEFAULT_MAX_MEMBERS_PER_CHAT)]
+        max_members_per_chat: usize,
     },
     /// Create a user and print its bearer token.
     AddUser {
@@ -89,12 +92,14 @@ async fn main() -> anyhow::Result<()> {
             heartbeat_secs,
             max_streams,
             max_streams_per_user,
+            max_members_per_chat,
         } => {
             let mut config = ServerConfig::new(parse_db(&db)?);
             config.listen = listen;
             config.changes_horizon = changes_horizon;
             config.max_streams = max_streams;
             config.max_streams_per_user = max_streams_per_user;
+            config.max_members_per_chat = max_members_per_chat.max(1);
             config.heartbeat_interval = Duration::from_secs(heartbeat_secs.max(1));
             serve_until_ctrl_c(config).await
         }

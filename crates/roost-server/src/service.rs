@@ -12,7 +12,7 @@ use crate::config::ServerConfig;
 use crate::error::DomainError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::store::{MutationOutcome, Store};
+use crate::store::{MembershipOutcome, MutationOutcome, Store};
 use roost_proto::{ChatId, ChatSummary, MessageId, StreamEvent, UserId};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -78,7 +78,10 @@ impl AppCore {
         members: &[UserId],
     ) -> Result<ChatSummary, DomainError> {
         let _writer = self.writer().await;
-        let chat = self.store.create_chat(creator, title, members).await?;
+        let chat = self
+            .store
+            .create_chat(creator, title, members, self.config.max_members_per_chat)
+            .await?;
         self.publish(
             chat.members.clone(),
             &StreamEvent::Chat { chat: chat.clone() },
@@ -126,6 +129,41 @@ impl AppCore {
         let outcome = self.store.delete(user, chat, id).await?;
         self.publish_outcome(&outcome);
         Ok(outcome)
+    }
+
+    /// Adds members (see [`Store::add_members`]); the chat's members hear a `chat` event.
+    pub async fn add_members(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        members: &[UserId],
+    ) -> Result<MembershipOutcome, DomainError> {
+        let _writer = self.writer().await;
+        let outcome = self
+            .store
+            .add_members(user, chat, members, self.config.max_members_per_chat)
+            .await?;
+        self.publish_membership(&outcome);
+        Ok(outcome)
+    }
+
+    /// Removes a member (see [`Store::remove_member`]): it hears `removed`, the others `chat`.
+    pub async fn remove_member(
+        &self,
+        user: &UserId,
+        chat: ChatId,
+        member: &UserId,
+    ) -> Result<MembershipOutcome, DomainError> {
+        let _writer = self.writer().await;
+        let outcome = self.store.remove_member(user, chat, member).await?;
+        self.publish_membership(&outcome);
+        Ok(outcome)
+    }
+
+    fn publish_membership(&self, outcome: &MembershipOutcome) {
+        for (to, event) in &outcome.events {
+            self.publish(to.clone(), event);
+        }
     }
 
     /// Bulk append without announcing (see [`Store::bulk_insert`]).

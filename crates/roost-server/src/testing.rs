@@ -320,6 +320,36 @@ impl TestServer {
         chat.id
     }
 
+    /// Adds `members` to the chat as `user` (a member). Broadcast on the stream.
+    pub async fn add_members(&self, user: &str, chat: ChatId, members: &[&str]) {
+        let members: Vec<UserId> = members.iter().map(|m| UserId::new(*m)).collect();
+        self.core()
+            .await
+            .add_members(&UserId::new(user), chat, &members)
+            .await
+            .expect("add test members");
+    }
+
+    /// Removes `member` from the chat as `user` (itself, or the chat's creator). Broadcast on
+    /// the stream.
+    pub async fn remove_member(&self, user: &str, chat: ChatId, member: &str) {
+        self.core()
+            .await
+            .remove_member(&UserId::new(user), chat, &UserId::new(member))
+            .await
+            .expect("remove a test member");
+    }
+
+    /// The chat's membership journal, oldest first: `(rev, user, "added"|"removed", by)`.
+    pub async fn membership_journal(&self, chat: ChatId) -> Vec<(u64, UserId, String, UserId)> {
+        self.core()
+            .await
+            .store
+            .membership_journal(chat)
+            .await
+            .expect("read the membership journal")
+    }
+
     /// Sends `{"text": text}` as `user` (fresh idempotency key). Broadcast on the stream.
     pub async fn send(&self, user: &str, chat: ChatId, text: &str) -> Message {
         let key = uuid::Uuid::new_v4().to_string();

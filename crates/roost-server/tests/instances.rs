@@ -306,3 +306,43 @@ async fn an_event_too_large_for_a_notify_payload_still_reaches_every_instance() 
     );
     second.shutdown().await;
 }
+
+/// A removal made through one instance stops the removed user's stream on another instance at
+/// once: it hears `removed`, then nothing of the chat (its next event is a marker chat created
+/// after the chat's next message), while a remaining member on a third instance hears the
+/// message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_through_one_instance_stops_the_chat_on_every_instance() {
+    let Some(backend) = postgres("a_removal_through_one_instance_stops_the_chat_on_every_instance")
+    else {
+        return;
+    };
+    let server = spawn_test_server_on(&backend).await;
+    let second = server.start_instance().await;
+    let third = server.start_instance().await;
+    let chat = server.create_chat("Team", &["alice", "bob", "carol"]).await;
+    let mut bob = connect(&second.base_url(), &server.token("bob")).await;
+    let mut carol = connect(&third.base_url(), &server.token("carol")).await;
+    let alice = client_at(&server.base_url(), &server.token("alice"));
+
+    let removed = alice.delete(&format!("/v1/chats/{chat}/members/bob")).await;
+    assert_eq!(removed.status, 204);
+    let sent = alice.send_text(chat, "after-bob", "after bob").await;
+    assert_eq!(sent.status, 201);
+    let marker = server.create_chat("marker", &["alice", "bob"]).await;
+
+    let mut heard = Vec::new();
+    loop {
+        match next_frame(&mut bob).await {
+            Frame::Event(StreamEvent::Heartbeat { .. }) => {}
+            Frame::Event(StreamEvent::Chat { chat: summary }) if summary.id == marker => break,
+            Frame::Event(event) => heard.push(event),
+            Frame::Closed(code) => panic!("bob's stream closed ({code:?})"),
+        }
+    }
+    assert!(
+        matches!(heard.as_slice(), [StreamEvent::Removed { chat_id, .. }] if *chat_id == chat),
+        "bob heard exactly his removal, then nothing of the chat: {heard:?}"
+    );
+    assert_eq!(collect_messages(&mut carol, chat, 1).await, vec![1]);
+}

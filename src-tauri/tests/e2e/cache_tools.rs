@@ -26,6 +26,7 @@ async fn seed_cache_seqs(
         last_seq,
         rev,
         last_message_at: None,
+        created_by: None,
     };
     store.upsert_summaries(&[summary]).await?;
     let messages: Vec<_> = server

@@ -433,6 +433,7 @@ pub(crate) async fn seed_cache(
             .iter()
             .map(|m| roost_proto::UserId::new(*m))
             .collect(),
+        created_by: None,
         last_seq,
         rev,
         last_message_at: None,

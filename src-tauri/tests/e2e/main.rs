@@ -20,6 +20,7 @@ mod harness;
 mod cache_tools;
 mod chat_ux;
 mod measure;
+mod membership;
 mod messaging;
 mod sign_in;
 mod sync;

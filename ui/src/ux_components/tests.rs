@@ -235,6 +235,7 @@ fn chat(title: &str, unread: u64) -> ChatEntry {
         sync_state: SyncState::Unknown,
         is_open: false,
         full_reload: None,
+        left: false,
     }
 }
 

@@ -28,6 +28,7 @@ impl Store {
             cached_count: u(r.try_get(16)?),
             has_outbox: r.try_get::<i64, _>(17)? != 0,
             last_full_reload: FullReloadNote::from_columns(r.try_get(18)?, r.try_get(19)?),
+            left_at: r.try_get(20)?,
         })
     }
 
@@ -81,7 +82,7 @@ impl Store {
     /// Chats flagged `needs_resync` (interrupted or due).
     pub async fn chats_needing_resync(&self) -> Result<Vec<ChatId>> {
         let ids: Vec<String> =
-            sqlx::query_scalar("SELECT chat_id FROM chats WHERE needs_resync = 1")
+            sqlx::query_scalar("SELECT chat_id FROM chats WHERE needs_resync = 1 AND left_at IS NULL")
                 .fetch_all(&self.pool)
                 .await?;
         Ok(ids
@@ -109,6 +110,7 @@ impl Store {
                  ON CONFLICT(chat_id) DO UPDATE SET
                    title = excluded.title,
                    members = excluded.members,
+                   left_at = NULL,
                    server_last_seq = MAX(chats.server_last_seq, excluded.server_last_seq),
                    server_rev = MAX(chats.server_rev, excluded.server_rev),
                    last_message_at = COALESCE(MAX(chats.last_message_at, excluded.last_message_at), excluded.last_message_at, chats.last_message_at)",

@@ -60,7 +60,9 @@ pub fn status_for_kind(kind: ErrorKind) -> StatusCode {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-        ErrorKind::VersionConflict | ErrorKind::IdempotencyKeyReused => StatusCode::CONFLICT,
+        ErrorKind::VersionConflict
+        | ErrorKind::IdempotencyKeyReused
+        | ErrorKind::TooManyMembers => StatusCode::CONFLICT,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal | ErrorKind::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
@@ -70,8 +72,11 @@ pub fn status_for_kind(kind: ErrorKind) -> StatusCode {
 impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {
         let kind = match &error {
-            DomainError::ChatNotFound | DomainError::MessageNotFound => ErrorKind::NotFound,
-            DomainError::NotAuthor { .. } => ErrorKind::Forbidden,
+            DomainError::ChatNotFound
+            | DomainError::MessageNotFound
+            | DomainError::MemberNotFound => ErrorKind::NotFound,
+            DomainError::NotAuthor { .. } | DomainError::NotCreator => ErrorKind::Forbidden,
+            DomainError::TooManyMembers { .. } => ErrorKind::TooManyMembers,
             DomainError::EditOfDeleted | DomainError::VersionMismatch { .. } => {
                 ErrorKind::VersionConflict
             }

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roost_proto::{
-    ChangesQuery, ChangesResponse, ChatId, ChatListQuery, ChatListResponse, CreateChatRequest,
+    AddMembersRequest, ChangesQuery, ChangesResponse, ChatId, ChatListQuery, ChatListResponse, CreateChatRequest,
     DEFAULT_CHAT_PAGE_SIZE, EditRequest, ErrorKind, MAX_CHAT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY_LEN,
     MAX_MESSAGE_BODY_BYTES, MeResponse, MessageResponse, PROTOCOL_VERSION, RangeQuery, SendRequest,
 };
@@ -81,6 +81,37 @@ pub(crate) async fn create_chat(
         .create_chat(&user.user_id, &request.title, &request.members)
         .await?;
     Ok((StatusCode::CREATED, axum::Json(chat)).into_response())
+}
+
+/// `POST /v1/chats/{chat_id}/members`: `200` with the chat as it is afterwards.
+pub(crate) async fn add_members(
+    State(app): State<AppState>,
+    user: AuthUser,
+    ApiPath(chat_id): ApiPath<String>,
+    ApiJson(request): ApiJson<AddMembersRequest>,
+) -> Result<Response, ApiError> {
+    let chat_id = parse_chat_id(&chat_id)?;
+    if request.members.is_empty() {
+        return Err(ApiError::bad_request("members must name at least one user"));
+    }
+    let outcome = app
+        .add_members(&user.user_id, chat_id, &request.members)
+        .await?;
+    Ok(axum::Json(outcome.chat).into_response())
+}
+
+/// `DELETE /v1/chats/{chat_id}/members/{user_id}`: `204`, no body. The caller may remove itself
+/// (leave) and, as the chat's creator, anyone.
+pub(crate) async fn remove_member(
+    State(app): State<AppState>,
+    user: AuthUser,
+    ApiPath((chat_id, member)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let chat_id = parse_chat_id(&chat_id)?;
+    crate::store::validate_handle(&member)?;
+    let member = roost_proto::UserId(member);
+    app.remove_member(&user.user_id, chat_id, &member).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(crate) async fn get_chat(

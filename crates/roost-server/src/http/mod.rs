@@ -22,7 +22,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
+use axum::routing::{delete, get, patch, post};
 use roost_proto::{ErrorKind, MAX_REQUEST_BODY_BYTES};
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,6 +46,11 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/v1/chats/{chat_id}/changes", get(get_changes))
         .route("/v1/chats/{chat_id}/digests", get(digests::get_digests))
+        .route("/v1/chats/{chat_id}/members", post(add_members))
+        .route(
+            "/v1/chats/{chat_id}/members/{user_id}",
+            delete(remove_member),
+        )
         .route("/v1/stream", get(stream::stream_handler))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -81,6 +86,8 @@ pub fn route_name(method: &Method, matched_path: Option<&str>) -> &'static str {
         ("DELETE", "/v1/chats/{chat_id}/messages/{message_id}") => "delete",
         ("GET", "/v1/chats/{chat_id}/changes") => "changes",
         ("GET", "/v1/chats/{chat_id}/digests") => "digests",
+        ("POST", "/v1/chats/{chat_id}/members") => "add_members",
+        ("DELETE", "/v1/chats/{chat_id}/members/{user_id}") => "remove_member",
         ("GET", "/v1/stream") => "stream",
         _ => "other",
     }

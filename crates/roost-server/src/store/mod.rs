@@ -8,14 +8,17 @@
 //! Errors are [`DomainError`]s: the store knows nothing of HTTP.
 //!
 //! Submodules: [`rows`] (decoding, shared lookups), [`reads`] (ranges, changes, chat list),
-//! [`mutations`] (send, edit, delete, bulk insert), [`digests`] (range digests for verify).
+//! [`mutations`] (send, edit, delete, bulk insert), [`digests`] (range digests for verify),
+//! [`membership`] (add and remove members).
 
 pub mod digests;
+pub mod membership;
 pub mod mutations;
 pub mod reads;
 pub mod rows;
 
 pub use mutations::{bulk_insert_tx, delete_message_tx, edit_message_tx, insert_chat_tx};
+pub use membership::MembershipOutcome;
 pub use reads::ChangesRead;
 pub use rows::{chat_members, to_i64, visible_chat};
 
@@ -62,6 +65,8 @@ pub struct ChatRow {
     pub last_seq: Seq,
     pub rev: Rev,
     pub last_message_at: Option<UnixMillis>,
+    /// `None` for chats created before membership changes were recorded.
+    pub created_by: Option<UserId>,
 }
 
 impl ChatRow {
@@ -76,6 +81,7 @@ impl ChatRow {
             id: self.id,
             title: self.title,
             members,
+            created_by: self.created_by,
             last_seq: self.last_seq,
             rev: self.rev,
             last_message_at: self.last_message_at,

@@ -32,40 +32,41 @@ fn is_unique_violation(error: &DomainError) -> bool {
 }
 
 impl Store {
-    /// Creates a chat with `creator` plus `members` (deduplicated). Unknown members are refused.
+    /// Creates a chat with `creator` plus `members` (deduplicated in O(n)), at most
+    /// `max_members` in all. Unknown members are refused.
     pub async fn create_chat(
         &self,
         creator: &UserId,
         title: &str,
         members: &[UserId],
+        max_members: usize,
     ) -> Result<ChatSummary, DomainError> {
         let title = check_title(title)?;
-        let mut all_members: Vec<UserId> = vec![creator.clone()];
-        for member in members {
-            if !all_members.contains(member) {
-                all_members.push(member.clone());
-            }
+        let all_members = distinct_members(std::iter::once(creator).chain(members));
+        if all_members.len() > max_members {
+            return Err(DomainError::TooManyMembers {
+                limit: max_members,
+                wanted: all_members.len(),
+            });
         }
         let mut tx = self.db.write.begin().await?;
-        for member in &all_members {
-            let exists = sqlx::query("SELECT 1 FROM users WHERE id = $1")
-                .bind(member.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Err(DomainError::InvalidInput(format!(
-                    "unknown member {:?}",
-                    member.as_str()
-                )));
-            }
-        }
+        check_users_exist(&mut tx, &all_members).await?;
         let chat_id = ChatId(uuid::Uuid::new_v4());
-        insert_chat_tx(&mut tx, chat_id, title, &all_members, now_millis()).await?;
+        insert_chat_tx(
+            &mut tx,
+            chat_id,
+            title,
+            &all_members,
+            Some(creator),
+            now_millis(),
+        )
+        .await?;
         let members = chat_members(&mut tx, chat_id).await?;
         let chat = ChatSummary {
             id: chat_id,
             title: title.to_owned(),
             members,
+            created_by: Some(creator.clone()),
             last_seq: 0,
             rev: 0,
             last_message_at: None,
@@ -261,19 +262,52 @@ impl Store {
     }
 }
 
+/// `members` without repeats, in first-seen order: one pass with a hash set, O(n).
+pub(crate) fn distinct_members<'a>(members: impl IntoIterator<Item = &'a UserId>) -> Vec<UserId> {
+    let mut seen = std::collections::HashSet::new();
+    members
+        .into_iter()
+        .filter(|member| seen.insert(member.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// `InvalidInput` naming the first of `members` that is not a user.
+pub(crate) async fn check_users_exist(
+    conn: &mut AnyConnection,
+    members: &[UserId],
+) -> Result<(), DomainError> {
+    for member in members {
+        let exists = sqlx::query("SELECT 1 FROM users WHERE id = $1")
+            .bind(member.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if exists.is_none() {
+            return Err(DomainError::InvalidInput(format!(
+                "unknown member {:?}",
+                member.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub async fn insert_chat_tx(
     conn: &mut AnyConnection,
     chat: ChatId,
     title: &str,
     members: &[UserId],
+    created_by: Option<&UserId>,
     created_at: UnixMillis,
 ) -> Result<(), ServerError> {
     sqlx::query(
-        "INSERT INTO chats (id, title, last_seq, rev, last_message_at, created_at) VALUES ($1, $2, 0, 0, NULL, $3)",
+        "INSERT INTO chats (id, title, last_seq, rev, last_message_at, created_at, created_by) \
+         VALUES ($1, $2, 0, 0, NULL, $3, $4)",
     )
     .bind(chat.to_string())
     .bind(title)
     .bind(created_at)
+    .bind(created_by.map(|user| user.as_str().to_owned()))
     .execute(&mut *conn)
     .await?;
     for member in members {
@@ -430,7 +464,7 @@ async fn insert_rows(
     Ok(())
 }
 
-async fn take_next_rev(
+pub(crate) async fn take_next_rev(
     conn: &mut AnyConnection,
     chat: ChatId,
 ) -> Result<ChatPosition, ServerError> {

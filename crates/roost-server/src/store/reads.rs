@@ -56,7 +56,7 @@ impl Store {
         let fetch = i64::from(limit) + 1;
         let mut tx = self.db.read.begin().await?;
         let mut chat_rows = sqlx::query(
-            "SELECT c.id, c.title, c.last_seq, c.rev, c.last_message_at FROM chat_members m \
+            "SELECT c.id, c.title, c.last_seq, c.rev, c.last_message_at, c.created_by FROM chat_members m \
              JOIN chats c ON c.id = m.chat_id \
              WHERE m.user_id = $1 AND m.chat_id > $2 ORDER BY m.chat_id LIMIT $3",
         )

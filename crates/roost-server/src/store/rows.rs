@@ -53,6 +53,9 @@ pub(crate) fn chat_from_row(row: &AnyRow) -> Result<ChatRow, ServerError> {
         last_seq: to_u64(row.try_get("last_seq")?, "last_seq")?,
         rev: to_u64(row.try_get("rev")?, "rev")?,
         last_message_at: row.try_get("last_message_at")?,
+        created_by: row
+            .try_get::<Option<String>, _>("created_by")?
+            .map(UserId),
     })
 }
 
@@ -63,7 +66,7 @@ pub(crate) fn position_from_row(row: &AnyRow) -> Result<ChatPosition, ServerErro
     })
 }
 
-const VISIBLE_CHAT: &str = "SELECT c.id, c.title, c.last_seq, c.rev, c.last_message_at FROM chats c \
+const VISIBLE_CHAT: &str = "SELECT c.id, c.title, c.last_seq, c.rev, c.last_message_at, c.created_by FROM chats c \
      JOIN chat_members m ON m.chat_id = c.id AND m.user_id = $1 WHERE c.id = $2";
 
 /// The chat, if it exists AND `user` is a member; `None` otherwise (callers answer both cases
