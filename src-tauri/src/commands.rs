@@ -41,9 +41,16 @@ pub async fn sign_in(
     // Nothing is saved and the form is not left until the server answered as a Roost server
     // of this protocol and accepted the token: with no cache yet there is nothing to show
     // offline. (A saved session's start at launch does not come here: it opens offline.)
+    // Except an account already on this device (its token was confirmed here before, e.g. one
+    // signed out to switch accounts): with the server unreachable it opens its own cache
+    // offline, like a start at launch.
     if let Err(e) = roost_core::verify_sign_in(&server_url, token.trim()).await {
-        tracing::info!(kind = e.kind(), error = ?e, "sign-in check failed");
-        return Err(ShellError::SignIn(e));
+        let known_here = matches!(e, roost_core::SignInError::Unreachable { .. })
+            && state.account_known_here(&server_url, token.trim());
+        tracing::info!(kind = e.kind(), error = ?e, known_here, "sign-in check failed");
+        if !known_here {
+            return Err(ShellError::SignIn(e));
+        }
     }
     state
         .start_session(&app, Credentials { server_url, token }, true)

@@ -172,6 +172,14 @@ impl AppState {
             .ok_or(ShellError::NotSignedIn)
     }
 
+    /// This token was confirmed for an account on this server before, on this device: its
+    /// cache is here (`roost_core::account`).
+    pub fn account_known_here(&self, server_url: &str, token: &str) -> bool {
+        normalize_server_url(server_url).is_ok_and(|url| {
+            roost_core::account::known_user(&self.data_dir, &url, token).is_some()
+        })
+    }
+
     /// Opens the cache and the core client for these credentials, starts the stream and the
     /// event forwarder. With `verify`, the token is checked against the server first (an
     /// unreachable server is accepted: the app works offline from the cache).

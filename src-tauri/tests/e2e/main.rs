@@ -17,6 +17,7 @@
 
 mod harness;
 
+mod accounts;
 mod cache_tools;
 mod chat_ux;
 mod measure;
