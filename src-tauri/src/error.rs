@@ -4,8 +4,8 @@
 //! technical cause goes to the log). Messages must never carry the bearer token.
 
 use roost_model::app::{IpcError, IpcErrorKind};
-use roost_proto::ErrorKind;
 use roost_model::human;
+use roost_proto::ErrorKind;
 use serde::{Serialize, Serializer};
 
 #[derive(Debug, thiserror::Error)]

@@ -9,8 +9,8 @@
 
 use crate::desktop::DesktopEffects;
 use crate::error::{ShellError, ShellResult};
-use roost_core::app_view;
 use roost_core::api::ApiConfig;
+use roost_core::app_view;
 use roost_core::{Client, ClientConfig, ClientEvent};
 use roost_model::app::{AppStatus, UiEvent};
 use serde::{Deserialize, Serialize};
@@ -175,9 +175,8 @@ impl AppState {
     /// This token was confirmed for an account on this server before, on this device: its
     /// cache is here (`roost_core::account`).
     pub fn account_known_here(&self, server_url: &str, token: &str) -> bool {
-        normalize_server_url(server_url).is_ok_and(|url| {
-            roost_core::account::known_user(&self.data_dir, &url, token).is_some()
-        })
+        normalize_server_url(server_url)
+            .is_ok_and(|url| roost_core::account::known_user(&self.data_dir, &url, token).is_some())
     }
 
     /// Opens the cache and the core client for these credentials, starts the stream and the

@@ -255,7 +255,11 @@ fn rss_mb(pid: u32) -> f64 {
         .and_then(|status| {
             status.lines().find_map(|line| {
                 let rest = line.strip_prefix("VmRSS:")?;
-                rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok()
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
             })
         })
         .map(|kb| kb / 1024.0)
@@ -365,15 +369,28 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// Opens `big` (alternating with `small`, whose open is not timed) `runs` times.
-async fn click_to_paint_figures(app: &App, big: (&str, u64), small: &str, runs: usize) -> Result<Value> {
+async fn click_to_paint_figures(
+    app: &App,
+    big: (&str, u64),
+    small: &str,
+    runs: usize,
+) -> Result<Value> {
     app.click_to_paint(small, 1).await?;
     let mut timings = Vec::with_capacity(runs);
     for _ in 0..runs {
-        timings.push(app.click_to_paint(big.0, big.1.saturating_sub(1_000)).await?);
+        timings.push(
+            app.click_to_paint(big.0, big.1.saturating_sub(1_000))
+                .await?,
+        );
         app.click_to_paint(small, 1).await?;
     }
-    app.click_to_paint(big.0, big.1.saturating_sub(1_000)).await?;
-    let rows = app.c().find_all(Locator::Css("[data-testid=message]")).await?.len();
+    app.click_to_paint(big.0, big.1.saturating_sub(1_000))
+        .await?;
+    let rows = app
+        .c()
+        .find_all(Locator::Css("[data-testid=message]"))
+        .await?
+        .len();
     assert!(
         rows > 0 && rows <= 200,
         "a bounded window of rows is in the DOM: {rows}"
@@ -403,7 +420,11 @@ async fn release_app_figures() -> Result<()> {
     let mut figures = serde_json::Map::new();
     figures.insert(
         "app_build".into(),
-        json!(if cfg!(debug_assertions) { "debug" } else { "release" }),
+        json!(if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }),
     );
     let mut cold = serde_json::Map::new();
     let mut page = serde_json::Map::new();
@@ -413,11 +434,21 @@ async fn release_app_figures() -> Result<()> {
         let desktop = Desktop::new();
         let seeding = Instant::now();
         desktop.seed(&[("Big", cached), ("Small", 1)]).await?;
-        eprintln!("seeded {cached} messages in {:.1} s", seeding.elapsed().as_secs_f64());
+        eprintln!(
+            "seeded {cached} messages in {:.1} s",
+            seeding.elapsed().as_secs_f64()
+        );
         let app = desktop.launch().await?;
         let (cold_ms, page_ms) = app.cold_start().await?;
-        app.wait_for("[data-testid=chat-item][data-chat-title=\"Small\"]").await?;
-        let clicks = click_to_paint_figures(&app, ("Big", cached), "Small", if timed { runs } else { 11 }).await?;
+        app.wait_for("[data-testid=chat-item][data-chat-title=\"Small\"]")
+            .await?;
+        let clicks = click_to_paint_figures(
+            &app,
+            ("Big", cached),
+            "Small",
+            if timed { runs } else { 11 },
+        )
+        .await?;
         // The big chat stays open while memory is read (after the UI settled).
         tokio::time::sleep(Duration::from_secs(2)).await;
         let (app_rss, webkit_rss) = app.memory()?;

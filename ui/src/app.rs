@@ -278,9 +278,9 @@ pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
             if !taken {
                 return;
             }
-            let already_marked = model.state.with_untracked(|s| {
-                s.open.as_ref().is_some_and(|o| o.first_unread.is_some())
-            });
+            let already_marked = model
+                .state
+                .with_untracked(|s| s.open.as_ref().is_some_and(|o| o.first_unread.is_some()));
             if !already_marked {
                 let first_unread = reach_first_unread(model, chat_id, unread).await;
                 model

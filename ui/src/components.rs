@@ -409,8 +409,14 @@ mod tests {
         let none = view! { <FullReloadNote note=Signal::derive(|| None) /> }.to_html();
         assert!(!none.contains("full-reload-note"), "{none}");
         for (reason, says) in [
-            ("server_cannot_serve_ranges", "could not send just the missing parts"),
-            ("cache_corrupt: undecodable cached messages", "copy on this device was damaged"),
+            (
+                "server_cannot_serve_ranges",
+                "could not send just the missing parts",
+            ),
+            (
+                "cache_corrupt: undecodable cached messages",
+                "copy on this device was damaged",
+            ),
         ] {
             let info = FullReloadInfo {
                 reason: reason.to_string(),
@@ -421,7 +427,10 @@ mod tests {
             assert!(html.contains("data-testid=\"full-reload-note\""), "{html}");
             assert!(html.contains(says), "{reason}: {html}");
             assert!(html.contains("(at 13:07)"), "when: {html}");
-            assert!(!html.contains(reason), "a sentence, not the machine reason: {html}");
+            assert!(
+                !html.contains(reason),
+                "a sentence, not the machine reason: {html}"
+            );
         }
     }
 

@@ -107,7 +107,10 @@ mod tests {
         assert!(shown.contains("data-testid=\"leave-chat\"") && shown.contains("Leave chat"));
         let hidden =
             view! { <LeaveChatButton visible=false on_leave=Callback::new(|_| {}) /> }.to_html();
-        assert!(hidden.contains("hidden"), "kept in the DOM, hidden: {hidden}");
+        assert!(
+            hidden.contains("hidden"),
+            "kept in the DOM, hidden: {hidden}"
+        );
         assert!(!shown.contains("hidden"), "{shown}");
     }
 }

@@ -71,8 +71,8 @@ pub fn move_selection(key: &str, current: usize, len: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use roost_model::app::{OfflineCoverage, SyncState};
     use roost_proto::ChatId;
-    use roost_model::app::{SyncState, OfflineCoverage};
 
     fn next_id() -> uuid::Uuid {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

@@ -35,7 +35,11 @@ fn repository_root() -> PathBuf {
     let is_root = |dir: &Path| dir.join("xtask/Cargo.toml").is_file() && dir.join("dev").is_file();
     std::env::current_dir()
         .ok()
-        .and_then(|cwd| cwd.ancestors().find(|dir| is_root(dir)).map(Path::to_path_buf))
+        .and_then(|cwd| {
+            cwd.ancestors()
+                .find(|dir| is_root(dir))
+                .map(Path::to_path_buf)
+        })
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .parent()
@@ -228,7 +232,13 @@ fn bench(args: &[String]) -> Result<()> {
         step("building the RELEASE app and measuring it (click → paint, cold start, RSS)");
         std::fs::create_dir_all(app_figures.parent().expect("a parent"))?;
         let status = Command::new("flock")
-            .args(["/tmp/roost-e2e.lock", "xvfb-run", "-a", "-s", "-screen 0 1280x800x24"])
+            .args([
+                "/tmp/roost-e2e.lock",
+                "xvfb-run",
+                "-a",
+                "-s",
+                "-screen 0 1280x800x24",
+            ])
             .arg(cargo_path())
             .args([
                 "test",
@@ -255,7 +265,15 @@ fn bench(args: &[String]) -> Result<()> {
     }
     step("building and running the core benchmarks (release)");
     let mut command = cargo();
-    command.args(["run", "--quiet", "--locked", "--release", "-p", "roost-bench", "--"]);
+    command.args([
+        "run",
+        "--quiet",
+        "--locked",
+        "--release",
+        "-p",
+        "roost-bench",
+        "--",
+    ]);
     for flag in ["--quick", "--json", "--no-callgrind", "--check"] {
         if has(flag) {
             command.arg(flag);

@@ -15,7 +15,13 @@ use std::process::Command;
 use std::str::FromStr;
 
 /// The operations the `instr` mode can repeat.
-const OPS: &[&str] = &["none", "client_open", "open_chat", "floor_open", "ingest_single"];
+const OPS: &[&str] = &[
+    "none",
+    "client_open",
+    "open_chat",
+    "floor_open",
+    "ingest_single",
+];
 
 /// `roost-bench instr <op> <cache path> <chat id> <count>`: runs under callgrind.
 pub fn instr_main(args: &[String]) -> Result<()> {
@@ -120,7 +126,8 @@ pub fn instruction_counts(scratch: &Path, caches: &[FilledCache]) -> Result<Opti
     let mut startup = serde_json::Map::new();
     let mut open = Vec::new();
     for cache in caches {
-        let client_open = collected("client_open", &cache.path, cache.chat, 0)?.saturating_sub(base);
+        let client_open =
+            collected("client_open", &cache.path, cache.chat, 0)?.saturating_sub(base);
         let open_chat = per_op("open_chat", &cache.path, cache.chat, REPEATS)?;
         let floor = per_op("floor_open", &cache.path, cache.chat, REPEATS)?;
         let ratio = open_chat as f64 / floor.max(1) as f64;

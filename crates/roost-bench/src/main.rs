@@ -113,7 +113,11 @@ async fn run(args: Args) -> Result<()> {
     figures.insert("window".into(), json!(args.window));
     figures.insert(
         "build".into(),
-        json!(if cfg!(debug_assertions) { "debug" } else { "release" }),
+        json!(if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }),
     );
 
     if args.only_cache_tools {
@@ -208,7 +212,8 @@ async fn run(args: Args) -> Result<()> {
     if let Some(doc) = &args.write_doc {
         let baseline = match &args.baseline {
             Some(path) => Some(serde_json::from_str(
-                &std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?,
+                &std::fs::read_to_string(path)
+                    .with_context(|| format!("read {}", path.display()))?,
             )?),
             None => None,
         };
@@ -233,7 +238,11 @@ async fn cache_tools_figures(
     scratch: &std::path::Path,
     figures: &mut serde_json::Map<String, Value>,
 ) -> Result<Vec<String>> {
-    let (search_size, search_chats) = if args.quick { (20_000, 4) } else { (1_000_000, 10) };
+    let (search_size, search_chats) = if args.quick {
+        (20_000, 4)
+    } else {
+        (1_000_000, 10)
+    };
     let iterations = if args.quick { 20 } else { 200 };
     figures.insert(
         "search".into(),

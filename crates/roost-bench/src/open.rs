@@ -176,4 +176,3 @@ pub fn bare_read(
     messages.reverse();
     Ok(messages)
 }
-

@@ -160,7 +160,9 @@ async fn open_client(cli: &Cli) -> anyhow::Result<Client> {
     // Even the offline commands need both: they pick the account's own cache (the user of a
     // token is asked of the server once, then remembered on this device).
     let (Some(server), Some(token)) = (cli.server.clone(), cli.token.clone()) else {
-        bail!("--server and --token (or ROOST_SERVER / ROOST_TOKEN) are required: they choose the account's cache")
+        bail!(
+            "--server and --token (or ROOST_SERVER / ROOST_TOKEN) are required: they choose the account's cache"
+        )
     };
     let mut api = roost_core::api::ApiConfig::new(&server, &token);
     api.request_timeout = std::time::Duration::from_secs(20);

@@ -2,30 +2,11 @@
 //! test server: search offline names what it could not search, `--fetch` brings exactly that,
 //! a row damaged in the cache file is repaired by `verify`, `clear` turns history into gaps.
 
+mod common;
+use common::roost;
 use roost_server::testing::spawn_test_server;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::Path;
-
-async fn roost(base_url: &str, token: &str, data_dir: &Path, args: &[&str]) -> (bool, Value) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
-        .args(["--server", base_url, "--token", token, "--data-dir"])
-        .arg(data_dir)
-        .arg("--json")
-        .args(args)
-        .env_remove("ROOST_SERVER")
-        .env_remove("ROOST_TOKEN")
-        .output()
-        .await
-        .expect("run roost");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let json: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "roost {args:?} printed no JSON ({e}): {stdout} / {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.success(), json)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_offline_names_what_is_missing_and_verify_repairs_a_damaged_row() {

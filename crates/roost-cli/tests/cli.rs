@@ -1,30 +1,10 @@
 //! The built `roost` binary against a real test server: send then open, and open with the
 //! server stopped (the cache answers; nothing waits for the network).
 
+mod common;
+use common::roost;
 use roost_server::testing::spawn_test_server;
 use serde_json::Value;
-use std::path::Path;
-
-async fn roost(base_url: &str, token: &str, data_dir: &Path, args: &[&str]) -> (bool, Value) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
-        .args(["--server", base_url, "--token", token, "--data-dir"])
-        .arg(data_dir)
-        .arg("--json")
-        .args(args)
-        .env_remove("ROOST_SERVER")
-        .env_remove("ROOST_TOKEN")
-        .output()
-        .await
-        .expect("run roost");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let json: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "roost {args:?} printed no JSON ({e}): {stdout} / {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.success(), json)
-}
 
 fn texts(window: &Value) -> Vec<String> {
     window["items"]
@@ -208,27 +188,49 @@ async fn each_account_has_its_own_cache_and_the_cli_picks_the_apps_file() {
         .unwrap()
         .cache_path;
     assert!(app_file.exists(), "the CLI wrote {}", app_file.display());
-    let (ok, queued) = roost(&url, &alice, dir.path(), &["send", &shared.to_string(), "queued by alice"]).await;
+    let (ok, queued) = roost(
+        &url,
+        &alice,
+        dir.path(),
+        &["send", &shared.to_string(), "queued by alice"],
+    )
+    .await;
     assert!(!ok || queued["state"] != "delivered", "{queued}");
     ts.restart().await;
 
     let (ok, bobs) = roost(&url, &bob, dir.path(), &["chats"]).await;
     assert!(ok, "{bobs}");
     let listed = bobs.to_string();
-    assert!(!listed.contains(&private.to_string()), "bob sees alice's chat: {listed}");
+    assert!(
+        !listed.contains(&private.to_string()),
+        "bob sees alice's chat: {listed}"
+    );
     let on_server = ts.messages(shared).await;
     assert!(
-        !on_server.iter().any(|m| m.text() == Some("queued by alice")),
+        !on_server
+            .iter()
+            .any(|m| m.text() == Some("queued by alice")),
         "alice's queued message was sent by bob's run"
     );
     // alice's queue is intact and goes out as hers.
-    let (ok, _) = roost(&url, &alice, dir.path(), &["send", &shared.to_string(), "and another"]).await;
+    let (ok, _) = roost(
+        &url,
+        &alice,
+        dir.path(),
+        &["send", &shared.to_string(), "and another"],
+    )
+    .await;
     assert!(ok);
     let authors: Vec<_> = ts
         .messages(shared)
         .await
         .iter()
-        .map(|m| (m.author.as_str().to_string(), m.text().unwrap_or_default().to_string()))
+        .map(|m| {
+            (
+                m.author.as_str().to_string(),
+                m.text().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         authors,

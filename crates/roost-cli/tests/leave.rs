@@ -1,30 +1,10 @@
 //! `roost leave`, `roost forget` and the `left` field of `roost chats --json`, with the built
 //! binary against a real test server.
 
+mod common;
+use common::roost;
 use roost_server::testing::spawn_test_server;
 use serde_json::Value;
-use std::path::Path;
-
-async fn roost(base_url: &str, token: &str, data_dir: &Path, args: &[&str]) -> (bool, Value) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
-        .args(["--server", base_url, "--token", token, "--data-dir"])
-        .arg(data_dir)
-        .arg("--json")
-        .args(args)
-        .env_remove("ROOST_SERVER")
-        .env_remove("ROOST_TOKEN")
-        .output()
-        .await
-        .expect("run roost");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let json: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "roost {args:?} printed no JSON ({e}): {stdout} / {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.success(), json)
-}
 
 fn listed<'a>(chats: &'a Value, title: &str) -> Option<&'a Value> {
     chats["chats"]

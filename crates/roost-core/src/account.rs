@@ -246,7 +246,9 @@ fn legacy_owner(path: &Path) -> rusqlite::Result<(Option<String>, Option<UserId>
         match conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)) {
             Ok(v) => Ok(Some(v)),
             Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
-            Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => Ok(None),
+            Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     };
@@ -316,7 +318,12 @@ pub(crate) async fn bind(store: &Store, config: &ClientConfig) -> Result<Binding
 }
 
 /// Records `user` on `server` as the cache's owner and `fingerprint` as confirmed for it.
-pub(crate) async fn claim(store: &Store, server: &str, user: &UserId, fingerprint: &str) -> Result<()> {
+pub(crate) async fn claim(
+    store: &Store,
+    server: &str,
+    user: &UserId,
+    fingerprint: &str,
+) -> Result<()> {
     let server = normalize_server_url(server);
     if store.meta(META_SERVER).await?.as_deref() != Some(server.as_str()) {
         store.set_meta(META_SERVER, &server).await?;
@@ -462,7 +469,10 @@ mod tests {
         let alice = UserId::new("alice");
         assert_eq!(known_user(dir.path(), "http://h", "secret-token"), None);
         remember_token(dir.path(), "http://h/", "secret-token", &alice).unwrap();
-        assert_eq!(known_user(dir.path(), "http://h", "secret-token"), Some(alice));
+        assert_eq!(
+            known_user(dir.path(), "http://h", "secret-token"),
+            Some(alice)
+        );
         assert_eq!(known_user(dir.path(), "http://other", "secret-token"), None);
         let text = std::fs::read_to_string(tokens_path(dir.path())).unwrap();
         assert!(!text.contains("secret-token"));

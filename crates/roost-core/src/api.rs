@@ -9,10 +9,9 @@
 use crate::error::{Error, Result};
 use crate::ranges::SeqRange;
 use roost_proto::{
-    AddMembersRequest, ChatSummary, UserId,
-    ChangesQuery, ChangesResponse, ChatId, ChatListResponse, DEFAULT_PAGE_SIZE, EditRequest,
-    ErrorBody, MeResponse, Message, MessageId, MessageResponse, MessagesPage, RangeQuery,
-    SendRequest, Seq, SeqsQuery, StreamEvent,
+    AddMembersRequest, ChangesQuery, ChangesResponse, ChatId, ChatListResponse, ChatSummary,
+    DEFAULT_PAGE_SIZE, EditRequest, ErrorBody, MeResponse, Message, MessageId, MessageResponse,
+    MessagesPage, RangeQuery, SendRequest, Seq, SeqsQuery, StreamEvent, UserId,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -320,7 +319,9 @@ impl Api {
             });
         let summary: ChatSummary = self.call(r).await?.1;
         if summary.id != chat {
-            return Err(Error::ProtocolViolation("add members answered another chat".into()));
+            return Err(Error::ProtocolViolation(
+                "add members answered another chat".into(),
+            ));
         }
         Ok(summary)
     }

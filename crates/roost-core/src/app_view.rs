@@ -34,13 +34,10 @@ pub fn chat_entry(record: &ChatRecord) -> ChatEntry {
         offline: OfflineCoverage::of(record.cached_count, last_seq),
         sync_state: record.sync_state,
         is_open: record.is_open,
-        full_reload: record
-            .last_full_reload
-            .as_ref()
-            .map(|note| FullReloadInfo {
-                reason: note.reason.clone(),
-                at: note.at,
-            }),
+        full_reload: record.last_full_reload.as_ref().map(|note| FullReloadInfo {
+            reason: note.reason.clone(),
+            at: note.at,
+        }),
         left: record.is_left(),
     }
 }

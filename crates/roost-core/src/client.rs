@@ -367,7 +367,11 @@ impl Client {
         let entry = self
             .inner
             .store()
-            .outbox_add(chat, serde_json::json!({ "text": text }), self.inner.me().as_ref())
+            .outbox_add(
+                chat,
+                serde_json::json!({ "text": text }),
+                self.inner.me().as_ref(),
+            )
             .await?;
         self.inner.emit(ClientEvent::OutboxChanged {
             entry: entry.clone(),
@@ -422,7 +426,8 @@ impl Client {
     pub async fn forget_chat(&self, chat: ChatId) -> Result<()> {
         self.inner.store().forget_left_chat(chat).await?;
         self.inner.forget_chat_state(chat);
-        self.inner.emit(ClientEvent::ChatForgotten { chat_id: chat });
+        self.inner
+            .emit(ClientEvent::ChatForgotten { chat_id: chat });
         Ok(())
     }
 
@@ -430,7 +435,10 @@ impl Client {
     pub async fn add_members(&self, chat: ChatId, members: &[UserId]) -> Result<()> {
         crate::left::ensure_not_left(&self.inner, chat).await?;
         let summary = self.inner.api().add_members(chat, members).await?;
-        self.inner.store().upsert_summaries(std::slice::from_ref(&summary)).await?;
+        self.inner
+            .store()
+            .upsert_summaries(std::slice::from_ref(&summary))
+            .await?;
         self.inner.emit_chat(chat).await;
         Ok(())
     }

@@ -33,10 +33,10 @@ mod clean_shutdown;
 pub mod client;
 mod config;
 mod engine;
-mod fallback;
-mod left;
 pub mod error;
 pub mod events;
+mod fallback;
+mod left;
 mod outbox;
 mod reader;
 mod resync;
@@ -48,12 +48,12 @@ pub mod verify;
 
 pub use api::FiguresSnapshot;
 pub use client::{Client, ClientConfig};
-pub use sign_in::{SignInError, verify_sign_in};
 pub use error::{Error, ErrorCode, Result};
 pub use events::{
     ChatWindow, ClientEvent, Delivered, FlushReport, LoadOlderReport, OpenInfo, ResyncReport,
 };
 pub use roost_model::{Anchor, CacheMap, OutboxState, SeqRange, WindowItem};
+pub use sign_in::{SignInError, verify_sign_in};
 pub use store::{
     ChatRecord, CorruptionReport, FullReloadNote, OutboxEntry, default_cache_path, default_data_dir,
 };

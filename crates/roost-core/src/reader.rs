@@ -32,7 +32,8 @@ const CHAT_SQL: &str = "SELECT chat_id, title, members, server_last_seq, server_
         last_full_reload_reason, last_full_reload_at, left_at
     FROM chats WHERE chat_id = ?1";
 
-const NEWEST_SQL: &str = "SELECT seq, id, version, author, created_at, edited_at, deleted_at, body, rev
+const NEWEST_SQL: &str =
+    "SELECT seq, id, version, author, created_at, edited_at, deleted_at, body, rev
     FROM messages WHERE chat_id = ?1 ORDER BY seq DESC LIMIT ?2";
 
 /// See the module docs.
@@ -132,19 +133,20 @@ impl Reader {
     pub(crate) fn newest_messages(&self, chat: ChatId, n: u32) -> Option<Result<Vec<Message>>> {
         let raw = self.with(|connection| {
             let mut statement = connection.prepare_cached(NEWEST_SQL)?;
-            let rows = statement.query_map(rusqlite::params![chat.to_string(), n.max(1)], |row| {
-                Ok(RawMessage {
-                    seq: row.get(0)?,
-                    id: row.get(1)?,
-                    version: row.get(2)?,
-                    author: row.get(3)?,
-                    created_at: row.get(4)?,
-                    edited_at: row.get(5)?,
-                    deleted_at: row.get(6)?,
-                    body: row.get(7)?,
-                    rev: row.get(8)?,
-                })
-            })?;
+            let rows =
+                statement.query_map(rusqlite::params![chat.to_string(), n.max(1)], |row| {
+                    Ok(RawMessage {
+                        seq: row.get(0)?,
+                        id: row.get(1)?,
+                        version: row.get(2)?,
+                        author: row.get(3)?,
+                        created_at: row.get(4)?,
+                        edited_at: row.get(5)?,
+                        deleted_at: row.get(6)?,
+                        body: row.get(7)?,
+                        rev: row.get(8)?,
+                    })
+                })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
         Some(raw.and_then(|raw| {

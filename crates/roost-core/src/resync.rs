@@ -6,6 +6,7 @@ use crate::api::Api;
 use crate::engine::{Inner, single_flight};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{ClientEvent, LoadOlderReport, ResyncReport};
+use crate::fallback::{RANGES_REFUSED, Shape, full_reload, is_refusal};
 use crate::ranges::{self, SeqRange, sync_plan};
 use crate::store::{CursorRule, IngestOptions, IngestResult, Position};
 use crate::sync_state::SyncInput;
@@ -13,7 +14,6 @@ use roost_proto::{
     ChangesQuery, ChangesResponse, ChatId, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
     MAX_SEQ_RANGES_PER_REQUEST, MessagesPage, RangeQuery,
 };
-use crate::fallback::{RANGES_REFUSED, Shape, full_reload, is_refusal};
 use std::sync::Arc;
 
 /// Single-flight entry point: joins the running resync of `chat` or starts one (in its own
@@ -353,7 +353,9 @@ async fn changes_pass(
                             } else {
                                 span
                             };
-                            store.advance_cursor_after_changes(chat, covered, rev).await?;
+                            store
+                                .advance_cursor_after_changes(chat, covered, rev)
+                                .await?;
                             break;
                         }
                     }
@@ -552,7 +554,11 @@ async fn newest_page(
     }
     if support.serves(Shape::Forward) && server_last_seq > 0 {
         let q = RangeQuery {
-            from_seq: Some(server_last_seq.saturating_sub(DEFAULT_PAGE_SIZE as u64 - 1).max(1)),
+            from_seq: Some(
+                server_last_seq
+                    .saturating_sub(DEFAULT_PAGE_SIZE as u64 - 1)
+                    .max(1),
+            ),
             to_seq: Some(server_last_seq),
             before_seq: None,
             limit: Some(DEFAULT_PAGE_SIZE),
@@ -641,7 +647,11 @@ async fn older_page_steps(
     let page = match before {
         Some(before) => older_page(inner, api, chat, before).await?,
         None => {
-            let last = inner.store().chat(chat).await?.map_or(0, |c| c.server_last_seq);
+            let last = inner
+                .store()
+                .chat(chat)
+                .await?
+                .map_or(0, |c| c.server_last_seq);
             match newest_page(inner, api, chat, last).await? {
                 Newest::Page(page) => page,
                 Newest::Reloaded(n) => {

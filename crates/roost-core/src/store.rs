@@ -10,8 +10,8 @@
 
 use crate::clean_shutdown::{self, FileStamp};
 use crate::error::{Error, Result};
-use crate::reader::Reader;
 use crate::ranges::{self, SeqRange};
+use crate::reader::Reader;
 use crate::sync_state::{SyncInput, SyncState, is_partial, transition};
 pub use roost_model::OutboxState;
 use roost_proto::{ChatId, ChatSummary, Message, MessageId, Rev, Seq, UserId};
@@ -177,7 +177,6 @@ impl FullReloadNote {
         })
     }
 }
-
 
 impl ChatRecord {
     /// The user is no longer a member of this chat (see [`ChatRecord::left_at`]).

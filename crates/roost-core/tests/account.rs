@@ -10,17 +10,29 @@ use roost_proto::UserId;
 
 /// A client configured as a library user would, before accounts existed: a token and a cache
 /// path, no user id (the user is learnt from the server).
-fn bare_config(ts: &roost_server::testing::TestServer, user: &str, cache: &std::path::Path) -> ClientConfig {
+fn bare_config(
+    ts: &roost_server::testing::TestServer,
+    user: &str,
+    cache: &std::path::Path,
+) -> ClientConfig {
     ClientConfig::new(ts.base_url(), ts.token(user))
         .cache_path(cache)
         .background(false)
 }
 
-async fn texts_on_server(ts: &roost_server::testing::TestServer, chat: roost_proto::ChatId) -> Vec<(String, String)> {
+async fn texts_on_server(
+    ts: &roost_server::testing::TestServer,
+    chat: roost_proto::ChatId,
+) -> Vec<(String, String)> {
     ts.messages(chat)
         .await
         .into_iter()
-        .map(|m| (m.author.as_str().to_string(), m.text().unwrap_or_default().to_string()))
+        .map(|m| {
+            (
+                m.author.as_str().to_string(),
+                m.text().unwrap_or_default().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -28,16 +40,21 @@ async fn texts_on_server(ts: &roost_server::testing::TestServer, chat: roost_pro
 /// opened with bob's token. Bob must not see alice's chats and alice's message must never be
 /// posted as bob.
 #[tokio::test]
-async fn the_same_cache_file_opened_with_another_users_token_shows_and_sends_nothing_of_the_first() {
+async fn the_same_cache_file_opened_with_another_users_token_shows_and_sends_nothing_of_the_first()
+{
     let mut ts = spawn_test_server().await;
     // bob is a member too, so a message posted with his token would be accepted by the server.
-    let chat = ts.create_chat("alice, bob and carol", &["alice", "bob", "carol"]).await;
+    let chat = ts
+        .create_chat("alice, bob and carol", &["alice", "bob", "carol"])
+        .await;
     let private = ts.create_chat("alice and carol", &["alice", "carol"]).await;
     ts.send("carol", chat, "hello both").await;
     ts.send("carol", private, "just you, alice").await;
     let cache = CacheDir::new();
 
-    let (alice, _) = Client::open(bare_config(&ts, "alice", &cache.path())).await.unwrap();
+    let (alice, _) = Client::open(bare_config(&ts, "alice", &cache.path()))
+        .await
+        .unwrap();
     alice.refresh_chats().await.unwrap();
     alice.resync(private).await.unwrap();
     ts.stop().await;
@@ -51,13 +68,22 @@ async fn the_same_cache_file_opened_with_another_users_token_shows_and_sends_not
         Ok((bob, _)) => {
             let _ = bob.refresh_chats().await;
             let _ = bob.flush_outbox().await;
-            let seen: Vec<_> = bob.chats().await.unwrap().into_iter().map(|c| c.chat_id).collect();
+            let seen: Vec<_> = bob
+                .chats()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.chat_id)
+                .collect();
             let posted = texts_on_server(&ts, chat).await;
             assert!(
                 !posted.iter().any(|(_, t)| t == "queued by alice"),
                 "alice's queued message was posted by bob's client: {posted:?}"
             );
-            assert!(!seen.contains(&private), "bob's client shows alice's private chat");
+            assert!(
+                !seen.contains(&private),
+                "bob's client shows alice's private chat"
+            );
             panic!("a cache of alice's opened with bob's token must be refused");
         }
     }
@@ -68,13 +94,18 @@ async fn the_same_cache_file_opened_with_another_users_token_shows_and_sends_not
     assert_eq!(err.kind(), "wrong_account", "{err}");
 
     // Nothing of alice's was lost: her own token opens her cache, her message goes out as hers.
-    let (alice, _) = Client::open(bare_config(&ts, "alice", &cache.path())).await.unwrap();
+    let (alice, _) = Client::open(bare_config(&ts, "alice", &cache.path()))
+        .await
+        .unwrap();
     assert_eq!(alice.outbox(None).await.unwrap().len(), 1);
     assert_eq!(cached(&alice, private, 1, 1).await.len(), 1);
     alice.flush_outbox().await.unwrap();
     let posted = texts_on_server(&ts, chat).await;
     assert_eq!(
-        posted.iter().filter(|(_, t)| t == "queued by alice").collect::<Vec<_>>(),
+        posted
+            .iter()
+            .filter(|(_, t)| t == "queued by alice")
+            .collect::<Vec<_>>(),
         vec![&("alice".to_string(), "queued by alice".to_string())]
     );
 }
@@ -126,10 +157,19 @@ async fn switching_accounts_switches_files_and_loses_nothing_of_either() {
     bob.refresh_chats().await.unwrap();
     bob.resync(bobs).await.unwrap();
     bob.flush_outbox().await.unwrap();
-    let bob_ids: Vec<_> = bob.chats().await.unwrap().into_iter().map(|c| c.chat_id).collect();
+    let bob_ids: Vec<_> = bob
+        .chats()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.chat_id)
+        .collect();
     assert!(!bob_ids.contains(&alices));
     assert!(
-        !texts_on_server(&ts, shared).await.iter().any(|(_, t)| t == "queued by alice"),
+        !texts_on_server(&ts, shared)
+            .await
+            .iter()
+            .any(|(_, t)| t == "queued by alice"),
         "bob's session sent alice's queued message"
     );
     bob.shutdown().await;
@@ -160,7 +200,14 @@ async fn switching_accounts_switches_files_and_loses_nothing_of_either() {
     let (bob, _) = Client::open(bob_acct.config(&ts.token("bob")).background(false))
         .await
         .unwrap();
-    assert_eq!(bob.window(bobs, Anchor::Newest, 10).await.unwrap().chat.cached_count, 1);
+    assert_eq!(
+        bob.window(bobs, Anchor::Newest, 10)
+            .await
+            .unwrap()
+            .chat
+            .cached_count,
+        1
+    );
 }
 
 /// A second process (here: a second client) on the same file must never change what the first

@@ -15,7 +15,9 @@ async fn catch_up_after_a_reconnect_costs_one_chat_list_and_one_request_per_chan
     let ts = spawn_test_server().await;
     let mut chats = Vec::new();
     for i in 0..5 {
-        let chat = ts.create_chat(&format!("chat {i}"), &["alice", "bob"]).await;
+        let chat = ts
+            .create_chat(&format!("chat {i}"), &["alice", "bob"])
+            .await;
         ts.send_many("bob", chat, 30).await;
         chats.push(chat);
     }
@@ -44,8 +46,19 @@ async fn catch_up_after_a_reconnect_costs_one_chat_list_and_one_request_per_chan
     client.start_stream();
     let mut synced = HashSet::new();
     while synced.len() < changed.len() {
-        if let ClientEvent::SyncStateChanged { chat_id, state: SyncState::InSync } =
-            wait_for(&mut events, |e| matches!(e, ClientEvent::SyncStateChanged { state: SyncState::InSync, .. })).await
+        if let ClientEvent::SyncStateChanged {
+            chat_id,
+            state: SyncState::InSync,
+        } = wait_for(&mut events, |e| {
+            matches!(
+                e,
+                ClientEvent::SyncStateChanged {
+                    state: SyncState::InSync,
+                    ..
+                }
+            )
+        })
+        .await
             && changed.contains(&chat_id)
         {
             synced.insert(chat_id);
@@ -61,8 +74,16 @@ async fn catch_up_after_a_reconnect_costs_one_chat_list_and_one_request_per_chan
         1 + n
     );
     assert_eq!(m.route("chats").requests, 1);
-    assert_eq!(m.route("changes").requests, n, "one changes request per changed chat");
-    assert_eq!(m.route("range").requests, 0, "the new messages came with the changes");
+    assert_eq!(
+        m.route("changes").requests,
+        n,
+        "one changes request per changed chat"
+    );
+    assert_eq!(
+        m.route("range").requests,
+        0,
+        "the new messages came with the changes"
+    );
     assert_eq!(m.route("changes").messages, n * (12 + 2));
     for chat in &chats {
         assert_cache_equals_server(&client, &ts, *chat, 1, 42).await;
@@ -80,7 +101,10 @@ async fn a_closed_chat_that_hears_of_a_gap_is_resynced_in_the_background() {
     client.refresh_chats().await.unwrap();
     client.resync(chat).await.unwrap();
     client.start_stream();
-    wait_for(&mut events, |e| matches!(e, ClientEvent::Connection { online: true })).await;
+    wait_for(&mut events, |e| {
+        matches!(e, ClientEvent::Connection { online: true })
+    })
+    .await;
     // Messages the stream never announces (bulk insert), then one it does: the client hears of
     // a gap in a chat that is not open.
     ts.send_many("bob", chat, 25).await;
@@ -96,7 +120,11 @@ async fn a_closed_chat_that_hears_of_a_gap_is_resynced_in_the_background() {
             assert!(!rec.is_open, "never opened");
             break;
         }
-        wait_for(&mut events, |e| matches!(e, ClientEvent::SyncStateChanged { chat_id, .. } if *chat_id == chat)).await;
+        wait_for(
+            &mut events,
+            |e| matches!(e, ClientEvent::SyncStateChanged { chat_id, .. } if *chat_id == chat),
+        )
+        .await;
     }
     assert_cache_equals_server(&client, &ts, chat, 1, 36).await;
 }

@@ -116,7 +116,10 @@ fn delivery(seed: u64, n: u64) -> Vec<(Message, Position)> {
             last_seq
         };
         let version = versions.entry(seq).and_modify(|v| *v += 1).or_insert(1);
-        history.push((message(chat, seq, *version, rev), Position { last_seq, rev }));
+        history.push((
+            message(chat, seq, *version, rev),
+            Position { last_seq, rev },
+        ));
     }
     let mut out = Vec::new();
     for event in history {
@@ -169,7 +172,10 @@ async fn a_burst_committed_as_one_group_ends_where_one_event_at_a_time_ends() {
         assert_eq!(a.changes_cursor, b.changes_cursor, "cursor, {what}");
         // (Unread counts may differ for out-of-order arrivals: a group counts against the
         // newest seq cached before it, one at a time against the newest so far.)
-        assert_eq!(a.last_message_seq, b.last_message_seq, "last message, {what}");
+        assert_eq!(
+            a.last_message_seq, b.last_message_seq,
+            "last message, {what}"
+        );
         assert_eq!(a.cached_count, b.cached_count, "count, {what}");
         assert_eq!(a.server_last_seq, b.server_last_seq, "position, {what}");
         assert_eq!(

@@ -377,7 +377,10 @@ impl FaultFigures {
     }
     /// Range requests of `shape` received.
     pub fn range_requests(&self, shape: RangeShape) -> u64 {
-        self.range_requests_by_shape.get(&shape).copied().unwrap_or(0)
+        self.range_requests_by_shape
+            .get(&shape)
+            .copied()
+            .unwrap_or(0)
     }
     pub fn total_faults(&self) -> u64 {
         self.faults.values().sum()
@@ -495,7 +498,11 @@ impl Shared {
     /// Counts a range request of `shape`; `true` when that shape is refused.
     pub(crate) fn range_request(&self, shape: RangeShape) -> bool {
         let mut control = self.control();
-        *control.figures.range_requests_by_shape.entry(shape).or_default() += 1;
+        *control
+            .figures
+            .range_requests_by_shape
+            .entry(shape)
+            .or_default() += 1;
         control.refused_shapes.contains(&shape)
     }
 

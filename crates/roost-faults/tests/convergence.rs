@@ -175,7 +175,9 @@ async fn switch_account(
     as_other.background = false;
     match Client::open(as_other).await {
         Err(e) if e.kind() == "wrong_account" => {}
-        Err(e) => problems.push(format!("alice's cache opened as {other}: {e} (not wrong_account)")),
+        Err(e) => problems.push(format!(
+            "alice's cache opened as {other}: {e} (not wrong_account)"
+        )),
         Ok(_) => problems.push(format!("alice's cache was opened by {other}")),
     }
     let own = alices_cache.with_file_name(format!("{other}.db"));
@@ -211,7 +213,12 @@ static MEMBERSHIP_CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::Ato
 /// from, which the suite would report as a failed send.
 async fn remove_and_re_add_me(server: &TestServer, s: &mut Schedule, client: &Client) -> String {
     let chat = s.chat();
-    if !client.outbox(Some(chat)).await.unwrap_or_default().is_empty() {
+    if !client
+        .outbox(Some(chat))
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
         return format!(" {chat}: skipped (unsent messages)");
     }
     let creator = s.others[0].clone();
@@ -382,7 +389,9 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
                 if roll >= 97 {
                     out.account_switches += 1;
                     let bob = s.others[0].clone();
-                    detail = switch_account(&proxy, server, &bob, &cache, &s.chats, &mut out.problems).await;
+                    detail =
+                        switch_account(&proxy, server, &bob, &cache, &s.chats, &mut out.problems)
+                            .await;
                 }
                 client = match open_client(&proxy, server, &s.me, &cache, page_size).await {
                     Ok(client) => client,
@@ -497,7 +506,8 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
             .push(format!("op {}: {}{detail}", out.ops, op_name(roll)));
         if s.rng.random_ratio(1, 10) {
             let detail = remove_and_re_add_me(server, &mut s, &client).await;
-            out.trace.push(format!("op {}: membership{detail}", out.ops));
+            out.trace
+                .push(format!("op {}: membership{detail}", out.ops));
         }
         if offline_for > 0 {
             offline_for -= 1;
@@ -746,7 +756,9 @@ async fn randomized_fault_schedules_converge() {
     );
     println!("{line}");
     let membership_changes = MEMBERSHIP_CHANGES.load(std::sync::atomic::Ordering::Relaxed);
-    println!("roost-faults convergence: membership changes (removed, then added back) = {membership_changes}");
+    println!(
+        "roost-faults convergence: membership changes (removed, then added back) = {membership_changes}"
+    );
     let _ = std::fs::write(
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("roost-faults-convergence.txt"),
         format!("{line}\n"),
@@ -792,7 +804,10 @@ async fn randomized_fault_schedules_converge() {
             .sum();
         assert!(hostile > 0, "no hostile response was injected: {figures}");
         assert!(total.restarts > 0 && total.own_sends > 0);
-        assert!(total.account_switches > 0, "no account switch in {schedules} schedules");
+        assert!(
+            total.account_switches > 0,
+            "no account switch in {schedules} schedules"
+        );
         for shape in RangeShape::ALL {
             assert!(
                 figures.count(K::RangeShapeRefused(shape)) > 0,

@@ -94,12 +94,24 @@ async fn open(server: &TestServer, cache: &Path) -> (Client, roost_core::OpenInf
 }
 
 /// The undamaged chats: byte for byte as before, and they open with their whole history.
-async fn assert_intact(client: &Client, cache: &Path, before: &[(ChatId, Vec<String>)], server: &TestServer) {
+async fn assert_intact(
+    client: &Client,
+    cache: &Path,
+    before: &[(ChatId, Vec<String>)],
+    server: &TestServer,
+) {
     for (chat, rows) in before {
         let window = client.window(*chat, Anchor::Newest, 30).await.unwrap();
-        assert_eq!(window.chat.cached_count, server.messages(*chat).await.len() as u64);
+        assert_eq!(
+            window.chat.cached_count,
+            server.messages(*chat).await.len() as u64
+        );
         assert!(!window.chat.needs_resync, "an undamaged chat was flagged");
-        assert_eq!(&rows_of(cache, *chat).await, rows, "an undamaged chat's rows changed");
+        assert_eq!(
+            &rows_of(cache, *chat).await,
+            rows,
+            "an undamaged chat's rows changed"
+        );
     }
 }
 
@@ -111,7 +123,10 @@ async fn assert_quarantined_then_resynced(client: &Client, server: &TestServer, 
     assert!(window.chat.needs_resync);
     let reason = window.chat.full_reload_reason.clone().unwrap();
     assert!(reason.starts_with("cache_corrupt"), "{reason}");
-    assert_eq!(window.chat.last_full_reload.as_ref().unwrap().reason, reason);
+    assert_eq!(
+        window.chat.last_full_reload.as_ref().unwrap().reason,
+        reason
+    );
     let report = client.resync(chat).await.unwrap();
     assert_eq!(report.full_reload.as_deref(), Some(reason.as_str()));
     let server_copy = server.messages(chat).await;
@@ -119,7 +134,10 @@ async fn assert_quarantined_then_resynced(client: &Client, server: &TestServer, 
     assert!(!cached.is_empty());
     assert_eq!(cached[..], server_copy[server_copy.len() - cached.len()..]);
     let record = client.chat(chat).await.unwrap().unwrap();
-    assert_eq!(record.full_reload_reason, None, "cleared after the resync validated");
+    assert_eq!(
+        record.full_reload_reason, None,
+        "cleared after the resync validated"
+    );
     assert!(record.last_full_reload.is_some(), "kept for the UI");
 }
 
@@ -127,13 +145,21 @@ async fn assert_quarantined_then_resynced(client: &Client, server: &TestServer, 
 async fn damage_to_one_chat_by_sql_quarantines_or_repairs_that_chat_only() {
     let server = spawn_test_server().await;
     let cases = [
-        ("undecodable body", "UPDATE messages SET body = '{\"text\": broken' WHERE chat_id = ? AND seq = 7", true),
+        (
+            "undecodable body",
+            "UPDATE messages SET body = '{\"text\": broken' WHERE chat_id = ? AND seq = 7",
+            true,
+        ),
         (
             "undecodable id",
             "UPDATE messages SET id = 'this-is-not-a-uuid-but-36-chars-long' WHERE chat_id = ? AND seq = 295",
             true,
         ),
-        ("impossible cursor", "UPDATE chats SET changes_cursor = server_rev + 1000 WHERE chat_id = ?", true),
+        (
+            "impossible cursor",
+            "UPDATE chats SET changes_cursor = server_rev + 1000 WHERE chat_id = ?",
+            true,
+        ),
         (
             "runs disagree with messages",
             "UPDATE cached_runs SET end_seq = end_seq + 500 WHERE chat_id = ?",
@@ -149,17 +175,30 @@ async fn damage_to_one_chat_by_sql_quarantines_or_repairs_that_chat_only() {
         ];
         execute(&cache, sql, damaged).await;
         let (client, info) = open(&server, &cache).await;
-        assert!(info.corruption.is_none(), "{what}: the file is not moved aside");
+        assert!(
+            info.corruption.is_none(),
+            "{what}: the file is not moved aside"
+        );
         if quarantined {
             assert_quarantined_then_resynced(&client, &server, damaged).await;
         } else {
             assert_eq!(info.repaired_chats, vec![damaged], "{what}");
             let window = client.window(damaged, Anchor::Newest, 30).await.unwrap();
-            assert_eq!(window.chat.cached_count, 301, "{what}: rebuilt from its messages, nothing lost");
+            assert_eq!(
+                window.chat.cached_count, 301,
+                "{what}: rebuilt from its messages, nothing lost"
+            );
         }
         assert_intact(&client, &cache, &before, &server).await;
         client.shutdown().await;
-        println!("per-chat repair: {what}: damaged chat {}, 2 other chats byte-identical", if quarantined { "quarantined and resynced" } else { "runs rebuilt" });
+        println!(
+            "per-chat repair: {what}: damaged chat {}, 2 other chats byte-identical",
+            if quarantined {
+                "quarantined and resynced"
+            } else {
+                "runs rebuilt"
+            }
+        );
     }
 }
 
@@ -235,11 +274,17 @@ async fn a_damaged_page_of_one_chat_moves_the_file_aside_and_every_other_chat_is
     let report = info.corruption.expect("SQLite calls the file damaged");
     assert!(report.moved_to.exists(), "moved aside, never deleted");
     assert_eq!(report.salvaged_chats, 3);
-    assert_eq!(report.kept_chats, 2, "every chat but the damaged one kept its history");
+    assert_eq!(
+        report.kept_chats, 2,
+        "every chat but the damaged one kept its history"
+    );
     assert_intact(&client, &cache, &before, &server).await;
     let window = client.window(damaged, Anchor::Newest, 30).await.unwrap();
     assert_eq!(window.chat.cached_count, 0);
-    assert_eq!(window.chat.full_reload_reason.as_deref(), Some("cache_corrupt"));
+    assert_eq!(
+        window.chat.full_reload_reason.as_deref(),
+        Some("cache_corrupt")
+    );
     client.resync(damaged).await.unwrap();
     println!(
         "per-chat repair: damaged page: file moved aside, {} of {} chats kept whole, the damaged one resynced",

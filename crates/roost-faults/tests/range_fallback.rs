@@ -17,7 +17,12 @@ use std::path::Path;
 
 /// A chat of `n` messages on the server, of which the client's cache holds `cached` (server
 /// copies, as if received earlier) with the server's current position.
-async fn partial_chat(server: &TestServer, cache: &Path, n: usize, cached: &[(u64, u64)]) -> ChatId {
+async fn partial_chat(
+    server: &TestServer,
+    cache: &Path,
+    n: usize,
+    cached: &[(u64, u64)],
+) -> ChatId {
     let chat = server.create_chat("fallback", &["alice", "bob"]).await;
     let all = server.send_many("bob", chat, n).await;
     let (last_seq, rev) = server.chat_position(chat).await;
@@ -56,30 +61,55 @@ async fn refused_seqs_lists_fall_back_to_forward_ranges_per_gap_and_are_remember
     let first = partial_chat(&server, &cache, 60, &[(1, 10), (20, 30)]).await;
     let second = partial_chat(&server, &cache, 40, &[(1, 5)]).await;
     proxy.refuse_range_shapes(&[RangeShape::Seqs]);
-    let (client, _) = Client::open(foreground(&proxy, &server, &cache)).await.unwrap();
+    let (client, _) = Client::open(foreground(&proxy, &server, &cache))
+        .await
+        .unwrap();
 
     let report = client.resync(first).await.unwrap();
     assert_eq!(report.full_reload, None);
     assert_eq!(report.messages_fetched, 9 + 30, "only the missing seqs");
     assert_cache_is_the_servers(&client, &server, first).await;
     let figures = proxy.figures();
-    assert_eq!(figures.range_requests(RangeShape::Seqs), 1, "asked once, refused");
+    assert_eq!(
+        figures.range_requests(RangeShape::Seqs),
+        1,
+        "asked once, refused"
+    );
     assert_eq!(
         figures.range_requests(RangeShape::Forward),
         2,
         "one forward request per gap (each fits a page)"
     );
-    assert_eq!(figures.count(FaultKind::RangeShapeRefused(RangeShape::Seqs)), 1);
-    assert_eq!(figures.messages(Route::Range), 39, "the server served the missing seqs only");
+    assert_eq!(
+        figures.count(FaultKind::RangeShapeRefused(RangeShape::Seqs)),
+        1
+    );
+    assert_eq!(
+        figures.messages(Route::Range),
+        39,
+        "the server served the missing seqs only"
+    );
 
     // The refusal is remembered: the next chat's gap goes straight to the forward shape.
     let report = client.resync(second).await.unwrap();
     assert_eq!(report.messages_fetched, 35);
     assert_cache_is_the_servers(&client, &server, second).await;
     let figures = proxy.figures();
-    assert_eq!(figures.range_requests(RangeShape::Seqs), 1, "not asked again");
+    assert_eq!(
+        figures.range_requests(RangeShape::Seqs),
+        1,
+        "not asked again"
+    );
     assert_eq!(figures.range_requests(RangeShape::Forward), 3);
-    assert!(client.chat(first).await.unwrap().unwrap().last_full_reload.is_none());
+    assert!(
+        client
+            .chat(first)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_full_reload
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -95,29 +125,49 @@ async fn a_server_that_refuses_every_range_shape_gets_a_logged_full_reload_with_
     server.edit("bob", partial, msgs[2].id, "edited").await;
     server.delete("bob", partial, msgs[31].id).await;
     proxy.refuse_range_shapes(&RangeShape::ALL);
-    let (client, _) = Client::open(foreground(&proxy, &server, &cache)).await.unwrap();
+    let (client, _) = Client::open(foreground(&proxy, &server, &cache))
+        .await
+        .unwrap();
 
     let report = client.resync(partial).await.unwrap();
-    assert_eq!(report.full_reload.as_deref(), Some("server_cannot_serve_ranges"));
+    assert_eq!(
+        report.full_reload.as_deref(),
+        Some("server_cannot_serve_ranges")
+    );
     assert_cache_is_the_servers(&client, &server, partial).await;
     let record = client.chat(partial).await.unwrap().unwrap();
-    assert_eq!(record.full_reload_reason, None, "cleared once the chat validated");
-    let note = record.last_full_reload.expect("the reload is recorded for the UI");
+    assert_eq!(
+        record.full_reload_reason, None,
+        "cleared once the chat validated"
+    );
+    let note = record
+        .last_full_reload
+        .expect("the reload is recorded for the UI");
     assert_eq!(note.reason, "server_cannot_serve_ranges");
     assert!(note.at > 0);
     let figures = proxy.figures();
     assert_eq!(figures.range_requests(RangeShape::Seqs), 1);
     assert_eq!(figures.range_requests(RangeShape::Forward), 1);
-    assert!(figures.responses(Route::Changes) >= 2, "changes pass + the reload");
+    assert!(
+        figures.responses(Route::Changes) >= 2,
+        "changes pass + the reload"
+    );
 
     // Remembered: a chat with nothing cached asks no range shape at all, and is reloaded.
     let before = proxy.figures();
     let report = client.resync(empty).await.unwrap();
-    assert_eq!(report.full_reload.as_deref(), Some("server_cannot_serve_ranges"));
+    assert_eq!(
+        report.full_reload.as_deref(),
+        Some("server_cannot_serve_ranges")
+    );
     assert_cache_is_the_servers(&client, &server, empty).await;
     let after = proxy.figures();
     for shape in [RangeShape::Seqs, RangeShape::Forward] {
-        assert_eq!(after.range_requests(shape), before.range_requests(shape), "{shape:?}");
+        assert_eq!(
+            after.range_requests(shape),
+            before.range_requests(shape),
+            "{shape:?}"
+        );
     }
     assert_eq!(
         after.range_requests(RangeShape::Backward),
@@ -134,7 +184,9 @@ async fn refused_backward_pages_load_older_history_with_the_forward_shape() {
     let cache = dir.path().join("cache.db");
     let chat = partial_chat(&server, &cache, 120, &[(101, 120)]).await;
     proxy.refuse_range_shapes(&[RangeShape::Backward]);
-    let (client, _) = Client::open(foreground(&proxy, &server, &cache)).await.unwrap();
+    let (client, _) = Client::open(foreground(&proxy, &server, &cache))
+        .await
+        .unwrap();
     let report = client.load_older(chat).await.unwrap();
     assert!(report.fetched > 0);
     let cached = client.cached_messages(chat, 1, 100).await.unwrap();
@@ -162,7 +214,10 @@ async fn a_full_reload_in_small_pages_brings_the_whole_chat() {
     let (client, _) = Client::open(config).await.unwrap();
     client.refresh_chats().await.unwrap();
     let report = client.resync(chat).await.unwrap();
-    assert_eq!(report.full_reload.as_deref(), Some("server_cannot_serve_ranges"));
+    assert_eq!(
+        report.full_reload.as_deref(),
+        Some("server_cannot_serve_ranges")
+    );
     assert_eq!(report.gaps_after, 0, "{report:?}");
     assert_cache_is_the_servers(&client, &server, chat).await;
 }

@@ -7,8 +7,8 @@
 //! kind and the technical message); only what is shown to a person comes from here. Must stay
 //! wasm-safe (the UI uses it): plain strings, no I/O.
 
-use roost_proto::ErrorKind;
 use crate::app::IpcErrorKind;
+use roost_proto::ErrorKind;
 
 /// Kinds of a failed sign-in check (`roost_core::sign_in`), beyond the shared ones
 /// (`offline` for an unreachable server, `unauthorized` for a refused token, `server`).
@@ -84,7 +84,9 @@ pub fn sentence(kind: &str) -> &'static str {
             "This message was changed or deleted meanwhile. Look at its latest version and try again."
         }
         "idempotency_key_reused" => "The server saw this send before with different content.",
-        "rate_limited" => "The server is busy with too many requests from you. Roost will try again shortly.",
+        "rate_limited" => {
+            "The server is busy with too many requests from you. Roost will try again shortly."
+        }
         "overloaded" => "The server is too busy right now. Roost will try again shortly.",
         "internal" => {
             "Something went wrong inside Roost or the server. Nothing was changed; try again."

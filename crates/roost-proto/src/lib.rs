@@ -16,7 +16,8 @@ use std::fmt;
 pub mod digest;
 pub use digest::{
     DEFAULT_DIGEST_BUCKET, DigestBucket, DigestQuery, DigestsResponse, MAX_DIGEST_BUCKET,
-    MAX_DIGEST_BUCKETS, MAX_DIGEST_SEQS, canonical_json, digest_buckets_per_response, digest_record,
+    MAX_DIGEST_BUCKETS, MAX_DIGEST_SEQS, canonical_json, digest_buckets_per_response,
+    digest_record,
 };
 
 /// The protocol version served under `/v1/`.
@@ -513,4 +514,3 @@ impl fmt::Display for ErrorKind {
         f.write_str(self.as_str())
     }
 }
-

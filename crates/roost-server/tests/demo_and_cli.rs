@@ -261,9 +261,7 @@ async fn demo_times_are_in_the_past_and_the_chat_list_follows_them(backend: Test
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let server = roost_server::start(ServerConfig::new(db))
-        .await
-        .unwrap();
+    let server = roost_server::start(ServerConfig::new(db)).await.unwrap();
     let alice = client_for(
         &server.base_url(),
         out["users"][0]["token"].as_str().unwrap(),
@@ -274,9 +272,15 @@ async fn demo_times_are_in_the_past_and_the_chat_list_follows_them(backend: Test
     let ids: Vec<String> = list.chats.iter().map(|c| c.id.to_string()).collect();
     let mut ascending = ids.clone();
     ascending.sort();
-    assert_eq!(ids, ascending, "the list is paged in ascending chat id order");
-    let distinct_times: std::collections::BTreeSet<i64> =
-        list.chats.iter().filter_map(|c| c.last_message_at).collect();
+    assert_eq!(
+        ids, ascending,
+        "the list is paged in ascending chat id order"
+    );
+    let distinct_times: std::collections::BTreeSet<i64> = list
+        .chats
+        .iter()
+        .filter_map(|c| c.last_message_at)
+        .collect();
     assert!(
         distinct_times.len() > 1,
         "the demo's chats have different last activity times: {distinct_times:?}"

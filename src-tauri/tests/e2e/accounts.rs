@@ -78,7 +78,9 @@ async fn switching_accounts_switches_caches_and_loses_nothing() -> Result<()> {
     app.wait_seqs(&[1]).await?;
     app.screenshot("account-bob").await?;
     assert!(
-        !app.chat_titles().await?.contains(&"Alice notes".to_string()),
+        !app.chat_titles()
+            .await?
+            .contains(&"Alice notes".to_string()),
         "bob never sees alice's chats"
     );
 

@@ -286,7 +286,10 @@ async fn verify_this_chat_repairs_a_row_damaged_in_the_cache_file() -> Result<()
     {
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
-            .connect(&format!("sqlite://{}", desktop.cache_file_of("alice").display()))
+            .connect(&format!(
+                "sqlite://{}",
+                desktop.cache_file_of("alice").display()
+            ))
             .await?;
         sqlx::query("UPDATE messages SET body = '{\"text\":\"forged\"}' WHERE seq = 7")
             .execute(&pool)

@@ -277,8 +277,12 @@ async fn keyboard_only_walk_sign_in_switch_send_resync_scroll() -> Result<()> {
     );
     // Clear what the field holds (End, then Backspace over it: WebKitWebDriver does not send
     // Ctrl+A as "select all"), then type the URL.
-    app.keys(&format!("{KEY_END}{}{}", KEY_BACKSPACE.repeat(80), server.base_url()))
-        .await?;
+    app.keys(&format!(
+        "{KEY_END}{}{}",
+        KEY_BACKSPACE.repeat(80),
+        server.base_url()
+    ))
+    .await?;
     assert_eq!(
         app.js("return document.querySelector('[data-testid=signin-server]').value;")
             .await?,
@@ -359,7 +363,10 @@ async fn keyboard_only_walk_sign_in_switch_send_resync_scroll() -> Result<()> {
         if app.focused().await? == "messages" {
             break;
         }
-        assert!(app.focus_ring_visible().await?, "a visible focus on the way");
+        assert!(
+            app.focus_ring_visible().await?,
+            "a visible focus on the way"
+        );
         assert!(tabs < 5, "Tab never reached the message list");
     }
     let bottom = app

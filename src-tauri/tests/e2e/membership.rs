@@ -68,7 +68,12 @@ async fn explain(app: &App, step: &str, error: anyhow::Error) -> anyhow::Error {
 #[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
 async fn leaving_a_chat_in_the_real_app() -> Result<()> {
     let server = spawn_test_server().await;
-    let book = chat_with_messages(&server, "Book club", &["chapter one", "chapter two", "chapter three"]).await;
+    let book = chat_with_messages(
+        &server,
+        "Book club",
+        &["chapter one", "chapter two", "chapter three"],
+    )
+    .await;
     let team = chat_with_messages(&server, "Team", &["standup at nine", "done"]).await;
     let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
     let app = desktop.launch().await?;
@@ -109,11 +114,17 @@ async fn leaving_a_chat_in_the_real_app() -> Result<()> {
     if let Err(e) = wait_read_only(&app).await {
         return Err(explain(&app, "Book club read-only after leaving", e).await);
     }
-    assert_eq!(app.message_seqs().await?, vec![1, 2, 3], "the history stays readable");
+    assert_eq!(
+        app.message_seqs().await?,
+        vec![1, 2, 3],
+        "the history stays readable"
+    );
     assert_eq!(left_badge(&app, "Book club").await?, json!(1));
     let journal = server.membership_journal(book).await;
     assert_eq!(
-        journal.last().map(|(_, user, change, _)| (user.as_str(), change.as_str())),
+        journal
+            .last()
+            .map(|(_, user, change, _)| (user.as_str(), change.as_str())),
         Some(("alice", "removed")),
         "the server removed alice"
     );

@@ -76,10 +76,7 @@ async fn edit_and_delete_reach_the_server_and_the_screen() -> Result<()> {
 
     // Edit: the row's Edit puts its text in the composer; the new text replaces it, Enter saves.
     app.click_row_action(2, "edit-message").await?;
-    let composer = app
-        .c()
-        .find(Locator::Css("[data-testid=composer]"))
-        .await?;
+    let composer = app.c().find(Locator::Css("[data-testid=composer]")).await?;
     assert_eq!(
         composer.prop("value").await?.as_deref(),
         Some("see you at 4"),
@@ -108,7 +105,11 @@ async fn edit_and_delete_reach_the_server_and_the_screen() -> Result<()> {
     .await?;
     let on_server = server.messages(chat).await;
     assert!(on_server[1].is_deleted(), "deleted on the server too");
-    assert_eq!(app.row_text(1).await?, json!("hello"), "the other row stays");
+    assert_eq!(
+        app.row_text(1).await?,
+        json!("hello"),
+        "the other row stays"
+    );
     app.screenshot("messaging-deleted").await?;
     app.quit().await;
     Ok(())
@@ -135,7 +136,11 @@ async fn a_refused_send_is_marked_failed_and_retry_delivers_it() -> Result<()> {
     )
     .await?;
     assert_eq!(proxy.figures().count(FaultKind::HttpRefused), 1);
-    assert_eq!(server.messages(chat).await.len(), 1, "nothing reached the server");
+    assert_eq!(
+        server.messages(chat).await.len(),
+        1,
+        "nothing reached the server"
+    );
     app.screenshot("messaging-failed").await?;
 
     app.c()
@@ -145,7 +150,11 @@ async fn a_refused_send_is_marked_failed_and_retry_delivers_it() -> Result<()> {
         .await?;
     app.wait_seqs(&[1, 2]).await?;
     assert_eq!(app.row_text(2).await?, json!("refused once"));
-    assert_eq!(app.pending_statuses().await?, json!([]), "no pending row left");
+    assert_eq!(
+        app.pending_statuses().await?,
+        json!([]),
+        "no pending row left"
+    );
     let on_server = server.messages(chat).await;
     assert_eq!(on_server.len(), 2, "delivered once");
     assert_eq!(on_server[1].body, json!({"text": "refused once"}));
@@ -181,7 +190,11 @@ async fn a_send_made_offline_is_delivered_when_the_server_is_back() -> Result<()
     )
     .await?;
     app.screenshot("messaging-queued-offline").await?;
-    assert_eq!(server.messages(chat).await.len(), 1, "nothing reached the server");
+    assert_eq!(
+        server.messages(chat).await.len(),
+        1,
+        "nothing reached the server"
+    );
 
     // Reachable again: the queued message is delivered, once, and shown as sent.
     proxy.heal();
@@ -290,7 +303,10 @@ async fn the_indicator_shows_during_a_slow_fetch_and_never_for_a_cached_chat() -
     )
     .await?;
     assert!(
-        app.skeletons().await?.as_array().is_some_and(|s| !s.is_empty()),
+        app.skeletons()
+            .await?
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
         "skeletons stand where the missing messages go"
     );
     app.screenshot("indicator-slow-fetch").await?;

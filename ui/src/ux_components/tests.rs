@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::logic::{self, Row};
-use roost_model::app::{SyncState, OfflineCoverage, WindowItem};
+use roost_model::app::{OfflineCoverage, SyncState, WindowItem};
 use roost_proto::{ChatId, MessageId, Seq};
 
 const MINUTE: i64 = 60_000;

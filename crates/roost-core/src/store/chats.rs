@@ -81,10 +81,11 @@ impl Store {
 
     /// Chats flagged `needs_resync` (interrupted or due).
     pub async fn chats_needing_resync(&self) -> Result<Vec<ChatId>> {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT chat_id FROM chats WHERE needs_resync = 1 AND left_at IS NULL")
-                .fetch_all(&self.pool)
-                .await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT chat_id FROM chats WHERE needs_resync = 1 AND left_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(ids
             .iter()
             .filter_map(|s| ChatId::from_str(s).ok())

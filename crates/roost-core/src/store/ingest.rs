@@ -277,13 +277,10 @@ pub(super) async fn ingest_events_tx(
     .await?;
     let messages: Vec<Message> = events.iter().map(|(m, _)| m.clone()).collect();
     let mut opts = template.clone();
-    opts.position = events
-        .iter()
-        .map(|(_, p)| *p)
-        .reduce(|a, b| Position {
-            last_seq: a.last_seq.max(b.last_seq),
-            rev: a.rev.max(b.rev),
-        });
+    opts.position = events.iter().map(|(_, p)| *p).reduce(|a, b| Position {
+        last_seq: a.last_seq.max(b.last_seq),
+        rev: a.rev.max(b.rev),
+    });
     opts.cursor = CursorRule::Keep;
     opts.flag_if_behind = false;
     let mut res = ingest_tx(tx, chat, &messages, &opts).await?;

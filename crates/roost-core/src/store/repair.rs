@@ -26,11 +26,20 @@ fn decodes(id: &str, body: &str, seq: i64, version: i64, rev: i64) -> bool {
         && rev >= 1
 }
 
-const MESSAGE_COLS: &str =
-    "seq, id, version, author, created_at, edited_at, deleted_at, body, rev";
+const MESSAGE_COLS: &str = "seq, id, version, author, created_at, edited_at, deleted_at, body, rev";
 
 /// One message row as stored, for a byte-exact copy.
-type RawMessage = (i64, String, i64, String, i64, Option<i64>, Option<i64>, String, i64);
+type RawMessage = (
+    i64,
+    String,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    i64,
+);
 
 impl Store {
     /// The damaged chats with why (see the module doc). O(cached messages): run only when the
@@ -111,10 +120,7 @@ impl Store {
         else {
             return false;
         };
-        if !rows
-            .iter()
-            .all(|r| decodes(&r.1, &r.7, r.0, r.2, r.8))
-        {
+        if !rows.iter().all(|r| decodes(&r.1, &r.7, r.0, r.2, r.8)) {
             return false;
         }
         let Ok(position) = sqlx::query_as::<_, (i64, i64, i64, i64, Option<i64>, Option<String>, Option<i64>)>(

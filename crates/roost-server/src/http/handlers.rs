@@ -12,9 +12,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roost_proto::{
-    AddMembersRequest, ChangesQuery, ChangesResponse, ChatId, ChatListQuery, ChatListResponse, CreateChatRequest,
-    DEFAULT_CHAT_PAGE_SIZE, EditRequest, ErrorKind, MAX_CHAT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY_LEN,
-    MAX_MESSAGE_BODY_BYTES, MeResponse, MessageResponse, PROTOCOL_VERSION, RangeQuery, SendRequest,
+    AddMembersRequest, ChangesQuery, ChangesResponse, ChatId, ChatListQuery, ChatListResponse,
+    CreateChatRequest, DEFAULT_CHAT_PAGE_SIZE, EditRequest, ErrorKind, MAX_CHAT_PAGE_SIZE,
+    MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_BODY_BYTES, MeResponse, MessageResponse, PROTOCOL_VERSION,
+    RangeQuery, SendRequest,
 };
 use serde::Serialize;
 

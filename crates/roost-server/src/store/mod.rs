@@ -17,8 +17,8 @@ pub mod mutations;
 pub mod reads;
 pub mod rows;
 
-pub use mutations::{bulk_insert_tx, delete_message_tx, edit_message_tx, insert_chat_tx};
 pub use membership::MembershipOutcome;
+pub use mutations::{bulk_insert_tx, delete_message_tx, edit_message_tx, insert_chat_tx};
 pub use reads::ChangesRead;
 pub use rows::{chat_members, to_i64, visible_chat};
 

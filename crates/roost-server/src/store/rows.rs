@@ -53,9 +53,7 @@ pub(crate) fn chat_from_row(row: &AnyRow) -> Result<ChatRow, ServerError> {
         last_seq: to_u64(row.try_get("last_seq")?, "last_seq")?,
         rev: to_u64(row.try_get("rev")?, "rev")?,
         last_message_at: row.try_get("last_message_at")?,
-        created_by: row
-            .try_get::<Option<String>, _>("created_by")?
-            .map(UserId),
+        created_by: row.try_get::<Option<String>, _>("created_by")?.map(UserId),
     })
 }
 
