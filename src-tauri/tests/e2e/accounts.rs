@@ -76,7 +76,7 @@ async fn switching_accounts_switches_caches_and_loses_nothing() -> Result<()> {
     app.wait_chat_titles(&["Bob and Carol", "Team"]).await?;
     app.open_chat("Bob and Carol").await?;
     app.wait_seqs(&[1]).await?;
-    app.screenshot("account-bob").await?;
+    app.screenshot_for_docs("account-bob").await?;
     assert!(
         !app.chat_titles()
             .await?

@@ -150,7 +150,7 @@ async fn search_offline_names_what_was_not_searched_and_fetches_exactly_that() -
         note,
         json!("Not searched: 100 messages of General not on this device (seqs 1–100)")
     );
-    app.screenshot("issue12-search-offline-not-searched")
+    app.screenshot_for_docs("issue12-search-offline-not-searched")
         .await?;
 
     server.restart().await;
@@ -318,7 +318,7 @@ async fn verify_this_chat_repairs_a_row_damaged_in_the_cache_file() -> Result<()
         metrics.route("digests").requests >= 2,
         "coarse then fine digests"
     );
-    app.screenshot("issue12-verify-repaired").await?;
+    app.screenshot_for_docs("issue12-verify-repaired").await?;
 
     app.click("[data-testid=verify-chat]").await?;
     app.wait_outcome("Verified 30 cached messages").await?;

@@ -510,14 +510,19 @@ impl App {
     /// Copies a screenshot to `docs/screenshots/` too (the pictures the README shows).
     pub(crate) async fn screenshot_for_docs(&self, name: &str) -> Result<()> {
         self.screenshot(name).await?;
-        let docs = package_dir().join("docs/screenshots");
-        std::fs::create_dir_all(&docs)?;
-        std::fs::copy(
-            artifacts_dir().join(format!("{name}.png")),
-            docs.join(format!("{name}.png")),
-        )?;
-        Ok(())
+        copy_to_docs(name)
     }
+}
+
+/// Copies the artifact screenshot `name` to `docs/screenshots/` (the pictures the README shows).
+pub(crate) fn copy_to_docs(name: &str) -> Result<()> {
+    let docs = package_dir().join("docs/screenshots");
+    std::fs::create_dir_all(&docs)?;
+    std::fs::copy(
+        artifacts_dir().join(format!("{name}.png")),
+        docs.join(format!("{name}.png")),
+    )?;
+    Ok(())
 }
 
 impl Desktop {

@@ -128,7 +128,7 @@ async fn leaving_a_chat_in_the_real_app() -> Result<()> {
         Some(("alice", "removed")),
         "the server removed alice"
     );
-    app.screenshot("membership-b-left-chat").await?;
+    app.screenshot_for_docs("membership-b-left-chat").await?;
     app.quit().await;
 
     // 4. A restart: the left chat is still there, marked, readable; no request concerns it.

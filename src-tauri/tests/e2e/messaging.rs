@@ -141,7 +141,7 @@ async fn a_refused_send_is_marked_failed_and_retry_delivers_it() -> Result<()> {
         1,
         "nothing reached the server"
     );
-    app.screenshot("messaging-failed").await?;
+    app.screenshot_for_docs("messaging-failed").await?;
 
     app.c()
         .find(Locator::Css("[data-testid=retry-send]"))
@@ -309,7 +309,7 @@ async fn the_indicator_shows_during_a_slow_fetch_and_never_for_a_cached_chat() -
             .is_some_and(|s| !s.is_empty()),
         "skeletons stand where the missing messages go"
     );
-    app.screenshot("indicator-slow-fetch").await?;
+    app.screenshot_for_docs("indicator-slow-fetch").await?;
     app.wait_js(
         "the gap filled",
         "return document.querySelectorAll('[data-testid=skeleton]').length + ':' + document.querySelectorAll('[data-testid=sync-indicator]').length;",

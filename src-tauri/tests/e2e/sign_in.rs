@@ -31,6 +31,7 @@ async fn first_sign_in_to_an_unreachable_server_stays_on_the_form_and_says_why()
     );
     app.screenshot_of("sign-in-unreachable", "[data-testid=signin-error]")
         .await?;
+    copy_to_docs("sign-in-unreachable")?;
     app.quit().await;
     Ok(())
 }
@@ -58,6 +59,7 @@ async fn refused_token_stays_on_the_form_and_a_signed_in_start_offline_shows_the
     assert!(!desktop.settings_file().exists());
     app.screenshot_of("sign-in-token-refused", "[data-testid=signin-error]")
         .await?;
+    copy_to_docs("sign-in-token-refused")?;
 
     app.submit_sign_in(&url, &server.token("alice")).await?;
     app.open_chat("Welcome").await?;
