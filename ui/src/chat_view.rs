@@ -168,7 +168,8 @@ pub(crate) fn ChatView() -> impl IntoView {
                 </div>
                 <SyncIndicator visible=indicator />
                 <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
-                <crate::search::ChatTools chat_id=Signal::derive(move || model.state.with(|s| s.selected)) />
+                <crate::search::ChatTools chat_id=Signal::derive(move || model.state.with(|s| s.selected))
+                    offered=Signal::derive(move || !left.get()) />
                 <LeaveChatButton visible=leave_visible on_leave />
             </header>
             <FullReloadNote note=Signal::derive(move || {

@@ -193,7 +193,13 @@ impl Default for ChatToolsState {
 
 /// "Verify this chat" and "Clear cached history" with the outcome of the last one.
 #[component]
-pub fn ChatTools(#[prop(into)] chat_id: Signal<Option<ChatId>>) -> impl IntoView {
+pub fn ChatTools(
+    #[prop(into)] chat_id: Signal<Option<ChatId>>,
+    /// False for a chat the user left: nothing to verify against (the server no longer serves
+    /// it) and cleared history could never come back, so neither tool is offered.
+    #[prop(into, default = Signal::from(true))]
+    offered: Signal<bool>,
+) -> impl IntoView {
     let tools = use_context::<ChatToolsState>().unwrap_or_default();
     let ChatToolsState { outcome, busy, .. } = tools;
     let verify = move |_| {
@@ -240,7 +246,7 @@ pub fn ChatTools(#[prop(into)] chat_id: Signal<Option<ChatId>>) -> impl IntoView
         });
     };
     view! {
-        <div class="chat-tools">
+        <div class="chat-tools" hidden=move || !offered.get()>
             <button class="resync" data-testid="verify-chat" disabled=move || busy.get() on:click=verify
                 title="Compare this chat's cache with the server and repair what differs">"Verify this chat"</button>
             <button class="resync" data-testid="clear-chat-cache" disabled=move || busy.get() on:click=clear

@@ -128,6 +128,12 @@ async fn leaving_a_chat_in_the_real_app() -> Result<()> {
         Some(("alice", "removed")),
         "the server removed alice"
     );
+    assert_eq!(
+        app.js("const b = document.querySelector('[data-testid=verify-chat]'); return b ? b.offsetParent !== null : null;")
+            .await?,
+        json!(false),
+        "no Verify or Clear for a chat that can never be fetched again"
+    );
     app.screenshot_for_docs("membership-b-left-chat").await?;
     app.quit().await;
 
