@@ -15,6 +15,7 @@ async fn first_sign_in_to_an_unreachable_server_stays_on_the_form_and_says_why()
     let app = desktop.launch().await?;
     app.screenshot_of("sign-in-form", "[data-testid=signin-submit]")
         .await?;
+    copy_to_docs("sign-in-form")?;
     app.submit_sign_in(&closed, "bogus-token").await?;
     let message = app.wait_sign_in_error().await?;
     assert_eq!(
