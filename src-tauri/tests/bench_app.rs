@@ -413,10 +413,13 @@ fn round(ms: f64) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
 async fn release_app_figures() -> Result<()> {
-    let runs: usize = std::env::var("ROOST_BENCH_APP_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(41);
+    // A knob that cannot be read is an error naming it, never silently the default.
+    let runs: usize = match std::env::var("ROOST_BENCH_APP_RUNS") {
+        Ok(r) if !r.trim().is_empty() => r.trim().parse().map_err(|_| {
+            anyhow::anyhow!("ROOST_BENCH_APP_RUNS={r:?}: expected a whole number of runs (decimal)")
+        })?,
+        _ => 41,
+    };
     let mut figures = serde_json::Map::new();
     figures.insert(
         "app_build".into(),
