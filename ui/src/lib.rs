@@ -18,6 +18,10 @@
 //!
 //! Natively (tests) Leptos is built with `ssr` so views render to HTML; for wasm with `csr`.
 
+// The app's view tree is one deeply nested type (tachys); its layout query needs more than
+// the default 128 levels on native (`ssr`) builds since the search panel joined the sidebar.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod chat_view;
 pub mod components;
