@@ -11,8 +11,7 @@
 use crate::api::Api;
 use crate::engine::Inner;
 use crate::error::{Error, Result};
-use crate::events::ClientEvent;
-use crate::store::{CursorRule, IngestOptions, Position};
+use crate::store::Position;
 use roost_proto::{ChangesQuery, ChangesResponse, ChatId, ErrorKind, MAX_PAGE_SIZE};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -100,18 +99,14 @@ pub(crate) async fn full_reload(
                 next_since_rev,
                 ..
             } => {
-                let mut opts = IngestOptions::new(CursorRule::Keep);
-                opts.position = Some(Position { last_seq, rev });
-                opts.me = inner.me();
-                let res = store.ingest(chat, &messages, &opts).await?;
-                inner.mark_known(chat);
+                crate::resync::ingest_changes_page(
+                    inner,
+                    chat,
+                    &messages,
+                    Position { last_seq, rev },
+                )
+                .await?;
                 received += messages.len() as u64;
-                if !res.changed.is_empty() {
-                    inner.emit(ClientEvent::MessagesChanged {
-                        chat_id: chat,
-                        seqs: res.changed,
-                    });
-                }
                 match next_since_rev {
                     Some(n) if n > since => since = n,
                     Some(_) => {

@@ -97,6 +97,28 @@ impl<'a> FetchScope<'a> {
     }
 }
 
+/// Merges one page of the changes journal (edits, deletes and, above the cached span, new
+/// messages) in one transaction at the page's position; the cursor is the caller's to move.
+pub(crate) async fn ingest_changes_page(
+    inner: &Inner,
+    chat: ChatId,
+    messages: &[roost_proto::Message],
+    position: Position,
+) -> Result<()> {
+    let mut opts = IngestOptions::new(CursorRule::Keep);
+    opts.position = Some(position);
+    opts.me = inner.me();
+    let res = inner.store().ingest(chat, messages, &opts).await?;
+    inner.mark_known(chat);
+    if !res.changed.is_empty() {
+        inner.emit(ClientEvent::MessagesChanged {
+            chat_id: chat,
+            seqs: res.changed,
+        });
+    }
+    Ok(())
+}
+
 async fn ingest_page(
     inner: &Inner,
     chat: ChatId,
@@ -325,20 +347,10 @@ async fn changes_pass(
                     next_since_rev,
                     ..
                 } => {
-                    let mut opts = IngestOptions::new(CursorRule::Keep);
-                    opts.position = Some(Position { last_seq, rev });
-                    opts.me = inner.me();
-                    let res = store.ingest(chat, &messages, &opts).await?;
-                    inner.mark_known(chat);
+                    ingest_changes_page(inner, chat, &messages, Position { last_seq, rev }).await?;
                     let new = messages.iter().filter(|m| m.seq > hi).count() as u64;
                     above += new;
                     report.changes_applied += messages.len() as u64 - new;
-                    if !res.changed.is_empty() {
-                        inner.emit(ClientEvent::MessagesChanged {
-                            chat_id: chat,
-                            seqs: res.changed,
-                        });
-                    }
                     match next_since_rev {
                         Some(n) if n > since => since = n,
                         Some(_) => {
