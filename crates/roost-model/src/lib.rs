@@ -13,8 +13,10 @@
 //! * [`outbox`] — delivery states of unsent messages;
 //! * [`ingest`] — the sans-I/O ingest plan (what one write of incoming messages changes);
 //! * [`app`] — the desktop app's IPC contract, built from the types above;
+//! * [`accounts`] — the accounts signed in on the device (the account switcher's list);
 //! * [`app_cache`] — the IPC contract of search, verify & repair and the storage budget.
 
+pub mod accounts;
 pub mod app;
 pub mod app_cache;
 pub mod human;
