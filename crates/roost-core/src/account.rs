@@ -385,6 +385,28 @@ async fn read_fingerprints(store: &Store) -> Result<Vec<String>> {
         .unwrap_or_default())
 }
 
+/// Deletes the cache of (server, user) on this device: the file with its WAL, shared-memory
+/// and lock files. Refuses with `cache_in_use` while a client has it open. The token
+/// fingerprints in `tokens.json` stay (they are hashes, not secrets: a later sign-in with the
+/// same token starts a fresh cache without asking the server who it is). Returns whether a
+/// cache file was there.
+pub async fn remove_cache(data_dir: &Path, server_url: &str, user: &UserId) -> Result<bool> {
+    let path = cache_path(data_dir, server_url, user);
+    let lock = CacheLock::acquire(&path).await?;
+    let existed = path.exists();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::Cache(format!("remove {}: {e}", file.display()))),
+        }
+    }
+    drop(lock);
+    let _ = std::fs::remove_file(format!("{}.lock", path.display()));
+    Ok(existed)
+}
+
 /// An exclusive lock on `<cache>.lock`, held while a client has the cache open (released when
 /// dropped, and by the OS when the process dies, so a crash never leaves it locked).
 #[derive(Debug)]
@@ -461,6 +483,29 @@ mod tests {
         let odd = cache_path(dir, "http://h", &UserId::new("../x"));
         assert!(odd.starts_with("/data/accounts"));
         assert_ne!(odd, cache_path(dir, "http://h", &UserId::new("__x")));
+    }
+
+    #[tokio::test]
+    async fn removing_a_cache_deletes_its_files_and_no_other_account_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let (alice, bob) = (UserId::new("alice"), UserId::new("bob"));
+        let alice_db = cache_path(dir.path(), "http://h", &alice);
+        let bob_db = cache_path(dir.path(), "http://h", &bob);
+        std::fs::create_dir_all(alice_db.parent().unwrap()).unwrap();
+        for file in [&alice_db, &bob_db] {
+            std::fs::write(file, b"db").unwrap();
+            std::fs::write(format!("{}-wal", file.display()), b"wal").unwrap();
+        }
+        assert!(remove_cache(dir.path(), "http://h/", &alice).await.unwrap());
+        assert!(!alice_db.exists());
+        assert!(!Path::new(&format!("{}-wal", alice_db.display())).exists());
+        assert!(bob_db.exists(), "bob's cache is untouched");
+        assert!(!remove_cache(dir.path(), "http://h", &alice).await.unwrap());
+        // Open in a client (its lock held): refused.
+        let _held = CacheLock::acquire(&bob_db).await.unwrap();
+        let refused = remove_cache(dir.path(), "http://h", &bob).await;
+        assert!(matches!(refused, Err(Error::CacheInUse(_))), "{refused:?}");
+        assert!(bob_db.exists());
     }
 
     #[test]
