@@ -24,6 +24,9 @@ const COMMANDS: &[&str] = &[
     "cache_budget",
     "leave_chat",
     "forget_chat",
+    "accounts",
+    "switch_account",
+    "sign_out_account",
 ];
 
 fn main() {

@@ -7,6 +7,7 @@
 //!
 //! It must never hold sync or cache logic of its own: behaviour lives in the core.
 
+mod account_commands;
 mod cache_commands;
 mod commands;
 mod desktop;
@@ -109,9 +110,14 @@ pub fn run() {
                 let state = handle.state::<AppState>();
                 // Environment credentials (tests, `./dev run`) win over saved ones; neither is
                 // verified here: the app starts from its cache even when the server is down.
-                if let Some(credentials) = env_sign_in.or_else(|| state.load_credentials())
-                    && let Err(e) = state.start_session(&handle, credentials, false).await
-                {
+                let started = match env_sign_in {
+                    Some(credentials) => state
+                        .start_session(&handle, credentials, false)
+                        .await
+                        .map(Some),
+                    None => state.start_saved(&handle).await,
+                };
+                if let Err(e) = started {
                     tracing::error!(error = %e, "could not start the saved session");
                 }
                 state.mark_started();
@@ -141,6 +147,9 @@ pub fn run() {
             cache_commands::cache_budget,
             commands::leave_chat,
             commands::forget_chat,
+            account_commands::accounts,
+            account_commands::switch_account,
+            account_commands::sign_out_account,
         ])
         .run(context)
         .expect("error while running the Roost desktop app");

@@ -4,15 +4,20 @@
 //!
 //! Owns where things live on disk: one message cache per account (server + user) in the app
 //! data dir, chosen at sign-in by `roost_core::account::resolve` (the CLI picks the same file
-//! for the same server and token), `settings.json` (server URL + token, readable by the user
-//! only) in the app config dir.
+//! for the same server and token), `settings.json` in the app config dir (readable by the user
+//! only): the accounts signed in on this device with their server URL, user and token, and
+//! which one is current (a `roost_model::accounts::AccountBook`; files of earlier versions held
+//! one `{server_url, token}` and are read as a book of that one account). Switching accounts
+//! stops one client and opens the other's cache; nothing else is kept per account here.
 
 use crate::desktop::DesktopEffects;
 use crate::error::{ShellError, ShellResult};
 use roost_core::api::ApiConfig;
 use roost_core::app_view;
 use roost_core::{Client, ClientConfig, ClientEvent};
+use roost_model::accounts::{AccountBook, AccountEntry, AccountKey, SavedAccount};
 use roost_model::app::{AppStatus, UiEvent};
+use roost_proto::UserId;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -112,36 +117,60 @@ impl AppState {
         let _ = started.wait_for(|done| *done).await;
     }
 
-    pub fn load_credentials(&self) -> Option<Credentials> {
-        let text = std::fs::read_to_string(self.settings_path()).ok()?;
-        serde_json::from_str(&text).ok()
+    /// The current account's credentials and the user they were confirmed for (unknown in a
+    /// file of an earlier version).
+    fn load_current(&self) -> (Option<Credentials>, Option<UserId>) {
+        if let Some(current) = self.load_book().current() {
+            let credentials = Credentials {
+                server_url: current.server_url.clone(),
+                token: current.token.clone(),
+            };
+            return (Some(credentials), Some(current.user_id.clone()));
+        }
+        let legacy = std::fs::read_to_string(self.settings_path())
+            .ok()
+            .and_then(|text| serde_json::from_str::<Credentials>(&text).ok());
+        (legacy, None)
     }
 
-    fn save_credentials(&self, credentials: Option<&Credentials>) -> ShellResult<()> {
+    /// The saved accounts (an empty book when there is no file, or one of an earlier version).
+    fn load_book(&self) -> AccountBook {
+        std::fs::read_to_string(self.settings_path())
+            .ok()
+            .and_then(|text| serde_json::from_str::<AccountBook>(&text).ok())
+            .unwrap_or_default()
+    }
+
+    /// Writes the book (removes the file when no account is left).
+    fn save_book(&self, book: &AccountBook) -> ShellResult<()> {
         let path = self.settings_path();
-        match credentials {
-            None => match std::fs::remove_file(&path) {
+        if book.is_empty() {
+            return match std::fs::remove_file(&path) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(e) => Err(ShellError::Internal(format!(
                     "could not remove {}: {e}",
                     path.display()
                 ))),
-            },
-            Some(credentials) => {
-                std::fs::create_dir_all(&self.config_dir).map_err(|e| {
-                    ShellError::Internal(format!(
-                        "could not create {}: {e}",
-                        self.config_dir.display()
-                    ))
-                })?;
-                let text = serde_json::to_string_pretty(credentials)
-                    .map_err(|e| ShellError::Internal(e.to_string()))?;
-                write_private(&path, text.as_bytes()).map_err(|e| {
-                    ShellError::Internal(format!("could not write {}: {e}", path.display()))
-                })
-            }
+            };
         }
+        std::fs::create_dir_all(&self.config_dir).map_err(|e| {
+            ShellError::Internal(format!(
+                "could not create {}: {e}",
+                self.config_dir.display()
+            ))
+        })?;
+        let text =
+            serde_json::to_string_pretty(book).map_err(|e| ShellError::Internal(e.to_string()))?;
+        let tmp = path.with_extension("json.tmp");
+        write_private(&tmp, text.as_bytes())
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| ShellError::Internal(format!("could not write {}: {e}", path.display())))
+    }
+
+    /// The accounts signed in on this device, the current one marked.
+    pub fn accounts(&self) -> Vec<AccountEntry> {
+        self.load_book().entries()
     }
 
     pub async fn status(&self) -> AppStatus {
@@ -188,6 +217,48 @@ impl AppState {
         credentials: Credentials,
         verify: bool,
     ) -> ShellResult<AppStatus> {
+        self.start_account(app, credentials, verify, None).await
+    }
+
+    /// The saved current account at launch: opened from its cache, offline too.
+    pub async fn start_saved(&self, app: &AppHandle) -> ShellResult<Option<AppStatus>> {
+        match self.load_current() {
+            (Some(credentials), user) => self
+                .start_account(app, credentials, false, user)
+                .await
+                .map(Some),
+            (None, _) => Ok(None),
+        }
+    }
+
+    /// Switches to an account signed in on this device, with its saved token: the current
+    /// client stops (its cache stays) and the other opens from its own cache at once — no
+    /// server check, so it works offline.
+    pub async fn switch_account(&self, app: &AppHandle, key: &AccountKey) -> ShellResult<AppStatus> {
+        let book = self.load_book();
+        let saved = book.get(key).ok_or_else(|| {
+            ShellError::InvalidInput(format!(
+                "{} on {} is not signed in on this device",
+                key.user_id, key.server_url
+            ))
+        })?;
+        let credentials = Credentials {
+            server_url: saved.server_url.clone(),
+            token: saved.token.clone(),
+        };
+        self.start_account(app, credentials, false, Some(saved.user_id.clone()))
+            .await
+    }
+
+    /// Opens the cache and the core client of these credentials (see [`Self::start_session`]);
+    /// `user_hint` is the user they were confirmed for earlier (spares asking the server).
+    async fn start_account(
+        &self,
+        app: &AppHandle,
+        credentials: Credentials,
+        verify: bool,
+        user_hint: Option<UserId>,
+    ) -> ShellResult<AppStatus> {
         let server_url = normalize_server_url(&credentials.server_url)?;
         if credentials.token.trim().is_empty() {
             return Err(ShellError::InvalidInput("the token is empty".into()));
@@ -206,7 +277,7 @@ impl AppState {
         let account = roost_core::account::resolve_with(
             &self.data_dir,
             ApiConfig::new(&credentials.server_url, &credentials.token),
-            None,
+            user_hint,
         )
         .await?;
         let config: ClientConfig = account.config(&credentials.token);
@@ -227,7 +298,13 @@ impl AppState {
                 }
             }
         }
-        self.save_credentials(Some(&credentials))?;
+        let mut book = self.load_book();
+        book.use_account(SavedAccount {
+            server_url: credentials.server_url.clone(),
+            user_id: account.user_id.clone(),
+            token: credentials.token.clone(),
+        });
+        self.save_book(&book)?;
         let events = client.subscribe();
         client.start_stream();
         crate::cache_commands::keep_within_budget(client.clone());
@@ -257,11 +334,47 @@ impl AppState {
         }
     }
 
-    /// Stops the client and forgets the credentials. The account's cache stays (signing in
+    /// Stops the client and forgets the current account's credentials (the other accounts
+    /// stay signed in, listed on the sign-in screen). The account's cache stays (signing in
     /// again, or as another user and back, loses nothing); another account gets its own file.
     pub async fn sign_out(&self) -> ShellResult<AppStatus> {
-        self.stop_session().await;
-        self.save_credentials(None)?;
+        let current = self.load_book().current().map(SavedAccount::key);
+        match current {
+            Some(key) => self.sign_out_account(&key, false).await,
+            None => {
+                self.stop_session().await;
+                // A file of an earlier version (one account, no user recorded).
+                self.save_book(&AccountBook::default())?;
+                self.emit_session().await
+            }
+        }
+    }
+
+    /// Signs one account out of this device: its credentials are forgotten (the current one's
+    /// client stops first; another account's session goes on) and, with `remove_cache`, its
+    /// cache files are deleted too.
+    pub async fn sign_out_account(
+        &self,
+        key: &AccountKey,
+        remove_cache: bool,
+    ) -> ShellResult<AppStatus> {
+        let mut book = self.load_book();
+        if book.current().map(SavedAccount::key).as_ref() == Some(key) {
+            self.stop_session().await;
+        }
+        book.remove(key);
+        self.save_book(&book)?;
+        if remove_cache {
+            let removed =
+                roost_core::account::remove_cache(&self.data_dir, &key.server_url, &key.user_id)
+                    .await?;
+            tracing::info!(user = %key.user_id, server = %key.server_url, removed, "removed an account's cache");
+        }
+        tracing::info!(user = %key.user_id, server = %key.server_url, "signed out");
+        self.emit_session().await
+    }
+
+    async fn emit_session(&self) -> ShellResult<AppStatus> {
         let status = self.status().await;
         self.emit(UiEvent::Session {
             status: status.clone(),
@@ -333,6 +446,64 @@ async fn forward_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn saved(server: &str, user: &str, token: &str) -> SavedAccount {
+        SavedAccount {
+            server_url: server.into(),
+            user_id: UserId::new(user),
+            token: token.into(),
+        }
+    }
+
+    #[test]
+    fn a_settings_file_of_an_earlier_version_is_the_current_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::new(dir.path().join("data"), dir.path().join("config"));
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        std::fs::write(
+            state.settings_path(),
+            r#"{"server_url":"http://127.0.0.1:7878","token":"old"}"#,
+        )
+        .unwrap();
+        let (credentials, user) = state.load_current();
+        assert_eq!(credentials.unwrap().token, "old");
+        assert_eq!(user, None, "an old file never recorded the user");
+        assert!(state.accounts().is_empty());
+    }
+
+    #[tokio::test]
+    async fn signing_out_another_account_keeps_the_current_and_can_remove_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let state = AppState::new(data.clone(), dir.path().join("config"));
+        let mut book = AccountBook::default();
+        book.use_account(saved("http://a", "bob", "tb"));
+        book.use_account(saved("http://a", "alice", "ta"));
+        state.save_book(&book).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(state.settings_path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "tokens readable by others: {mode:o}");
+        }
+        let bob_cache = roost_core::account::cache_path(&data, "http://a", &UserId::new("bob"));
+        std::fs::create_dir_all(bob_cache.parent().unwrap()).unwrap();
+        std::fs::write(&bob_cache, b"cache").unwrap();
+
+        let bob = saved("http://a", "bob", "").key();
+        state.sign_out_account(&bob, false).await.unwrap();
+        assert!(bob_cache.exists(), "signing out keeps the cache");
+        let rows = state.accounts();
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].current && rows[0].user_id == UserId::new("alice"));
+
+        state.sign_out_account(&bob, true).await.unwrap();
+        assert!(!bob_cache.exists(), "asked to remove the cache too");
+
+        let alice = saved("http://a", "alice", "").key();
+        state.sign_out_account(&alice, false).await.unwrap();
+        assert!(!state.settings_path().exists(), "no account left: no file");
+    }
 
     #[test]
     fn server_urls_are_normalized_or_rejected() {
