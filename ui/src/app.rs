@@ -3,6 +3,7 @@
 //! components to `ipc`. The state rules are in `state`, the view rules in `logic` (both pure,
 //! tested natively).
 
+use crate::accounts;
 use crate::chat_view::ChatView;
 use crate::components::*;
 use crate::ipc;
@@ -68,6 +69,10 @@ pub(crate) struct Model {
     pub(crate) seen_seq: RwSignal<Seq>,
     pub(crate) dialog: RwSignal<Option<Dialog>>,
     pub(crate) theme: RwSignal<Theme>,
+    /// The accounts signed in on this device (`accounts`), as the shell last listed them.
+    pub(crate) accounts: RwSignal<Vec<roost_model::accounts::AccountEntry>>,
+    /// "Add account": the sign-in form over a session that stays signed in.
+    pub(crate) adding_account: RwSignal<bool>,
 }
 
 impl Model {
@@ -80,6 +85,8 @@ impl Model {
             seen_seq: RwSignal::new(0),
             dialog: RwSignal::new(None),
             theme: RwSignal::new(Theme::System),
+            accounts: RwSignal::new(Vec::new()),
+            adding_account: RwSignal::new(false),
             status: RwSignal::new(None),
             online: RwSignal::new(false),
             offline_since: RwSignal::new(None),
@@ -206,8 +213,21 @@ pub(crate) fn apply_event(model: Model, event: UiEvent) {
     match &event {
         UiEvent::Connection { online } => set_online(model, *online),
         UiEvent::Session { status } => {
+            if model
+                .status
+                .with_untracked(|previous| accounts::account_changed(previous.as_ref(), status))
+            {
+                // Another account: nothing shown of the previous one may stay.
+                model.state.set(UiState::default());
+                model.cache_map.set(None);
+                model.dialog.set(None);
+                model.notice.set(None);
+                model.draft.set(String::new());
+                model.editing.set(None);
+            }
             set_online(model, status.online);
             model.status.set(Some(status.clone()));
+            accounts::refresh_accounts(model);
         }
         _ => {}
     }
@@ -599,6 +619,7 @@ pub fn App() -> impl IntoView {
                     set_online(model, status.online);
                 }
                 model.status.set(Some(status));
+                accounts::refresh_accounts(model);
                 if signed_in {
                     reload_chats(model).await;
                 }
@@ -615,8 +636,14 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    // Only signing in or out swaps the screen; other status changes must not rebuild it.
-    let signed_in = Memo::new(move |_| model.status.get().map(|s| s.signed_in));
+    // Only signing in or out (or "Add account") swaps the screen; other status changes must
+    // not rebuild it.
+    let signed_in = Memo::new(move |_| {
+        model
+            .status
+            .get()
+            .map(|s| s.signed_in && !model.adding_account.get())
+    });
     view! {
         {move || match signed_in.get() {
             None => view! { <div class="boot" aria-busy="true"></div> }.into_any(),
@@ -636,18 +663,29 @@ pub(crate) fn SignInScreen() -> impl IntoView {
         .get_untracked()
         .and_then(|s| s.server_url)
         .unwrap_or_else(|| "http://127.0.0.1:7878".into());
+    let on_error = Callback::new(move |e: roost_model::app::IpcError| error.set(Some(e.message)));
     let on_submit = Callback::new(move |(server, token): (String, String)| {
         busy.set(true);
         error.set(None);
         spawn_local(async move {
             match ipc::sign_in(&server, &token).await {
-                Ok(status) => apply_event(model, UiEvent::Session { status }),
+                Ok(status) => {
+                    model.adding_account.set(false);
+                    apply_event(model, UiEvent::Session { status });
+                }
                 Err(e) => error.set(Some(e.message)),
             }
             busy.set(false);
         });
     });
-    view! { <div class="sign-in-screen"><SignInForm initial_server=initial error busy on_submit /></div> }
+    view! {
+        <div class="sign-in-screen">
+            <div class="sign-in-column">
+                <SignInForm initial_server=initial error busy on_submit />
+                <accounts::SavedAccounts on_error />
+            </div>
+        </div>
+    }
 }
 
 #[component]
@@ -668,15 +706,6 @@ pub(crate) fn MainScreen() -> impl IntoView {
                 Err(e) => show_error(model, &e),
             }
         });
-    };
-    let account = move || {
-        model.status.get().map(|s| {
-            format!(
-                "{}{}",
-                s.user_id.map(|u| format!("{u} @ ")).unwrap_or_default(),
-                s.server_url.unwrap_or_default()
-            )
-        })
     };
     let keys = window_event_listener(leptos::ev::keydown, move |ev| on_global_key(model, &ev));
     on_cleanup(move || keys.remove());
@@ -703,7 +732,7 @@ pub(crate) fn MainScreen() -> impl IntoView {
                     on_error=Callback::new(move |text| model.notice.set(Some(text))) />
                 <ChatList />
                 <footer class="account">
-                    <span class="who" title=account>{account}</span>
+                    <accounts::AccountMenu />
                     <span class="account-actions">
                         <ThemePicker theme=model.theme on_change=on_theme />
                         <crate::search::StorageSettings />

@@ -239,3 +239,34 @@ pub async fn cache_budget(
 ) -> Result<roost_model::app_cache::BudgetView, IpcError> {
     invoke("cache_budget", json!({ "budgetBytes": budget_bytes })).await
 }
+
+// ----- the account switcher (issue 9; types in roost_model::accounts)
+
+pub async fn accounts() -> Result<Vec<roost_model::accounts::AccountEntry>, IpcError> {
+    invoke("accounts", json!({})).await
+}
+
+pub async fn switch_account(
+    account: &roost_model::accounts::AccountKey,
+) -> Result<AppStatus, IpcError> {
+    invoke(
+        "switch_account",
+        json!({ "serverUrl": account.server_url, "userId": account.user_id }),
+    )
+    .await
+}
+
+pub async fn sign_out_account(
+    account: &roost_model::accounts::AccountKey,
+    remove_cache: bool,
+) -> Result<AppStatus, IpcError> {
+    invoke(
+        "sign_out_account",
+        json!({
+            "serverUrl": account.server_url,
+            "userId": account.user_id,
+            "removeCache": remove_cache,
+        }),
+    )
+    .await
+}

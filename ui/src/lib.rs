@@ -14,6 +14,8 @@
 //! * `app` — the state in a signal, effects, and wiring; `chat_view` — the open chat's view
 //!   (header, timeline, composer) wired to them;
 //! * `left_chat` — what a chat the user is no longer a member of allows, and its components;
+//! * `accounts` — the account switcher (menu, accounts on the sign-in screen) and its pure
+//!   rules;
 //! * `ipc` — the only module that touches Tauri.
 //!
 //! Natively (tests) Leptos is built with `ssr` so views render to HTML; for wasm with `csr`.
@@ -22,6 +24,7 @@
 // the default 128 levels on native (`ssr`) builds since the search panel joined the sidebar.
 #![recursion_limit = "256"]
 
+pub mod accounts;
 pub mod app;
 pub mod chat_view;
 pub mod components;
