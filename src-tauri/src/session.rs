@@ -267,7 +267,6 @@ impl AppState {
             server_url,
             token: credentials.token.trim().to_string(),
         };
-        self.stop_session().await;
         std::fs::create_dir_all(&self.data_dir).map_err(|e| {
             ShellError::Internal(format!("could not create {}: {e}", self.data_dir.display()))
         })?;
@@ -280,6 +279,10 @@ impl AppState {
             user_hint,
         )
         .await?;
+        // Stopped only now: a token whose account cannot be told leaves the current session
+        // running (its cache lock is released before the next one is opened, which may be the
+        // same file when an account signs in again).
+        self.stop_session().await;
         let config: ClientConfig = account.config(&credentials.token);
         tracing::info!(cache = %account.cache_path.display(), user = %account.user_id, "this account's cache");
         let (client, info) = Client::open(config).await?;

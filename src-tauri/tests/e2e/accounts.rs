@@ -23,12 +23,6 @@ impl App {
         Ok(())
     }
 
-    /// The account the footer shows, `user@server`.
-    async fn shown_account(&self) -> Result<String> {
-        let v = self.js("const b = document.querySelector('[data-testid=account-menu]'); return b ? b.querySelector('.who').textContent + '@' + b.querySelector('.server').textContent : null;").await?;
-        Ok(v.as_str().unwrap_or_default().to_string())
-    }
-
     async fn open_account_menu(&self) -> Result<()> {
         self.c()
             .wait()
