@@ -224,7 +224,12 @@ async fn the_account_switcher_moves_between_signed_in_accounts_each_from_its_own
         json!([[format!("alice@{one}"), false], [format!("bob@{one}"), true]])
     );
     app.keys(KEY_ESCAPE).await?;
-    assert_eq!(app.focused().await?, "account-menu", "Escape returns to the button");
+    app.wait_js(
+        "Escape returns to the button",
+        "const e = document.activeElement; return e ? e.dataset.testid || null : null;",
+        |v| *v == json!("account-menu"),
+    )
+    .await?;
 
     // alice on a second server: same user id, another account, its own cache.
     app.add_account(&two, &other.token("alice")).await?;
