@@ -244,6 +244,12 @@ async fn the_account_switcher_moves_between_signed_in_accounts_each_from_its_own
         .click()
         .await?;
     app.keys(KEY_ESCAPE).await?;
+    app.wait_js(
+        "the account button focused",
+        "const e = document.activeElement; return e ? e.dataset.testid || null : null;",
+        |v| *v == json!("account-menu"),
+    )
+    .await?;
     app.keys(KEY_DOWN).await?;
     app.wait_js(
         "the first row focused",
