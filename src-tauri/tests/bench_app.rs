@@ -329,29 +329,42 @@ impl App {
     }
 
     /// Clicks the chat titled `title` and returns the ms until the frame after the one in which
-    /// its newest rows (seq ≥ `min_seq`) exist — the frame that paints them.
-    async fn click_to_paint(&self, title: &str, min_seq: u64) -> Result<f64> {
+    /// its newest rows (seq ≥ `min_seq`) exist — the frame that paints them — with the UI's
+    /// `roost-open-*` marks (ms after the click; `None` when the UI did not reach one).
+    async fn click_to_paint(&self, title: &str, min_seq: u64) -> Result<(f64, OpenPhases)> {
         let script = r#"
             const [title, minSeq, done] = arguments;
+            const names = ['roost-open-invoke', 'roost-open-reply', 'roost-open-applied'];
+            names.forEach((n) => performance.clearMarks(n));
             const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
             const started = performance.now();
             item.click();
+            const at = (n) => {
+                const e = performance.getEntriesByName(n);
+                return e.length ? e[e.length - 1].startTime - started : null;
+            };
             const check = () => {
                 const heading = document.querySelector('[data-testid=chat-title]');
                 const row = document.querySelector('[data-testid=message]');
                 if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
-                    requestAnimationFrame(() => setTimeout(() => done(performance.now() - started), 0));
+                    requestAnimationFrame(() => setTimeout(() => done([performance.now() - started, ...names.map(at)]), 0));
                 } else {
                     requestAnimationFrame(check);
                 }
             };
             check();
         "#;
-        let ms = self
+        let value = self
             .c()
             .execute_async(script, vec![json!(title), json!(min_seq)])
             .await?;
-        ms.as_f64().context("a number of milliseconds")
+        let total = value[0].as_f64().context("a number of milliseconds")?;
+        let phases = OpenPhases {
+            invoke: value[1].as_f64(),
+            reply: value[2].as_f64(),
+            applied: value[3].as_f64(),
+        };
+        Ok((total, phases))
     }
 
     async fn wait_for(&self, css: &str) -> Result<()> {
@@ -368,6 +381,32 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
+/// When the UI reached each step of opening a chat, in ms after the click.
+#[derive(Debug, Clone, Copy)]
+struct OpenPhases {
+    /// The click handler asked the core for the window (`open_chat` invoked).
+    invoke: Option<f64>,
+    /// The window arrived over IPC, deserialised.
+    reply: Option<f64>,
+    /// The UI's state holds it (Leptos then patches the DOM; the browser lays out and paints).
+    applied: Option<f64>,
+}
+
+/// The median of each phase of click → paint: where the time goes.
+fn phase_medians(runs: &[(f64, OpenPhases)]) -> Value {
+    let median = |f: &dyn Fn(&(f64, OpenPhases)) -> Option<f64>| -> Option<f64> {
+        let mut v: Vec<f64> = runs.iter().filter_map(f).collect();
+        v.sort_by(f64::total_cmp);
+        (!v.is_empty()).then(|| round(quantile(&v, 0.5)))
+    };
+    json!({
+        "click_to_invoke": median(&|(_, p)| p.invoke),
+        "invoke_to_reply": median(&|(_, p)| Some(p.reply? - p.invoke?)),
+        "reply_to_applied": median(&|(_, p)| Some(p.applied? - p.reply?)),
+        "applied_to_painted": median(&|(t, p)| Some(t - p.applied?)),
+    })
+}
+
 /// Opens `big` (alternating with `small`, whose open is not timed) `runs` times.
 async fn click_to_paint_figures(
     app: &App,
@@ -376,9 +415,9 @@ async fn click_to_paint_figures(
     runs: usize,
 ) -> Result<Value> {
     app.click_to_paint(small, 1).await?;
-    let mut timings = Vec::with_capacity(runs);
+    let mut measured = Vec::with_capacity(runs);
     for _ in 0..runs {
-        timings.push(
+        measured.push(
             app.click_to_paint(big.0, big.1.saturating_sub(1_000))
                 .await?,
         );
@@ -395,6 +434,7 @@ async fn click_to_paint_figures(
         rows > 0 && rows <= 200,
         "a bounded window of rows is in the DOM: {rows}"
     );
+    let mut timings: Vec<f64> = measured.iter().map(|(t, _)| *t).collect();
     timings.sort_by(f64::total_cmp);
     Ok(json!({
         "p50": round(quantile(&timings, 0.5)),
@@ -403,6 +443,7 @@ async fn click_to_paint_figures(
         "max": round(timings[timings.len() - 1]),
         "runs": runs,
         "dom_rows": rows,
+        "phases_p50": phase_medians(&measured),
     }))
 }
 

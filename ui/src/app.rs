@@ -134,6 +134,14 @@ pub(crate) fn mark_chat_list_painted() {
     });
 }
 
+/// A `performance` mark named `name` now: the phases of opening a chat (`roost-open-*`), which
+/// `src-tauri/tests/bench_app.rs` reads to say where click → paint spends its time.
+pub(crate) fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark(name);
+    }
+}
+
 pub(crate) async fn reload_chats(model: Model) {
     match ipc::chats().await {
         Ok(chats) => {
@@ -269,12 +277,15 @@ pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
             .find(|c| c.chat_id == chat_id)
             .map_or(0, |c| c.unread_count)
     });
+    mark("roost-open-invoke");
     match ipc::open_chat(chat_id, Anchor::Newest).await {
         Ok(window) => {
+            mark("roost-open-reply");
             let mut taken = false;
             model
                 .state
                 .update(|state| taken = state.window_opened(chat_id, request, window));
+            mark("roost-open-applied");
             if !taken {
                 return;
             }
