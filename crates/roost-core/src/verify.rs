@@ -166,8 +166,8 @@ async fn force_replace(
         let Some(current) = current else {
             // A row the runs index claims but the file lost (deleted behind the client's back)
             // is put back; a seq evicted meanwhile (no longer claimed) stays missing.
-            if claims(&mut *tx, chat, m.seq).await? {
-                insert_lost_row(&mut *tx, chat, m).await?;
+            if claims(&mut tx, chat, m.seq).await? {
+                insert_lost_row(&mut tx, chat, m).await?;
                 changed.push(m.seq);
             }
             continue;

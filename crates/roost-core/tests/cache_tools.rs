@@ -526,12 +526,13 @@ async fn a_manual_resync_brings_back_exactly_the_evicted_history_and_a_catch_up_
     client.start_stream();
     let mut caught_up = std::collections::HashSet::new();
     while caught_up.len() < 2 {
-        if let roost_core::ClientEvent::SyncStateChanged { chat_id, .. } = wait_for(&mut events, |e| {
-            [cleared, evicted]
-                .iter()
-                .any(|c| is_state(e, *c, roost_core::SyncState::InSync))
-        })
-        .await
+        if let roost_core::ClientEvent::SyncStateChanged { chat_id, .. } =
+            wait_for(&mut events, |e| {
+                [cleared, evicted]
+                    .iter()
+                    .any(|c| is_state(e, *c, roost_core::SyncState::InSync))
+            })
+            .await
         {
             caught_up.insert(chat_id);
         }
@@ -541,7 +542,10 @@ async fn a_manual_resync_brings_back_exactly_the_evicted_history_and_a_catch_up_
         [SeqRange::new(1, 800)],
         "the catch-up fetched the new message and left the cleared history alone"
     );
-    assert_eq!(client.cache_map(evicted).await.unwrap().missing, evicted_ranges);
+    assert_eq!(
+        client.cache_map(evicted).await.unwrap().missing,
+        evicted_ranges
+    );
     assert_cache_equals_server(&client, &ts, cleared, 801, 1001).await;
     let catch_up = ts.metrics().route("range").messages;
     assert!(catch_up <= 2, "only the new messages: {catch_up}");
@@ -576,7 +580,11 @@ async fn a_manual_resync_brings_back_exactly_the_evicted_history_and_a_catch_up_
         m.route("range").requests
     );
     assert_eq!(report.messages_fetched, evicted_count);
-    assert_eq!(m.route("range").messages, evicted_count, "exactly the evicted seqs");
+    assert_eq!(
+        m.route("range").messages,
+        evicted_count,
+        "exactly the evicted seqs"
+    );
     assert!(client.cache_map(evicted).await.unwrap().missing.is_empty());
     assert_runs_match_messages(&cache.path(), evicted).await;
     assert_cache_equals_server(&client, &ts, evicted, 1, 1001).await;
@@ -611,11 +619,19 @@ async fn verify_puts_back_a_row_deleted_behind_the_clients_back() {
     assert_eq!(report.buckets_differing, 1);
     assert_eq!(report.repaired, [321]);
     assert!(report.messages_refetched <= u64::from(roost_core::verify::FINE_BUCKET));
-    assert_eq!(ts.metrics().route("range").messages, report.messages_refetched);
+    assert_eq!(
+        ts.metrics().route("range").messages,
+        report.messages_refetched
+    );
     assert_runs_match_messages(&cache.path(), chat).await;
     assert_cache_equals_server(&client, &ts, chat, 1, 600).await;
     assert_eq!(
-        client.search(Some(chat), "321", 5).await.unwrap().hits.len(),
+        client
+            .search(Some(chat), "321", 5)
+            .await
+            .unwrap()
+            .hits
+            .len(),
         1,
         "the row is searchable again"
     );

@@ -164,7 +164,10 @@ impl SyncPlan {
             ResyncKind::Manual => self.evicted,
             ResyncKind::Automatic => None,
         };
-        evicted.into_iter().chain(self.missing.iter().copied()).collect()
+        evicted
+            .into_iter()
+            .chain(self.missing.iter().copied())
+            .collect()
     }
 }
 
@@ -236,7 +239,8 @@ pub enum WindowItem {
     /// Seqs `from ..= to` are missing between or after cached messages: a skeleton.
     Gap { from: Seq, to: Seq },
     /// Seqs `1 ..= to` (everything above the oldest cached message) are not cached: a skeleton
-    /// that loads older history when scrolled into.
+    /// that loads older history when scrolled into. Evicted history (see [`evicted_range`]) is
+    /// drawn so too, so scrolling fetches it page by page; only the sync plan tells it apart.
     OlderHistory { to: Seq },
 }
 
@@ -446,7 +450,11 @@ mod tests {
         assert!(sync_plan_with_floor(&[], 10, Some(1)).newest_page);
         let map = cache_map_with_floor(&runs, 1001, Some(301));
         assert_eq!(map.evicted, Some(r(301, 800)));
-        assert_eq!(map.missing[0], r(1, 800), "evicted history is missing like older history");
+        assert_eq!(
+            map.missing[0],
+            r(1, 800),
+            "evicted history is missing like older history"
+        );
     }
 
     fn msg(seq: Seq) -> Message {

@@ -295,7 +295,10 @@ async fn clear_cached_history_leaves_skeletons_that_scrolling_and_resync_refill(
     }
     let fetched = server.metrics().route("range").messages;
     println!("figures: cleared 60, the Resync fetched {fetched}");
-    assert_eq!(fetched, 60, "the Resync fetched exactly the cleared messages");
+    assert_eq!(
+        fetched, 60,
+        "the Resync fetched exactly the cleared messages"
+    );
     let started = Instant::now();
     loop {
         app.scroll_list_to("0").await?;
