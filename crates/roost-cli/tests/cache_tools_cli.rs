@@ -88,6 +88,7 @@ async fn search_offline_names_what_is_missing_and_verify_repairs_a_damaged_row()
     assert_eq!(cleared["messages"], 800);
     let (_, map) = roost(&url, &token, dir.path(), &["cache-map", "General"]).await;
     assert_eq!(map["missing"], json!([{"start": 1, "end": 800}]));
+    assert_eq!(map["evicted"], json!({"start": 1, "end": 800}));
     let (ok, budget) = roost(&url, &token, dir.path(), &["budget"]).await;
     assert!(ok, "{budget}");
     assert_eq!(budget["status"]["cached_messages"], 200);
@@ -105,6 +106,7 @@ async fn search_offline_names_what_is_missing_and_verify_repairs_a_damaged_row()
     );
     let (_, map) = roost(&url, &token, dir.path(), &["cache-map", "General"]).await;
     assert_eq!(map["missing"], json!([]));
+    assert_eq!(map["evicted"], json!(null));
 }
 
 /// alice's own cache file (one per account: `roost_core::account`).
