@@ -638,3 +638,51 @@ async fn verify_puts_back_a_row_deleted_behind_the_clients_back() {
     let again = client.verify(chat).await.unwrap();
     assert_eq!((again.buckets_differing, again.messages_refetched), (0, 0));
 }
+
+/// The user presses Resync while an automatic resync of the chat (opening it) is fetching: the
+/// press joins the running fetch (one fetch job per chat), which leaves evicted history alone,
+/// and then fetches the evicted history itself. Every message crosses the wire once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_pressed_during_an_automatic_one_still_brings_the_evicted_history_back() {
+    let ts = spawn_test_server().await;
+    let cache = CacheDir::new();
+    let chat = cached_chat(&ts, "busy", 4000, &cache.path()).await;
+    {
+        let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+        let report = client.clear_cached_history(Some(chat)).await.unwrap();
+        assert_eq!(report.chats[0].ranges, [SeqRange::new(1, 3800)]);
+        client.shutdown().await;
+    }
+    ts.send_many("bob", chat, 3000).await; // the automatic resync has these to fetch
+
+    let (client, _) = background_client(&ts, "alice", &cache.path()).await;
+    let mut events = client.subscribe();
+    ts.reset_metrics();
+    client
+        .open_chat(chat, roost_core::Anchor::Newest, 50)
+        .await
+        .unwrap();
+    wait_for(
+        &mut events,
+        |e| matches!(e, roost_core::ClientEvent::FetchStarted { chat_id } if *chat_id == chat),
+    )
+    .await;
+    client.resync(chat).await.unwrap();
+
+    let map = client.cache_map(chat).await.unwrap();
+    assert_eq!((map.missing.clone(), map.evicted), (vec![], None));
+    let m = ts.metrics();
+    println!(
+        "figures: evicted 3800 + 3000 new; range {} + changes {} messages",
+        m.route("range").messages,
+        m.route("changes").messages
+    );
+    assert_eq!(
+        m.route("range").messages + m.route("changes").messages,
+        3800 + 3000,
+        "every message crossed the wire once"
+    );
+    assert_runs_match_messages(&cache.path(), chat).await;
+    assert_cache_equals_server(&client, &ts, chat, 1, 7000).await;
+    client.shutdown().await;
+}
