@@ -579,9 +579,14 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
     for chat in &s.chats {
         let cached = common::cached(&client, *chat).await;
         let (last_seq, _) = server.chat_position(*chat).await;
+        // (The final resyncs are manual ones: they also fetch back what evictions removed.)
+        let evicted = match client.cache_map(*chat).await {
+            Ok(map) => map.evicted.map_or(0, |e| e.len()),
+            Err(_) => 0,
+        };
         let missing = match (cached.first(), cached.len() as u64) {
             (None, _) => last_seq.min(u64::from(roost_proto::DEFAULT_PAGE_SIZE)),
-            (Some(first), n) => (last_seq + 1 - first.seq).saturating_sub(n),
+            (Some(first), n) => (last_seq + 1 - first.seq).saturating_sub(n) + evicted,
         };
         missing_by_chat.push(format!(
             "{chat}: {missing} missing of {last_seq} (cached {})",
