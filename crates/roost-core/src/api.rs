@@ -153,11 +153,13 @@ impl Api {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<(u16, T)> {
-        let resp = req
-            .bearer_auth(&self.config.token)
-            .send()
-            .await
-            .map_err(|e| Error::Offline(describe(&e)))?;
+        // A 429 with a short Retry-After is waited out and repeated (see `rate_limit`).
+        let resp = crate::rate_limit::send_respecting_retry_after(
+            req.bearer_auth(&self.config.token),
+            || self.count(1, 0),
+        )
+        .await
+        .map_err(|e| Error::Offline(describe(&e)))?;
         let status = resp.status().as_u16();
         let bytes = match read_capped(resp).await {
             Ok(b) => b,

@@ -52,3 +52,51 @@ fn plain_http_to_a_non_loopback_host_is_refused_unless_allowed() {
         );
     }
 }
+
+/// A `429 rate_limited` with a short `Retry-After` is waited out and the request repeated: the
+/// caller sees the answer, not a failure (nothing was done by the refused request, so any
+/// request may be repeated). A long `Retry-After` is returned at once as a transient error,
+/// which the outbox keeps pending (never a definite rejection: nothing is lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_request_waits_out_retry_after_and_is_repeated() {
+    use roost_server::config::RateLimit;
+    let server = roost_server::testing::spawn_test_server_with(|config| {
+        config.read_rate_limit = Some(RateLimit {
+            per_second: 1.0,
+            burst: 1,
+        });
+        config.write_rate_limit = Some(RateLimit {
+            per_second: 1.0 / 600.0,
+            burst: 1,
+        });
+    })
+    .await;
+    let chat = server.create_chat("General", &["alice"]).await;
+    let api = Api::new(ApiConfig::new(server.base_url(), server.token("alice"))).unwrap();
+    let before = api.figures();
+    for _ in 0..3 {
+        let me = api
+            .me()
+            .await
+            .expect("a rate-limited read is repeated, not failed");
+        assert_eq!(me.user_id.as_str(), "alice");
+    }
+    assert!(
+        api.figures().since(before).requests > 3,
+        "the server did refuse some of the reads (each refusal is a request)"
+    );
+    let send = |key: &str| roost_proto::SendRequest {
+        idempotency_key: key.into(),
+        body: serde_json::json!({"text": key}),
+    };
+    api.send(chat, &send("first")).await.unwrap();
+    // The write budget refills in 10 minutes: not worth waiting for inside one call.
+    let error = api.send(chat, &send("second")).await.unwrap_err();
+    assert_eq!(
+        error.server_kind(),
+        Some(roost_proto::ErrorKind::RateLimited)
+    );
+    assert!(error.is_transient());
+    assert!(!error.is_definite_rejection(), "the outbox must keep it");
+    assert_eq!(server.messages(chat).await.len(), 1);
+}
