@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use roost_server::config::RateLimit;
 use serde_json::json;
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite;
 
 roost_server::backend_tests!(
     reads_past_the_per_token_rate_get_429_with_retry_after,
@@ -60,13 +60,7 @@ async fn reads_past_the_per_token_rate_get_429_with_retry_after(backend: TestBac
         .await;
     assert_refused(&refused, 429, "rate_limited");
     // The stream upgrade is a read too.
-    let mut request = format!("ws://{}/v1/stream", server.addr())
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", server.token("alice")).parse().unwrap(),
-    );
+    let request = stream_request(&server.base_url(), &server.token("alice"));
     match tokio_tungstenite::connect_async(request).await {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 429),
         other => panic!("the stream upgrade was not rate limited: {other:?}"),
@@ -108,14 +102,7 @@ async fn a_request_past_the_timeout_gets_503_and_its_committed_send_is_still_str
     })
     .await;
     let chat = server.create_chat("General", &["alice", "bob"]).await;
-    let mut request = format!("ws://{}/v1/stream", server.addr())
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", server.token("bob")).parse().unwrap(),
-    );
-    let (mut bob_stream, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut bob_stream = connect_stream(&server.base_url(), &server.token("bob")).await;
     let alice = Client::new(&server, "alice");
     let reply = alice.send_text(chat, "slow-1", "past the timeout").await;
     assert_refused(&reply, 503, "overloaded");

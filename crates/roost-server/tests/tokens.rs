@@ -9,16 +9,13 @@ use common::*;
 use futures_util::StreamExt;
 use std::process::Command;
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite;
 
 roost_server::backend_tests!(
     revoke_token_answers_401_and_closes_the_users_streams,
     rotate_token_prints_a_new_token_and_the_old_one_stops_working,
     revoking_an_unknown_user_is_an_error,
 );
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Runs the built `roost-server` binary; returns (success, stdout, stderr).
 fn roost_server(args: &[&str]) -> (bool, String, String) {
@@ -42,20 +39,11 @@ async fn spawn(backend: &TestBackend) -> TestServer {
 }
 
 async fn connect(server: &TestServer, token: &str) -> Socket {
-    let mut request = format!("ws://{}/v1/stream", server.addr())
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("stream connects");
-    match socket.next().await {
-        Some(Ok(tungstenite::Message::Text(text))) => assert!(text.contains("\"hello\"")),
+    let mut socket = connect_stream(&server.base_url(), token).await;
+    match next_event(&mut socket).await {
+        Some(roost_proto::StreamEvent::Hello { .. }) => socket,
         other => panic!("expected hello, got {other:?}"),
     }
-    socket
 }
 
 /// Reads until the server closes the stream; returns the close code (None: dropped without
@@ -75,6 +63,27 @@ async fn closed_with(socket: &mut Socket) -> Option<u16> {
     tokio::time::timeout(Duration::from_secs(30), read)
         .await
         .expect("the stream of a revoked token stayed open")
+}
+
+/// Reads the stream until a message with `text` arrives; panics if it closes first (or
+/// after 30 s).
+async fn hears(socket: &mut Socket, text: &str) {
+    let read = async {
+        loop {
+            match next_event(socket).await {
+                Some(roost_proto::StreamEvent::Message { message, .. })
+                    if message.text() == Some(text) =>
+                {
+                    return;
+                }
+                Some(_) => continue,
+                None => panic!("the stream closed before {text:?} arrived"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .unwrap_or_else(|_| panic!("{text:?} never arrived"));
 }
 
 async fn revoke_token_answers_401_and_closes_the_users_streams(backend: TestBackend) {
@@ -100,18 +109,7 @@ async fn revoke_token_answers_401_and_closes_the_users_streams(backend: TestBack
     assert_eq!(closed_with(&mut alice_stream).await, Some(1008));
     // bob is untouched: his stream still carries the chat's events.
     server.send("bob", chat, "after alice's revocation").await;
-    let heard = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(Ok(frame)) = bob_stream.next().await {
-            if let tungstenite::Message::Text(text) = frame
-                && text.contains("after alice's revocation")
-            {
-                return;
-            }
-        }
-        panic!("bob's stream closed");
-    })
-    .await;
-    assert!(heard.is_ok(), "bob's stream stopped carrying events");
+    hears(&mut bob_stream, "after alice's revocation").await;
     assert_eq!(Client::new(&server, "bob").get("/v1/me").await.status, 200);
 }
 
@@ -140,18 +138,7 @@ async fn rotate_token_prints_a_new_token_and_the_old_one_stops_working(backend: 
     let mut new_stream = connect(&server, &new_token).await;
     let chat = server.create_chat("After rotation", &["alice"]).await;
     server.send("alice", chat, "for the new token").await;
-    let heard = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(Ok(frame)) = new_stream.next().await {
-            if let tungstenite::Message::Text(text) = frame
-                && text.contains("for the new token")
-            {
-                return;
-            }
-        }
-        panic!("the new token's stream closed");
-    })
-    .await;
-    assert!(heard.is_ok());
+    hears(&mut new_stream, "for the new token").await;
 }
 
 async fn revoking_an_unknown_user_is_an_error(backend: TestBackend) {

@@ -122,7 +122,7 @@ impl Store {
     /// (`(member, by)`), then the chat as it is now for its members — and commits.
     async fn commit_membership_change(
         &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
         row: ChatRow,
         position: ChatPosition,
         removed: Option<(UserId, UserId)>,
@@ -151,9 +151,7 @@ impl Store {
             events,
             changed: true,
         };
-        self.announce_in_tx(&mut tx, &outcome).await?;
-        tx.commit().await?;
-        Ok(outcome)
+        self.commit_announced(tx, outcome).await
     }
 
     /// The membership journal of a chat, oldest first: `(rev, user, change, by)`. For tests and

@@ -205,6 +205,18 @@ impl Store {
         self.announcer.is_some()
     }
 
+    /// Queues what `outcome` announces (see [`Store::announce_in_tx`]) and commits: the end of
+    /// every mutation that wrote something.
+    pub(crate) async fn commit_announced<T: Announced>(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        outcome: T,
+    ) -> Result<T, DomainError> {
+        self.announce_in_tx(&mut tx, &outcome).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
     /// Queues what `outcome` announces inside the mutation's transaction, when this store
     /// announces through the database.
     pub(crate) async fn announce_in_tx(

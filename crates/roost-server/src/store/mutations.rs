@@ -73,9 +73,7 @@ impl Store {
             rev: 0,
             last_message_at: None,
         };
-        self.announce_in_tx(&mut tx, &chat).await?;
-        tx.commit().await?;
-        Ok(chat)
+        self.commit_announced(tx, chat).await
     }
 
     /// Sends a message (or replays an earlier send with the same idempotency key).
@@ -228,9 +226,7 @@ impl Store {
             members,
             changed: true,
         };
-        self.announce_in_tx(&mut tx, &outcome).await?;
-        tx.commit().await?;
-        Ok(outcome)
+        self.commit_announced(tx, outcome).await
     }
 
     /// Appends many messages in ONE transaction (fast: one seq/rev allocation, multi-row
