@@ -139,7 +139,7 @@ async fn run_connection(
                     }
                     HubItem::Reset { reason } => {
                         tracing::warn!(user = %user, reason, "stream feed reset; closing the connection so the client resyncs");
-                        send_close(&mut socket, &app, CLOSE_CODE_LAGGED, *reason).await;
+                        send_close(&mut socket, &app, CLOSE_CODE_LAGGED, reason).await;
                         break;
                     }
                 },
