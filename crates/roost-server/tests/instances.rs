@@ -2,7 +2,7 @@
 //! any instance and stream from any other. Every member on every instance receives every
 //! message, in per-chat seq order; concurrent senders spread over instances still get exactly
 //! 1..=N; an instance whose fan-out feed drops closes its streams with 1013 instead of skipping
-//! events. (PostgreSQL only: a SQLite file belongs to one process.)
+//! events; a revoked token is refused and its streams closed on every instance. (PostgreSQL only: a SQLite file belongs to one process.)
 
 mod common;
 
@@ -328,4 +328,45 @@ async fn a_removal_through_one_instance_stops_the_chat_on_every_instance() {
         "bob heard exactly his removal, then nothing of the chat: {heard:?}"
     );
     assert_eq!(collect_messages(&mut carol, chat, 1).await, vec![1]);
+}
+
+/// A token revoked in the database (by `roost-server revoke-token`, which talks to no instance)
+/// is refused by every instance at once, and every instance closes its streams (1008), while
+/// other users' streams carry on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_is_refused_and_its_streams_closed_on_every_instance() {
+    let Some((server, [second])) =
+        instances("a_revoked_token_is_refused_and_its_streams_closed_on_every_instance").await
+    else {
+        return;
+    };
+    let chat = server.create_chat("Team", &["alice", "bob"]).await;
+    let token = server.token("alice");
+    let mut alice_on_first = connect(&server.base_url(), &token).await;
+    let mut alice_on_second = connect(&second.base_url(), &token).await;
+    let mut bob_on_second = connect(&second.base_url(), &server.token("bob")).await;
+    roost_server::change_token(
+        &server.config().db,
+        "alice",
+        roost_server::store::tokens::TokenChange::Revoked,
+    )
+    .await
+    .unwrap();
+    for url in [server.base_url(), second.base_url()] {
+        assert_eq!(Client::at(&url, &token).get("/v1/me").await.status, 401);
+    }
+    for socket in [&mut alice_on_first, &mut alice_on_second] {
+        loop {
+            match next_frame(socket).await {
+                Frame::Closed(code) => {
+                    assert_eq!(code, Some(1008));
+                    break;
+                }
+                Frame::Event(_) => continue,
+            }
+        }
+    }
+    server.send("bob", chat, "still here").await;
+    assert_eq!(collect_messages(&mut bob_on_second, chat, 1).await, vec![1]);
+    second.shutdown().await;
 }
