@@ -3,7 +3,8 @@
 //! repeated (a few times at most); a long one, or one without `Retry-After`, is handed back as
 //! the error, which is transient (`Error::is_transient`): the outbox keeps the send pending and
 //! backs off, the stream reconnects with its own backoff, a resync is retried later. Nothing
-//! is ever dropped because of a 429.
+//! is ever dropped because of a 429. A refused stream connect (429 or 503) waits at least its
+//! `Retry-After` before the next attempt.
 
 use std::time::Duration;
 
@@ -21,15 +22,27 @@ pub(crate) fn retry_after_wait(
     if status != 429 {
         return None;
     }
-    let seconds: u64 = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let wait = Duration::from_secs(seconds);
+    let wait = parse_retry_after(headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)?;
     (wait <= MAX_RETRY_AFTER_WAIT).then_some(wait)
+}
+
+/// The longest wait a refused stream connect honours (a larger `Retry-After` is cut to it).
+pub(crate) const MAX_STREAM_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// How long to wait before connecting the stream again after its upgrade was refused with
+/// `status` (`429` past the user's streams or its read budget, `503` at the server's cap) and
+/// `Retry-After: retry_after` (delay-seconds): the reconnect waits at least that long instead
+/// of knocking sooner on its backoff.
+pub(crate) fn refused_upgrade_wait(status: u16, retry_after: Option<&str>) -> Option<Duration> {
+    if status != 429 && status != 503 {
+        return None;
+    }
+    Some(parse_retry_after(retry_after?)?.min(MAX_STREAM_RETRY_AFTER))
+}
+
+/// `Retry-After` as delay-seconds (the form the Roost server sends).
+fn parse_retry_after(text: &str) -> Option<Duration> {
+    text.trim().parse().ok().map(Duration::from_secs)
 }
 
 /// Sends `request`, repeating it after short `Retry-After` waits; returns the first answer
@@ -89,5 +102,23 @@ mod tests {
         assert_eq!(retry_after_wait(429, &HeaderMap::new()), None);
         // A 503 may hide a request that was carried out: never repeated here.
         assert_eq!(retry_after_wait(503, &headers("1")), None);
+    }
+
+    #[test]
+    fn a_refused_stream_connect_waits_at_least_its_retry_after() {
+        assert_eq!(
+            refused_upgrade_wait(429, Some("5")),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            refused_upgrade_wait(503, Some(" 2")),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            refused_upgrade_wait(503, Some("3600")),
+            Some(MAX_STREAM_RETRY_AFTER)
+        );
+        assert_eq!(refused_upgrade_wait(429, None), None);
+        assert_eq!(refused_upgrade_wait(401, Some("5")), None);
     }
 }
