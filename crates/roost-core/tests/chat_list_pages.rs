@@ -1,5 +1,7 @@
 //! The client follows the server's paginated chat list: with more chats than one page holds,
 //! `Api::chats` returns every chat, once, in as many requests as there are pages.
+//! And the transport's guards: plain http only to loopback unless allowed, rate-limited
+//! requests waited out and repeated, answers capped at `MAX_RESPONSE_BODY_BYTES`.
 
 use roost_core::api::{Api, ApiConfig};
 use roost_server::testing::spawn_test_server;
@@ -99,4 +101,48 @@ async fn a_rate_limited_request_waits_out_retry_after_and_is_repeated() {
     assert!(error.is_transient());
     assert!(!error.is_definite_rejection(), "the outbox must keep it");
     assert_eq!(server.messages(chat).await.len(), 1);
+}
+
+/// A peer on 127.0.0.1 that answers every request with `head` and then, when `stream_forever`,
+/// chunked data until the client hangs up.
+fn oversized_peer(head: &'static str, stream_forever: bool) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            if stream.write_all(head.as_bytes()).is_err() {
+                continue;
+            }
+            let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "x".repeat(64 * 1024));
+            while stream_forever && stream.write_all(chunk.as_bytes()).is_ok() {}
+        }
+    });
+    url
+}
+
+/// Every answer the client reads is capped at `MAX_RESPONSE_BODY_BYTES`: one that announces
+/// more is refused unread, one that streams more is cut off at the cap; both are protocol
+/// violations, never an allocation the server chose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_over_the_response_cap_is_refused() {
+    let announced = oversized_peer(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16777217\r\n\r\n{",
+        false,
+    );
+    let streamed = oversized_peer(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        true,
+    );
+    for url in [announced, streamed] {
+        let api = Api::new(ApiConfig::new(&url, "t")).unwrap();
+        let error = api.me().await.unwrap_err();
+        assert!(
+            matches!(error, roost_core::Error::ProtocolViolation(ref m) if m.contains("over 16777216 bytes")),
+            "{url}: {error:?}"
+        );
+    }
 }
