@@ -27,6 +27,9 @@ pub enum HubItem {
     },
     /// The feed may have lost events: every connection closes (1013) so its client resyncs.
     Reset { reason: &'static str },
+    /// These users' tokens were revoked or rotated: each of their connections checks its own
+    /// token and closes (1008) when it is no longer current.
+    TokensChanged { users: Vec<UserId> },
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +67,11 @@ impl Hub {
             frame,
             is_message,
         }));
+    }
+
+    /// Tells the connections of `users` that their token may have changed.
+    pub fn tokens_changed(&self, users: Vec<UserId>) {
+        let _ = self.sender.send(Arc::new(HubItem::TokensChanged { users }));
     }
 
     /// Closes every connection with 1013 (see [`HubItem::Reset`]).

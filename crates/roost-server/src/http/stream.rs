@@ -1,7 +1,8 @@
 //! `GET /v1/stream`: the WebSocket connection of one user. It subscribes to the
 //! [`crate::hub::Hub`] before the upgrade completes, forwards the events addressed to its user,
 //! sends heartbeats, and closes with 1013 when it lags or the hub resets (the client then
-//! reconnects and resyncs) and with 1001 when the server shuts down.
+//! reconnects and resyncs), with 1008 when its token was revoked or rotated, and with 1001
+//! when the server shuts down.
 
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
@@ -14,13 +15,16 @@ use axum::extract::ws::{
     rejection::WebSocketUpgradeRejection,
 };
 use axum::response::{IntoResponse, Response};
-use roost_proto::{MAX_CLIENT_STREAM_MESSAGE_BYTES, PROTOCOL_VERSION, StreamEvent, UserId};
+use roost_proto::{MAX_CLIENT_STREAM_MESSAGE_BYTES, PROTOCOL_VERSION, StreamEvent};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::broadcast;
 
 /// Close code sent to a connection that lagged (RFC 6455 1013: try again later).
 pub const CLOSE_CODE_LAGGED: u16 = 1013;
+/// Close code sent when the connection's token was revoked or rotated (1008: policy
+/// violation); the client needs a new token before it reconnects.
+pub const CLOSE_CODE_TOKEN_REVOKED: u16 = 1008;
 /// Close code sent when the server shuts down (1001: going away).
 pub const CLOSE_CODE_GOING_AWAY: u16 = 1001;
 
@@ -51,13 +55,24 @@ pub async fn stream_handler(
     // Subscribe now, before the upgrade completes, so no event committed after this request
     // was accepted can slip between the upgrade and the first receive.
     let receiver = app.hub.subscribe();
+    // A token revoked between the authentication and the subscription above would never be
+    // announced to this connection: check it once more now that it listens.
+    match app
+        .store
+        .token_is_current(&user.user_id, &user.token_sha256)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return ApiError::unauthorized().into_response(),
+        Err(error) => return ApiError::from(error).into_response(),
+    }
     // Clients send nothing meaningful in protocol v1: a few KiB bound what one may make the
     // server buffer (a larger message or frame closes the connection with 1009).
     upgrade
         .max_message_size(MAX_CLIENT_STREAM_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_STREAM_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            run_connection(socket, app, user.user_id, receiver).await;
+            run_connection(socket, app, user, receiver).await;
             drop(slot);
         })
 }
@@ -73,9 +88,10 @@ impl Drop for ActiveStreamGuard {
 async fn run_connection(
     mut socket: WebSocket,
     app: Arc<AppCore>,
-    user: UserId,
+    caller: AuthUser,
     mut receiver: broadcast::Receiver<Arc<HubItem>>,
 ) {
+    let user = caller.user_id.clone();
     app.active_streams.fetch_add(1, Ordering::SeqCst);
     let _guard = ActiveStreamGuard(app.active_streams.clone());
     let mut shutdown = app.shutdown.clone();
@@ -114,9 +130,16 @@ async fn run_connection(
                             break;
                         }
                     }
+                    HubItem::TokensChanged { users } => {
+                        if users.contains(&user) && !token_still_current(&app, &caller).await {
+                            tracing::info!(user = %user, "token revoked or rotated; closing its stream");
+                            send_close(&mut socket, &app, CLOSE_CODE_TOKEN_REVOKED, "token revoked or replaced").await;
+                            break;
+                        }
+                    }
                     HubItem::Reset { reason } => {
                         tracing::warn!(user = %user, reason, "stream feed reset; closing the connection so the client resyncs");
-                        send_close(&mut socket, &app, CLOSE_CODE_LAGGED, *reason).await;
+                        send_close(&mut socket, &app, CLOSE_CODE_LAGGED, reason).await;
                         break;
                     }
                 },
@@ -143,6 +166,23 @@ async fn run_connection(
         }
     }
     tracing::debug!(user = %user, "stream disconnected");
+}
+
+/// Whether the connection's token is still its user's. A failed check keeps the connection
+/// (the next token change or reconnect checks again) rather than closing healthy streams
+/// when the database hiccups.
+async fn token_still_current(app: &AppCore, caller: &AuthUser) -> bool {
+    match app
+        .store
+        .token_is_current(&caller.user_id, &caller.token_sha256)
+        .await
+    {
+        Ok(current) => current,
+        Err(error) => {
+            tracing::warn!(%error, "could not check a stream's token; keeping the stream");
+            true
+        }
+    }
 }
 
 fn close_frame(code: u16, reason: &'static str) -> WsMessage {
