@@ -691,10 +691,12 @@ async fn randomized_fault_schedules_converge() {
                 let outcome = match result {
                     Ok(Ok(outcome)) => outcome,
                     Ok(Err(panicked)) => {
+                        eprintln!("schedule {seed:#x} panicked: {panicked}");
                         failures.push((seed, vec![format!("the schedule panicked: {panicked}")]));
                         continue;
                     }
                     Err(_) => {
+                        eprintln!("schedule {seed:#x} did not finish in 120 s");
                         failures.push((
                             seed,
                             vec!["the schedule did not finish in 120 s".to_owned()],
@@ -722,6 +724,11 @@ async fn randomized_fault_schedules_converge() {
                     println!("schedule {seed:#x}:\n  {}", outcome.trace.join("\n  "));
                 }
                 if !outcome.problems.is_empty() {
+                    // At once, so that a long run's failures can be looked into while it runs.
+                    eprintln!(
+                        "schedule {seed:#x} failed (replay: ROOST_FAULT_SEED={seed:#x}): {}",
+                        outcome.problems.join(" | ")
+                    );
                     let mut problems = outcome.problems;
                     if replay {
                         problems.extend(outcome.trace);
