@@ -1,7 +1,9 @@
 //! A damaged `message_cache.db` (truncated, garbage, clobbered header, not a database at all)
 //! is detected at open, moved aside — never deleted, byte for byte what was there — and a fresh
 //! cache is created with a logged reason; the client still starts, and the chats are rebuilt
-//! from the server (a justified full resync of each, with its reason).
+//! from the server (a justified full resync of each, with its reason). What still reads of the
+//! damaged file is salvaged into the fresh one: garbage over any page range loses only the chats
+//! whose own pages it hit, even when it hits the schema (`store::salvage`).
 
 mod common;
 
