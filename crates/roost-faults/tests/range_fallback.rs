@@ -284,3 +284,50 @@ async fn a_full_reload_cut_part_way_is_completed_once_ranges_are_served_again() 
     assert!(interrupted >= 4, "only {interrupted} of {cases} reloads were cut part-way");
     println!("cut full reloads completed once ranges came back: {cases} cases, {interrupted} cut part-way");
 }
+
+/// Found by the 10,000-schedule run with base seed `0xC0FFEE` (seeds `0x610b0067f6046ed2`,
+/// `0x9b74acd477f97d8c`): a chat whose cut full reload left `full_reload_reason` set, in a
+/// session that learnt the forward shape is refused (the newest page of another chat) but not
+/// the `seqs` shape. Each resync fetched ONE batch of missing seqs and stopped as if a full
+/// reload had just brought the whole chat (the check read the persisted reason, not what this
+/// resync did): OUT_OF_SYNC with gaps after every resync, one page of progress at a time.
+#[tokio::test]
+async fn a_persisted_full_reload_reason_does_not_stop_a_resync_after_one_batch() {
+    let server = spawn_test_server().await;
+    let proxy = FaultProxy::start(server.addr(), 15).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache.db");
+    let gappy = partial_chat(&server, &cache, 62, &[(1, 10), (56, 62)]).await;
+    let empty = partial_chat(&server, &cache, 20, &[]).await;
+    {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&cache);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE chats SET full_reload_reason = 'server_cannot_serve_ranges', needs_resync = 1 WHERE chat_id = ?")
+            .bind(gappy.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let mut config = foreground(&proxy, &server, &cache);
+    config.page_size = 7;
+    let (client, _) = Client::open(config).await.unwrap();
+    // The session learns that backward and forward pages are refused (the empty chat's newest
+    // page), never trying `seqs`.
+    proxy.refuse_range_shapes(&[RangeShape::Backward, RangeShape::Forward]);
+    client.resync(empty).await.unwrap();
+    assert_cache_is_the_servers(&client, &server, empty).await;
+    proxy.heal();
+    let report = client.resync(gappy).await.unwrap();
+    assert_eq!(report.gaps_after, 0, "45 missing seqs in 7 batches, one resync: {report:?}");
+    assert_cache_is_the_servers(&client, &server, gappy).await;
+    assert_eq!(
+        client.chat(gappy).await.unwrap().unwrap().full_reload_reason,
+        None,
+        "cleared once the chat validated"
+    );
+}
