@@ -38,6 +38,9 @@ use std::time::{Duration, Instant};
 
 const DEFAULT_SCHEDULES: u64 = 1000;
 const DEFAULT_BASE_SEED: u64 = 0x5EED_2026;
+/// Schedules that once failed, run in every suite run besides the generated ones (a full
+/// reload cut short then one seqs batch per resync: `range_fallback.rs`).
+const REGRESSION_SEEDS: &[u64] = &[0x610b_0067_f604_6ed2, 0x9b74_acd4_77f9_7d8c];
 /// Schedules run at once (they share one server).
 const PARALLEL: usize = 4;
 /// A fresh server every this many schedules.
@@ -664,7 +667,10 @@ async fn randomized_fault_schedules_converge() {
         Some(seed) => vec![seed],
         None => {
             let n = env_u64_or("ROOST_FAULT_SCHEDULES", DEFAULT_SCHEDULES);
-            (0..n).map(|i| schedule_seed(base, i)).collect()
+            (0..n)
+                .map(|i| schedule_seed(base, i))
+                .chain(REGRESSION_SEEDS.iter().copied())
+                .collect()
         }
     };
     let started = Instant::now();
