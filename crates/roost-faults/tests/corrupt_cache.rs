@@ -355,7 +355,10 @@ async fn garbage_over_any_pages_loses_only_the_chats_whose_pages_it_hit() {
             if rows.is_empty() {
                 lost += 1;
                 if let Some(record) = client.chat(*chat).await.unwrap() {
-                    assert!(record.needs_resync, "{what}: chat {chat} lost its rows unflagged");
+                    assert!(
+                        record.needs_resync,
+                        "{what}: chat {chat} lost its rows unflagged"
+                    );
                 }
             } else {
                 kept += 1;

@@ -272,7 +272,9 @@ async fn a_full_reload_cut_part_way_is_completed_once_ranges_are_served_again() 
                 client.refresh_chats().await.unwrap();
                 common::resync_until_in_sync(&client, chat, 4)
                     .await
-                    .unwrap_or_else(|problem| panic!("{what} (cached {cached} of 62 after the cut reload): {problem}"));
+                    .unwrap_or_else(|problem| {
+                        panic!("{what} (cached {cached} of 62 after the cut reload): {problem}")
+                    });
                 let truth = server.messages(chat).await;
                 let now = common::cached(&client, chat).await;
                 let check = common::compare_chat(chat, &now, &truth, &common::Holdings::new());
@@ -281,8 +283,13 @@ async fn a_full_reload_cut_part_way_is_completed_once_ranges_are_served_again() 
             }
         }
     }
-    assert!(interrupted >= 4, "only {interrupted} of {cases} reloads were cut part-way");
-    println!("cut full reloads completed once ranges came back: {cases} cases, {interrupted} cut part-way");
+    assert!(
+        interrupted >= 4,
+        "only {interrupted} of {cases} reloads were cut part-way"
+    );
+    println!(
+        "cut full reloads completed once ranges came back: {cases} cases, {interrupted} cut part-way"
+    );
 }
 
 /// Found by the 10,000-schedule run with base seed `0xC0FFEE` (seeds `0x610b0067f6046ed2`,
@@ -323,10 +330,18 @@ async fn a_persisted_full_reload_reason_does_not_stop_a_resync_after_one_batch()
     assert_cache_is_the_servers(&client, &server, empty).await;
     proxy.heal();
     let report = client.resync(gappy).await.unwrap();
-    assert_eq!(report.gaps_after, 0, "45 missing seqs in 7 batches, one resync: {report:?}");
+    assert_eq!(
+        report.gaps_after, 0,
+        "45 missing seqs in 7 batches, one resync: {report:?}"
+    );
     assert_cache_is_the_servers(&client, &server, gappy).await;
     assert_eq!(
-        client.chat(gappy).await.unwrap().unwrap().full_reload_reason,
+        client
+            .chat(gappy)
+            .await
+            .unwrap()
+            .unwrap()
+            .full_reload_reason,
         None,
         "cleared once the chat validated"
     );

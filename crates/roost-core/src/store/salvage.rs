@@ -73,7 +73,9 @@ async fn read_only(path: &Path) -> Option<SqlitePool> {
         .max_connections(1)
         .connect_with(opts)
         .await
-        .inspect_err(|e| tracing::info!(path = %path.display(), error = %e, "cannot open for salvage"))
+        .inspect_err(
+            |e| tracing::info!(path = %path.display(), error = %e, "cannot open for salvage"),
+        )
         .ok()
 }
 
@@ -85,7 +87,9 @@ async fn roots_from_schema(damaged: &Path) -> HashMap<String, u32> {
     let Some(pool) = read_only(damaged).await else {
         return roots;
     };
-    let _ = sqlx::query("PRAGMA writable_schema = ON").execute(&pool).await;
+    let _ = sqlx::query("PRAGMA writable_schema = ON")
+        .execute(&pool)
+        .await;
     for _attempt in 0..2 {
         let mut rows = sqlx::query_as::<_, (String, i64)>(
             "SELECT name, rootpage FROM sqlite_schema WHERE type = 'table' AND rootpage > 0",
@@ -199,7 +203,11 @@ async fn probe_roots(
                     && rows > 0
                     && rows == matching
                 {
-                    tracing::info!(table = wanted.name, root, "found a table's root page by the shape of its rows");
+                    tracing::info!(
+                        table = wanted.name,
+                        root,
+                        "found a table's root page by the shape of its rows"
+                    );
                     found.insert(wanted.name.to_owned(), *root);
                     candidates.retain(|c| c != root);
                     pool.close().await;
@@ -293,8 +301,8 @@ impl Store {
     async fn salvage_chats(&self, damaged: &SqlitePool) -> (usize, usize) {
         let mut found: Vec<(String, String, String, Option<i64>)> = Vec::new();
         {
-            let mut rows = sqlx::query_as("SELECT chat_id, title, members, left_at FROM chats")
-                .fetch(damaged);
+            let mut rows =
+                sqlx::query_as("SELECT chat_id, title, members, left_at FROM chats").fetch(damaged);
             while let Some(row) = rows.next().await {
                 match row {
                     Ok(row) => found.push(row),

@@ -105,7 +105,10 @@ fn schema_record(name: &str, root: u32, sql: &str) -> Vec<u8> {
 /// Page 1 holding `header` and a schema leaf with one `CREATE TABLE` per entry
 /// `(name, root page, sql)`. `None` when the entries do not fit on one page (the caller then
 /// uses fewer entries per page).
-pub(super) fn schema_page(header: &FileHeader, entries: &[(String, u32, String)]) -> Option<Vec<u8>> {
+pub(super) fn schema_page(
+    header: &FileHeader,
+    entries: &[(String, u32, String)],
+) -> Option<Vec<u8>> {
     let mut page = vec![0u8; header.page_size];
     page[..100].copy_from_slice(&header.raw);
     // No freelist: nothing will be written, and a damaged freelist must not matter.
@@ -190,7 +193,9 @@ mod tests {
         let sql = format!("CREATE TABLE t({})", "x,".repeat(200) + "y");
         let one = vec![("t".to_owned(), 3, sql.clone())];
         assert!(schema_page(&header, &one).is_some());
-        let many: Vec<_> = (0..20).map(|i| (format!("t{i}"), 3 + i, sql.clone())).collect();
+        let many: Vec<_> = (0..20)
+            .map(|i| (format!("t{i}"), 3 + i, sql.clone()))
+            .collect();
         assert!(schema_page(&header, &many).is_none());
     }
 }

@@ -253,7 +253,9 @@ pub async fn read_cache(path: &Path) -> anyhow::Result<RawCache> {
 
 /// Every stored byte of a chat: its messages and runs, each column `quote()`d, in order.
 pub async fn chat_rows(cache: &Path, chat: ChatId) -> Vec<String> {
-    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(cache).read_only(true);
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(cache)
+        .read_only(true);
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(opts)
