@@ -501,7 +501,14 @@ async fn fetch_missing(
             let n = fetch_batch(inner, api, chat, &batch, report).await?;
             report.messages_fetched += n;
             scope.fetched += n;
-            if report.full_reload.is_some() && !inner.range_support().serves(Shape::Forward) {
+            // No seqs or forward shape left: that batch was a full reload, which brought the
+            // whole chat. (Not the persisted reason alone: a reload cut short earlier leaves it
+            // set while `seqs` is served, and stopping here fetched one batch per resync.)
+            let support = inner.range_support();
+            if report.full_reload.is_some()
+                && !support.serves(Shape::Seqs)
+                && !support.serves(Shape::Forward)
+            {
                 return Ok(());
             }
         }
