@@ -25,6 +25,9 @@ pub const CLOSE_CODE_LAGGED: u16 = 1013;
 pub const CLOSE_CODE_GOING_AWAY: u16 = 1001;
 
 /// `GET /v1/stream`: authenticates BEFORE upgrading (401 JSON otherwise).
+#[utoipa::path(get, path = "/v1/stream", responses(
+    (status = 101, description = "WebSocket upgrade; then JSON text frames, each a StreamEvent (#/components/schemas/StreamEvent)")
+))]
 pub async fn stream_handler(
     State(app): State<Arc<AppCore>>,
     user: AuthUser,
