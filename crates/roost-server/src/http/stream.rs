@@ -1,11 +1,12 @@
 //! `GET /v1/stream`: the WebSocket connection of one user. It subscribes to the
-//! [`crate::hub::Hub`] before the upgrade completes, forwards the events addressed to its user,
+//! [`crate::hub::Hub`] under its user before the upgrade completes, forwards the events the hub
+//! routes to it,
 //! sends heartbeats, and closes with 1013 when it lags or the hub resets (the client then
 //! reconnects and resyncs) and with 1001 when the server shuts down.
 
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
-use crate::hub::HubItem;
+use crate::hub::{Received, Subscription};
 use crate::service::AppCore;
 use crate::store::now_millis;
 use axum::extract::State;
@@ -17,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use roost_proto::{MAX_CLIENT_STREAM_MESSAGE_BYTES, PROTOCOL_VERSION, StreamEvent, UserId};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tokio::sync::broadcast;
 
 /// Close code sent to a connection that lagged (RFC 6455 1013: try again later).
 pub const CLOSE_CODE_LAGGED: u16 = 1013;
@@ -53,14 +53,14 @@ pub async fn stream_handler(
     };
     // Subscribe now, before the upgrade completes, so no event committed after this request
     // was accepted can slip between the upgrade and the first receive.
-    let receiver = app.hub.subscribe();
+    let subscription = app.hub.subscribe(&user.user_id);
     // Clients send nothing meaningful in protocol v1: a few KiB bound what one may make the
     // server buffer (a larger message or frame closes the connection with 1009).
     upgrade
         .max_message_size(MAX_CLIENT_STREAM_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_STREAM_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            run_connection(socket, app, user.user_id, receiver).await;
+            run_connection(socket, app, user.user_id, subscription).await;
             drop(slot);
         })
 }
@@ -77,7 +77,7 @@ async fn run_connection(
     mut socket: WebSocket,
     app: Arc<AppCore>,
     user: UserId,
-    mut receiver: broadcast::Receiver<Arc<HubItem>>,
+    mut subscription: Subscription,
 ) {
     app.active_streams.fetch_add(1, Ordering::SeqCst);
     let _guard = ActiveStreamGuard(app.active_streams.clone());
@@ -110,25 +110,17 @@ async fn run_connection(
                 send_close(&mut socket, &app, CLOSE_CODE_GOING_AWAY, "server shutting down").await;
                 break;
             }
-            item = receiver.recv() => match item {
-                Ok(item) => match item.as_ref() {
-                    HubItem::Event { members, frame, is_message } => {
-                        if members.contains(&user) && !send_frame(&mut socket, &app, frame.clone(), *is_message).await {
-                            break;
-                        }
-                    }
-                    HubItem::Reset { reason } => {
-                        tracing::warn!(user = %user, reason, "stream feed reset; closing the connection so the client resyncs");
-                        send_close(&mut socket, &app, CLOSE_CODE_LAGGED, *reason).await;
+            received = subscription.recv() => match received {
+                Received::Event(item) => {
+                    if !send_frame(&mut socket, &app, item.frame.clone(), item.is_message).await {
                         break;
                     }
-                },
-                Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                    tracing::warn!(user = %user, skipped, "stream connection lagged; closing it so the client resyncs");
-                    send_close(&mut socket, &app, CLOSE_CODE_LAGGED, "lagged behind; reconnect and resync").await;
+                }
+                Received::Closed { reason } => {
+                    tracing::warn!(user = %user, reason, "stream dropped by the hub (lagged, or its feed was reset); closing it so the client resyncs");
+                    send_close(&mut socket, &app, CLOSE_CODE_LAGGED, reason).await;
                     break;
                 }
-                Err(broadcast::error::RecvError::Closed) => break,
             },
             _ = heartbeat.tick() => {
                 let frame = serde_json::to_string(&StreamEvent::Heartbeat { at: now_millis() }).unwrap_or_default();
