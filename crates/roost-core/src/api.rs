@@ -153,11 +153,13 @@ impl Api {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<(u16, T)> {
-        let resp = req
-            .bearer_auth(&self.config.token)
-            .send()
-            .await
-            .map_err(|e| Error::Offline(describe(&e)))?;
+        // A 429 with a short Retry-After is waited out and repeated (see `rate_limit`).
+        let resp = crate::rate_limit::send_respecting_retry_after(
+            req.bearer_auth(&self.config.token),
+            || self.count(1, 0),
+        )
+        .await
+        .map_err(|e| Error::Offline(describe(&e)))?;
         let status = resp.status().as_u16();
         let bytes = match read_capped(resp).await {
             Ok(b) => b,
@@ -352,7 +354,7 @@ impl Api {
 }
 
 /// `https://`, or `http://` to a loopback host (127.0.0.0/8, ::1, localhost).
-fn transport_is_safe(base_url: &str) -> bool {
+pub(crate) fn transport_is_safe(base_url: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(base_url) else {
         return false;
     };
@@ -370,26 +372,50 @@ fn transport_is_safe(base_url: &str) -> bool {
     }
 }
 
-/// The response body, refusing one over `MAX_RESPONSE_BODY_BYTES` (announced or actual) as a
-/// protocol violation instead of reading it into memory.
-async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>> {
+/// Why [`read_capped_body`] gave up.
+#[derive(Debug)]
+pub(crate) enum CappedRead {
+    /// Over `MAX_RESPONSE_BODY_BYTES`, announced or actual: not read any further.
+    TooLarge,
+    /// The transport failed while the body was read.
+    Transport(reqwest::Error),
+}
+
+impl CappedRead {
+    /// The sentence for a refused body.
+    pub(crate) fn too_large_text() -> String {
+        format!(
+            "response body over {} bytes",
+            roost_proto::MAX_RESPONSE_BODY_BYTES
+        )
+    }
+}
+
+/// The response body, refusing one over `MAX_RESPONSE_BODY_BYTES` (announced or actual)
+/// instead of reading it into memory. Every response a client reads goes through here.
+pub(crate) async fn read_capped_body(
+    mut resp: reqwest::Response,
+) -> std::result::Result<Vec<u8>, CappedRead> {
     let cap = roost_proto::MAX_RESPONSE_BODY_BYTES;
-    let too_large = || Error::ProtocolViolation(format!("response body over {cap} bytes"));
     if resp.content_length().is_some_and(|len| len > cap as u64) {
-        return Err(too_large());
+        return Err(CappedRead::TooLarge);
     }
     let mut bytes = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| Error::Offline(describe(&e)))?
-    {
+    while let Some(chunk) = resp.chunk().await.map_err(CappedRead::Transport)? {
         if bytes.len() + chunk.len() > cap {
-            return Err(too_large());
+            return Err(CappedRead::TooLarge);
         }
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// [`read_capped_body`] in the client's errors: too large is a protocol violation.
+async fn read_capped(resp: reqwest::Response) -> Result<Vec<u8>> {
+    read_capped_body(resp).await.map_err(|e| match e {
+        CappedRead::TooLarge => Error::ProtocolViolation(CappedRead::too_large_text()),
+        CappedRead::Transport(e) => Error::Offline(describe(&e)),
+    })
 }
 
 fn describe(e: &reqwest::Error) -> String {

@@ -106,6 +106,15 @@ pub async fn verify_sign_in_with(
             ),
         });
     }
+    // The check sends the token: never in clear text across a network (as `Api::new`).
+    if !crate::api::transport_is_safe(&url) {
+        return Err(SignInError::InvalidUrl {
+            message: format!(
+                "{url:?} is plain http to another machine: the token would cross the network \
+                 unencrypted. Use the server's https:// address."
+            ),
+        });
+    }
     let http = reqwest::Client::builder()
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.request)
@@ -126,10 +135,7 @@ async fn check_health(http: &reqwest::Client, url: &str) -> Result<(), SignInErr
         .await
         .map_err(|e| request_failed(url, &e))?;
     let status = response.status().as_u16();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| request_failed(url, &e))?;
+    let bytes = read_body(url, response).await?;
     let not_roost = |detail: String| SignInError::NotRoostServer {
         url: url.to_string(),
         detail,
@@ -163,10 +169,7 @@ async fn check_token(
         .await
         .map_err(|e| request_failed(url, &e))?;
     let status = response.status().as_u16();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| request_failed(url, &e))?;
+    let bytes = read_body(url, response).await?;
     match status {
         200 => serde_json::from_slice(&bytes).map_err(|e| SignInError::NotRoostServer {
             url: url.to_string(),
@@ -183,6 +186,19 @@ async fn check_token(
             detail: format!("GET /v1/me answered HTTP {status}"),
         }),
     }
+}
+
+/// The answer's body, at most `MAX_RESPONSE_BODY_BYTES` (a larger one is not Roost's).
+async fn read_body(url: &str, response: reqwest::Response) -> Result<Vec<u8>, SignInError> {
+    crate::api::read_capped_body(response)
+        .await
+        .map_err(|error| match error {
+            crate::api::CappedRead::TooLarge => SignInError::NotRoostServer {
+                url: url.to_string(),
+                detail: crate::api::CappedRead::too_large_text(),
+            },
+            crate::api::CappedRead::Transport(error) => request_failed(url, &error),
+        })
 }
 
 /// A request that got no HTTP answer: unreachable (with the reason), or — when the peer

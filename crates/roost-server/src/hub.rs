@@ -25,12 +25,18 @@ pub const HUB_CAPACITY: usize = 4096;
 /// The reason given to a connection that fell [`HUB_CAPACITY`] events behind.
 pub const LAGGED: &str = "lagged behind; reconnect and resync";
 
-/// One event for the members of one chat: the frame as sent on the wire.
+/// What the hub queues for a connection.
 #[derive(Debug)]
-pub struct HubItem {
-    pub frame: String,
-    /// A `message` event (counted in the stream's message figures).
-    pub is_message: bool,
+pub enum HubItem {
+    /// One event for the members of one chat: the frame as sent on the wire.
+    Event {
+        frame: String,
+        /// A `message` event (counted in the stream's message figures).
+        is_message: bool,
+    },
+    /// The connection's user had a token revoked or rotated: the connection checks its own
+    /// token and closes (1008) when it is no longer current.
+    TokensChanged,
 }
 
 /// What a [`Subscription`] yields.
@@ -111,9 +117,18 @@ impl Hub {
 
     /// Queues an already serialised event frame for the connections of `members`.
     pub fn publish_frame(&self, members: Vec<UserId>, frame: String, is_message: bool) {
-        let item = Arc::new(HubItem { frame, is_message });
+        self.push(&members, Arc::new(HubItem::Event { frame, is_message }));
+    }
+
+    /// Tells the connections of `users` that their token may have changed.
+    pub fn tokens_changed(&self, users: Vec<UserId>) {
+        self.push(&users, Arc::new(HubItem::TokensChanged));
+    }
+
+    /// Queues `item` for every connection of `users`; a full queue drops its connection.
+    fn push(&self, users: &[UserId], item: Arc<HubItem>) {
         let mut connections = self.registry.connections();
-        for member in &members {
+        for member in users {
             let Some(registered) = connections.get_mut(member) else {
                 continue;
             };
@@ -202,9 +217,27 @@ mod tests {
 
     async fn frame_of(subscription: &mut Subscription) -> String {
         match subscription.recv().await {
-            Received::Event(item) => item.frame.clone(),
+            Received::Event(item) => match item.as_ref() {
+                HubItem::Event { frame, .. } => frame.clone(),
+                HubItem::TokensChanged => "tokens changed".into(),
+            },
             Received::Closed { reason } => panic!("closed: {reason}"),
         }
+    }
+
+    #[tokio::test]
+    async fn token_changes_reach_only_the_named_users_connections_in_order() {
+        let hub = Hub::new();
+        let mut alice = hub.subscribe(&user("alice"));
+        let mut bob = hub.subscribe(&user("bob"));
+        hub.publish_frame(vec![user("alice"), user("bob")], "one".into(), true);
+        hub.tokens_changed(vec![user("alice")]);
+        hub.publish_frame(vec![user("alice"), user("bob")], "two".into(), true);
+        assert_eq!(frame_of(&mut alice).await, "one");
+        assert_eq!(frame_of(&mut alice).await, "tokens changed");
+        assert_eq!(frame_of(&mut alice).await, "two");
+        assert_eq!(frame_of(&mut bob).await, "one");
+        assert_eq!(frame_of(&mut bob).await, "two");
     }
 
     #[tokio::test]

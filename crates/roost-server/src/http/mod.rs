@@ -1,5 +1,5 @@
 //! The HTTP API under `/v1/`: the router and the observing middleware that logs each request
-//! and feeds [`crate::metrics::Metrics`]. The only layer that knows HTTP: it maps the domain's
+//! and feeds [`crate::metrics::Metrics`]; the request limits are in [`limits`]. The only layer that knows HTTP: it maps the domain's
 //! errors ([`error`]), extracts requests ([`extract`]), answers them ([`handlers`]) and serves
 //! the WebSocket stream ([`stream`]).
 //!
@@ -10,6 +10,7 @@ pub mod digests;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod limits;
 pub mod openapi;
 pub mod slots;
 pub mod stream;
@@ -32,10 +33,13 @@ pub type AppState = Arc<AppCore>;
 pub fn router(app: AppState) -> Router {
     // Every route comes with its OpenAPI operation (see `openapi::api_routes`).
     let (routes, _document) = openapi::api_routes().split_for_parts();
-    routes
+    let routes = routes
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
+    // The timeout and the concurrency limit wrap every route; `observe` wraps them, so shed
+    // and timed-out requests are logged and counted like any other.
+    limits::with_overload_limits(routes, &app.config)
         .layer(axum::middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }
