@@ -269,7 +269,11 @@ fn statuses_named(text: &str) -> Vec<(u16, Option<String>)> {
 fn every_status_protocol_md_names_for_a_route_is_documented_for_it() {
     let document = generated();
     let sections = protocol_endpoint_sections(&protocol_md());
-    assert!(sections.len() >= 15, "endpoint sections of PROTOCOL.md: {}", sections.len());
+    assert!(
+        sections.len() >= 15,
+        "endpoint sections of PROTOCOL.md: {}",
+        sections.len()
+    );
     let mut checked = 0;
     for (method, path, text) in sections {
         for (status, kind) in statuses_named(&text) {
