@@ -81,11 +81,26 @@ pub fn check_deb(deb: &Path, version: &str) -> Result<()> {
         .arg(deb)
         .output()?;
     ensure!(
-        String::from_utf8_lossy(&contents.stdout).contains("./usr/bin/roost-desktop"),
+        contents.status.success(),
+        "dpkg-deb --contents {} failed",
+        deb.display()
+    );
+    let listing = String::from_utf8_lossy(&contents.stdout);
+    ensure!(
+        deb_paths(&listing).any(|path| path == "usr/bin/roost-desktop"),
         "{} does not contain usr/bin/roost-desktop",
         deb.display()
     );
     Ok(())
+}
+
+/// The paths in a `dpkg-deb --contents` listing (tar's verbose lines, path last), without the
+/// `./` some builders put before them (the tauri CLI does not).
+fn deb_paths(listing: &str) -> impl Iterator<Item = &str> {
+    listing
+        .lines()
+        .filter_map(|line| line.split_whitespace().last())
+        .map(|path| path.trim_start_matches("./"))
 }
 
 /// The DLLs a Windows executable imports, from mingw-w64's `objdump -p`.
@@ -271,6 +286,18 @@ mod tests {
         assert_eq!(deb_field(info, "Version"), Some("0.1.0"));
         assert_eq!(deb_field(info, "Architecture"), Some("amd64"));
         assert_eq!(deb_field(info, "Maintainer"), None);
+    }
+
+    #[test]
+    fn deb_paths_reads_dpkg_deb_contents_with_and_without_a_leading_dot() {
+        let tauri = "drwxr-xr-x 0/0               0 2026-11-30 07:30 usr/bin\n\
+                     -rwxr-xr-x 0/0        28719728 2026-11-30 07:30 usr/bin/roost-desktop\n";
+        let dpkg = "-rwxr-xr-x root/root   28719728 2026-11-30 07:30 ./usr/bin/roost-desktop\n";
+        for listing in [tauri, dpkg] {
+            assert!(deb_paths(listing).any(|p| p == "usr/bin/roost-desktop"), "{listing}");
+        }
+        assert!(!deb_paths("-rw-r--r-- 0/0 1 2026-11-30 07:30 usr/bin/roost-desktop.sh\n")
+            .any(|p| p == "usr/bin/roost-desktop"));
     }
 
     #[test]
