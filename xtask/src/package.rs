@@ -213,7 +213,7 @@ fn build_deb(version: &str, path: &Path) -> Result<Built> {
     // The UI is already built: skip tauri's beforeBuildCommand, which would rewrite ui/dist and
     // force the Windows build below to relink for nothing.
     run_checked(
-        Command::new("tauri")
+        crate::without_package_env(&mut Command::new("tauri"))
             .args(["build", "--ci", "--bundles", "deb"])
             .args(["--config", r#"{"build":{"beforeBuildCommand":null}}"#])
             // The root manifest is also the workspace, whose default members exclude the app.
