@@ -500,9 +500,17 @@ mod tests {
             .map(|(name, _)| name.to_string_lossy().into_owned())
             .collect();
         for name in ["CARGO_PKG_NAME", "CARGO_PKG_VERSION", "CARGO_MANIFEST_DIR"] {
-            assert!(removed.iter().any(|r| r == name), "{name} reaches child cargo");
+            assert!(
+                removed.iter().any(|r| r == name),
+                "{name} reaches child cargo"
+            );
         }
-        for kept in ["CARGO_TARGET_DIR", "CARGO_HOME", "CARGO_TERM_COLOR", "CARGO"] {
+        for kept in [
+            "CARGO_TARGET_DIR",
+            "CARGO_HOME",
+            "CARGO_TERM_COLOR",
+            "CARGO",
+        ] {
             assert!(!is_package_env(kept), "{kept}");
         }
     }

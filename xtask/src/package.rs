@@ -282,4 +282,3 @@ fn build_windows_installer(version: &str, setup: &Path) -> Result<(Built, Built)
 fn define(name: &str, path: &Path) -> String {
     format!("-D{name}={}", path.display())
 }
-

@@ -294,15 +294,21 @@ mod tests {
                      -rwxr-xr-x 0/0        28719728 2026-11-30 07:30 usr/bin/roost-desktop\n";
         let dpkg = "-rwxr-xr-x root/root   28719728 2026-11-30 07:30 ./usr/bin/roost-desktop\n";
         for listing in [tauri, dpkg] {
-            assert!(deb_paths(listing).any(|p| p == "usr/bin/roost-desktop"), "{listing}");
+            assert!(
+                deb_paths(listing).any(|p| p == "usr/bin/roost-desktop"),
+                "{listing}"
+            );
         }
-        assert!(!deb_paths("-rw-r--r-- 0/0 1 2026-11-30 07:30 usr/bin/roost-desktop.sh\n")
-            .any(|p| p == "usr/bin/roost-desktop"));
+        assert!(
+            !deb_paths("-rw-r--r-- 0/0 1 2026-11-30 07:30 usr/bin/roost-desktop.sh\n")
+                .any(|p| p == "usr/bin/roost-desktop")
+        );
     }
 
     #[test]
     fn file_verdicts_of_windows_executables() {
-        let x64 = "PE32+ executable (GUI) x86-64 (stripped to external PDB), for MS Windows, 9 sections";
+        let x64 =
+            "PE32+ executable (GUI) x86-64 (stripped to external PDB), for MS Windows, 9 sections";
         assert!(file_says_windows_x86_64(x64));
         let dll = "PE32+ executable (DLL) (console) x86-64, for MS Windows, 9 sections";
         assert!(file_says_windows_x86_64(dll));
@@ -310,7 +316,9 @@ mod tests {
         assert!(!file_says_windows_x86_64(i386));
         let arm = "PE32+ executable (GUI) Aarch64, for MS Windows, 7 sections";
         assert!(!file_says_windows_x86_64(arm));
-        assert!(!file_says_windows_x86_64("ELF 64-bit LSB pie executable, x86-64"));
+        assert!(!file_says_windows_x86_64(
+            "ELF 64-bit LSB pie executable, x86-64"
+        ));
     }
 
     /// The check refuses a 32-bit image and a Linux binary (what a wrong `Target` line in the
