@@ -2,7 +2,8 @@ use super::*;
 use crate::logic::rows;
 use proptest::prelude::*;
 use roost_model::app::{OutboxItem, OutboxState};
-use roost_proto::{ChatId, Message, MessageId};
+use roost_model::fixtures::gap;
+use roost_proto::{ChatId, Message};
 
 const MINUTE: i64 = 60_000;
 /// 2026-11-30 00:00 UTC.
@@ -15,22 +16,11 @@ fn utc_day(ms: UnixMillis) -> i64 {
 fn message(seq: Seq, author: &str, at: UnixMillis) -> WindowItem {
     WindowItem::Message {
         message: Message {
-            id: MessageId(uuid::Uuid::from_u128(seq as u128)),
-            chat_id: ChatId(uuid::Uuid::nil()),
-            seq,
-            version: 1,
             author: UserId::new(author),
             created_at: at,
-            edited_at: None,
-            deleted_at: None,
-            body: serde_json::json!({ "text": format!("m{seq}") }),
-            rev: seq,
+            ..roost_model::fixtures::message(roost_model::fixtures::chat_id(0), seq)
         },
     }
-}
-
-fn gap(from: Seq, to: Seq) -> WindowItem {
-    WindowItem::Gap { from, to }
 }
 
 /// "sep <day>", "new", "m<seq>" / "m<seq>+" (grouped), "gap a-b", "older ..b", "pending".

@@ -2,8 +2,9 @@
 
 use super::*;
 use crate::logic::{self, Row};
+use crate::testing::{self, Shown};
 use roost_model::app::{OfflineCoverage, SyncState, WindowItem};
-use roost_proto::{ChatId, MessageId, Seq};
+use roost_proto::{ChatId, Seq};
 
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
@@ -14,60 +15,34 @@ const NOV_30: i64 = TODAY * DAY;
 fn message(seq: Seq, author: &str, at: i64) -> WindowItem {
     WindowItem::Message {
         message: Message {
-            id: MessageId(uuid::Uuid::from_u128(seq as u128)),
-            chat_id: ChatId(uuid::Uuid::nil()),
-            seq,
-            version: 1,
             author: UserId::new(author),
             created_at: at,
-            edited_at: None,
-            deleted_at: None,
             body: serde_json::json!({ "text": format!("text of {seq}") }),
-            rev: seq,
+            ..roost_model::fixtures::message(roost_model::fixtures::chat_id(0), seq)
         },
     }
 }
 
 fn render(items: &[WindowItem], first_unread: Option<Seq>) -> String {
     let timeline = Timeline::build(logic::rows(items, &[]), first_unread, timeline::local_day);
-    let range = (0, timeline.len());
-    Owner::new().with(|| {
-        view! { <div class="messages"><TimelineRows timeline range today=TODAY /></div> }.to_html()
-    })
+    testing::render_timeline(timeline, TODAY)
 }
 
 /// What the list shows, in document order: "— Today —", "— New messages —", "m<seq>" with a
 /// "+" when grouped, "gap a-b" / "older ..b" for skeletons.
 fn rendered(html: &str) -> Vec<String> {
-    let mut shape = Vec::new();
-    for part in html.split("data-testid=\"").skip(1) {
-        let attr = |name: &str| -> String {
-            let marker = format!("{name}=\"");
-            part.split(&marker)
-                .nth(1)
-                .and_then(|s| s.split('"').next())
-                .unwrap_or_default()
-                .to_string()
-        };
-        if part.starts_with("message\"") {
-            let grouped = if attr("data-grouped") == "true" {
-                "+"
-            } else {
-                ""
-            };
-            shape.push(format!("m{}{grouped}", attr("data-seq")));
-        } else if part.starts_with("skeleton\"") {
-            match attr("data-kind").as_str() {
-                "older-history" => shape.push(format!("older ..{}", attr("data-to"))),
-                _ => shape.push(format!("gap {}-{}", attr("data-from"), attr("data-to"))),
+    testing::shown(html)
+        .into_iter()
+        .map(|entry| match entry {
+            Shown::Message { seq, grouped, .. } => {
+                format!("m{seq}{}", if grouped { "+" } else { "" })
             }
-        } else if part.starts_with("day-separator\"") {
-            shape.push(format!("— {} —", attr("aria-label")));
-        } else if part.starts_with("unread-divider\"") {
-            shape.push("— New messages —".to_string());
-        }
-    }
-    shape
+            Shown::Skeleton { kind, to, .. } if kind == "older-history" => format!("older ..{to}"),
+            Shown::Skeleton { from, to, .. } => format!("gap {from}-{to}"),
+            Shown::DaySeparator { label } => format!("— {label} —"),
+            Shown::UnreadDivider => "— New messages —".to_string(),
+        })
+        .collect()
 }
 
 #[test]
