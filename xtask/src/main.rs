@@ -56,6 +56,18 @@ fn cargo() -> Command {
     Command::new(cargo_path())
 }
 
+/// The desktop app (debug) serving the embedded `ui/dist`, as `./dev test` and `./dev run` use it.
+fn build_desktop_app() -> Result<()> {
+    run_checked(cargo().args([
+        "build",
+        "--locked",
+        "-p",
+        "roost-desktop",
+        "--features",
+        "custom-protocol",
+    ]))
+}
+
 fn run_checked(command: &mut Command) -> Result<()> {
     let status = command
         .status()
@@ -110,14 +122,7 @@ fn test(args: &[String]) -> Result<()> {
         "--lib",
     ]))?;
     step("building the desktop app (debug, serving ui/dist)");
-    run_checked(cargo().args([
-        "build",
-        "--locked",
-        "-p",
-        "roost-desktop",
-        "--features",
-        "custom-protocol",
-    ]))?;
+    build_desktop_app()?;
     step(
         "end-to-end tests: the built app in a real WebKit window (Xvfb + tauri-driver) against the real server",
     );
@@ -370,14 +375,7 @@ fn run(_args: &[String]) -> Result<()> {
     ensure_desktop_tools()?;
     build_ui()?;
     step("building the desktop app");
-    run_checked(cargo().args([
-        "build",
-        "--locked",
-        "-p",
-        "roost-desktop",
-        "--features",
-        "custom-protocol",
-    ]))?;
+    build_desktop_app()?;
     step("launching Roost, signed in as the demo user (close the window or press Ctrl-C to stop)");
     let mut app = ChildGuard(
         Command::new(bin_dir.join("roost-desktop"))
