@@ -522,9 +522,6 @@ mod tests {
             "{html}"
         );
         let chat = ChatEntry {
-            chat_id: ChatId(uuid::Uuid::nil()),
-            title: "<b>bold</b>".into(),
-            members: vec![],
             unread_count: 1,
             last_message_preview: Some(evil.into()),
             last_message_at: Some(0),
@@ -532,9 +529,7 @@ mod tests {
             cached_count: 1,
             offline: OfflineCoverage::Complete,
             sync_state: SyncState::InSync,
-            is_open: false,
-            full_reload: None,
-            left: false,
+            ..roost_model::fixtures::chat_entry(roost_model::fixtures::chat_id(0), "<b>bold</b>")
         };
         let html = view! { <ChatListItem chat selected=false on_select=Callback::new(|_| {}) /> }
             .to_html();
@@ -645,19 +640,13 @@ mod tests {
     #[test]
     fn chat_list_item_shows_unread_preview_and_offline_badge() {
         let chat = ChatEntry {
-            chat_id: ChatId(uuid::Uuid::nil()),
-            title: "General".into(),
-            members: vec![],
             unread_count: 3,
             last_message_preview: Some("see you".into()),
-            last_message_at: None,
             last_seq: 10,
             cached_count: 4,
             offline: OfflineCoverage::Partial,
             sync_state: SyncState::OutOfSync,
-            is_open: false,
-            full_reload: None,
-            left: false,
+            ..roost_model::fixtures::chat_entry(roost_model::fixtures::chat_id(0), "General")
         };
         let html =
             view! { <ChatListItem chat selected=true on_select=Callback::new(|_| {}) /> }.to_html();

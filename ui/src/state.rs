@@ -388,19 +388,12 @@ mod tests {
     }
     fn entry(last_seq: Seq, state: SyncState) -> ChatEntry {
         ChatEntry {
-            chat_id: chat_id(),
-            title: "t".into(),
-            members: vec![],
-            unread_count: 0,
-            last_message_preview: None,
-            last_message_at: None,
             last_seq,
             cached_count: last_seq,
             offline: OfflineCoverage::Complete,
             sync_state: state,
             is_open: true,
-            full_reload: None,
-            left: false,
+            ..roost_model::fixtures::chat_entry(chat_id(), "t")
         }
     }
     fn message(seq: Seq) -> Message {

@@ -4,12 +4,41 @@
 //!
 //! Vary a field with struct update syntax: `Message { version: 2, ..message(chat, 5) }`.
 
+use crate::app::{ChatEntry, OfflineCoverage};
 use crate::ranges::{SeqRange, WindowItem};
+use crate::sync_state::SyncState;
 use roost_proto::{ChatId, Message, MessageId, Seq, UserId};
 
 /// The chat id `n` (`chat_id(0)` is the nil id).
 pub fn chat_id(n: u128) -> ChatId {
     ChatId(uuid::Uuid::from_u128(n))
+}
+
+/// A chat id not handed out before in this process (1, 2, 3, …).
+pub fn next_chat_id() -> ChatId {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    chat_id(u128::from(
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+    ))
+}
+
+/// A chat-list row of a chat nothing is known of yet: no messages, nothing cached, not open.
+pub fn chat_entry(chat_id: ChatId, title: &str) -> ChatEntry {
+    ChatEntry {
+        chat_id,
+        title: title.into(),
+        members: vec![],
+        unread_count: 0,
+        last_message_preview: None,
+        last_message_at: None,
+        last_seq: 0,
+        cached_count: 0,
+        offline: OfflineCoverage::Empty,
+        sync_state: SyncState::Unknown,
+        is_open: false,
+        full_reload: None,
+        left: false,
+    }
 }
 
 /// Message `seq` of `chat` as the server hands out a fresh one: version 1, `rev = seq`, by
@@ -49,6 +78,17 @@ pub fn message_version(chat: ChatId, seq: Seq, version: u64) -> Message {
 pub fn message_item(seq: Seq) -> WindowItem {
     WindowItem::Message {
         message: message(chat_id(0), seq),
+    }
+}
+
+/// [`message_item`] `seq` written by `author` at `at` (Unix ms).
+pub fn message_by(seq: Seq, author: &str, at: i64) -> WindowItem {
+    WindowItem::Message {
+        message: Message {
+            author: UserId::new(author),
+            created_at: at,
+            ..message(chat_id(0), seq)
+        },
     }
 }
 

@@ -2,8 +2,8 @@ use super::*;
 use crate::logic::rows;
 use proptest::prelude::*;
 use roost_model::app::{OutboxItem, OutboxState};
-use roost_model::fixtures::gap;
-use roost_proto::{ChatId, Message};
+use roost_model::fixtures::{gap, message_by as message};
+use roost_proto::ChatId;
 
 const MINUTE: i64 = 60_000;
 /// 2026-11-30 00:00 UTC.
@@ -11,16 +11,6 @@ const NOV_30: i64 = 20_787 * DAY_MS;
 
 fn utc_day(ms: UnixMillis) -> i64 {
     ms.div_euclid(DAY_MS)
-}
-
-fn message(seq: Seq, author: &str, at: UnixMillis) -> WindowItem {
-    WindowItem::Message {
-        message: Message {
-            author: UserId::new(author),
-            created_at: at,
-            ..roost_model::fixtures::message(roost_model::fixtures::chat_id(0), seq)
-        },
-    }
 }
 
 /// "sep <day>", "new", "m<seq>" / "m<seq>+" (grouped), "gap a-b", "older ..b", "pending".

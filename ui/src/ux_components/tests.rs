@@ -3,25 +3,15 @@
 use super::*;
 use crate::logic::{self, Row};
 use crate::testing::{self, Shown};
-use roost_model::app::{OfflineCoverage, SyncState, WindowItem};
-use roost_proto::{ChatId, Seq};
+use roost_model::app::WindowItem;
+use roost_model::fixtures::{chat_entry, message_by as message, next_chat_id};
+use roost_proto::Seq;
 
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
 /// 2026-11-30 00:00 UTC (day 20787).
 const TODAY: i64 = 20_787;
 const NOV_30: i64 = TODAY * DAY;
-
-fn message(seq: Seq, author: &str, at: i64) -> WindowItem {
-    WindowItem::Message {
-        message: Message {
-            author: UserId::new(author),
-            created_at: at,
-            body: serde_json::json!({ "text": format!("text of {seq}") }),
-            ..roost_model::fixtures::message(roost_model::fixtures::chat_id(0), seq)
-        },
-    }
-}
 
 fn render(items: &[WindowItem], first_unread: Option<Seq>) -> String {
     let timeline = Timeline::build(logic::rows(items, &[]), first_unread, timeline::local_day);
@@ -164,7 +154,7 @@ fn only_the_entries_in_range_are_in_the_dom_and_spacers_stand_for_the_rest() {
 #[test]
 fn message_text_has_no_tooltip() {
     let html = render(&[message(1, "bob", NOV_30)], None);
-    assert!(html.contains("text of 1"));
+    assert!(html.contains(">m1<"));
     assert!(!html.contains("title="), "{html}");
 }
 
@@ -189,28 +179,10 @@ fn jump_to_latest_shows_the_count_of_new_messages_below() {
     assert!(!html.contains("jump-to-latest"), "at the bottom: no button");
 }
 
-fn next_id() -> uuid::Uuid {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    uuid::Uuid::from_u128(u128::from(
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-    ))
-}
-
 fn chat(title: &str, unread: u64) -> ChatEntry {
     ChatEntry {
-        chat_id: ChatId(next_id()),
-        title: title.into(),
-        members: vec![],
         unread_count: unread,
-        last_message_preview: None,
-        last_message_at: None,
-        last_seq: 0,
-        cached_count: 0,
-        offline: OfflineCoverage::Empty,
-        sync_state: SyncState::Unknown,
-        is_open: false,
-        full_reload: None,
-        left: false,
+        ..chat_entry(next_chat_id(), title)
     }
 }
 
