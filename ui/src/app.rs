@@ -262,11 +262,7 @@ pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
     });
     match ipc::open_chat(chat_id, Anchor::Newest).await {
         Ok(window) => {
-            let mut taken = false;
-            model
-                .state
-                .update(|state| taken = state.window_opened(chat_id, request, window));
-            if !taken {
+            if !take_window(model, chat_id, request, window) {
                 return;
             }
             let already_marked = model
@@ -476,6 +472,21 @@ pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
     model.scroll_top.set(0.0);
     model.seen_seq.set(0);
     spawn_local(open_chat(model, chat_id));
+}
+
+/// Gives the state the window answered to `request`; whether it was taken (a later request or
+/// another selection makes it stale).
+pub(crate) fn take_window(
+    model: Model,
+    chat_id: ChatId,
+    request: u64,
+    window: roost_model::app::ChatWindowView,
+) -> bool {
+    let mut taken = false;
+    model
+        .state
+        .update(|state| taken = state.window_opened(chat_id, request, window));
+    taken
 }
 
 /// Selects `chat_id` in the state and closes the previously open chat on the shell's side;

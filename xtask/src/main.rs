@@ -58,14 +58,21 @@ fn cargo() -> Command {
 
 /// The desktop app (debug) serving the embedded `ui/dist`, as `./dev test` and `./dev run` use it.
 fn build_desktop_app() -> Result<()> {
-    run_checked(cargo().args([
-        "build",
+    run_checked(&mut desktop_cargo("build"))
+}
+
+/// `cargo <subcommand>` for the desktop app as it embeds `ui/dist` (`custom-protocol`).
+fn desktop_cargo(subcommand: &str) -> Command {
+    let mut command = cargo();
+    command.args([
+        subcommand,
         "--locked",
         "-p",
         "roost-desktop",
         "--features",
         "custom-protocol",
-    ]))
+    ]);
+    command
 }
 
 fn run_checked(command: &mut Command) -> Result<()> {
@@ -112,15 +119,7 @@ fn test(args: &[String]) -> Result<()> {
     build_ui()?;
     package::check_windows_build()?;
     step("the desktop shell's unit tests");
-    run_checked(cargo().args([
-        "test",
-        "--locked",
-        "-p",
-        "roost-desktop",
-        "--features",
-        "custom-protocol",
-        "--lib",
-    ]))?;
+    run_checked(desktop_cargo("test").arg("--lib"))?;
     step("building the desktop app (debug, serving ui/dist)");
     build_desktop_app()?;
     step(

@@ -461,6 +461,19 @@ pub(crate) async fn seed_cache(
     title: &str,
     members: &[&str],
 ) -> Result<()> {
+    seed_cache_seqs(desktop, server, chat, title, members, 1..=u64::MAX).await
+}
+
+/// Seeds alice's cache with the server's messages of `chat` whose seq is in `seqs` (the
+/// others stay missing), at the chat's current position on the server.
+pub(crate) async fn seed_cache_seqs(
+    desktop: &Desktop,
+    server: &TestServer,
+    chat: ChatId,
+    title: &str,
+    members: &[&str],
+    seqs: std::ops::RangeInclusive<u64>,
+) -> Result<()> {
     use roost_core::store::{CursorRule, IngestOptions, Position, Store};
     let path = desktop.cache_file_of("alice");
     std::fs::create_dir_all(path.parent().unwrap())?;
@@ -479,7 +492,12 @@ pub(crate) async fn seed_cache(
         last_message_at: None,
     };
     store.upsert_summaries(&[summary]).await?;
-    let messages = server.messages(chat).await;
+    let messages: Vec<_> = server
+        .messages(chat)
+        .await
+        .into_iter()
+        .filter(|m| seqs.contains(&m.seq))
+        .collect();
     for chunk in messages.chunks(5_000) {
         let mut options = IngestOptions::new(CursorRule::Snapshot(rev));
         options.position = Some(Position { last_seq, rev });

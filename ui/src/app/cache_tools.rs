@@ -3,7 +3,9 @@
 //! cache, scrolled to and highlighted — and showing a chat again after Verify repaired or Clear
 //! removed cached messages (the cleared history comes back as skeletons and older history).
 
-use super::{Model, open_chat, refresh_cache_map, reset_chat_view, show_error, switch_selection};
+use super::{
+    Model, open_chat, refresh_cache_map, reset_chat_view, show_error, switch_selection, take_window,
+};
 use crate::ipc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -22,11 +24,7 @@ pub(super) fn open_search_hit(model: Model, chat_id: ChatId, seq: Seq) {
     spawn_local(async move {
         match ipc::open_chat(chat_id, Anchor::Around { seq }).await {
             Ok(window) => {
-                let mut taken = false;
-                model
-                    .state
-                    .update(|state| taken = state.window_opened(chat_id, request, window));
-                if !taken {
+                if !take_window(model, chat_id, request, window) {
                     return;
                 }
                 model.follow.set(false);
