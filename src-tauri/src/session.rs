@@ -9,12 +9,13 @@
 
 use crate::desktop::DesktopEffects;
 use crate::error::{ShellError, ShellResult};
+use roost_core::account::write_private;
 use roost_core::api::ApiConfig;
 use roost_core::app_view;
 use roost_core::{Client, ClientConfig, ClientEvent};
 use roost_model::app::{AppStatus, UiEvent};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tauri::AppHandle;
 use tauri::ipc::Channel;
@@ -280,20 +281,6 @@ pub fn normalize_server_url(url: &str) -> ShellResult<String> {
         )));
     }
     Ok(url.to_string())
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// Core events → UI changes, in order ([`app_view::ui_events`]: changed spans are read back from

@@ -82,6 +82,25 @@ fn is_package_env(name: &str) -> bool {
         )
 }
 
+/// The desktop app (debug) serving the embedded `ui/dist`, as `./dev test` and `./dev run` use it.
+fn build_desktop_app() -> Result<()> {
+    run_checked(&mut desktop_cargo("build"))
+}
+
+/// `cargo <subcommand>` for the desktop app as it embeds `ui/dist` (`custom-protocol`).
+fn desktop_cargo(subcommand: &str) -> Command {
+    let mut command = cargo();
+    command.args([
+        subcommand,
+        "--locked",
+        "-p",
+        "roost-desktop",
+        "--features",
+        "custom-protocol",
+    ]);
+    command
+}
+
 fn run_checked(command: &mut Command) -> Result<()> {
     let status = command
         .status()
@@ -126,24 +145,9 @@ fn test(args: &[String]) -> Result<()> {
     build_ui()?;
     package::check_windows_build()?;
     step("the desktop shell's unit tests");
-    run_checked(cargo().args([
-        "test",
-        "--locked",
-        "-p",
-        "roost-desktop",
-        "--features",
-        "custom-protocol",
-        "--lib",
-    ]))?;
+    run_checked(desktop_cargo("test").arg("--lib"))?;
     step("building the desktop app (debug, serving ui/dist)");
-    run_checked(cargo().args([
-        "build",
-        "--locked",
-        "-p",
-        "roost-desktop",
-        "--features",
-        "custom-protocol",
-    ]))?;
+    build_desktop_app()?;
     step(
         "end-to-end tests: the built app in a real WebKit window (Xvfb + tauri-driver) against the real server",
     );
@@ -396,14 +400,7 @@ fn run(_args: &[String]) -> Result<()> {
     ensure_desktop_tools()?;
     build_ui()?;
     step("building the desktop app");
-    run_checked(cargo().args([
-        "build",
-        "--locked",
-        "-p",
-        "roost-desktop",
-        "--features",
-        "custom-protocol",
-    ]))?;
+    build_desktop_app()?;
     step("launching Roost, signed in as the demo user (close the window or press Ctrl-C to stop)");
     let mut app = ChildGuard(
         Command::new(bin_dir.join("roost-desktop"))

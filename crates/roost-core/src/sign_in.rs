@@ -128,14 +128,16 @@ pub async fn verify_sign_in_with(
     check_token(&http, &url, token).await
 }
 
-async fn check_health(http: &reqwest::Client, url: &str) -> Result<(), SignInError> {
-    let response = http
-        .get(format!("{url}/v1/health"))
-        .send()
-        .await
-        .map_err(|e| request_failed(url, &e))?;
+/// Sends `request` to the server at `url`: its status and body, or why it could not be asked.
+async fn get(request: reqwest::RequestBuilder, url: &str) -> Result<(u16, Vec<u8>), SignInError> {
+    let response = request.send().await.map_err(|e| request_failed(url, &e))?;
     let status = response.status().as_u16();
     let bytes = read_body(url, response).await?;
+    Ok((status, bytes))
+}
+
+async fn check_health(http: &reqwest::Client, url: &str) -> Result<(), SignInError> {
+    let (status, bytes) = get(http.get(format!("{url}/v1/health")), url).await?;
     let not_roost = |detail: String| SignInError::NotRoostServer {
         url: url.to_string(),
         detail,
@@ -162,14 +164,7 @@ async fn check_token(
     url: &str,
     token: &str,
 ) -> Result<MeResponse, SignInError> {
-    let response = http
-        .get(format!("{url}/v1/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| request_failed(url, &e))?;
-    let status = response.status().as_u16();
-    let bytes = read_body(url, response).await?;
+    let (status, bytes) = get(http.get(format!("{url}/v1/me")).bearer_auth(token), url).await?;
     match status {
         200 => serde_json::from_slice(&bytes).map_err(|e| SignInError::NotRoostServer {
             url: url.to_string(),

@@ -458,18 +458,7 @@ mod tests {
     }
 
     fn msg(seq: Seq) -> Message {
-        Message {
-            id: roost_proto::MessageId(uuid::Uuid::from_u128(seq as u128)),
-            chat_id: roost_proto::ChatId(uuid::Uuid::nil()),
-            seq,
-            version: 1,
-            author: roost_proto::UserId::new("a"),
-            created_at: 0,
-            edited_at: None,
-            deleted_at: None,
-            body: serde_json::json!({"text": seq.to_string()}),
-            rev: seq,
-        }
+        crate::fixtures::message(crate::fixtures::chat_id(0), seq)
     }
 
     #[test]

@@ -5,43 +5,6 @@
 
 use crate::harness::*;
 
-/// Seeds the app's cache with the messages of `chat` whose seq is in `seqs` (the rest is not on
-/// this device), as a sync would have left them.
-async fn seed_cache_seqs(
-    desktop: &Desktop,
-    server: &TestServer,
-    chat: ChatId,
-    title: &str,
-    seqs: std::ops::RangeInclusive<u64>,
-) -> Result<()> {
-    use roost_core::store::{CursorRule, IngestOptions, Position, Store};
-    let path = desktop.cache_file_of("alice");
-    std::fs::create_dir_all(path.parent().unwrap())?;
-    let (store, _) = Store::open(&path).await?;
-    let (last_seq, rev) = server.chat_position(chat).await;
-    let summary = roost_proto::ChatSummary {
-        id: chat,
-        title: title.to_string(),
-        members: ["bob", "alice"].map(roost_proto::UserId::new).to_vec(),
-        last_seq,
-        rev,
-        last_message_at: None,
-        created_by: None,
-    };
-    store.upsert_summaries(&[summary]).await?;
-    let messages: Vec<_> = server
-        .messages(chat)
-        .await
-        .into_iter()
-        .filter(|m| seqs.contains(&m.seq))
-        .collect();
-    let mut options = IngestOptions::new(CursorRule::Snapshot(rev));
-    options.position = Some(Position { last_seq, rev });
-    store.ingest(chat, &messages, &options).await?;
-    store.close().await;
-    Ok(())
-}
-
 impl App {
     /// Types `query` in the search box and submits it; returns the summary line once shown.
     async fn search(&self, query: &str, expected_summary: &str) -> Result<()> {
@@ -128,7 +91,15 @@ async fn search_offline_names_what_was_not_searched_and_fetches_exactly_that() -
     server.send("bob", chat, "a rare needle").await;
     server.send_many("bob", chat, 250).await;
     let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
-    seed_cache_seqs(&desktop, &server, chat, "General", 101..=300).await?;
+    seed_cache_seqs(
+        &desktop,
+        &server,
+        chat,
+        "General",
+        &["bob", "alice"],
+        101..=300,
+    )
+    .await?;
 
     server.stop().await;
     let app = desktop.launch().await?;
