@@ -13,13 +13,7 @@ use roost_core::{Anchor, ClientEvent, SyncState, WindowItem};
 async fn a_message_for_a_never_opened_chat_is_cached_and_counts_as_unread() {
     let ts = spawn_test_server().await;
     let cache = CacheDir::new();
-    let (client, _) = background_client(&ts, "alice", &cache.path()).await;
-    let mut events = client.subscribe();
-    client.start_stream();
-    wait_for(&mut events, |e| {
-        matches!(e, ClientEvent::Connection { online: true })
-    })
-    .await;
+    let (client, mut events) = streaming_client(&ts, "alice", &cache.path()).await;
 
     // A chat alice has never seen, and a message in it.
     let chat = ts.create_chat("surprise", &["bob", "alice"]).await;

@@ -12,6 +12,7 @@
 
 use crate::desktop::DesktopEffects;
 use crate::error::{ShellError, ShellResult};
+use roost_core::account::write_private;
 use roost_core::api::ApiConfig;
 use roost_core::app_view;
 use roost_core::{Client, ClientConfig, ClientEvent};
@@ -19,7 +20,7 @@ use roost_model::accounts::{AccountBook, AccountEntry, AccountKey, SavedAccount}
 use roost_model::app::{AppStatus, UiEvent};
 use roost_proto::UserId;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tauri::AppHandle;
 use tauri::ipc::Channel;
@@ -396,20 +397,6 @@ pub fn normalize_server_url(url: &str) -> ShellResult<String> {
         )));
     }
     Ok(url.to_string())
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// Core events → UI changes, in order ([`app_view::ui_events`]: changed spans are read back from

@@ -2,8 +2,8 @@
 //! 100,000-message chat, cold start → chat list painted, and resident memory of the app process
 //! (WebKit's processes reported separately) with 100,000 and 1,000,000 cached messages. Offline:
 //! the app signs in with an unreachable server URL, so nothing but the cache and the UI is
-//! measured. Same harness as `e2e.rs` (tauri-driver in its own process group, WebDriver over
-//! fantoccini, fresh XDG dirs per launch).
+//! measured. The E2E harness itself (`e2e/harness.rs`, included as a module: tauri-driver in its
+//! own process group, WebDriver over fantoccini, fresh XDG dirs per desktop).
 //!
 //! ```text
 //! (cd ui && trunk build --release)
@@ -15,42 +15,26 @@
 //! which `roost-bench --app-figures` merges into its own. Prints figures; asserts only that every
 //! open rendered the newest cached messages and that the DOM holds a bounded window of rows.
 
-use anyhow::{Context, Result, bail};
-use fantoccini::{Client, ClientBuilder, Locator};
+// The E2E harness (tauri-driver in its own process group, fresh XDG dirs per desktop); this
+// binary uses part of it.
+#[path = "e2e/harness.rs"]
+#[allow(dead_code, unused_imports)]
+mod harness;
+
+use harness::{
+    App, Client, Context, Desktop, Duration, Instant, Locator, PathBuf, Result, app_binary,
+    artifacts_dir, bail, json,
+};
 use roost_core::store::{CursorRule, IngestOptions, Position, Store};
 use roost_proto::{ChatId, ChatSummary, Message, MessageId, UserId};
-use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use serde_json::Value;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-const APP: &str = env!("CARGO_BIN_EXE_roost-desktop");
+/// The unreachable server the app signs in to: a port nothing listens on.
+const OFFLINE_URL: &str = "http://127.0.0.1:9";
+const BENCH_TOKEN: &str = "bench-token";
+/// A million cached messages take longer than the E2E tests' wait to list.
 const WAIT: Duration = Duration::from_secs(60);
-
-/// The root of the checkout being tested (the desktop package is the workspace root). Read at run time (cargo sets it for test runs):
-/// the build directory is shared between clones, so the compile-time path may be another clone's.
-fn package_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-}
-
-fn artifacts_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| package_dir().join("target"));
-    let dir = target.join("e2e-artifacts");
-    std::fs::create_dir_all(&dir).expect("create target/e2e-artifacts");
-    dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn epoch_ms() -> f64 {
     SystemTime::now()
@@ -59,118 +43,80 @@ fn epoch_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// One user's desktop environment (XDG dirs), signed in to an unreachable server.
-struct Desktop {
-    home: tempfile::TempDir,
+/// One user's desktop environment (XDG dirs), signed in as alice to an unreachable server.
+fn offline_desktop() -> Desktop {
+    Desktop::new(Some((OFFLINE_URL.to_string(), BENCH_TOKEN.to_string())))
 }
 
-impl Desktop {
-    fn new() -> Desktop {
-        Desktop {
-            home: tempfile::tempdir().unwrap(),
+/// Fills alice's cache through the core's own store, as if each chat had been synced.
+async fn seed(desktop: &Desktop, chats: &[(&str, u64)]) -> Result<Vec<ChatId>> {
+    let path = desktop.cache_file_of("alice");
+    std::fs::create_dir_all(path.parent().unwrap())?;
+    let (store, _) = Store::open(&path).await?;
+    let mut ids = Vec::new();
+    for (index, (title, count)) in chats.iter().enumerate() {
+        let chat = ChatId(uuid::Uuid::new_v4());
+        let summary = ChatSummary {
+            id: chat,
+            title: title.to_string(),
+            members: vec![UserId::new("bob"), UserId::new("alice")],
+            created_by: None,
+            last_seq: *count,
+            rev: *count,
+            last_message_at: Some(1_700_000_000_000 + index as i64),
+        };
+        store.upsert_summaries(&[summary]).await?;
+        let mut options = IngestOptions::new(CursorRule::Snapshot(*count));
+        options.position = Some(Position {
+            last_seq: *count,
+            rev: *count,
+        });
+        let mut seq = 1;
+        while seq <= *count {
+            let batch: Vec<Message> = (seq..=(*count).min(seq + 4_999))
+                .map(|s| message(chat, s))
+                .collect();
+            seq += batch.len() as u64;
+            store.ingest(chat, &batch, &options).await?;
         }
+        ids.push(chat);
     }
+    store.close().await;
+    Ok(ids)
+}
 
-    /// alice's cache on the unreachable server the app signs in to (one file per account,
-    /// `roost_core::account`), her token remembered as a first online sign-in would.
-    fn cache_file(&self) -> PathBuf {
-        let data_dir = self.home.path().join("data/dev.roost.desktop");
-        let alice = UserId::new("alice");
-        roost_core::account::remember_token(&data_dir, "http://127.0.0.1:9", "bench-token", &alice)
-            .unwrap();
-        roost_core::account::cache_path(&data_dir, "http://127.0.0.1:9", &alice)
-    }
-
-    /// Fills the cache through the core's own store, as if each chat had been synced.
-    async fn seed(&self, chats: &[(&str, u64)]) -> Result<Vec<ChatId>> {
-        let path = self.cache_file();
-        std::fs::create_dir_all(path.parent().unwrap())?;
-        let (store, _) = Store::open(&path).await?;
-        let mut ids = Vec::new();
-        for (index, (title, count)) in chats.iter().enumerate() {
-            let chat = ChatId(uuid::Uuid::new_v4());
-            let summary = ChatSummary {
-                id: chat,
-                title: title.to_string(),
-                members: vec![UserId::new("bob"), UserId::new("alice")],
-                created_by: None,
-                last_seq: *count,
-                rev: *count,
-                last_message_at: Some(1_700_000_000_000 + index as i64),
-            };
-            store.upsert_summaries(&[summary]).await?;
-            let mut options = IngestOptions::new(CursorRule::Snapshot(*count));
-            options.position = Some(Position {
-                last_seq: *count,
-                rev: *count,
-            });
-            let mut seq = 1;
-            while seq <= *count {
-                let batch: Vec<Message> = (seq..=(*count).min(seq + 4_999))
-                    .map(|s| message(chat, s))
-                    .collect();
-                seq += batch.len() as u64;
-                store.ingest(chat, &batch, &options).await?;
-            }
-            ids.push(chat);
+/// Starts the app (through a fresh tauri-driver) and returns the WebDriver session and the
+/// moment the session (and so the app's launch) was requested.
+async fn launch(desktop: &Desktop) -> Result<BenchApp> {
+    let (driver, port, log) = desktop.start_driver("warn", &[])?;
+    // Wait until the driver listens, so the session request below is what starts the app.
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > WAIT {
+            bail!("tauri-driver did not listen on {port}");
         }
-        store.close().await;
-        Ok(ids)
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-
-    /// Starts the app (through a fresh tauri-driver) and returns the WebDriver session and the
-    /// moment the session (and so the app's launch) was requested.
-    async fn launch(&self) -> Result<App> {
-        let port = free_port();
-        let native_port = free_port();
-        let log = std::fs::File::create(self.home.path().join(format!("tauri-driver-{port}.log")))?;
-        let mut command = Command::new("tauri-driver");
-        command
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env("XDG_DATA_HOME", self.home.path().join("data"))
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
-            .env("RUST_LOG", "warn")
-            // Offline: a port nothing listens on.
-            .env("ROOST_SERVER_URL", "http://127.0.0.1:9")
-            .env("ROOST_TOKEN", "bench-token")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let driver = DriverProcess(
-            command
-                .spawn()
-                .context("start tauri-driver (cargo install tauri-driver)")?,
-        );
-        // Wait until the driver listens, so the session request below is what starts the app.
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if started.elapsed() > WAIT {
-                bail!("tauri-driver did not listen on {port}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert("browserName".into(), json!("wry"));
-        capabilities.insert("tauri:options".into(), json!({ "application": APP }));
-        let requested_at = epoch_ms();
-        let client = ClientBuilder::native()
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .context("no WebDriver session")?;
-        Ok(App {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("wry"));
+    capabilities.insert(
+        "tauri:options".into(),
+        json!({ "application": app_binary() }),
+    );
+    let requested_at = epoch_ms();
+    let client = harness::ClientBuilder::native()
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .context("no WebDriver session")?;
+    Ok(BenchApp {
+        app: App {
             client: Some(client),
-            driver,
-            requested_at,
-        })
-    }
+            _driver: driver,
+            log,
+        },
+        requested_at,
+    })
 }
 
 fn message(chat: ChatId, seq: u64) -> Message {
@@ -188,34 +134,9 @@ fn message(chat: ChatId, seq: u64) -> Message {
     }
 }
 
-/// tauri-driver and everything it started (same process group).
-struct DriverProcess(Child);
-
-impl Drop for DriverProcess {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-struct App {
-    client: Option<Client>,
-    driver: DriverProcess,
+/// The app under measurement and when its launch was requested.
+struct BenchApp {
+    app: App,
     requested_at: f64,
 }
 
@@ -266,22 +187,19 @@ fn rss_mb(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
-impl App {
+impl BenchApp {
     fn c(&self) -> &Client {
-        self.client.as_ref().unwrap()
+        self.app.c()
     }
 
-    async fn quit(mut self) {
-        if let Some(client) = self.client.take() {
-            let _ = client.close().await;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    async fn quit(self) {
+        self.app.quit().await;
     }
 
     /// (app process RSS, sum of the WebKit processes the app started), in MB.
     fn memory(&self) -> Result<(f64, f64)> {
         let all = processes();
-        let mut family = vec![self.driver.0.id()];
+        let mut family = vec![self.app._driver.0.id()];
         let mut index = 0;
         while index < family.len() {
             let parent = family[index];
@@ -329,29 +247,42 @@ impl App {
     }
 
     /// Clicks the chat titled `title` and returns the ms until the frame after the one in which
-    /// its newest rows (seq ≥ `min_seq`) exist — the frame that paints them.
-    async fn click_to_paint(&self, title: &str, min_seq: u64) -> Result<f64> {
+    /// its newest rows (seq ≥ `min_seq`) exist — the frame that paints them — with the UI's
+    /// `roost-open-*` marks (ms after the click; `None` when the UI did not reach one).
+    async fn click_to_paint(&self, title: &str, min_seq: u64) -> Result<(f64, OpenPhases)> {
         let script = r#"
             const [title, minSeq, done] = arguments;
+            const names = ['roost-open-invoke', 'roost-open-reply', 'roost-open-applied'];
+            names.forEach((n) => performance.clearMarks(n));
             const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
             const started = performance.now();
             item.click();
+            const at = (n) => {
+                const e = performance.getEntriesByName(n);
+                return e.length ? e[e.length - 1].startTime - started : null;
+            };
             const check = () => {
                 const heading = document.querySelector('[data-testid=chat-title]');
                 const row = document.querySelector('[data-testid=message]');
                 if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
-                    requestAnimationFrame(() => setTimeout(() => done(performance.now() - started), 0));
+                    requestAnimationFrame(() => setTimeout(() => done([performance.now() - started, ...names.map(at)]), 0));
                 } else {
                     requestAnimationFrame(check);
                 }
             };
             check();
         "#;
-        let ms = self
+        let value = self
             .c()
             .execute_async(script, vec![json!(title), json!(min_seq)])
             .await?;
-        ms.as_f64().context("a number of milliseconds")
+        let total = value[0].as_f64().context("a number of milliseconds")?;
+        let phases = OpenPhases {
+            invoke: value[1].as_f64(),
+            reply: value[2].as_f64(),
+            applied: value[3].as_f64(),
+        };
+        Ok((total, phases))
     }
 
     async fn wait_for(&self, css: &str) -> Result<()> {
@@ -368,17 +299,43 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
+/// When the UI reached each step of opening a chat, in ms after the click.
+#[derive(Debug, Clone, Copy)]
+struct OpenPhases {
+    /// The click handler asked the core for the window (`open_chat` invoked).
+    invoke: Option<f64>,
+    /// The window arrived over IPC, deserialised.
+    reply: Option<f64>,
+    /// The UI's state holds it (Leptos then patches the DOM; the browser lays out and paints).
+    applied: Option<f64>,
+}
+
+/// The median of each phase of click → paint: where the time goes.
+fn phase_medians(runs: &[(f64, OpenPhases)]) -> Value {
+    let median = |f: &dyn Fn(&(f64, OpenPhases)) -> Option<f64>| -> Option<f64> {
+        let mut v: Vec<f64> = runs.iter().filter_map(f).collect();
+        v.sort_by(f64::total_cmp);
+        (!v.is_empty()).then(|| round(quantile(&v, 0.5)))
+    };
+    json!({
+        "click_to_invoke": median(&|(_, p)| p.invoke),
+        "invoke_to_reply": median(&|(_, p)| Some(p.reply? - p.invoke?)),
+        "reply_to_applied": median(&|(_, p)| Some(p.applied? - p.reply?)),
+        "applied_to_painted": median(&|(t, p)| Some(t - p.applied?)),
+    })
+}
+
 /// Opens `big` (alternating with `small`, whose open is not timed) `runs` times.
 async fn click_to_paint_figures(
-    app: &App,
+    app: &BenchApp,
     big: (&str, u64),
     small: &str,
     runs: usize,
 ) -> Result<Value> {
     app.click_to_paint(small, 1).await?;
-    let mut timings = Vec::with_capacity(runs);
+    let mut measured = Vec::with_capacity(runs);
     for _ in 0..runs {
-        timings.push(
+        measured.push(
             app.click_to_paint(big.0, big.1.saturating_sub(1_000))
                 .await?,
         );
@@ -395,6 +352,7 @@ async fn click_to_paint_figures(
         rows > 0 && rows <= 200,
         "a bounded window of rows is in the DOM: {rows}"
     );
+    let mut timings: Vec<f64> = measured.iter().map(|(t, _)| *t).collect();
     timings.sort_by(f64::total_cmp);
     Ok(json!({
         "p50": round(quantile(&timings, 0.5)),
@@ -403,6 +361,7 @@ async fn click_to_paint_figures(
         "max": round(timings[timings.len() - 1]),
         "runs": runs,
         "dom_rows": rows,
+        "phases_p50": phase_medians(&measured),
     }))
 }
 
@@ -434,14 +393,14 @@ async fn release_app_figures() -> Result<()> {
     let mut rss = serde_json::Map::new();
     let mut webkit = serde_json::Map::new();
     for (cached, timed) in [(100_000u64, true), (1_000_000u64, false)] {
-        let desktop = Desktop::new();
+        let desktop = offline_desktop();
         let seeding = Instant::now();
-        desktop.seed(&[("Big", cached), ("Small", 1)]).await?;
+        seed(&desktop, &[("Big", cached), ("Small", 1)]).await?;
         eprintln!(
             "seeded {cached} messages in {:.1} s",
             seeding.elapsed().as_secs_f64()
         );
-        let app = desktop.launch().await?;
+        let app = launch(&desktop).await?;
         let (cold_ms, page_ms) = app.cold_start().await?;
         app.wait_for("[data-testid=chat-item][data-chat-title=\"Small\"]")
             .await?;

@@ -26,15 +26,6 @@ use std::time::Duration;
 
 mod cache_tools;
 
-/// The open chat's timeline: its rows laid out with day separators and the unread divider.
-pub(crate) fn open_timeline(open: &OpenChat) -> Timeline {
-    Timeline::build(
-        logic::rows(&open.items, &open.pending),
-        open.first_unread,
-        timeline::local_day,
-    )
-}
-
 /// A modal dialog over the main screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialog {
@@ -80,7 +71,7 @@ impl Model {
         let state = RwSignal::new(UiState::default());
         Model {
             timeline: Memo::new(move |_| {
-                state.with(|s| s.open.as_ref().map(open_timeline).unwrap_or_default())
+                state.with(|s| s.open.as_ref().map(OpenChat::timeline).unwrap_or_default())
             }),
             seen_seq: RwSignal::new(0),
             dialog: RwSignal::new(None),
@@ -139,6 +130,14 @@ pub(crate) fn mark_chat_list_painted() {
             let _ = performance.mark("roost-chat-list-painted");
         }
     });
+}
+
+/// A `performance` mark named `name` now: the phases of opening a chat (`roost-open-*`), which
+/// `src-tauri/tests/bench_app.rs` reads to say where click → paint spends its time.
+pub(crate) fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark(name);
+    }
 }
 
 pub(crate) async fn reload_chats(model: Model) {
@@ -289,12 +288,12 @@ pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
             .find(|c| c.chat_id == chat_id)
             .map_or(0, |c| c.unread_count)
     });
+    mark("roost-open-invoke");
     match ipc::open_chat(chat_id, Anchor::Newest).await {
         Ok(window) => {
-            let mut taken = false;
-            model
-                .state
-                .update(|state| taken = state.window_opened(chat_id, request, window));
+            mark("roost-open-reply");
+            let taken = take_window(model, chat_id, request, window);
+            mark("roost-open-applied");
             if !taken {
                 return;
             }
@@ -498,23 +497,50 @@ pub(crate) fn on_global_key(model: Model, ev: &web_sys::KeyboardEvent) {
 }
 
 pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
+    if !switch_selection(model, chat_id) {
+        return;
+    }
+    reset_chat_view(model);
+    model.scroll_top.set(0.0);
+    model.seen_seq.set(0);
+    spawn_local(open_chat(model, chat_id));
+}
+
+/// Gives the state the window answered to `request`; whether it was taken (a later request or
+/// another selection makes it stale).
+pub(crate) fn take_window(
+    model: Model,
+    chat_id: ChatId,
+    request: u64,
+    window: roost_model::app::ChatWindowView,
+) -> bool {
+    let mut taken = false;
+    model
+        .state
+        .update(|state| taken = state.window_opened(chat_id, request, window));
+    taken
+}
+
+/// Selects `chat_id` in the state and closes the previously open chat on the shell's side;
+/// whether the selection changed.
+pub(crate) fn switch_selection(model: Model, chat_id: ChatId) -> bool {
     let mut previous = None;
     model.state.update(|state| previous = state.select(chat_id));
-    let Some(previous) = previous else {
-        return;
-    };
-    if let Some(previous) = previous {
+    if let Some(Some(previous)) = previous {
         spawn_local(async move {
             let _ = ipc::close_chat(previous).await;
         });
     }
+    previous.is_some()
+}
+
+/// Forgets what the view knew of the previous chat (readiness, cache map, a running Resync, an
+/// edit in progress) until the new window arrives.
+pub(crate) fn reset_chat_view(model: Model) {
     model.interactive.set(false);
     model.cache_map.set(None);
     model.resync_busy.set(false);
     model.editing.set(None);
-    model.scroll_top.set(0.0);
-    model.seen_seq.set(0);
-    spawn_local(open_chat(model, chat_id));
 }
 
 /// Scrolled into a skeleton or the top of the cached rows: ask for exactly that history.

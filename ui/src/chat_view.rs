@@ -13,8 +13,9 @@ use crate::timeline;
 use crate::ux_components::*;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use roost_proto::Message;
+use roost_proto::{ChatId, Message};
 
+// Over 80 lines: half of it is the view's markup, one tree that reads best whole.
 #[component]
 pub(crate) fn ChatView() -> impl IntoView {
     let model = expect_context::<Model>();
@@ -40,96 +41,14 @@ pub(crate) fn ChatView() -> impl IntoView {
         timeline::new_messages_below(last_seq, model.seen_seq.get())
     });
     let on_jump = Callback::new(move |()| jump_to_latest(model));
-    let on_list_key = move |ev: web_sys::KeyboardEvent| {
-        // Modified keys are shortcuts (Alt+↓ is the next chat), not scrolling.
-        if ev.alt_key() || ev.ctrl_key() || ev.meta_key() {
-            return;
-        }
-        let Some(key) = shortcuts::message_list_key(&ev.key()) else {
-            return;
-        };
-        let Some(el) = model.scroller.get_untracked() else {
-            return;
-        };
-        ev.prevent_default();
-        let height = f64::from(el.client_height());
-        match key {
-            ListKey::Pages(pages) => el.set_scroll_top(el.scroll_top() + (pages * height) as i32),
-            ListKey::Pixels(px) => el.set_scroll_top(el.scroll_top() + px as i32),
-            ListKey::Top => el.set_scroll_top(0),
-            ListKey::Latest => jump_to_latest(model),
-        }
-    };
+    let on_list_key = move |ev: web_sys::KeyboardEvent| scroll_by_key(model, &ev);
     Effect::new(move |_| {
         let range = range.get();
         let _ = model.interactive.get();
         load_what_is_in_view(model, range);
     });
-    let readiness = Signal::derive(move || {
-        let mounted = model.scroller.get().is_some();
-        let interactive = model.interactive.get();
-        model.state.with(|s| s.readiness(mounted, interactive))
-    });
     let left = Memo::new(move |_| model.state.with(UiState::open_is_left));
-    let resync_visible =
-        Signal::derive(move || left_chat::resync_offered(readiness.get(), left.get()));
-    let leave_visible =
-        Signal::derive(move || model.state.with(|s| s.open.is_some()) && !left.get());
-    let on_leave = Callback::new(move |()| {
-        let Some(chat_id) = model.open_chat_id() else {
-            return;
-        };
-        spawn_local(async move {
-            if let Err(e) = ipc::leave_chat(chat_id).await {
-                show_error(model, &e);
-            }
-        });
-    });
-    let on_forget = Callback::new(move |()| {
-        let Some(chat_id) = model.open_chat_id() else {
-            return;
-        };
-        spawn_local(async move {
-            if let Err(e) = ipc::forget_chat(chat_id).await {
-                show_error(model, &e);
-            }
-        });
-    });
-    let indicator = Signal::derive(move || {
-        let now = model.clock.get().max(ipc::now_ms());
-        model.state.with(|s| s.indicator_visible(now))
-    });
-    let on_resync = Callback::new(move |()| {
-        let Some(chat_id) = model.open_chat_id() else {
-            return;
-        };
-        model.resync_busy.set(true);
-        spawn_local(async move {
-            if let Err(e) = ipc::resync(chat_id).await {
-                show_error(model, &e);
-            }
-            model.resync_busy.set(false);
-            refresh_cache_map(model, chat_id).await;
-        });
-    });
-    let title = move || {
-        model
-            .state
-            .with(|s| s.open.as_ref().map(|o| o.chat.title.clone()))
-            .unwrap_or_default()
-    };
-    let members = move || {
-        model.state.with(|s| {
-            s.open.as_ref().map(|o| {
-                o.chat
-                    .members
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-        })
-    };
+    let on_forget = open_chat_action(model, ipc::forget_chat);
     let me = Signal::derive(move || model.status.get().and_then(|s| s.user_id));
     let on_edit = Callback::new(move |message: Message| {
         model.draft.set(message_text(&message));
@@ -161,17 +80,7 @@ pub(crate) fn ChatView() -> impl IntoView {
     on_cleanup(move || resize.remove());
     view! {
         <section class="chat-view" data-testid="chat-view">
-            <header class="chat-header">
-                <div class="titles">
-                    <h2 data-testid="chat-title">{title}</h2>
-                    <span class="members">{members}</span>
-                </div>
-                <SyncIndicator visible=indicator />
-                <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
-                <crate::search::ChatTools chat_id=Signal::derive(move || model.state.with(|s| s.selected))
-                    offered=Signal::derive(move || !left.get()) />
-                <LeaveChatButton visible=leave_visible on_leave />
-            </header>
+            <ChatHeader left />
             <FullReloadNote note=Signal::derive(move || {
                 model.state.with(|s| s.open.as_ref().and_then(|o| o.chat.full_reload.clone()))
             }) />
@@ -180,7 +89,7 @@ pub(crate) fn ChatView() -> impl IntoView {
                 view! {
                     <div class="messages-wrap">
                     <div class="messages" data-testid="messages" node_ref=model.scroller on:scroll=on_scroll tabindex="0"
-                        role="log" aria-live="polite" aria-label=move || format!("Messages in {}", title())
+                        role="log" aria-live="polite" aria-label=move || format!("Messages in {}", open_title(model))
                         on:keydown=on_list_key>
                         <TimelineRows timeline range today me
                             on_edit=Some(on_edit) on_delete=Some(on_delete) on_retry=Some(on_retry) />
@@ -200,6 +109,113 @@ pub(crate) fn ChatView() -> impl IntoView {
                 <LeftChatNotice on_forget />
             </div>
         </section>
+    }
+}
+
+/// The open chat's header: title and members, the sync indicator, Resync, the chat tools and
+/// Leave (neither Resync nor Leave for a chat the user has left).
+#[component]
+fn ChatHeader(#[prop(into)] left: Signal<bool>) -> impl IntoView {
+    let model = expect_context::<Model>();
+    let readiness = Signal::derive(move || {
+        let mounted = model.scroller.get().is_some();
+        let interactive = model.interactive.get();
+        model.state.with(|s| s.readiness(mounted, interactive))
+    });
+    let resync_visible =
+        Signal::derive(move || left_chat::resync_offered(readiness.get(), left.get()));
+    let leave_visible =
+        Signal::derive(move || model.state.with(|s| s.open.is_some()) && !left.get());
+    let on_leave = open_chat_action(model, ipc::leave_chat);
+    let indicator = Signal::derive(move || {
+        let now = model.clock.get().max(ipc::now_ms());
+        model.state.with(|s| s.indicator_visible(now))
+    });
+    let on_resync = Callback::new(move |()| {
+        let Some(chat_id) = model.open_chat_id() else {
+            return;
+        };
+        model.resync_busy.set(true);
+        spawn_local(async move {
+            if let Err(e) = ipc::resync(chat_id).await {
+                show_error(model, &e);
+            }
+            model.resync_busy.set(false);
+            refresh_cache_map(model, chat_id).await;
+        });
+    });
+    let title = move || open_title(model);
+    let members = move || {
+        model.state.with(|s| {
+            s.open.as_ref().map(|o| {
+                o.chat
+                    .members
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+        })
+    };
+    view! {
+        <header class="chat-header">
+            <div class="titles">
+                <h2 data-testid="chat-title">{title}</h2>
+                <span class="members">{members}</span>
+            </div>
+            <SyncIndicator visible=indicator />
+            <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
+            <crate::search::ChatTools chat_id=Signal::derive(move || model.state.with(|s| s.selected))
+                offered=Signal::derive(move || !left.get()) />
+            <LeaveChatButton visible=leave_visible on_leave />
+        </header>
+    }
+}
+
+/// The open chat's title ("" while none is open).
+fn open_title(model: Model) -> String {
+    model
+        .state
+        .with(|s| s.open.as_ref().map(|o| o.chat.title.clone()))
+        .unwrap_or_default()
+}
+
+/// A callback that runs `action` on the open chat (none: nothing) and shows its error.
+fn open_chat_action<Action, Answer>(model: Model, action: fn(ChatId) -> Action) -> Callback<()>
+where
+    Action: std::future::Future<Output = Result<Answer, roost_model::app::IpcError>> + 'static,
+{
+    Callback::new(move |()| {
+        let Some(chat_id) = model.open_chat_id() else {
+            return;
+        };
+        spawn_local(async move {
+            if let Err(e) = action(chat_id).await {
+                show_error(model, &e);
+            }
+        });
+    })
+}
+
+/// The message list's own keys (page, line, top, latest) scroll it.
+fn scroll_by_key(model: Model, ev: &web_sys::KeyboardEvent) {
+    // Modified keys are shortcuts (Alt+↓ is the next chat), not scrolling.
+    if ev.alt_key() || ev.ctrl_key() || ev.meta_key() {
+        return;
+    }
+    let Some(key) = shortcuts::message_list_key(&ev.key()) else {
+        return;
+    };
+    let Some(el) = model.scroller.get_untracked() else {
+        return;
+    };
+    ev.prevent_default();
+    let height = f64::from(el.client_height());
+    match key {
+        ListKey::Pages(pages) => el.set_scroll_top(el.scroll_top() + (pages * height) as i32),
+        ListKey::Pixels(px) => el.set_scroll_top(el.scroll_top() + px as i32),
+        ListKey::Top => el.set_scroll_top(0),
+        ListKey::Latest => jump_to_latest(model),
     }
 }
 

@@ -177,36 +177,6 @@ pub fn RowView(
     }
 }
 
-/// The bounded window of rows for the current scroll position, between two spacers that stand
-/// for the rows not in the DOM.
-#[component]
-pub fn MessageRows(
-    #[prop(into)] rows: Signal<Vec<Row>>,
-    #[prop(into)] range: Signal<(usize, usize)>,
-    #[prop(into, optional)] me: Signal<Option<UserId>>,
-    #[prop(default = None)] on_edit: Option<Callback<Message>>,
-    #[prop(default = None)] on_delete: Option<Callback<Message>>,
-    #[prop(default = None)] on_retry: Option<Callback<String>>,
-) -> impl IntoView {
-    let visible = move || {
-        let rows = rows.get();
-        let (start, end) = range.get();
-        let end = end.min(rows.len());
-        let start = start.min(end);
-        rows[start..end].to_vec()
-    };
-    let spacers = move || logic::spacer_heights(range.get(), rows.with(Vec::len));
-    view! {
-        <div class="spacer" style:height=move || format!("{}px", spacers().0)></div>
-        <For
-            each=visible
-            key=|row| row.key()
-            children=move |row| view! { <RowView row me=me.get_untracked() on_edit on_delete on_retry /> }
-        />
-        <div class="spacer" style:height=move || format!("{}px", spacers().1)></div>
-    }
-}
-
 /// The per-chat Resync button; present in the DOM only when `visible`.
 #[component]
 pub fn ResyncButton(
@@ -402,7 +372,7 @@ pub fn SignInForm(
 mod tests {
     use super::*;
     use roost_model::app::{SeqRange, SyncState};
-    use roost_proto::{ChatId, MessageId};
+    use roost_proto::ChatId;
 
     #[test]
     fn a_full_reload_note_says_why_and_when_and_is_absent_otherwise() {
@@ -436,55 +406,23 @@ mod tests {
 
     fn message(seq: u64, text: &str) -> Message {
         Message {
-            id: MessageId(uuid::Uuid::from_u128(seq as u128)),
-            chat_id: ChatId(uuid::Uuid::nil()),
-            seq,
-            version: 1,
-            author: UserId::new("alice"),
-            created_at: 0,
-            edited_at: None,
-            deleted_at: None,
             body: serde_json::json!({ "text": text }),
-            rev: seq,
+            ..roost_model::fixtures::message(roost_model::fixtures::chat_id(0), seq)
         }
     }
     fn item(seq: u64) -> WindowItem {
-        WindowItem::Message {
-            message: message(seq, &format!("message {seq}")),
-        }
+        roost_model::fixtures::message_item(seq)
     }
 
+    /// The rows the chat view renders for `items` (through the timeline).
     fn render_rows(items: Vec<WindowItem>) -> String {
-        let rows = logic::rows(&items, &[]);
-        let range = (0, rows.len());
-        Owner::new().with(|| {
-            view! { <div class="messages"><MessageRows rows=rows range=range /></div> }.to_html()
-        })
+        crate::testing::render_items(&items, 0)
     }
 
-    /// Kinds of rendered rows in document order: "m<seq>" for messages, "gap a-b" / "older ..b"
-    /// for skeletons.
+    /// Rendered rows in document order: "m<seq>" for messages, "gap a-b" / "older ..b" for
+    /// skeletons.
     fn rendered_shape(html: &str) -> Vec<String> {
-        let mut shape = Vec::new();
-        for part in html.split("data-testid=\"").skip(1) {
-            let attr = |name: &str| -> String {
-                let marker = format!("{name}=\"");
-                part.split(&marker)
-                    .nth(1)
-                    .and_then(|s| s.split('"').next())
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            if part.starts_with("message\"") {
-                shape.push(format!("m{}", attr("data-seq")));
-            } else if part.starts_with("skeleton\"") {
-                match attr("data-kind").as_str() {
-                    "older-history" => shape.push(format!("older ..{}", attr("data-to"))),
-                    _ => shape.push(format!("gap {}-{}", attr("data-from"), attr("data-to"))),
-                }
-            }
-        }
-        shape
+        crate::testing::shown_rows(html)
     }
 
     #[test]
@@ -575,27 +513,6 @@ mod tests {
     }
 
     #[test]
-    fn dom_holds_only_the_visible_window_of_a_huge_chat() {
-        let items: Vec<WindowItem> = (1..=10_000).map(item).collect();
-        let rows = logic::rows(&items, &[]);
-        let range = logic::visible_range(
-            logic::ROW_HEIGHT_PX * 5_000.0,
-            700.0,
-            rows.len(),
-            logic::OVERSCAN_ROWS,
-        );
-        let html = Owner::new().with(|| view! { <MessageRows rows=rows range=range /> }.to_html());
-        let rendered = rendered_shape(&html);
-        assert!(rendered.len() <= 30, "{} rows in the DOM", rendered.len());
-        assert_eq!(rendered.first().map(String::as_str), Some("m4993"));
-        // The spacers stand for every row not rendered.
-        assert!(
-            html.contains(&format!("height:{}px", 4992.0 * logic::ROW_HEIGHT_PX))
-                || html.contains(&format!("height: {}px", 4992.0 * logic::ROW_HEIGHT_PX))
-        );
-    }
-
-    #[test]
     fn markup_in_a_message_is_escaped_text() {
         let evil = "<img src=x onerror=alert(1)>";
         let html = view! { <MessageRow message=message(1, evil) /> }.to_html();
@@ -605,9 +522,6 @@ mod tests {
             "{html}"
         );
         let chat = ChatEntry {
-            chat_id: ChatId(uuid::Uuid::nil()),
-            title: "<b>bold</b>".into(),
-            members: vec![],
             unread_count: 1,
             last_message_preview: Some(evil.into()),
             last_message_at: Some(0),
@@ -615,9 +529,7 @@ mod tests {
             cached_count: 1,
             offline: OfflineCoverage::Complete,
             sync_state: SyncState::InSync,
-            is_open: false,
-            full_reload: None,
-            left: false,
+            ..roost_model::fixtures::chat_entry(roost_model::fixtures::chat_id(0), "<b>bold</b>")
         };
         let html = view! { <ChatListItem chat selected=false on_select=Callback::new(|_| {}) /> }
             .to_html();
@@ -728,19 +640,13 @@ mod tests {
     #[test]
     fn chat_list_item_shows_unread_preview_and_offline_badge() {
         let chat = ChatEntry {
-            chat_id: ChatId(uuid::Uuid::nil()),
-            title: "General".into(),
-            members: vec![],
             unread_count: 3,
             last_message_preview: Some("see you".into()),
-            last_message_at: None,
             last_seq: 10,
             cached_count: 4,
             offline: OfflineCoverage::Partial,
             sync_state: SyncState::OutOfSync,
-            is_open: false,
-            full_reload: None,
-            left: false,
+            ..roost_model::fixtures::chat_entry(roost_model::fixtures::chat_id(0), "General")
         };
         let html =
             view! { <ChatListItem chat selected=true on_select=Callback::new(|_| {}) /> }.to_html();

@@ -1,7 +1,7 @@
 //! Roost's desktop UI (Leptos 0.8, client-side rendered in the Tauri webview, built with
 //! trunk). Modules:
-//! * `logic` — the view rules as pure functions (skeleton placement, span changes, virtual
-//!   window, indicator timing, Resync visibility, cache map), tested natively;
+//! * `logic` — the view rules as pure functions (the open chat's rows, indicator timing, Resync
+//!   visibility, cache map), tested natively;
 //! * `components` — presentational components, rendered to HTML in native tests;
 //! * `timeline` — day separators, the unread divider, author groups and the variable-height
 //!   virtual list, as pure functions; `switcher`, `shortcuts`, `theme` — the quick switcher's
@@ -16,7 +16,8 @@
 //! * `left_chat` — what a chat the user is no longer a member of allows, and its components;
 //! * `accounts` — the account switcher (menu, accounts on the sign-in screen) and its pure
 //!   rules;
-//! * `ipc` — the only module that touches Tauri.
+//! * `ipc` — the only module that touches Tauri;
+//! * `testing` (native only) — renders the timeline and reads the HTML back, for tests.
 //!
 //! Natively (tests) Leptos is built with `ssr` so views render to HTML; for wasm with `csr`.
 
@@ -35,6 +36,8 @@ pub mod search;
 pub mod shortcuts;
 pub mod state;
 pub mod switcher;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 pub mod theme;
 pub mod timeline;
 pub mod ux_components;

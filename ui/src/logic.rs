@@ -1,12 +1,13 @@
-//! The view rules that matter, as plain functions (no Leptos, no Tauri), tested natively:
-//! which rows
-//! of a long chat are in the DOM, when the sync indicator and the Resync button may show, and
-//! how the cache map strip is laid out.
+//! The view rules that matter, as plain functions (no Leptos, no Tauri), tested natively: the
+//! rows of the open chat (window items, then unsent messages), when the sync indicator and the
+//! Resync button may show, and how the cache map strip is laid out. Which rows are in the DOM
+//! (the virtual window, scroll anchoring) is the timeline's (`timeline.rs`), the one layout the
+//! app renders.
 
 use roost_model::app::{CacheMapView, OutboxItem, SeqRange, WindowItem};
 use roost_proto::Seq;
 
-/// Height of every row of the message list, in CSS pixels. Rows have one fixed height so the
+/// Height of every message row, in CSS pixels. Rows have one fixed height so the timeline's
 /// virtual window is exact arithmetic (no measuring) and the DOM stays bounded.
 pub const ROW_HEIGHT_PX: f64 = 68.0;
 /// Rows rendered above and below the viewport.
@@ -54,67 +55,6 @@ pub fn rows(items: &[WindowItem], pending: &[OutboxItem]) -> Vec<Row> {
         .map(Row::Item)
         .chain(pending.iter().cloned().map(Row::Pending))
         .collect()
-}
-
-/// The rows to put in the DOM for a scroll position: `start .. end` (end exclusive). At most
-/// `ceil(viewport / row) + 1 + 2 * overscan` rows, whatever the chat's length.
-pub fn visible_range(
-    scroll_top: f64,
-    viewport_height: f64,
-    total_rows: usize,
-    overscan: usize,
-) -> (usize, usize) {
-    if total_rows == 0 {
-        return (0, 0);
-    }
-    let scroll_top = scroll_top.max(0.0);
-    let first_visible = ((scroll_top / ROW_HEIGHT_PX).floor() as usize).min(total_rows - 1);
-    let visible_count = (viewport_height.max(0.0) / ROW_HEIGHT_PX).ceil() as usize + 1;
-    let start = first_visible.saturating_sub(overscan);
-    let end = (first_visible + visible_count + overscan).min(total_rows);
-    (start, end)
-}
-
-/// Heights of the spacers above and below the rendered rows.
-pub fn spacer_heights(range: (usize, usize), total_rows: usize) -> (f64, f64) {
-    (
-        range.0 as f64 * ROW_HEIGHT_PX,
-        total_rows.saturating_sub(range.1) as f64 * ROW_HEIGHT_PX,
-    )
-}
-
-/// Index of the row standing for `seq` (a message, or the skeleton that covers it).
-pub fn row_index_of_seq(rows: &[Row], seq: Seq) -> Option<usize> {
-    rows.iter().position(|row| match row {
-        Row::Item(item) => {
-            let (a, b) = item.seq_span();
-            a <= seq && seq <= b
-        }
-        Row::Pending(_) => false,
-    })
-}
-
-/// What to keep in place when rows change above the viewport: the seq of the first message row
-/// at or below the top of the viewport, and its offset from the top. A skeleton is never the
-/// anchor: when older history arrives the user keeps reading the same message and the remaining
-/// skeleton moves up, out of view, instead of loading page after page by itself.
-pub fn scroll_anchor(rows: &[Row], scroll_top: f64) -> Option<(Seq, f64)> {
-    let first = (scroll_top.max(0.0) / ROW_HEIGHT_PX).floor() as usize;
-    rows.iter()
-        .enumerate()
-        .skip(first)
-        .find_map(|(index, row)| match row {
-            Row::Item(WindowItem::Message { message }) => {
-                Some((message.seq, scroll_top - index as f64 * ROW_HEIGHT_PX))
-            }
-            _ => None,
-        })
-}
-
-/// Whether the view is scrolled to (within a row of) the bottom.
-pub fn is_at_bottom(scroll_top: f64, viewport_height: f64, total_rows: usize) -> bool {
-    let content = total_rows as f64 * ROW_HEIGHT_PX;
-    scroll_top + viewport_height >= content - ROW_HEIGHT_PX
 }
 
 /// Tracks the fetches of missing messages of one chat (between `FetchStarted` and
@@ -302,82 +242,7 @@ pub fn missing_label(from: Seq, to: Seq) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roost_model::window::apply_span_change;
-    use roost_proto::{ChatId, Message, MessageId, UserId};
-
-    fn message(seq: Seq) -> WindowItem {
-        WindowItem::Message {
-            message: Message {
-                id: MessageId(uuid::Uuid::from_u128(seq as u128)),
-                chat_id: ChatId(uuid::Uuid::nil()),
-                seq,
-                version: 1,
-                author: UserId::new("alice"),
-                created_at: 0,
-                edited_at: None,
-                deleted_at: None,
-                body: serde_json::json!({"text": format!("m{seq}")}),
-                rev: seq,
-            },
-        }
-    }
-    fn messages(from: Seq, to: Seq) -> Vec<WindowItem> {
-        (from..=to).map(message).collect()
-    }
-    fn gap(from: Seq, to: Seq) -> WindowItem {
-        WindowItem::Gap { from, to }
-    }
-    fn older(to: Seq) -> WindowItem {
-        WindowItem::OlderHistory { to }
-    }
-    fn span(from: Seq, to: Seq) -> SeqRange {
-        SeqRange::new(from, to)
-    }
-
-    #[test]
-    fn virtual_window_is_bounded_whatever_the_length() {
-        for total in [0usize, 1, 10, 1_000, 100_000] {
-            for scroll in [0.0, 500.0, 1e6, 1e9] {
-                let (start, end) = visible_range(scroll, 800.0, total, OVERSCAN_ROWS);
-                assert!(start <= end && end <= total);
-                assert!(
-                    end - start <= (800.0 / ROW_HEIGHT_PX).ceil() as usize + 1 + 2 * OVERSCAN_ROWS
-                );
-                if total > 0 {
-                    assert!(end > start, "something is always rendered");
-                }
-            }
-        }
-        let (start, end) = visible_range(ROW_HEIGHT_PX * 500.0, 680.0, 100_000, 8);
-        assert_eq!((start, end), (492, 519));
-        let (top, bottom) = spacer_heights((start, end), 100_000);
-        assert_eq!(top, 492.0 * ROW_HEIGHT_PX);
-        assert_eq!(bottom, (100_000 - 519) as f64 * ROW_HEIGHT_PX);
-    }
-
-    #[test]
-    fn scroll_anchor_is_the_first_message_in_view_and_follows_it_through_an_insert() {
-        let before = rows(&[older(10), message(11), message(12)], &[]);
-        let (seq, offset) = scroll_anchor(&before, 10.0).unwrap();
-        assert_eq!(
-            (seq, offset),
-            (11, 10.0 - ROW_HEIGHT_PX),
-            "the skeleton in view is not the anchor"
-        );
-        let mut items = vec![older(10), message(11), message(12)];
-        apply_span_change(&mut items, span(6, 10), messages(6, 10), true);
-        let after = rows(&items, &[]);
-        let index = row_index_of_seq(&after, seq).unwrap();
-        assert_eq!(index, 6);
-        // Restoring puts message 11 at the same place: the new skeleton (..5) is above the view.
-        let restored_top = index as f64 * ROW_HEIGHT_PX + offset;
-        assert!(restored_top > ROW_HEIGHT_PX);
-        assert_eq!(
-            row_index_of_seq(&before, 5),
-            Some(0),
-            "a skeleton row stands for every seq it covers"
-        );
-    }
+    use roost_model::fixtures::{gap, message_item as message, span};
 
     #[test]
     fn indicator_only_while_fetching_and_only_after_the_delay() {
@@ -464,7 +329,7 @@ mod tests {
     #[test]
     fn cache_map_segments_cover_the_chat_in_order() {
         let map = CacheMapView {
-            chat_id: ChatId(uuid::Uuid::nil()),
+            chat_id: roost_model::fixtures::chat_id(0),
             last_seq: 100,
             cached: vec![span(11, 40), span(51, 100)],
             missing: vec![span(1, 10), span(41, 50)],

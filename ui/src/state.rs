@@ -12,6 +12,7 @@
 //!   shows the indicator; after lost events the trackers are rebuilt from the chat list.
 
 use crate::logic::{self, FetchTracker, ViewReadiness};
+use crate::timeline::{self, Timeline};
 use roost_model::app::{
     ChatEntry, ChatWindowView, OutboxItem, OutboxState, SeqRange, SyncState, UiEvent, WindowItem,
 };
@@ -48,6 +49,16 @@ impl OpenChat {
             cached_page_requested: None,
             first_unread: None,
         }
+    }
+
+    /// The timeline the chat view renders: its rows laid out with day separators (in local
+    /// days) and the unread divider. The app and the screen test build it here alike.
+    pub fn timeline(&self) -> Timeline {
+        Timeline::build(
+            logic::rows(&self.items, &self.pending),
+            self.first_unread,
+            timeline::local_day,
+        )
     }
 
     /// The view shows the newest messages (changes after them are appended).
@@ -364,54 +375,32 @@ impl UiState {
             chat_empty,
         }
     }
-
-    /// The open chat's rows, in display order.
-    pub fn rows(&self) -> Vec<logic::Row> {
-        self.open
-            .as_ref()
-            .map(|o| logic::rows(&o.items, &o.pending))
-            .unwrap_or_default()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use roost_model::app::{AppStatus, OfflineCoverage};
-    use roost_proto::{Message, MessageId, UserId};
+    use roost_proto::{Message, UserId};
 
     fn chat_id() -> ChatId {
-        ChatId(uuid::Uuid::from_u128(7))
+        roost_model::fixtures::chat_id(7)
     }
     fn entry(last_seq: Seq, state: SyncState) -> ChatEntry {
         ChatEntry {
-            chat_id: chat_id(),
-            title: "t".into(),
-            members: vec![],
-            unread_count: 0,
-            last_message_preview: None,
-            last_message_at: None,
             last_seq,
             cached_count: last_seq,
             offline: OfflineCoverage::Complete,
             sync_state: state,
             is_open: true,
-            full_reload: None,
-            left: false,
+            ..roost_model::fixtures::chat_entry(chat_id(), "t")
         }
     }
     fn message(seq: Seq) -> Message {
         Message {
-            id: MessageId(uuid::Uuid::from_u128(seq as u128)),
-            chat_id: chat_id(),
-            seq,
-            version: 1,
             author: UserId::new("bob"),
-            created_at: 0,
-            edited_at: None,
-            deleted_at: None,
             body: serde_json::json!({"text": seq.to_string()}),
-            rev: seq,
+            ..roost_model::fixtures::message(chat_id(), seq)
         }
     }
     fn window(last: Seq) -> ChatWindowView {

@@ -71,32 +71,10 @@ pub fn move_selection(key: &str, current: usize, len: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roost_model::app::{OfflineCoverage, SyncState};
-    use roost_proto::ChatId;
-
-    fn next_id() -> uuid::Uuid {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        uuid::Uuid::from_u128(u128::from(
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        ))
-    }
+    use roost_model::fixtures::{chat_entry, next_chat_id};
 
     fn chat(title: &str) -> ChatEntry {
-        ChatEntry {
-            chat_id: ChatId(next_id()),
-            title: title.into(),
-            members: vec![],
-            unread_count: 0,
-            last_message_preview: None,
-            last_message_at: None,
-            last_seq: 0,
-            cached_count: 0,
-            offline: OfflineCoverage::Empty,
-            sync_state: SyncState::Unknown,
-            is_open: false,
-            full_reload: None,
-            left: false,
-        }
+        chat_entry(next_chat_id(), title)
     }
 
     fn titles(chats: &[ChatEntry], query: &str) -> Vec<String> {

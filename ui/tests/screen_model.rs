@@ -1,5 +1,6 @@
 //! Model-based test of the screen: the UI's real state reducer (`roost_ui::state::UiState`, the
-//! code `app.rs` runs) and its real components, rendered natively (Leptos ssr), driven by long
+//! code `app.rs` runs) and its real components — the open chat's timeline as the chat view
+//! builds it (`OpenChat::timeline`) through `TimelineRows` — rendered natively (Leptos ssr), driven by long
 //! random sequences of what the shell sends, against a real core cache (`roost-core`'s store
 //! and client on a SQLite file; events translated by the shell's own `app_view::ui_events`).
 //!
@@ -29,9 +30,10 @@ use roost_core::{Anchor, Client, ClientConfig, ClientEvent, OutboxEntry, OutboxS
 use roost_model::app::{ChatWindowView, SyncState, UiEvent, WindowItem};
 use roost_model::ranges::{SeqRange, span_items};
 use roost_proto::{ChatId, Message, MessageId, Seq, UserId};
-use roost_ui::components::{MessageRows, ResyncButton, SyncIndicator};
+use roost_ui::components::{ResyncButton, SyncIndicator};
 use roost_ui::logic::{self, INDICATOR_DELAY_MS};
 use roost_ui::state::{Effect, UiState};
+use roost_ui::testing::{self, Shown};
 use std::collections::{HashMap, VecDeque};
 use tokio::sync::broadcast;
 
@@ -386,12 +388,12 @@ impl World {
 
     /// The assertions; returns what disagrees.
     async fn check(&self) -> Result<(), String> {
-        let rows = self.ui.rows();
-        let html = Owner::new().with(|| {
-            let range = (0, rows.len());
-            let rows = rows.clone();
-            view! { <div class="messages"><MessageRows rows=rows range=range /></div> }.to_html()
-        });
+        // The open chat as the chat view renders it: the app's own timeline (day separators, the
+        // unread divider, author groups) through the same component, `TimelineRows`.
+        let html = match &self.ui.open {
+            Some(open) => testing::render_timeline(open.timeline(), 0),
+            None => String::new(),
+        };
         let shown = rendered_shape(&html);
         let expected = match (&self.ui.open, self.ui.selected) {
             (Some(open), _) => {
@@ -474,47 +476,19 @@ fn item_shape(item: &WindowItem) -> String {
     }
 }
 
-/// The rows of rendered HTML in document order, shaped like [`item_shape`].
+/// The rows of rendered HTML in document order, shaped like [`item_shape`] (separators and
+/// the unread divider are not rows).
 fn rendered_shape(html: &str) -> Vec<String> {
-    let mut shape = Vec::new();
-    let attr = |part: &str, name: &str| -> String {
-        let marker = format!("{name}=\"");
-        part.split(&marker)
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let parts: Vec<&str> = html.split("data-testid=\"").skip(1).collect();
-    for (i, part) in parts.iter().enumerate() {
-        if part.starts_with("message\"") {
-            let seq = attr(part, "data-seq");
-            let body = parts[i + 1..]
-                .iter()
-                .take_while(|p| !p.starts_with("message\"") && !p.starts_with("skeleton\""))
-                .find_map(|p| {
-                    if p.starts_with("deleted\"") {
-                        Some("deleted".to_string())
-                    } else if p.starts_with("message-text\"") {
-                        // The text node: what the element shows (it has no `title`).
-                        p.split_once('>')
-                            .and_then(|(_, rest)| rest.split('<').next())
-                            .map(str::to_string)
-                    } else {
-                        None
-                    }
-                })
-                .unwrap_or_default();
-            shape.push(format!("m{seq}:{body}"));
-        } else if part.starts_with("skeleton\"") {
-            shape.push(format!(
-                "skel {}-{}",
-                attr(part, "data-from"),
-                attr(part, "data-to")
-            ));
-        }
-    }
-    shape
+    testing::shown(html)
+        .into_iter()
+        .filter_map(|entry| match entry {
+            Shown::Message { seq, text, .. } => {
+                Some(format!("m{seq}:{}", text.as_deref().unwrap_or("deleted")))
+            }
+            Shown::Skeleton { from, to, .. } => Some(format!("skel {from}-{to}")),
+            Shown::DaySeparator { .. } | Shown::UnreadDivider => None,
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -53,7 +53,52 @@ fn step(what: &str) {
 }
 
 fn cargo() -> Command {
-    Command::new(cargo_path())
+    let mut command = Command::new(cargo_path());
+    without_package_env(&mut command);
+    command
+}
+
+/// `cargo run` gives this program its package's variables (`CARGO_PKG_NAME=xtask`,
+/// `CARGO_MANIFEST_DIR`, …). Build scripts that watch them (ring's does) saw them change between
+/// a build started here and one started from a shell and reran, rebuilding everything above them
+/// (rustls, reqwest, roost-core, the app) each time the two alternated: children get none.
+fn without_package_env(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        if let Some(name) = name.to_str()
+            && is_package_env(name)
+        {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn is_package_env(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+        )
+}
+
+/// The desktop app (debug) serving the embedded `ui/dist`, as `./dev test` and `./dev run` use it.
+fn build_desktop_app() -> Result<()> {
+    run_checked(&mut desktop_cargo("build"))
+}
+
+/// `cargo <subcommand>` for the desktop app as it embeds `ui/dist` (`custom-protocol`).
+fn desktop_cargo(subcommand: &str) -> Command {
+    let mut command = cargo();
+    command.args([
+        subcommand,
+        "--locked",
+        "-p",
+        "roost-desktop",
+        "--features",
+        "custom-protocol",
+    ]);
+    command
 }
 
 fn run_checked(command: &mut Command) -> Result<()> {
@@ -100,24 +145,9 @@ fn test(args: &[String]) -> Result<()> {
     build_ui()?;
     package::check_windows_build()?;
     step("the desktop shell's unit tests");
-    run_checked(cargo().args([
-        "test",
-        "--locked",
-        "-p",
-        "roost-desktop",
-        "--features",
-        "custom-protocol",
-        "--lib",
-    ]))?;
+    run_checked(desktop_cargo("test").arg("--lib"))?;
     step("building the desktop app (debug, serving ui/dist)");
-    run_checked(cargo().args([
-        "build",
-        "--locked",
-        "-p",
-        "roost-desktop",
-        "--features",
-        "custom-protocol",
-    ]))?;
+    build_desktop_app()?;
     step(
         "end-to-end tests: the built app in a real WebKit window (Xvfb + tauri-driver) against the real server",
     );
@@ -148,7 +178,7 @@ fn test(args: &[String]) -> Result<()> {
 fn build_ui() -> Result<()> {
     step("building the UI (trunk, wasm)");
     run_checked(
-        Command::new("trunk")
+        without_package_env(&mut Command::new("trunk"))
             .args(["build", "--release"])
             .current_dir("ui"),
     )
@@ -370,14 +400,7 @@ fn run(_args: &[String]) -> Result<()> {
     ensure_desktop_tools()?;
     build_ui()?;
     step("building the desktop app");
-    run_checked(cargo().args([
-        "build",
-        "--locked",
-        "-p",
-        "roost-desktop",
-        "--features",
-        "custom-protocol",
-    ]))?;
+    build_desktop_app()?;
     step("launching Roost, signed in as the demo user (close the window or press Ctrl-C to stop)");
     let mut app = ChildGuard(
         Command::new(bin_dir.join("roost-desktop"))
@@ -456,4 +479,36 @@ fn json_string_after(json: &str, key: &str) -> Option<String> {
     let rest = &json[json.find(key)? + key.len()..];
     let rest = &rest[rest.find('"')? + 1..];
     Some(rest[..rest.find('"')?].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo test` sets CARGO_PKG_NAME and CARGO_MANIFEST_DIR for this process, as `cargo run`
+    /// does for `./dev`: a child cargo must not inherit them; CARGO_TARGET_DIR and CARGO_HOME stay.
+    #[test]
+    fn child_cargo_gets_no_package_variables() {
+        assert!(std::env::var_os("CARGO_PKG_NAME").is_some());
+        let command = cargo();
+        let removed: Vec<_> = command
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        for name in ["CARGO_PKG_NAME", "CARGO_PKG_VERSION", "CARGO_MANIFEST_DIR"] {
+            assert!(
+                removed.iter().any(|r| r == name),
+                "{name} reaches child cargo"
+            );
+        }
+        for kept in [
+            "CARGO_TARGET_DIR",
+            "CARGO_HOME",
+            "CARGO_TERM_COLOR",
+            "CARGO",
+        ] {
+            assert!(!is_package_env(kept), "{kept}");
+        }
+    }
 }

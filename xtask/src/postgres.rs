@@ -3,10 +3,12 @@
 //! PostgreSQL refuses to run as root), and `pg_ctl stop` plus removal when dropped. The server
 //! tests read its URL from `ROOST_TEST_PG_URL` and create one database per test.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
+
+use crate::run_checked;
 
 /// The variable the PostgreSQL test variants read (see `roost_server::testing`).
 pub const TEST_PG_URL_VAR: &str = "ROOST_TEST_PG_URL";
@@ -28,9 +30,11 @@ impl TestPostgres {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         if as_postgres_user {
-            run(Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir))?;
+            run_checked(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&dir),
+            )?;
         }
         let data = dir.join("data");
         let mut server = TestPostgres {
@@ -39,20 +43,22 @@ impl TestPostgres {
             url: String::new(),
             as_postgres_user,
         };
-        run(server
-            .pg_command("initdb")
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ])
-            .stdout(std::process::Stdio::null()))?;
+        run_checked(
+            server
+                .pg_command("initdb")
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ])
+                .stdout(std::process::Stdio::null()),
+        )?;
         let port = free_loopback_port()?;
         // Durability off: the cluster lives for one test run. max_connections covers the
         // parallel tests, each with a few instances of two pools and a listener.
@@ -61,14 +67,16 @@ impl TestPostgres {
              -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
             server.dir.display()
         );
-        run(server
-            .pg_command("pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(server.dir.join("server.log"))
-            .args(["-o", &options, "-w", "start"])
-            .stdout(std::process::Stdio::null()))?;
+        run_checked(
+            server
+                .pg_command("pg_ctl")
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(server.dir.join("server.log"))
+                .args(["-o", &options, "-w", "start"])
+                .stdout(std::process::Stdio::null()),
+        )?;
         server.url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
         Ok(server)
     }
@@ -136,16 +144,6 @@ fn is_root() -> bool {
 
 fn free_loopback_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn run(command: &mut Command) -> Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("could not start {command:?}"))?;
-    if !status.success() {
-        bail!("{command:?} failed with {status}");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -48,16 +48,7 @@ pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Va
     let (store, _) = Store::open(&path).await?;
     let chat = new_chat();
     let started = Instant::now();
-    for seq in 1..=one_by_one {
-        let mut options = IngestOptions::new(CursorRule::Event(seq));
-        options.position = Some(Position {
-            last_seq: seq,
-            rev: seq,
-        });
-        store
-            .ingest(chat, &[synthetic_message(chat, seq)], &options)
-            .await?;
-    }
+    ingest_one_by_one(&store, chat, one_by_one).await?;
     let store_single = one_by_one as f64 / started.elapsed().as_secs_f64();
     store.close().await;
     let bare_single =
@@ -104,6 +95,22 @@ pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Va
         "frame_to_event_p50_ms": ms_f(paced.latency.p50),
         "frame_to_event_p99_ms": ms_f(paced.latency.p99),
     }))
+}
+
+/// Writes messages `1..=count` of `chat` one store write each, as the stream delivers them
+/// (the ingest figure, and the instruction count of `ingest_single`).
+pub async fn ingest_one_by_one(store: &Store, chat: ChatId, count: u64) -> Result<()> {
+    for seq in 1..=count {
+        let mut options = IngestOptions::new(CursorRule::Event(seq));
+        options.position = Some(Position {
+            last_seq: seq,
+            rev: seq,
+        });
+        store
+            .ingest(chat, &[synthetic_message(chat, seq)], &options)
+            .await?;
+    }
+    Ok(())
 }
 
 fn batched_rate(rate: f64) -> f64 {

@@ -3,11 +3,11 @@
 //! between two runs of this binary in its `instr` mode that differ only in the measured work
 //! (e.g. K opens vs none), divided by K, so process start-up and cache filling cancel out.
 
-use crate::data::{offline_client, synthetic_message};
+use crate::data::offline_client;
 use crate::open::{FilledCache, bare_read};
 use anyhow::{Context, Result, bail};
 use roost_core::Anchor;
-use roost_core::store::{CursorRule, IngestOptions, Position, Store};
+use roost_core::store::Store;
 use roost_proto::ChatId;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -55,16 +55,7 @@ pub fn instr_main(args: &[String]) -> Result<()> {
             }
             "ingest_single" => {
                 let (store, _) = Store::open(path).await?;
-                for seq in 1..=count {
-                    let mut options = IngestOptions::new(CursorRule::Event(seq));
-                    options.position = Some(Position {
-                        last_seq: seq,
-                        rev: seq,
-                    });
-                    store
-                        .ingest(chat, &[synthetic_message(chat, seq)], &options)
-                        .await?;
-                }
+                crate::ingest::ingest_one_by_one(&store, chat, count).await?;
             }
             other => bail!("unknown op {other}"),
         }

@@ -411,6 +411,12 @@ async fn cache_map(client: &Client, chat: &str, json: bool) -> anyhow::Result<()
         for r in &map.missing {
             println!("  missing {}..={} ({})", r.start, r.end, r.len());
         }
+        if let Some(r) = map.evicted {
+            println!(
+                "  (of which {}..={} was evicted here: `roost resync` fetches it back)",
+                r.start, r.end
+            );
+        }
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `roost search`, `verify`, `clear` and `budget` (the built binary, `--json`) against a real
 //! test server: search offline names what it could not search, `--fetch` brings exactly that,
-//! a row damaged in the cache file is repaired by `verify`, `clear` turns history into gaps.
+//! a row damaged in the cache file is repaired by `verify`, `clear` turns history into gaps and
+//! `resync` brings exactly them back.
 
 mod common;
 use common::roost;
@@ -87,10 +88,25 @@ async fn search_offline_names_what_is_missing_and_verify_repairs_a_damaged_row()
     assert_eq!(cleared["messages"], 800);
     let (_, map) = roost(&url, &token, dir.path(), &["cache-map", "General"]).await;
     assert_eq!(map["missing"], json!([{"start": 1, "end": 800}]));
+    assert_eq!(map["evicted"], json!({"start": 1, "end": 800}));
     let (ok, budget) = roost(&url, &token, dir.path(), &["budget"]).await;
     assert!(ok, "{budget}");
     assert_eq!(budget["status"]["cached_messages"], 200);
     assert_eq!(budget["status"]["budget_bytes"], 1u64 << 30);
+
+    // `roost resync` (the user's Resync) brings exactly the cleared history back.
+    ts.reset_metrics();
+    let (ok, r) = roost(&url, &token, dir.path(), &["resync", "General"]).await;
+    assert!(ok, "{r}");
+    assert_eq!(r["messages_fetched"], 800);
+    assert_eq!(
+        ts.metrics().route("range").messages,
+        800,
+        "exactly the cleared seqs crossed the wire"
+    );
+    let (_, map) = roost(&url, &token, dir.path(), &["cache-map", "General"]).await;
+    assert_eq!(map["missing"], json!([]));
+    assert_eq!(map["evicted"], json!(null));
 }
 
 /// alice's own cache file (one per account: `roost_core::account`).

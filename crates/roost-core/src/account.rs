@@ -152,7 +152,9 @@ pub fn remember_token(data_dir: &Path, server_url: &str, token: &str, user: &Use
     std::fs::rename(&tmp, &path).map_err(io)
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` readable by this user only (mode 0600 on Unix) and syncs it: files
+/// that hold tokens (the accounts index here, the desktop's saved session).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -8,6 +8,12 @@
 //! hole means missing here" keeps holding; the search index follows by trigger). Never evicts a
 //! chat's newest [`KEEP_NEWEST`] messages, never touches an open chat, never touches the outbox.
 //! Freed pages go back to the file system with `PRAGMA incremental_vacuum`.
+//!
+//! Evicted history stays known as such: a chat's history floor (the lowest seq ever cached,
+//! kept by a trigger of migration 0030, never raised) does not move when its prefix is evicted,
+//! so the seqs between the floor and the oldest cached message are evicted history that a
+//! manual Resync fetches back ([`crate::ranges::evicted_range`]), unlike older history never
+//! cached here.
 
 use crate::client::Client;
 use crate::error::Result;
@@ -52,6 +58,16 @@ pub struct EvictionReport {
     pub messages: u64,
     pub bytes_before: u64,
     pub bytes_after: u64,
+}
+
+/// The chat's history floor: the lowest seq ever cached here (`None`: nothing was).
+pub(crate) async fn history_floor(store: &Store, chat: ChatId) -> Result<Option<Seq>> {
+    let floor: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT history_floor FROM chats WHERE chat_id = ?")
+            .bind(chat.to_string())
+            .fetch_optional(store.pool())
+            .await?;
+    Ok(floor.flatten().map(|f| f.max(1) as u64))
 }
 
 async fn pragma(store: &Store, name: &str) -> Result<u64> {

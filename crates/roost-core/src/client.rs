@@ -329,7 +329,8 @@ impl Client {
         self.inner.store().messages_between(chat, lo, hi).await
     }
 
-    /// Cached runs and missing ranges of a chat (no network).
+    /// Cached runs and missing ranges of a chat, and which of them is evicted history (no
+    /// network).
     pub async fn cache_map(&self, chat: ChatId) -> Result<CacheMap> {
         let rec = self
             .inner
@@ -338,15 +339,21 @@ impl Client {
             .await?
             .ok_or_else(|| Error::NotFound(format!("chat {chat} is not cached")))?;
         let runs = self.inner.store().runs(chat).await?;
-        Ok(ranges::cache_map(&runs, rec.server_last_seq))
+        let floor = crate::budget::history_floor(self.inner.store(), chat).await?;
+        Ok(ranges::cache_map_with_floor(
+            &runs,
+            rec.server_last_seq,
+            floor,
+        ))
     }
 
     /// Chat-scoped incremental resync (the Resync button): changes since the cursor over the
-    /// cached span, then only the missing seqs, merge, re-validate. A second call while one runs
-    /// joins it (same report).
+    /// cached span, then only the missing seqs — including history the storage budget or a
+    /// clear evicted, which background resyncs leave alone — merge, re-validate. A second call
+    /// while one runs joins it.
     pub async fn resync(&self, chat: ChatId) -> Result<ResyncReport> {
         // No await before joining: a trigger arriving while a resync runs always joins it.
-        resync(&self.inner, chat).await
+        crate::resync::manual_resync(&self.inner, chat).await
     }
 
     /// Fetches the page of history directly above the oldest cached message (the UI calls it

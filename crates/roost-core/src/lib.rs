@@ -9,7 +9,8 @@
 //! * I/O — [`store`] (SQLite, one transaction per write, runs index in the same transaction;
 //!   `reader`: the dedicated read connection of `open_chat`; `clean_shutdown`: the mark that
 //!   lets a clean start skip the whole-file checks),
-//!   [`api`] (HTTP, request figures, validation of hostile responses), `stream` (WebSocket,
+//!   [`api`] (HTTP, request figures, validation of hostile responses; `rate_limit`: a 429's
+//!   short `Retry-After` waited out), `stream` (WebSocket,
 //!   reconnect, catch-up), [`sign_in`] (the first sign-in's check of a URL and a token);
 //! * [`account`] — which cache file is whose (one per server + user), the owner binding and
 //!   the one-process lock;
@@ -38,6 +39,7 @@ pub mod events;
 mod fallback;
 mod left;
 mod outbox;
+mod rate_limit;
 mod reader;
 mod resync;
 pub mod search;

@@ -10,18 +10,25 @@ use roost_proto::{ChatId, SendRequest};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Applies one server answer to a mutation (send/edit/delete) and emits.
-pub(crate) async fn apply_mutation(
-    inner: &Inner,
-    chat: ChatId,
-    resp: &roost_proto::MessageResponse,
-) -> Result<IngestResult> {
+/// How one server answer to a mutation is written: its cursor rule, the chat's position it
+/// reports, and who the user is (unread counting).
+fn mutation_options(inner: &Inner, resp: &roost_proto::MessageResponse) -> IngestOptions {
     let mut opts = IngestOptions::new(mutation_cursor_rule(resp));
     opts.position = Some(Position {
         last_seq: resp.last_seq,
         rev: resp.rev,
     });
     opts.me = inner.me();
+    opts
+}
+
+/// Applies one server answer to a mutation (send/edit/delete) and emits.
+pub(crate) async fn apply_mutation(
+    inner: &Inner,
+    chat: ChatId,
+    resp: &roost_proto::MessageResponse,
+) -> Result<IngestResult> {
+    let opts = mutation_options(inner, resp);
     let res = inner
         .store()
         .ingest(chat, std::slice::from_ref(&resp.message), &opts)
@@ -48,69 +55,18 @@ pub(crate) async fn flush_outbox(inner: &Arc<Inner>) -> Result<FlushReport> {
         .into_iter()
         .filter(|e| e.state == OutboxState::Pending);
     while let Some(entry) = iter.next() {
-        inner
-            .store()
-            .outbox_set_state(&entry.local_id, OutboxState::Sending, None)
-            .await?;
-        inner.emit(ClientEvent::OutboxChanged {
-            entry: OutboxEntry {
-                state: OutboxState::Sending,
-                attempts: entry.attempts + 1,
-                ..entry.clone()
-            },
-            message: None,
-        });
+        set_entry_state(inner, &entry, OutboxState::Sending, None).await?;
         let req = SendRequest {
             idempotency_key: entry.idempotency_key.clone(),
             body: entry.body.clone(),
         };
         match inner.api().send(entry.chat_id, &req).await {
-            Ok(resp) => {
-                let mut opts = IngestOptions::new(mutation_cursor_rule(&resp));
-                opts.position = Some(Position {
-                    last_seq: resp.last_seq,
-                    rev: resp.rev,
-                });
-                opts.me = inner.me();
-                let res = inner
-                    .store()
-                    .outbox_delivered(&entry.local_id, &resp.message, &opts)
-                    .await?;
-                inner.mark_known(entry.chat_id);
-                inner.emit(ClientEvent::OutboxChanged {
-                    entry: OutboxEntry {
-                        state: OutboxState::Delivered,
-                        ..entry.clone()
-                    },
-                    message: Some(resp.message.clone()),
-                });
-                if !res.changed.is_empty() {
-                    inner.emit(ClientEvent::MessagesChanged {
-                        chat_id: entry.chat_id,
-                        seqs: res.changed,
-                    });
-                }
-                inner.emit_chat(entry.chat_id).await;
-                report.delivered.push(Delivered {
-                    local_id: entry.local_id.clone(),
-                    message: resp.message,
-                });
-            }
+            Ok(resp) => report
+                .delivered
+                .push(record_delivery(inner, &entry, resp).await?),
             Err(e) if !e.is_definite_rejection() => {
                 tracing::info!(local_id = %entry.local_id, error = %e, "outbox: send failed, will retry");
-                let msg = e.to_string();
-                inner
-                    .store()
-                    .outbox_set_state(&entry.local_id, OutboxState::Pending, Some(&msg))
-                    .await?;
-                inner.emit(ClientEvent::OutboxChanged {
-                    entry: OutboxEntry {
-                        state: OutboxState::Pending,
-                        last_error: Some(msg),
-                        ..entry
-                    },
-                    message: None,
-                });
+                set_entry_state(inner, &entry, OutboxState::Pending, Some(e.to_string())).await?;
                 report.pending = 1 + iter.count();
                 return if report.delivered.is_empty() && report.failed.is_empty() {
                     Err(e)
@@ -120,25 +76,78 @@ pub(crate) async fn flush_outbox(inner: &Arc<Inner>) -> Result<FlushReport> {
             }
             Err(e) => {
                 tracing::warn!(local_id = %entry.local_id, error = %e, "outbox: send rejected permanently");
-                let msg = e.to_string();
-                inner
-                    .store()
-                    .outbox_set_state(&entry.local_id, OutboxState::Failed, Some(&msg))
-                    .await?;
-                let failed = OutboxEntry {
-                    state: OutboxState::Failed,
-                    last_error: Some(msg),
-                    ..entry
-                };
-                inner.emit(ClientEvent::OutboxChanged {
-                    entry: failed.clone(),
-                    message: None,
-                });
+                let failed =
+                    set_entry_state(inner, &entry, OutboxState::Failed, Some(e.to_string()))
+                        .await?;
                 report.failed.push(failed);
             }
         }
     }
     Ok(report)
+}
+
+/// Moves `entry` to `state` (with `error`, or none) in the store and tells the UI: `Sending`
+/// counts one more attempt, and the error of a failed attempt is kept.
+async fn set_entry_state(
+    inner: &Inner,
+    entry: &OutboxEntry,
+    state: OutboxState,
+    error: Option<String>,
+) -> Result<OutboxEntry> {
+    inner
+        .store()
+        .outbox_set_state(&entry.local_id, state, error.as_deref())
+        .await?;
+    let changed = match state {
+        OutboxState::Sending => OutboxEntry {
+            state,
+            attempts: entry.attempts + 1,
+            ..entry.clone()
+        },
+        _ => OutboxEntry {
+            state,
+            last_error: error,
+            ..entry.clone()
+        },
+    };
+    inner.emit(ClientEvent::OutboxChanged {
+        entry: changed.clone(),
+        message: None,
+    });
+    Ok(changed)
+}
+
+/// Writes the server's answer to a delivered send (the outbox entry becomes the message, in one
+/// transaction) and emits the delivery, the changed seqs and the chat row.
+async fn record_delivery(
+    inner: &Inner,
+    entry: &OutboxEntry,
+    resp: roost_proto::MessageResponse,
+) -> Result<Delivered> {
+    let opts = mutation_options(inner, &resp);
+    let res = inner
+        .store()
+        .outbox_delivered(&entry.local_id, &resp.message, &opts)
+        .await?;
+    inner.mark_known(entry.chat_id);
+    inner.emit(ClientEvent::OutboxChanged {
+        entry: OutboxEntry {
+            state: OutboxState::Delivered,
+            ..entry.clone()
+        },
+        message: Some(resp.message.clone()),
+    });
+    if !res.changed.is_empty() {
+        inner.emit(ClientEvent::MessagesChanged {
+            chat_id: entry.chat_id,
+            seqs: res.changed,
+        });
+    }
+    inner.emit_chat(entry.chat_id).await;
+    Ok(Delivered {
+        local_id: entry.local_id.clone(),
+        message: resp.message,
+    })
 }
 
 /// The outbox worker: delivers on notification (send, retry, reconnect) and retries transient

@@ -1,13 +1,19 @@
 //! Chat-scoped resync and older history: the fetch jobs of a chat (single-flight through
 //! [`crate::engine::single_flight`]), their fetch window (FetchStarted/FetchFinished), the
 //! changes pass over the cached span, the fetch of exactly the missing seqs, and re-validation.
+//!
+//! Which seqs are missing comes from [`sync_plan_with_floor`]; a resync's [`ResyncKind`] decides
+//! whether evicted history (between the chat's history floor and its oldest cached seq) is among
+//! them: only the user's Resync ([`manual_resync`]) refills it, never background work, which
+//! would fight the storage budget (it evicts the least recently opened chats' oldest history
+//! again at once).
 
 use crate::api::Api;
 use crate::engine::{Inner, single_flight};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{ClientEvent, LoadOlderReport, ResyncReport};
 use crate::fallback::{RANGES_REFUSED, Shape, full_reload, is_refusal};
-use crate::ranges::{self, SeqRange, sync_plan};
+use crate::ranges::{self, ResyncKind, SeqRange, SyncPlan, sync_plan_with_floor};
 use crate::store::{CursorRule, IngestOptions, IngestResult, Position};
 use crate::sync_state::SyncInput;
 use roost_proto::{
@@ -16,18 +22,41 @@ use roost_proto::{
 };
 use std::sync::Arc;
 
-/// Single-flight entry point: joins the running resync of `chat` or starts one (in its own
-/// task, so a caller that goes away does not cancel it).
+/// Single-flight entry point of background work (catch-up, resuming): joins the running
+/// resync of `chat` or starts an automatic one (in its own task, so a caller that goes away
+/// does not cancel it).
 pub(crate) async fn resync(inner: &Arc<Inner>, chat: ChatId) -> Result<ResyncReport> {
     resync_job(inner, chat, None).await
 }
 
-/// A resync, followed — with `older_within` — by one page of older history when the chat then
-/// holds fewer than that many messages and history lies above them, in one fetch window.
+/// An automatic resync, followed — with `older_within` — by one page of older history when the
+/// chat then holds fewer than that many messages and history lies above them, in one fetch
+/// window.
 pub(crate) async fn resync_job(
     inner: &Arc<Inner>,
     chat: ChatId,
     older_within: Option<u32>,
+) -> Result<ResyncReport> {
+    resync_of_kind(inner, chat, older_within, ResyncKind::Automatic).await
+}
+
+/// The user's Resync: like any resync, plus the chat's evicted history. Pressed while an
+/// automatic resync of the chat runs, it joins that one (one fetch at a time per chat) and then,
+/// if evicted history is still there, runs once more for it.
+pub(crate) async fn manual_resync(inner: &Arc<Inner>, chat: ChatId) -> Result<ResyncReport> {
+    let report = resync_of_kind(inner, chat, None, ResyncKind::Manual).await?;
+    let (_, _, plan) = current_plan(inner, chat).await?;
+    if plan.evicted.is_none() {
+        return Ok(report);
+    }
+    resync_of_kind(inner, chat, None, ResyncKind::Manual).await
+}
+
+async fn resync_of_kind(
+    inner: &Arc<Inner>,
+    chat: ChatId,
+    older_within: Option<u32>,
+    kind: ResyncKind,
 ) -> Result<ResyncReport> {
     single_flight(
         inner,
@@ -35,10 +64,26 @@ pub(crate) async fn resync_job(
         chat,
         move |inner| async move {
             crate::account::ensure_verified(&inner).await?;
-            run_resync(&inner, chat, older_within).await
+            run_resync(&inner, chat, older_within, kind).await
         },
     )
     .await
+}
+
+/// The chat's record, runs and sync plan as the store holds them now.
+async fn current_plan(
+    inner: &Inner,
+    chat: ChatId,
+) -> Result<(crate::store::ChatRecord, Vec<SeqRange>, SyncPlan)> {
+    let store = inner.store();
+    let rec = store
+        .chat(chat)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
+    let runs = store.runs(chat).await?;
+    let floor = crate::budget::history_floor(store, chat).await?;
+    let plan = sync_plan_with_floor(&runs, rec.server_last_seq, floor);
+    Ok((rec, runs, plan))
 }
 
 /// Whether the first screen has room for a page of older history: history lies above the
@@ -179,13 +224,14 @@ async fn run_resync(
     inner: &Arc<Inner>,
     chat: ChatId,
     older_within: Option<u32>,
+    kind: ResyncKind,
 ) -> Result<ResyncReport> {
     // A chat the user is no longer a member of is never synced (no 404 at each start).
     crate::left::ensure_not_left(inner, chat).await?;
     let _permit = inner.sync_permit().await?;
     let (api, figs) = inner.api().scoped();
     let mut scope = FetchScope::new(inner, chat);
-    let mut result = resync_steps(inner, &api, chat, &mut scope).await;
+    let mut result = resync_steps(inner, &api, chat, &mut scope, kind).await;
     if let (Ok(_), Some(limit)) = (&result, older_within) {
         // The first screen's older page, in the same fetch window (no hide-then-show).
         let wanted = inner
@@ -208,7 +254,7 @@ async fn run_resync(
     }
     scope.finish();
     if let Ok(report) = &mut result
-        && let Err(e) = revalidate(inner, chat, report).await
+        && let Err(e) = revalidate(inner, chat, report, kind).await
     {
         result = Err(e);
     }
@@ -244,22 +290,19 @@ async fn resync_steps(
     api: &Api,
     chat: ChatId,
     scope: &mut FetchScope<'_>,
+    kind: ResyncKind,
 ) -> Result<ResyncReport> {
     let store = inner.store();
     // Persist the intent first: a crash from here on resumes from the store alone. (A chat the
     // cache never heard of gets its row here; the server answers not_found if we are no member.)
     store.flag_needs_resync(chat).await?;
-    let rec = store
-        .chat(chat)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
-    let runs = store.runs(chat).await?;
-    let plan = sync_plan(&runs, rec.server_last_seq);
+    let (rec, runs, plan) = current_plan(inner, chat).await?;
+    let wanted = plan.to_fetch(kind);
     let mut report = ResyncReport {
         chat_id: chat,
-        gaps_before: plan.missing.len() + plan.newest_page as usize,
+        gaps_before: wanted.len() + plan.newest_page as usize,
         gaps_after: 0,
-        missing_before: plan.missing.iter().map(SeqRange::len).sum::<u64>()
+        missing_before: wanted.iter().map(SeqRange::len).sum::<u64>()
             + if plan.newest_page {
                 rec.server_last_seq.min(DEFAULT_PAGE_SIZE as u64)
             } else {
@@ -282,7 +325,7 @@ async fn resync_steps(
     // Messages are missing (the screen shows skeletons for them): the fetch window opens now,
     // so the indicator covers the changes pass too (on a slow server it is most of the wait),
     // not only the range requests after it.
-    if !plan.missing.is_empty() || plan.newest_page {
+    if !wanted.is_empty() || plan.newest_page {
         scope.start(true).await?;
     }
     // 1. Changes since the cursor from the cached span's start. When the server is known to
@@ -309,7 +352,7 @@ async fn resync_steps(
         scope.fetched += fetched;
     }
     // 2–3. Fetch only what is missing.
-    fetch_missing(inner, api, chat, scope, &mut report).await?;
+    fetch_missing(inner, api, chat, scope, &mut report, kind).await?;
     Ok(report)
 }
 
@@ -408,24 +451,20 @@ async fn changes_pass(
     Ok(above)
 }
 
-/// Steps 2–3: fetch only what is missing (recomputed each round: changes may have filled some;
-/// a few rounds pick up messages created while we fetch), merging each request in one
-/// transaction; an empty cache gets the newest page only.
+/// Steps 2–3: fetch only what is missing — with the evicted history for a manual resync —
+/// (recomputed each round: changes may have filled some; a few rounds pick up messages created
+/// while we fetch), merging each request in one transaction; an empty cache gets the newest
+/// page only.
 async fn fetch_missing(
     inner: &Arc<Inner>,
     api: &Api,
     chat: ChatId,
     scope: &mut FetchScope<'_>,
     report: &mut ResyncReport,
+    kind: ResyncKind,
 ) -> Result<()> {
-    let store = inner.store();
     for _round in 0..3 {
-        let rec = store
-            .chat(chat)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
-        let runs = store.runs(chat).await?;
-        let plan = sync_plan(&runs, rec.server_last_seq);
+        let (rec, runs, plan) = current_plan(inner, chat).await?;
         if runs.is_empty() {
             // Empty cache: the newest page only; older history loads on demand. Asked even when
             // the chat was last seen empty: a resync re-validates against the server, and the
@@ -449,7 +488,8 @@ async fn fetch_missing(
             }
             continue;
         }
-        if plan.missing.is_empty() {
+        let wanted = plan.to_fetch(kind);
+        if wanted.is_empty() {
             break;
         }
         scope.start(true).await?;
@@ -457,11 +497,18 @@ async fn fetch_missing(
         // each (a long gap is split across lists), each list one request, merged in one
         // transaction.
         let page = inner.config().page_size.clamp(1, MAX_PAGE_SIZE) as u64;
-        for batch in ranges::pack_batches(&plan.missing, page, MAX_SEQ_RANGES_PER_REQUEST) {
+        for batch in ranges::pack_batches(&wanted, page, MAX_SEQ_RANGES_PER_REQUEST) {
             let n = fetch_batch(inner, api, chat, &batch, report).await?;
             report.messages_fetched += n;
             scope.fetched += n;
-            if report.full_reload.is_some() && !inner.range_support().serves(Shape::Forward) {
+            // No seqs or forward shape left: that batch was a full reload, which brought the
+            // whole chat. (Not the persisted reason alone: a reload cut short earlier leaves it
+            // set while `seqs` is served, and stopping here fetched one batch per resync.)
+            let support = inner.range_support();
+            if report.full_reload.is_some()
+                && !support.serves(Shape::Seqs)
+                && !support.serves(Shape::Forward)
+            {
                 return Ok(());
             }
         }
@@ -587,15 +634,15 @@ async fn newest_page(
 }
 
 /// 4. Re-validates after the fetch window closed; clears OUT_OF_SYNC only if it passes.
-async fn revalidate(inner: &Inner, chat: ChatId, report: &mut ResyncReport) -> Result<()> {
-    let store = inner.store();
-    report.state = store.finish_resync(chat).await?;
-    let rec = store
-        .chat(chat)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("chat {chat}")))?;
-    let runs = store.runs(chat).await?;
-    report.gaps_after = sync_plan(&runs, rec.server_last_seq).missing.len();
+async fn revalidate(
+    inner: &Inner,
+    chat: ChatId,
+    report: &mut ResyncReport,
+    kind: ResyncKind,
+) -> Result<()> {
+    report.state = inner.store().finish_resync(chat).await?;
+    let (rec, _, plan) = current_plan(inner, chat).await?;
+    report.gaps_after = plan.to_fetch(kind).len();
     inner.emit(ClientEvent::SyncStateChanged {
         chat_id: chat,
         state: report.state,

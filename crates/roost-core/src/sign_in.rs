@@ -106,6 +106,15 @@ pub async fn verify_sign_in_with(
             ),
         });
     }
+    // The check sends the token: never in clear text across a network (as `Api::new`).
+    if !crate::api::transport_is_safe(&url) {
+        return Err(SignInError::InvalidUrl {
+            message: format!(
+                "{url:?} is plain http to another machine: the token would cross the network \
+                 unencrypted. Use the server's https:// address."
+            ),
+        });
+    }
     let http = reqwest::Client::builder()
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.request)
@@ -119,17 +128,16 @@ pub async fn verify_sign_in_with(
     check_token(&http, &url, token).await
 }
 
-async fn check_health(http: &reqwest::Client, url: &str) -> Result<(), SignInError> {
-    let response = http
-        .get(format!("{url}/v1/health"))
-        .send()
-        .await
-        .map_err(|e| request_failed(url, &e))?;
+/// Sends `request` to the server at `url`: its status and body, or why it could not be asked.
+async fn get(request: reqwest::RequestBuilder, url: &str) -> Result<(u16, Vec<u8>), SignInError> {
+    let response = request.send().await.map_err(|e| request_failed(url, &e))?;
     let status = response.status().as_u16();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| request_failed(url, &e))?;
+    let bytes = read_body(url, response).await?;
+    Ok((status, bytes))
+}
+
+async fn check_health(http: &reqwest::Client, url: &str) -> Result<(), SignInError> {
+    let (status, bytes) = get(http.get(format!("{url}/v1/health")), url).await?;
     let not_roost = |detail: String| SignInError::NotRoostServer {
         url: url.to_string(),
         detail,
@@ -156,17 +164,7 @@ async fn check_token(
     url: &str,
     token: &str,
 ) -> Result<MeResponse, SignInError> {
-    let response = http
-        .get(format!("{url}/v1/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| request_failed(url, &e))?;
-    let status = response.status().as_u16();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| request_failed(url, &e))?;
+    let (status, bytes) = get(http.get(format!("{url}/v1/me")).bearer_auth(token), url).await?;
     match status {
         200 => serde_json::from_slice(&bytes).map_err(|e| SignInError::NotRoostServer {
             url: url.to_string(),
@@ -183,6 +181,19 @@ async fn check_token(
             detail: format!("GET /v1/me answered HTTP {status}"),
         }),
     }
+}
+
+/// The answer's body, at most `MAX_RESPONSE_BODY_BYTES` (a larger one is not Roost's).
+async fn read_body(url: &str, response: reqwest::Response) -> Result<Vec<u8>, SignInError> {
+    crate::api::read_capped_body(response)
+        .await
+        .map_err(|error| match error {
+            crate::api::CappedRead::TooLarge => SignInError::NotRoostServer {
+                url: url.to_string(),
+                detail: crate::api::CappedRead::too_large_text(),
+            },
+            crate::api::CappedRead::Transport(error) => request_failed(url, &error),
+        })
 }
 
 /// A request that got no HTTP answer: unreachable (with the reason), or — when the peer

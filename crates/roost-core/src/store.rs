@@ -36,6 +36,8 @@ mod messages;
 mod outbox;
 pub mod repair;
 mod runs;
+mod salvage;
+mod schema_page;
 
 use chats::{apply_position, ensure_chat, read_state};
 use ingest::{ingest_events_tx, ingest_tx};
@@ -229,15 +231,20 @@ fn u(v: i64) -> u64 {
 }
 
 async fn connect(path: &Path) -> Result<SqlitePool> {
-    let opts = SqliteConnectOptions::new()
+    let mut opts = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
-        // A new cache can return evicted pages to the file system (see `budget`).
-        .auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental)
         .foreign_keys(true);
+    // A new cache can return evicted pages to the file system (see `budget`). Only for a new
+    // file: on an existing auto-vacuum file the pragma is a write transaction at every
+    // connection, which would alter a damaged file before it is judged and moved aside.
+    let new_file = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
+    if new_file {
+        opts = opts.auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental);
+    }
     Ok(SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(opts)
@@ -285,8 +292,9 @@ async fn quick_check(pool: &SqlitePool) -> std::result::Result<(), String> {
 impl Store {
     /// Opens (creating if needed) the cache at `path`. A file that is not a valid SQLite
     /// database, fails `PRAGMA quick_check` or cannot be migrated is moved aside to
-    /// `<path>.corrupt-<unix>` (never deleted), what can still be read of its chats and outbox is
-    /// salvaged, and a fresh cache is created; the report says so.
+    /// `<path>.corrupt-<unix>` (never deleted), a fresh cache is created, and what can still be
+    /// read of its chats, their histories and its outbox is salvaged into it ([`salvage`]); the
+    /// report says so.
     pub async fn open(path: impl AsRef<Path>) -> Result<(Store, Option<CorruptionReport>)> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent()
@@ -357,10 +365,10 @@ impl Store {
         };
         let report = match report {
             Some(mut r) => {
-                let (chats, outbox, kept) = store.salvage(&r.moved_to).await;
-                r.salvaged_chats = chats;
-                r.salvaged_outbox = outbox;
-                r.kept_chats = kept;
+                let salvaged = store.salvage(&r.moved_to).await;
+                r.salvaged_chats = salvaged.chats;
+                r.salvaged_outbox = salvaged.outbox;
+                r.kept_chats = salvaged.kept;
                 Some(r)
             }
             None => None,
@@ -371,92 +379,6 @@ impl Store {
             .execute(&store.pool)
             .await?;
         Ok((store, report))
-    }
-
-    /// Best effort: reads chat rows and outbox entries from the damaged file, read-only. A chat
-    /// whose every cached row reads and decodes keeps its history (`repair`); the others come
-    /// back empty and flagged `needs_resync` with `full_reload_reason = cache_corrupt`.
-    /// Returns (chats, outbox entries, chats whose history was kept).
-    async fn salvage(&self, damaged: &Path) -> (usize, usize, usize) {
-        let opts = SqliteConnectOptions::new()
-            .filename(damaged)
-            .read_only(true)
-            .immutable(true);
-        let Ok(pool) = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts)
-            .await
-        else {
-            return (0, 0, 0);
-        };
-        let mut chats = 0;
-        let mut outbox = 0;
-        let mut kept = 0;
-        if let Ok(rows) = sqlx::query("SELECT chat_id, title, members FROM chats")
-            .fetch_all(&pool)
-            .await
-        {
-            for r in rows {
-                let (Ok(id), Ok(title), Ok(members)) = (
-                    r.try_get::<String, _>(0),
-                    r.try_get::<String, _>(1),
-                    r.try_get::<String, _>(2),
-                ) else {
-                    continue;
-                };
-                let id_for_history = id.clone();
-                if sqlx::query(
-                    "INSERT OR IGNORE INTO chats(chat_id, title, members, needs_resync, full_reload_reason, sync_state,
-                         last_full_reload_reason, last_full_reload_at)
-                     VALUES (?, ?, ?, 1, 'cache_corrupt', 'OUT_OF_SYNC', 'cache_corrupt', ?)",
-                )
-                .bind(id)
-                .bind(title)
-                .bind(members)
-                .bind(now_millis())
-                .execute(&self.pool)
-                .await
-                .is_ok()
-                {
-                    chats += 1;
-                    if self.salvage_chat_history(&pool, &id_for_history).await {
-                        kept += 1;
-                    }
-                }
-            }
-        }
-        if let Ok(rows) = sqlx::query(
-            "SELECT local_id, chat_id, idempotency_key, body, state, attempts, last_error, created_at FROM outbox",
-        )
-        .fetch_all(&pool)
-        .await
-        {
-            for r in rows {
-                let ok = sqlx::query(
-                    "INSERT OR IGNORE INTO outbox(local_id, chat_id, idempotency_key, body, state, attempts, last_error, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(r.try_get::<String, _>(0).unwrap_or_default())
-                .bind(r.try_get::<String, _>(1).unwrap_or_default())
-                .bind(r.try_get::<String, _>(2).unwrap_or_default())
-                .bind(r.try_get::<String, _>(3).unwrap_or_else(|_| "null".into()))
-                .bind(match r.try_get::<String, _>(4).as_deref() {
-                    Ok("failed") => "failed",
-                    _ => "pending",
-                })
-                .bind(r.try_get::<i64, _>(5).unwrap_or(0))
-                .bind(r.try_get::<Option<String>, _>(6).unwrap_or(None))
-                .bind(r.try_get::<i64, _>(7).unwrap_or(0))
-                .execute(&self.pool)
-                .await
-                .is_ok();
-                if ok {
-                    outbox += 1;
-                }
-            }
-        }
-        pool.close().await;
-        (chats, outbox, kept)
     }
 
     pub fn path(&self) -> &Path {

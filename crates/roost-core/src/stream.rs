@@ -54,6 +54,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     // committed, in order, after it.
     let (incoming, queue) = tokio::sync::mpsc::channel(QUEUE_CAPACITY);
     inner.spawn(ingest_writer(inner.clone(), queue));
+    let mut refused_for: Option<Duration> = None;
     loop {
         match connect(&inner).await {
             Ok(ws) => {
@@ -69,11 +70,14 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 inner.set_online(false);
             }
             Err(e) => {
-                tracing::debug!(error = %e, "stream connect failed");
+                tracing::debug!(error = %e.reason, "stream connect failed");
                 inner.set_online(false);
+                refused_for = e.retry_after;
             }
         }
         let delay = backoff.next().unwrap_or(Duration::from_secs(10));
+        // A server that refused the upgrade said when to come back: not sooner.
+        let delay = delay.max(refused_for.take().unwrap_or_default());
         tokio::time::sleep(delay).await;
     }
 }
@@ -81,7 +85,23 @@ pub(crate) async fn run(inner: Arc<Inner>) {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(inner: &Inner) -> Result<Ws, String> {
+/// Why a stream connect failed, and (for a refused upgrade) how long the server asked to wait.
+#[derive(Debug)]
+struct ConnectFailed {
+    reason: String,
+    retry_after: Option<Duration>,
+}
+
+impl From<String> for ConnectFailed {
+    fn from(reason: String) -> Self {
+        ConnectFailed {
+            reason,
+            retry_after: None,
+        }
+    }
+}
+
+async fn connect(inner: &Inner) -> Result<Ws, ConnectFailed> {
     // Never ingest another account's events into this cache.
     crate::account::ensure_verified(inner)
         .await
@@ -102,7 +122,24 @@ async fn connect(inner: &Inner) -> Result<Ws, String> {
     let (ws, _resp) = tokio::time::timeout(Duration::from_secs(10), connecting)
         .await
         .map_err(|_| "connect timed out".to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| {
+            let retry_after = match &e {
+                tokio_tungstenite::tungstenite::Error::Http(response) => {
+                    crate::rate_limit::refused_upgrade_wait(
+                        response.status().as_u16(),
+                        response
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok()),
+                    )
+                }
+                _ => None,
+            };
+            ConnectFailed {
+                reason: e.to_string(),
+                retry_after,
+            }
+        })?;
     Ok(ws)
 }
 

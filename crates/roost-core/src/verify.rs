@@ -9,7 +9,8 @@
 //! version wins" would keep the damage forever (only a row unchanged since it was read before
 //! the refetch is lowered, so a newer copy the stream delivers meanwhile is never undone).
 //! Only cached seqs are compared (a request per cached run), so missing history is neither
-//! fetched nor counted as damage.
+//! fetched nor counted as damage; a row the runs index claims but the file lost is damage (its
+//! bucket's count differs) and is put back.
 
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -163,7 +164,13 @@ async fn force_replace(
         .fetch_optional(&mut *tx)
         .await?;
         let Some(current) = current else {
-            continue; // evicted meanwhile: nothing to repair
+            // A row the runs index claims but the file lost (deleted behind the client's back)
+            // is put back; a seq evicted meanwhile (no longer claimed) stays missing.
+            if claims(&mut tx, chat, m.seq).await? {
+                insert_lost_row(&mut tx, chat, m).await?;
+                changed.push(m.seq);
+            }
+            continue;
         };
         let version: i64 = current.try_get(0)?;
         if version > m.version as i64
@@ -204,6 +211,42 @@ async fn force_replace(
     }
     tx.commit().await?;
     Ok(changed)
+}
+
+/// Whether the runs index claims `seq` is cached.
+async fn claims(tx: &mut sqlx::SqliteConnection, chat: ChatId, seq: Seq) -> Result<bool> {
+    let hit: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM cached_runs WHERE chat_id = ? AND start_seq <= ? AND end_seq >= ?",
+    )
+    .bind(chat.to_string())
+    .bind(seq as i64)
+    .bind(seq as i64)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(hit.is_some())
+}
+
+/// Inserts the server's copy of a row the runs index (and `cached_count`) already count, so
+/// neither changes; the search index follows by trigger.
+async fn insert_lost_row(tx: &mut sqlx::SqliteConnection, chat: ChatId, m: &Message) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO messages(chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(chat.to_string())
+    .bind(m.seq as i64)
+    .bind(m.id.to_string())
+    .bind(m.version as i64)
+    .bind(m.author.as_str())
+    .bind(m.created_at)
+    .bind(m.edited_at)
+    .bind(m.deleted_at)
+    .bind(m.body.to_string())
+    .bind(m.rev as i64)
+    .execute(&mut *tx)
+    .await?;
+    tracing::warn!(%chat, seq = m.seq, "a cached message row was missing from the file: put back");
+    Ok(())
 }
 
 impl crate::api::Api {

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use roost_core::{Anchor, Client, ClientConfig, OutboxState};
-use roost_proto::UserId;
+use roost_proto::{ChatId, UserId};
 
 /// A client configured as a library user would, before accounts existed: a token and a cache
 /// path, no user id (the user is learnt from the server).
@@ -39,6 +39,17 @@ async fn texts_on_server(
 /// Issue 9's reproduction: alice queues a message while offline; then the same cache file is
 /// opened with bob's token. Bob must not see alice's chats and alice's message must never be
 /// posted as bob.
+/// The ids of the chats `client`'s cache lists.
+async fn chat_ids(client: &Client) -> Vec<ChatId> {
+    client
+        .chats()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.chat_id)
+        .collect()
+}
+
 #[tokio::test]
 async fn the_same_cache_file_opened_with_another_users_token_shows_and_sends_nothing_of_the_first()
 {
@@ -68,13 +79,7 @@ async fn the_same_cache_file_opened_with_another_users_token_shows_and_sends_not
         Ok((bob, _)) => {
             let _ = bob.refresh_chats().await;
             let _ = bob.flush_outbox().await;
-            let seen: Vec<_> = bob
-                .chats()
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|c| c.chat_id)
-                .collect();
+            let seen = chat_ids(&bob).await;
             let posted = texts_on_server(&ts, chat).await;
             assert!(
                 !posted.iter().any(|(_, t)| t == "queued by alice"),
@@ -157,13 +162,7 @@ async fn switching_accounts_switches_files_and_loses_nothing_of_either() {
     bob.refresh_chats().await.unwrap();
     bob.resync(bobs).await.unwrap();
     bob.flush_outbox().await.unwrap();
-    let bob_ids: Vec<_> = bob
-        .chats()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.chat_id)
-        .collect();
+    let bob_ids = chat_ids(&bob).await;
     assert!(!bob_ids.contains(&alices));
     assert!(
         !texts_on_server(&ts, shared)

@@ -468,3 +468,221 @@ async fn verify_compares_only_cached_seqs_and_a_non_member_learns_nothing() {
         "a chat with nothing cached has nothing to compare"
     );
 }
+
+/// Issue 12: "after eviction … a resync brings exactly those back". A chat cached from seq 301
+/// (1–300 never cached here) is cleared down to its newest 200 (301–800 cleared), another is
+/// evicted by the budget. The automatic resyncs of a reconnect leave both evicted ranges alone
+/// (the budget would evict them again at once), catching up only the new messages; the user's
+/// Resync of each chat fetches exactly its evicted seqs — counted at the server — and never the
+/// history that was never cached here.
+#[tokio::test]
+async fn a_manual_resync_brings_back_exactly_the_evicted_history_and_a_catch_up_does_not() {
+    let ts = spawn_test_server().await;
+    let cache = CacheDir::new();
+    let cleared = ts.create_chat("cleared", &["bob", "alice"]).await;
+    ts.send_many("bob", cleared, 1000).await;
+    let (last_seq, rev) = ts.chat_position(cleared).await;
+    seed_cache(
+        &cache.path(),
+        cleared,
+        &seqs(&ts.messages(cleared).await, 301, 1000),
+        (last_seq, rev),
+    )
+    .await;
+    let evicted = cached_chat(&ts, "evicted", 1000, &cache.path()).await;
+    let evicted_ranges = {
+        let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+        client.refresh_chats().await.unwrap();
+        let report = client.clear_cached_history(Some(cleared)).await.unwrap();
+        assert_eq!(report.chats[0].ranges, [SeqRange::new(301, 800)]);
+        // The cleared chat keeps only its newest window, so the budget can take only the other.
+        let used = client.budget_status().await.unwrap().used_bytes;
+        let report = client
+            .enforce_cache_budget(Some(used * 95 / 100))
+            .await
+            .unwrap();
+        // (One entry per eviction round.)
+        let mut ranges = Vec::new();
+        for chat in &report.chats {
+            assert_eq!(chat.chat_id, evicted);
+            for range in &chat.ranges {
+                roost_core::ranges::insert_range(&mut ranges, *range);
+            }
+        }
+        assert_eq!(ranges.len(), 1);
+        assert_eq!(ranges[0].start, 1);
+        assert_eq!(client.cache_map(evicted).await.unwrap().missing, ranges);
+        client.shutdown().await;
+        ranges
+    };
+    let evicted_count: u64 = evicted_ranges.iter().map(|r| r.len()).sum();
+
+    // While away, one new message in each chat; the reconnect's catch-up resyncs both.
+    ts.send_many("bob", cleared, 1).await;
+    ts.send_many("bob", evicted, 1).await;
+    let (client, _) = background_client(&ts, "alice", &cache.path()).await;
+    let mut events = client.subscribe();
+    ts.reset_metrics();
+    client.start_stream();
+    let mut caught_up = std::collections::HashSet::new();
+    while caught_up.len() < 2 {
+        if let roost_core::ClientEvent::SyncStateChanged { chat_id, .. } =
+            wait_for(&mut events, |e| {
+                [cleared, evicted]
+                    .iter()
+                    .any(|c| is_state(e, *c, roost_core::SyncState::InSync))
+            })
+            .await
+        {
+            caught_up.insert(chat_id);
+        }
+    }
+    assert_eq!(
+        client.cache_map(cleared).await.unwrap().missing,
+        [SeqRange::new(1, 800)],
+        "the catch-up fetched the new message and left the cleared history alone"
+    );
+    assert_eq!(
+        client.cache_map(evicted).await.unwrap().missing,
+        evicted_ranges
+    );
+    assert_cache_equals_server(&client, &ts, cleared, 801, 1001).await;
+    let catch_up = ts.metrics().route("range").messages;
+    assert!(catch_up <= 2, "only the new messages: {catch_up}");
+
+    // The user's Resync: exactly the evicted seqs come back, nothing else.
+    ts.reset_metrics();
+    let report = client.resync(cleared).await.unwrap();
+    assert_eq!(report.messages_fetched, 500);
+    assert_eq!(report.missing_before, 500);
+    assert_eq!(report.gaps_after, 0);
+    let m = ts.metrics();
+    println!(
+        "figures: cleared 500 (seqs 301-800), manual resync fetched {} over {} range request(s)",
+        m.route("range").messages,
+        m.route("range").requests
+    );
+    assert_eq!(m.route("range").messages, 500, "exactly the cleared seqs");
+    assert_eq!(
+        client.cache_map(cleared).await.unwrap().missing,
+        [SeqRange::new(1, 300)],
+        "history never cached here stays older history"
+    );
+    assert_runs_match_messages(&cache.path(), cleared).await;
+    assert_cache_equals_server(&client, &ts, cleared, 301, 1001).await;
+
+    ts.reset_metrics();
+    let report = client.resync(evicted).await.unwrap();
+    let m = ts.metrics();
+    println!(
+        "figures: evicted {evicted_count} ({evicted_ranges:?}), manual resync fetched {} over {} range request(s)",
+        m.route("range").messages,
+        m.route("range").requests
+    );
+    assert_eq!(report.messages_fetched, evicted_count);
+    assert_eq!(
+        m.route("range").messages,
+        evicted_count,
+        "exactly the evicted seqs"
+    );
+    assert!(client.cache_map(evicted).await.unwrap().missing.is_empty());
+    assert_runs_match_messages(&cache.path(), evicted).await;
+    assert_cache_equals_server(&client, &ts, evicted, 1, 1001).await;
+
+    // Nothing is missing any more: a second Resync fetches no message.
+    ts.reset_metrics();
+    client.resync(evicted).await.unwrap();
+    assert_eq!(ts.metrics().route("range").messages, 0);
+    client.shutdown().await;
+}
+
+/// A message row deleted from the file behind the client's back while the runs index still
+/// claims its seq: verify sees the bucket's count differ, fetches it and puts the row back (the
+/// runs index and count were right all along).
+#[tokio::test]
+async fn verify_puts_back_a_row_deleted_behind_the_clients_back() {
+    let ts = spawn_test_server().await;
+    let cache = CacheDir::new();
+    let chat = cached_chat(&ts, "holed", 600, &cache.path()).await;
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    client.refresh_chats().await.unwrap();
+    damage(
+        &cache.path(),
+        chat,
+        "DELETE FROM messages WHERE chat_id = ? AND seq = ?",
+        321,
+    )
+    .await;
+
+    ts.reset_metrics();
+    let report = client.verify(chat).await.unwrap();
+    assert_eq!(report.buckets_differing, 1);
+    assert_eq!(report.repaired, [321]);
+    assert!(report.messages_refetched <= u64::from(roost_core::verify::FINE_BUCKET));
+    assert_eq!(
+        ts.metrics().route("range").messages,
+        report.messages_refetched
+    );
+    assert_runs_match_messages(&cache.path(), chat).await;
+    assert_cache_equals_server(&client, &ts, chat, 1, 600).await;
+    assert_eq!(
+        client
+            .search(Some(chat), "321", 5)
+            .await
+            .unwrap()
+            .hits
+            .len(),
+        1,
+        "the row is searchable again"
+    );
+    let again = client.verify(chat).await.unwrap();
+    assert_eq!((again.buckets_differing, again.messages_refetched), (0, 0));
+}
+
+/// The user presses Resync while an automatic resync of the chat (opening it) is fetching: the
+/// press joins the running fetch (one fetch job per chat), which leaves evicted history alone,
+/// and then fetches the evicted history itself. Every message crosses the wire once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_pressed_during_an_automatic_one_still_brings_the_evicted_history_back() {
+    let ts = spawn_test_server().await;
+    let cache = CacheDir::new();
+    let chat = cached_chat(&ts, "busy", 4000, &cache.path()).await;
+    {
+        let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+        let report = client.clear_cached_history(Some(chat)).await.unwrap();
+        assert_eq!(report.chats[0].ranges, [SeqRange::new(1, 3800)]);
+        client.shutdown().await;
+    }
+    ts.send_many("bob", chat, 3000).await; // the automatic resync has these to fetch
+
+    let (client, _) = background_client(&ts, "alice", &cache.path()).await;
+    let mut events = client.subscribe();
+    ts.reset_metrics();
+    client
+        .open_chat(chat, roost_core::Anchor::Newest, 50)
+        .await
+        .unwrap();
+    wait_for(
+        &mut events,
+        |e| matches!(e, roost_core::ClientEvent::FetchStarted { chat_id } if *chat_id == chat),
+    )
+    .await;
+    client.resync(chat).await.unwrap();
+
+    let map = client.cache_map(chat).await.unwrap();
+    assert_eq!((map.missing.clone(), map.evicted), (vec![], None));
+    let m = ts.metrics();
+    println!(
+        "figures: evicted 3800 + 3000 new; range {} + changes {} messages",
+        m.route("range").messages,
+        m.route("changes").messages
+    );
+    assert_eq!(
+        m.route("range").messages + m.route("changes").messages,
+        3800 + 3000,
+        "every message crossed the wire once"
+    );
+    assert_runs_match_messages(&cache.path(), chat).await;
+    assert_cache_equals_server(&client, &ts, chat, 1, 7000).await;
+    client.shutdown().await;
+}

@@ -171,8 +171,9 @@ async fn https_to_a_plain_http_port_is_a_tls_failure() {
 
 #[tokio::test]
 async fn an_unresolvable_name_is_said_in_plain_words() {
-    // `.invalid` never resolves (RFC 2606).
-    let error = verify_sign_in("http://roost.invalid:7878", "any")
+    // `.invalid` never resolves (RFC 2606). https: plain http to such a host is refused
+    // before any lookup (see below).
+    let error = verify_sign_in("https://roost.invalid:7878", "any")
         .await
         .unwrap_err();
     assert!(
@@ -245,5 +246,36 @@ fn every_sign_in_kind_has_a_sentence() {
     for error in errors {
         assert!(human::KINDS.contains(&error.kind()), "{}", error.kind());
         assert_ne!(human::sentence(error.kind()), human::FALLBACK);
+    }
+}
+
+/// The sign-in check sends the token (`GET /v1/me`): over plain `http://` to a host that is not
+/// loopback it would cross the network unencrypted, so the check refuses the address before
+/// any request, as the client itself does (`Api::new`; the CLI's `--insecure-http` is the only
+/// way past it, and the desktop app has none).
+#[tokio::test]
+async fn plain_http_to_a_non_loopback_host_is_refused_before_the_token_is_sent() {
+    let error = verify_sign_in("http://roost.invalid:7878", "secret-token")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, SignInError::InvalidUrl { .. }), "{error:?}");
+    assert_eq!(error.kind(), "invalid_input");
+    assert!(error.to_string().contains("https://"), "{error}");
+}
+
+/// An answer announcing more than `MAX_RESPONSE_BODY_BYTES` is refused without reading it.
+#[tokio::test]
+async fn an_oversized_answer_is_refused_not_read() {
+    let huge = roost_proto::MAX_RESPONSE_BODY_BYTES + 1;
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {huge}\r\n\r\n{{\"status\":"
+    );
+    let liar = peer(Some(Box::leak(reply.into_bytes().into_boxed_slice())));
+    let error = verify_sign_in(&liar, "any").await.unwrap_err();
+    match &error {
+        SignInError::NotRoostServer { detail, .. } => {
+            assert!(detail.contains("over 16777216 bytes"), "{detail}")
+        }
+        other => panic!("expected not a Roost server, got {other:?}"),
     }
 }

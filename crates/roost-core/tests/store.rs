@@ -9,18 +9,8 @@ use std::collections::BTreeMap;
 
 fn msg(chat: ChatId, seq: u64, version: u64) -> Message {
     Message {
-        id: MessageId(uuid::Uuid::from_u128(
-            ((chat.0.as_u128() as u64 as u128) << 64) | seq as u128,
-        )),
-        chat_id: chat,
-        seq,
-        version,
         author: UserId::new("bob"),
-        created_at: seq as i64,
-        edited_at: (version > 1).then_some(version as i64),
-        deleted_at: None,
-        body: serde_json::json!({ "text": format!("{seq} v{version}") }),
-        rev: seq * 10 + version,
+        ..roost_model::fixtures::message_version(chat, seq, version)
     }
 }
 

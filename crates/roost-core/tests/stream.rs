@@ -11,13 +11,7 @@ async fn a_burst_of_messages_edits_and_deletes_converges_without_any_fetch() {
     let ts = spawn_test_server().await;
     let chat = ts.create_chat("burst", &["bob", "alice"]).await;
     let cache = CacheDir::new();
-    let (client, _) = background_client(&ts, "alice", &cache.path()).await;
-    let mut events = client.subscribe();
-    client.start_stream();
-    wait_for(&mut events, |e| {
-        matches!(e, ClientEvent::Connection { online: true })
-    })
-    .await;
+    let (client, mut events) = streaming_client(&ts, "alice", &cache.path()).await;
     // Let the connect-time catch-up finish before measuring.
     client.refresh_chats().await.unwrap();
     ts.reset_metrics();

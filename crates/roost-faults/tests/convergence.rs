@@ -38,6 +38,9 @@ use std::time::{Duration, Instant};
 
 const DEFAULT_SCHEDULES: u64 = 1000;
 const DEFAULT_BASE_SEED: u64 = 0x5EED_2026;
+/// Schedules that once failed, run in every suite run besides the generated ones (a full
+/// reload cut short then one seqs batch per resync: `range_fallback.rs`).
+const REGRESSION_SEEDS: &[u64] = &[0x610b_0067_f604_6ed2, 0x9b74_acd4_77f9_7d8c];
 /// Schedules run at once (they share one server).
 const PARALLEL: usize = 4;
 /// A fresh server every this many schedules.
@@ -579,9 +582,14 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
     for chat in &s.chats {
         let cached = common::cached(&client, *chat).await;
         let (last_seq, _) = server.chat_position(*chat).await;
+        // (The final resyncs are manual ones: they also fetch back what evictions removed.)
+        let evicted = match client.cache_map(*chat).await {
+            Ok(map) => map.evicted.map_or(0, |e| e.len()),
+            Err(_) => 0,
+        };
         let missing = match (cached.first(), cached.len() as u64) {
             (None, _) => last_seq.min(u64::from(roost_proto::DEFAULT_PAGE_SIZE)),
-            (Some(first), n) => (last_seq + 1 - first.seq).saturating_sub(n),
+            (Some(first), n) => (last_seq + 1 - first.seq).saturating_sub(n) + evicted,
         };
         missing_by_chat.push(format!(
             "{chat}: {missing} missing of {last_seq} (cached {})",
@@ -664,7 +672,10 @@ async fn randomized_fault_schedules_converge() {
         Some(seed) => vec![seed],
         None => {
             let n = env_u64_or("ROOST_FAULT_SCHEDULES", DEFAULT_SCHEDULES);
-            (0..n).map(|i| schedule_seed(base, i)).collect()
+            (0..n)
+                .map(|i| schedule_seed(base, i))
+                .chain(REGRESSION_SEEDS.iter().copied())
+                .collect()
         }
     };
     let started = Instant::now();
@@ -691,10 +702,12 @@ async fn randomized_fault_schedules_converge() {
                 let outcome = match result {
                     Ok(Ok(outcome)) => outcome,
                     Ok(Err(panicked)) => {
+                        eprintln!("schedule {seed:#x} panicked: {panicked}");
                         failures.push((seed, vec![format!("the schedule panicked: {panicked}")]));
                         continue;
                     }
                     Err(_) => {
+                        eprintln!("schedule {seed:#x} did not finish in 120 s");
                         failures.push((
                             seed,
                             vec!["the schedule did not finish in 120 s".to_owned()],
@@ -722,6 +735,11 @@ async fn randomized_fault_schedules_converge() {
                     println!("schedule {seed:#x}:\n  {}", outcome.trace.join("\n  "));
                 }
                 if !outcome.problems.is_empty() {
+                    // At once, so that a long run's failures can be looked into while it runs.
+                    eprintln!(
+                        "schedule {seed:#x} failed (replay: ROOST_FAULT_SEED={seed:#x}): {}",
+                        outcome.problems.join(" | ")
+                    );
                     let mut problems = outcome.problems;
                     if replay {
                         problems.extend(outcome.trace);

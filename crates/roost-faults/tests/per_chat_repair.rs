@@ -39,35 +39,6 @@ async fn synced_cache(server: &TestServer, dir: &Path) -> (PathBuf, [ChatId; 3])
     (cache, [damaged, kept, other])
 }
 
-/// Every stored byte of a chat: its messages and runs, each column `quote()`d, in order.
-async fn rows_of(cache: &Path, chat: ChatId) -> Vec<String> {
-    let opts = SqliteConnectOptions::new().filename(cache).read_only(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(opts)
-        .await
-        .unwrap();
-    let mut rows: Vec<String> = sqlx::query_scalar(
-        "SELECT quote(seq)||'|'||quote(id)||'|'||quote(version)||'|'||quote(author)||'|'||quote(created_at)
-                ||'|'||quote(edited_at)||'|'||quote(deleted_at)||'|'||quote(body)||'|'||quote(rev)
-         FROM messages WHERE chat_id = ? ORDER BY seq",
-    )
-    .bind(chat.to_string())
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    let runs: Vec<String> = sqlx::query_scalar(
-        "SELECT 'run '||start_seq||'-'||end_seq FROM cached_runs WHERE chat_id = ? ORDER BY start_seq",
-    )
-    .bind(chat.to_string())
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    rows.extend(runs);
-    pool.close().await;
-    rows
-}
-
 async fn execute(cache: &Path, sql: &str, chat: ChatId) {
     let opts = SqliteConnectOptions::new().filename(cache);
     let pool = SqlitePoolOptions::new()
@@ -108,7 +79,7 @@ async fn assert_intact(
         );
         assert!(!window.chat.needs_resync, "an undamaged chat was flagged");
         assert_eq!(
-            &rows_of(cache, *chat).await,
+            &common::chat_rows(cache, *chat).await,
             rows,
             "an undamaged chat's rows changed"
         );
@@ -170,8 +141,8 @@ async fn damage_to_one_chat_by_sql_quarantines_or_repairs_that_chat_only() {
         let dir = tempfile::tempdir().unwrap();
         let (cache, [damaged, kept, other]) = synced_cache(&server, dir.path()).await;
         let before = vec![
-            (kept, rows_of(&cache, kept).await),
-            (other, rows_of(&cache, other).await),
+            (kept, common::chat_rows(&cache, kept).await),
+            (other, common::chat_rows(&cache, other).await),
         ];
         execute(&cache, sql, damaged).await;
         let (client, info) = open(&server, &cache).await;
@@ -215,8 +186,8 @@ async fn a_byte_edit_inside_one_chats_message_quarantines_that_chat_only() {
     let dir = tempfile::tempdir().unwrap();
     let (cache, [damaged, kept, other]) = synced_cache(&server, dir.path()).await;
     let before = vec![
-        (kept, rows_of(&cache, kept).await),
-        (other, rows_of(&cache, other).await),
+        (kept, common::chat_rows(&cache, kept).await),
+        (other, common::chat_rows(&cache, other).await),
     ];
     // The opening quote of the marker's JSON string becomes a control byte: same length, so
     // SQLite sees a valid record (quick_check passes) whose body is no longer JSON.
@@ -241,8 +212,8 @@ async fn a_damaged_page_of_one_chat_moves_the_file_aside_and_every_other_chat_is
     let dir = tempfile::tempdir().unwrap();
     let (cache, [damaged, kept, other]) = synced_cache(&server, dir.path()).await;
     let before = vec![
-        (kept, rows_of(&cache, kept).await),
-        (other, rows_of(&cache, other).await),
+        (kept, common::chat_rows(&cache, kept).await),
+        (other, common::chat_rows(&cache, other).await),
     ];
     // The b-tree page header of the leaf page holding the marker is overwritten: SQLite's own
     // check fails, and that page of the damaged chat can no longer be read.

@@ -221,3 +221,128 @@ async fn a_full_reload_in_small_pages_brings_the_whole_chat() {
     assert_eq!(report.gaps_after, 0, "{report:?}");
     assert_cache_is_the_servers(&client, &server, chat).await;
 }
+
+/// Regression of the 10,000-schedule run (seeds `0x740dd9b7cc1e6aad`, `0x54e52e00991967c7` at
+/// commit c4e1ac0, where each failed about 1 replay in 5): a full reload through the changes
+/// journal (every range shape refused) is cut part-way by a failing changes page; the faults
+/// stop (ranges are served again), with or without a restart in between. Every later resync
+/// then started a full resync again from the persisted reason, fetched only the newest page and
+/// ended OUT_OF_SYNC with a gap ("cache ends at 42 but the server's last seq is 62"), forever.
+/// Now the chat must reach IN_SYNC and match the server. The fault seeds are fixed, so which
+/// page fails is deterministic; the test asserts that reloads really were cut part-way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_reload_cut_part_way_is_completed_once_ranges_are_served_again() {
+    let server = spawn_test_server().await;
+    let (mut interrupted, mut cases) = (0, 0);
+    for page_size in [7u32, 20] {
+        for fault_seed in 0..6u64 {
+            for restart in [false, true] {
+                cases += 1;
+                let what = format!("page size {page_size}, seed {fault_seed}, restart {restart}");
+                let chat = server.create_chat("cut reload", &["alice", "bob"]).await;
+                server.send_many("bob", chat, 62).await;
+                let proxy = FaultProxy::start(server.addr(), 2000 + fault_seed).await;
+                let dir = tempfile::tempdir().unwrap();
+                let cache = dir.path().join("cache.db");
+                let open = || async {
+                    let mut config = foreground(&proxy, &server, &cache);
+                    config.page_size = page_size;
+                    Client::open(config).await.unwrap().0
+                };
+                let mut client = open().await;
+                client.refresh_chats().await.unwrap();
+                proxy.refuse_range_shapes(&RangeShape::ALL);
+                proxy.fail_with_probability(
+                    roost_faults::Scope::route(Route::Changes),
+                    0.3,
+                    roost_faults::HttpFault::Status503,
+                );
+                let _ = client.resync(chat).await;
+                let cached = common::cached(&client, chat).await.len();
+                if cached > 0 && cached < 62 {
+                    interrupted += 1;
+                }
+                server.send_many("bob", chat, 3).await;
+                proxy.heal();
+                if restart {
+                    client.shutdown().await;
+                    drop(client);
+                    client = open().await;
+                }
+                client.refresh_chats().await.unwrap();
+                common::resync_until_in_sync(&client, chat, 4)
+                    .await
+                    .unwrap_or_else(|problem| {
+                        panic!("{what} (cached {cached} of 62 after the cut reload): {problem}")
+                    });
+                let truth = server.messages(chat).await;
+                let now = common::cached(&client, chat).await;
+                let check = common::compare_chat(chat, &now, &truth, &common::Holdings::new());
+                assert!(check.problems.is_empty(), "{what}: {:?}", check.problems);
+                client.shutdown().await;
+            }
+        }
+    }
+    assert!(
+        interrupted >= 4,
+        "only {interrupted} of {cases} reloads were cut part-way"
+    );
+    println!(
+        "cut full reloads completed once ranges came back: {cases} cases, {interrupted} cut part-way"
+    );
+}
+
+/// Found by the 10,000-schedule run with base seed `0xC0FFEE` (seeds `0x610b0067f6046ed2`,
+/// `0x9b74acd477f97d8c`): a chat whose cut full reload left `full_reload_reason` set, in a
+/// session that learnt the forward shape is refused (the newest page of another chat) but not
+/// the `seqs` shape. Each resync fetched ONE batch of missing seqs and stopped as if a full
+/// reload had just brought the whole chat (the check read the persisted reason, not what this
+/// resync did): OUT_OF_SYNC with gaps after every resync, one page of progress at a time.
+#[tokio::test]
+async fn a_persisted_full_reload_reason_does_not_stop_a_resync_after_one_batch() {
+    let server = spawn_test_server().await;
+    let proxy = FaultProxy::start(server.addr(), 15).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache.db");
+    let gappy = partial_chat(&server, &cache, 62, &[(1, 10), (56, 62)]).await;
+    let empty = partial_chat(&server, &cache, 20, &[]).await;
+    {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&cache);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE chats SET full_reload_reason = 'server_cannot_serve_ranges', needs_resync = 1 WHERE chat_id = ?")
+            .bind(gappy.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let mut config = foreground(&proxy, &server, &cache);
+    config.page_size = 7;
+    let (client, _) = Client::open(config).await.unwrap();
+    // The session learns that backward and forward pages are refused (the empty chat's newest
+    // page), never trying `seqs`.
+    proxy.refuse_range_shapes(&[RangeShape::Backward, RangeShape::Forward]);
+    client.resync(empty).await.unwrap();
+    assert_cache_is_the_servers(&client, &server, empty).await;
+    proxy.heal();
+    let report = client.resync(gappy).await.unwrap();
+    assert_eq!(
+        report.gaps_after, 0,
+        "45 missing seqs in 7 batches, one resync: {report:?}"
+    );
+    assert_cache_is_the_servers(&client, &server, gappy).await;
+    assert_eq!(
+        client
+            .chat(gappy)
+            .await
+            .unwrap()
+            .unwrap()
+            .full_reload_reason,
+        None,
+        "cleared once the chat validated"
+    );
+}

@@ -200,23 +200,15 @@ mod tests {
     use super::*;
     use crate::merge::merge_into;
     use proptest::prelude::*;
-    use roost_proto::MessageId;
 
     fn chat() -> ChatId {
-        ChatId(uuid::Uuid::from_u128(1))
+        crate::fixtures::chat_id(1)
     }
     fn msg(seq: Seq, version: u64, author: &str) -> Message {
         Message {
-            id: MessageId(uuid::Uuid::from_u128(u128::from(seq))),
-            chat_id: chat(),
-            seq,
             version,
             author: UserId::new(author),
-            created_at: 0,
-            edited_at: None,
-            deleted_at: None,
-            body: serde_json::json!({"text": "x"}),
-            rev: seq,
+            ..crate::fixtures::message(chat(), seq)
         }
     }
 

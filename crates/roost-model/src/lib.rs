@@ -14,11 +14,15 @@
 //! * [`ingest`] — the sans-I/O ingest plan (what one write of incoming messages changes);
 //! * [`app`] — the desktop app's IPC contract, built from the types above;
 //! * [`accounts`] — the accounts signed in on the device (the account switcher's list);
-//! * [`app_cache`] — the IPC contract of search, verify & repair and the storage budget.
+//! * [`app_cache`] — the IPC contract of search, verify & repair and the storage budget;
+//! * `fixtures` — test data (messages, window rows), only in tests and with the `fixtures`
+//!   feature.
 
 pub mod accounts;
 pub mod app;
 pub mod app_cache;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod human;
 pub mod ingest;
 pub mod merge;

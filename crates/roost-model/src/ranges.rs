@@ -118,29 +118,85 @@ pub fn missing_ranges(runs: &[SeqRange], server_last_seq: Seq) -> Vec<SeqRange> 
     out
 }
 
-/// What a chat-scoped resync must do, from the runs index and the server's `last_seq` alone.
+/// Seqs between a chat's history floor (the lowest seq ever cached here, which eviction and
+/// "Clear cached history" leave alone) and its oldest cached seq: history this device held and
+/// gave back to the storage budget. `None` when nothing was evicted below the oldest cached seq
+/// (or nothing is cached: an empty cache starts again from the newest page).
+pub fn evicted_range(runs: &[SeqRange], history_floor: Option<Seq>) -> Option<SeqRange> {
+    let first = runs.first()?;
+    let floor = history_floor?.max(1);
+    (floor < first.start).then(|| SeqRange::new(floor, first.start - 1))
+}
+
+/// Who asked for a resync, which decides whether it refills evicted history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ResyncKind {
+    /// Background work (opening a chat, the catch-up after a reconnect, resuming an interrupted
+    /// resync): interior gaps and the trailing gap only. Evicted history stays evicted — the
+    /// budget would evict it again at once — and comes back by scrolling or a manual Resync.
+    Automatic,
+    /// The user's Resync of this chat: also the evicted history ([`SyncPlan::evicted`]).
+    Manual,
+}
+
+/// What a chat-scoped resync must do, from the runs index, the server's `last_seq` and the
+/// chat's history floor alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncPlan {
     /// Interior gaps and the trailing gap, to fetch with `from_seq`/`to_seq`.
     pub missing: Vec<SeqRange>,
     /// The cache is empty and the chat has messages: fetch only the newest page.
     pub newest_page: bool,
-    /// Seqs `1 ..= to` lie above the oldest cached message and are not cached: loaded on demand
-    /// (scrolling), never by a resync.
+    /// Seqs `1 ..= to` lie below the oldest cached message and below the history floor (never
+    /// cached here): loaded on demand (scrolling), never by a resync.
     pub older_history: Option<Seq>,
+    /// Seqs that were cached here and evicted (see [`evicted_range`]): fetched by a manual
+    /// resync and by scrolling, never by an automatic resync.
+    #[serde(default)]
+    pub evicted: Option<SeqRange>,
 }
 
+impl SyncPlan {
+    /// The ranges a resync of `kind` fetches, ascending and disjoint: a manual one adds the
+    /// evicted range below the interior gaps.
+    pub fn to_fetch(&self, kind: ResyncKind) -> Vec<SeqRange> {
+        let evicted = match kind {
+            ResyncKind::Manual => self.evicted,
+            ResyncKind::Automatic => None,
+        };
+        evicted
+            .into_iter()
+            .chain(self.missing.iter().copied())
+            .collect()
+    }
+}
+
+/// [`sync_plan_with_floor`] for a chat that never gave history back (no history floor known).
 pub fn sync_plan(runs: &[SeqRange], server_last_seq: Seq) -> SyncPlan {
-    let older_history = match runs.first() {
-        Some(first) if first.start > 1 => Some(first.start - 1),
-        Some(_) => None,
-        None if server_last_seq > 0 => Some(server_last_seq),
-        None => None,
+    sync_plan_with_floor(runs, server_last_seq, None)
+}
+
+/// The plan of a chat whose lowest seq ever cached is `history_floor`: evicted history lies
+/// between it and the oldest cached seq, older history below it.
+pub fn sync_plan_with_floor(
+    runs: &[SeqRange],
+    server_last_seq: Seq,
+    history_floor: Option<Seq>,
+) -> SyncPlan {
+    let evicted = evicted_range(runs, history_floor);
+    let older_history = match (evicted, runs.first()) {
+        (Some(e), _) if e.start > 1 => Some(e.start - 1),
+        (Some(_), _) => None,
+        (None, Some(first)) if first.start > 1 => Some(first.start - 1),
+        (None, Some(_)) => None,
+        (None, None) if server_last_seq > 0 => Some(server_last_seq),
+        (None, None) => None,
     };
     SyncPlan {
         missing: missing_ranges(runs, server_last_seq),
         newest_page: runs.is_empty() && server_last_seq > 0,
         older_history,
+        evicted,
     }
 }
 
@@ -183,7 +239,8 @@ pub enum WindowItem {
     /// Seqs `from ..= to` are missing between or after cached messages: a skeleton.
     Gap { from: Seq, to: Seq },
     /// Seqs `1 ..= to` (everything above the oldest cached message) are not cached: a skeleton
-    /// that loads older history when scrolled into.
+    /// that loads older history when scrolled into. Evicted history (see [`evicted_range`]) is
+    /// drawn so too, so scrolling fetches it page by page; only the sync plan tells it apart.
     OlderHistory { to: Seq },
 }
 
@@ -292,6 +349,22 @@ pub struct CacheMap {
     /// Every uncached stretch of `1 ..= max(server_last_seq, local_max)`, including older history.
     pub missing: Vec<SeqRange>,
     pub cached_count: u64,
+    /// The part of the first missing stretch that was cached here and evicted
+    /// ([`evicted_range`]): a manual resync fetches it.
+    #[serde(default)]
+    pub evicted: Option<SeqRange>,
+}
+
+/// [`cache_map`] of a chat whose lowest seq ever cached is `history_floor`.
+pub fn cache_map_with_floor(
+    runs: &[SeqRange],
+    server_last_seq: Seq,
+    history_floor: Option<Seq>,
+) -> CacheMap {
+    CacheMap {
+        evicted: evicted_range(runs, history_floor),
+        ..cache_map(runs, server_last_seq)
+    }
 }
 
 pub fn cache_map(runs: &[SeqRange], server_last_seq: Seq) -> CacheMap {
@@ -312,6 +385,7 @@ pub fn cache_map(runs: &[SeqRange], server_last_seq: Seq) -> CacheMap {
         cached: runs.to_vec(),
         missing,
         cached_count: cached_count(runs),
+        evicted: None,
     }
 }
 
@@ -347,23 +421,44 @@ mod tests {
         assert_eq!(missing_ranges(&[], 10), vec![]);
         let plan = sync_plan(&runs, 12);
         assert_eq!(plan.older_history, Some(2));
+        assert_eq!(plan.evicted, None);
         assert!(!plan.newest_page);
         assert!(sync_plan(&[], 10).newest_page);
     }
 
+    #[test]
+    fn evicted_history_lies_between_the_floor_and_the_oldest_cached_seq() {
+        let runs = vec![r(801, 900), r(950, 1000)];
+        let plan = sync_plan_with_floor(&runs, 1001, Some(301));
+        assert_eq!(plan.evicted, Some(r(301, 800)));
+        assert_eq!(plan.older_history, Some(300));
+        assert_eq!(plan.missing, vec![r(901, 949), r(1001, 1001)]);
+        assert_eq!(plan.to_fetch(ResyncKind::Automatic), plan.missing);
+        assert_eq!(
+            plan.to_fetch(ResyncKind::Manual),
+            vec![r(301, 800), r(901, 949), r(1001, 1001)]
+        );
+        // Evicted from seq 1: no older history left.
+        let plan = sync_plan_with_floor(&runs, 1000, Some(1));
+        assert_eq!((plan.evicted, plan.older_history), (Some(r(1, 800)), None));
+        // Nothing evicted: the floor is the oldest cached seq (or, inconsistently, above it).
+        assert_eq!(evicted_range(&runs, Some(801)), None);
+        assert_eq!(evicted_range(&runs, Some(850)), None);
+        assert_eq!(evicted_range(&runs, None), None);
+        // An empty cache starts from the newest page, whatever it held before.
+        assert_eq!(evicted_range(&[], Some(1)), None);
+        assert!(sync_plan_with_floor(&[], 10, Some(1)).newest_page);
+        let map = cache_map_with_floor(&runs, 1001, Some(301));
+        assert_eq!(map.evicted, Some(r(301, 800)));
+        assert_eq!(
+            map.missing[0],
+            r(1, 800),
+            "evicted history is missing like older history"
+        );
+    }
+
     fn msg(seq: Seq) -> Message {
-        Message {
-            id: roost_proto::MessageId(uuid::Uuid::from_u128(seq as u128)),
-            chat_id: roost_proto::ChatId(uuid::Uuid::nil()),
-            seq,
-            version: 1,
-            author: roost_proto::UserId::new("a"),
-            created_at: 0,
-            edited_at: None,
-            deleted_at: None,
-            body: serde_json::json!({"text": seq.to_string()}),
-            rev: seq,
-        }
+        crate::fixtures::message(crate::fixtures::chat_id(0), seq)
     }
 
     #[test]
@@ -417,6 +512,32 @@ mod tests {
             };
             prop_assert_eq!(missing_set, expected);
             prop_assert!(is_canonical(&missing) || missing.windows(2).all(|w| w[0].end < w[1].start));
+        }
+
+        /// With a history floor at or below the oldest cached seq: a manual resync fetches
+        /// exactly the uncached seqs from the floor to the server's last seq, an automatic one
+        /// exactly those from the oldest cached seq up, and older history is what lies below both.
+        #[test]
+        fn a_manual_plan_covers_the_evicted_seqs_and_an_automatic_one_never(
+            seqs in proptest::collection::btree_set(1u64..150, 1..80),
+            below in 0u64..40,
+            extra in 0u64..30,
+        ) {
+            let runs = runs_from_seqs(seqs.iter().copied());
+            let local_min = *seqs.iter().next().unwrap();
+            let local_max = *seqs.iter().last().unwrap();
+            let floor = local_min.saturating_sub(below).max(1);
+            let server_last = local_max + extra;
+            let plan = sync_plan_with_floor(&runs, server_last, Some(floor));
+            let flat = |v: Vec<SeqRange>| -> Vec<Seq> { v.iter().flat_map(|r| r.start..=r.end).collect() };
+            let manual = flat(plan.to_fetch(ResyncKind::Manual));
+            let automatic = flat(plan.to_fetch(ResyncKind::Automatic));
+            let expected_manual: Vec<Seq> = (floor..=server_last).filter(|s| !seqs.contains(s)).collect();
+            let expected_automatic: Vec<Seq> = (local_min..=server_last).filter(|s| !seqs.contains(s)).collect();
+            prop_assert_eq!(manual, expected_manual);
+            prop_assert_eq!(automatic, expected_automatic);
+            prop_assert_eq!(plan.older_history, (floor > 1).then(|| floor - 1));
+            prop_assert_eq!(plan.evicted.map_or(0, |e| e.len()), local_min - floor);
         }
 
         #[test]

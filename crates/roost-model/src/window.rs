@@ -172,46 +172,10 @@ pub fn prepend_cached_page(items: &mut Vec<WindowItem>, page: Vec<WindowItem>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roost_proto::{ChatId, Message, MessageId, UserId};
+    use crate::fixtures::{
+        gap, message_item as message, message_items as messages, older, shape, span,
+    };
 
-    fn message(seq: Seq) -> WindowItem {
-        WindowItem::Message {
-            message: Message {
-                id: MessageId(uuid::Uuid::from_u128(seq as u128)),
-                chat_id: ChatId(uuid::Uuid::nil()),
-                seq,
-                version: 1,
-                author: UserId::new("alice"),
-                created_at: 0,
-                edited_at: None,
-                deleted_at: None,
-                body: serde_json::json!({"text": format!("m{seq}")}),
-                rev: seq,
-            },
-        }
-    }
-    fn messages(from: Seq, to: Seq) -> Vec<WindowItem> {
-        (from..=to).map(message).collect()
-    }
-    fn gap(from: Seq, to: Seq) -> WindowItem {
-        WindowItem::Gap { from, to }
-    }
-    fn older(to: Seq) -> WindowItem {
-        WindowItem::OlderHistory { to }
-    }
-    fn shape(items: &[WindowItem]) -> Vec<String> {
-        items
-            .iter()
-            .map(|i| match i {
-                WindowItem::Message { message } => format!("{}", message.seq),
-                WindowItem::Gap { from, to } => format!("gap {from}-{to}"),
-                WindowItem::OlderHistory { to } => format!("older ..{to}"),
-            })
-            .collect()
-    }
-    fn span(from: Seq, to: Seq) -> SeqRange {
-        SeqRange::new(from, to)
-    }
     /// Items must be ascending, disjoint and contiguous.
     fn assert_well_formed(items: &[WindowItem]) {
         for pair in items.windows(2) {

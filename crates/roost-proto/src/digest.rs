@@ -27,7 +27,7 @@ pub fn digest_buckets_per_response(bucket: u32) -> u64 {
 /// Query of `GET /v1/chats/{chat_id}/digests`: buckets of `bucket` consecutive seqs, the first
 /// starting at `from_seq`, covering `from_seq ..= min(to_seq, last_seq)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct DigestQuery {
     pub from_seq: Seq,
     pub to_seq: Seq,

@@ -1,5 +1,6 @@
 //! Server configuration: where the database lives (`--db`), where to listen, and the protocol
-//! knobs (changes horizon, heartbeat interval).
+//! knobs (changes horizon, heartbeat interval, stream caps, rate limits, request timeout and
+//! concurrency limit).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -120,7 +121,51 @@ pub struct ServerConfig {
     pub max_streams_per_user: usize,
     /// Most members of one chat (`409 too_many_members` past it, on create and on add).
     pub max_members_per_chat: usize,
+    /// Per-token budget of reads (GET, the stream upgrade included); `None`: unlimited.
+    pub read_rate_limit: Option<RateLimit>,
+    /// Per-token budget of writes (POST, PATCH, DELETE); `None`: unlimited.
+    pub write_rate_limit: Option<RateLimit>,
+    /// How long a request may take before it is answered `503 overloaded` (a mutation that
+    /// committed by then still completes and is announced).
+    pub request_timeout: Duration,
+    /// Most requests handled at once in all; past it a request is shed at once with `503
+    /// overloaded` (open streams do not count: only their upgrade request does).
+    pub max_concurrent_requests: usize,
+    /// How often the server looks for revoked or rotated tokens, to close their streams.
+    pub token_check_interval: Duration,
+    /// A pause after every mutation's commit, before its answer (and, on SQLite, before its
+    /// event is published). Zero except in tests and drills of the request timeout and the
+    /// concurrency limit: the only way to make the server slow on purpose (no CLI flag).
+    pub pause_after_commit: Duration,
 }
+
+/// A token bucket: `burst` requests at once, refilled at `per_second` (fractions allowed:
+/// `1.0 / 60.0` is one a minute).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// Default [`ServerConfig::read_rate_limit`]: a client's catch-up after a reconnect (the chat
+/// list, then one changes request per moved chat) fits the burst; a steady scroll through
+/// history stays far below the rate.
+pub const DEFAULT_READ_RATE_LIMIT: RateLimit = RateLimit {
+    per_second: 50.0,
+    burst: 500,
+};
+/// Default [`ServerConfig::write_rate_limit`]: a person sends far less; an outbox flushing
+/// after a long offline period fits the burst.
+pub const DEFAULT_WRITE_RATE_LIMIT: RateLimit = RateLimit {
+    per_second: 10.0,
+    burst: 100,
+};
+/// Default [`ServerConfig::request_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default [`ServerConfig::max_concurrent_requests`].
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1_024;
+/// Default [`ServerConfig::token_check_interval`].
+pub const DEFAULT_TOKEN_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Default [`ServerConfig::stream_send_timeout`].
 pub const DEFAULT_STREAM_SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -144,6 +189,12 @@ impl ServerConfig {
             max_streams: DEFAULT_MAX_STREAMS,
             max_streams_per_user: DEFAULT_MAX_STREAMS_PER_USER,
             max_members_per_chat: DEFAULT_MAX_MEMBERS_PER_CHAT,
+            read_rate_limit: Some(DEFAULT_READ_RATE_LIMIT),
+            write_rate_limit: Some(DEFAULT_WRITE_RATE_LIMIT),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            token_check_interval: DEFAULT_TOKEN_CHECK_INTERVAL,
+            pause_after_commit: Duration::ZERO,
         }
     }
 }

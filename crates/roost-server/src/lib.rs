@@ -10,8 +10,9 @@
 //! Modules, each depending only on those listed before it: [`config`] (settings, `--db`
 //! parsing), [`error`] (library and domain errors, no HTTP), [`db`] (pools, migrations per
 //! engine), [`hub`] (in-process stream broadcast), [`fanout`] (PostgreSQL announcer and
-//! listener), [`store`] (all SQL), [`metrics`], [`service`] (mutations + publishing), [`http`]
-//! (routes, extractors, error mapping, the WebSocket stream), [`demo`] (demo data set) and,
+//! listener), [`store`] (all SQL), [`metrics`], [`service`] (mutations + publishing),
+//! [`revocations`] (closing the streams of revoked tokens), [`http`] (routes, extractors,
+//! limits, error mapping, the WebSocket stream), [`demo`] (demo data set) and,
 //! with the `testing` feature, [`testing`] (a real server on 127.0.0.1 with a throwaway
 //! database, for tests of any crate).
 
@@ -23,6 +24,7 @@ pub mod fanout;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod revocations;
 pub mod service;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -153,6 +155,8 @@ pub async fn start_with_metrics(
         shutdown_receiver.clone(),
     ));
     let router = http::router(app.clone());
+    // Ends on shutdown (it watches the same signal).
+    let _token_watch = revocations::watch_token_changes(app.clone());
     let mut signal = shutdown_receiver;
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router)
@@ -183,6 +187,20 @@ pub async fn add_user(
 ) -> Result<String, ServerError> {
     let db = Db::open(db).await?;
     let result = Store::new(db.clone()).add_user(handle, display_name).await;
+    db.close().await;
+    result
+}
+
+/// Revokes (`Revoked`, returns `None`) or rotates (`Rotated`, returns the new token) the token
+/// of `handle` in the database at `db`. Serving instances refuse the old token at once and
+/// close its streams within their token-check interval.
+pub async fn change_token(
+    db: &DbLocation,
+    handle: &str,
+    change: store::tokens::TokenChange,
+) -> Result<Option<String>, ServerError> {
+    let db = Db::open(db).await?;
+    let result = Store::new(db.clone()).change_token(handle, change).await;
     db.close().await;
     result
 }

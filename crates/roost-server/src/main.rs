@@ -1,11 +1,17 @@
-//! `roost-server`: serve the Roost protocol, add users, or create (and serve) the demo data set.
+//! `roost-server`: serve the Roost protocol, add users, revoke or rotate their tokens, or create
+//! (and serve) the demo data set.
 //! Logs go to stderr (`RUST_LOG`, default `info`); machine-readable output goes to stdout.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use roost_server::config::{DEFAULT_CHANGES_HORIZON, DbLocation, ServerConfig};
+use roost_server::config::{
+    DEFAULT_CHANGES_HORIZON, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_READ_RATE_LIMIT,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_TOKEN_CHECK_INTERVAL, DEFAULT_WRITE_RATE_LIMIT, DbLocation,
+    RateLimit, ServerConfig,
+};
 use roost_server::db::Db;
 use roost_server::store::Store;
+use roost_server::store::tokens::TokenChange;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -46,6 +52,22 @@ enum Command {
         /// Most members of one chat (past it: 409 too_many_members).
         #[arg(long, default_value_t = roost_server::config::DEFAULT_MAX_MEMBERS_PER_CHAT)]
         max_members_per_chat: usize,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Revoke a user's token: it stops working at once and its streams are closed. The user
+    /// has no working token until `rotate-token`.
+    RevokeToken {
+        handle: String,
+        #[arg(long, env = "ROOST_DB")]
+        db: String,
+    },
+    /// Replace a user's token with a new one and print it; the old one stops working at once
+    /// and its streams are closed.
+    RotateToken {
+        handle: String,
+        #[arg(long, env = "ROOST_DB")]
+        db: String,
     },
     /// Create a user and print its bearer token.
     AddUser {
@@ -73,6 +95,46 @@ enum Command {
     },
 }
 
+/// Per-token rate limits, the request timeout and the concurrency limit of `serve`.
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
+    /// Reads (GET, stream connects) per second per token, refilling its burst; 0: no limit.
+    #[arg(long, default_value_t = DEFAULT_READ_RATE_LIMIT.per_second)]
+    read_rate: f64,
+    /// Reads a token may make at once before the rate applies (past it: 429 rate_limited).
+    #[arg(long, default_value_t = DEFAULT_READ_RATE_LIMIT.burst)]
+    read_burst: u32,
+    /// Writes (POST, PATCH, DELETE) per second per token; 0: no limit.
+    #[arg(long, default_value_t = DEFAULT_WRITE_RATE_LIMIT.per_second)]
+    write_rate: f64,
+    /// Writes a token may make at once before the rate applies.
+    #[arg(long, default_value_t = DEFAULT_WRITE_RATE_LIMIT.burst)]
+    write_burst: u32,
+    /// Seconds a request may take (past it: 503 overloaded).
+    #[arg(long, default_value_t = DEFAULT_REQUEST_TIMEOUT.as_secs())]
+    request_timeout_secs: u64,
+    /// Requests handled at once in all (past it: 503 overloaded at once; streams count only
+    /// while they connect).
+    #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENT_REQUESTS)]
+    max_concurrent_requests: usize,
+    /// Seconds between checks for revoked or rotated tokens (whose streams are then closed).
+    #[arg(long, default_value_t = DEFAULT_TOKEN_CHECK_INTERVAL.as_secs())]
+    token_check_secs: u64,
+}
+
+impl LimitArgs {
+    fn apply(&self, config: &mut ServerConfig) {
+        let limit = |per_second: f64, burst: u32| {
+            (per_second > 0.0 && burst > 0).then_some(RateLimit { per_second, burst })
+        };
+        config.read_rate_limit = limit(self.read_rate, self.read_burst);
+        config.write_rate_limit = limit(self.write_rate, self.write_burst);
+        config.request_timeout = Duration::from_secs(self.request_timeout_secs.max(1));
+        config.max_concurrent_requests = self.max_concurrent_requests.max(1);
+        config.token_check_interval = Duration::from_secs(self.token_check_secs.max(1));
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -93,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
             max_streams,
             max_streams_per_user,
             max_members_per_chat,
+            limits,
         } => {
             let mut config = ServerConfig::new(parse_db(&db)?);
             config.listen = listen;
@@ -101,7 +164,22 @@ async fn main() -> anyhow::Result<()> {
             config.max_streams_per_user = max_streams_per_user;
             config.max_members_per_chat = max_members_per_chat.max(1);
             config.heartbeat_interval = Duration::from_secs(heartbeat_secs.max(1));
+            limits.apply(&mut config);
             serve_until_ctrl_c(config).await
+        }
+        Command::RevokeToken { handle, db } => {
+            roost_server::change_token(&parse_db(&db)?, &handle, TokenChange::Revoked)
+                .await
+                .with_context(|| format!("revoking the token of {handle:?}"))?;
+            tracing::info!(user = %handle, "token revoked");
+            Ok(())
+        }
+        Command::RotateToken { handle, db } => {
+            let token = roost_server::change_token(&parse_db(&db)?, &handle, TokenChange::Rotated)
+                .await
+                .with_context(|| format!("rotating the token of {handle:?}"))?;
+            println!("{}", token.unwrap_or_default());
+            Ok(())
         }
         Command::AddUser {
             handle,

@@ -12,8 +12,9 @@ use crate::config::ServerConfig;
 use crate::error::DomainError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::store::{MembershipOutcome, MutationOutcome, Store};
-use roost_proto::{ChatId, ChatSummary, MessageId, StreamEvent, UserId};
+use crate::store::{Announced, MembershipOutcome, MutationOutcome, Store};
+use roost_proto::{ChatId, ChatSummary, MessageId, UserId};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use tokio::sync::{Mutex, MutexGuard, watch};
@@ -32,6 +33,8 @@ pub struct AppCore {
     pub active_streams: Arc<AtomicUsize>,
     /// Stream connections held per user and in all, for the connection caps.
     pub stream_slots: Arc<crate::http::slots::StreamSlots>,
+    /// Per-token request budgets (reads and writes).
+    pub rate_limits: crate::http::limits::RateLimits,
 }
 
 impl AppCore {
@@ -46,11 +49,12 @@ impl AppCore {
             store,
             hub,
             metrics,
-            config,
             write_lock: Mutex::new(()),
             shutdown,
             active_streams: Arc::new(AtomicUsize::new(0)),
             stream_slots: Arc::new(crate::http::slots::StreamSlots::default()),
+            rate_limits: crate::http::limits::RateLimits::new(&config),
+            config,
         }
     }
 
@@ -64,106 +68,118 @@ impl AppCore {
         }
     }
 
-    /// Publishes to this process's hub unless the database announces events itself.
-    fn publish(&self, members: Vec<UserId>, event: &StreamEvent) {
-        if !self.store.announces() {
-            self.hub.publish(members, event);
+    /// Runs one mutation (`op`, given the core) and publishes what it announces, on a task of
+    /// its own: once started it runs to its end even when the request that asked for it is
+    /// dropped (the request timeout, a client that hung up), so a commit is never cut off
+    /// from its announcement. Under the writer lock on SQLite (see the module docs).
+    async fn mutate<T, Op, Fut>(self: &Arc<Self>, op: Op) -> Result<T, DomainError>
+    where
+        T: Announced + Send + 'static,
+        Op: FnOnce(Arc<AppCore>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, DomainError>> + Send,
+    {
+        let app = self.clone();
+        let task = tokio::spawn(async move {
+            let _writer = app.writer().await;
+            let outcome = op(app.clone()).await?;
+            if !app.config.pause_after_commit.is_zero() {
+                tokio::time::sleep(app.config.pause_after_commit).await;
+            }
+            if !app.store.announces() {
+                for (to, event) in outcome.events() {
+                    app.hub.publish(to, &event);
+                }
+            }
+            Ok(outcome)
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => Err(DomainError::Internal(crate::ServerError::Io(
+                std::io::Error::other(format!("mutation task ended early: {error}")),
+            ))),
         }
     }
 
     pub async fn create_chat(
-        &self,
+        self: &Arc<Self>,
         creator: &UserId,
         title: &str,
         members: &[UserId],
     ) -> Result<ChatSummary, DomainError> {
-        let _writer = self.writer().await;
-        let chat = self
-            .store
-            .create_chat(creator, title, members, self.config.max_members_per_chat)
-            .await?;
-        self.publish(
-            chat.members.clone(),
-            &StreamEvent::Chat { chat: chat.clone() },
-        );
-        Ok(chat)
+        let (creator, title, members) = (creator.clone(), title.to_owned(), members.to_vec());
+        self.mutate(move |app| async move {
+            let max = app.config.max_members_per_chat;
+            app.store.create_chat(&creator, &title, &members, max).await
+        })
+        .await
     }
 
     pub async fn send(
-        &self,
+        self: &Arc<Self>,
         user: &UserId,
         chat: ChatId,
         key: &str,
         body: &serde_json::Value,
     ) -> Result<MutationOutcome, DomainError> {
-        let _writer = self.writer().await;
-        let outcome = self.store.send(user, chat, key, body).await?;
-        self.publish_outcome(&outcome);
-        Ok(outcome)
+        let (user, key, body) = (user.clone(), key.to_owned(), body.clone());
+        self.mutate(move |app| async move { app.store.send(&user, chat, &key, &body).await })
+            .await
     }
 
     pub async fn edit(
-        &self,
+        self: &Arc<Self>,
         user: &UserId,
         chat: ChatId,
         id: MessageId,
         body: &serde_json::Value,
         expected_version: Option<u64>,
     ) -> Result<MutationOutcome, DomainError> {
-        let _writer = self.writer().await;
-        let outcome = self
-            .store
-            .edit(user, chat, id, body, expected_version)
-            .await?;
-        self.publish_outcome(&outcome);
-        Ok(outcome)
+        let (user, body) = (user.clone(), body.clone());
+        self.mutate(move |app| async move {
+            app.store
+                .edit(&user, chat, id, &body, expected_version)
+                .await
+        })
+        .await
     }
 
     pub async fn delete(
-        &self,
+        self: &Arc<Self>,
         user: &UserId,
         chat: ChatId,
         id: MessageId,
     ) -> Result<MutationOutcome, DomainError> {
-        let _writer = self.writer().await;
-        let outcome = self.store.delete(user, chat, id).await?;
-        self.publish_outcome(&outcome);
-        Ok(outcome)
+        let user = user.clone();
+        self.mutate(move |app| async move { app.store.delete(&user, chat, id).await })
+            .await
     }
 
     /// Adds members (see [`Store::add_members`]); the chat's members hear a `chat` event.
     pub async fn add_members(
-        &self,
+        self: &Arc<Self>,
         user: &UserId,
         chat: ChatId,
         members: &[UserId],
     ) -> Result<MembershipOutcome, DomainError> {
-        let _writer = self.writer().await;
-        let outcome = self
-            .store
-            .add_members(user, chat, members, self.config.max_members_per_chat)
-            .await?;
-        self.publish_membership(&outcome);
-        Ok(outcome)
+        let (user, members) = (user.clone(), members.to_vec());
+        self.mutate(move |app| async move {
+            let max = app.config.max_members_per_chat;
+            app.store.add_members(&user, chat, &members, max).await
+        })
+        .await
     }
 
     /// Removes a member (see [`Store::remove_member`]): it hears `removed`, the others `chat`.
     pub async fn remove_member(
-        &self,
+        self: &Arc<Self>,
         user: &UserId,
         chat: ChatId,
         member: &UserId,
     ) -> Result<MembershipOutcome, DomainError> {
-        let _writer = self.writer().await;
-        let outcome = self.store.remove_member(user, chat, member).await?;
-        self.publish_membership(&outcome);
-        Ok(outcome)
-    }
-
-    fn publish_membership(&self, outcome: &MembershipOutcome) {
-        for (to, event) in &outcome.events {
-            self.publish(to.clone(), event);
-        }
+        let (user, member) = (user.clone(), member.clone());
+        self.mutate(move |app| async move { app.store.remove_member(&user, chat, &member).await })
+            .await
     }
 
     /// Bulk append without announcing (see [`Store::bulk_insert`]).
@@ -175,11 +191,5 @@ impl AppCore {
     ) -> Result<Vec<roost_proto::Message>, DomainError> {
         let _writer = self.writer().await;
         Ok(self.store.bulk_insert(chat, count, make).await?)
-    }
-
-    fn publish_outcome(&self, outcome: &MutationOutcome) {
-        if outcome.changed {
-            self.publish(outcome.members.clone(), &outcome.event());
-        }
     }
 }

@@ -4,7 +4,8 @@
 //! [`spawn_test_server_on`] does the same on a chosen [`TestBackend`] — for PostgreSQL a fresh
 //! database per test (`CREATE DATABASE` on the server at `ROOST_TEST_PG_URL`), so tests run in
 //! parallel. [`TestServer::start_instance`] starts further instances on the same database.
-//! [`backend_tests!`](crate::backend_tests) runs a test suite once per backend.
+//! [`backend_tests!`](crate::backend_tests) runs a test suite once per backend. Test servers
+//! have no per-token rate limits unless a test sets them.
 //! The helpers (`create_chat`, `send`, `edit`, `delete`) run the server's own mutation code
 //! (same transaction, same stream broadcast) without HTTP, so they do not show up in the
 //! metrics a test measures; `send_many` is a fast bulk insert that is NOT broadcast.
@@ -166,6 +167,11 @@ pub async fn spawn_test_server_on_with(
 ) -> TestServer {
     let dir = tempfile::tempdir().expect("create a temporary directory for the test server");
     let mut config = ServerConfig::new(backend.fresh_database(dir.path()).await);
+    // No per-token rate limits unless a test sets them: tests of every crate drive one user
+    // as fast as they can, and their figures must not depend on a request budget
+    // (`tests/limits.rs` tests the limits).
+    config.read_rate_limit = None;
+    config.write_rate_limit = None;
     configure(&mut config);
     let metrics = Arc::new(Metrics::new());
     let server = start_with_metrics(config.clone(), metrics.clone())

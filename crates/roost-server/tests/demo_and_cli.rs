@@ -44,14 +44,6 @@ fn roost_server_in(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
     )
 }
 
-fn client_for(base_url: &str, token: &str) -> Client {
-    Client {
-        base_url: base_url.to_owned(),
-        token: Some(token.to_owned()),
-        http: reqwest::Client::new(),
-    }
-}
-
 async fn demo_populates_a_realistic_data_set_and_is_idempotent(backend: TestBackend) {
     let dir = tempfile::tempdir().unwrap();
     let db = backend.fresh_database(dir.path()).await;
@@ -103,7 +95,7 @@ async fn demo_populates_a_realistic_data_set_and_is_idempotent(backend: TestBack
         .await
         .unwrap();
     let alice_token = users[0]["token"].as_str().unwrap();
-    let alice = client_for(&server.base_url(), alice_token);
+    let alice = Client::at(&server.base_url(), alice_token);
     let me: MeResponse = alice.get("/v1/me").await.parse();
     assert_eq!(me.display_name, "Alice Martin");
     let list: ChatListResponse = alice.get("/v1/chats").await.parse();
@@ -152,7 +144,7 @@ async fn add_user_prints_a_token_that_authenticates(backend: TestBackend) {
     let token = token.trim();
     assert_eq!(token.len(), 64);
     let server = roost_server::start(ServerConfig::new(db)).await.unwrap();
-    let me: MeResponse = client_for(&server.base_url(), token)
+    let me: MeResponse = Client::at(&server.base_url(), token)
         .get("/v1/me")
         .await
         .parse();
@@ -262,7 +254,7 @@ async fn demo_times_are_in_the_past_and_the_chat_list_follows_them(backend: Test
         .unwrap()
         .as_millis() as i64;
     let server = roost_server::start(ServerConfig::new(db)).await.unwrap();
-    let alice = client_for(
+    let alice = Client::at(
         &server.base_url(),
         out["users"][0]["token"].as_str().unwrap(),
     );

@@ -14,52 +14,6 @@ roost_server::backend_tests!(
     bad_inputs_are_refused_with_the_right_kind_and_write_nothing,
 );
 
-/// Every endpoint concerning one chat, with a valid request body where one is needed.
-fn chat_endpoints(chat: &str, message: &str) -> Vec<(Method, String, Option<serde_json::Value>)> {
-    vec![
-        (Method::GET, format!("/v1/chats/{chat}"), None),
-        (Method::GET, format!("/v1/chats/{chat}/messages"), None),
-        (
-            Method::GET,
-            format!("/v1/chats/{chat}/messages?from_seq=1"),
-            None,
-        ),
-        (
-            Method::GET,
-            format!("/v1/chats/{chat}/changes?since_rev=0"),
-            None,
-        ),
-        (
-            Method::POST,
-            format!("/v1/chats/{chat}/messages"),
-            Some(json!({"idempotency_key": "k", "body": {"text": "x"}})),
-        ),
-        (
-            Method::PATCH,
-            format!("/v1/chats/{chat}/messages/{message}"),
-            Some(json!({"body": {"text": "x"}})),
-        ),
-        (
-            Method::DELETE,
-            format!("/v1/chats/{chat}/messages/{message}"),
-            None,
-        ),
-    ]
-}
-
-async fn call(
-    client: &Client,
-    method: &Method,
-    path: &str,
-    body: &Option<serde_json::Value>,
-) -> Reply {
-    let mut builder = client.request(method.clone(), path);
-    if let Some(body) = body {
-        builder = builder.json(body);
-    }
-    client.send_request(builder).await
-}
-
 async fn health_needs_no_token_but_everything_else_does(backend: TestBackend) {
     let server = spawn_test_server_on(&backend).await;
     let chat = server.create_chat("Private", &["alice"]).await;
@@ -106,24 +60,10 @@ async fn a_non_member_gets_the_same_404_as_for_a_chat_that_does_not_exist(backen
     let secret = server.create_chat("Secret", &["alice", "bob"]).await;
     let message = server.send("alice", secret, "psst").await;
     let carol = Client::new(&server, "carol");
-    let nonexistent = "11111111-1111-4111-8111-111111111111";
 
     let list: ChatListResponse = carol.get("/v1/chats").await.parse();
     assert!(list.chats.is_empty(), "the chat list does not show it");
-
-    let real = chat_endpoints(&secret.to_string(), &message.id.to_string());
-    let fake = chat_endpoints(nonexistent, &message.id.to_string());
-    for ((method, real_path, body), (_, fake_path, _)) in real.iter().zip(fake.iter()) {
-        let for_real = call(&carol, method, real_path, body).await;
-        let for_fake = call(&carol, method, fake_path, body).await;
-        assert_eq!(for_real.status, 404, "{method} {real_path}");
-        assert_eq!(for_real.error_kind(), "not_found");
-        assert_eq!(
-            for_real.bytes, for_fake.bytes,
-            "{method}: byte-identical to a nonexistent chat"
-        );
-        assert_eq!(for_real.status, for_fake.status);
-    }
+    assert_same_404_as_a_nonexistent_chat(&carol, secret, &message.id.to_string()).await;
     assert_eq!(
         server.chat_position(secret).await,
         (1, 1),

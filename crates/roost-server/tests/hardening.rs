@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use roost_proto::*;
 use std::collections::BTreeSet;
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite;
 
 roost_server::backend_tests!(
     an_oversized_client_message_closes_the_stream,
@@ -21,37 +21,18 @@ roost_server::backend_tests!(
     demo_refuses_a_database_with_real_users_and_creates_nothing,
 );
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-fn stream_request(server: &TestServer, user: &str) -> tungstenite::handshake::client::Request {
-    let mut request = format!("ws://{}/v1/stream", server.addr())
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", server.token(user)).parse().unwrap(),
-    );
-    request
+fn stream_request_of(server: &TestServer, user: &str) -> tungstenite::handshake::client::Request {
+    stream_request(&server.base_url(), &server.token(user))
 }
 
-/// A stream past its hello frame. The client's own size caps are lifted so only the server's
-/// decide.
+/// A stream past its hello frame.
 async fn connect(server: &TestServer, user: &str) -> Socket {
-    let (mut socket, response) = tokio_tungstenite::connect_async(stream_request(server, user))
-        .await
-        .expect("stream connects");
-    assert_eq!(response.status(), 101);
-    match socket.next().await {
-        Some(Ok(tungstenite::Message::Text(text))) => assert!(text.contains("\"hello\"")),
-        other => panic!("expected hello, got {other:?}"),
-    }
-    socket
+    connect_past_hello(server, user).await
 }
 
 /// The HTTP refusal of a stream upgrade: status, error kind and `Retry-After`.
 async fn refused_upgrade(server: &TestServer, user: &str) -> (u16, String, Option<String>) {
-    match tokio_tungstenite::connect_async(stream_request(server, user)).await {
+    match tokio_tungstenite::connect_async(stream_request_of(server, user)).await {
         Err(tungstenite::Error::Http(response)) => {
             let body: ErrorBody =
                 serde_json::from_slice(response.body().as_deref().unwrap_or_default())
@@ -150,7 +131,7 @@ async fn streams_past_the_per_user_cap_get_429_with_retry_after(backend: TestBac
     drop(second);
     let mut attempts = 0;
     loop {
-        match tokio_tungstenite::connect_async(stream_request(&server, "alice")).await {
+        match tokio_tungstenite::connect_async(stream_request_of(&server, "alice")).await {
             Ok(_) => break,
             Err(_) if attempts < 200 => {
                 attempts += 1;

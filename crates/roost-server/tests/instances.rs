@@ -2,37 +2,35 @@
 //! any instance and stream from any other. Every member on every instance receives every
 //! message, in per-chat seq order; concurrent senders spread over instances still get exactly
 //! 1..=N; an instance whose fan-out feed drops closes its streams with 1013 instead of skipping
-//! events. (PostgreSQL only: a SQLite file belongs to one process.)
+//! events; a revoked token is refused and its streams closed on every instance. (PostgreSQL only: a SQLite file belongs to one process.)
 
 mod common;
 
 use common::*;
 use futures_util::StreamExt;
 use roost_proto::*;
-use roost_server::DbLocation;
+use roost_server::{DbLocation, RunningServer};
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use tokio_tungstenite::tungstenite;
 
 /// A safety bound so a broken build fails instead of hanging; never reached when it works.
 const HANG_GUARD: Duration = Duration::from_secs(60);
 
-fn postgres(test: &str) -> Option<TestBackend> {
-    TestBackend::postgres_or_skip(test)
+/// A test server on a fresh PostgreSQL database plus `N` more instances on the same database;
+/// `None` (the test is skipped) without `ROOST_TEST_PG_URL`.
+async fn instances<const N: usize>(test: &str) -> Option<(TestServer, [RunningServer; N])> {
+    let backend = TestBackend::postgres_or_skip(test)?;
+    let server = spawn_test_server_on(&backend).await;
+    let mut others = Vec::with_capacity(N);
+    for _ in 0..N {
+        others.push(server.start_instance().await);
+    }
+    let others = others.try_into().expect("N instances");
+    Some((server, others))
 }
 
 async fn connect(base_url: &str, token: &str) -> Socket {
-    let url = format!("{}/v1/stream", base_url.replacen("http://", "ws://", 1));
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut socket, response) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("stream connects");
-    assert_eq!(response.status(), 101);
+    let mut socket = connect_stream(base_url, token).await;
     match next_frame(&mut socket).await {
         Frame::Event(StreamEvent::Hello { .. }) => socket,
         other => panic!("expected hello, got {other:?}"),
@@ -79,24 +77,13 @@ async fn collect_messages(socket: &mut Socket, chat: ChatId, count: usize) -> Ve
     seqs
 }
 
-fn client_at(base_url: &str, token: &str) -> Client {
-    Client {
-        base_url: base_url.to_owned(),
-        token: Some(token.to_owned()),
-        http: reqwest::Client::new(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_member_on_every_instance_receives_every_message_in_seq_order() {
-    let Some(backend) =
-        postgres("every_member_on_every_instance_receives_every_message_in_seq_order")
+    let Some((server, [second, third])) =
+        instances("every_member_on_every_instance_receives_every_message_in_seq_order").await
     else {
         return;
     };
-    let server = spawn_test_server_on(&backend).await;
-    let second = server.start_instance().await;
-    let third = server.start_instance().await;
     let urls = [server.base_url(), second.base_url(), third.base_url()];
     let chat = server
         .create_chat("Everywhere", &["alice", "bob", "carol"])
@@ -114,7 +101,7 @@ async fn every_member_on_every_instance_receives_every_message_in_seq_order() {
     let mut sends = Vec::new();
     for index in 0..MESSAGES {
         let user = ["alice", "bob", "carol"][index % 3];
-        let client = client_at(&urls[(index / 3) % 3], &server.token(user));
+        let client = Client::at(&urls[(index / 3) % 3], &server.token(user));
         sends.push(tokio::spawn(async move {
             let reply = client
                 .send_text(chat, &format!("key-{index}"), &format!("hello {index}"))
@@ -144,16 +131,14 @@ async fn every_member_on_every_instance_receives_every_message_in_seq_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_is_announced_only_after_its_commit_is_visible_on_every_instance() {
-    let Some(backend) =
-        postgres("an_event_is_announced_only_after_its_commit_is_visible_on_every_instance")
+    let Some((server, [second])) =
+        instances("an_event_is_announced_only_after_its_commit_is_visible_on_every_instance").await
     else {
         return;
     };
-    let server = spawn_test_server_on(&backend).await;
-    let second = server.start_instance().await;
     let chat = server.create_chat("Visible", &["alice", "bob"]).await;
     let mut bob_on_second = connect(&second.base_url(), &server.token("bob")).await;
-    let bob_reads_second = client_at(&second.base_url(), &server.token("bob"));
+    let bob_reads_second = Client::at(&second.base_url(), &server.token("bob"));
     let alice_sends_first = Client::new(&server, "alice");
     for index in 0..20u64 {
         alice_sends_first
@@ -173,20 +158,17 @@ async fn an_event_is_announced_only_after_its_commit_is_visible_on_every_instanc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_senders_over_three_instances_get_exactly_one_to_fifty() {
-    let Some(backend) =
-        postgres("fifty_concurrent_senders_over_three_instances_get_exactly_one_to_fifty")
+    let Some((server, [second, third])) =
+        instances("fifty_concurrent_senders_over_three_instances_get_exactly_one_to_fifty").await
     else {
         return;
     };
-    let server = spawn_test_server_on(&backend).await;
-    let second = server.start_instance().await;
-    let third = server.start_instance().await;
     let urls = [server.base_url(), second.base_url(), third.base_url()];
     let chat = server.create_chat("Busy", &["alice", "bob", "carol"]).await;
     let mut tasks = Vec::new();
     for index in 0..50 {
         let user = ["alice", "bob", "carol"][index % 3];
-        let client = client_at(&urls[index % 3], &server.token(user));
+        let client = Client::at(&urls[index % 3], &server.token(user));
         tasks.push(tokio::spawn(async move {
             // Every send twice (a retry racing its original on another instance): one message.
             let key = format!("key-{index}");
@@ -203,28 +185,19 @@ async fn fifty_concurrent_senders_over_three_instances_get_exactly_one_to_fifty(
     for task in tasks {
         seqs.push(task.await.unwrap());
     }
-    seqs.sort();
-    assert_eq!(
-        seqs,
-        (1..=50).collect::<Vec<u64>>(),
-        "no duplicate, no hole"
-    );
-    let stored: Vec<u64> = server.messages(chat).await.iter().map(|m| m.seq).collect();
-    assert_eq!(stored, (1..=50).collect::<Vec<u64>>());
-    assert_eq!(server.chat_position(chat).await, (50, 50));
+    assert_exactly_one_to(&server, chat, seqs, 50).await;
     second.shutdown().await;
     third.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_whose_feed_drops_closes_its_streams_with_1013_then_serves_again() {
-    let Some(backend) =
-        postgres("an_instance_whose_feed_drops_closes_its_streams_with_1013_then_serves_again")
+    let Some((server, [second])) =
+        instances("an_instance_whose_feed_drops_closes_its_streams_with_1013_then_serves_again")
+            .await
     else {
         return;
     };
-    let server = spawn_test_server_on(&backend).await;
-    let second = server.start_instance().await;
     let chat = server.create_chat("Flaky", &["alice", "bob"]).await;
     let mut bob = connect(&second.base_url(), &server.token("bob")).await;
 
@@ -280,13 +253,11 @@ async fn an_instance_whose_feed_drops_closes_its_streams_with_1013_then_serves_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_too_large_for_a_notify_payload_still_reaches_every_instance() {
-    let Some(backend) =
-        postgres("an_event_too_large_for_a_notify_payload_still_reaches_every_instance")
+    let Some((server, [second])) =
+        instances("an_event_too_large_for_a_notify_payload_still_reaches_every_instance").await
     else {
         return;
     };
-    let server = spawn_test_server_on(&backend).await;
-    let second = server.start_instance().await;
     let chat = server.create_chat("Long reads", &["alice", "bob"]).await;
     let mut bob_on_second = connect(&second.base_url(), &server.token("bob")).await;
     // Over PostgreSQL's 8000-byte NOTIFY limit, under the protocol's 16 KiB body cap.
@@ -322,17 +293,15 @@ async fn an_event_too_large_for_a_notify_payload_still_reaches_every_instance() 
 /// message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removal_through_one_instance_stops_the_chat_on_every_instance() {
-    let Some(backend) = postgres("a_removal_through_one_instance_stops_the_chat_on_every_instance")
+    let Some((server, [second, third])) =
+        instances("a_removal_through_one_instance_stops_the_chat_on_every_instance").await
     else {
         return;
     };
-    let server = spawn_test_server_on(&backend).await;
-    let second = server.start_instance().await;
-    let third = server.start_instance().await;
     let chat = server.create_chat("Team", &["alice", "bob", "carol"]).await;
     let mut bob = connect(&second.base_url(), &server.token("bob")).await;
     let mut carol = connect(&third.base_url(), &server.token("carol")).await;
-    let alice = client_at(&server.base_url(), &server.token("alice"));
+    let alice = Client::at(&server.base_url(), &server.token("alice"));
 
     let removed = alice.delete(&format!("/v1/chats/{chat}/members/bob")).await;
     assert_eq!(removed.status, 204);
@@ -359,4 +328,45 @@ async fn a_removal_through_one_instance_stops_the_chat_on_every_instance() {
         "bob heard exactly his removal, then nothing of the chat: {heard:?}"
     );
     assert_eq!(collect_messages(&mut carol, chat, 1).await, vec![1]);
+}
+
+/// A token revoked in the database (by `roost-server revoke-token`, which talks to no instance)
+/// is refused by every instance at once, and every instance closes its streams (1008), while
+/// other users' streams carry on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_is_refused_and_its_streams_closed_on_every_instance() {
+    let Some((server, [second])) =
+        instances("a_revoked_token_is_refused_and_its_streams_closed_on_every_instance").await
+    else {
+        return;
+    };
+    let chat = server.create_chat("Team", &["alice", "bob"]).await;
+    let token = server.token("alice");
+    let mut alice_on_first = connect(&server.base_url(), &token).await;
+    let mut alice_on_second = connect(&second.base_url(), &token).await;
+    let mut bob_on_second = connect(&second.base_url(), &server.token("bob")).await;
+    roost_server::change_token(
+        &server.config().db,
+        "alice",
+        roost_server::store::tokens::TokenChange::Revoked,
+    )
+    .await
+    .unwrap();
+    for url in [server.base_url(), second.base_url()] {
+        assert_eq!(Client::at(&url, &token).get("/v1/me").await.status, 401);
+    }
+    for socket in [&mut alice_on_first, &mut alice_on_second] {
+        loop {
+            match next_frame(socket).await {
+                Frame::Closed(code) => {
+                    assert_eq!(code, Some(1008));
+                    break;
+                }
+                Frame::Event(_) => continue,
+            }
+        }
+    }
+    server.send("bob", chat, "still here").await;
+    assert_eq!(collect_messages(&mut bob_on_second, chat, 1).await, vec![1]);
+    second.shutdown().await;
 }

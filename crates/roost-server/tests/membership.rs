@@ -6,11 +6,8 @@
 mod common;
 
 use common::*;
-use futures_util::StreamExt;
-use reqwest::Method;
 use roost_proto::*;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
 roost_server::backend_tests!(
     any_member_adds_members_and_the_summary_names_the_creator,
@@ -169,54 +166,6 @@ async fn leaving_is_everyones_and_removing_others_is_the_creators(backend: TestB
     assert_eq!(server.chat_position(chat).await, (0, 3));
 }
 
-/// Every endpoint concerning one chat (membership ones included), with valid bodies.
-fn chat_endpoints(chat: &str, message: &str) -> Vec<(Method, String, Option<serde_json::Value>)> {
-    vec![
-        (Method::GET, format!("/v1/chats/{chat}"), None),
-        (Method::GET, format!("/v1/chats/{chat}/messages"), None),
-        (
-            Method::GET,
-            format!("/v1/chats/{chat}/messages?seqs=1-2"),
-            None,
-        ),
-        (
-            Method::GET,
-            format!("/v1/chats/{chat}/changes?since_rev=0"),
-            None,
-        ),
-        (
-            Method::POST,
-            format!("/v1/chats/{chat}/messages"),
-            Some(json!({"idempotency_key": "k-sent-before", "body": {"text": "mine"}})),
-        ),
-        (
-            Method::PATCH,
-            format!("/v1/chats/{chat}/messages/{message}"),
-            Some(json!({"body": {"text": "x"}})),
-        ),
-        (
-            Method::DELETE,
-            format!("/v1/chats/{chat}/messages/{message}"),
-            None,
-        ),
-        (
-            Method::POST,
-            format!("/v1/chats/{chat}/members"),
-            Some(json!({"members": ["bob"]})),
-        ),
-        (
-            Method::DELETE,
-            format!("/v1/chats/{chat}/members/bob"),
-            None,
-        ),
-        (
-            Method::DELETE,
-            format!("/v1/chats/{chat}/members/alice"),
-            None,
-        ),
-    ]
-}
-
 async fn a_removed_member_gets_the_same_404_as_for_a_chat_that_does_not_exist(
     backend: TestBackend,
 ) {
@@ -232,26 +181,7 @@ async fn a_removed_member_gets_the_same_404_as_for_a_chat_that_does_not_exist(
 
     let list: ChatListResponse = bob.get("/v1/chats").await.parse();
     assert!(list.chats.is_empty(), "the chat list omits it");
-    let nonexistent = "11111111-1111-4111-8111-111111111111";
-    let message_id = message.message.id.to_string();
-    let real = chat_endpoints(&chat.to_string(), &message_id);
-    let fake = chat_endpoints(nonexistent, &message_id);
-    for ((method, real_path, body), (_, fake_path, _)) in real.iter().zip(fake.iter()) {
-        let mut for_real = bob.request(method.clone(), real_path);
-        let mut for_fake = bob.request(method.clone(), fake_path);
-        if let Some(body) = body {
-            for_real = for_real.json(body);
-            for_fake = for_fake.json(body);
-        }
-        let for_real = bob.send_request(for_real).await;
-        let for_fake = bob.send_request(for_fake).await;
-        assert_eq!(for_real.status, 404, "{method} {real_path}");
-        assert_eq!(for_real.error_kind(), "not_found");
-        assert_eq!(
-            for_real.bytes, for_fake.bytes,
-            "{method} {real_path}: byte-identical to a nonexistent chat"
-        );
-    }
+    assert_same_404_as_a_nonexistent_chat(&bob, chat, &message.message.id.to_string()).await;
     assert_eq!(
         server.chat_position(chat).await,
         position,
@@ -314,34 +244,16 @@ async fn the_member_limit_is_a_clear_409_and_writes_nothing(backend: TestBackend
     assert_eq!(added.status, 200);
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn connect(server: &TestServer, user: &str) -> Socket {
-    let url = format!("ws://{}/v1/stream", server.addr());
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", server.token(user)).parse().unwrap(),
-    );
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("stream connects");
-    socket
+    connect_stream(&server.base_url(), &server.token(user)).await
 }
 
 /// The next event that is not a hello or a heartbeat.
-async fn next_event(socket: &mut Socket) -> StreamEvent {
+async fn next_change(socket: &mut Socket) -> StreamEvent {
     loop {
-        match socket.next().await.expect("stream open").expect("frame") {
-            tungstenite::Message::Text(text) => {
-                match serde_json::from_str(text.as_str()).expect("a StreamEvent") {
-                    StreamEvent::Hello { .. } | StreamEvent::Heartbeat { .. } => continue,
-                    event => return event,
-                }
-            }
-            tungstenite::Message::Close(frame) => panic!("stream closed: {frame:?}"),
-            _ => continue,
+        match next_event(socket).await.expect("stream closed") {
+            StreamEvent::Hello { .. } | StreamEvent::Heartbeat { .. } => continue,
+            event => return event,
         }
     }
 }
@@ -364,7 +276,7 @@ async fn membership_changes_reach_the_affected_streams_and_nothing_follows_a_rem
         .parse();
     for socket in [&mut carol, &mut bob] {
         loop {
-            match next_event(socket).await {
+            match next_change(socket).await {
                 // On PostgreSQL the chat's creation (rev 0) travels through LISTEN/NOTIFY and
                 // can reach a socket that connected after it: a harmless re-announcement.
                 StreamEvent::Chat { chat: summary } if summary.id == chat && summary.rev == 0 => {}
@@ -385,7 +297,7 @@ async fn membership_changes_reach_the_affected_streams_and_nothing_follows_a_rem
         204
     );
     let after_removal = server.chat_position(chat).await;
-    match next_event(&mut bob).await {
+    match next_change(&mut bob).await {
         StreamEvent::Removed { chat_id, by, rev } => {
             assert_eq!(
                 (chat_id, by.as_str(), rev),
@@ -394,7 +306,7 @@ async fn membership_changes_reach_the_affected_streams_and_nothing_follows_a_rem
         }
         other => panic!("expected bob's removal, got {other:?}"),
     }
-    match next_event(&mut carol).await {
+    match next_change(&mut carol).await {
         StreamEvent::Chat { chat: summary } => assert_eq!(members(&summary), ["alice", "carol"]),
         other => panic!("expected the chat without bob, got {other:?}"),
     }
@@ -402,12 +314,12 @@ async fn membership_changes_reach_the_affected_streams_and_nothing_follows_a_rem
     // The chat goes on without bob: carol hears the message, bob's next event is the marker
     // chat below (created after the message), never the message.
     let sent = server.send("alice", chat, "after bob").await;
-    match next_event(&mut carol).await {
+    match next_change(&mut carol).await {
         StreamEvent::Message { message, .. } => assert_eq!(message.id, sent.id),
         other => panic!("expected the message, got {other:?}"),
     }
     let marker = server.create_chat("marker", &["alice", "bob"]).await;
-    match next_event(&mut bob).await {
+    match next_change(&mut bob).await {
         StreamEvent::Chat { chat: summary } => assert_eq!(summary.id, marker),
         other => panic!("a removed member heard {other:?}"),
     }

@@ -42,15 +42,7 @@ async fn fifty_concurrent_senders_get_exactly_seqs_one_to_fifty(backend: TestBac
     for task in tasks {
         seqs.push(task.await.unwrap());
     }
-    seqs.sort();
-    assert_eq!(
-        seqs,
-        (1..=50).collect::<Vec<u64>>(),
-        "no duplicate, no hole"
-    );
-    let stored: Vec<u64> = server.messages(chat).await.iter().map(|m| m.seq).collect();
-    assert_eq!(stored, (1..=50).collect::<Vec<u64>>());
-    assert_eq!(server.chat_position(chat).await, (50, 50));
+    assert_exactly_one_to(&server, chat, seqs, 50).await;
 }
 
 async fn a_retried_send_returns_the_same_message_and_a_reused_key_is_refused(backend: TestBackend) {

@@ -17,34 +17,8 @@ roost_server::backend_tests!(
     stopping_the_server_closes_the_stream,
 );
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn connect(server: &TestServer, user: &str) -> Socket {
-    let url = format!("ws://{}/v1/stream", server.addr());
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", server.token(user)).parse().unwrap(),
-    );
-    let (socket, response) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("stream connects");
-    assert_eq!(response.status(), 101);
-    socket
-}
-
-/// The next protocol event (text frame), or None when the socket closed.
-async fn next_event(socket: &mut Socket) -> Option<StreamEvent> {
-    loop {
-        match socket.next().await? {
-            Ok(tungstenite::Message::Text(text)) => {
-                return Some(serde_json::from_str(text.as_str()).expect("a StreamEvent"));
-            }
-            Ok(tungstenite::Message::Close(_)) | Err(_) => return None,
-            Ok(_) => continue,
-        }
-    }
+    connect_stream(&server.base_url(), &server.token(user)).await
 }
 
 /// The next event that is not a heartbeat.

@@ -5,43 +5,6 @@
 
 use crate::harness::*;
 
-/// Seeds the app's cache with the messages of `chat` whose seq is in `seqs` (the rest is not on
-/// this device), as a sync would have left them.
-async fn seed_cache_seqs(
-    desktop: &Desktop,
-    server: &TestServer,
-    chat: ChatId,
-    title: &str,
-    seqs: std::ops::RangeInclusive<u64>,
-) -> Result<()> {
-    use roost_core::store::{CursorRule, IngestOptions, Position, Store};
-    let path = desktop.cache_file_of("alice");
-    std::fs::create_dir_all(path.parent().unwrap())?;
-    let (store, _) = Store::open(&path).await?;
-    let (last_seq, rev) = server.chat_position(chat).await;
-    let summary = roost_proto::ChatSummary {
-        id: chat,
-        title: title.to_string(),
-        members: ["bob", "alice"].map(roost_proto::UserId::new).to_vec(),
-        last_seq,
-        rev,
-        last_message_at: None,
-        created_by: None,
-    };
-    store.upsert_summaries(&[summary]).await?;
-    let messages: Vec<_> = server
-        .messages(chat)
-        .await
-        .into_iter()
-        .filter(|m| seqs.contains(&m.seq))
-        .collect();
-    let mut options = IngestOptions::new(CursorRule::Snapshot(rev));
-    options.position = Some(Position { last_seq, rev });
-    store.ingest(chat, &messages, &options).await?;
-    store.close().await;
-    Ok(())
-}
-
 impl App {
     /// Types `query` in the search box and submits it; returns the summary line once shown.
     async fn search(&self, query: &str, expected_summary: &str) -> Result<()> {
@@ -128,7 +91,15 @@ async fn search_offline_names_what_was_not_searched_and_fetches_exactly_that() -
     server.send("bob", chat, "a rare needle").await;
     server.send_many("bob", chat, 250).await;
     let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
-    seed_cache_seqs(&desktop, &server, chat, "General", 101..=300).await?;
+    seed_cache_seqs(
+        &desktop,
+        &server,
+        chat,
+        "General",
+        &["bob", "alice"],
+        101..=300,
+    )
+    .await?;
 
     server.stop().await;
     let app = desktop.launch().await?;
@@ -184,7 +155,8 @@ async fn search_offline_names_what_was_not_searched_and_fetches_exactly_that() -
 
 /// "Clear cached history" of an open 260-message chat keeps its newest 200: the cache map shows
 /// 1–60 missing, the top of the list is a skeleton of older history, scrolling into it fetches
-/// exactly those 60 again, and a Resync afterwards fetches nothing.
+/// exactly those 60 again, and a Resync afterwards fetches nothing. Cleared once more, pressing
+/// Resync (without scrolling) fetches exactly those 60.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
 async fn clear_cached_history_leaves_skeletons_that_scrolling_and_resync_refill() -> Result<()> {
@@ -268,6 +240,52 @@ async fn clear_cached_history_leaves_skeletons_that_scrolling_and_resync_refill(
         server.metrics().route("range").messages,
         60,
         "nothing is missing: the Resync fetches no message"
+    );
+
+    // Cleared again, from the bottom of the list (the skeleton is out of view, so nothing
+    // scrolls it back): pressing Resync brings exactly the cleared history back.
+    app.scroll_list_to("l.scrollHeight").await?;
+    app.click("[data-testid=clear-chat-cache]").await?;
+    app.wait_js(
+        "1–60 missing again",
+        "return Array.from(document.querySelectorAll('[data-testid=cache-map] .segment.missing')).map(e => [Number(e.dataset.from), Number(e.dataset.to)]);",
+        |v| *v == json!([[1, 60]]),
+    )
+    .await?;
+    server.reset_metrics();
+    app.click("[data-testid=resync-button]").await?;
+    let started = Instant::now();
+    while app.missing_segments().await? != json!([]) {
+        if started.elapsed() > WAIT {
+            bail!(
+                "the Resync did not bring the cleared history back: {}",
+                app.missing_segments().await?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fetched = server.metrics().route("range").messages;
+    println!("figures: cleared 60, the Resync fetched {fetched}");
+    assert_eq!(
+        fetched, 60,
+        "the Resync fetched exactly the cleared messages"
+    );
+    let started = Instant::now();
+    loop {
+        app.scroll_list_to("0").await?;
+        if app.message_seqs().await?.first() == Some(&1) {
+            break;
+        }
+        if started.elapsed() > WAIT {
+            bail!("seq 1 never showed (skeletons {})", app.skeletons().await?);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.screenshot("issue12-cleared-history-resynced").await?;
+    assert_eq!(
+        server.metrics().route("range").messages,
+        60,
+        "the refilled history is read from the cache"
     );
     app.quit().await;
     Ok(())

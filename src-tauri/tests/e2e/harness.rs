@@ -94,40 +94,7 @@ impl Desktop {
 
     /// `launch` with extra environment for the app (e.g. `GTK_THEME`).
     pub(crate) async fn launch_with_env(&self, env: &[(&str, &str)]) -> Result<App> {
-        let port = free_port();
-        let native_port = free_port();
-        let log_path = self.home.path().join(format!("tauri-driver-{port}.log"));
-        let log = std::fs::File::create(&log_path)?;
-        let mut command = Command::new("tauri-driver");
-        command
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env("XDG_DATA_HOME", self.home.path().join("data"))
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        command
-            .env_remove("ROOST_SERVER_URL")
-            .env_remove("ROOST_TOKEN");
-        if let Some((url, token)) = &self.credentials {
-            command
-                .env("ROOST_SERVER_URL", url)
-                .env("ROOST_TOKEN", token);
-        }
-        command.envs(env.iter().copied());
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let driver = DriverProcess(
-            command
-                .spawn()
-                .context("start tauri-driver (cargo install tauri-driver)")?,
-        );
+        let (driver, port, log_path) = self.start_driver("info", env)?;
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
         capabilities.insert(
@@ -167,6 +134,53 @@ impl Desktop {
     }
 }
 
+impl Desktop {
+    /// Starts tauri-driver on a free port in its own process group, with this desktop's XDG
+    /// dirs, its credentials (or none) in the environment, `RUST_LOG=rust_log` and `env`; returns
+    /// it with its port and the file its (and the app's) output goes to.
+    pub(crate) fn start_driver(
+        &self,
+        rust_log: &str,
+        env: &[(&str, &str)],
+    ) -> Result<(DriverProcess, u16, PathBuf)> {
+        let port = free_port();
+        let native_port = free_port();
+        let log_path = self.home.path().join(format!("tauri-driver-{port}.log"));
+        let log = std::fs::File::create(&log_path)?;
+        let mut command = Command::new("tauri-driver");
+        command
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
+            .env("RUST_LOG", rust_log)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        command
+            .env_remove("ROOST_SERVER_URL")
+            .env_remove("ROOST_TOKEN");
+        if let Some((url, token)) = &self.credentials {
+            command
+                .env("ROOST_SERVER_URL", url)
+                .env("ROOST_TOKEN", token);
+        }
+        command.envs(env.iter().copied());
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let driver = DriverProcess(
+            command
+                .spawn()
+                .context("start tauri-driver (cargo install tauri-driver)")?,
+        );
+        Ok((driver, port, log_path))
+    }
+}
+
 /// tauri-driver and everything it started (same process group).
 pub(crate) struct DriverProcess(pub(crate) Child);
 
@@ -201,6 +215,32 @@ pub(crate) struct App {
 }
 
 impl App {
+    /// Clicks the chat titled `title` and returns the ms until the frame after the one in which
+    /// its newest rows (seq ≥ `min_seq`) exist — the frame that paints them.
+    pub(crate) async fn click_to_paint(&self, title: &str, min_seq: u64) -> Result<f64> {
+        let script = r#"
+            const [title, minSeq, done] = arguments;
+            const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
+            const started = performance.now();
+            item.click();
+            const check = () => {
+                const heading = document.querySelector('[data-testid=chat-title]');
+                const row = document.querySelector('[data-testid=message]');
+                if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
+                    requestAnimationFrame(() => setTimeout(() => done(performance.now() - started), 0));
+                } else {
+                    requestAnimationFrame(check);
+                }
+            };
+            check();
+        "#;
+        let ms = self
+            .c()
+            .execute_async(script, vec![json!(title), json!(min_seq)])
+            .await?;
+        ms.as_f64().context("a number of milliseconds")
+    }
+
     pub(crate) fn c(&self) -> &Client {
         self.client.as_ref().unwrap()
     }
@@ -421,6 +461,19 @@ pub(crate) async fn seed_cache(
     title: &str,
     members: &[&str],
 ) -> Result<()> {
+    seed_cache_seqs(desktop, server, chat, title, members, 1..=u64::MAX).await
+}
+
+/// Seeds alice's cache with the server's messages of `chat` whose seq is in `seqs` (the
+/// others stay missing), at the chat's current position on the server.
+pub(crate) async fn seed_cache_seqs(
+    desktop: &Desktop,
+    server: &TestServer,
+    chat: ChatId,
+    title: &str,
+    members: &[&str],
+    seqs: std::ops::RangeInclusive<u64>,
+) -> Result<()> {
     use roost_core::store::{CursorRule, IngestOptions, Position, Store};
     let path = desktop.cache_file_of("alice");
     std::fs::create_dir_all(path.parent().unwrap())?;
@@ -439,7 +492,12 @@ pub(crate) async fn seed_cache(
         last_message_at: None,
     };
     store.upsert_summaries(&[summary]).await?;
-    let messages = server.messages(chat).await;
+    let messages: Vec<_> = server
+        .messages(chat)
+        .await
+        .into_iter()
+        .filter(|m| seqs.contains(&m.seq))
+        .collect();
     for chunk in messages.chunks(5_000) {
         let mut options = IngestOptions::new(CursorRule::Snapshot(rev));
         options.position = Some(Position { last_seq, rev });

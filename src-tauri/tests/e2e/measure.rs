@@ -25,32 +25,10 @@ async fn click_to_first_paint_of_a_100k_message_chat() -> Result<()> {
     app.open_chat("Small").await?;
     app.wait_seqs(&[1]).await?;
 
-    let script = r#"
-        const [title, minSeq, done] = arguments;
-        const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
-        const started = performance.now();
-        item.click();
-        const check = () => {
-            const row = document.querySelector('[data-testid=message]');
-            if (row && Number(row.dataset.seq) >= minSeq) {
-                // The frame after the rows exist is the one that paints them.
-                requestAnimationFrame(() => setTimeout(() => done(performance.now() - started), 0));
-            } else {
-                requestAnimationFrame(check);
-            }
-        };
-        check();
-    "#;
     let mut timings = Vec::new();
     for _ in 0..RUNS {
-        let ms = app
-            .c()
-            .execute_async(script, vec![json!("Big"), json!(MESSAGES as u64 - 1_000)])
-            .await?;
-        timings.push(ms.as_f64().context("a number of milliseconds")?);
-        app.c()
-            .execute_async(script, vec![json!("Small"), json!(1)])
-            .await?;
+        timings.push(app.click_to_paint("Big", MESSAGES as u64 - 1_000).await?);
+        app.click_to_paint("Small", 1).await?;
     }
     app.open_chat("Big").await?;
     let rows = app.count("[data-testid=message]").await?;

@@ -141,9 +141,9 @@ async fn leaving_a_chat_in_the_real_app() -> Result<()> {
     server.reset_metrics();
     let app = desktop.launch().await?;
     app.wait_online().await?;
-    app.wait_js("the Left badge after a restart", &format!(
+    app.wait_js("the Left badge after a restart",
         "const i = document.querySelector('[data-testid=chat-item][data-chat-title=\"Book club\"]'); \
-         return i ? i.querySelectorAll('[data-testid=left-badge]').length : null;"), |v| *v == json!(1)).await?;
+         return i ? i.querySelectorAll('[data-testid=left-badge]').length : null;", |v| *v == json!(1)).await?;
     // The catch-up after connecting has read the chat list: whatever it would resync has started.
     while server.metrics().route("chats").requests == 0 {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -82,7 +82,7 @@ async fn edit_and_delete_reach_the_server_and_the_screen() -> Result<()> {
         Some("see you at 4"),
         "the composer holds the text being edited"
     );
-    composer.send_keys(&KEY_BACKSPACE.repeat(1)).await?;
+    composer.send_keys(KEY_BACKSPACE).await?;
     composer.send_keys(&format!("5{KEY_ENTER}")).await?;
     app.wait_js(
         "the edited text",

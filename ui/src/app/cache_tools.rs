@@ -3,7 +3,9 @@
 //! cache, scrolled to and highlighted — and showing a chat again after Verify repaired or Clear
 //! removed cached messages (the cleared history comes back as skeletons and older history).
 
-use super::{Model, open_chat, refresh_cache_map, show_error};
+use super::{
+    Model, open_chat, refresh_cache_map, reset_chat_view, show_error, switch_selection, take_window,
+};
 use crate::ipc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,17 +15,8 @@ use roost_proto::{ChatId, Seq};
 /// A search hit was chosen: select its chat, read the window around the hit from the cache,
 /// scroll the hit into view and highlight it.
 pub(super) fn open_search_hit(model: Model, chat_id: ChatId, seq: Seq) {
-    let mut previous = None;
-    model.state.update(|state| previous = state.select(chat_id));
-    if let Some(Some(previous)) = previous {
-        spawn_local(async move {
-            let _ = ipc::close_chat(previous).await;
-        });
-    }
-    model.interactive.set(false);
-    model.cache_map.set(None);
-    model.resync_busy.set(false);
-    model.editing.set(None);
+    switch_selection(model, chat_id);
+    reset_chat_view(model);
     let mut request = 0;
     model
         .state
@@ -31,11 +24,7 @@ pub(super) fn open_search_hit(model: Model, chat_id: ChatId, seq: Seq) {
     spawn_local(async move {
         match ipc::open_chat(chat_id, Anchor::Around { seq }).await {
             Ok(window) => {
-                let mut taken = false;
-                model
-                    .state
-                    .update(|state| taken = state.window_opened(chat_id, request, window));
-                if !taken {
+                if !take_window(model, chat_id, request, window) {
                     return;
                 }
                 model.follow.set(false);

@@ -2,7 +2,8 @@ use super::*;
 use crate::logic::rows;
 use proptest::prelude::*;
 use roost_model::app::{OutboxItem, OutboxState};
-use roost_proto::{ChatId, Message, MessageId};
+use roost_model::fixtures::{gap, message_by as message};
+use roost_proto::ChatId;
 
 const MINUTE: i64 = 60_000;
 /// 2026-11-30 00:00 UTC.
@@ -10,27 +11,6 @@ const NOV_30: i64 = 20_787 * DAY_MS;
 
 fn utc_day(ms: UnixMillis) -> i64 {
     ms.div_euclid(DAY_MS)
-}
-
-fn message(seq: Seq, author: &str, at: UnixMillis) -> WindowItem {
-    WindowItem::Message {
-        message: Message {
-            id: MessageId(uuid::Uuid::from_u128(seq as u128)),
-            chat_id: ChatId(uuid::Uuid::nil()),
-            seq,
-            version: 1,
-            author: UserId::new(author),
-            created_at: at,
-            edited_at: None,
-            deleted_at: None,
-            body: serde_json::json!({ "text": format!("m{seq}") }),
-            rev: seq,
-        },
-    }
-}
-
-fn gap(from: Seq, to: Seq) -> WindowItem {
-    WindowItem::Gap { from, to }
 }
 
 /// "sep <day>", "new", "m<seq>" / "m<seq>+" (grouped), "gap a-b", "older ..b", "pending".

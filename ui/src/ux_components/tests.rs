@@ -2,8 +2,10 @@
 
 use super::*;
 use crate::logic::{self, Row};
-use roost_model::app::{OfflineCoverage, SyncState, WindowItem};
-use roost_proto::{ChatId, MessageId, Seq};
+use crate::testing::{self, Shown};
+use roost_model::app::WindowItem;
+use roost_model::fixtures::{chat_entry, message_by as message, next_chat_id};
+use roost_proto::Seq;
 
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
@@ -11,63 +13,26 @@ const DAY: i64 = 86_400_000;
 const TODAY: i64 = 20_787;
 const NOV_30: i64 = TODAY * DAY;
 
-fn message(seq: Seq, author: &str, at: i64) -> WindowItem {
-    WindowItem::Message {
-        message: Message {
-            id: MessageId(uuid::Uuid::from_u128(seq as u128)),
-            chat_id: ChatId(uuid::Uuid::nil()),
-            seq,
-            version: 1,
-            author: UserId::new(author),
-            created_at: at,
-            edited_at: None,
-            deleted_at: None,
-            body: serde_json::json!({ "text": format!("text of {seq}") }),
-            rev: seq,
-        },
-    }
-}
-
 fn render(items: &[WindowItem], first_unread: Option<Seq>) -> String {
     let timeline = Timeline::build(logic::rows(items, &[]), first_unread, timeline::local_day);
-    let range = (0, timeline.len());
-    Owner::new().with(|| {
-        view! { <div class="messages"><TimelineRows timeline range today=TODAY /></div> }.to_html()
-    })
+    testing::render_timeline(timeline, TODAY)
 }
 
 /// What the list shows, in document order: "— Today —", "— New messages —", "m<seq>" with a
 /// "+" when grouped, "gap a-b" / "older ..b" for skeletons.
 fn rendered(html: &str) -> Vec<String> {
-    let mut shape = Vec::new();
-    for part in html.split("data-testid=\"").skip(1) {
-        let attr = |name: &str| -> String {
-            let marker = format!("{name}=\"");
-            part.split(&marker)
-                .nth(1)
-                .and_then(|s| s.split('"').next())
-                .unwrap_or_default()
-                .to_string()
-        };
-        if part.starts_with("message\"") {
-            let grouped = if attr("data-grouped") == "true" {
-                "+"
-            } else {
-                ""
-            };
-            shape.push(format!("m{}{grouped}", attr("data-seq")));
-        } else if part.starts_with("skeleton\"") {
-            match attr("data-kind").as_str() {
-                "older-history" => shape.push(format!("older ..{}", attr("data-to"))),
-                _ => shape.push(format!("gap {}-{}", attr("data-from"), attr("data-to"))),
+    testing::shown(html)
+        .into_iter()
+        .map(|entry| match entry {
+            Shown::Message { seq, grouped, .. } => {
+                format!("m{seq}{}", if grouped { "+" } else { "" })
             }
-        } else if part.starts_with("day-separator\"") {
-            shape.push(format!("— {} —", attr("aria-label")));
-        } else if part.starts_with("unread-divider\"") {
-            shape.push("— New messages —".to_string());
-        }
-    }
-    shape
+            Shown::Skeleton { kind, to, .. } if kind == "older-history" => format!("older ..{to}"),
+            Shown::Skeleton { from, to, .. } => format!("gap {from}-{to}"),
+            Shown::DaySeparator { label } => format!("— {label} —"),
+            Shown::UnreadDivider => "— New messages —".to_string(),
+        })
+        .collect()
 }
 
 #[test]
@@ -189,7 +154,7 @@ fn only_the_entries_in_range_are_in_the_dom_and_spacers_stand_for_the_rest() {
 #[test]
 fn message_text_has_no_tooltip() {
     let html = render(&[message(1, "bob", NOV_30)], None);
-    assert!(html.contains("text of 1"));
+    assert!(html.contains(">m1<"));
     assert!(!html.contains("title="), "{html}");
 }
 
@@ -214,28 +179,10 @@ fn jump_to_latest_shows_the_count_of_new_messages_below() {
     assert!(!html.contains("jump-to-latest"), "at the bottom: no button");
 }
 
-fn next_id() -> uuid::Uuid {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    uuid::Uuid::from_u128(u128::from(
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-    ))
-}
-
 fn chat(title: &str, unread: u64) -> ChatEntry {
     ChatEntry {
-        chat_id: ChatId(next_id()),
-        title: title.into(),
-        members: vec![],
         unread_count: unread,
-        last_message_preview: None,
-        last_message_at: None,
-        last_seq: 0,
-        cached_count: 0,
-        offline: OfflineCoverage::Empty,
-        sync_state: SyncState::Unknown,
-        is_open: false,
-        full_reload: None,
-        left: false,
+        ..chat_entry(next_chat_id(), title)
     }
 }
 

@@ -163,17 +163,29 @@ impl Store {
         Ok(state)
     }
 
-    /// Flags the chat for a resync (persisted intent: a crash resumes from the store alone).
-    pub async fn flag_needs_resync(&self, chat: ChatId) -> Result<()> {
+    /// Runs `update` (an UPDATE of the chat's row) in one write transaction, creating the row
+    /// first when the chat is not known yet.
+    async fn update_chat_row<'q>(
+        &self,
+        chat: ChatId,
+        update: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<()> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         ensure_chat(&mut tx, chat).await?;
-        sqlx::query("UPDATE chats SET needs_resync = 1 WHERE chat_id = ?")
-            .bind(chat.to_string())
-            .execute(&mut *tx)
-            .await?;
+        update.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Flags the chat for a resync (persisted intent: a crash resumes from the store alone).
+    pub async fn flag_needs_resync(&self, chat: ChatId) -> Result<()> {
+        self.update_chat_row(
+            chat,
+            sqlx::query("UPDATE chats SET needs_resync = 1 WHERE chat_id = ?")
+                .bind(chat.to_string()),
+        )
+        .await
     }
 
     /// Forgets a chat row that holds nothing (no title, messages or outbox entries): used when
@@ -195,20 +207,17 @@ impl Store {
     /// A full reload of the chat starts: `reason` becomes its `full_reload_reason` (cleared when
     /// the resync validates) and its last full reload (kept), stamped now.
     pub async fn record_full_reload(&self, chat: ChatId, reason: &str) -> Result<()> {
-        let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        ensure_chat(&mut tx, chat).await?;
-        sqlx::query(
-            "UPDATE chats SET full_reload_reason = ?1, last_full_reload_reason = ?1,
-                 last_full_reload_at = ?2 WHERE chat_id = ?3",
+        self.update_chat_row(
+            chat,
+            sqlx::query(
+                "UPDATE chats SET full_reload_reason = ?1, last_full_reload_reason = ?1,
+                     last_full_reload_at = ?2 WHERE chat_id = ?3",
+            )
+            .bind(reason)
+            .bind(now_millis())
+            .bind(chat.to_string()),
         )
-        .bind(reason)
-        .bind(now_millis())
-        .bind(chat.to_string())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     /// Clears the full-reload reason once the chat has been resynced.
@@ -223,17 +232,14 @@ impl Store {
 
     /// Marks a chat open (resetting its unread count) or closed.
     pub async fn set_open(&self, chat: ChatId, open: bool) -> Result<()> {
-        let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        ensure_chat(&mut tx, chat).await?;
-        sqlx::query("UPDATE chats SET is_open = ?, unread_count = CASE WHEN ? THEN 0 ELSE unread_count END WHERE chat_id = ?")
-            .bind(open as i64)
-            .bind(open)
-            .bind(chat.to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.update_chat_row(
+            chat,
+            sqlx::query("UPDATE chats SET is_open = ?, unread_count = CASE WHEN ? THEN 0 ELSE unread_count END WHERE chat_id = ?")
+                .bind(open as i64)
+                .bind(open)
+                .bind(chat.to_string()),
+        )
+        .await
     }
 
     /// Closes every chat (a new session starts with none open).

@@ -288,7 +288,7 @@ pub(super) async fn ingest_events_tx(
         res.changed.binary_search(&seq).is_ok()
     });
     res.cursor_behind = behind;
-    let flag = (template.flag_if_behind && (res.partial || behind)).then(|| ());
+    let flag = (template.flag_if_behind && (res.partial || behind)).then_some(());
     let position = PositionPlan {
         new_cursor: (cursor > u(cursor_before)).then_some(cursor),
         cursor_behind: behind,

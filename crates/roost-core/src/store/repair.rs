@@ -5,8 +5,9 @@
 //! cached rows are then dropped in one transaction (messages, runs index, cursor, counts) and it
 //! is flagged for a justified full resync (`full_reload_reason = cache_corrupt: …`, kept as its
 //! last full reload); every other chat keeps its history untouched. A file SQLite itself calls
-//! damaged is salvaged chat by chat from the read-only copy moved aside: each chat whose rows all
-//! read and decode keeps its history, the others come back empty and flagged.
+//! damaged is salvaged chat by chat (`super::salvage` finds the tables even past a damaged
+//! schema): each chat whose rows all read and decode keeps its history, the others come back
+//! empty and flagged.
 //!
 //! Must never touch another chat's rows, and never drop outbox entries (unsent messages).
 

@@ -13,8 +13,12 @@ pub(super) async fn load_runs(
     .bind(chat.to_string())
     .fetch_all(&mut *conn)
     .await?;
+    canonical_runs(chat, rows.into_iter())
+}
+
+/// Rows of `cached_runs` (ascending) as runs, refusing runs that overlap (a damaged index).
+fn canonical_runs(chat: ChatId, rows: impl Iterator<Item = (i64, i64)>) -> Result<Vec<SeqRange>> {
     let runs: Vec<SeqRange> = rows
-        .into_iter()
         .map(|(a, b)| SeqRange {
             start: u(a),
             end: u(b),
@@ -40,19 +44,7 @@ pub(super) async fn load_tail_runs(
     .bind(chat.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    let mut runs: Vec<SeqRange> = rows
-        .into_iter()
-        .rev()
-        .map(|(a, b)| SeqRange {
-            start: u(a),
-            end: u(b),
-        })
-        .collect();
-    if !ranges::is_canonical(&runs) {
-        return Err(Error::CacheCorrupt(format!(
-            "cached runs of chat {chat} overlap"
-        )));
-    }
+    let mut runs = canonical_runs(chat, rows.into_iter().rev())?;
     runs.shrink_to_fit();
     Ok(runs)
 }

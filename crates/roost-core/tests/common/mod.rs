@@ -48,6 +48,22 @@ pub async fn background_client(ts: &TestServer, user: &str, cache: &Path) -> (Cl
     Client::open(config(ts, user, cache, true)).await.unwrap()
 }
 
+/// A background client with its stream connected, and its events from before the connection.
+pub async fn streaming_client(
+    ts: &TestServer,
+    user: &str,
+    cache: &Path,
+) -> (Client, Receiver<ClientEvent>) {
+    let (client, _) = background_client(ts, user, cache).await;
+    let mut events = client.subscribe();
+    client.start_stream();
+    wait_for(&mut events, |e| {
+        matches!(e, ClientEvent::Connection { online: true })
+    })
+    .await;
+    (client, events)
+}
+
 /// Writes `messages` (server copies) into the cache as if they had been received earlier,
 /// with the chat's server position `pos`: a partial cache exactly as the test wants it.
 pub async fn seed_cache(cache: &Path, chat: ChatId, messages: &[Message], pos: (Seq, u64)) {

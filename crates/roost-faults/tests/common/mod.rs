@@ -251,6 +251,37 @@ pub async fn read_cache(path: &Path) -> anyhow::Result<RawCache> {
     Ok(raw)
 }
 
+/// Every stored byte of a chat: its messages and runs, each column `quote()`d, in order.
+pub async fn chat_rows(cache: &Path, chat: ChatId) -> Vec<String> {
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(cache)
+        .read_only(true);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .unwrap();
+    let mut rows: Vec<String> = sqlx::query_scalar(
+        "SELECT quote(seq)||'|'||quote(id)||'|'||quote(version)||'|'||quote(author)||'|'||quote(created_at)
+                ||'|'||quote(edited_at)||'|'||quote(deleted_at)||'|'||quote(body)||'|'||quote(rev)
+         FROM messages WHERE chat_id = ? ORDER BY seq",
+    )
+    .bind(chat.to_string())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let runs: Vec<String> = sqlx::query_scalar(
+        "SELECT 'run '||start_seq||'-'||end_seq FROM cached_runs WHERE chat_id = ? ORDER BY start_seq",
+    )
+    .bind(chat.to_string())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    rows.extend(runs);
+    pool.close().await;
+    rows
+}
+
 /// Retries `resync` until it reports IN_SYNC (a resync started before the faults were lifted
 /// may be joined and fail); returns the number of attempts.
 pub async fn resync_until_in_sync(

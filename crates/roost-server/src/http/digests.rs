@@ -32,6 +32,10 @@ fn check_query(query: &DigestQuery) -> Result<u32, ApiError> {
     Ok(bucket)
 }
 
+#[utoipa::path(get, path = "/v1/chats/{chat_id}/digests", params(
+    ("chat_id" = roost_proto::ChatId, Path, description = "The chat (a UUID)"), DigestQuery), responses(
+    (status = 200, description = "Digests of consecutive buckets of seqs", body = DigestsResponse)
+))]
 pub(crate) async fn get_digests(
     State(app): State<AppState>,
     user: AuthUser,

@@ -1,9 +1,10 @@
 //! The extractors that turn every rejection into our JSON error: the bearer-token caller
-//! ([`AuthUser`]), JSON bodies ([`ApiJson`]) and query strings ([`ApiQuery`]), plus the small
+//! ([`AuthUser`], which also charges the token's rate limit), JSON bodies ([`ApiJson`]) and query strings ([`ApiQuery`]), plus the small
 //! parameter checks the handlers share.
 
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::store::sha256_hex;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
@@ -19,11 +20,14 @@ use serde::de::DeserializeOwned;
 /// Response header telling how many messages a response carries.
 pub const MESSAGE_COUNT_HEADER: &str = "x-roost-message-count";
 
-/// The authenticated caller (from `Authorization: Bearer <token>`).
+/// The authenticated caller (from `Authorization: Bearer <token>`), charged one request of
+/// its token's rate limit.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub user_id: UserId,
     pub display_name: String,
+    /// The hash of the token it authenticated with (a stream re-checks it when tokens change).
+    pub token_sha256: String,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -43,13 +47,18 @@ impl FromRequestParts<AppState> for AuthUser {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
-        match app.store.user_by_token(token).await? {
-            Some((user_id, display_name)) => Ok(AuthUser {
-                user_id,
-                display_name,
-            }),
-            None => Err(ApiError::unauthorized()),
-        }
+        let token_sha256 = sha256_hex(token.as_bytes());
+        let Some((user_id, display_name)) = app.store.user_by_token_hash(&token_sha256).await?
+        else {
+            return Err(ApiError::unauthorized());
+        };
+        // Right after authentication: the token's read or write budget (429 past it).
+        app.rate_limits.check(&user_id, &parts.method)?;
+        Ok(AuthUser {
+            user_id,
+            display_name,
+            token_sha256,
+        })
     }
 }
 

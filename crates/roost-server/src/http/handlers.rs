@@ -13,19 +13,22 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roost_proto::{
     AddMembersRequest, ChangesQuery, ChangesResponse, ChatId, ChatListQuery, ChatListResponse,
-    CreateChatRequest, DEFAULT_CHAT_PAGE_SIZE, EditRequest, ErrorKind, MAX_CHAT_PAGE_SIZE,
-    MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_BODY_BYTES, MeResponse, MessageResponse, PROTOCOL_VERSION,
-    RangeQuery, SendRequest,
+    ChatSummary, CreateChatRequest, DEFAULT_CHAT_PAGE_SIZE, EditRequest, ErrorKind,
+    MAX_CHAT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_BODY_BYTES, MeResponse, MessageId,
+    MessageResponse, MessagesPage, PROTOCOL_VERSION, RangeQuery, SendRequest, UserId,
 };
 use serde::Serialize;
 
 /// `GET /v1/health` (a struct, so the keys keep the documented order).
-#[derive(Debug, Serialize)]
-struct HealthResponse {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct HealthResponse {
     status: &'static str,
     protocol: u32,
 }
 
+#[utoipa::path(get, path = "/v1/health", responses(
+    (status = 200, description = "The server is up", body = HealthResponse)
+))]
 pub(crate) async fn health() -> Response {
     axum::Json(HealthResponse {
         status: "ok",
@@ -34,6 +37,9 @@ pub(crate) async fn health() -> Response {
     .into_response()
 }
 
+#[utoipa::path(get, path = "/v1/me", responses(
+    (status = 200, description = "The caller", body = MeResponse)
+))]
 pub(crate) async fn me(user: AuthUser) -> axum::Json<MeResponse> {
     axum::Json(MeResponse {
         user_id: user.user_id,
@@ -41,6 +47,9 @@ pub(crate) async fn me(user: AuthUser) -> axum::Json<MeResponse> {
     })
 }
 
+#[utoipa::path(get, path = "/v1/chats", params(ChatListQuery), responses(
+    (status = 200, description = "One page of the caller's chats", body = ChatListResponse)
+))]
 pub(crate) async fn list_chats(
     State(app): State<AppState>,
     user: AuthUser,
@@ -73,6 +82,9 @@ pub(crate) async fn list_chats(
     Ok(axum::Json(ChatListResponse { chats, next_cursor }))
 }
 
+#[utoipa::path(post, path = "/v1/chats", request_body = CreateChatRequest, responses(
+    (status = 201, description = "The new chat (the caller is a member)", body = ChatSummary)
+))]
 pub(crate) async fn create_chat(
     State(app): State<AppState>,
     user: AuthUser,
@@ -84,6 +96,10 @@ pub(crate) async fn create_chat(
     Ok((StatusCode::CREATED, axum::Json(chat)).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/chats/{chat_id}/members", params(("chat_id" = ChatId, Path, description = "The chat (a UUID)")),
+    request_body = AddMembersRequest, responses(
+    (status = 200, description = "The chat as it is afterwards", body = ChatSummary)
+))]
 /// `POST /v1/chats/{chat_id}/members`: `200` with the chat as it is afterwards.
 pub(crate) async fn add_members(
     State(app): State<AppState>,
@@ -101,6 +117,10 @@ pub(crate) async fn add_members(
     Ok(axum::Json(outcome.chat).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/chats/{chat_id}/members/{user_id}", params(("chat_id" = ChatId, Path, description = "The chat (a UUID)"),
+    ("user_id" = UserId, Path, description = "The member to remove (the caller itself: leave)")), responses(
+    (status = 204, description = "Removed")
+))]
 /// `DELETE /v1/chats/{chat_id}/members/{user_id}`: `204`, no body. The caller may remove itself
 /// (leave) and, as the chat's creator, anyone.
 pub(crate) async fn remove_member(
@@ -115,6 +135,9 @@ pub(crate) async fn remove_member(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(get, path = "/v1/chats/{chat_id}", params(("chat_id" = ChatId, Path, description = "The chat (a UUID)")), responses(
+    (status = 200, description = "The chat", body = ChatSummary)
+))]
 pub(crate) async fn get_chat(
     State(app): State<AppState>,
     user: AuthUser,
@@ -125,6 +148,9 @@ pub(crate) async fn get_chat(
     Ok(axum::Json(chat).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/chats/{chat_id}/messages", params(("chat_id" = ChatId, Path, description = "The chat (a UUID)"), MessagesParams), responses(
+    (status = 200, description = "Messages of the range, ascending, tombstones included", body = MessagesPage)
+))]
 pub(crate) async fn get_messages(
     State(app): State<AppState>,
     user: AuthUser,
@@ -203,12 +229,19 @@ pub(crate) async fn get_messages(
 
 /// Every parameter `GET /v1/chats/{chat_id}/messages` accepts: the [`RangeQuery`] shapes and
 /// the [`roost_proto::SeqsQuery`] shape (`seqs`), which cannot be combined.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct MessagesParams {
+    /// Forward shape: the first seq (with `to_seq`, the last one).
     from_seq: Option<u64>,
+    /// Forward shape: the last seq (needs `from_seq`).
     to_seq: Option<u64>,
+    /// Backward shape: the newest messages with a smaller seq (absent: the newest page).
     before_seq: Option<u64>,
+    /// 1..=500, default 100.
     limit: Option<u32>,
+    /// Listed shape: `41-44,51-60,75` (ascending, disjoint, at most 256 ranges, covering at most
+    /// `limit` seqs); not with the other shapes.
     seqs: Option<String>,
 }
 
@@ -245,6 +278,9 @@ async fn get_listed_messages(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/chats/{chat_id}/changes", params(("chat_id" = ChatId, Path, description = "The chat (a UUID)"), ChangesQuery), responses(
+    (status = 200, description = "The changes after since_rev, or too_old", body = ChangesResponse)
+))]
 pub(crate) async fn get_changes(
     State(app): State<AppState>,
     user: AuthUser,
@@ -341,6 +377,10 @@ fn message_response(outcome: MutationOutcome) -> MessageResponse {
     }
 }
 
+#[utoipa::path(post, path = "/v1/chats/{chat_id}/messages", params(("chat_id" = ChatId, Path, description = "The chat (a UUID)")), request_body = SendRequest, responses(
+    (status = 201, description = "A new message", body = MessageResponse),
+    (status = 200, description = "A retry of an earlier send: the original message, nothing created", body = MessageResponse)
+))]
 pub(crate) async fn send_message(
     State(app): State<AppState>,
     user: AuthUser,
@@ -376,6 +416,10 @@ pub(crate) async fn send_message(
     ))
 }
 
+#[utoipa::path(patch, path = "/v1/chats/{chat_id}/messages/{message_id}", params(("chat_id" = ChatId, Path, description = "The chat (a UUID)"), ("message_id" = MessageId, Path, description = "The message (a UUID)")),
+    request_body = EditRequest, responses(
+    (status = 200, description = "The edited message", body = MessageResponse)
+))]
 pub(crate) async fn edit_message(
     State(app): State<AppState>,
     user: AuthUser,
@@ -401,6 +445,9 @@ pub(crate) async fn edit_message(
     ))
 }
 
+#[utoipa::path(delete, path = "/v1/chats/{chat_id}/messages/{message_id}", params(("chat_id" = ChatId, Path, description = "The chat (a UUID)"), ("message_id" = MessageId, Path, description = "The message (a UUID)")), responses(
+    (status = 200, description = "The tombstone (deleting a tombstone again changes nothing)", body = MessageResponse)
+))]
 pub(crate) async fn delete_message(
     State(app): State<AppState>,
     user: AuthUser,

@@ -1,5 +1,5 @@
 //! The HTTP API under `/v1/`: the router and the observing middleware that logs each request
-//! and feeds [`crate::metrics::Metrics`]. The only layer that knows HTTP: it maps the domain's
+//! and feeds [`crate::metrics::Metrics`]; the request limits are in [`limits`]. The only layer that knows HTTP: it maps the domain's
 //! errors ([`error`]), extracts requests ([`extract`]), answers them ([`handlers`]) and serves
 //! the WebSocket stream ([`stream`]).
 //!
@@ -10,6 +10,8 @@ pub mod digests;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod limits;
+pub mod openapi;
 pub mod slots;
 pub mod stream;
 
@@ -22,7 +24,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
 use roost_proto::{ErrorKind, MAX_REQUEST_BODY_BYTES};
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,31 +31,15 @@ use std::time::Instant;
 pub type AppState = Arc<AppCore>;
 
 pub fn router(app: AppState) -> Router {
-    use handlers::*;
-    Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/me", get(me))
-        .route("/v1/chats", get(list_chats).post(create_chat))
-        .route("/v1/chats/{chat_id}", get(get_chat))
-        .route(
-            "/v1/chats/{chat_id}/messages",
-            get(get_messages).post(send_message),
-        )
-        .route(
-            "/v1/chats/{chat_id}/messages/{message_id}",
-            patch(edit_message).delete(delete_message),
-        )
-        .route("/v1/chats/{chat_id}/changes", get(get_changes))
-        .route("/v1/chats/{chat_id}/digests", get(digests::get_digests))
-        .route("/v1/chats/{chat_id}/members", post(add_members))
-        .route(
-            "/v1/chats/{chat_id}/members/{user_id}",
-            delete(remove_member),
-        )
-        .route("/v1/stream", get(stream::stream_handler))
+    // Every route comes with its OpenAPI operation (see `openapi::api_routes`).
+    let (routes, _document) = openapi::api_routes().split_for_parts();
+    let routes = routes
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
+    // The timeout and the concurrency limit wrap every route; `observe` wraps them, so shed
+    // and timed-out requests are logged and counted like any other.
+    limits::with_overload_limits(routes, &app.config)
         .layer(axum::middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }
@@ -76,6 +61,7 @@ async fn method_not_allowed() -> ApiError {
 pub fn route_name(method: &Method, matched_path: Option<&str>) -> &'static str {
     match (method.as_str(), matched_path.unwrap_or("")) {
         ("GET", "/v1/health") => "health",
+        ("GET", "/v1/openapi.json") => "openapi",
         ("GET", "/v1/me") => "me",
         ("GET", "/v1/chats") => "chats",
         ("POST", "/v1/chats") => "create_chat",

@@ -11,7 +11,7 @@
 use crate::error::DomainError;
 use crate::store::mutations::{check_users_exist, distinct_members, take_next_rev};
 use crate::store::rows::{chat_members, lock_visible_chat};
-use crate::store::{ChatPosition, Store, now_millis, to_i64};
+use crate::store::{Announced, ChatPosition, ChatRow, Store, now_millis, to_i64};
 use roost_proto::{ChatId, ChatSummary, StreamEvent, UserId};
 use sqlx::AnyConnection;
 use std::collections::HashSet;
@@ -24,6 +24,12 @@ pub struct MembershipOutcome {
     pub chat: ChatSummary,
     pub events: Vec<(Vec<UserId>, StreamEvent)>,
     pub changed: bool,
+}
+
+impl Announced for MembershipOutcome {
+    fn events(&self) -> Vec<(Vec<UserId>, StreamEvent)> {
+        self.events.clone()
+    }
 }
 
 impl Store {
@@ -70,26 +76,7 @@ impl Store {
                 .await?;
             journal(&mut tx, chat, position, member, "added", user, at).await?;
         }
-        let members = chat_members(&mut tx, chat).await?;
-        let summary = ChatSummary {
-            rev: position.rev,
-            ..row.into_summary(members.clone())
-        };
-        let events = vec![(
-            members,
-            StreamEvent::Chat {
-                chat: summary.clone(),
-            },
-        )];
-        for (to, event) in &events {
-            self.announce_in_tx(&mut tx, to, event).await?;
-        }
-        tx.commit().await?;
-        Ok(MembershipOutcome {
-            chat: summary,
-            events,
-            changed: true,
-        })
+        self.commit_membership_change(tx, row, position, None).await
     }
 
     /// Removes `member` from `chat` as `user`: itself (leaving) or, for the chat's creator,
@@ -125,36 +112,46 @@ impl Store {
             now_millis(),
         )
         .await?;
+        let removed = (member.clone(), user.clone());
+        self.commit_membership_change(tx, row, position, Some(removed))
+            .await
+    }
+
+    /// The end of every membership change, after its rows are written at `position`: reads
+    /// the members under the chat's lock, queues the events — `removed` for the removed user
+    /// (`(member, by)`), then the chat as it is now for its members — and commits.
+    async fn commit_membership_change(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        row: ChatRow,
+        position: ChatPosition,
+        removed: Option<(UserId, UserId)>,
+    ) -> Result<MembershipOutcome, DomainError> {
+        let chat = row.id;
         let members = chat_members(&mut tx, chat).await?;
         let summary = ChatSummary {
             rev: position.rev,
             ..row.into_summary(members.clone())
         };
-        let events = vec![
-            (
-                vec![member.clone()],
-                StreamEvent::Removed {
-                    chat_id: chat,
-                    by: user.clone(),
-                    rev: position.rev,
-                },
-            ),
-            (
-                members,
-                StreamEvent::Chat {
-                    chat: summary.clone(),
-                },
-            ),
-        ];
-        for (to, event) in &events {
-            self.announce_in_tx(&mut tx, to, event).await?;
+        let mut events = Vec::with_capacity(2);
+        if let Some((member, by)) = removed {
+            let event = StreamEvent::Removed {
+                chat_id: chat,
+                by,
+                rev: position.rev,
+            };
+            events.push((vec![member], event));
         }
-        tx.commit().await?;
-        Ok(MembershipOutcome {
+        let event = StreamEvent::Chat {
+            chat: summary.clone(),
+        };
+        events.push((members, event));
+        let outcome = MembershipOutcome {
             chat: summary,
             events,
             changed: true,
-        })
+        };
+        self.commit_announced(tx, outcome).await
     }
 
     /// The membership journal of a chat, oldest first: `(rev, user, change, by)`. For tests and

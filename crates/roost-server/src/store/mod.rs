@@ -9,13 +9,15 @@
 //!
 //! Submodules: [`rows`] (decoding, shared lookups), [`reads`] (ranges, changes, chat list),
 //! [`mutations`] (send, edit, delete, bulk insert), [`digests`] (range digests for verify),
-//! [`membership`] (add and remove members).
+//! [`membership`] (add and remove members), [`tokens`] (users and their bearer tokens: add,
+//! look up, revoke, rotate).
 
 pub mod digests;
 pub mod membership;
 pub mod mutations;
 pub mod reads;
 pub mod rows;
+pub mod tokens;
 
 pub use membership::MembershipOutcome;
 pub use mutations::{bulk_insert_tx, delete_message_tx, edit_message_tx, insert_chat_tx};
@@ -29,7 +31,6 @@ use roost_proto::{
     ChatId, ChatSummary, Message, MessagesPage, Rev, Seq, StreamEvent, UnixMillis, UserId,
 };
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_millis() -> UnixMillis {
@@ -112,6 +113,34 @@ impl MutationOutcome {
     }
 }
 
+/// What a mutation announces: stream events, each with the users it is addressed to, in
+/// order. The store queues them in the transaction (PostgreSQL), the service publishes them
+/// after commit (SQLite).
+pub trait Announced {
+    fn events(&self) -> Vec<(Vec<UserId>, StreamEvent)>;
+}
+
+impl Announced for ChatSummary {
+    /// A new chat: its members hear it.
+    fn events(&self) -> Vec<(Vec<UserId>, StreamEvent)> {
+        vec![(
+            self.members.clone(),
+            StreamEvent::Chat { chat: self.clone() },
+        )]
+    }
+}
+
+impl Announced for MutationOutcome {
+    /// Nothing when nothing was written (an idempotent replay, deleting a tombstone).
+    fn events(&self) -> Vec<(Vec<UserId>, StreamEvent)> {
+        if self.changed {
+            vec![(self.members.clone(), self.event())]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 /// One page of a read (messages plus the chat position from the same snapshot).
 #[derive(Debug, Clone)]
 pub struct ReadPage {
@@ -176,60 +205,31 @@ impl Store {
         self.announcer.is_some()
     }
 
-    // ---------------------------------------------------------------- users
-
-    /// Creates a user and returns its new bearer token (only the hash is stored).
-    pub async fn add_user(&self, handle: &str, display_name: &str) -> Result<String, ServerError> {
-        validate_handle(handle)?;
-        let token = generate_token();
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, display_name, token_sha256, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(handle)
-        .bind(display_name)
-        .bind(sha256_hex(token.as_bytes()))
-        .bind(now_millis())
-        .execute(&self.db.write)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Err(ServerError::InvalidInput(format!(
-                "user {handle:?} already exists"
-            )));
-        }
-        Ok(token)
-    }
-
-    /// The user a bearer token belongs to, with its display name.
-    pub async fn user_by_token(
+    /// Queues what `outcome` announces (see [`Store::announce_in_tx`]) and commits: the end of
+    /// every mutation that wrote something.
+    pub(crate) async fn commit_announced<T: Announced>(
         &self,
-        token: &str,
-    ) -> Result<Option<(UserId, String)>, ServerError> {
-        let row = sqlx::query("SELECT id, display_name FROM users WHERE token_sha256 = $1")
-            .bind(sha256_hex(token.as_bytes()))
-            .fetch_optional(&self.db.read)
-            .await?;
-        match row {
-            Some(row) => Ok(Some((
-                UserId(row.try_get("id")?),
-                row.try_get("display_name")?,
-            ))),
-            None => Ok(None),
-        }
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        outcome: T,
+    ) -> Result<T, DomainError> {
+        self.announce_in_tx(&mut tx, &outcome).await?;
+        tx.commit().await?;
+        Ok(outcome)
     }
 
-    /// Queues `event` for `members` inside the mutation's transaction, when this store
+    /// Queues what `outcome` announces inside the mutation's transaction, when this store
     /// announces through the database.
     pub(crate) async fn announce_in_tx(
         &self,
         conn: &mut sqlx::AnyConnection,
-        members: &[UserId],
-        event: &StreamEvent,
+        outcome: &impl Announced,
     ) -> Result<(), ServerError> {
-        match &self.announcer {
-            Some(announcer) => announcer.announce_in_tx(conn, members, event).await,
-            None => Ok(()),
+        if let Some(announcer) = &self.announcer {
+            for (members, event) in outcome.events() {
+                announcer.announce_in_tx(conn, &members, &event).await?;
+            }
         }
+        Ok(())
     }
 }
 

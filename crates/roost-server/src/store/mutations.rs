@@ -8,8 +8,10 @@ use crate::store::rows::{
     MESSAGE_COLUMNS, chat_members, lock_visible_chat, message_from_row, message_in_chat,
     parse_uuid, position_from_row, to_i64,
 };
-use crate::store::{ChatPosition, MutationOutcome, Store, check_title, now_millis, sha256_hex};
-use roost_proto::{ChatId, ChatSummary, Message, MessageId, Seq, StreamEvent, UnixMillis, UserId};
+use crate::store::{
+    ChatPosition, ChatRow, MutationOutcome, Store, check_title, now_millis, sha256_hex,
+};
+use roost_proto::{ChatId, ChatSummary, Message, MessageId, Seq, UnixMillis, UserId};
 use sqlx::{AnyConnection, Row};
 
 /// How often a send is retried after losing an idempotency-key race to a concurrent send on
@@ -71,14 +73,7 @@ impl Store {
             rev: 0,
             last_message_at: None,
         };
-        self.announce_in_tx(
-            &mut tx,
-            &chat.members,
-            &StreamEvent::Chat { chat: chat.clone() },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(chat)
+        self.commit_announced(tx, chat).await
     }
 
     /// Sends a message (or replays an earlier send with the same idempotency key).
@@ -128,14 +123,7 @@ impl Store {
                 .ok_or_else(|| {
                     ServerError::Corrupt("idempotency row points to a missing message".into())
                 })?;
-            let members = chat_members(&mut tx, chat).await?;
-            tx.commit().await?;
-            return Ok(MutationOutcome {
-                message,
-                position: chat_row.position(),
-                members,
-                changed: false,
-            });
+            return commit_unchanged(tx, message, chat_row.position()).await;
         }
         let now = now_millis();
         let message = insert_message_tx(&mut tx, chat, user, body, now).await?;
@@ -151,21 +139,11 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let members = chat_members(&mut tx, chat).await?;
         let position = ChatPosition {
             last_seq: message.seq,
             rev: message.rev,
         };
-        let outcome = MutationOutcome {
-            message,
-            position,
-            members,
-            changed: true,
-        };
-        self.announce_in_tx(&mut tx, &outcome.members, &outcome.event())
-            .await?;
-        tx.commit().await?;
-        Ok(outcome)
+        self.commit_changed(tx, message, position).await
     }
 
     pub async fn edit(
@@ -177,13 +155,9 @@ impl Store {
         expected_version: Option<u64>,
     ) -> Result<MutationOutcome, DomainError> {
         let mut tx = self.db.write.begin().await?;
-        lock_visible_chat(&mut tx, self.backend(), user, chat).await?;
-        let current = message_in_chat(&mut tx, chat, id)
-            .await?
-            .ok_or(DomainError::MessageNotFound)?;
-        if &current.author != user {
-            return Err(DomainError::NotAuthor { action: "edit" });
-        }
+        let (_, current) = self
+            .lock_own_message(&mut tx, user, chat, id, "edit")
+            .await?;
         if current.is_deleted() {
             return Err(DomainError::EditOfDeleted);
         }
@@ -196,17 +170,7 @@ impl Store {
             });
         }
         let (message, position) = edit_message_tx(&mut tx, chat, id, body, now_millis()).await?;
-        let members = chat_members(&mut tx, chat).await?;
-        let outcome = MutationOutcome {
-            message,
-            position,
-            members,
-            changed: true,
-        };
-        self.announce_in_tx(&mut tx, &outcome.members, &outcome.event())
-            .await?;
-        tx.commit().await?;
-        Ok(outcome)
+        self.commit_changed(tx, message, position).await
     }
 
     pub async fn delete(
@@ -216,35 +180,53 @@ impl Store {
         id: MessageId,
     ) -> Result<MutationOutcome, DomainError> {
         let mut tx = self.db.write.begin().await?;
-        let chat_row = lock_visible_chat(&mut tx, self.backend(), user, chat).await?;
-        let current = message_in_chat(&mut tx, chat, id)
-            .await?
-            .ok_or(DomainError::MessageNotFound)?;
-        if &current.author != user {
-            return Err(DomainError::NotAuthor { action: "delete" });
-        }
-        let members = chat_members(&mut tx, chat).await?;
+        let (chat_row, current) = self
+            .lock_own_message(&mut tx, user, chat, id, "delete")
+            .await?;
         if current.is_deleted() {
             // Deleting is idempotent: the tombstone as it is, no new rev.
-            tx.commit().await?;
-            return Ok(MutationOutcome {
-                message: current,
-                position: chat_row.position(),
-                members,
-                changed: false,
-            });
+            return commit_unchanged(tx, current, chat_row.position()).await;
         }
         let (message, position) = delete_message_tx(&mut tx, chat, id, now_millis()).await?;
+        self.commit_changed(tx, message, position).await
+    }
+
+    /// Locks the chat (as a member) and reads message `id` of it, which `user` must have
+    /// written (`action` names the refused operation otherwise).
+    async fn lock_own_message(
+        &self,
+        tx: &mut AnyConnection,
+        user: &UserId,
+        chat: ChatId,
+        id: MessageId,
+        action: &'static str,
+    ) -> Result<(ChatRow, Message), DomainError> {
+        let chat_row = lock_visible_chat(tx, self.backend(), user, chat).await?;
+        let message = message_in_chat(tx, chat, id)
+            .await?
+            .ok_or(DomainError::MessageNotFound)?;
+        if &message.author != user {
+            return Err(DomainError::NotAuthor { action });
+        }
+        Ok((chat_row, message))
+    }
+
+    /// The end of a mutation that wrote `message` at `position`: reads the members to notify
+    /// under the chat's lock, queues the announcement and commits.
+    async fn commit_changed(
+        &self,
+        mut tx: WriteTx,
+        message: Message,
+        position: ChatPosition,
+    ) -> Result<MutationOutcome, DomainError> {
+        let members = chat_members(&mut tx, message.chat_id).await?;
         let outcome = MutationOutcome {
             message,
             position,
             members,
             changed: true,
         };
-        self.announce_in_tx(&mut tx, &outcome.members, &outcome.event())
-            .await?;
-        tx.commit().await?;
-        Ok(outcome)
+        self.commit_announced(tx, outcome).await
     }
 
     /// Appends many messages in ONE transaction (fast: one seq/rev allocation, multi-row
@@ -260,6 +242,25 @@ impl Store {
         tx.commit().await?;
         Ok(messages)
     }
+}
+
+type WriteTx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// The end of a mutation that wrote nothing (an idempotent replay, deleting a tombstone):
+/// `message` as it is, the chat at `position`, nothing announced.
+async fn commit_unchanged(
+    mut tx: WriteTx,
+    message: Message,
+    position: ChatPosition,
+) -> Result<MutationOutcome, DomainError> {
+    let members = chat_members(&mut tx, message.chat_id).await?;
+    tx.commit().await?;
+    Ok(MutationOutcome {
+        message,
+        position,
+        members,
+        changed: false,
+    })
 }
 
 /// `members` without repeats, in first-seen order: one pass with a hash set, O(n).
