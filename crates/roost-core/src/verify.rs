@@ -178,39 +178,39 @@ async fn force_replace(
         {
             continue;
         }
-        let result = sqlx::query(
+        let update = sqlx::query(
             "UPDATE messages SET id = ?, version = ?, author = ?, created_at = ?, edited_at = ?,
                  deleted_at = ?, body = ?, rev = ?
              WHERE chat_id = ? AND seq = ?
                AND NOT (id IS ? AND version IS ? AND author IS ? AND created_at IS ?
                         AND edited_at IS ? AND deleted_at IS ? AND body IS ? AND rev IS ?)",
-        )
-        .bind(m.id.to_string())
-        .bind(m.version as i64)
-        .bind(m.author.as_str())
-        .bind(m.created_at)
-        .bind(m.edited_at)
-        .bind(m.deleted_at)
-        .bind(m.body.to_string())
-        .bind(m.rev as i64)
-        .bind(chat.to_string())
-        .bind(m.seq as i64)
-        .bind(m.id.to_string())
-        .bind(m.version as i64)
-        .bind(m.author.as_str())
-        .bind(m.created_at)
-        .bind(m.edited_at)
-        .bind(m.deleted_at)
-        .bind(m.body.to_string())
-        .bind(m.rev as i64)
-        .execute(&mut *tx)
-        .await?;
+        );
+        let update = bind_fields(update, m)
+            .bind(chat.to_string())
+            .bind(m.seq as i64);
+        let result = bind_fields(update, m).execute(&mut *tx).await?;
         if result.rows_affected() > 0 {
             changed.push(m.seq);
         }
     }
     tx.commit().await?;
     Ok(changed)
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds a message's stored fields in the column order `id, version, author, created_at,
+/// edited_at, deleted_at, body, rev` (the repair writes and compares them as one row).
+fn bind_fields<'q>(query: SqliteQuery<'q>, m: &'q Message) -> SqliteQuery<'q> {
+    query
+        .bind(m.id.to_string())
+        .bind(m.version as i64)
+        .bind(m.author.as_str())
+        .bind(m.created_at)
+        .bind(m.edited_at)
+        .bind(m.deleted_at)
+        .bind(m.body.to_string())
+        .bind(m.rev as i64)
 }
 
 /// Whether the runs index claims `seq` is cached.
@@ -229,22 +229,13 @@ async fn claims(tx: &mut sqlx::SqliteConnection, chat: ChatId, seq: Seq) -> Resu
 /// Inserts the server's copy of a row the runs index (and `cached_count`) already count, so
 /// neither changes; the search index follows by trigger.
 async fn insert_lost_row(tx: &mut sqlx::SqliteConnection, chat: ChatId, m: &Message) -> Result<()> {
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO messages(chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(chat.to_string())
-    .bind(m.seq as i64)
-    .bind(m.id.to_string())
-    .bind(m.version as i64)
-    .bind(m.author.as_str())
-    .bind(m.created_at)
-    .bind(m.edited_at)
-    .bind(m.deleted_at)
-    .bind(m.body.to_string())
-    .bind(m.rev as i64)
-    .execute(&mut *tx)
-    .await?;
+    .bind(m.seq as i64);
+    bind_fields(insert, m).execute(&mut *tx).await?;
     tracing::warn!(%chat, seq = m.seq, "a cached message row was missing from the file: put back");
     Ok(())
 }
