@@ -14,7 +14,6 @@ mod desktop;
 pub mod error;
 pub mod platform;
 mod session;
-mod webview;
 
 use session::{AppState, Credentials};
 use tauri::Manager;
@@ -98,9 +97,6 @@ pub fn run() {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
-            if let Some(window) = app.get_webview_window(desktop::MAIN_WINDOW) {
-                webview::tune(&window);
-            }
             desktop::install_tray(app.handle());
             tracing::info!(
                 caches = %paths.data_dir.join(roost_core::account::ACCOUNTS_DIR).display(),
