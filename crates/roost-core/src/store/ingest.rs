@@ -159,6 +159,10 @@ pub(super) async fn ingest_tx(
         state,
     });
     write_position(tx, &chat_s, &position).await?;
+    let cursor_lowered = match opts.position {
+        Some(pos) if plan.inserted > 0 => lower_cursor_to(tx, &chat_s, pos.rev).await?,
+        _ => false,
+    };
     Ok(IngestResult {
         changed: plan.changed,
         inserted: plan.inserted,
@@ -167,7 +171,27 @@ pub(super) async fn ingest_tx(
         cursor_behind: position.cursor_behind,
         flagged: position.flag.is_some(),
         sync_state: position.flag,
+        cursor_lowered,
     })
+}
+
+/// Keeps "every cached message is current up to the cursor" when a batch read at `rev` brought
+/// seqs the cache did not hold: if the cursor is past `rev` (a mutation's answer or a changes
+/// pass moved it while the page was in flight), those seqs may miss the changes in between —
+/// an edit skipped for good (fault seed 0xc2c7922e8f75d7f6). The cursor goes back to `rev`, so
+/// the next changes pass asks for them again. Returns whether it moved.
+async fn lower_cursor_to(tx: &mut Transaction<'_, Sqlite>, chat_s: &str, rev: Rev) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE chats SET changes_cursor = ?1 WHERE chat_id = ?2 AND changes_cursor > ?1",
+    )
+    .bind(i(rev))
+    .bind(chat_s)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() > 0 {
+        tracing::info!(chat = chat_s, rev, "a page older than the changes cursor brought new seqs: cursor lowered to its rev");
+    }
+    Ok(done.rows_affected() > 0)
 }
 
 /// Writes a batch plan: the rows, the touched runs, the last message, counts.
