@@ -360,21 +360,32 @@ async fn resync_steps(
     }
     // 2–3. Fetch only what is missing.
     fetch_missing(inner, api, chat, scope, &mut report, kind).await?;
-    // A page read before a mutation landed after the cursor passed it (an own send's answer
-    // meanwhile): its seqs are only known as of its rev, and the store lowered the cursor to
-    // it. The changes since then are asked now, so the resync never validates a stale copy.
-    if std::mem::take(&mut scope.cursor_lowered) {
-        let (rec, runs, _) = current_plan(inner, chat).await?;
-        if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
-            let span = (SeqRange::new(first.start, last.end), false);
-            let fetched =
-                changes_pass(inner, api, chat, &runs, span, rec.changes_cursor, &mut report)
-                    .await?;
-            report.messages_fetched += fetched;
-            scope.fetched += fetched;
-        }
-    }
+    changes_again_if_cursor_lowered(inner, api, chat, scope, &mut report).await?;
     Ok(report)
+}
+
+/// A page read before a mutation landed after the cursor passed it (an own send's answer
+/// meanwhile): its seqs are only known as of its rev, and the store lowered the cursor to it.
+/// The changes since then are asked now, so the resync never validates a stale copy.
+async fn changes_again_if_cursor_lowered(
+    inner: &Arc<Inner>,
+    api: &Api,
+    chat: ChatId,
+    scope: &mut FetchScope<'_>,
+    report: &mut ResyncReport,
+) -> Result<()> {
+    if !std::mem::take(&mut scope.cursor_lowered) {
+        return Ok(());
+    }
+    let (rec, runs, _) = current_plan(inner, chat).await?;
+    if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
+        let span = (SeqRange::new(first.start, last.end), false);
+        let fetched =
+            changes_pass(inner, api, chat, &runs, span, rec.changes_cursor, report).await?;
+        report.messages_fetched += fetched;
+        scope.fetched += fetched;
+    }
+    Ok(())
 }
 
 /// Step 1: the changes since `cursor` over the cached `span` (and above it when `open_above`),

@@ -189,7 +189,11 @@ async fn lower_cursor_to(tx: &mut Transaction<'_, Sqlite>, chat_s: &str, rev: Re
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() > 0 {
-        tracing::info!(chat = chat_s, rev, "a page older than the changes cursor brought new seqs: cursor lowered to its rev");
+        tracing::info!(
+            chat = chat_s,
+            rev,
+            "a page older than the changes cursor brought new seqs: cursor lowered to its rev"
+        );
     }
     Ok(done.rows_affected() > 0)
 }
