@@ -335,3 +335,34 @@ async fn a_page_older_than_the_cursor_lowers_it_to_the_page_rev() {
     assert!(!res.cursor_lowered);
     assert_eq!(store.chat(chat).await.unwrap().unwrap().changes_cursor, 10);
 }
+
+/// Fault seed 0xd09b6aae3dc99e44: one group of stream frames into an empty cache, reordered
+/// and lossy — the edit of #1 (rev 4) first, then #2 v1 (rev 2); the edit of #2 (rev 3) was
+/// dropped. The first frame sets the cursor (nothing older cached), but #2 is only current as
+/// of rev 2: the cursor must not claim rev 4 for it, and the chat is flagged for a resync.
+#[tokio::test]
+async fn a_reordered_older_frame_into_an_empty_cache_keeps_the_cursor_at_its_rev() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(dir.path().join("c.db")).await.unwrap();
+    let chat = ChatId(uuid::Uuid::from_u128(9));
+    let edit_1 = Message {
+        rev: 4,
+        ..msg(chat, 1, 2)
+    };
+    let send_2 = Message {
+        rev: 2,
+        ..msg(chat, 2, 1)
+    };
+    let at = |rev| Position { last_seq: 2, rev };
+    let group = vec![(chat, vec![(edit_1, at(4)), (send_2, at(2))])];
+    let mut opts = IngestOptions::new(CursorRule::Keep);
+    opts.flag_if_behind = true;
+    let res = store.ingest_stream(&group, &opts).await.unwrap();
+    let rec = store.chat(chat).await.unwrap().unwrap();
+    assert!(
+        rec.changes_cursor <= 2,
+        "seq 2 is only known as of rev 2, the cursor says {}",
+        rec.changes_cursor
+    );
+    assert!(res[0].flagged && rec.needs_resync);
+}

@@ -258,32 +258,44 @@ async fn write_position(
 }
 
 /// The cursor rule (Telegram's pts rule) applied event by event, in arrival order, to a group
-/// of stream events already merged: `(new cursor, an event skipped past the cursor)`.
-/// `inserted(seq)`: the group inserted that seq (the first event into an empty cache sets the
-/// cursor, as nothing older is cached).
+/// of stream events already merged: `(new cursor, an event skipped past the cursor, floor)`.
+/// `inserted(seq)`: the group inserted (or replaced) that seq (the first event into an empty
+/// cache sets the cursor, as nothing older is cached). `floor`: an event older than the
+/// cursor's base (the cursor before, or that first event's rev) wrote its seq — a reordered
+/// or late frame, current only as of its own rev, while the changes between it and the base
+/// were never seen (fault seed 0xd09b6aae3dc99e44: edit #1 at rev 4 filled the empty cache,
+/// then #2 v1 at rev 2 landed, its edit at rev 3 dropped): the cursor may not exceed it.
 fn fold_event_cursor(
     cursor_before: Rev,
     was_empty: bool,
     events: &[(Message, Position)],
     inserted: impl Fn(Seq) -> bool,
-) -> (Rev, bool) {
+) -> (Rev, bool, Option<Rev>) {
     let mut cursor = cursor_before;
     let mut empty = was_empty;
+    let mut base = cursor_before;
     let mut behind = false;
+    let mut floor: Option<Rev> = None;
     for (message, position) in events {
         let rev = position.rev;
         if empty {
             if inserted(message.seq) {
                 cursor = cursor.max(rev);
+                base = cursor;
                 empty = false;
             }
-        } else if rev == cursor + 1 {
+            continue;
+        }
+        if rev < base && inserted(message.seq) {
+            floor = Some(floor.map_or(rev, |f| f.min(rev)));
+        }
+        if rev == cursor + 1 {
             cursor = rev;
         } else if rev > cursor + 1 {
             behind = true;
         }
     }
-    (cursor, behind)
+    (cursor, behind, floor)
 }
 
 /// A group of stream events of one chat inside the caller's transaction: ONE batched ingest of
@@ -312,9 +324,14 @@ pub(super) async fn ingest_events_tx(
     opts.cursor = CursorRule::Keep;
     opts.flag_if_behind = false;
     let mut res = ingest_tx(tx, chat, &messages, &opts).await?;
-    let (cursor, behind) = fold_event_cursor(u(cursor_before), had_runs == 0, events, |seq| {
-        res.changed.binary_search(&seq).is_ok()
-    });
+    let (cursor, mut behind, floor) =
+        fold_event_cursor(u(cursor_before), had_runs == 0, events, |seq| {
+            res.changed.binary_search(&seq).is_ok()
+        });
+    if floor.is_some() {
+        // A resync asks the changes since the floor (see `fold_event_cursor`).
+        behind = true;
+    }
     res.cursor_behind = behind;
     let flag = (template.flag_if_behind && (res.partial || behind)).then_some(());
     let position = PositionPlan {
@@ -330,6 +347,9 @@ pub(super) async fn ingest_events_tx(
         },
     };
     write_position(tx, &chat_s, &position).await?;
+    if let Some(floor) = floor {
+        res.cursor_lowered |= lower_cursor_to(tx, &chat_s, floor).await?;
+    }
     res.flagged = position.flag.is_some();
     res.sync_state = position.flag;
     Ok(res)
