@@ -280,3 +280,89 @@ async fn a_stream_ingest_reports_the_state_the_store_holds() {
     );
     assert_eq!(res.sync_state, Some(stored.sync_state), "{res:?}");
 }
+
+/// Fault seed 0xc2c7922e8f75d7f6: the first page of a chat (read at rev 10, seq 52 still
+/// v1) was in flight while the user's own send (rev 12, after an edit of seq 52 at rev 11)
+/// filled the empty cache and set the changes cursor to 12. The page landed after: seq 52
+/// cached at v1 under a cursor of 12, so no changes pass ever asked for rev 11 again and the
+/// edit stayed missing for good. Invariant: every cached message is current up to the cursor,
+/// so a page older than the cursor that brings seqs the cache did not hold lowers the cursor
+/// to the page's rev (the next changes pass covers the gap) and reports it.
+#[tokio::test]
+async fn a_page_older_than_the_cursor_lowers_it_to_the_page_rev() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(dir.path().join("c.db")).await.unwrap();
+    let chat = ChatId(uuid::Uuid::from_u128(7));
+    // The own send's answer: seq 131 at rev 12, into an empty cache (fills it: cursor 12).
+    let own = Message {
+        rev: 12,
+        ..msg(chat, 131, 1)
+    };
+    let mut sent = IngestOptions::new(CursorRule::Event(12));
+    sent.position = Some(Position {
+        last_seq: 131,
+        rev: 12,
+    });
+    store.ingest(chat, &[own], &sent).await.unwrap();
+    assert_eq!(store.chat(chat).await.unwrap().unwrap().changes_cursor, 12);
+    // The newest page, read at rev 10 (before the edit of seq 52 at rev 11), lands now.
+    let page: Vec<Message> = (31..=130)
+        .map(|seq| Message {
+            rev: seq % 10,
+            ..msg(chat, seq, 1)
+        })
+        .collect();
+    let mut opts = IngestOptions::new(CursorRule::Snapshot(10));
+    opts.position = Some(Position {
+        last_seq: 130,
+        rev: 10,
+    });
+    let res = store.ingest(chat, &page, &opts).await.unwrap();
+    let rec = store.chat(chat).await.unwrap().unwrap();
+    assert_eq!(
+        rec.changes_cursor, 10,
+        "seqs 31..=130 are only known as of rev 10: the cursor may not claim rev 12 for them"
+    );
+    assert!(res.cursor_lowered);
+    // A stale page that brings nothing new leaves the cursor alone (every seq it holds was
+    // already current up to the cursor, and the merge rule keeps the newer rows).
+    let mut keep = IngestOptions::new(CursorRule::Keep);
+    keep.position = Some(Position {
+        last_seq: 130,
+        rev: 5,
+    });
+    let res = store.ingest(chat, &page[..20], &keep).await.unwrap();
+    assert!(!res.cursor_lowered);
+    assert_eq!(store.chat(chat).await.unwrap().unwrap().changes_cursor, 10);
+}
+
+/// Fault seed 0xd09b6aae3dc99e44: one group of stream frames into an empty cache, reordered
+/// and lossy — the edit of #1 (rev 4) first, then #2 v1 (rev 2); the edit of #2 (rev 3) was
+/// dropped. The first frame sets the cursor (nothing older cached), but #2 is only current as
+/// of rev 2: the cursor must not claim rev 4 for it, and the chat is flagged for a resync.
+#[tokio::test]
+async fn a_reordered_older_frame_into_an_empty_cache_keeps_the_cursor_at_its_rev() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(dir.path().join("c.db")).await.unwrap();
+    let chat = ChatId(uuid::Uuid::from_u128(9));
+    let edit_1 = Message {
+        rev: 4,
+        ..msg(chat, 1, 2)
+    };
+    let send_2 = Message {
+        rev: 2,
+        ..msg(chat, 2, 1)
+    };
+    let at = |rev| Position { last_seq: 2, rev };
+    let group = vec![(chat, vec![(edit_1, at(4)), (send_2, at(2))])];
+    let mut opts = IngestOptions::new(CursorRule::Keep);
+    opts.flag_if_behind = true;
+    let res = store.ingest_stream(&group, &opts).await.unwrap();
+    let rec = store.chat(chat).await.unwrap().unwrap();
+    assert!(
+        rec.changes_cursor <= 2,
+        "seq 2 is only known as of rev 2, the cursor says {}",
+        rec.changes_cursor
+    );
+    assert!(res[0].flagged && rec.needs_resync);
+}
