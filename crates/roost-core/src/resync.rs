@@ -101,9 +101,6 @@ struct FetchScope<'a> {
     /// The chat was put `SYNCING` by this window.
     syncing: bool,
     fetched: u64,
-    /// A page of this job, read at a rev older than the changes cursor, brought new seqs and
-    /// lowered the cursor: the job runs the changes pass again before it validates.
-    cursor_lowered: bool,
 }
 
 impl<'a> FetchScope<'a> {
@@ -114,7 +111,6 @@ impl<'a> FetchScope<'a> {
             started: false,
             syncing: false,
             fetched: 0,
-            cursor_lowered: false,
         }
     }
 
@@ -194,18 +190,17 @@ async fn ingest_page(
 }
 
 /// Fetches `range` with forward pages of `page_size`, merging each page in one transaction.
-/// Returns (messages received, first page's rev, whether a page lowered the changes cursor).
+/// Returns (messages received, first page's rev).
 async fn fetch_range(
     inner: &Inner,
     api: &Api,
     chat: ChatId,
     range: SeqRange,
     count_unread: bool,
-) -> Result<(u64, Option<u64>, bool)> {
+) -> Result<(u64, Option<u64>)> {
     let mut from = range.start;
     let mut received = 0;
     let mut first_rev = None;
-    let mut lowered = false;
     loop {
         let q = RangeQuery {
             from_seq: Some(from),
@@ -216,15 +211,13 @@ async fn fetch_range(
         let page = api.range(chat, &q).await?;
         first_rev.get_or_insert(page.rev);
         received += page.messages.len() as u64;
-        lowered |= ingest_page(inner, chat, &page, CursorRule::Keep, count_unread)
-            .await?
-            .cursor_lowered;
+        ingest_page(inner, chat, &page, CursorRule::Keep, count_unread).await?;
         match page.next_from_seq {
             Some(n) if n <= range.end && !page.messages.is_empty() => from = n,
             _ => break,
         }
     }
-    Ok((received, first_rev, lowered))
+    Ok((received, first_rev))
 }
 
 async fn run_resync(
@@ -360,32 +353,7 @@ async fn resync_steps(
     }
     // 2–3. Fetch only what is missing.
     fetch_missing(inner, api, chat, scope, &mut report, kind).await?;
-    changes_again_if_cursor_lowered(inner, api, chat, scope, &mut report).await?;
     Ok(report)
-}
-
-/// A page read before a mutation landed after the cursor passed it (an own send's answer
-/// meanwhile): its seqs are only known as of its rev, and the store lowered the cursor to it.
-/// The changes since then are asked now, so the resync never validates a stale copy.
-async fn changes_again_if_cursor_lowered(
-    inner: &Arc<Inner>,
-    api: &Api,
-    chat: ChatId,
-    scope: &mut FetchScope<'_>,
-    report: &mut ResyncReport,
-) -> Result<()> {
-    if !std::mem::take(&mut scope.cursor_lowered) {
-        return Ok(());
-    }
-    let (rec, runs, _) = current_plan(inner, chat).await?;
-    if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
-        let span = (SeqRange::new(first.start, last.end), false);
-        let fetched =
-            changes_pass(inner, api, chat, &runs, span, rec.changes_cursor, report).await?;
-        report.messages_fetched += fetched;
-        scope.fetched += fetched;
-    }
-    Ok(())
 }
 
 /// Step 1: the changes since `cursor` over the cached `span` (and above it when `open_above`),
@@ -464,7 +432,7 @@ async fn changes_pass(
                     report.revalidated = Some(reason);
                     let mut first_rev = None;
                     for run in runs {
-                        let (n, r, _) = fetch_range(inner, api, chat, *run, false).await?;
+                        let (n, r) = fetch_range(inner, api, chat, *run, false).await?;
                         report.revalidation_fetched += n;
                         if first_rev.is_none() {
                             first_rev = r;
@@ -514,10 +482,7 @@ async fn fetch_missing(
             };
             report.messages_fetched += page.messages.len() as u64;
             scope.fetched += page.messages.len() as u64;
-            scope.cursor_lowered |=
-                ingest_page(inner, chat, &page, CursorRule::Snapshot(page.rev), false)
-                    .await?
-                    .cursor_lowered;
+            ingest_page(inner, chat, &page, CursorRule::Snapshot(page.rev), false).await?;
             if page.messages.is_empty() {
                 break;
             }
@@ -533,7 +498,7 @@ async fn fetch_missing(
         // transaction.
         let page = inner.config().page_size.clamp(1, MAX_PAGE_SIZE) as u64;
         for batch in ranges::pack_batches(&wanted, page, MAX_SEQ_RANGES_PER_REQUEST) {
-            let n = fetch_batch(inner, api, chat, &batch, report, scope).await?;
+            let n = fetch_batch(inner, api, chat, &batch, report).await?;
             report.messages_fetched += n;
             scope.fetched += n;
             // No seqs or forward shape left: that batch was a full reload, which brought the
@@ -560,15 +525,12 @@ async fn fetch_batch(
     chat: ChatId,
     batch: &[SeqRange],
     report: &mut ResyncReport,
-    scope: &mut FetchScope<'_>,
 ) -> Result<u64> {
     let support = inner.range_support();
     if support.serves(Shape::Seqs) {
         match api.listed(chat, batch).await {
             Ok(page) => {
-                scope.cursor_lowered |= ingest_page(inner, chat, &page, CursorRule::Keep, true)
-                    .await?
-                    .cursor_lowered;
+                ingest_page(inner, chat, &page, CursorRule::Keep, true).await?;
                 return Ok(page.messages.len() as u64);
             }
             Err(e) if is_refusal(&e) => support.refused(chat, Shape::Seqs, &e),
@@ -579,10 +541,7 @@ async fn fetch_batch(
         let mut received = 0;
         for range in batch {
             match fetch_range(inner, api, chat, *range, true).await {
-                Ok((n, _, lowered)) => {
-                    received += n;
-                    scope.cursor_lowered |= lowered;
-                }
+                Ok((n, _)) => received += n,
                 Err(e) if is_refusal(&e) => {
                     support.refused(chat, Shape::Forward, &e);
                     return Ok(received + reload(inner, api, chat, report).await?);

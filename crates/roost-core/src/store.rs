@@ -126,9 +126,6 @@ pub struct IngestResult {
     pub flagged: bool,
     /// The chat's sync state after the ingest, when the ingest validated it (as stored).
     pub sync_state: Option<SyncState>,
-    /// The batch, read at a rev older than the changes cursor, brought seqs the cache did not
-    /// hold: the cursor went back to that rev, so a changes pass is due for them.
-    pub cursor_lowered: bool,
 }
 
 /// A chat as the cache knows it.

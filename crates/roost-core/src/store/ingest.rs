@@ -159,10 +159,6 @@ pub(super) async fn ingest_tx(
         state,
     });
     write_position(tx, &chat_s, &position).await?;
-    let cursor_lowered = match opts.position {
-        Some(pos) if plan.inserted > 0 => lower_cursor_to(tx, &chat_s, pos.rev).await?,
-        _ => false,
-    };
     Ok(IngestResult {
         changed: plan.changed,
         inserted: plan.inserted,
@@ -171,31 +167,7 @@ pub(super) async fn ingest_tx(
         cursor_behind: position.cursor_behind,
         flagged: position.flag.is_some(),
         sync_state: position.flag,
-        cursor_lowered,
     })
-}
-
-/// Keeps "every cached message is current up to the cursor" when a batch read at `rev` brought
-/// seqs the cache did not hold: if the cursor is past `rev` (a mutation's answer or a changes
-/// pass moved it while the page was in flight), those seqs may miss the changes in between —
-/// an edit skipped for good (fault seed 0xc2c7922e8f75d7f6). The cursor goes back to `rev`, so
-/// the next changes pass asks for them again. Returns whether it moved.
-async fn lower_cursor_to(tx: &mut Transaction<'_, Sqlite>, chat_s: &str, rev: Rev) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE chats SET changes_cursor = ?1 WHERE chat_id = ?2 AND changes_cursor > ?1",
-    )
-    .bind(i(rev))
-    .bind(chat_s)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() > 0 {
-        tracing::info!(
-            chat = chat_s,
-            rev,
-            "a page older than the changes cursor brought new seqs: cursor lowered to its rev"
-        );
-    }
-    Ok(done.rows_affected() > 0)
 }
 
 /// Writes a batch plan: the rows, the touched runs, the last message, counts.
@@ -258,44 +230,32 @@ async fn write_position(
 }
 
 /// The cursor rule (Telegram's pts rule) applied event by event, in arrival order, to a group
-/// of stream events already merged: `(new cursor, an event skipped past the cursor, floor)`.
-/// `inserted(seq)`: the group inserted (or replaced) that seq (the first event into an empty
-/// cache sets the cursor, as nothing older is cached). `floor`: an event older than the
-/// cursor's base (the cursor before, or that first event's rev) wrote its seq — a reordered
-/// or late frame, current only as of its own rev, while the changes between it and the base
-/// were never seen (fault seed 0xd09b6aae3dc99e44: edit #1 at rev 4 filled the empty cache,
-/// then #2 v1 at rev 2 landed, its edit at rev 3 dropped): the cursor may not exceed it.
+/// of stream events already merged: `(new cursor, an event skipped past the cursor)`.
+/// `inserted(seq)`: the group inserted that seq (the first event into an empty cache sets the
+/// cursor, as nothing older is cached).
 fn fold_event_cursor(
     cursor_before: Rev,
     was_empty: bool,
     events: &[(Message, Position)],
     inserted: impl Fn(Seq) -> bool,
-) -> (Rev, bool, Option<Rev>) {
+) -> (Rev, bool) {
     let mut cursor = cursor_before;
     let mut empty = was_empty;
-    let mut base = cursor_before;
     let mut behind = false;
-    let mut floor: Option<Rev> = None;
     for (message, position) in events {
         let rev = position.rev;
         if empty {
             if inserted(message.seq) {
                 cursor = cursor.max(rev);
-                base = cursor;
                 empty = false;
             }
-            continue;
-        }
-        if rev < base && inserted(message.seq) {
-            floor = Some(floor.map_or(rev, |f| f.min(rev)));
-        }
-        if rev == cursor + 1 {
+        } else if rev == cursor + 1 {
             cursor = rev;
         } else if rev > cursor + 1 {
             behind = true;
         }
     }
-    (cursor, behind, floor)
+    (cursor, behind)
 }
 
 /// A group of stream events of one chat inside the caller's transaction: ONE batched ingest of
@@ -324,14 +284,9 @@ pub(super) async fn ingest_events_tx(
     opts.cursor = CursorRule::Keep;
     opts.flag_if_behind = false;
     let mut res = ingest_tx(tx, chat, &messages, &opts).await?;
-    let (cursor, mut behind, floor) =
-        fold_event_cursor(u(cursor_before), had_runs == 0, events, |seq| {
-            res.changed.binary_search(&seq).is_ok()
-        });
-    if floor.is_some() {
-        // A resync asks the changes since the floor (see `fold_event_cursor`).
-        behind = true;
-    }
+    let (cursor, behind) = fold_event_cursor(u(cursor_before), had_runs == 0, events, |seq| {
+        res.changed.binary_search(&seq).is_ok()
+    });
     res.cursor_behind = behind;
     let flag = (template.flag_if_behind && (res.partial || behind)).then_some(());
     let position = PositionPlan {
@@ -347,9 +302,6 @@ pub(super) async fn ingest_events_tx(
         },
     };
     write_position(tx, &chat_s, &position).await?;
-    if let Some(floor) = floor {
-        res.cursor_lowered |= lower_cursor_to(tx, &chat_s, floor).await?;
-    }
     res.flagged = position.flag.is_some();
     res.sync_state = position.flag;
     Ok(res)
