@@ -71,6 +71,21 @@ impl App {
         }
     }
 
+    /// Presses Resync and waits until it has ended (the button is disabled from the click until
+    /// the resync's answer), so that what it fetched is all counted and nothing of it runs on
+    /// into the next step (a Resync still running when history is cleared again would fetch
+    /// the cleared range itself, before the test counts).
+    async fn resync_and_wait(&self) -> Result<()> {
+        self.click("[data-testid=resync-button]").await?;
+        self.wait_js(
+            "the Resync's end",
+            "const b = document.querySelector('[data-testid=resync-button]'); return b ? !b.disabled : null;",
+            |v| *v == json!(true),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// `[[from, to], …]` of the cache map's missing segments.
     async fn missing_segments(&self) -> Result<serde_json::Value> {
         self.js("return Array.from(document.querySelectorAll('[data-testid=cache-map] .segment.missing')).map(e => [Number(e.dataset.from), Number(e.dataset.to)]);")
@@ -125,6 +140,7 @@ async fn search_offline_names_what_was_not_searched_and_fetches_exactly_that() -
         .await?;
 
     server.restart().await;
+    app.wait_online().await?;
     server.reset_metrics();
     app.click("[data-testid=search-fetch-missing]").await?;
     app.wait_js(
@@ -134,6 +150,11 @@ async fn search_offline_names_what_was_not_searched_and_fetches_exactly_that() -
     )
     .await?;
     assert_eq!(app.count("[data-testid=not-searched]").await?, 0);
+    println!(
+        "figures: fetched for the search {} messages in {} range requests",
+        server.metrics().route("range").messages,
+        server.metrics().route("range").requests
+    );
     assert_eq!(
         server.metrics().route("range").messages,
         100,
@@ -225,7 +246,7 @@ async fn clear_cached_history_leaves_skeletons_that_scrolling_and_resync_refill(
     );
 
     // The Resync re-reads the cache map when it ends: nothing is missing any more.
-    app.click("[data-testid=resync-button]").await?;
+    app.resync_and_wait().await?;
     let started = Instant::now();
     while app.missing_segments().await? != json!([]) {
         if started.elapsed() > WAIT {
@@ -253,7 +274,7 @@ async fn clear_cached_history_leaves_skeletons_that_scrolling_and_resync_refill(
     )
     .await?;
     server.reset_metrics();
-    app.click("[data-testid=resync-button]").await?;
+    app.resync_and_wait().await?;
     let started = Instant::now();
     while app.missing_segments().await? != json!([]) {
         if started.elapsed() > WAIT {
