@@ -265,7 +265,17 @@ async fn clear_cached_history_leaves_skeletons_that_scrolling_and_resync_refill(
 
     // Cleared again, from the bottom of the list (the skeleton is out of view, so nothing
     // scrolls it back): pressing Resync brings exactly the cleared history back.
-    app.scroll_list_to("l.scrollHeight").await?;
+    let started = Instant::now();
+    loop {
+        app.scroll_list_to("l.scrollHeight").await?;
+        if app.seq_in_view(260).await? {
+            break;
+        }
+        if started.elapsed() > WAIT {
+            bail!("the newest message never came into view");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     app.click("[data-testid=clear-chat-cache]").await?;
     app.wait_js(
         "1–60 missing again",
