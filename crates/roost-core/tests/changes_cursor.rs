@@ -4,6 +4,9 @@
 //! edit: fault seeds 0xc2c7922e8f75d7f6 and 0xd09b6aae3dc99e44 (`REGRESSION_SEEDS` of the
 //! fault suite).
 
+mod common;
+
+use common::{CacheDir, cached, client_with_cache, seqs, spawn_test_server};
 use roost_core::store::{CursorRule, IngestOptions, Position, Store};
 use roost_proto::{ChatId, Message, UserId};
 use std::collections::HashMap;
@@ -67,6 +70,53 @@ async fn a_page_older_than_the_cursor_that_brings_new_seqs_takes_the_cursor_back
     let res = store.ingest(chat, &page[..20], &keep).await.unwrap();
     assert!(!res.cursor_lowered);
     assert_eq!(store.chat(chat).await.unwrap().unwrap().changes_cursor, 10);
+}
+
+/// The same race end to end over the real server: the newest page read before bob's edit of
+/// seq 52, cached after alice's own send's answer; the next resync asks the changes since the
+/// page's rev, so the edit arrives (on main the cursor claimed the send's rev: nothing came).
+#[tokio::test]
+async fn after_a_page_older_than_an_own_send_a_resync_brings_the_edit_it_missed() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("race", &["bob", "alice"]).await;
+    ts.send_many("bob", chat, 130).await;
+    let before_edit = ts.messages(chat).await;
+    let page_rev = before_edit.iter().map(|m| m.rev).max().unwrap();
+    let page = seqs(&before_edit, 31, 130);
+    let edited = ts.edit("bob", chat, before_edit[51].id, "edited").await;
+    assert_eq!((edited.seq, edited.version), (52, 2));
+    let sent = ts.send("alice", chat, "mine").await;
+    let cache = CacheDir::new();
+    {
+        let (store, _) = Store::open(cache.path()).await.unwrap();
+        let mut answer = IngestOptions::new(CursorRule::Event(sent.rev));
+        answer.position = Some(Position {
+            last_seq: sent.seq,
+            rev: sent.rev,
+        });
+        store.ingest(chat, &[sent.clone()], &answer).await.unwrap();
+        let mut opts = IngestOptions::new(CursorRule::Snapshot(page_rev));
+        opts.position = Some(Position {
+            last_seq: 130,
+            rev: page_rev,
+        });
+        store.ingest(chat, &page, &opts).await.unwrap();
+        store.close().await;
+    }
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    client.resync(chat).await.unwrap();
+    let now = cached(&client, chat, 52, 52).await;
+    assert_eq!(
+        now,
+        vec![edited],
+        "the edit at rev {} was asked for",
+        page_rev + 1
+    );
+    assert_eq!(
+        cached(&client, chat, 31, 131).await,
+        seqs(&ts.messages(chat).await, 31, 131)
+    );
+    client.shutdown().await;
 }
 
 /// Fault seed 0xd09b6aae3dc99e44: stream frames into an empty cache, reordered and lossy —
