@@ -95,7 +95,7 @@ pub struct IngestOptions {
     pub count_unread: bool,
     pub me: Option<UserId>,
     /// Mark the chat OUT_OF_SYNC + needs_resync when the result is partial or the cursor fell
-    /// behind (stream ingest).
+    /// behind or was taken back (stream ingest).
     pub flag_if_behind: bool,
 }
 

@@ -34,8 +34,8 @@ pub enum CursorRule {
 }
 
 /// The cursor steps of a batch of `messages` read at `told_rev` (the response's position),
-/// under `rule`: each message current as of the snapshot's rev (never below its own rev), the
-/// first one carrying the mutation of an `Event`.
+/// under `rule`: each message current as of the snapshot's rev (its own rev when none was
+/// told), the first one carrying the mutation of an `Event`.
 pub fn cursor_steps(
     messages: &[Message],
     rule: CursorRule,
@@ -43,7 +43,7 @@ pub fn cursor_steps(
 ) -> Vec<CursorStep> {
     let read_at = match rule {
         CursorRule::Snapshot(rev) => Some(rev),
-        CursorRule::Event(rev) => Some(told_rev.unwrap_or(rev).max(rev)),
+        CursorRule::Event(rev) => Some(told_rev.unwrap_or(rev)),
         CursorRule::Keep => told_rev,
     };
     messages
@@ -52,7 +52,8 @@ pub fn cursor_steps(
         .map(|(i, m)| CursorStep {
             seq: m.seq,
             version: m.version,
-            current_at: read_at.unwrap_or(0).max(m.rev),
+            // (The told rev, not the message's: the cursor never passes the server's rev.)
+            current_at: read_at.unwrap_or(m.rev),
             mutation: match rule {
                 CursorRule::Event(rev) if i == 0 => Some(rev),
                 _ => None,

@@ -136,18 +136,13 @@ async fn ingest_steps_tx(
         count_unread: opts.count_unread,
         me: opts.me.as_ref(),
     };
-    let plan = plan_batch(chat, msgs, &snapshot, unread_rule).map_err(|e| match e {
-        PlanError::WrongChat { seq, chat: other } => Error::ProtocolViolation(format!(
-            "message seq {seq} of chat {other} ingested into chat {chat}"
-        )),
-        PlanError::IdMismatch {
-            seq,
-            cached,
-            incoming,
-        } => Error::ProtocolViolation(format!(
-            "seq {seq} of chat {chat} is message {cached} in the cache but {incoming} from the server"
-        )),
-    })?;
+    let plan = plan_batch(chat, msgs, &snapshot, unread_rule).map_err(|e| refusal(chat, e))?;
+    // Nothing cached before: the stored cursor claims nothing (see `roost_model::cursor`).
+    let folded = fold_cursor(
+        (!tail_before.is_empty()).then_some(u(cursor)),
+        |seq| snapshot.cached.get(&seq).map(|(version, _)| *version),
+        steps,
+    );
     write_batch(tx, chat, &snapshot, &plan).await?;
     let tail_after = if plan.runs_changed {
         load_tail_runs(tx, chat).await?
@@ -164,13 +159,6 @@ async fn ingest_steps_tx(
     } else {
         SyncState::Unknown
     };
-    // Nothing cached before: the stored cursor claims nothing (see `roost_model::cursor`).
-    let cursor_before = (!tail_before.is_empty()).then_some(u(cursor));
-    let folded = fold_cursor(
-        cursor_before,
-        |seq| snapshot.cached.get(&seq).map(|(version, _)| *version),
-        steps,
-    );
     let position = plan_position(AfterWrite {
         tail_runs: &tail_after,
         cursor_before: u(cursor),
@@ -194,6 +182,22 @@ async fn ingest_steps_tx(
         flagged: position.flag.is_some(),
         sync_state: position.flag,
     })
+}
+
+/// A batch the planner refused: the server's answer breaks the protocol.
+fn refusal(chat: ChatId, e: PlanError) -> Error {
+    match e {
+        PlanError::WrongChat { seq, chat: other } => Error::ProtocolViolation(format!(
+            "message seq {seq} of chat {other} ingested into chat {chat}"
+        )),
+        PlanError::IdMismatch {
+            seq,
+            cached,
+            incoming,
+        } => Error::ProtocolViolation(format!(
+            "seq {seq} of chat {chat} is message {cached} in the cache but {incoming} from the server"
+        )),
+    }
 }
 
 /// Writes a batch plan: the rows, the touched runs, the last message, counts.
@@ -276,7 +280,7 @@ pub(super) async fn ingest_events_tx(
         .map(|(m, p)| CursorStep {
             seq: m.seq,
             version: m.version,
-            current_at: p.rev.max(m.rev),
+            current_at: p.rev,
             mutation: Some(p.rev),
         })
         .collect();
