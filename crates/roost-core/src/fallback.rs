@@ -105,7 +105,7 @@ pub(crate) async fn full_reload(
                     &messages,
                     Position { last_seq, rev },
                 )
-                .await?;
+                .await?; // (a cursor taken back meanwhile: this pass from rev 0 covers it)
                 received += messages.len() as u64;
                 match next_since_rev {
                     Some(n) if n > since => since = n,
@@ -119,7 +119,9 @@ pub(crate) async fn full_reload(
                         let runs = store.runs(chat).await?;
                         if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
                             let span = crate::ranges::SeqRange::new(first.start, last.end);
-                            store.advance_cursor_after_changes(chat, span, rev).await?;
+                            store
+                                .advance_cursor_after_changes(chat, span, (0, rev))
+                                .await?;
                         }
                         return Ok(received);
                     }

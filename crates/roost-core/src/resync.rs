@@ -101,6 +101,9 @@ struct FetchScope<'a> {
     /// The chat was put `SYNCING` by this window.
     syncing: bool,
     fetched: u64,
+    /// A page of this job, read at a rev older than the changes cursor, brought new seqs and
+    /// lowered the cursor: the job runs the changes pass again before it validates.
+    cursor_lowered: bool,
 }
 
 impl<'a> FetchScope<'a> {
@@ -111,6 +114,7 @@ impl<'a> FetchScope<'a> {
             started: false,
             syncing: false,
             fetched: 0,
+            cursor_lowered: false,
         }
     }
 
@@ -143,13 +147,15 @@ impl<'a> FetchScope<'a> {
 }
 
 /// Merges one page of the changes journal (edits, deletes and, above the cached span, new
-/// messages) in one transaction at the page's position; the cursor is the caller's to move.
+/// messages) in one transaction at the page's position; the cursor is the caller's to move
+/// (the store only takes it back when the page cached a copy older than it). Returns whether
+/// it did.
 pub(crate) async fn ingest_changes_page(
     inner: &Inner,
     chat: ChatId,
     messages: &[roost_proto::Message],
     position: Position,
-) -> Result<()> {
+) -> Result<bool> {
     let mut opts = IngestOptions::new(CursorRule::Keep);
     opts.position = Some(position);
     opts.me = inner.me();
@@ -161,7 +167,7 @@ pub(crate) async fn ingest_changes_page(
             seqs: res.changed,
         });
     }
-    Ok(())
+    Ok(res.cursor_lowered)
 }
 
 async fn ingest_page(
@@ -190,17 +196,18 @@ async fn ingest_page(
 }
 
 /// Fetches `range` with forward pages of `page_size`, merging each page in one transaction.
-/// Returns (messages received, first page's rev).
+/// Returns (messages received, first page's rev, whether a page lowered the changes cursor).
 async fn fetch_range(
     inner: &Inner,
     api: &Api,
     chat: ChatId,
     range: SeqRange,
     count_unread: bool,
-) -> Result<(u64, Option<u64>)> {
+) -> Result<(u64, Option<u64>, bool)> {
     let mut from = range.start;
     let mut received = 0;
     let mut first_rev = None;
+    let mut lowered = false;
     loop {
         let q = RangeQuery {
             from_seq: Some(from),
@@ -211,13 +218,15 @@ async fn fetch_range(
         let page = api.range(chat, &q).await?;
         first_rev.get_or_insert(page.rev);
         received += page.messages.len() as u64;
-        ingest_page(inner, chat, &page, CursorRule::Keep, count_unread).await?;
+        lowered |= ingest_page(inner, chat, &page, CursorRule::Keep, count_unread)
+            .await?
+            .cursor_lowered;
         match page.next_from_seq {
             Some(n) if n <= range.end && !page.messages.is_empty() => from = n,
             _ => break,
         }
     }
-    Ok((received, first_rev))
+    Ok((received, first_rev, lowered))
 }
 
 async fn run_resync(
@@ -338,7 +347,7 @@ async fn resync_steps(
         if open_above {
             scope.start(true).await?;
         }
-        let fetched = changes_pass(
+        let (fetched, lowered) = changes_pass(
             inner,
             api,
             chat,
@@ -350,17 +359,48 @@ async fn resync_steps(
         .await?;
         report.messages_fetched += fetched;
         scope.fetched += fetched;
+        scope.cursor_lowered |= lowered;
     }
     // 2–3. Fetch only what is missing.
     fetch_missing(inner, api, chat, scope, &mut report, kind).await?;
+    changes_again_if_cursor_lowered(inner, api, chat, scope, &mut report).await?;
     Ok(report)
+}
+
+/// A page read before a mutation landed after the cursor passed it (an own send's answer or a
+/// stream event meanwhile): its seqs are only known as of its rev, and the store took the
+/// cursor back to it. The changes since then are asked now (again, a few times, if that pass
+/// raced too), so the resync never validates a stale copy.
+async fn changes_again_if_cursor_lowered(
+    inner: &Arc<Inner>,
+    api: &Api,
+    chat: ChatId,
+    scope: &mut FetchScope<'_>,
+    report: &mut ResyncReport,
+) -> Result<()> {
+    for _ in 0..3 {
+        if !std::mem::take(&mut scope.cursor_lowered) {
+            return Ok(());
+        }
+        let (rec, runs, _) = current_plan(inner, chat).await?;
+        if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
+            let span = (SeqRange::new(first.start, last.end), false);
+            let (fetched, lowered) =
+                changes_pass(inner, api, chat, &runs, span, rec.changes_cursor, report).await?;
+            report.messages_fetched += fetched;
+            scope.fetched += fetched;
+            scope.cursor_lowered = lowered;
+        }
+    }
+    Ok(())
 }
 
 /// Step 1: the changes since `cursor` over the cached `span` (and above it when `open_above`),
 /// page by page, each merged in one transaction; the cursor advances only if the span did not
 /// move meanwhile. When the journal no longer reaches the cursor (`too_old`), the cached runs
 /// are re-validated by range instead. Returns the messages received above the span (new
-/// messages: fetched, not changes).
+/// messages: fetched, not changes) and whether a page took the cursor back (see
+/// [`changes_again_if_cursor_lowered`]).
 async fn changes_pass(
     inner: &Arc<Inner>,
     api: &Api,
@@ -369,9 +409,10 @@ async fn changes_pass(
     (span, open_above): (SeqRange, bool),
     cursor: u64,
     report: &mut ResyncReport,
-) -> Result<u64> {
+) -> Result<(u64, bool)> {
     let (lo, hi) = (span.start, span.end);
     let mut above = 0;
+    let mut lowered = false;
     let store = inner.store();
     {
         let mut since = cursor;
@@ -390,7 +431,9 @@ async fn changes_pass(
                     next_since_rev,
                     ..
                 } => {
-                    ingest_changes_page(inner, chat, &messages, Position { last_seq, rev }).await?;
+                    lowered |=
+                        ingest_changes_page(inner, chat, &messages, Position { last_seq, rev })
+                            .await?;
                     let new = messages.iter().filter(|m| m.seq > hi).count() as u64;
                     above += new;
                     report.changes_applied += messages.len() as u64 - new;
@@ -409,7 +452,7 @@ async fn changes_pass(
                                 span
                             };
                             store
-                                .advance_cursor_after_changes(chat, covered, rev)
+                                .advance_cursor_after_changes(chat, covered, (cursor, rev))
                                 .await?;
                             break;
                         }
@@ -432,7 +475,8 @@ async fn changes_pass(
                     report.revalidated = Some(reason);
                     let mut first_rev = None;
                     for run in runs {
-                        let (n, r) = fetch_range(inner, api, chat, *run, false).await?;
+                        let (n, r, low) = fetch_range(inner, api, chat, *run, false).await?;
+                        lowered |= low;
                         report.revalidation_fetched += n;
                         if first_rev.is_none() {
                             first_rev = r;
@@ -441,14 +485,16 @@ async fn changes_pass(
                     // Like a complete changes pass: only if the cached span is still the one
                     // re-validated (anything cached meanwhile outside it was not covered).
                     if let Some(r) = first_rev {
-                        store.advance_cursor_after_changes(chat, span, r).await?;
+                        store
+                            .advance_cursor_after_changes(chat, span, (cursor, r))
+                            .await?;
                     }
                     break;
                 }
             }
         }
     }
-    Ok(above)
+    Ok((above, lowered))
 }
 
 /// Steps 2–3: fetch only what is missing — with the evicted history for a manual resync —
@@ -482,7 +528,10 @@ async fn fetch_missing(
             };
             report.messages_fetched += page.messages.len() as u64;
             scope.fetched += page.messages.len() as u64;
-            ingest_page(inner, chat, &page, CursorRule::Snapshot(page.rev), false).await?;
+            scope.cursor_lowered |=
+                ingest_page(inner, chat, &page, CursorRule::Snapshot(page.rev), false)
+                    .await?
+                    .cursor_lowered;
             if page.messages.is_empty() {
                 break;
             }
@@ -498,7 +547,7 @@ async fn fetch_missing(
         // transaction.
         let page = inner.config().page_size.clamp(1, MAX_PAGE_SIZE) as u64;
         for batch in ranges::pack_batches(&wanted, page, MAX_SEQ_RANGES_PER_REQUEST) {
-            let n = fetch_batch(inner, api, chat, &batch, report).await?;
+            let n = fetch_batch(inner, api, chat, &batch, report, scope).await?;
             report.messages_fetched += n;
             scope.fetched += n;
             // No seqs or forward shape left: that batch was a full reload, which brought the
@@ -525,12 +574,15 @@ async fn fetch_batch(
     chat: ChatId,
     batch: &[SeqRange],
     report: &mut ResyncReport,
+    scope: &mut FetchScope<'_>,
 ) -> Result<u64> {
     let support = inner.range_support();
     if support.serves(Shape::Seqs) {
         match api.listed(chat, batch).await {
             Ok(page) => {
-                ingest_page(inner, chat, &page, CursorRule::Keep, true).await?;
+                scope.cursor_lowered |= ingest_page(inner, chat, &page, CursorRule::Keep, true)
+                    .await?
+                    .cursor_lowered;
                 return Ok(page.messages.len() as u64);
             }
             Err(e) if is_refusal(&e) => support.refused(chat, Shape::Seqs, &e),
@@ -541,7 +593,10 @@ async fn fetch_batch(
         let mut received = 0;
         for range in batch {
             match fetch_range(inner, api, chat, *range, true).await {
-                Ok((n, _)) => received += n,
+                Ok((n, _, lowered)) => {
+                    received += n;
+                    scope.cursor_lowered |= lowered;
+                }
                 Err(e) if is_refusal(&e) => {
                     support.refused(chat, Shape::Forward, &e);
                     return Ok(received + reload(inner, api, chat, report).await?);

@@ -95,7 +95,7 @@ pub struct IngestOptions {
     pub count_unread: bool,
     pub me: Option<UserId>,
     /// Mark the chat OUT_OF_SYNC + needs_resync when the result is partial or the cursor fell
-    /// behind (stream ingest).
+    /// behind or was taken back (stream ingest).
     pub flag_if_behind: bool,
 }
 
@@ -122,6 +122,9 @@ pub struct IngestResult {
     pub partial: bool,
     /// An event's rev skipped past `cursor + 1`: some mutation was missed.
     pub cursor_behind: bool,
+    /// The batch cached a copy older than the changes cursor, which went back to that copy's
+    /// rev (and the chat was flagged `needs_resync`): a changes pass is due.
+    pub cursor_lowered: bool,
     /// The ingest flagged the chat for a resync (`needs_resync`).
     pub flagged: bool,
     /// The chat's sync state after the ingest, when the ingest validated it (as stored).

@@ -6,28 +6,60 @@
 //! Rules: the merge rule per message (higher version wins; a batch may repeat a seq); a seq
 //! whose cached message has another id is a protocol violation; inserted seqs join the runs;
 //! unread counts inserts above the newest cached seq, not by `me`, in a closed chat; the last
-//! message moves only forward; the changes cursor follows [`CursorRule`]; a partial chat or a
-//! missed mutation flags a resync, through the sync state machine.
+//! message moves only forward; the changes cursor follows [`crate::cursor`] (a batch's messages
+//! become [`CursorStep`]s by [`cursor_steps`]); a partial chat, a missed mutation or a lowered
+//! cursor flags a resync, through the sync state machine.
 
+use crate::cursor::{CursorOutcome, CursorStep};
 use crate::merge::{MergeDecision, decide};
 use crate::ranges::{self, SeqRange};
 use crate::sync_state::{SyncInput, SyncState, is_partial, transition};
 use roost_proto::{ChatId, Message, Rev, Seq, UserId};
 use std::collections::{BTreeMap, HashMap};
 
-/// How an ingest moves the chat's changes cursor (the rev up to which every cached message is
-/// known current).
+/// What a batch tells the chat's changes cursor (the rev up to which every cached message is
+/// known current, see [`crate::cursor`]). Whatever the rule, a message that inserts a seq is
+/// current only as of the rev it was read at: into an empty cache it sets the cursor, below the
+/// cursor it lowers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CursorRule {
-    /// One committed mutation at this rev (stream event, send/edit/delete answer): the cursor
-    /// advances only if `rev == cursor + 1` (Telegram's pts rule), or is set if the cache was
-    /// empty.
+    /// One committed mutation at this rev (a send/edit/delete answer): the cursor advances only
+    /// if `rev == cursor + 1` (Telegram's pts rule).
     Event(Rev),
-    /// A consistent snapshot at this rev (a range page): sets the cursor only if the cache was
-    /// empty before (then every cached message comes from this snapshot).
+    /// A consistent snapshot at this rev (a range page): its messages are current as of it.
     Snapshot(Rev),
-    /// Leave the cursor alone (changes pages, re-validation pages).
+    /// No mutation of its own: the messages are current as of the batch's told position (changes
+    /// pages, re-validation and `seqs` pages).
     Keep,
+}
+
+/// The cursor steps of a batch of `messages` read at `told_rev` (the response's position),
+/// under `rule`: each message current as of the snapshot's rev (its own rev when none was
+/// told), the first one carrying the mutation of an `Event`.
+pub fn cursor_steps(
+    messages: &[Message],
+    rule: CursorRule,
+    told_rev: Option<Rev>,
+) -> Vec<CursorStep> {
+    let read_at = match rule {
+        CursorRule::Snapshot(rev) => Some(rev),
+        CursorRule::Event(rev) => Some(told_rev.unwrap_or(rev)),
+        CursorRule::Keep => told_rev,
+    };
+    messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| CursorStep {
+            seq: m.seq,
+            version: m.version,
+            // (The told rev, not the message's: the cursor never passes the server's rev.)
+            current_at: read_at.unwrap_or(m.rev),
+            mutation: match rule {
+                CursorRule::Event(rev) if i == 0 => Some(rev),
+                _ => None,
+            },
+        })
+        .collect()
 }
 
 /// What the cache holds that a batch can touch, as read by the store.
@@ -144,16 +176,15 @@ pub fn plan_batch<'m>(
 /// What the cache knows after the batch's rows and runs are written.
 #[derive(Debug, Clone, Copy)]
 pub struct AfterWrite<'a> {
-    /// Nothing was cached before the batch.
-    pub was_empty: bool,
     /// The last (at most two) runs after the write.
     pub tail_runs: &'a [SeqRange],
-    /// The changes cursor before the batch.
-    pub cursor: Rev,
+    /// The changes cursor stored before the batch.
+    pub cursor_before: Rev,
+    /// The batch's steps folded into the cursor ([`crate::cursor::fold_cursor`]).
+    pub cursor: CursorOutcome,
     /// The server's `last_seq` as now known (the batch's position included).
     pub known_last: Seq,
-    pub rule: CursorRule,
-    /// Flag the chat for a resync when partial or behind (stream ingest).
+    /// Flag the chat for a resync when partial, behind or lowered (stream ingest).
     pub flag_if_behind: bool,
     /// The chat's sync state before the batch.
     pub state: SyncState,
@@ -162,10 +193,13 @@ pub struct AfterWrite<'a> {
 /// The cursor, rule-4 and resync-flag part of an ingest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PositionPlan {
-    /// Set the cursor to this rev (never lowers it).
+    /// Store this cursor (it may be lower than before: see [`crate::cursor`]).
     pub new_cursor: Option<Rev>,
     /// An event's rev skipped past `cursor + 1`: some mutation was missed.
     pub cursor_behind: bool,
+    /// A copy older than the cursor was inserted and the cursor went back to it: a changes
+    /// pass is due.
+    pub cursor_lowered: bool,
     /// The chat is partially synced (rule 4).
     pub partial: bool,
     /// Flag a resync and store this state.
@@ -174,22 +208,20 @@ pub struct PositionPlan {
 
 /// Decides the cursor, rule 4 and the resync flag after a write.
 pub fn plan_position(after: AfterWrite<'_>) -> PositionPlan {
-    let filled = after.was_empty && !after.tail_runs.is_empty();
-    let (new_cursor, cursor_behind) = match after.rule {
-        CursorRule::Event(rev) if filled => (Some(rev), false),
-        CursorRule::Event(rev) if rev == after.cursor + 1 => (Some(rev), false),
-        CursorRule::Event(rev) => (None, rev > after.cursor + 1),
-        CursorRule::Snapshot(rev) if filled => (Some(rev), false),
-        _ => (None, false),
-    };
+    let CursorOutcome {
+        cursor,
+        behind,
+        lowered,
+    } = after.cursor;
     // The last two runs decide rule 4: more than one run means a hole; one run is partial
     // exactly when it ends below the server's last_seq.
     let partial = is_partial(after.tail_runs, after.known_last);
-    let flag = (after.flag_if_behind && (partial || cursor_behind))
+    let flag = (after.flag_if_behind && (partial || behind || lowered))
         .then(|| transition(after.state, SyncInput::Validated { partial: true }));
     PositionPlan {
-        new_cursor,
-        cursor_behind,
+        new_cursor: cursor.filter(|c| *c != after.cursor_before),
+        cursor_behind: behind,
+        cursor_lowered: lowered,
         partial,
         flag,
     }
@@ -259,26 +291,36 @@ mod tests {
             let _ = unread;
         }
 
-        /// The cursor advances by one event at a time, jumps only into an empty cache, and a
-        /// running fetch stays SYNCING when the ingest flags the chat.
+        /// A mutation's answer advances the cursor by one event at a time and jumps only into
+        /// an empty cache; a running fetch stays SYNCING when the ingest flags the chat.
         #[test]
-        fn cursor_and_flag_rules(cursor in 0u64..20, rev in 0u64..25, was_empty: bool,
-                                 filled: bool, state in 0usize..4) {
+        fn cursor_and_flag_rules(cursor in 0u64..20, rev in 1u64..25, was_empty: bool,
+                                 cached: bool, state in 0usize..4) {
             let states = [SyncState::Unknown, SyncState::InSync, SyncState::OutOfSync, SyncState::Syncing];
-            let tail = if filled { vec![SeqRange::new(1, 3)] } else { vec![] };
+            let tail = [SeqRange::new(1, 3)];
+            let answer = [Message { rev, ..msg(3, 1, "me") }];
+            let steps = cursor_steps(&answer, CursorRule::Event(rev), Some(rev));
+            let before = (!was_empty).then_some(cursor);
+            let folded = crate::cursor::fold_cursor(before, |_| cached.then_some(1), &steps);
             let plan = plan_position(AfterWrite {
-                was_empty,
                 tail_runs: &tail,
-                cursor,
+                cursor_before: cursor,
+                cursor: folded,
                 known_last: 5,
-                rule: CursorRule::Event(rev),
                 flag_if_behind: true,
                 state: states[state],
             });
-            match plan.new_cursor {
-                Some(r) => prop_assert!(r == cursor + 1 || (was_empty && filled)),
-                None => prop_assert!(rev != cursor + 1 && !(was_empty && filled)),
-            }
+            // Into an empty cache the answer sets the cursor; else it advances it by one, or
+            // takes it back to its rev when it inserts a seq older than the cursor.
+            let expected = match (was_empty, cached) {
+                (true, false) => Some(rev),
+                (true, true) => None,
+                (false, _) if rev == cursor + 1 => Some(rev),
+                (false, false) if rev < cursor => Some(rev),
+                (false, _) => None,
+            };
+            prop_assert_eq!(plan.new_cursor, expected.filter(|r| *r != cursor));
+            prop_assert_eq!(plan.cursor_lowered, !was_empty && !cached && rev < cursor);
             if states[state] == SyncState::Syncing {
                 prop_assert!(plan.flag.is_none_or(|s| s == SyncState::Syncing));
             } else if let Some(s) = plan.flag {

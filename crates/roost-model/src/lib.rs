@@ -11,6 +11,7 @@
 //! * [`merge`] — the one merge rule (higher version wins);
 //! * [`sync_state`] — the sync state machine (UNKNOWN / IN_SYNC / OUT_OF_SYNC / SYNCING);
 //! * [`outbox`] — delivery states of unsent messages;
+//! * [`cursor`] — the changes cursor rule (every cached message is current up to it);
 //! * [`ingest`] — the sans-I/O ingest plan (what one write of incoming messages changes);
 //! * [`app`] — the desktop app's IPC contract, built from the types above;
 //! * [`accounts`] — the accounts signed in on the device (the account switcher's list);
@@ -21,6 +22,7 @@
 pub mod accounts;
 pub mod app;
 pub mod app_cache;
+pub mod cursor;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod human;

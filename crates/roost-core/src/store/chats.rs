@@ -251,21 +251,24 @@ impl Store {
         Ok(())
     }
 
-    /// After a complete changes pass over `[span.start, span.end]` at `rev`: the cursor becomes
-    /// `rev`, but only if the cached span is still exactly `span` (anything cached meanwhile
-    /// outside it was not covered by the pass) and the cursor did not already pass it.
+    /// After a complete changes pass from `since` over `[span.start, span.end]` at `rev`: the
+    /// cursor becomes `rev`, but only if the cached span is still exactly `span` (anything
+    /// cached meanwhile outside it was not covered by the pass), the cursor did not already pass
+    /// it, and no write during the pass took it back below `since`
+    /// ([`roost_model::cursor::after_changes_pass`]).
     pub async fn advance_cursor_after_changes(
         &self,
         chat: ChatId,
         span: SeqRange,
-        rev: Rev,
+        (since, rev): (Rev, Rev),
     ) -> Result<bool> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         // Only the two ends matter: read the first and the last run, not every run.
-        let (first_start, last_end): (Option<i64>, Option<i64>) = sqlx::query_as(
+        let (first_start, last_end, cursor): (Option<i64>, Option<i64>, i64) = sqlx::query_as(
             "SELECT (SELECT start_seq FROM cached_runs WHERE chat_id = ?1 ORDER BY start_seq ASC LIMIT 1),
-                    (SELECT end_seq FROM cached_runs WHERE chat_id = ?1 ORDER BY start_seq DESC LIMIT 1)",
+                    (SELECT end_seq FROM cached_runs WHERE chat_id = ?1 ORDER BY start_seq DESC LIMIT 1),
+                    (SELECT changes_cursor FROM chats WHERE chat_id = ?1)",
         )
         .bind(chat.to_string())
         .fetch_one(&mut *tx)
@@ -274,17 +277,16 @@ impl Store {
         // pass): only its start must be unchanged.
         let same = first_start.map(u) == Some(span.start)
             && (span.end == u64::MAX || last_end.map(u) == Some(span.end));
-        if same {
-            sqlx::query(
-                "UPDATE chats SET changes_cursor = MAX(changes_cursor, ?) WHERE chat_id = ?",
-            )
-            .bind(i(rev))
-            .bind(chat.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let advanced = roost_model::cursor::after_changes_pass(u(cursor), since, rev);
+        if let (true, Some(to)) = (same, advanced) {
+            sqlx::query("UPDATE chats SET changes_cursor = ? WHERE chat_id = ?")
+                .bind(i(to))
+                .bind(chat.to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
-        Ok(same)
+        Ok(same && advanced.is_some())
     }
 
     /// Ends a resync: in ONE transaction, re-validates the chat (rule 4) against its known

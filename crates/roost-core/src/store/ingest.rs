@@ -2,9 +2,10 @@
 //! touches, the chat's last message, unread count, position, cursor and resync flag.
 
 use super::*;
+use roost_model::cursor::{CursorStep, fold_cursor};
 use roost_model::ingest::{
-    AfterWrite, BatchPlan, ChatSnapshot, PlanError, PositionPlan, UnreadRule, plan_batch,
-    plan_position,
+    AfterWrite, BatchPlan, ChatSnapshot, PlanError, PositionPlan, UnreadRule, cursor_steps,
+    plan_batch, plan_position,
 };
 
 /// The cached (version, id) of every seq the batch carries, read in chunks of `IN (…)` lists.
@@ -95,6 +96,20 @@ pub(super) async fn ingest_tx(
     msgs: &[Message],
     opts: &IngestOptions,
 ) -> Result<IngestResult> {
+    let steps = cursor_steps(msgs, opts.cursor, opts.position.map(|p| p.rev));
+    ingest_steps_tx(tx, chat, msgs, &steps, opts).await
+}
+
+/// [`ingest_tx`] with the batch's cursor steps given (one per message, in arrival order): the
+/// cursor is folded step by step over the versions cached before the batch
+/// ([`roost_model::cursor`]), so a group of events ends where the same events one at a time end.
+async fn ingest_steps_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    chat: ChatId,
+    msgs: &[Message],
+    steps: &[CursorStep],
+    opts: &IngestOptions,
+) -> Result<IngestResult> {
     ensure_chat(tx, chat).await?;
     let chat_s = chat.to_string();
     let (cursor, last_message_seq, is_open, server_last_seq): (i64, Option<i64>, i64, i64) = sqlx::query_as(
@@ -121,18 +136,13 @@ pub(super) async fn ingest_tx(
         count_unread: opts.count_unread,
         me: opts.me.as_ref(),
     };
-    let plan = plan_batch(chat, msgs, &snapshot, unread_rule).map_err(|e| match e {
-        PlanError::WrongChat { seq, chat: other } => Error::ProtocolViolation(format!(
-            "message seq {seq} of chat {other} ingested into chat {chat}"
-        )),
-        PlanError::IdMismatch {
-            seq,
-            cached,
-            incoming,
-        } => Error::ProtocolViolation(format!(
-            "seq {seq} of chat {chat} is message {cached} in the cache but {incoming} from the server"
-        )),
-    })?;
+    let plan = plan_batch(chat, msgs, &snapshot, unread_rule).map_err(|e| refusal(chat, e))?;
+    // Nothing cached before: the stored cursor claims nothing (see `roost_model::cursor`).
+    let folded = fold_cursor(
+        (!tail_before.is_empty()).then_some(u(cursor)),
+        |seq| snapshot.cached.get(&seq).map(|(version, _)| *version),
+        steps,
+    );
     write_batch(tx, chat, &snapshot, &plan).await?;
     let tail_after = if plan.runs_changed {
         load_tail_runs(tx, chat).await?
@@ -150,24 +160,44 @@ pub(super) async fn ingest_tx(
         SyncState::Unknown
     };
     let position = plan_position(AfterWrite {
-        was_empty: tail_before.is_empty(),
         tail_runs: &tail_after,
-        cursor: u(cursor),
+        cursor_before: u(cursor),
+        cursor: folded,
         known_last,
-        rule: opts.cursor,
         flag_if_behind: opts.flag_if_behind,
         state,
     });
     write_position(tx, &chat_s, &position).await?;
+    if position.cursor_lowered {
+        tracing::info!(%chat, cursor = ?position.new_cursor,
+            "a copy older than the changes cursor was cached: the cursor went back to its rev");
+    }
     Ok(IngestResult {
         changed: plan.changed,
         inserted: plan.inserted,
         replaced: plan.replaced,
         partial: position.partial,
         cursor_behind: position.cursor_behind,
+        cursor_lowered: position.cursor_lowered,
         flagged: position.flag.is_some(),
         sync_state: position.flag,
     })
+}
+
+/// A batch the planner refused: the server's answer breaks the protocol.
+fn refusal(chat: ChatId, e: PlanError) -> Error {
+    match e {
+        PlanError::WrongChat { seq, chat: other } => Error::ProtocolViolation(format!(
+            "message seq {seq} of chat {other} ingested into chat {chat}"
+        )),
+        PlanError::IdMismatch {
+            seq,
+            cached,
+            incoming,
+        } => Error::ProtocolViolation(format!(
+            "seq {seq} of chat {chat} is message {cached} in the cache but {incoming} from the server"
+        )),
+    }
 }
 
 /// Writes a batch plan: the rows, the touched runs, the last message, counts.
@@ -212,11 +242,16 @@ async fn write_position(
     position: &PositionPlan,
 ) -> Result<()> {
     if let Some(rev) = position.new_cursor {
-        sqlx::query("UPDATE chats SET changes_cursor = MAX(changes_cursor, ?) WHERE chat_id = ?")
-            .bind(i(rev))
-            .bind(chat_s)
-            .execute(&mut **tx)
-            .await?;
+        // Set, not MAX: the plan was made from the cursor read in this transaction, and it may
+        // take the cursor back (a copy older than it was cached). A changes pass is then due.
+        sqlx::query(
+            "UPDATE chats SET changes_cursor = ?, needs_resync = MAX(needs_resync, ?) WHERE chat_id = ?",
+        )
+        .bind(i(rev))
+        .bind(position.cursor_lowered as i64)
+        .bind(chat_s)
+        .execute(&mut **tx)
+        .await?;
     }
     if let Some(state) = position.flag {
         // Validated partial: OUT_OF_SYNC, except that a running fetch stays SYNCING.
@@ -229,80 +264,30 @@ async fn write_position(
     Ok(())
 }
 
-/// The cursor rule (Telegram's pts rule) applied event by event, in arrival order, to a group
-/// of stream events already merged: `(new cursor, an event skipped past the cursor)`.
-/// `inserted(seq)`: the group inserted that seq (the first event into an empty cache sets the
-/// cursor, as nothing older is cached).
-fn fold_event_cursor(
-    cursor_before: Rev,
-    was_empty: bool,
-    events: &[(Message, Position)],
-    inserted: impl Fn(Seq) -> bool,
-) -> (Rev, bool) {
-    let mut cursor = cursor_before;
-    let mut empty = was_empty;
-    let mut behind = false;
-    for (message, position) in events {
-        let rev = position.rev;
-        if empty {
-            if inserted(message.seq) {
-                cursor = cursor.max(rev);
-                empty = false;
-            }
-        } else if rev == cursor + 1 {
-            cursor = rev;
-        } else if rev > cursor + 1 {
-            behind = true;
-        }
-    }
-    (cursor, behind)
-}
-
 /// A group of stream events of one chat inside the caller's transaction: ONE batched ingest of
-/// their messages at the highest position told, then the cursor rule event by event, then the
-/// resync flag if the result is partial or an event skipped past the cursor.
+/// their messages at the highest position told, the cursor folded event by event in arrival
+/// order (each event one committed mutation, its message current as of its rev), then the
+/// resync flag if the result is partial, an event skipped past the cursor or took it back.
 pub(super) async fn ingest_events_tx(
     tx: &mut Transaction<'_, Sqlite>,
     chat: ChatId,
     events: &[(Message, Position)],
     template: &IngestOptions,
 ) -> Result<IngestResult> {
-    ensure_chat(tx, chat).await?;
-    let chat_s = chat.to_string();
-    let (cursor_before, had_runs): (i64, i64) = sqlx::query_as(
-        "SELECT changes_cursor, EXISTS (SELECT 1 FROM cached_runs WHERE chat_id = ?1) FROM chats WHERE chat_id = ?1",
-    )
-    .bind(&chat_s)
-    .fetch_one(&mut **tx)
-    .await?;
     let messages: Vec<Message> = events.iter().map(|(m, _)| m.clone()).collect();
+    let steps: Vec<CursorStep> = events
+        .iter()
+        .map(|(m, p)| CursorStep {
+            seq: m.seq,
+            version: m.version,
+            current_at: p.rev,
+            mutation: Some(p.rev),
+        })
+        .collect();
     let mut opts = template.clone();
     opts.position = events.iter().map(|(_, p)| *p).reduce(|a, b| Position {
         last_seq: a.last_seq.max(b.last_seq),
         rev: a.rev.max(b.rev),
     });
-    opts.cursor = CursorRule::Keep;
-    opts.flag_if_behind = false;
-    let mut res = ingest_tx(tx, chat, &messages, &opts).await?;
-    let (cursor, behind) = fold_event_cursor(u(cursor_before), had_runs == 0, events, |seq| {
-        res.changed.binary_search(&seq).is_ok()
-    });
-    res.cursor_behind = behind;
-    let flag = (template.flag_if_behind && (res.partial || behind)).then_some(());
-    let position = PositionPlan {
-        new_cursor: (cursor > u(cursor_before)).then_some(cursor),
-        cursor_behind: behind,
-        partial: res.partial,
-        flag: match flag {
-            Some(()) => Some(transition(
-                read_state(tx, chat).await?,
-                SyncInput::Validated { partial: true },
-            )),
-            None => None,
-        },
-    };
-    write_position(tx, &chat_s, &position).await?;
-    res.flagged = position.flag.is_some();
-    res.sync_state = position.flag;
-    Ok(res)
+    ingest_steps_tx(tx, chat, &messages, &steps, &opts).await
 }
