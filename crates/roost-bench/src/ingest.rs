@@ -24,6 +24,29 @@ pub struct IngestSizes {
     pub stream_rate: u64,
 }
 
+impl IngestSizes {
+    /// The sizes of a full run, or of a `--quick` smoke run.
+    pub fn new(quick: bool) -> IngestSizes {
+        if quick {
+            IngestSizes {
+                batched: 20_000,
+                one_by_one: 500,
+                stream_flood: 2_000,
+                stream_paced: 2_000,
+                stream_rate: 20_000,
+            }
+        } else {
+            IngestSizes {
+                batched: 200_000,
+                one_by_one: 5_000,
+                stream_flood: 40_000,
+                stream_paced: 40_000,
+                stream_rate: 20_000,
+            }
+        }
+    }
+}
+
 pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Value> {
     println!("## Ingest throughput");
     println!("| mode | messages | roost-core | floor (bare SQLite, same rows) |");
@@ -39,8 +62,10 @@ pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Va
         batched,
         5_000,
     )?;
+    let indexed_batched =
+        bare_indexed_insert(&scratch.join("ingest-indexed-batched.db"), batched, 5_000).await?;
     println!(
-        "| batched (5,000 per transaction) | {batched} | {core_batched:.0} msg/s | {bare_batched:.0} msg/s |"
+        "| batched (5,000 per transaction) | {batched} | {core_batched:.0} msg/s | {bare_batched:.0} msg/s; with the search index's triggers {indexed_batched:.0} msg/s |"
     );
 
     let one_by_one = sizes.one_by_one;
@@ -85,6 +110,7 @@ pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Va
     Ok(json!({
         "batched_msgs_per_s": batched_rate(core_batched),
         "batched_floor_msgs_per_s": batched_rate(bare_batched),
+        "batched_indexed_floor_msgs_per_s": batched_rate(indexed_batched),
         "single_msgs_per_s": batched_rate(flood.rate),
         "single_floor_msgs_per_s": batched_rate(bare_single),
         "store_single_call_msgs_per_s": batched_rate(store_single),
@@ -113,12 +139,38 @@ pub async fn ingest_one_by_one(store: &Store, chat: ChatId, count: u64) -> Resul
     Ok(())
 }
 
+/// Commits `groups` stream groups of `per_group` events each (messages of `chat` in seq order,
+/// as the stream's writer does with a burst), through [`Store::ingest_stream`] with the
+/// options the stream uses (the instruction counts of a group commit).
+pub async fn stream_groups(store: &Store, chat: ChatId, groups: u64, per_group: u64) -> Result<()> {
+    let mut options = IngestOptions::new(CursorRule::Keep);
+    options.count_unread = true;
+    options.me = Some(UserId::new("alice"));
+    options.flag_if_behind = true;
+    let mut seq = 0;
+    for _ in 0..groups {
+        let events: Vec<_> = (0..per_group)
+            .map(|_| {
+                seq += 1;
+                let position = Position {
+                    last_seq: seq,
+                    rev: seq,
+                };
+                (synthetic_message(chat, seq), position)
+            })
+            .collect();
+        store.ingest_stream(&[(chat, events)], &options).await?;
+    }
+    Ok(())
+}
+
 fn batched_rate(rate: f64) -> f64 {
     rate.round()
 }
 
-/// Inserts `count` rows into a copy of the cache schema (taken from `schema_source`), `batch`
-/// rows per transaction, with plain prepared statements.
+/// Inserts `count` rows into a copy of the cache's `messages` table alone (taken from
+/// `schema_source`; no search index), `batch` rows per transaction, with plain prepared
+/// statements.
 fn bare_sqlite_insert(path: &Path, schema_source: &Path, count: u64, batch: u64) -> Result<f64> {
     let source = rusqlite::Connection::open(schema_source)?;
     let schema: Vec<String> = source
@@ -132,7 +184,32 @@ fn bare_sqlite_insert(path: &Path, schema_source: &Path, count: u64, batch: u64)
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     // The cache's messages table references chats; the floor has no chats table.
     connection.execute_batch(&schema[0].replace("REFERENCES chats(chat_id)", ""))?;
+    timed_inserts(&mut connection, new_chat(), count, batch)
+}
+
+/// The same inserts into a fresh cache with its whole schema, so the search index's triggers
+/// fire as they do for every cached message: the floor of any ingest that keeps the index
+/// (nothing else of an ingest: no runs, no chat row updates).
+async fn bare_indexed_insert(path: &Path, count: u64, batch: u64) -> Result<f64> {
+    let (store, _) = Store::open(path).await?;
+    store.close().await;
+    let mut connection = rusqlite::Connection::open(path)?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
     let chat = new_chat();
+    connection.execute(
+        "INSERT INTO chats(chat_id, sync_state) VALUES (?1, 'UNKNOWN')",
+        [chat.to_string()],
+    )?;
+    timed_inserts(&mut connection, chat, count, batch)
+}
+
+/// `count` synthetic rows of `chat`, `batch` per transaction; rows per second.
+fn timed_inserts(
+    connection: &mut rusqlite::Connection,
+    chat: ChatId,
+    count: u64,
+    batch: u64,
+) -> Result<f64> {
     let chat_text = chat.to_string();
     let started = Instant::now();
     let mut seq = 1;
