@@ -1,15 +1,19 @@
 //! One ingest inside a transaction: merge rule per message, multi-row upserts, the runs a batch
 //! touches, the chat's last message, unread count, position, cursor and resync flag.
+//!
+//! Runs on the write connection ([`super::writer`]): plain blocking calls, prepared statements
+//! cached by the connection.
 
 use super::*;
 use roost_model::ingest::{
     AfterWrite, BatchPlan, ChatSnapshot, PlanError, PositionPlan, UnreadRule, plan_batch,
     plan_position,
 };
+use writer::WriteTx;
 
 /// The cached (version, id) of every seq the batch carries, read in chunks of `IN (…)` lists.
-pub(super) async fn load_cached_versions(
-    conn: &mut sqlx::SqliteConnection,
+pub(super) fn load_cached_versions(
+    tx: &WriteTx<'_>,
     chat_s: &str,
     msgs: &[Message],
 ) -> Result<HashMap<Seq, (u64, String)>> {
@@ -22,11 +26,15 @@ pub(super) async fn load_cached_versions(
         let sql = format!(
             "SELECT seq, version, id FROM messages WHERE chat_id = ? AND seq IN ({placeholders})"
         );
-        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql).bind(chat_s);
-        for seq in chunk {
-            query = query.bind(i(*seq));
-        }
-        for (seq, version, id) in query.fetch_all(&mut *conn).await? {
+        let mut statement = tx.prepare_cached(&sql)?;
+        let binds = std::iter::once(rusqlite::types::Value::from(chat_s.to_string())).chain(
+            chunk
+                .iter()
+                .map(|seq| rusqlite::types::Value::from(i(*seq))),
+        );
+        let mut rows = statement.query(rusqlite::params_from_iter(binds))?;
+        while let Some(row) = rows.next()? {
+            let (seq, version, id): (i64, i64, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
             known.insert(u(seq), (u(version), id));
         }
     }
@@ -35,8 +43,8 @@ pub(super) async fn load_cached_versions(
 
 /// Writes messages (already decided by the merge rule) with multi-row upserts. The `WHERE`
 /// keeps the merge rule in SQL too: a row is only ever replaced by a higher version.
-pub(super) async fn upsert_messages<'m>(
-    conn: &mut sqlx::SqliteConnection,
+pub(super) fn upsert_messages<'m>(
+    tx: &WriteTx<'_>,
     chat_s: &str,
     msgs: impl Iterator<Item = &'m Message>,
 ) -> Result<()> {
@@ -53,21 +61,23 @@ pub(super) async fn upsert_messages<'m>(
                rev = excluded.rev
              WHERE excluded.version > messages.version"
         );
-        let mut query = sqlx::query(&sql);
+        let mut statement = tx.prepare_cached(&sql)?;
+        let mut binds: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 10);
         for m in chunk {
-            query = query
-                .bind(chat_s)
-                .bind(i(m.seq))
-                .bind(m.id.to_string())
-                .bind(i(m.version))
-                .bind(m.author.as_str())
-                .bind(m.created_at)
-                .bind(m.edited_at)
-                .bind(m.deleted_at)
-                .bind(m.body.to_string())
-                .bind(i(m.rev));
+            binds.extend([
+                chat_s.to_string().into(),
+                i(m.seq).into(),
+                m.id.to_string().into(),
+                i(m.version).into(),
+                m.author.as_str().to_string().into(),
+                m.created_at.into(),
+                m.edited_at.into(),
+                m.deleted_at.into(),
+                m.body.to_string().into(),
+                i(m.rev).into(),
+            ]);
         }
-        query.execute(&mut *conn).await?;
+        statement.execute(rusqlite::params_from_iter(binds))?;
     }
     Ok(())
 }
@@ -89,30 +99,31 @@ pub(super) fn preview(m: &Message) -> String {
 
 /// One ingest inside `tx`: reads what the batch can touch, lets the pure planner
 /// ([`roost_model::ingest`]) decide, and writes exactly the plan.
-pub(super) async fn ingest_tx(
-    tx: &mut Transaction<'_, Sqlite>,
+pub(super) fn ingest_tx(
+    tx: &WriteTx<'_>,
     chat: ChatId,
     msgs: &[Message],
     opts: &IngestOptions,
 ) -> Result<IngestResult> {
-    ensure_chat(tx, chat).await?;
+    ensure_chat(tx, chat)?;
     let chat_s = chat.to_string();
-    let (cursor, last_message_seq, is_open, server_last_seq): (i64, Option<i64>, i64, i64) = sqlx::query_as(
-        "SELECT changes_cursor, last_message_seq, is_open, server_last_seq FROM chats WHERE chat_id = ?",
-    )
-    .bind(&chat_s)
-    .fetch_one(&mut **tx)
-    .await?;
+    let (cursor, last_message_seq, is_open, server_last_seq): (i64, Option<i64>, i64, i64) = tx
+        .prepare_cached(
+            "SELECT changes_cursor, last_message_seq, is_open, server_last_seq FROM chats WHERE chat_id = ?1",
+        )?
+        .query_row([&chat_s], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?;
     // Only the runs this batch can touch are read and rewritten (O(affected runs), not O(gaps)):
     // a chat with 10,000 gaps must not pay 10,000 row writes per incoming message.
-    let tail_before = load_tail_runs(tx, chat).await?;
+    let tail_before = load_tail_runs(tx, chat)?;
     let batch_lo = msgs.iter().map(|m| m.seq).min().unwrap_or(1).max(1);
     let batch_hi = msgs.iter().map(|m| m.seq).max().unwrap_or(0);
     let snapshot = ChatSnapshot {
         // One read for the cached versions of the whole batch and multi-row upserts:
         // per-message round trips would cap ingest far below what a burst or a page needs.
-        cached: load_cached_versions(tx, &chat_s, msgs).await?,
-        touched_runs: load_runs_touching(tx, chat, batch_lo, batch_hi).await?,
+        cached: load_cached_versions(tx, &chat_s, msgs)?,
+        touched_runs: load_runs_touching(tx, chat, batch_lo, batch_hi)?,
         prev_max: tail_before.last().map(|r| r.end).unwrap_or(0),
         last_message_seq: last_message_seq.map(u),
         is_open: is_open != 0,
@@ -133,19 +144,19 @@ pub(super) async fn ingest_tx(
             "seq {seq} of chat {chat} is message {cached} in the cache but {incoming} from the server"
         )),
     })?;
-    write_batch(tx, chat, &snapshot, &plan).await?;
+    write_batch(tx, chat, &snapshot, &plan)?;
     let tail_after = if plan.runs_changed {
-        load_tail_runs(tx, chat).await?
+        load_tail_runs(tx, chat)?
     } else {
         tail_before.clone()
     };
     let mut known_last = u(server_last_seq);
     if let Some(pos) = opts.position {
-        apply_position(tx, chat, pos).await?;
+        apply_position(tx, chat, pos)?;
         known_last = known_last.max(pos.last_seq);
     }
     let state = if opts.flag_if_behind {
-        read_state(tx, chat).await?
+        read_state(tx, chat)?
     } else {
         SyncState::Unknown
     };
@@ -158,7 +169,7 @@ pub(super) async fn ingest_tx(
         flag_if_behind: opts.flag_if_behind,
         state,
     });
-    write_position(tx, &chat_s, &position).await?;
+    write_position(tx, &chat_s, &position)?;
     Ok(IngestResult {
         changed: plan.changed,
         inserted: plan.inserted,
@@ -171,60 +182,48 @@ pub(super) async fn ingest_tx(
 }
 
 /// Writes a batch plan: the rows, the touched runs, the last message, counts.
-async fn write_batch(
-    tx: &mut Transaction<'_, Sqlite>,
+fn write_batch(
+    tx: &WriteTx<'_>,
     chat: ChatId,
     snapshot: &ChatSnapshot,
     plan: &BatchPlan<'_>,
 ) -> Result<()> {
     let chat_s = chat.to_string();
-    upsert_messages(tx, &chat_s, plan.write.iter().copied()).await?;
+    upsert_messages(tx, &chat_s, plan.write.iter().copied())?;
     if plan.runs_changed {
-        replace_runs(tx, chat, &snapshot.touched_runs, &plan.runs).await?;
+        replace_runs(tx, chat, &snapshot.touched_runs, &plan.runs)?;
     }
     if let Some(m) = plan.last_message {
-        sqlx::query(
-            "UPDATE chats SET last_message_seq = ?, last_message_preview = ?,
-               last_message_at = MAX(COALESCE(last_message_at, 0), ?) WHERE chat_id = ?",
-        )
-        .bind(i(m.seq))
-        .bind(preview(m))
-        .bind(m.created_at)
-        .bind(&chat_s)
-        .execute(&mut **tx)
-        .await?;
+        tx.prepare_cached(
+            "UPDATE chats SET last_message_seq = ?1, last_message_preview = ?2,
+               last_message_at = MAX(COALESCE(last_message_at, 0), ?3) WHERE chat_id = ?4",
+        )?
+        .execute(rusqlite::params![
+            i(m.seq),
+            preview(m),
+            m.created_at,
+            chat_s
+        ])?;
     }
-    sqlx::query(
-        "UPDATE chats SET cached_count = cached_count + ?, unread_count = unread_count + ? WHERE chat_id = ?",
-    )
-    .bind(plan.inserted as i64)
-    .bind(plan.unread as i64)
-    .bind(&chat_s)
-    .execute(&mut **tx)
-    .await?;
+    tx.prepare_cached(
+        "UPDATE chats SET cached_count = cached_count + ?1, unread_count = unread_count + ?2 WHERE chat_id = ?3",
+    )?
+    .execute(rusqlite::params![plan.inserted as i64, plan.unread as i64, chat_s])?;
     Ok(())
 }
 
 /// Writes the cursor and the resync flag of a position plan.
-async fn write_position(
-    tx: &mut Transaction<'_, Sqlite>,
-    chat_s: &str,
-    position: &PositionPlan,
-) -> Result<()> {
+fn write_position(tx: &WriteTx<'_>, chat_s: &str, position: &PositionPlan) -> Result<()> {
     if let Some(rev) = position.new_cursor {
-        sqlx::query("UPDATE chats SET changes_cursor = MAX(changes_cursor, ?) WHERE chat_id = ?")
-            .bind(i(rev))
-            .bind(chat_s)
-            .execute(&mut **tx)
-            .await?;
+        tx.prepare_cached(
+            "UPDATE chats SET changes_cursor = MAX(changes_cursor, ?1) WHERE chat_id = ?2",
+        )?
+        .execute(rusqlite::params![i(rev), chat_s])?;
     }
     if let Some(state) = position.flag {
         // Validated partial: OUT_OF_SYNC, except that a running fetch stays SYNCING.
-        sqlx::query("UPDATE chats SET needs_resync = 1, sync_state = ? WHERE chat_id = ?")
-            .bind(state.as_str())
-            .bind(chat_s)
-            .execute(&mut **tx)
-            .await?;
+        tx.prepare_cached("UPDATE chats SET needs_resync = 1, sync_state = ?1 WHERE chat_id = ?2")?
+            .execute(rusqlite::params![state.as_str(), chat_s])?;
     }
     Ok(())
 }
@@ -261,20 +260,19 @@ fn fold_event_cursor(
 /// A group of stream events of one chat inside the caller's transaction: ONE batched ingest of
 /// their messages at the highest position told, then the cursor rule event by event, then the
 /// resync flag if the result is partial or an event skipped past the cursor.
-pub(super) async fn ingest_events_tx(
-    tx: &mut Transaction<'_, Sqlite>,
+pub(super) fn ingest_events_tx(
+    tx: &WriteTx<'_>,
     chat: ChatId,
     events: &[(Message, Position)],
     template: &IngestOptions,
 ) -> Result<IngestResult> {
-    ensure_chat(tx, chat).await?;
+    ensure_chat(tx, chat)?;
     let chat_s = chat.to_string();
-    let (cursor_before, had_runs): (i64, i64) = sqlx::query_as(
-        "SELECT changes_cursor, EXISTS (SELECT 1 FROM cached_runs WHERE chat_id = ?1) FROM chats WHERE chat_id = ?1",
-    )
-    .bind(&chat_s)
-    .fetch_one(&mut **tx)
-    .await?;
+    let (cursor_before, had_runs): (i64, i64) = tx
+        .prepare_cached(
+            "SELECT changes_cursor, EXISTS (SELECT 1 FROM cached_runs WHERE chat_id = ?1) FROM chats WHERE chat_id = ?1",
+        )?
+        .query_row([&chat_s], |row| Ok((row.get(0)?, row.get(1)?)))?;
     let messages: Vec<Message> = events.iter().map(|(m, _)| m.clone()).collect();
     let mut opts = template.clone();
     opts.position = events.iter().map(|(_, p)| *p).reduce(|a, b| Position {
@@ -283,7 +281,7 @@ pub(super) async fn ingest_events_tx(
     });
     opts.cursor = CursorRule::Keep;
     opts.flag_if_behind = false;
-    let mut res = ingest_tx(tx, chat, &messages, &opts).await?;
+    let mut res = ingest_tx(tx, chat, &messages, &opts)?;
     let (cursor, behind) = fold_event_cursor(u(cursor_before), had_runs == 0, events, |seq| {
         res.changed.binary_search(&seq).is_ok()
     });
@@ -295,14 +293,41 @@ pub(super) async fn ingest_events_tx(
         partial: res.partial,
         flag: match flag {
             Some(()) => Some(transition(
-                read_state(tx, chat).await?,
+                read_state(tx, chat)?,
                 SyncInput::Validated { partial: true },
             )),
             None => None,
         },
     };
-    write_position(tx, &chat_s, &position).await?;
+    write_position(tx, &chat_s, &position)?;
     res.flagged = position.flag.is_some();
     res.sync_state = position.flag;
     Ok(res)
+}
+
+// ----- the chat row on the write connection: the same statements as `chats.rs`'s -------------
+
+fn ensure_chat(tx: &WriteTx<'_>, chat: ChatId) -> Result<()> {
+    // The state is named, never left to the column's stale default (migration 0003).
+    tx.prepare_cached("INSERT OR IGNORE INTO chats(chat_id, sync_state) VALUES (?1, ?2)")?
+        .execute(rusqlite::params![
+            chat.to_string(),
+            SyncState::Unknown.as_str()
+        ])?;
+    Ok(())
+}
+
+fn apply_position(tx: &WriteTx<'_>, chat: ChatId, pos: Position) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE chats SET server_last_seq = MAX(server_last_seq, ?1), server_rev = MAX(server_rev, ?2) WHERE chat_id = ?3",
+    )?
+    .execute(rusqlite::params![i(pos.last_seq), i(pos.rev), chat.to_string()])?;
+    Ok(())
+}
+
+fn read_state(tx: &WriteTx<'_>, chat: ChatId) -> Result<SyncState> {
+    let raw: String = tx
+        .prepare_cached("SELECT sync_state FROM chats WHERE chat_id = ?1")?
+        .query_row([chat.to_string()], |row| row.get(0))?;
+    Ok(SyncState::parse(&raw))
 }
