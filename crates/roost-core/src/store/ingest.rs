@@ -11,74 +11,86 @@ use roost_model::ingest::{
 };
 use writer::WriteTx;
 
-/// The cached (version, id) of every seq the batch carries, read in chunks of `IN (…)` lists.
+/// The cached (version, id) of every seq the batch carries: ONE cached statement whatever the
+/// batch's size (the seqs go in as one JSON array; each is an index seek).
 pub(super) fn load_cached_versions(
     tx: &WriteTx<'_>,
     chat_s: &str,
     msgs: &[Message],
 ) -> Result<HashMap<Seq, (u64, String)>> {
-    let mut seqs: Vec<Seq> = msgs.iter().map(|m| m.seq).collect();
+    let mut seqs: Vec<i64> = msgs.iter().map(|m| i(m.seq)).collect();
     seqs.sort_unstable();
     seqs.dedup();
-    let mut known = HashMap::with_capacity(seqs.len());
-    for chunk in seqs.chunks(500) {
-        let placeholders = vec!["?"; chunk.len()].join(",");
-        let sql = format!(
-            "SELECT seq, version, id FROM messages WHERE chat_id = ? AND seq IN ({placeholders})"
-        );
-        let mut statement = tx.prepare_cached(&sql)?;
-        let binds = std::iter::once(rusqlite::types::Value::from(chat_s.to_string())).chain(
-            chunk
-                .iter()
-                .map(|seq| rusqlite::types::Value::from(i(*seq))),
-        );
-        let mut rows = statement.query(rusqlite::params_from_iter(binds))?;
-        while let Some(row) = rows.next()? {
-            let (seq, version, id): (i64, i64, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
-            known.insert(u(seq), (u(version), id));
-        }
+    let seqs = serde_json::to_string(&seqs).map_err(|e| Error::Cache(e.to_string()))?;
+    let mut statement = tx.prepare_cached(
+        "SELECT seq, version, id FROM messages
+         WHERE chat_id = ?1 AND seq IN (SELECT value FROM json_each(?2))",
+    )?;
+    let mut known = HashMap::with_capacity(msgs.len());
+    let mut rows = statement.query(rusqlite::params![chat_s, seqs])?;
+    while let Some(row) = rows.next()? {
+        let (seq, version, id): (i64, i64, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        known.insert(u(seq), (u(version), id));
     }
     Ok(known)
 }
 
-/// Writes messages (already decided by the merge rule) with multi-row upserts. The `WHERE`
-/// keeps the merge rule in SQL too: a row is only ever replaced by a higher version.
+/// One message as a row of [`UPSERT_SQL`]'s JSON array (the body as its JSON text, so the
+/// stored text is exactly what a bound string would be).
+type UpsertRow<'m> = (
+    i64,
+    String,
+    i64,
+    &'m str,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    i64,
+);
+
+/// Every row of a batch in ONE statement: a single cached statement whatever the batch's size,
+/// and one statement means the search index (FTS5, maintained by triggers) flushes its pending
+/// terms once per ingest, not once per chunk (each statement of a transaction flushes them).
+/// The `WHERE` of the upsert keeps the merge rule in SQL too: a row is only ever replaced by a
+/// higher version. (`WHERE true`: SQLite's upsert after a `SELECT` needs a `WHERE`.)
+const UPSERT_SQL: &str = "INSERT INTO messages(chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
+     SELECT ?1, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,
+            r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8
+     FROM json_each(?2) AS r WHERE true
+     ON CONFLICT(chat_id, seq) DO UPDATE SET
+       version = excluded.version, author = excluded.author, created_at = excluded.created_at,
+       edited_at = excluded.edited_at, deleted_at = excluded.deleted_at, body = excluded.body,
+       rev = excluded.rev
+     WHERE excluded.version > messages.version";
+
+/// Writes messages (already decided by the merge rule) with one upsert, see [`UPSERT_SQL`].
 pub(super) fn upsert_messages<'m>(
     tx: &WriteTx<'_>,
     chat_s: &str,
     msgs: impl Iterator<Item = &'m Message>,
 ) -> Result<()> {
-    const ROWS_PER_STATEMENT: usize = 100; // 10 binds a row; far below SQLite's bind limit
-    let msgs: Vec<&Message> = msgs.collect();
-    for chunk in msgs.chunks(ROWS_PER_STATEMENT) {
-        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(",");
-        let sql = format!(
-            "INSERT INTO messages(chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
-             VALUES {rows}
-             ON CONFLICT(chat_id, seq) DO UPDATE SET
-               version = excluded.version, author = excluded.author, created_at = excluded.created_at,
-               edited_at = excluded.edited_at, deleted_at = excluded.deleted_at, body = excluded.body,
-               rev = excluded.rev
-             WHERE excluded.version > messages.version"
-        );
-        let mut statement = tx.prepare_cached(&sql)?;
-        let mut binds: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 10);
-        for m in chunk {
-            binds.extend([
-                chat_s.to_string().into(),
-                i(m.seq).into(),
-                m.id.to_string().into(),
-                i(m.version).into(),
-                m.author.as_str().to_string().into(),
-                m.created_at.into(),
-                m.edited_at.into(),
-                m.deleted_at.into(),
-                m.body.to_string().into(),
-                i(m.rev).into(),
-            ]);
-        }
-        statement.execute(rusqlite::params_from_iter(binds))?;
+    let rows: Vec<UpsertRow<'m>> = msgs
+        .map(|m| {
+            (
+                i(m.seq),
+                m.id.to_string(),
+                i(m.version),
+                m.author.as_str(),
+                m.created_at,
+                m.edited_at,
+                m.deleted_at,
+                m.body.to_string(),
+                i(m.rev),
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
+    let rows = serde_json::to_string(&rows).map_err(|e| Error::Cache(e.to_string()))?;
+    tx.prepare_cached(UPSERT_SQL)?
+        .execute(rusqlite::params![chat_s, rows])?;
     Ok(())
 }
 
@@ -144,7 +156,7 @@ pub(super) fn ingest_tx(
             "seq {seq} of chat {chat} is message {cached} in the cache but {incoming} from the server"
         )),
     })?;
-    write_batch(tx, chat, &snapshot, &plan)?;
+    write_batch(tx, chat, &snapshot, &plan, opts.position)?;
     let tail_after = if plan.runs_changed {
         load_tail_runs(tx, chat)?
     } else {
@@ -152,7 +164,7 @@ pub(super) fn ingest_tx(
     };
     let mut known_last = u(server_last_seq);
     if let Some(pos) = opts.position {
-        apply_position(tx, chat, pos)?;
+        // Written with the batch's chat row update (`write_batch`).
         known_last = known_last.max(pos.last_seq);
     }
     let state = if opts.flag_if_behind {
@@ -181,34 +193,44 @@ pub(super) fn ingest_tx(
     })
 }
 
-/// Writes a batch plan: the rows, the touched runs, the last message, counts.
+/// The chat row's part of a batch in ONE statement: the last message (when the batch has a
+/// newer one: `?1` not NULL), the counts, and the server position told (`?6`, `?7`; NULL:
+/// none), which only ever rises.
+const CHAT_ROW_SQL: &str = "UPDATE chats SET
+       last_message_seq = COALESCE(?1, last_message_seq),
+       last_message_preview = CASE WHEN ?1 IS NULL THEN last_message_preview ELSE ?2 END,
+       last_message_at = CASE WHEN ?1 IS NULL THEN last_message_at
+                              ELSE MAX(COALESCE(last_message_at, 0), ?3) END,
+       cached_count = cached_count + ?4, unread_count = unread_count + ?5,
+       server_last_seq = MAX(server_last_seq, COALESCE(?6, server_last_seq)),
+       server_rev = MAX(server_rev, COALESCE(?7, server_rev))
+     WHERE chat_id = ?8";
+
+/// Writes a batch plan: the rows, the touched runs, and the chat row (last message, counts,
+/// the position told).
 fn write_batch(
     tx: &WriteTx<'_>,
     chat: ChatId,
     snapshot: &ChatSnapshot,
     plan: &BatchPlan<'_>,
+    position: Option<Position>,
 ) -> Result<()> {
     let chat_s = chat.to_string();
     upsert_messages(tx, &chat_s, plan.write.iter().copied())?;
     if plan.runs_changed {
         replace_runs(tx, chat, &snapshot.touched_runs, &plan.runs)?;
     }
-    if let Some(m) = plan.last_message {
-        tx.prepare_cached(
-            "UPDATE chats SET last_message_seq = ?1, last_message_preview = ?2,
-               last_message_at = MAX(COALESCE(last_message_at, 0), ?3) WHERE chat_id = ?4",
-        )?
-        .execute(rusqlite::params![
-            i(m.seq),
-            preview(m),
-            m.created_at,
-            chat_s
-        ])?;
-    }
-    tx.prepare_cached(
-        "UPDATE chats SET cached_count = cached_count + ?1, unread_count = unread_count + ?2 WHERE chat_id = ?3",
-    )?
-    .execute(rusqlite::params![plan.inserted as i64, plan.unread as i64, chat_s])?;
+    let last = plan.last_message;
+    tx.prepare_cached(CHAT_ROW_SQL)?.execute(rusqlite::params![
+        last.map(|m| i(m.seq)),
+        last.map(preview),
+        last.map(|m| m.created_at),
+        plan.inserted as i64,
+        plan.unread as i64,
+        position.map(|p| i(p.last_seq)),
+        position.map(|p| i(p.rev)),
+        chat_s,
+    ])?;
     Ok(())
 }
 
@@ -314,14 +336,6 @@ fn ensure_chat(tx: &WriteTx<'_>, chat: ChatId) -> Result<()> {
             chat.to_string(),
             SyncState::Unknown.as_str()
         ])?;
-    Ok(())
-}
-
-fn apply_position(tx: &WriteTx<'_>, chat: ChatId, pos: Position) -> Result<()> {
-    tx.prepare_cached(
-        "UPDATE chats SET server_last_seq = MAX(server_last_seq, ?1), server_rev = MAX(server_rev, ?2) WHERE chat_id = ?3",
-    )?
-    .execute(rusqlite::params![i(pos.last_seq), i(pos.rev), chat.to_string()])?;
     Ok(())
 }
 

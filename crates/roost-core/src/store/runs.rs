@@ -107,11 +107,24 @@ pub(super) fn replace_runs(
     new: &[SeqRange],
 ) -> Result<()> {
     let chat_s = chat.to_string();
-    for run in old.iter().filter(|run| !new.contains(run)) {
+    let gone: Vec<&SeqRange> = old.iter().filter(|run| !new.contains(run)).collect();
+    let added: Vec<&SeqRange> = new.iter().filter(|run| !old.contains(run)).collect();
+    // A run that keeps its start and only changed its end (it grew): one UPDATE of its row
+    // instead of a DELETE and an INSERT (same start: the history-floor trigger has nothing to
+    // lower either way).
+    let moved_end = |run: &SeqRange| gone.iter().any(|g| g.start == run.start);
+    for run in added.iter().filter(|run| moved_end(run)) {
+        tx.prepare_cached(
+            "UPDATE cached_runs SET end_seq = ?3 WHERE chat_id = ?1 AND start_seq = ?2",
+        )?
+        .execute(rusqlite::params![chat_s, i(run.start), i(run.end)])?;
+    }
+    let kept_start = |run: &SeqRange| added.iter().any(|a| a.start == run.start);
+    for run in gone.iter().filter(|run| !kept_start(run)) {
         tx.prepare_cached("DELETE FROM cached_runs WHERE chat_id = ?1 AND start_seq = ?2")?
             .execute(rusqlite::params![chat_s, i(run.start)])?;
     }
-    for run in new.iter().filter(|run| !old.contains(run)) {
+    for run in added.iter().filter(|run| !moved_end(run)) {
         tx.prepare_cached(
             "INSERT INTO cached_runs(chat_id, start_seq, end_seq) VALUES (?1, ?2, ?3)",
         )?
