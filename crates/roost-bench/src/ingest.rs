@@ -24,6 +24,29 @@ pub struct IngestSizes {
     pub stream_rate: u64,
 }
 
+impl IngestSizes {
+    /// The sizes of a full run, or of a `--quick` smoke run.
+    pub fn new(quick: bool) -> IngestSizes {
+        if quick {
+            IngestSizes {
+                batched: 20_000,
+                one_by_one: 500,
+                stream_flood: 2_000,
+                stream_paced: 2_000,
+                stream_rate: 20_000,
+            }
+        } else {
+            IngestSizes {
+                batched: 200_000,
+                one_by_one: 5_000,
+                stream_flood: 40_000,
+                stream_paced: 40_000,
+                stream_rate: 20_000,
+            }
+        }
+    }
+}
+
 pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Value> {
     println!("## Ingest throughput");
     println!("| mode | messages | roost-core | floor (bare SQLite, same rows) |");
@@ -39,8 +62,10 @@ pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Va
         batched,
         5_000,
     )?;
+    let indexed_batched =
+        bare_indexed_insert(&scratch.join("ingest-indexed-batched.db"), batched, 5_000).await?;
     println!(
-        "| batched (5,000 per transaction) | {batched} | {core_batched:.0} msg/s | {bare_batched:.0} msg/s |"
+        "| batched (5,000 per transaction) | {batched} | {core_batched:.0} msg/s | {bare_batched:.0} msg/s; with the search index's triggers {indexed_batched:.0} msg/s |"
     );
 
     let one_by_one = sizes.one_by_one;
@@ -59,10 +84,11 @@ pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Va
 
     let flood = stream_run(scratch, "flood", sizes.stream_flood, None).await?;
     println!(
-        "| stream, one message per frame, as fast as the source writes (sustained) | {} | {:.0} msg/s (p50 frame→event {:.3} ms) | {bare_single:.0} msg/s (one per transaction) |",
+        "| stream, one message per frame, as fast as the source writes (sustained) | {} | {:.0} msg/s (p50 frame→event {:.3} ms; process CPU {:.1} µs/msg) | {bare_single:.0} msg/s (one per transaction) |",
         sizes.stream_flood,
         flood.rate,
-        ms_f(flood.latency.p50)
+        ms_f(flood.latency.p50),
+        flood.cpu_us_per_msg
     );
     let paced = stream_run(
         scratch,
@@ -72,12 +98,13 @@ pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Va
     )
     .await?;
     println!(
-        "| stream, one message per frame, paced at {} msg/s | {} | {:.0} msg/s; frame→event p50 {:.3} ms, p99 {:.3} ms | — |",
+        "| stream, one message per frame, paced at {} msg/s | {} | {:.0} msg/s; frame→event p50 {:.3} ms, p99 {:.3} ms; process CPU {:.1} µs/msg | — |",
         sizes.stream_rate,
         sizes.stream_paced,
         paced.rate,
         ms_f(paced.latency.p50),
-        ms_f(paced.latency.p99)
+        ms_f(paced.latency.p99),
+        paced.cpu_us_per_msg
     );
     println!(
         "Targets: batched ≥ 100,000 msg/s; stream one-by-one ≥ 20,000 msg/s sustained with p99 frame→event ≤ 10 ms. Both sides run with the cache's pragmas (WAL, synchronous=NORMAL).\n"
@@ -85,11 +112,14 @@ pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Va
     Ok(json!({
         "batched_msgs_per_s": batched_rate(core_batched),
         "batched_floor_msgs_per_s": batched_rate(bare_batched),
+        "batched_indexed_floor_msgs_per_s": batched_rate(indexed_batched),
         "single_msgs_per_s": batched_rate(flood.rate),
         "single_floor_msgs_per_s": batched_rate(bare_single),
         "store_single_call_msgs_per_s": batched_rate(store_single),
         "stream_flood_frame_to_event_p50_ms": ms_f(flood.latency.p50),
         "stream_flood_frame_to_event_p99_ms": ms_f(flood.latency.p99),
+        "stream_flood_cpu_us_per_msg": flood.cpu_us_per_msg,
+        "stream_paced_cpu_us_per_msg": paced.cpu_us_per_msg,
         "stream_paced_offered_msgs_per_s": sizes.stream_rate,
         "stream_paced_msgs_per_s": batched_rate(paced.rate),
         "frame_to_event_p50_ms": ms_f(paced.latency.p50),
@@ -113,12 +143,38 @@ pub async fn ingest_one_by_one(store: &Store, chat: ChatId, count: u64) -> Resul
     Ok(())
 }
 
+/// Commits `groups` stream groups of `per_group` events each (messages of `chat` in seq order,
+/// as the stream's writer does with a burst), through [`Store::ingest_stream`] with the
+/// options the stream uses (the instruction counts of a group commit).
+pub async fn stream_groups(store: &Store, chat: ChatId, groups: u64, per_group: u64) -> Result<()> {
+    let mut options = IngestOptions::new(CursorRule::Keep);
+    options.count_unread = true;
+    options.me = Some(UserId::new("alice"));
+    options.flag_if_behind = true;
+    let mut seq = 0;
+    for _ in 0..groups {
+        let events: Vec<_> = (0..per_group)
+            .map(|_| {
+                seq += 1;
+                let position = Position {
+                    last_seq: seq,
+                    rev: seq,
+                };
+                (synthetic_message(chat, seq), position)
+            })
+            .collect();
+        store.ingest_stream(&[(chat, events)], &options).await?;
+    }
+    Ok(())
+}
+
 fn batched_rate(rate: f64) -> f64 {
     rate.round()
 }
 
-/// Inserts `count` rows into a copy of the cache schema (taken from `schema_source`), `batch`
-/// rows per transaction, with plain prepared statements.
+/// Inserts `count` rows into a copy of the cache's `messages` table alone (taken from
+/// `schema_source`; no search index), `batch` rows per transaction, with plain prepared
+/// statements.
 fn bare_sqlite_insert(path: &Path, schema_source: &Path, count: u64, batch: u64) -> Result<f64> {
     let source = rusqlite::Connection::open(schema_source)?;
     let schema: Vec<String> = source
@@ -132,7 +188,32 @@ fn bare_sqlite_insert(path: &Path, schema_source: &Path, count: u64, batch: u64)
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     // The cache's messages table references chats; the floor has no chats table.
     connection.execute_batch(&schema[0].replace("REFERENCES chats(chat_id)", ""))?;
+    timed_inserts(&mut connection, new_chat(), count, batch)
+}
+
+/// The same inserts into a fresh cache with its whole schema, so the search index's triggers
+/// fire as they do for every cached message: the floor of any ingest that keeps the index
+/// (nothing else of an ingest: no runs, no chat row updates).
+async fn bare_indexed_insert(path: &Path, count: u64, batch: u64) -> Result<f64> {
+    let (store, _) = Store::open(path).await?;
+    store.close().await;
+    let mut connection = rusqlite::Connection::open(path)?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
     let chat = new_chat();
+    connection.execute(
+        "INSERT INTO chats(chat_id, sync_state) VALUES (?1, 'UNKNOWN')",
+        [chat.to_string()],
+    )?;
+    timed_inserts(&mut connection, chat, count, batch)
+}
+
+/// `count` synthetic rows of `chat`, `batch` per transaction; rows per second.
+fn timed_inserts(
+    connection: &mut rusqlite::Connection,
+    chat: ChatId,
+    count: u64,
+    batch: u64,
+) -> Result<f64> {
     let chat_text = chat.to_string();
     let started = Instant::now();
     let mut seq = 1;
@@ -169,6 +250,22 @@ struct StreamFigures {
     /// Messages committed and announced per second, first frame written → last event.
     rate: f64,
     latency: Percentiles,
+    /// CPU time of the whole process (client, frame source, bench) per message, in
+    /// microseconds: steadier than the rate on a shared machine, where other tenants' load
+    /// lengthens the wall clock but not the work.
+    cpu_us_per_msg: f64,
+}
+
+/// CPU time (user + system, every thread) this process has used so far; `None` where
+/// `/proc/self/stat` cannot be read.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3, `state`.
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// One stream run: a fresh cache, a client connected to a local frame source that writes
@@ -189,6 +286,7 @@ async fn stream_run(
     config.user_id = Some(UserId::new("alice"));
     let (client, _) = Client::open(config).await?;
     let mut events = client.subscribe();
+    let cpu_before = process_cpu();
     let base = Instant::now();
     let source = tokio::spawn(frame_source(listener, chat, count, rate, base));
     client.start_stream();
@@ -219,6 +317,9 @@ async fn stream_run(
         }
     }
     let sent = source.await.context("frame source")??;
+    let cpu = process_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     client.shutdown().await;
     let mut latencies: Vec<Duration> = (1..=count as usize)
         .map(|seq| received[seq].unwrap_or_default().saturating_sub(sent[seq]))
@@ -228,6 +329,9 @@ async fn stream_run(
     Ok(StreamFigures {
         rate: count as f64 / (last - first).as_secs_f64(),
         latency: percentiles(&mut latencies),
+        cpu_us_per_msg: cpu.map_or(f64::NAN, |cpu| {
+            (cpu.as_secs_f64() * 1e6 / count as f64 * 10.0).round() / 10.0
+        }),
     })
 }
 

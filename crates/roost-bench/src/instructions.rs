@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use roost_core::Anchor;
 use roost_core::store::Store;
 use roost_proto::ChatId;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::path::Path;
 use std::process::Command;
 use std::str::FromStr;
@@ -21,7 +21,12 @@ const OPS: &[&str] = &[
     "open_chat",
     "floor_open",
     "ingest_single",
+    "stream_lone",
+    "stream_group",
 ];
+
+/// Events per group of the `stream_group` operation.
+const GROUP_EVENTS: u64 = 100;
 
 /// `roost-bench instr <op> <cache path> <chat id> <count>`: runs under callgrind.
 pub fn instr_main(args: &[String]) -> Result<()> {
@@ -56,6 +61,11 @@ pub fn instr_main(args: &[String]) -> Result<()> {
             "ingest_single" => {
                 let (store, _) = Store::open(path).await?;
                 crate::ingest::ingest_one_by_one(&store, chat, count).await?;
+            }
+            "stream_lone" | "stream_group" => {
+                let (store, _) = Store::open(path).await?;
+                let per_group = if op == "stream_lone" { 1 } else { GROUP_EVENTS };
+                crate::ingest::stream_groups(&store, chat, count, per_group).await?;
             }
             other => bail!("unknown op {other}"),
         }
@@ -145,17 +155,48 @@ pub fn instruction_counts(scratch: &Path, caches: &[FilledCache]) -> Result<Opti
         );
         after_crash.insert(cache.cached.to_string(), json!(unclean));
     }
-    let single_path = scratch.join("instr-ingest.db");
-    let _ = std::fs::remove_file(&single_path);
-    let zero = collected("ingest_single", &single_path, any_chat, 0)?;
-    let _ = std::fs::remove_file(&single_path);
-    let many = collected("ingest_single", &single_path, any_chat, REPEATS)?;
-    let ingest_single = many.saturating_sub(zero) / REPEATS;
-    println!("Store::ingest of one message (its own transaction): {ingest_single} instructions.\n");
-    Ok(Some(json!({
-        "client_open": startup,
-        "client_open_after_crash": after_crash,
-        "open": open,
-        "ingest_single_call": ingest_single,
-    })))
+    let mut counts = ingest_instruction_counts(scratch)?.unwrap_or_default();
+    counts.insert("client_open".into(), Value::Object(startup));
+    counts.insert("client_open_after_crash".into(), Value::Object(after_crash));
+    counts.insert("open".into(), Value::Array(open));
+    Ok(Some(Value::Object(counts)))
+}
+
+/// The ingest paths' instructions: one `Store::ingest` call of one message, a stream group
+/// commit of one event and of [`GROUP_EVENTS`] events (per group and per event). Each on a
+/// fresh cache file, so every run starts from the same state. `None` without valgrind.
+pub fn ingest_instruction_counts(scratch: &Path) -> Result<Option<Map<String, Value>>> {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    const REPEATS: u64 = 100;
+    let chat = crate::data::new_chat();
+    let fresh = |op: &str, count: u64| -> Result<u64> {
+        let path = scratch.join(format!("instr-{op}.db"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        collected(op, &path, chat, count)
+    };
+    let per = |op: &str, count: u64| -> Result<u64> {
+        let zero = fresh(op, 0)?;
+        Ok(fresh(op, count)?.saturating_sub(zero) / count)
+    };
+    let ingest_single = per("ingest_single", REPEATS)?;
+    let stream_lone = per("stream_lone", REPEATS)?;
+    let stream_group = per("stream_group", REPEATS / 10)?;
+    println!("Store::ingest of one message (its own transaction): {ingest_single} instructions.");
+    println!("Stream group commit of one event: {stream_lone} instructions.");
+    println!(
+        "Stream group commit of {GROUP_EVENTS} events: {stream_group} instructions ({} per event).\n",
+        stream_group / GROUP_EVENTS
+    );
+    let mut counts = Map::new();
+    counts.insert("ingest_single_call".into(), json!(ingest_single));
+    counts.insert("stream_commit_one_event".into(), json!(stream_lone));
+    counts.insert(
+        format!("stream_commit_{GROUP_EVENTS}_events"),
+        json!(stream_group),
+    );
+    Ok(Some(counts))
 }

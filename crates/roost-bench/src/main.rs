@@ -85,6 +85,10 @@ struct Args {
     /// Only the search and verify figures (issue 12), e.g. to measure them alone at full size.
     #[arg(long)]
     only_cache_tools: bool,
+    /// Only the ingest figures (batched, per call, live stream) and, unless `--no-callgrind`,
+    /// the ingest instruction counts: the write path measured alone.
+    #[arg(long)]
+    only_ingest: bool,
 }
 
 fn main() -> Result<()> {
@@ -130,6 +134,9 @@ async fn run(args: Args) -> Result<()> {
         }
         return Ok(());
     }
+    if args.only_ingest {
+        return ingest_figures_only(&args, scratch.path(), figures).await;
+    }
     let open_sizes: &[u64] = if args.quick {
         &[1_000, 10_000]
     } else {
@@ -147,26 +154,9 @@ async fn run(args: Args) -> Result<()> {
     figures.insert("startup_ms".into(), startup);
     figures.insert("startup_after_crash_ms".into(), startup_after_crash);
 
-    let sizes = if args.quick {
-        ingest::IngestSizes {
-            batched: 20_000,
-            one_by_one: 500,
-            stream_flood: 2_000,
-            stream_paced: 2_000,
-            stream_rate: 20_000,
-        }
-    } else {
-        ingest::IngestSizes {
-            batched: 200_000,
-            one_by_one: 5_000,
-            stream_flood: 40_000,
-            stream_paced: 40_000,
-            stream_rate: 20_000,
-        }
-    };
     figures.insert(
         "ingest".into(),
-        ingest::ingest_throughput(scratch.path(), &sizes).await?,
+        ingest::ingest_throughput(scratch.path(), &ingest::IngestSizes::new(args.quick)).await?,
     );
 
     let gap_sizes: &[u64] = if args.quick {
@@ -228,6 +218,32 @@ async fn run(args: Args) -> Result<()> {
     }
     if args.check && !misses.is_empty() {
         bail!("wire-count targets missed: {misses:?}");
+    }
+    Ok(())
+}
+
+/// `--only-ingest`: the ingest figures and their instruction counts, printed as a full run
+/// prints them (no document is written: the other figures are missing).
+async fn ingest_figures_only(
+    args: &Args,
+    scratch: &std::path::Path,
+    mut figures: serde_json::Map<String, Value>,
+) -> Result<()> {
+    figures.insert(
+        "ingest".into(),
+        ingest::ingest_throughput(scratch, &ingest::IngestSizes::new(args.quick)).await?,
+    );
+    if !args.no_callgrind {
+        let scratch = scratch.to_path_buf();
+        let counts =
+            tokio::task::spawn_blocking(move || instructions::ingest_instruction_counts(&scratch))
+                .await??;
+        if let Some(counts) = counts {
+            figures.insert("instructions".into(), Value::Object(counts));
+        }
+    }
+    if args.json {
+        std::println!("{}", Value::Object(figures));
     }
     Ok(())
 }

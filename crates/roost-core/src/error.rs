@@ -161,6 +161,18 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+/// The write connection's errors (`store::writer`), judged as the pool's are.
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                Error::CacheCorrupt(e.to_string())
+            }
+            _ => Error::Cache(e.to_string()),
+        }
+    }
+}
+
 impl From<sqlx::migrate::MigrateError> for Error {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
         Error::Cache(format!("migration: {e}"))

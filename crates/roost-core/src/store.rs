@@ -38,10 +38,12 @@ pub mod repair;
 mod runs;
 mod salvage;
 mod schema_page;
+mod writer;
 
-use chats::{apply_position, ensure_chat, read_state};
+use chats::ensure_chat;
 use ingest::{ingest_events_tx, ingest_tx};
 use runs::{load_runs, load_runs_touching, load_tail_runs, replace_runs, write_runs};
+use writer::{WriteTx, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/client/sqlite");
 
@@ -210,6 +212,9 @@ pub struct Store {
     /// The hot reads of `open_chat` (see [`crate::reader`]); `None` if it could not be opened
     /// (the pool serves every read then).
     reader: Option<std::sync::Arc<Reader>>,
+    /// Every message write (ingest, stream group commits, a delivered send): see
+    /// [`writer`]. Used only under the write lock.
+    writer: std::sync::Arc<Writer>,
     /// The file was exactly as a clean close left it: the whole-file checks were skipped.
     opened_clean: bool,
     path: PathBuf,
@@ -359,8 +364,16 @@ impl Store {
                 None
             }
         };
+        let writer = match Writer::open(&path) {
+            Ok(writer) => std::sync::Arc::new(writer),
+            Err(e) => {
+                pool.close().await;
+                return Err(e);
+            }
+        };
         let store = Store {
             pool,
+            writer,
             reader,
             opened_clean,
             path,
@@ -399,6 +412,27 @@ impl Store {
         self.write.lock().await
     }
 
+    /// Runs `work` as ONE transaction on the write connection, on a blocking thread (a group
+    /// commit must not stall the runtime's threads). The write lock is held until the
+    /// transaction has ended, even if the caller stops waiting meanwhile.
+    async fn write_tx<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&WriteTx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let lock = self.write.clone().lock_owned().await;
+        let writer = self.writer.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let _lock = lock;
+            writer.transaction(work)
+        })
+        .await;
+        match done {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Error::Cache(format!("the cache write did not run: {e}"))),
+        }
+    }
+
     /// The file was exactly as a clean close left it, so the whole-file checks (integrity, runs
     /// vs messages) were not needed at this open.
     pub fn opened_clean(&self) -> bool {
@@ -415,6 +449,7 @@ impl Store {
         if let Some(reader) = &self.reader {
             reader.close();
         }
+        self.writer.close();
         if self.pool.is_closed() {
             return;
         }

@@ -1,5 +1,8 @@
 //! One ingest inside a transaction: merge rule per message, multi-row upserts, the runs a batch
 //! touches, the chat's last message, unread count, position, cursor and resync flag.
+//!
+//! Runs on the write connection ([`super::writer`]): plain blocking calls, prepared statements
+//! cached by the connection.
 
 use super::*;
 use roost_model::cursor::{CursorStep, fold_cursor};
@@ -7,69 +10,88 @@ use roost_model::ingest::{
     AfterWrite, BatchPlan, ChatSnapshot, PlanError, PositionPlan, UnreadRule, cursor_steps,
     plan_batch, plan_position,
 };
+use writer::WriteTx;
 
-/// The cached (version, id) of every seq the batch carries, read in chunks of `IN (…)` lists.
-pub(super) async fn load_cached_versions(
-    conn: &mut sqlx::SqliteConnection,
+/// The cached (version, id) of every seq the batch carries: ONE cached statement whatever the
+/// batch's size (the seqs go in as one JSON array; each is an index seek).
+pub(super) fn load_cached_versions(
+    tx: &WriteTx<'_>,
     chat_s: &str,
     msgs: &[Message],
 ) -> Result<HashMap<Seq, (u64, String)>> {
-    let mut seqs: Vec<Seq> = msgs.iter().map(|m| m.seq).collect();
+    let mut seqs: Vec<i64> = msgs.iter().map(|m| i(m.seq)).collect();
     seqs.sort_unstable();
     seqs.dedup();
-    let mut known = HashMap::with_capacity(seqs.len());
-    for chunk in seqs.chunks(500) {
-        let placeholders = vec!["?"; chunk.len()].join(",");
-        let sql = format!(
-            "SELECT seq, version, id FROM messages WHERE chat_id = ? AND seq IN ({placeholders})"
-        );
-        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql).bind(chat_s);
-        for seq in chunk {
-            query = query.bind(i(*seq));
-        }
-        for (seq, version, id) in query.fetch_all(&mut *conn).await? {
-            known.insert(u(seq), (u(version), id));
-        }
+    let seqs = serde_json::to_string(&seqs).map_err(|e| Error::Cache(e.to_string()))?;
+    let mut statement = tx.prepare_cached(
+        "SELECT seq, version, id FROM messages
+         WHERE chat_id = ?1 AND seq IN (SELECT value FROM json_each(?2))",
+    )?;
+    let mut known = HashMap::with_capacity(msgs.len());
+    let mut rows = statement.query(rusqlite::params![chat_s, seqs])?;
+    while let Some(row) = rows.next()? {
+        let (seq, version, id): (i64, i64, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        known.insert(u(seq), (u(version), id));
     }
     Ok(known)
 }
 
-/// Writes messages (already decided by the merge rule) with multi-row upserts. The `WHERE`
-/// keeps the merge rule in SQL too: a row is only ever replaced by a higher version.
-pub(super) async fn upsert_messages<'m>(
-    conn: &mut sqlx::SqliteConnection,
+/// One message as a row of [`UPSERT_SQL`]'s JSON array (the body as its JSON text, so the
+/// stored text is exactly what a bound string would be).
+type UpsertRow<'m> = (
+    i64,
+    String,
+    i64,
+    &'m str,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    i64,
+);
+
+/// Every row of a batch in ONE statement: a single cached statement whatever the batch's size,
+/// and one statement means the search index (FTS5, maintained by triggers) flushes its pending
+/// terms once per ingest, not once per chunk (each statement of a transaction flushes them).
+/// The `WHERE` of the upsert keeps the merge rule in SQL too: a row is only ever replaced by a
+/// higher version. (`WHERE true`: SQLite's upsert after a `SELECT` needs a `WHERE`.)
+const UPSERT_SQL: &str = "INSERT INTO messages(chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
+     SELECT ?1, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,
+            r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8
+     FROM json_each(?2) AS r WHERE true
+     ON CONFLICT(chat_id, seq) DO UPDATE SET
+       version = excluded.version, author = excluded.author, created_at = excluded.created_at,
+       edited_at = excluded.edited_at, deleted_at = excluded.deleted_at, body = excluded.body,
+       rev = excluded.rev
+     WHERE excluded.version > messages.version";
+
+/// Writes messages (already decided by the merge rule) with one upsert, see [`UPSERT_SQL`].
+pub(super) fn upsert_messages<'m>(
+    tx: &WriteTx<'_>,
     chat_s: &str,
     msgs: impl Iterator<Item = &'m Message>,
 ) -> Result<()> {
-    const ROWS_PER_STATEMENT: usize = 100; // 10 binds a row; far below SQLite's bind limit
-    let msgs: Vec<&Message> = msgs.collect();
-    for chunk in msgs.chunks(ROWS_PER_STATEMENT) {
-        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(",");
-        let sql = format!(
-            "INSERT INTO messages(chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
-             VALUES {rows}
-             ON CONFLICT(chat_id, seq) DO UPDATE SET
-               version = excluded.version, author = excluded.author, created_at = excluded.created_at,
-               edited_at = excluded.edited_at, deleted_at = excluded.deleted_at, body = excluded.body,
-               rev = excluded.rev
-             WHERE excluded.version > messages.version"
-        );
-        let mut query = sqlx::query(&sql);
-        for m in chunk {
-            query = query
-                .bind(chat_s)
-                .bind(i(m.seq))
-                .bind(m.id.to_string())
-                .bind(i(m.version))
-                .bind(m.author.as_str())
-                .bind(m.created_at)
-                .bind(m.edited_at)
-                .bind(m.deleted_at)
-                .bind(m.body.to_string())
-                .bind(i(m.rev));
-        }
-        query.execute(&mut *conn).await?;
+    let rows: Vec<UpsertRow<'m>> = msgs
+        .map(|m| {
+            (
+                i(m.seq),
+                m.id.to_string(),
+                i(m.version),
+                m.author.as_str(),
+                m.created_at,
+                m.edited_at,
+                m.deleted_at,
+                m.body.to_string(),
+                i(m.rev),
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
+    let rows = serde_json::to_string(&rows).map_err(|e| Error::Cache(e.to_string()))?;
+    tx.prepare_cached(UPSERT_SQL)?
+        .execute(rusqlite::params![chat_s, rows])?;
     Ok(())
 }
 
@@ -90,44 +112,45 @@ pub(super) fn preview(m: &Message) -> String {
 
 /// One ingest inside `tx`: reads what the batch can touch, lets the pure planner
 /// ([`roost_model::ingest`]) decide, and writes exactly the plan.
-pub(super) async fn ingest_tx(
-    tx: &mut Transaction<'_, Sqlite>,
+pub(super) fn ingest_tx(
+    tx: &WriteTx<'_>,
     chat: ChatId,
     msgs: &[Message],
     opts: &IngestOptions,
 ) -> Result<IngestResult> {
     let steps = cursor_steps(msgs, opts.cursor, opts.position.map(|p| p.rev));
-    ingest_steps_tx(tx, chat, msgs, &steps, opts).await
+    ingest_steps_tx(tx, chat, msgs, &steps, opts)
 }
 
 /// [`ingest_tx`] with the batch's cursor steps given (one per message, in arrival order): the
 /// cursor is folded step by step over the versions cached before the batch
 /// ([`roost_model::cursor`]), so a group of events ends where the same events one at a time end.
-async fn ingest_steps_tx(
-    tx: &mut Transaction<'_, Sqlite>,
+fn ingest_steps_tx(
+    tx: &WriteTx<'_>,
     chat: ChatId,
     msgs: &[Message],
     steps: &[CursorStep],
     opts: &IngestOptions,
 ) -> Result<IngestResult> {
-    ensure_chat(tx, chat).await?;
+    ensure_chat(tx, chat)?;
     let chat_s = chat.to_string();
-    let (cursor, last_message_seq, is_open, server_last_seq): (i64, Option<i64>, i64, i64) = sqlx::query_as(
-        "SELECT changes_cursor, last_message_seq, is_open, server_last_seq FROM chats WHERE chat_id = ?",
-    )
-    .bind(&chat_s)
-    .fetch_one(&mut **tx)
-    .await?;
+    let (cursor, last_message_seq, is_open, server_last_seq): (i64, Option<i64>, i64, i64) = tx
+        .prepare_cached(
+            "SELECT changes_cursor, last_message_seq, is_open, server_last_seq FROM chats WHERE chat_id = ?1",
+        )?
+        .query_row([&chat_s], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?;
     // Only the runs this batch can touch are read and rewritten (O(affected runs), not O(gaps)):
     // a chat with 10,000 gaps must not pay 10,000 row writes per incoming message.
-    let tail_before = load_tail_runs(tx, chat).await?;
+    let tail_before = load_tail_runs(tx, chat)?;
     let batch_lo = msgs.iter().map(|m| m.seq).min().unwrap_or(1).max(1);
     let batch_hi = msgs.iter().map(|m| m.seq).max().unwrap_or(0);
     let snapshot = ChatSnapshot {
         // One read for the cached versions of the whole batch and multi-row upserts:
         // per-message round trips would cap ingest far below what a burst or a page needs.
-        cached: load_cached_versions(tx, &chat_s, msgs).await?,
-        touched_runs: load_runs_touching(tx, chat, batch_lo, batch_hi).await?,
+        cached: load_cached_versions(tx, &chat_s, msgs)?,
+        touched_runs: load_runs_touching(tx, chat, batch_lo, batch_hi)?,
         prev_max: tail_before.last().map(|r| r.end).unwrap_or(0),
         last_message_seq: last_message_seq.map(u),
         is_open: is_open != 0,
@@ -143,19 +166,19 @@ async fn ingest_steps_tx(
         |seq| snapshot.cached.get(&seq).map(|(version, _)| *version),
         steps,
     );
-    write_batch(tx, chat, &snapshot, &plan).await?;
+    write_batch(tx, chat, &snapshot, &plan, opts.position)?;
     let tail_after = if plan.runs_changed {
-        load_tail_runs(tx, chat).await?
+        load_tail_runs(tx, chat)?
     } else {
         tail_before.clone()
     };
     let mut known_last = u(server_last_seq);
     if let Some(pos) = opts.position {
-        apply_position(tx, chat, pos).await?;
+        // Written with the batch's chat row update (`write_batch`).
         known_last = known_last.max(pos.last_seq);
     }
     let state = if opts.flag_if_behind {
-        read_state(tx, chat).await?
+        read_state(tx, chat)?
     } else {
         SyncState::Unknown
     };
@@ -167,7 +190,7 @@ async fn ingest_steps_tx(
         flag_if_behind: opts.flag_if_behind,
         state,
     });
-    write_position(tx, &chat_s, &position).await?;
+    write_position(tx, &chat_s, &position)?;
     if position.cursor_lowered {
         tracing::info!(%chat, cursor = ?position.new_cursor,
             "a copy older than the changes cursor was cached: the cursor went back to its rev");
@@ -200,66 +223,61 @@ fn refusal(chat: ChatId, e: PlanError) -> Error {
     }
 }
 
-/// Writes a batch plan: the rows, the touched runs, the last message, counts.
-async fn write_batch(
-    tx: &mut Transaction<'_, Sqlite>,
+/// The chat row's part of a batch in ONE statement: the last message (when the batch has a
+/// newer one: `?1` not NULL), the counts, and the server position told (`?6`, `?7`; NULL:
+/// none), which only ever rises.
+const CHAT_ROW_SQL: &str = "UPDATE chats SET
+       last_message_seq = COALESCE(?1, last_message_seq),
+       last_message_preview = CASE WHEN ?1 IS NULL THEN last_message_preview ELSE ?2 END,
+       last_message_at = CASE WHEN ?1 IS NULL THEN last_message_at
+                              ELSE MAX(COALESCE(last_message_at, 0), ?3) END,
+       cached_count = cached_count + ?4, unread_count = unread_count + ?5,
+       server_last_seq = MAX(server_last_seq, COALESCE(?6, server_last_seq)),
+       server_rev = MAX(server_rev, COALESCE(?7, server_rev))
+     WHERE chat_id = ?8";
+
+/// Writes a batch plan: the rows, the touched runs, and the chat row (last message, counts,
+/// the position told).
+fn write_batch(
+    tx: &WriteTx<'_>,
     chat: ChatId,
     snapshot: &ChatSnapshot,
     plan: &BatchPlan<'_>,
+    position: Option<Position>,
 ) -> Result<()> {
     let chat_s = chat.to_string();
-    upsert_messages(tx, &chat_s, plan.write.iter().copied()).await?;
+    upsert_messages(tx, &chat_s, plan.write.iter().copied())?;
     if plan.runs_changed {
-        replace_runs(tx, chat, &snapshot.touched_runs, &plan.runs).await?;
+        replace_runs(tx, chat, &snapshot.touched_runs, &plan.runs)?;
     }
-    if let Some(m) = plan.last_message {
-        sqlx::query(
-            "UPDATE chats SET last_message_seq = ?, last_message_preview = ?,
-               last_message_at = MAX(COALESCE(last_message_at, 0), ?) WHERE chat_id = ?",
-        )
-        .bind(i(m.seq))
-        .bind(preview(m))
-        .bind(m.created_at)
-        .bind(&chat_s)
-        .execute(&mut **tx)
-        .await?;
-    }
-    sqlx::query(
-        "UPDATE chats SET cached_count = cached_count + ?, unread_count = unread_count + ? WHERE chat_id = ?",
-    )
-    .bind(plan.inserted as i64)
-    .bind(plan.unread as i64)
-    .bind(&chat_s)
-    .execute(&mut **tx)
-    .await?;
+    let last = plan.last_message;
+    tx.prepare_cached(CHAT_ROW_SQL)?.execute(rusqlite::params![
+        last.map(|m| i(m.seq)),
+        last.map(preview),
+        last.map(|m| m.created_at),
+        plan.inserted as i64,
+        plan.unread as i64,
+        position.map(|p| i(p.last_seq)),
+        position.map(|p| i(p.rev)),
+        chat_s,
+    ])?;
     Ok(())
 }
 
 /// Writes the cursor and the resync flag of a position plan.
-async fn write_position(
-    tx: &mut Transaction<'_, Sqlite>,
-    chat_s: &str,
-    position: &PositionPlan,
-) -> Result<()> {
+fn write_position(tx: &WriteTx<'_>, chat_s: &str, position: &PositionPlan) -> Result<()> {
     if let Some(rev) = position.new_cursor {
         // Set, not MAX: the plan was made from the cursor read in this transaction, and it may
         // take the cursor back (a copy older than it was cached). A changes pass is then due.
-        sqlx::query(
-            "UPDATE chats SET changes_cursor = ?, needs_resync = MAX(needs_resync, ?) WHERE chat_id = ?",
-        )
-        .bind(i(rev))
-        .bind(position.cursor_lowered as i64)
-        .bind(chat_s)
-        .execute(&mut **tx)
-        .await?;
+        tx.prepare_cached(
+            "UPDATE chats SET changes_cursor = ?1, needs_resync = MAX(needs_resync, ?2) WHERE chat_id = ?3",
+        )?
+        .execute(rusqlite::params![i(rev), position.cursor_lowered as i64, chat_s])?;
     }
     if let Some(state) = position.flag {
         // Validated partial: OUT_OF_SYNC, except that a running fetch stays SYNCING.
-        sqlx::query("UPDATE chats SET needs_resync = 1, sync_state = ? WHERE chat_id = ?")
-            .bind(state.as_str())
-            .bind(chat_s)
-            .execute(&mut **tx)
-            .await?;
+        tx.prepare_cached("UPDATE chats SET needs_resync = 1, sync_state = ?1 WHERE chat_id = ?2")?
+            .execute(rusqlite::params![state.as_str(), chat_s])?;
     }
     Ok(())
 }
@@ -268,8 +286,8 @@ async fn write_position(
 /// their messages at the highest position told, the cursor folded event by event in arrival
 /// order (each event one committed mutation, its message current as of its rev), then the
 /// resync flag if the result is partial, an event skipped past the cursor or took it back.
-pub(super) async fn ingest_events_tx(
-    tx: &mut Transaction<'_, Sqlite>,
+pub(super) fn ingest_events_tx(
+    tx: &WriteTx<'_>,
     chat: ChatId,
     events: &[(Message, Position)],
     template: &IngestOptions,
@@ -289,5 +307,24 @@ pub(super) async fn ingest_events_tx(
         last_seq: a.last_seq.max(b.last_seq),
         rev: a.rev.max(b.rev),
     });
-    ingest_steps_tx(tx, chat, &messages, &steps, &opts).await
+    ingest_steps_tx(tx, chat, &messages, &steps, &opts)
+}
+
+// ----- the chat row on the write connection: the same statements as `chats.rs`'s -------------
+
+fn ensure_chat(tx: &WriteTx<'_>, chat: ChatId) -> Result<()> {
+    // The state is named, never left to the column's stale default (migration 0003).
+    tx.prepare_cached("INSERT OR IGNORE INTO chats(chat_id, sync_state) VALUES (?1, ?2)")?
+        .execute(rusqlite::params![
+            chat.to_string(),
+            SyncState::Unknown.as_str()
+        ])?;
+    Ok(())
+}
+
+fn read_state(tx: &WriteTx<'_>, chat: ChatId) -> Result<SyncState> {
+    let raw: String = tx
+        .prepare_cached("SELECT sync_state FROM chats WHERE chat_id = ?1")?
+        .query_row([chat.to_string()], |row| row.get(0))?;
+    Ok(SyncState::parse(&raw))
 }

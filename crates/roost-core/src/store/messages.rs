@@ -72,11 +72,9 @@ impl Store {
         msgs: &[Message],
         opts: &IngestOptions,
     ) -> Result<IngestResult> {
-        let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let res = ingest_tx(&mut tx, chat, msgs, opts).await?;
-        tx.commit().await?;
-        Ok(res)
+        let (msgs, opts) = (msgs.to_vec(), opts.clone());
+        self.write_tx(move |tx| ingest_tx(tx, chat, &msgs, &opts))
+            .await
     }
 
     /// Stream burst: merges a run of events of one chat in ONE transaction (see
@@ -87,11 +85,9 @@ impl Store {
         events: &[(Message, Position)],
         template: &IngestOptions,
     ) -> Result<IngestResult> {
-        let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let res = ingest_events_tx(&mut tx, chat, events, template).await?;
-        tx.commit().await?;
-        Ok(res)
+        let (events, template) = (events.to_vec(), template.clone());
+        self.write_tx(move |tx| ingest_events_tx(tx, chat, &events, &template))
+            .await
     }
 
     /// Live stream ingest with group commit: every chat's events of a burst in ONE transaction.
@@ -103,14 +99,14 @@ impl Store {
         bursts: &[(ChatId, Vec<(Message, Position)>)],
         template: &IngestOptions,
     ) -> Result<Vec<IngestResult>> {
-        let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let mut results = Vec::with_capacity(bursts.len());
-        for (chat, events) in bursts {
-            results.push(ingest_events_tx(&mut tx, *chat, events, template).await?);
-        }
-        tx.commit().await?;
-        Ok(results)
+        let (bursts, template) = (bursts.to_vec(), template.clone());
+        self.write_tx(move |tx| {
+            bursts
+                .iter()
+                .map(|(chat, events)| ingest_events_tx(tx, *chat, events, &template))
+                .collect()
+        })
+        .await
     }
 
     /// Rebuilds a chat's runs from its messages (repair; O(messages)). Returns whether the

@@ -123,20 +123,13 @@ impl Store {
         message: &Message,
         opts: &IngestOptions,
     ) -> Result<IngestResult> {
-        let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let res = ingest_tx(
-            &mut tx,
-            message.chat_id,
-            std::slice::from_ref(message),
-            opts,
-        )
-        .await?;
-        sqlx::query("DELETE FROM outbox WHERE local_id = ?")
-            .bind(local_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(res)
+        let (local_id, message, opts) = (local_id.to_string(), message.clone(), opts.clone());
+        self.write_tx(move |tx| {
+            let res = ingest_tx(tx, message.chat_id, std::slice::from_ref(&message), &opts)?;
+            tx.prepare_cached("DELETE FROM outbox WHERE local_id = ?1")?
+                .execute([&local_id])?;
+            Ok(res)
+        })
+        .await
     }
 }

@@ -1,0 +1,80 @@
+//! The cache's dedicated write connection for ingest: every message write (`Store::ingest`,
+//! stream group commits, a delivered outbox entry) runs here as ONE transaction of prepared,
+//! cached statements.
+//!
+//! Why not the sqlx pool: sqlx's SQLite driver runs every statement on a worker thread and
+//! hands results back over channels (~0.15 ms a statement, far more on a busy machine), and a
+//! group commit is a dozen and a half statements: the commit, not SQLite, was what a stream
+//! frame waited for. This connection (rusqlite on the same libsqlite3 as sqlx, so one SQLite
+//! in the process) runs a whole transaction on one blocking thread, statement after statement.
+//!
+//! Nothing about durability changes: the same file in WAL mode with `synchronous = NORMAL`
+//! (the pool's pragmas), the same transaction boundaries, and every write still holds the
+//! store's process-wide write lock, so this connection and the pool never write at once.
+//! The other writes (chat rows, outbox, budget, repair) stay on the pool.
+
+use crate::error::{Error, Result};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// A write transaction on the write connection.
+pub(super) type WriteTx<'c> = rusqlite::Transaction<'c>;
+
+/// See the module docs.
+pub(super) struct Writer {
+    connection: Mutex<Option<rusqlite::Connection>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// Opens the write connection on an existing, migrated cache file, with the pool's pragmas.
+    pub(super) fn open(path: &Path) -> Result<Writer> {
+        let connection = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        connection.busy_timeout(Duration::from_secs(10))?;
+        // Per connection, as the pool sets them (`store::connect`); WAL is the file's own mode.
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", true)?;
+        // Room for every statement of an ingest (a few of them per batch shape).
+        connection.set_prepared_statement_cache_capacity(64);
+        Ok(Writer {
+            connection: Mutex::new(Some(connection)),
+        })
+    }
+
+    /// Runs `work` in ONE transaction (`BEGIN IMMEDIATE`: the write lock is taken up front, as
+    /// the store's write lock already excludes other writers here); commits when it returns
+    /// `Ok`, rolls back otherwise. Blocking: call it from a blocking thread.
+    pub(super) fn transaction<T>(&self, work: impl FnOnce(&WriteTx<'_>) -> Result<T>) -> Result<T> {
+        // A panic inside `work` rolled its transaction back as it unwound (the transaction's
+        // drop): the connection is sound, so a poisoned lock is taken over.
+        let mut guard = self
+            .connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let connection = guard
+            .as_mut()
+            .ok_or_else(|| Error::Cache("the cache is closed".into()))?;
+        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = work(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Closes the connection (before the store checkpoints and seals the file at a clean
+    /// shutdown: the last connection to close must be the pool's).
+    pub(super) fn close(&self) {
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+    }
+}
