@@ -11,7 +11,9 @@ use crate::store::rows::{
 use crate::store::{
     ChatPosition, ChatRow, MutationOutcome, Store, check_title, now_millis, sha256_hex,
 };
-use roost_proto::{ChatId, ChatSummary, Message, MessageId, Seq, UnixMillis, UserId};
+use roost_proto::{
+    ChatId, ChatSummary, EditRequest, Message, MessageId, Seq, SendRequest, UnixMillis, UserId,
+};
 use sqlx::{AnyConnection, Row};
 
 /// How often a send is retried after losing an idempotency-key race to a concurrent send on
@@ -81,12 +83,11 @@ impl Store {
         &self,
         user: &UserId,
         chat: ChatId,
-        idempotency_key: &str,
-        body: &serde_json::Value,
+        request: &SendRequest,
     ) -> Result<MutationOutcome, DomainError> {
         let mut attempt = 1;
         loop {
-            match self.send_once(user, chat, idempotency_key, body).await {
+            match self.send_once(user, chat, request).await {
                 Err(error) if attempt < SEND_ATTEMPTS && is_unique_violation(&error) => {
                     attempt += 1;
                 }
@@ -99,9 +100,12 @@ impl Store {
         &self,
         user: &UserId,
         chat: ChatId,
-        idempotency_key: &str,
-        body: &serde_json::Value,
+        request: &SendRequest,
     ) -> Result<MutationOutcome, DomainError> {
+        let SendRequest {
+            idempotency_key,
+            body,
+        } = request;
         let fingerprint = send_fingerprint(chat, body);
         let mut tx = self.db.write.begin().await?;
         let chat_row = lock_visible_chat(&mut tx, self.backend(), user, chat).await?;
@@ -146,14 +150,18 @@ impl Store {
         self.commit_changed(tx, message, position).await
     }
 
+    /// Edits message `id` (its author only), at the version the request expects if it names one.
     pub async fn edit(
         &self,
         user: &UserId,
         chat: ChatId,
         id: MessageId,
-        body: &serde_json::Value,
-        expected_version: Option<u64>,
+        request: &EditRequest,
     ) -> Result<MutationOutcome, DomainError> {
+        let EditRequest {
+            body,
+            expected_version,
+        } = request;
         let mut tx = self.db.write.begin().await?;
         let (_, current) = self
             .lock_own_message(&mut tx, user, chat, id, "edit")
@@ -161,7 +169,7 @@ impl Store {
         if current.is_deleted() {
             return Err(DomainError::EditOfDeleted);
         }
-        if let Some(expected) = expected_version
+        if let Some(expected) = *expected_version
             && expected != current.version
         {
             return Err(DomainError::VersionMismatch {
