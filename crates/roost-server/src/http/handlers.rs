@@ -395,9 +395,7 @@ pub(crate) async fn send_message(
         )));
     }
     check_message_body(&request.body)?;
-    let outcome = app
-        .send(&user.user_id, chat_id, &request)
-        .await?;
+    let outcome = app.send(&user.user_id, chat_id, &request).await?;
     // 201 for a new message, 200 when this was a retry of an earlier send.
     let status = if outcome.changed {
         StatusCode::CREATED

@@ -12,7 +12,7 @@ use crate::store::{
     ChatPosition, ChatRow, MutationOutcome, Store, check_title, now_millis, sha256_hex,
 };
 use roost_proto::{
-    ChatId, ChatSummary, EditRequest, Message, MessageId, Seq, SendRequest, UnixMillis, UserId,
+    ChatId, ChatSummary, EditRequest, Message, MessageId, SendRequest, Seq, UnixMillis, UserId,
 };
 use sqlx::{AnyConnection, Row};
 
@@ -102,18 +102,14 @@ impl Store {
         chat: ChatId,
         request: &SendRequest,
     ) -> Result<MutationOutcome, DomainError> {
-        let SendRequest {
-            idempotency_key,
-            body,
-        } = request;
-        let fingerprint = send_fingerprint(chat, body);
+        let fingerprint = send_fingerprint(chat, &request.body);
         let mut tx = self.db.write.begin().await?;
         let chat_row = lock_visible_chat(&mut tx, self.backend(), user, chat).await?;
         let earlier = sqlx::query(
             "SELECT chat_id, message_id, request_sha256 FROM idempotency WHERE user_id = $1 AND key = $2",
         )
         .bind(user.as_str())
-        .bind(idempotency_key)
+        .bind(&request.idempotency_key)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(earlier) = earlier {
@@ -130,13 +126,13 @@ impl Store {
             return commit_unchanged(tx, message, chat_row.position()).await;
         }
         let now = now_millis();
-        let message = insert_message_tx(&mut tx, chat, user, body, now).await?;
+        let message = insert_message_tx(&mut tx, chat, user, &request.body, now).await?;
         sqlx::query(
             "INSERT INTO idempotency (user_id, key, chat_id, message_id, request_sha256, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(user.as_str())
-        .bind(idempotency_key)
+        .bind(&request.idempotency_key)
         .bind(chat.to_string())
         .bind(message.id.to_string())
         .bind(&fingerprint)
@@ -158,10 +154,6 @@ impl Store {
         id: MessageId,
         request: &EditRequest,
     ) -> Result<MutationOutcome, DomainError> {
-        let EditRequest {
-            body,
-            expected_version,
-        } = request;
         let mut tx = self.db.write.begin().await?;
         let (_, current) = self
             .lock_own_message(&mut tx, user, chat, id, "edit")
@@ -169,7 +161,7 @@ impl Store {
         if current.is_deleted() {
             return Err(DomainError::EditOfDeleted);
         }
-        if let Some(expected) = *expected_version
+        if let Some(expected) = request.expected_version
             && expected != current.version
         {
             return Err(DomainError::VersionMismatch {
@@ -177,7 +169,8 @@ impl Store {
                 current: current.version,
             });
         }
-        let (message, position) = edit_message_tx(&mut tx, chat, id, body, now_millis()).await?;
+        let (message, position) =
+            edit_message_tx(&mut tx, chat, id, &request.body, now_millis()).await?;
         self.commit_changed(tx, message, position).await
     }
 
