@@ -342,9 +342,7 @@ fn write_summary(out: &mut String, lines: &[Line], figures: &Value, baseline: Op
 fn write_summary_row(out: &mut String, line: &Line, figures: &Value, baseline: Option<&Value>) {
     let value = num(at(figures, &line.path));
     let met = match (value, line.limit) {
-        (Some(v), Some(limit))
-            if (line.at_most && v <= limit) || (!line.at_most && v >= limit) =>
-        {
+        (Some(v), Some(limit)) if (line.at_most && v <= limit) || (!line.at_most && v >= limit) => {
             "yes"
         }
         (Some(_), Some(_)) => "**no**",

@@ -261,13 +261,7 @@ fn insert_out_of_range(
     rev: u64,
 ) {
     if route == Route::Range {
-        let extra = fabricate(
-            messages.first(),
-            chat_id,
-            seq,
-            rev,
-            "hostile: out of range",
-        );
+        let extra = fabricate(messages.first(), chat_id, seq, rev, "hostile: out of range");
         let at = messages
             .iter()
             .position(|m| m["seq"].as_u64().unwrap_or(0) > seq)

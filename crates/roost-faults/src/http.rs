@@ -154,7 +154,15 @@ async fn handle(
         Ok(upstream) => upstream,
         Err(()) => return Ok(reset_and_hang(&ctl).await),
     };
-    Ok(respond(&shared, &ctl, upstream, decision, (route, parts.uri.query()), &what).await)
+    Ok(respond(
+        &shared,
+        &ctl,
+        upstream,
+        decision,
+        (route, parts.uri.query()),
+        &what,
+    )
+    .await)
 }
 
 /// A 400 `bad_request` when the rules say this server does not serve the request's range

@@ -153,7 +153,9 @@ mod tests {
         let mut book = AccountBook::default();
         book.use_account(saved_account("http://a", "alice", "t1"));
         book.use_account(saved_account("http://b", "alice", "t2"));
-        let removed = book.remove(&saved_account("http://b", "alice", "").key()).unwrap();
+        let removed = book
+            .remove(&saved_account("http://b", "alice", "").key())
+            .unwrap();
         assert_eq!(removed.token, "t2");
         assert!(book.current().is_none());
         assert_eq!(book.len(), 1);
