@@ -154,10 +154,7 @@ impl Store {
         id: MessageId,
         request: &EditRequest,
     ) -> Result<MutationOutcome, DomainError> {
-        let mut tx = self.db.write.begin().await?;
-        let (_, current) = self
-            .lock_own_message(&mut tx, user, chat, id, "edit")
-            .await?;
+        let (mut tx, _, current) = self.begin_on_own_message(user, chat, id, "edit").await?;
         if current.is_deleted() {
             return Err(DomainError::EditOfDeleted);
         }
@@ -180,10 +177,8 @@ impl Store {
         chat: ChatId,
         id: MessageId,
     ) -> Result<MutationOutcome, DomainError> {
-        let mut tx = self.db.write.begin().await?;
-        let (chat_row, current) = self
-            .lock_own_message(&mut tx, user, chat, id, "delete")
-            .await?;
+        let (mut tx, chat_row, current) =
+            self.begin_on_own_message(user, chat, id, "delete").await?;
         if current.is_deleted() {
             // Deleting is idempotent: the tombstone as it is, no new rev.
             return commit_unchanged(tx, current, chat_row.position()).await;
@@ -192,24 +187,25 @@ impl Store {
         self.commit_changed(tx, message, position).await
     }
 
-    /// Locks the chat (as a member) and reads message `id` of it, which `user` must have
-    /// written (`action` names the refused operation otherwise).
-    async fn lock_own_message(
+    /// Begins the write of an edit or a delete: locks the chat (as a member) and reads message
+    /// `id` of it, which `user` must have written (`action` names the refused operation
+    /// otherwise).
+    async fn begin_on_own_message(
         &self,
-        tx: &mut AnyConnection,
         user: &UserId,
         chat: ChatId,
         id: MessageId,
         action: &'static str,
-    ) -> Result<(ChatRow, Message), DomainError> {
-        let chat_row = lock_visible_chat(tx, self.backend(), user, chat).await?;
-        let message = message_in_chat(tx, chat, id)
+    ) -> Result<(WriteTx, ChatRow, Message), DomainError> {
+        let mut tx = self.db.write.begin().await?;
+        let chat_row = lock_visible_chat(&mut tx, self.backend(), user, chat).await?;
+        let message = message_in_chat(&mut tx, chat, id)
             .await?
             .ok_or(DomainError::MessageNotFound)?;
         if &message.author != user {
             return Err(DomainError::NotAuthor { action });
         }
-        Ok((chat_row, message))
+        Ok((tx, chat_row, message))
     }
 
     /// The end of a mutation that wrote `message` at `position`: reads the members to notify
