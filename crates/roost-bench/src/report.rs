@@ -349,28 +349,18 @@ fn write_summary_row(out: &mut String, line: &Line, figures: &Value, baseline: O
         (None, Some(_)) => "not measured",
         _ => "",
     };
-    let before = baseline.map(|b| fmt(num(at(b, &line.path)), line.unit));
+    // With a baseline, its value stands in a column of its own before this run's.
+    let before = baseline
+        .map(|b| format!(" {} |", fmt(num(at(b, &line.path)), line.unit)))
+        .unwrap_or_default();
     let floor = line.floor.clone().unwrap_or_default();
-    match before {
-        Some(before) => {
-            let _ = writeln!(
-                out,
-                "| {} | {before} | {} | {floor} | {} | {met} |",
-                line.figure,
-                fmt(value, line.unit),
-                line.target
-            );
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {floor} | {} | {met} |",
-                line.figure,
-                fmt(value, line.unit),
-                line.target
-            );
-        }
-    }
+    let _ = writeln!(
+        out,
+        "| {} |{before} {} | {floor} | {} | {met} |",
+        line.figure,
+        fmt(value, line.unit),
+        line.target
+    );
 }
 
 /// The printed tables and the run's (and the baseline's) JSON, after the summary.
