@@ -436,14 +436,7 @@ async fn forward_events(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn saved(server: &str, user: &str, token: &str) -> SavedAccount {
-        SavedAccount {
-            server_url: server.into(),
-            user_id: UserId::new(user),
-            token: token.into(),
-        }
-    }
+    use roost_model::fixtures::saved_account;
 
     #[test]
     fn a_settings_file_of_an_earlier_version_is_the_current_account() {
@@ -467,8 +460,8 @@ mod tests {
         let data = dir.path().join("data");
         let state = AppState::new(data.clone(), dir.path().join("config"));
         let mut book = AccountBook::default();
-        book.use_account(saved("http://a", "bob", "tb"));
-        book.use_account(saved("http://a", "alice", "ta"));
+        book.use_account(saved_account("http://a", "bob", "tb"));
+        book.use_account(saved_account("http://a", "alice", "ta"));
         state.save_book(&book).unwrap();
         #[cfg(unix)]
         {
@@ -480,7 +473,7 @@ mod tests {
         std::fs::create_dir_all(bob_cache.parent().unwrap()).unwrap();
         std::fs::write(&bob_cache, b"cache").unwrap();
 
-        let bob = saved("http://a", "bob", "").key();
+        let bob = saved_account("http://a", "bob", "").key();
         state.sign_out_account(&bob, false).await.unwrap();
         assert!(bob_cache.exists(), "signing out keeps the cache");
         let rows = state.accounts();
@@ -490,7 +483,7 @@ mod tests {
         state.sign_out_account(&bob, true).await.unwrap();
         assert!(!bob_cache.exists(), "asked to remove the cache too");
 
-        let alice = saved("http://a", "alice", "").key();
+        let alice = saved_account("http://a", "alice", "").key();
         state.sign_out_account(&alice, false).await.unwrap();
         assert!(!state.settings_path().exists(), "no account left: no file");
     }

@@ -123,14 +123,13 @@ pub(crate) fn show_error(model: Model, error: &roost_model::app::IpcError) {
 /// A `performance` mark on the frame that paints the first non-empty chat list: the end of
 /// "cold start → chat list painted" (`src-tauri/tests/bench_app.rs` reads it).
 pub(crate) fn mark_chat_list_painted() {
+    const CHAT_LIST_PAINTED: &str = "roost-chat-list-painted";
     request_animation_frame(|| {
-        if let Some(performance) = web_sys::window().and_then(|w| w.performance())
-            && performance
-                .get_entries_by_name("roost-chat-list-painted")
-                .length()
-                == 0
-        {
-            let _ = performance.mark("roost-chat-list-painted");
+        let marked_before = web_sys::window()
+            .and_then(|w| w.performance())
+            .is_some_and(|p| p.get_entries_by_name(CHAT_LIST_PAINTED).length() > 0);
+        if !marked_before {
+            mark(CHAT_LIST_PAINTED);
         }
     });
 }

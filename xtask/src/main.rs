@@ -325,35 +325,11 @@ fn run(_args: &[String]) -> Result<()> {
     run_checked(cargo().args(["build", "--locked", "-p", "roost-server", "-p", "roost-cli"]))?;
     let bin_dir = target_dir().join("debug");
     let server_bin = bin_dir.join("roost-server");
-    let cli_bin = bin_dir.join("roost");
-
     let data_dir = demo_data_dir();
     std::fs::create_dir_all(&data_dir)?;
     let db = data_dir.join("server.db");
-    let listen_text = std::env::var("ROOST_LISTEN").unwrap_or_else(|_| "127.0.0.1:7878".into());
-    let listen: SocketAddr = listen_text.parse().with_context(|| {
-        format!(
-            "ROOST_LISTEN={listen_text:?} cannot be read: expected ip:port such as 127.0.0.1:7878"
-        )
-    })?;
-
-    step(&format!(
-        "preparing demo data in {} (first time: about a minute)",
-        db.display()
-    ));
-    let demo = Command::new(&server_bin)
-        .args(["demo", "--db"])
-        .arg(&db)
-        .args(["--listen", &listen.to_string()])
-        .stderr(Stdio::inherit())
-        .output()
-        .context("could not run roost-server demo")?;
-    if !demo.status.success() {
-        bail!("roost-server demo failed");
-    }
-    let demo_json = String::from_utf8(demo.stdout)?;
-    std::fs::write(data_dir.join("demo.json"), &demo_json)?;
-    let token = json_string_after(&demo_json, "\"token\"").context("demo output has no token")?;
+    let listen = demo_listen_address()?;
+    let token = prepare_demo_data(&server_bin, &db, listen, &data_dir)?;
 
     step(&format!("starting the server on http://{listen}"));
     let mut server = ChildGuard(
@@ -365,13 +341,66 @@ fn run(_args: &[String]) -> Result<()> {
             .context("could not start roost-server serve")?,
     );
     wait_for_health(listen, &mut server.0)?;
-
     let server_url = format!("http://{listen}");
+    show_the_cli(&bin_dir.join("roost"), &server_url, &token, &data_dir)?;
+
+    let has_display =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if !has_display {
+        println!(
+            "No display (DISPLAY/WAYLAND_DISPLAY unset): the desktop app is not launched. Ctrl-C stops the server."
+        );
+        let status = server.0.wait()?;
+        bail!("the server exited: {status}");
+    }
+    run_desktop_app(&bin_dir, &data_dir, &server_url, &token, &mut server)
+}
+
+/// Where `./dev run`'s server listens: `ROOST_LISTEN`, or 127.0.0.1:7878.
+fn demo_listen_address() -> Result<SocketAddr> {
+    let listen_text = std::env::var("ROOST_LISTEN").unwrap_or_else(|_| "127.0.0.1:7878".into());
+    listen_text.parse().with_context(|| {
+        format!(
+            "ROOST_LISTEN={listen_text:?} cannot be read: expected ip:port such as 127.0.0.1:7878"
+        )
+    })
+}
+
+/// Creates the demo data in `db` (once: `roost-server demo` is idempotent), writes its users
+/// and tokens to `demo.json` in `data_dir`, and returns the demo user's token.
+fn prepare_demo_data(
+    server_bin: &Path,
+    db: &Path,
+    listen: SocketAddr,
+    data_dir: &Path,
+) -> Result<String> {
+    step(&format!(
+        "preparing demo data in {} (first time: about a minute)",
+        db.display()
+    ));
+    let demo = Command::new(server_bin)
+        .args(["demo", "--db"])
+        .arg(db)
+        .args(["--listen", &listen.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("could not run roost-server demo")?;
+    if !demo.status.success() {
+        bail!("roost-server demo failed");
+    }
+    let demo_json = String::from_utf8(demo.stdout)?;
+    std::fs::write(data_dir.join("demo.json"), &demo_json)?;
+    json_string_after(&demo_json, "\"token\"").context("demo output has no token")
+}
+
+/// Lists the demo user's chats through the `roost` CLI and prints how to use it against the
+/// demo server.
+fn show_the_cli(cli_bin: &Path, server_url: &str, token: &str, data_dir: &Path) -> Result<()> {
     let client_dir = data_dir.join("client");
     step("the demo user's chats, through the roost CLI (cached in the client's message_cache.db):");
     run_checked(
-        Command::new(&cli_bin)
-            .args(["--server", &server_url, "--token", &token, "--data-dir"])
+        Command::new(cli_bin)
+            .args(["--server", server_url, "--token", token, "--data-dir"])
             .arg(&client_dir)
             .arg("chats"),
     )?;
@@ -387,16 +416,18 @@ fn run(_args: &[String]) -> Result<()> {
         "All demo users and tokens: {}",
         data_dir.join("demo.json").display()
     );
+    Ok(())
+}
 
-    let has_display =
-        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
-    if !has_display {
-        println!(
-            "No display (DISPLAY/WAYLAND_DISPLAY unset): the desktop app is not launched. Ctrl-C stops the server."
-        );
-        let status = server.0.wait()?;
-        bail!("the server exited: {status}");
-    }
+/// Builds the UI and the desktop app, launches it signed in as the demo user (with its own
+/// profile under `data_dir`), and waits until the window or the server goes away.
+fn run_desktop_app(
+    bin_dir: &Path,
+    data_dir: &Path,
+    server_url: &str,
+    token: &str,
+    server: &mut ChildGuard,
+) -> Result<()> {
     ensure_desktop_tools()?;
     build_ui()?;
     step("building the desktop app");
@@ -409,8 +440,8 @@ fn run(_args: &[String]) -> Result<()> {
             .env("XDG_DATA_HOME", data_dir.join("app-data"))
             .env("XDG_CONFIG_HOME", data_dir.join("app-config"))
             .env("XDG_CACHE_HOME", data_dir.join("app-cache"))
-            .env("ROOST_SERVER_URL", &server_url)
-            .env("ROOST_TOKEN", &token)
+            .env("ROOST_SERVER_URL", server_url)
+            .env("ROOST_TOKEN", token)
             .spawn()
             .context("could not start the desktop app")?,
     );

@@ -3,8 +3,9 @@
 //! verify's bytes against downloading the chat, and what verify refetches for damaged rows.
 
 use crate::data::{fill_cache, ms, ms_f, new_chat, offline_client, percentiles};
-use crate::gaps_resync::wire_fetch;
+use crate::gaps_resync::{WireFigures, wire_fetch};
 use anyhow::{Result, bail};
+use roost_core::verify::VerifyReport;
 use roost_core::{Client, ClientConfig, SeqRange};
 use roost_proto::{MAX_PAGE_SIZE, UserId};
 use serde_json::{Value, json};
@@ -156,6 +157,46 @@ pub async fn verify_bytes(scratch: &Path, chat_len: u64) -> Result<(Value, Vec<S
     server_stop(server).await;
 
     let ratio = intact.bytes_received as f64 / download.bytes as f64;
+    print_verify_table(
+        chat_len,
+        &download,
+        (&intact, intact_time),
+        (&damaged, damaged_time),
+    );
+    let mut misses = Vec::new();
+    if ratio > 0.02 {
+        misses.push(format!("verify of an intact chat: byte ratio {ratio:.4}"));
+    }
+    if damaged.buckets_refetched > 10 || damaged.repaired.len() != 10 {
+        misses.push(format!(
+            "10 damaged rows: {} buckets refetched, {} repaired",
+            damaged.buckets_refetched,
+            damaged.repaired.len()
+        ));
+    }
+    let figures = json!({
+        "chat_messages": chat_len,
+        "download_bytes": download.bytes,
+        "intact_bytes": intact.bytes_received,
+        "intact_ratio": ratio,
+        "intact_buckets_compared": intact.buckets_compared,
+        "damaged_rows": 10,
+        "damaged_buckets_refetched": damaged.buckets_refetched,
+        "damaged_messages_refetched": damaged.messages_refetched,
+        "damaged_repaired": damaged.repaired.len(),
+    });
+    Ok((figures, misses))
+}
+
+/// The verify section of the printed figures: the intact chat and the damaged one, beside a
+/// full download of the chat.
+fn print_verify_table(
+    chat_len: u64,
+    download: &WireFigures,
+    (intact, intact_time): (&VerifyReport, Duration),
+    (damaged, damaged_time): (&VerifyReport, Duration),
+) {
+    let ratio = intact.bytes_received as f64 / download.bytes as f64;
     println!(
         "## Verify & repair ({chat_len}-message chat, fully cached, real server over loopback)"
     );
@@ -186,29 +227,6 @@ pub async fn verify_bytes(scratch: &Path, chat_len: u64) -> Result<(Value, Vec<S
         "Full download: {} bytes in {} requests (forward range pages of {MAX_PAGE_SIZE}).\n",
         download.bytes, download.requests
     );
-    let mut misses = Vec::new();
-    if ratio > 0.02 {
-        misses.push(format!("verify of an intact chat: byte ratio {ratio:.4}"));
-    }
-    if damaged.buckets_refetched > 10 || damaged.repaired.len() != 10 {
-        misses.push(format!(
-            "10 damaged rows: {} buckets refetched, {} repaired",
-            damaged.buckets_refetched,
-            damaged.repaired.len()
-        ));
-    }
-    let figures = json!({
-        "chat_messages": chat_len,
-        "download_bytes": download.bytes,
-        "intact_bytes": intact.bytes_received,
-        "intact_ratio": ratio,
-        "intact_buckets_compared": intact.buckets_compared,
-        "damaged_rows": 10,
-        "damaged_buckets_refetched": damaged.buckets_refetched,
-        "damaged_messages_refetched": damaged.messages_refetched,
-        "damaged_repaired": damaged.repaired.len(),
-    });
-    Ok((figures, misses))
 }
 
 /// Overwrites the body of each seq with SQL, as a damaged disk or a buggy writer would.

@@ -5,9 +5,11 @@
 use crate::data::{fill_cache, ms, ms_f, new_chat, percentiles};
 use anyhow::{Context, Result, bail};
 use roost_core::store::{CursorRule, IngestOptions, Position, Store};
-use roost_core::{Client, ClientConfig, ranges};
+use roost_core::{Client, ClientConfig, ResyncReport, ranges};
 use roost_proto::{ChatId, MAX_PAGE_SIZE, Message, MessagesPage, UserId};
+use roost_server::testing::TestServer;
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
@@ -132,22 +134,8 @@ pub async fn resync_bandwidth(
     let mut misses = Vec::new();
     for scenario in scenarios(chat_len) {
         let path = scratch.join(format!("resync-{}.db", scenario.name.replace(' ', "-")));
-        let missing: std::collections::HashSet<u64> = scenario.missing.iter().copied().collect();
-        let (store, _) = Store::open(&path).await?;
-        let mut options = IngestOptions::new(CursorRule::Snapshot(chat_len));
-        options.position = Some(Position {
-            last_seq: chat_len,
-            rev: chat_len,
-        });
-        let cached: Vec<Message> = truth
-            .iter()
-            .filter(|m| !missing.contains(&m.seq))
-            .cloned()
-            .collect();
-        for batch in cached.chunks(5_000) {
-            store.ingest(chat, batch, &options).await?;
-        }
-        store.close().await;
+        let missing: HashSet<u64> = scenario.missing.iter().copied().collect();
+        cache_all_but(&path, (chat, chat_len), &truth, &missing).await?;
 
         let missing_bytes: u64 = truth
             .iter()
@@ -157,23 +145,7 @@ pub async fn resync_bandwidth(
         let gaps = ranges::runs_from_seqs(scenario.missing.iter().copied()).len() as u64;
         let target_requests = gaps + scenario.missing.len().div_ceil(MAX_PAGE_SIZE as usize) as u64;
 
-        let mut config = ClientConfig::new(server.base_url(), &token)
-            .cache_path(&path)
-            .background(false);
-        config.user_id = Some(UserId::new("alice"));
-        config.page_size = MAX_PAGE_SIZE;
-        let (client, _) = Client::open(config).await?;
-        server.reset_metrics();
-        let report = client.resync(chat).await?;
-        client.shutdown().await;
-        let served = server.metrics();
-        let served_bytes = served.route("range").bytes + served.route("changes").bytes;
-        if served_bytes != report.bytes_received {
-            bail!(
-                "client counted {} bytes, server sent {served_bytes}",
-                report.bytes_received
-            );
-        }
+        let report = counted_resync(&server, &token, &path, chat).await?;
         if report.messages_fetched != scenario.missing.len() as u64 || report.gaps_after != 0 {
             bail!(
                 "{}: fetched {} of {} missing, {} gaps left",
@@ -224,6 +196,60 @@ pub async fn resync_bandwidth(
     );
     server_shutdown(server).await;
     Ok((Value::Array(rows), misses))
+}
+
+/// A cache file at `path` holding every message of `truth` (the whole chat, `last_seq`
+/// messages) but the `missing` seqs, at the chat's position.
+async fn cache_all_but(
+    path: &Path,
+    (chat, last_seq): (ChatId, u64),
+    truth: &[Message],
+    missing: &HashSet<u64>,
+) -> Result<()> {
+    let (store, _) = Store::open(path).await?;
+    let mut options = IngestOptions::new(CursorRule::Snapshot(last_seq));
+    options.position = Some(Position {
+        last_seq,
+        rev: last_seq,
+    });
+    let cached: Vec<Message> = truth
+        .iter()
+        .filter(|m| !missing.contains(&m.seq))
+        .cloned()
+        .collect();
+    for batch in cached.chunks(5_000) {
+        store.ingest(chat, batch, &options).await?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Alice's resync of `chat` from the cache at `path`, in pages of the largest size; fails
+/// unless the bytes the client counted are the bytes the server sent.
+async fn counted_resync(
+    server: &TestServer,
+    token: &str,
+    path: &Path,
+    chat: ChatId,
+) -> Result<ResyncReport> {
+    let mut config = ClientConfig::new(server.base_url(), token)
+        .cache_path(path)
+        .background(false);
+    config.user_id = Some(UserId::new("alice"));
+    config.page_size = MAX_PAGE_SIZE;
+    let (client, _) = Client::open(config).await?;
+    server.reset_metrics();
+    let report = client.resync(chat).await?;
+    client.shutdown().await;
+    let served = server.metrics();
+    let served_bytes = served.route("range").bytes + served.route("changes").bytes;
+    if served_bytes != report.bytes_received {
+        bail!(
+            "client counted {} bytes, server sent {served_bytes}",
+            report.bytes_received
+        );
+    }
+    Ok(report)
 }
 
 pub(crate) struct WireFigures {

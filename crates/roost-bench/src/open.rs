@@ -8,7 +8,7 @@ use roost_core::Anchor;
 use roost_proto::{ChatId, Message, UserId};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A filled cache kept for the other figures (instruction counts reuse the files).
 #[derive(Debug, Clone)]
@@ -56,45 +56,13 @@ pub async fn open_chat_latency(
             chat,
         } = cache;
         let (size, chat) = (*size, *chat);
-        let mut startup_samples = Vec::new();
-        for _ in 0..startups {
-            let started = Instant::now();
-            let client = offline_client(path).await?;
-            startup_samples.push(started.elapsed());
-            client.shutdown().await;
-        }
-        let startup = percentiles(&mut startup_samples).p50;
+        let startup = startup_median(path, startups).await?;
         if Some(size) == caches.last().map(|c| c.cached) {
-            // A crash: the client goes away without its close, so the next open checks it all.
-            drop(offline_client(path).await?);
-            let started = Instant::now();
-            let client = offline_client(path).await?;
-            after_crash.insert(size.to_string(), json!(ms_f(started.elapsed())));
-            client.shutdown().await;
+            let after = startup_after_crash(path).await?;
+            after_crash.insert(size.to_string(), json!(ms_f(after)));
         }
-
-        let client = offline_client(path).await?;
-        let mut samples = Vec::with_capacity(iterations);
-        for _ in 0..iterations {
-            let started = Instant::now();
-            let window_items = client.open_chat(chat, Anchor::Newest, window).await?;
-            samples.push(started.elapsed());
-            if window_items.items.len() < window as usize {
-                bail!(
-                    "the open returned {} items, expected {window}",
-                    window_items.items.len()
-                );
-            }
-        }
-        let mut read_samples = Vec::with_capacity(iterations);
-        for _ in 0..iterations {
-            let started = Instant::now();
-            client.window(chat, Anchor::Newest, window).await?;
-            read_samples.push(started.elapsed());
-        }
-        client.shutdown().await;
-        let client_figures = percentiles(&mut samples);
-        let read_figures = percentiles(&mut read_samples);
+        let (client_figures, read_figures) =
+            open_and_window_read(path, chat, window, iterations).await?;
 
         let floor = bare_sqlite_open(path, chat, window, iterations)?;
         let ratio = client_figures.p50.as_secs_f64() / floor.p50.as_secs_f64();
@@ -122,6 +90,60 @@ pub async fn open_chat_latency(
         "Targets: open p50 within 5× of bare SQLite at 1M cached (goal 3×); Client::open at 1M within 2× of 1k.\n"
     );
     Ok((rows, Value::Object(startup_ms), Value::Object(after_crash)))
+}
+
+/// The median of `startups` client start-ups (`Client::open`, offline) on the cache at `path`.
+async fn startup_median(path: &Path, startups: usize) -> Result<Duration> {
+    let mut startup_samples = Vec::new();
+    for _ in 0..startups {
+        let started = Instant::now();
+        let client = offline_client(path).await?;
+        startup_samples.push(started.elapsed());
+        client.shutdown().await;
+    }
+    Ok(percentiles(&mut startup_samples).p50)
+}
+
+/// One start-up after a crash: the client before it goes away without its close, so this open
+/// checks it all.
+async fn startup_after_crash(path: &Path) -> Result<Duration> {
+    drop(offline_client(path).await?);
+    let started = Instant::now();
+    let client = offline_client(path).await?;
+    let elapsed = started.elapsed();
+    client.shutdown().await;
+    Ok(elapsed)
+}
+
+/// `iterations` opens of the newest `window` messages of `chat` (`open_chat`, each checked to
+/// return a full window), then as many reads of the window alone: their percentiles.
+async fn open_and_window_read(
+    path: &Path,
+    chat: ChatId,
+    window: u32,
+    iterations: usize,
+) -> Result<(Percentiles, Percentiles)> {
+    let client = offline_client(path).await?;
+    let mut samples = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let started = Instant::now();
+        let window_items = client.open_chat(chat, Anchor::Newest, window).await?;
+        samples.push(started.elapsed());
+        if window_items.items.len() < window as usize {
+            bail!(
+                "the open returned {} items, expected {window}",
+                window_items.items.len()
+            );
+        }
+    }
+    let mut read_samples = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let started = Instant::now();
+        client.window(chat, Anchor::Newest, window).await?;
+        read_samples.push(started.elapsed());
+    }
+    client.shutdown().await;
+    Ok((percentiles(&mut samples), percentiles(&mut read_samples)))
 }
 
 /// The floor: one prepared statement reading the newest `window` rows of the chat and decoding

@@ -65,8 +65,18 @@ struct Line<'a> {
     limit: Option<f64>,
 }
 
+/// The generated part of `docs/benchmarks.md`: the run line, the summary table, every printed
+/// table and the JSON.
 fn render(figures: &Value, baseline: Option<&Value>) -> String {
     let mut out = String::new();
+    write_run_line(&mut out, figures);
+    write_summary(&mut out, &summary_lines(figures), figures, baseline);
+    write_json_sections(&mut out, figures, baseline);
+    out
+}
+
+/// The first line: when, how (quick or full) and which build the figures were measured.
+fn write_run_line(out: &mut String, figures: &Value) {
     let _ = writeln!(
         out,
         "Run: {} ({} run, {}). Wall-clock figures come from a shared 2-core machine where other builds run at the same time: compare instruction counts for small differences.\n",
@@ -78,18 +88,41 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
         },
         figures["build"].as_str().unwrap_or("release"),
     );
-    let sizes: Vec<u64> = figures["open"]
-        .as_array()
-        .map(|rows| rows.iter().filter_map(|r| r["cached"].as_u64()).collect())
-        .unwrap_or_default();
+}
+
+/// Every row of the summary, in the order shown.
+fn summary_lines(figures: &Value) -> Vec<Line<'static>> {
+    let sizes = cached_sizes(figures);
     let (small, large) = (
         sizes.first().copied().unwrap_or(0),
         sizes.last().copied().unwrap_or(0),
     );
+    let mut lines = open_and_startup_lines(figures, &sizes, (small, large));
+    lines.extend(instruction_lines(figures, (small, large)));
+    lines.extend(ingest_lines(figures));
+    lines.extend(app_lines(figures));
+    lines
+}
+
+/// The cache sizes the open figures were measured at, as measured (smallest first).
+fn cached_sizes(figures: &Value) -> Vec<u64> {
+    figures["open"]
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|r| r["cached"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+/// The summary's rows for opening a chat and starting the client at each cache size, the
+/// targets judged at the largest against the floor and the smallest.
+fn open_and_startup_lines(
+    figures: &Value,
+    sizes: &[u64],
+    (small, large): (u64, u64),
+) -> Vec<Line<'static>> {
     let startup_limit = num(at(figures, &format!("startup_ms/{small}"))).map(|v| 2.0 * v);
     let open_limit = num(at(figures, &format!("open/{large}/floor_p50_ms"))).map(|v| 5.0 * v);
     let mut lines = vec![];
-    for size in &sizes {
+    for size in sizes {
         lines.push(Line {
             figure: format!("open_chat p50, {size} cached"),
             path: format!("open/{size}/p50_ms"),
@@ -115,7 +148,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             limit: None,
         });
     }
-    for size in &sizes {
+    for size in sizes {
         lines.push(Line {
             figure: format!("Client::open (start-up), {size} cached"),
             path: format!("startup_ms/{size}"),
@@ -141,6 +174,13 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
         at_most: true,
         limit: None,
     });
+    lines
+}
+
+/// The summary's rows of instruction counts (callgrind): start-up at the smallest and largest
+/// cache, an open at the largest.
+fn instruction_lines(figures: &Value, (small, large): (u64, u64)) -> Vec<Line<'static>> {
+    let mut lines = vec![];
     for size in [small, large] {
         lines.push(Line {
             figure: format!("instructions: Client::open, {size} cached"),
@@ -162,10 +202,15 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
         at_most: true,
         limit: None,
     });
+    lines
+}
+
+/// The summary's rows of stream ingest, each beside its bare-SQLite floor.
+fn ingest_lines(figures: &Value) -> Vec<Line<'static>> {
     let floor = |path: &str, what: &str| {
         num(at(figures, path)).map(|f| format!("{} ({what})", fmt(Some(f), " msg/s")))
     };
-    lines.extend([
+    vec![
         Line {
             figure: String::from("stream ingest, one message per frame (sustained)"),
             path: "ingest/single_msgs_per_s".into(),
@@ -214,6 +259,13 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             at_most: false,
             limit: None,
         },
+    ]
+}
+
+/// The summary's rows of the release app (`src-tauri/tests/bench_app.rs`): click → paint, cold
+/// start, memory.
+fn app_lines(figures: &Value) -> Vec<Line<'static>> {
+    vec![
         Line {
             figure: String::from("release app: click → painted messages p50 (100k cached)"),
             path: "click_to_paint_ms/p50".into(),
@@ -261,7 +313,11 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             at_most: true,
             limit: Some(150.0),
         },
-    ]);
+    ]
+}
+
+/// `## Summary`: one table row per line, with a "before" column when there is a baseline.
+fn write_summary(out: &mut String, lines: &[Line], figures: &Value, baseline: Option<&Value>) {
     let _ = writeln!(out, "## Summary\n");
     if baseline.is_some() {
         let _ = writeln!(
@@ -276,41 +332,39 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
         );
         let _ = writeln!(out, "|---|---:|---|---|---|");
     }
-    for line in &lines {
-        let value = num(at(figures, &line.path));
-        let met = match (value, line.limit) {
-            (Some(v), Some(limit))
-                if (line.at_most && v <= limit) || (!line.at_most && v >= limit) =>
-            {
-                "yes"
-            }
-            (Some(_), Some(_)) => "**no**",
-            (None, Some(_)) => "not measured",
-            _ => "",
-        };
-        let before = baseline.map(|b| fmt(num(at(b, &line.path)), line.unit));
-        let floor = line.floor.clone().unwrap_or_default();
-        match before {
-            Some(before) => {
-                let _ = writeln!(
-                    out,
-                    "| {} | {before} | {} | {floor} | {} | {met} |",
-                    line.figure,
-                    fmt(value, line.unit),
-                    line.target
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {floor} | {} | {met} |",
-                    line.figure,
-                    fmt(value, line.unit),
-                    line.target
-                );
-            }
-        }
+    for line in lines {
+        write_summary_row(out, line, figures, baseline);
     }
+}
+
+/// One summary row: the figure, its value (and the baseline's), floor, target and whether the
+/// target is met.
+fn write_summary_row(out: &mut String, line: &Line, figures: &Value, baseline: Option<&Value>) {
+    let value = num(at(figures, &line.path));
+    let met = match (value, line.limit) {
+        (Some(v), Some(limit)) if (line.at_most && v <= limit) || (!line.at_most && v >= limit) => {
+            "yes"
+        }
+        (Some(_), Some(_)) => "**no**",
+        (None, Some(_)) => "not measured",
+        _ => "",
+    };
+    // With a baseline, its value stands in a column of its own before this run's.
+    let before = baseline
+        .map(|b| format!(" {} |", fmt(num(at(b, &line.path)), line.unit)))
+        .unwrap_or_default();
+    let floor = line.floor.clone().unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "| {} |{before} {} | {floor} | {} | {met} |",
+        line.figure,
+        fmt(value, line.unit),
+        line.target
+    );
+}
+
+/// The printed tables and the run's (and the baseline's) JSON, after the summary.
+fn write_json_sections(out: &mut String, figures: &Value, baseline: Option<&Value>) {
     let _ = writeln!(out);
     if let Some(text) = figures["tables"].as_str() {
         let _ = writeln!(out, "## Every figure of this run\n\n```\n{}```\n", text);
@@ -327,7 +381,6 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
             serde_json::to_string(&without_tables(b)).unwrap_or_default()
         );
     }
-    out
 }
 
 pub fn without_tables(figures: &Value) -> Value {

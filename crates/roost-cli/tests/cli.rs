@@ -28,19 +28,14 @@ async fn send_then_open_and_open_again_with_the_server_stopped() {
     ts.send_many("bob", chat, 30).await;
     let dir = tempfile::tempdir().unwrap();
     let (url, token) = (ts.base_url(), ts.token("alice"));
+    let roost_as_alice = async |args: &[&str]| roost(&url, &token, dir.path(), args).await;
 
-    let (ok, sent) = roost(
-        &url,
-        &token,
-        dir.path(),
-        &["send", "General", "hello from the cli"],
-    )
-    .await;
+    let (ok, sent) = roost_as_alice(&["send", "General", "hello from the cli"]).await;
     assert!(ok, "{sent}");
     assert_eq!(sent["state"], "delivered");
     assert_eq!(sent["message"]["seq"], 31);
 
-    let (ok, report) = roost(&url, &token, dir.path(), &["resync", "General"]).await;
+    let (ok, report) = roost_as_alice(&["resync", "General"]).await;
     assert!(ok, "{report}");
     assert_eq!(report["gaps_after"], 0);
     assert_eq!(report["state"], "IN_SYNC");
@@ -54,57 +49,39 @@ async fn send_then_open_and_open_again_with_the_server_stopped() {
     }
 
     // Only seq 31 is cached (a resync never loads history nobody scrolled to); `older` does.
-    let (ok, window) = roost(
-        &url,
-        &token,
-        dir.path(),
-        &["open", "General", "--limit", "5"],
-    )
-    .await;
+    let (ok, window) = roost_as_alice(&["open", "General", "--limit", "5"]).await;
     assert!(ok, "{window}");
     assert_eq!(window["items"][0]["type"], "older_history");
     assert_eq!(window["items"][0]["to"], 30);
-    let (ok, older) = roost(&url, &token, dir.path(), &["older", "General"]).await;
+    let (ok, older) = roost_as_alice(&["older", "General"]).await;
     assert!(ok, "{older}");
     assert_eq!(older["fetched"], 30);
     assert_eq!(older["reached_start"], true);
 
-    let (ok, window) = roost(
-        &url,
-        &token,
-        dir.path(),
-        &["open", "General", "--limit", "5"],
-    )
-    .await;
+    let (ok, window) = roost_as_alice(&["open", "General", "--limit", "5"]).await;
     assert!(ok, "{window}");
     assert_eq!(texts(&window).last().unwrap(), "hello from the cli");
     assert_eq!(texts(&window).len(), 5);
 
     ts.stop().await;
-    let (ok, offline) = roost(
-        &url,
-        &token,
-        dir.path(),
-        &["open", "General", "--limit", "5"],
-    )
-    .await;
+    let (ok, offline) = roost_as_alice(&["open", "General", "--limit", "5"]).await;
     assert!(ok, "{offline}");
     assert_eq!(
         offline["items"], window["items"],
         "the cache answers with the server down"
     );
 
-    let (ok, map) = roost(&url, &token, dir.path(), &["cache-map", &chat.to_string()]).await;
+    let (ok, map) = roost_as_alice(&["cache-map", &chat.to_string()]).await;
     assert!(ok);
     assert_eq!(map["server_last_seq"], 31);
     assert_eq!(map["cached"], serde_json::json!([{"start": 1, "end": 31}]));
     assert_eq!(map["missing"], serde_json::json!([]));
 
     // A send while the server is down stays queued.
-    let (ok, queued) = roost(&url, &token, dir.path(), &["send", "General", "later"]).await;
+    let (ok, queued) = roost_as_alice(&["send", "General", "later"]).await;
     assert!(ok, "{queued}");
     assert_eq!(queued["state"], "pending");
-    let (_, window) = roost(&url, &token, dir.path(), &["open", "General"]).await;
+    let (_, window) = roost_as_alice(&["open", "General"]).await;
     assert_eq!(window["pending"][0]["body"]["text"], "later");
 }
 

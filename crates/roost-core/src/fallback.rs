@@ -9,10 +9,10 @@
 //! hostile page) is an ordinary failure, never a reason to downgrade.
 
 use crate::api::Api;
+use crate::changes_journal::{ChangesPage, changes_page};
 use crate::engine::Inner;
 use crate::error::{Error, Result};
-use crate::store::Position;
-use roost_proto::{ChangesQuery, ChangesResponse, ChatId, ErrorKind, MAX_PAGE_SIZE};
+use roost_proto::{ChatId, ErrorKind};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A range query shape (PROTOCOL.md).
@@ -85,35 +85,17 @@ pub(crate) async fn full_reload(
     let mut since = 0;
     let mut received = 0;
     loop {
-        let q = ChangesQuery {
-            since_rev: since,
-            min_seq: None,
-            max_seq: None,
-            limit: Some(inner.config().page_size.min(MAX_PAGE_SIZE)),
-        };
-        match api.changes(chat, &q).await? {
-            ChangesResponse::Changes {
-                last_seq,
+        match changes_page(inner, api, chat, since, (None, None)).await? {
+            ChangesPage::Merged {
                 rev,
                 messages,
                 next_since_rev,
-                ..
+                // A cursor taken back meanwhile: this pass from rev 0 covers it.
+                cursor_lowered: _,
             } => {
-                crate::resync::ingest_changes_page(
-                    inner,
-                    chat,
-                    &messages,
-                    Position { last_seq, rev },
-                )
-                .await?; // (a cursor taken back meanwhile: this pass from rev 0 covers it)
                 received += messages.len() as u64;
                 match next_since_rev {
-                    Some(n) if n > since => since = n,
-                    Some(_) => {
-                        return Err(Error::ProtocolViolation(
-                            "changes cursor does not advance".into(),
-                        ));
-                    }
+                    Some(n) => since = n,
                     None => {
                         // Every seq is now as of `rev`: the cursor may move there.
                         let runs = store.runs(chat).await?;
@@ -127,7 +109,7 @@ pub(crate) async fn full_reload(
                     }
                 }
             }
-            ChangesResponse::TooOld {
+            ChangesPage::TooOld {
                 oldest_since_rev, ..
             } => {
                 return Err(Error::Server {

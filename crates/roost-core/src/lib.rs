@@ -29,6 +29,7 @@ pub mod account;
 pub mod api;
 pub mod app_view;
 pub mod budget;
+mod changes_journal;
 mod chat_list;
 mod clean_shutdown;
 pub mod client;

@@ -9,6 +9,7 @@
 //! again at once).
 
 use crate::api::Api;
+use crate::changes_journal::{ChangesPage, changes_page};
 use crate::engine::{Inner, single_flight};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{ClientEvent, LoadOlderReport, ResyncReport};
@@ -17,8 +18,7 @@ use crate::ranges::{self, ResyncKind, SeqRange, SyncPlan, sync_plan_with_floor};
 use crate::store::{CursorRule, IngestOptions, IngestResult, Position};
 use crate::sync_state::SyncInput;
 use roost_proto::{
-    ChangesQuery, ChangesResponse, ChatId, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
-    MAX_SEQ_RANGES_PER_REQUEST, MessagesPage, RangeQuery,
+    ChatId, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEQ_RANGES_PER_REQUEST, MessagesPage, RangeQuery,
 };
 use std::sync::Arc;
 
@@ -144,30 +144,6 @@ impl<'a> FetchScope<'a> {
             });
         }
     }
-}
-
-/// Merges one page of the changes journal (edits, deletes and, above the cached span, new
-/// messages) in one transaction at the page's position; the cursor is the caller's to move
-/// (the store only takes it back when the page cached a copy older than it). Returns whether
-/// it did.
-pub(crate) async fn ingest_changes_page(
-    inner: &Inner,
-    chat: ChatId,
-    messages: &[roost_proto::Message],
-    position: Position,
-) -> Result<bool> {
-    let mut opts = IngestOptions::new(CursorRule::Keep);
-    opts.position = Some(position);
-    opts.me = inner.me();
-    let res = inner.store().ingest(chat, messages, &opts).await?;
-    inner.mark_known(chat);
-    if !res.changed.is_empty() {
-        inner.emit(ClientEvent::MessagesChanged {
-            chat_id: chat,
-            seqs: res.changed,
-        });
-    }
-    Ok(res.cursor_lowered)
 }
 
 async fn ingest_page(
@@ -417,33 +393,20 @@ async fn changes_pass(
     {
         let mut since = cursor;
         loop {
-            let q = ChangesQuery {
-                since_rev: since,
-                min_seq: Some(lo),
-                max_seq: (!open_above).then_some(hi),
-                limit: Some(inner.config().page_size.min(MAX_PAGE_SIZE)),
-            };
-            match api.changes(chat, &q).await? {
-                ChangesResponse::Changes {
-                    last_seq,
+            let seqs = (Some(lo), (!open_above).then_some(hi));
+            match changes_page(inner, api, chat, since, seqs).await? {
+                ChangesPage::Merged {
                     rev,
                     messages,
                     next_since_rev,
-                    ..
+                    cursor_lowered,
                 } => {
-                    lowered |=
-                        ingest_changes_page(inner, chat, &messages, Position { last_seq, rev })
-                            .await?;
+                    lowered |= cursor_lowered;
                     let new = messages.iter().filter(|m| m.seq > hi).count() as u64;
                     above += new;
                     report.changes_applied += messages.len() as u64 - new;
                     match next_since_rev {
-                        Some(n) if n > since => since = n,
-                        Some(_) => {
-                            return Err(Error::ProtocolViolation(
-                                "changes cursor does not advance".into(),
-                            ));
-                        }
+                        Some(n) => since = n,
                         None => {
                             // Open above: everything from `lo` up was covered.
                             let covered = if open_above {
@@ -458,11 +421,10 @@ async fn changes_pass(
                         }
                     }
                 }
-                ChangesResponse::TooOld {
+                ChangesPage::TooOld {
                     last_seq,
                     rev,
                     oldest_since_rev,
-                    ..
                 } => {
                     let reason = format!(
                         "changes journal starts at rev {oldest_since_rev}, our cursor is {since}: re-validating the {} cached run(s) with the range endpoint",

@@ -54,6 +54,21 @@ fn http_reply(status: &str, content_type: &str, body: &str) -> &'static [u8] {
     Box::leak(text.into_bytes().into_boxed_slice())
 }
 
+/// A peer that answers every request with one HTTP response.
+fn http_peer(status: &str, content_type: &str, body: &str) -> String {
+    peer(Some(http_reply(status, content_type, body)))
+}
+
+/// Signs in at `url` with any token, which must fail the check that the peer is a Roost server.
+async fn assert_not_a_roost_server(url: &str) -> SignInError {
+    let error = verify_sign_in(url, "any").await.unwrap_err();
+    assert!(
+        matches!(error, SignInError::NotRoostServer { .. }),
+        "{error:?}"
+    );
+    error
+}
+
 #[tokio::test]
 async fn a_closed_port_is_unreachable_with_connection_refused() {
     let url = closed_port_url();
@@ -72,48 +87,27 @@ async fn a_closed_port_is_unreachable_with_connection_refused() {
 
 #[tokio::test]
 async fn a_web_server_that_is_not_roost_is_said_to_be_not_a_roost_server() {
-    let html = peer(Some(http_reply(
-        "200 OK",
-        "text/html",
-        "<html><body>It works!</body></html>",
-    )));
-    let error = verify_sign_in(&html, "any").await.unwrap_err();
-    assert!(
-        matches!(error, SignInError::NotRoostServer { .. }),
-        "{error:?}"
-    );
+    let html = http_peer("200 OK", "text/html", "<html><body>It works!</body></html>");
+    let error = assert_not_a_roost_server(&html).await;
     assert_eq!(error.kind(), "not_roost_server");
     assert_eq!(error.to_string(), human::not_a_roost_server(&html));
 
-    let missing = peer(Some(http_reply(
-        "404 Not Found",
-        "text/plain",
-        "no such page",
-    )));
-    let error = verify_sign_in(&missing, "any").await.unwrap_err();
-    assert!(
-        matches!(error, SignInError::NotRoostServer { .. }),
-        "{error:?}"
-    );
+    assert_not_a_roost_server(&http_peer("404 Not Found", "text/plain", "no such page")).await;
 }
 
 #[tokio::test]
 async fn a_peer_that_does_not_speak_http_is_not_a_roost_server() {
     let ssh = peer(Some(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"));
-    let error = verify_sign_in(&ssh, "any").await.unwrap_err();
-    assert!(
-        matches!(error, SignInError::NotRoostServer { .. }),
-        "{error:?}"
-    );
+    assert_not_a_roost_server(&ssh).await;
 }
 
 #[tokio::test]
 async fn a_roost_server_of_another_protocol_version_is_named_with_both_versions() {
-    let newer = peer(Some(http_reply(
+    let newer = http_peer(
         "200 OK",
         "application/json",
         r#"{"status":"ok","protocol":2}"#,
-    )));
+    );
     let error = verify_sign_in(&newer, "any").await.unwrap_err();
     assert_eq!(
         error,

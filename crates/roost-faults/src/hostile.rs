@@ -193,70 +193,8 @@ pub(crate) fn mutate(
     let messages = value.get_mut("messages")?.as_array_mut()?;
     match hostile {
         Hostile::OutOfRange => {
-            let seq = match route {
-                Route::Range if params.seqs().is_some() => {
-                    let ranges = params.seqs().unwrap_or_default();
-                    match (ranges.first(), ranges.last()) {
-                        (Some(first), _) if first.0 > 1 => first.0 - 1,
-                        (_, Some(last)) => last.1 + 1,
-                        _ => last_seq + 1,
-                    }
-                }
-                Route::Range => match (
-                    params.get("from_seq"),
-                    params.get("to_seq"),
-                    params.get("before_seq"),
-                ) {
-                    (Some(from), _, _) if from > 1 => from - 1,
-                    (Some(_), Some(to), _) => to + 1,
-                    (Some(_), None, _) => last_seq + 1,
-                    (None, _, Some(before)) => before,
-                    (None, _, None) => last_seq + 1,
-                },
-                _ => match (params.get("min_seq"), params.get("max_seq")) {
-                    (Some(min), _) if min > 1 => min - 1,
-                    (_, Some(max)) => max + 1,
-                    _ => last_seq + 1,
-                },
-            };
-            // The page keeps its length (a longer page would be caught as oversized instead).
-            if route == Route::Range {
-                let extra = fabricate(
-                    messages.first(),
-                    &chat_id,
-                    seq,
-                    rev,
-                    "hostile: out of range",
-                );
-                let at = messages
-                    .iter()
-                    .position(|m| m["seq"].as_u64().unwrap_or(0) > seq)
-                    .unwrap_or(messages.len());
-                messages.insert(at, extra);
-                if messages.len() > 1 {
-                    if at == messages.len() - 1 {
-                        messages.remove(0);
-                    } else {
-                        messages.pop();
-                    }
-                }
-            } else {
-                let last_rev = messages
-                    .last()
-                    .and_then(|m| m["rev"].as_u64())
-                    .unwrap_or(rev);
-                let extra = fabricate(
-                    messages.first(),
-                    &chat_id,
-                    seq,
-                    last_rev,
-                    "hostile: out of range",
-                );
-                if messages.len() > 1 {
-                    messages.pop();
-                }
-                messages.push(extra);
-            }
+            let seq = out_of_range_seq(route, &params, last_seq);
+            insert_out_of_range(messages, route, &chat_id, seq, rev);
         }
         Hostile::Descending => {
             if messages.len() < 2 {
@@ -268,29 +206,7 @@ pub(crate) fn mutate(
             let first = messages.first_mut()?;
             first["chat_id"] = json!(uuid::Uuid::new_v4().to_string());
         }
-        Hostile::DuplicateSeq => {
-            // The second message becomes a twin of the first (same seq, another id and body,
-            // the second's rev); a one-message page gets the twin appended.
-            let first = messages.first()?.clone();
-            let seq = first["seq"].as_u64()?;
-            let twin_rev = messages
-                .get(1)
-                .and_then(|m| m["rev"].as_u64())
-                .or_else(|| first["rev"].as_u64())
-                .unwrap_or(rev);
-            let twin = fabricate(
-                Some(&first),
-                &chat_id,
-                seq,
-                twin_rev,
-                "hostile: duplicate seq",
-            );
-            if messages.len() > 1 {
-                messages[1] = twin;
-            } else {
-                messages.push(twin);
-            }
-        }
+        Hostile::DuplicateSeq => duplicate_first_seq(messages, &chat_id, rev)?,
         Hostile::Oversized => {
             if messages.len() as u64 <= params.limit() {
                 return None;
@@ -301,4 +217,103 @@ pub(crate) fn mutate(
         }
     }
     serde_json::to_vec(&value).ok()
+}
+
+/// A seq just outside what the request asked for: below its first seq (or range), else above
+/// its last, else above the chat's `last_seq` (an open-ended or newest-page request).
+fn out_of_range_seq(route: Route, params: &Params, last_seq: u64) -> u64 {
+    match route {
+        Route::Range if params.seqs().is_some() => {
+            let ranges = params.seqs().unwrap_or_default();
+            match (ranges.first(), ranges.last()) {
+                (Some(first), _) if first.0 > 1 => first.0 - 1,
+                (_, Some(last)) => last.1 + 1,
+                _ => last_seq + 1,
+            }
+        }
+        Route::Range => match (
+            params.get("from_seq"),
+            params.get("to_seq"),
+            params.get("before_seq"),
+        ) {
+            (Some(from), _, _) if from > 1 => from - 1,
+            (Some(_), Some(to), _) => to + 1,
+            (Some(_), None, _) => last_seq + 1,
+            (None, _, Some(before)) => before,
+            (None, _, None) => last_seq + 1,
+        },
+        _ => match (params.get("min_seq"), params.get("max_seq")) {
+            (Some(min), _) if min > 1 => min - 1,
+            (_, Some(max)) => max + 1,
+            _ => last_seq + 1,
+        },
+    }
+}
+
+/// Puts a fabricated message at `seq` into the page: a range page keeps its order and length
+/// (a longer page would be caught as oversized instead), a changes page gets it last, at the
+/// page's last rev.
+fn insert_out_of_range(
+    messages: &mut Vec<Value>,
+    route: Route,
+    chat_id: &Value,
+    seq: u64,
+    rev: u64,
+) {
+    if route == Route::Range {
+        let extra = fabricate(messages.first(), chat_id, seq, rev, "hostile: out of range");
+        let at = messages
+            .iter()
+            .position(|m| m["seq"].as_u64().unwrap_or(0) > seq)
+            .unwrap_or(messages.len());
+        messages.insert(at, extra);
+        if messages.len() > 1 {
+            if at == messages.len() - 1 {
+                messages.remove(0);
+            } else {
+                messages.pop();
+            }
+        }
+    } else {
+        let last_rev = messages
+            .last()
+            .and_then(|m| m["rev"].as_u64())
+            .unwrap_or(rev);
+        let extra = fabricate(
+            messages.first(),
+            chat_id,
+            seq,
+            last_rev,
+            "hostile: out of range",
+        );
+        if messages.len() > 1 {
+            messages.pop();
+        }
+        messages.push(extra);
+    }
+}
+
+/// The second message becomes a twin of the first (same seq, another id and body, the
+/// second's rev); a one-message page gets the twin appended. `None` for an empty page.
+fn duplicate_first_seq(messages: &mut Vec<Value>, chat_id: &Value, rev: u64) -> Option<()> {
+    let first = messages.first()?.clone();
+    let seq = first["seq"].as_u64()?;
+    let twin_rev = messages
+        .get(1)
+        .and_then(|m| m["rev"].as_u64())
+        .or_else(|| first["rev"].as_u64())
+        .unwrap_or(rev);
+    let twin = fabricate(
+        Some(&first),
+        chat_id,
+        seq,
+        twin_rev,
+        "hostile: duplicate seq",
+    );
+    if messages.len() > 1 {
+        messages[1] = twin;
+    } else {
+        messages.push(twin);
+    }
+    Some(())
 }

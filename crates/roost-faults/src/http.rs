@@ -1,7 +1,7 @@
 //! The accept loop, one hyper connection per client connection, and HTTP forwarding with faults.
 
 use crate::hostile::{self, Hostile};
-use crate::{FaultKind, HttpFault, RangeShape, Route, Shared, stream};
+use crate::{FaultKind, HttpFault, RangeShape, Route, RuleId, Shared, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::combinators::BoxBody;
@@ -127,6 +127,9 @@ pub(crate) async fn reset_and_hang(ctl: &ConnCtl) -> Response<ProxyBody> {
     std::future::pending().await
 }
 
+/// One client request: the stream is upgraded through [`stream::upgrade`]; anything else is
+/// refused, failed or delayed as the rules decide, forwarded, and its response passed back
+/// whole, lost, cut, stalled or made hostile.
 async fn handle(
     shared: Arc<Shared>,
     ctl: Arc<ConnCtl>,
@@ -137,54 +140,94 @@ async fn handle(
         return Ok(stream::upgrade(shared, ctl, request).await);
     }
     let what = format!("{} {}", request.method(), request.uri());
-    if route == Route::Range {
-        let shape = RangeShape::classify(request.uri().query());
-        if shared.range_request(shape) {
-            shared.record(
-                FaultKind::RangeShapeRefused(shape),
-                &format!("refusing the {} shape: {what}", shape.as_str()),
-            );
-            return Ok(error_json(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "fault proxy: this server does not serve this query shape",
-            ));
-        }
+    if route == Route::Range
+        && let Some(refusal) = refuse_range_shape(&shared, request.uri().query(), &what)
+    {
+        return Ok(refusal);
     }
     let decision = shared.decide_http(route);
+    if let Some(answer) = fault_before_forwarding(&shared, &ctl, decision, &what).await {
+        return Ok(answer);
+    }
+    let (parts, body) = request.into_parts();
+    let upstream = match forward(&shared, route, &parts, body, decision, &what).await {
+        Ok(upstream) => upstream,
+        Err(()) => return Ok(reset_and_hang(&ctl).await),
+    };
+    Ok(respond(
+        &shared,
+        &ctl,
+        upstream,
+        decision,
+        (route, parts.uri.query()),
+        &what,
+    )
+    .await)
+}
+
+/// A 400 `bad_request` when the rules say this server does not serve the request's range
+/// query shape.
+fn refuse_range_shape(
+    shared: &Shared,
+    query: Option<&str>,
+    what: &str,
+) -> Option<Response<ProxyBody>> {
+    let shape = RangeShape::classify(query);
+    if !shared.range_request(shape) {
+        return None;
+    }
+    shared.record(
+        FaultKind::RangeShapeRefused(shape),
+        &format!("refusing the {} shape: {what}", shape.as_str()),
+    );
+    Some(error_json(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "fault proxy: this server does not serve this query shape",
+    ))
+}
+
+/// The faults that strike before the request reaches the server: an answer in its place (503,
+/// 403), a reset or a stall; a delay holds the request and lets it through (`None`).
+async fn fault_before_forwarding(
+    shared: &Shared,
+    ctl: &ConnCtl,
+    decision: Option<(RuleId, HttpFault)>,
+    what: &str,
+) -> Option<Response<ProxyBody>> {
     match decision.map(|(_, fault)| fault) {
         Some(HttpFault::Status503) => {
             shared.record(
                 FaultKind::Http503,
                 &format!("503 instead of forwarding {what}"),
             );
-            return Ok(error_json(
+            Some(error_json(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "internal",
                 "fault proxy: injected 503 service unavailable",
-            ));
+            ))
         }
         Some(HttpFault::Reset) => {
             shared.record(
                 FaultKind::HttpReset,
                 &format!("connection reset before forwarding {what}"),
             );
-            return Ok(reset_and_hang(&ctl).await);
+            Some(reset_and_hang(ctl).await)
         }
         Some(HttpFault::Stall) => {
             shared.record(FaultKind::HttpStall, &format!("stalling {what} forever"));
-            return Ok(std::future::pending().await);
+            std::future::pending().await
         }
         Some(HttpFault::Refuse) => {
             shared.record(
                 FaultKind::HttpRefused,
                 &format!("403 instead of forwarding {what}"),
             );
-            return Ok(error_json(
+            Some(error_json(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "fault proxy: injected 403 forbidden",
-            ));
+            ))
         }
         Some(HttpFault::Delay(by)) => {
             shared.record(
@@ -192,21 +235,41 @@ async fn handle(
                 &format!("holding {what} for {} ms", by.as_millis()),
             );
             tokio::time::sleep(by).await;
+            None
         }
-        _ => {}
-    }
-    let hostile = match decision {
-        Some((_, HttpFault::Hostile(hostile))) => Some(hostile),
         _ => None,
-    };
+    }
+}
 
-    let (parts, body) = request.into_parts();
+/// The server's answer to a forwarded request, read whole.
+struct Upstream {
+    status: StatusCode,
+    headers: hyper::HeaderMap,
+    bytes: Bytes,
+}
+
+/// Forwards the request (its query rewritten by a hostile rule that asks for more than the
+/// client did) and reads the answer, counting it per route. `Err`: the client's body, the
+/// server or its body failed, and the client's connection is to be reset — what the client
+/// would see without the proxy.
+async fn forward(
+    shared: &Shared,
+    route: Route,
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+    decision: Option<(RuleId, HttpFault)>,
+    what: &str,
+) -> Result<Upstream, ()> {
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) => {
             tracing::debug!(target: "roost_faults", %error, "client request body failed");
-            return Ok(reset_and_hang(&ctl).await);
+            return Err(());
         }
+    };
+    let hostile = match decision {
+        Some((_, HttpFault::Hostile(hostile))) => Some(hostile),
+        _ => None,
     };
     let upstream_query = hostile::upstream_query(hostile, parts.uri.query());
     let url = match &upstream_query {
@@ -224,7 +287,7 @@ async fn handle(
         Err(error) => {
             // The server is down: the client sees what it would see without the proxy.
             tracing::debug!(target: "roost_faults", %error, "upstream unreachable for {what}; resetting the client connection");
-            return Ok(reset_and_hang(&ctl).await);
+            return Err(());
         }
     };
     let status = upstream.status();
@@ -239,14 +302,34 @@ async fn handle(
         *figures.responses_by_route.entry(route).or_default() += 1;
         *figures.messages_by_route.entry(route).or_default() += served;
     });
-    let bytes = match upstream.bytes().await {
-        Ok(bytes) => bytes,
+    match upstream.bytes().await {
+        Ok(bytes) => Ok(Upstream {
+            status,
+            headers,
+            bytes,
+        }),
         Err(error) => {
             tracing::debug!(target: "roost_faults", %error, "upstream body failed for {what}");
-            return Ok(reset_and_hang(&ctl).await);
+            Err(())
         }
-    };
+    }
+}
 
+/// The server's answer as the client gets it: whole, or lost, cut or stalled halfway, or
+/// rewritten by a hostile rule (refunded when it does not apply to this answer).
+async fn respond(
+    shared: &Shared,
+    ctl: &ConnCtl,
+    upstream: Upstream,
+    decision: Option<(RuleId, HttpFault)>,
+    (route, query): (Route, Option<&str>),
+    what: &str,
+) -> Response<ProxyBody> {
+    let Upstream {
+        status,
+        headers,
+        bytes,
+    } = upstream;
     let mut out_headers = hyper::HeaderMap::new();
     for (name, value) in &headers {
         if !is_hop_by_hop(name) {
@@ -260,7 +343,7 @@ async fn handle(
                 FaultKind::HttpLoseResponse,
                 &format!("{what} forwarded ({status}); response lost, connection reset"),
             );
-            return Ok(reset_and_hang(&ctl).await);
+            return reset_and_hang(ctl).await;
         }
         Some((_, HttpFault::CutBody)) => {
             shared.record(
@@ -299,7 +382,7 @@ async fn handle(
         Some((rule, HttpFault::Hostile(hostile))) => {
             match status
                 .is_success()
-                .then(|| hostile::mutate(hostile, route, parts.uri.query(), &bytes))
+                .then(|| hostile::mutate(hostile, route, query, &bytes))
                 .flatten()
             {
                 Some(body) => {
@@ -328,7 +411,7 @@ async fn handle(
     let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = out_headers;
-    Ok(response)
+    response
 }
 
 const MESSAGE_COUNT_HEADER: &str = "x-roost-message-count";

@@ -9,13 +9,16 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
+use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// Answers a client's stream upgrade: reset when streams are refused, the upstream's own answer
+/// when it refuses (e.g. 401), else `101 Switching Protocols` with the relay started behind it.
 pub(crate) async fn upgrade(
     shared: Arc<Shared>,
     ctl: Arc<ConnCtl>,
@@ -28,37 +31,11 @@ pub(crate) async fn upgrade(
         );
         return reset_and_hang(&ctl).await;
     }
-    let mut upstream_request =
-        match format!("ws://{}/v1/stream", shared.upstream).into_client_request() {
-            Ok(upstream_request) => upstream_request,
-            Err(error) => return plain(StatusCode::BAD_GATEWAY, format!("fault proxy: {error}")),
-        };
-    if let Some(auth) = request.headers().get(header::AUTHORIZATION) {
-        upstream_request
-            .headers_mut()
-            .insert(header::AUTHORIZATION, auth.clone());
-    }
-    let key = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
-    let upstream = match tokio_tungstenite::connect_async(upstream_request).await {
-        Ok((upstream, _)) => upstream,
-        Err(tungstenite::Error::Http(refused)) => {
-            // E.g. 401: give the client exactly the upstream's answer.
-            let (parts, body) = (*refused).into_parts();
-            let mut response = Response::new(full(body.unwrap_or_default()));
-            *response.status_mut() = parts.status;
-            for (name, value) in &parts.headers {
-                if matches!(name.as_str(), "content-type" | "www-authenticate") {
-                    response.headers_mut().insert(name.clone(), value.clone());
-                }
-            }
-            return response;
-        }
-        Err(error) => {
-            tracing::debug!(target: "roost_faults", %error, "upstream stream unreachable; resetting the client connection");
-            return reset_and_hang(&ctl).await;
-        }
+    let upstream = match connect_upstream(&shared, &ctl, &request).await {
+        Ok(upstream) => upstream,
+        Err(answer) => return answer,
     };
-    let Some(key) = key else {
+    let Some(key) = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
         return plain(
             StatusCode::BAD_REQUEST,
             "fault proxy: expected a WebSocket upgrade".to_owned(),
@@ -102,6 +79,50 @@ pub(crate) async fn upgrade(
     response
 }
 
+/// The proxy's own stream to the upstream, with the client's `Authorization`. `Err`: the
+/// answer the client gets instead — the upstream's refusal as it gave it, or a reset when the
+/// upstream is unreachable.
+async fn connect_upstream(
+    shared: &Shared,
+    ctl: &ConnCtl,
+    request: &Request<Incoming>,
+) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, Response<ProxyBody>> {
+    let mut upstream_request =
+        match format!("ws://{}/v1/stream", shared.upstream).into_client_request() {
+            Ok(upstream_request) => upstream_request,
+            Err(error) => {
+                return Err(plain(
+                    StatusCode::BAD_GATEWAY,
+                    format!("fault proxy: {error}"),
+                ));
+            }
+        };
+    if let Some(auth) = request.headers().get(header::AUTHORIZATION) {
+        upstream_request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, auth.clone());
+    }
+    match tokio_tungstenite::connect_async(upstream_request).await {
+        Ok((upstream, _)) => Ok(upstream),
+        Err(tungstenite::Error::Http(refused)) => {
+            // E.g. 401: give the client exactly the upstream's answer.
+            let (parts, body) = (*refused).into_parts();
+            let mut response = Response::new(full(body.unwrap_or_default()));
+            *response.status_mut() = parts.status;
+            for (name, value) in &parts.headers {
+                if matches!(name.as_str(), "content-type" | "www-authenticate") {
+                    response.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            Err(response)
+        }
+        Err(error) => {
+            tracing::debug!(target: "roost_faults", %error, "upstream stream unreachable; resetting the client connection");
+            Err(reset_and_hang(ctl).await)
+        }
+    }
+}
+
 fn plain(status: StatusCode, message: String) -> Response<ProxyBody> {
     let body =
         serde_json::json!({ "error": { "kind": "bad_request", "message": message } }).to_string();
@@ -138,6 +159,9 @@ fn data_frame_summary(text: &str) -> Option<String> {
     }
 }
 
+// Over 80 lines on purpose: one `select!` over every source of a relayed stream (cuts,
+// releases, the hold deadline, delayed frames, both sockets); its arms share the `send!`
+// macro's `break` and the held frames, which pieces would have to pass around.
 async fn relay<C, U>(
     shared: Arc<Shared>,
     client: WebSocketStream<C>,

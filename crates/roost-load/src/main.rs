@@ -67,15 +67,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.streams == 0 || args.streams > MAX_STREAMS {
-        bail!("--streams must be 1..={MAX_STREAMS}");
-    }
-    if args.duration_secs == 0 || args.duration_secs > MAX_DURATION_SECS {
-        bail!("--duration-secs must be 1..={MAX_DURATION_SECS}");
-    }
-    if args.instances == 0 || args.members_per_chat == 0 || args.streams_per_user == 0 {
-        bail!("--instances, --members-per-chat and --streams-per-user must be at least 1");
-    }
+    check_bounds(&args)?;
     let open_files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
     let users = args.streams.div_ceil(args.streams_per_user);
     let chats = (users / args.members_per_chat).max(1);
@@ -117,12 +109,7 @@ async fn main() -> anyhow::Result<()> {
 
     let expected = Arc::new(AtomicU64::new(0));
     let sends = run_sends(&args, &urls, &tokens, &chat_members, epoch, &expected).await;
-    let drain_started = Instant::now();
-    while received.load(Ordering::Relaxed) < expected.load(Ordering::Relaxed)
-        && drain_started.elapsed() < DRAIN_TIMEOUT
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_deliveries(&received, &expected).await;
     let busy: Vec<ProcSample> = servers
         .iter()
         .map(|s| s.sample())
@@ -139,7 +126,39 @@ async fn main() -> anyhow::Result<()> {
         &expected,
         &reports,
     );
-    for (index, (before, after)) in idle.iter().zip(&busy).enumerate() {
+    print_server_figures(&idle, &busy);
+    drop(servers);
+    Ok(())
+}
+
+/// Refuses arguments outside the bounds that keep a mistyped one from running away.
+fn check_bounds(args: &Args) -> anyhow::Result<()> {
+    if args.streams == 0 || args.streams > MAX_STREAMS {
+        bail!("--streams must be 1..={MAX_STREAMS}");
+    }
+    if args.duration_secs == 0 || args.duration_secs > MAX_DURATION_SECS {
+        bail!("--duration-secs must be 1..={MAX_DURATION_SECS}");
+    }
+    if args.instances == 0 || args.members_per_chat == 0 || args.streams_per_user == 0 {
+        bail!("--instances, --members-per-chat and --streams-per-user must be at least 1");
+    }
+    Ok(())
+}
+
+/// Waits until every expected delivery was received, or [`DRAIN_TIMEOUT`] passed (the rest
+/// then count as lost).
+async fn wait_for_deliveries(received: &AtomicU64, expected: &AtomicU64) {
+    let drain_started = Instant::now();
+    while received.load(Ordering::Relaxed) < expected.load(Ordering::Relaxed)
+        && drain_started.elapsed() < DRAIN_TIMEOUT
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Each server's CPU while sending, and its memory with the streams open and after sending.
+fn print_server_figures(idle: &[ProcSample], busy: &[ProcSample]) {
+    for (index, (before, after)) in idle.iter().zip(busy).enumerate() {
         let seconds = after.at.duration_since(before.at).as_secs_f64();
         let cpu = after.cpu_seconds - before.cpu_seconds;
         println!(
@@ -151,8 +170,6 @@ async fn main() -> anyhow::Result<()> {
             after.threads
         );
     }
-    drop(servers);
-    Ok(())
 }
 
 fn backend_name(db: &str) -> &'static str {

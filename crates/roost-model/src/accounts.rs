@@ -132,22 +132,15 @@ impl AccountBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::saved_account;
     use proptest::prelude::*;
-
-    fn saved(server: &str, user: &str, token: &str) -> SavedAccount {
-        SavedAccount {
-            server_url: server.into(),
-            user_id: UserId::new(user),
-            token: token.into(),
-        }
-    }
 
     #[test]
     fn signing_in_again_replaces_the_token_and_keeps_the_place() {
         let mut book = AccountBook::default();
-        book.use_account(saved("http://a", "alice", "t1"));
-        book.use_account(saved("http://a", "bob", "t2"));
-        book.use_account(saved("http://a", "alice", "t3"));
+        book.use_account(saved_account("http://a", "alice", "t1"));
+        book.use_account(saved_account("http://a", "bob", "t2"));
+        book.use_account(saved_account("http://a", "alice", "t3"));
         let entries = book.entries();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].user_id, UserId::new("alice"));
@@ -158,9 +151,11 @@ mod tests {
     #[test]
     fn removing_the_current_account_leaves_none_current() {
         let mut book = AccountBook::default();
-        book.use_account(saved("http://a", "alice", "t1"));
-        book.use_account(saved("http://b", "alice", "t2"));
-        let removed = book.remove(&saved("http://b", "alice", "").key()).unwrap();
+        book.use_account(saved_account("http://a", "alice", "t1"));
+        book.use_account(saved_account("http://b", "alice", "t2"));
+        let removed = book
+            .remove(&saved_account("http://b", "alice", "").key())
+            .unwrap();
         assert_eq!(removed.token, "t2");
         assert!(book.current().is_none());
         assert_eq!(book.len(), 1);
@@ -170,7 +165,7 @@ mod tests {
     #[test]
     fn the_ui_rows_and_debug_output_carry_no_token() {
         let mut book = AccountBook::default();
-        book.use_account(saved("http://a", "alice", "secret-token"));
+        book.use_account(saved_account("http://a", "alice", "secret-token"));
         let rows = serde_json::to_string(&book.entries()).unwrap();
         assert!(!rows.contains("secret-token"), "{rows}");
         assert!(!format!("{book:?}").contains("secret-token"));
@@ -202,12 +197,12 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Use(s, u, t) => {
-                        let a = saved(&format!("http://s{s}"), &format!("u{u}"), &format!("t{t}"));
+                        let a = saved_account(&format!("http://s{s}"), &format!("u{u}"), &format!("t{t}"));
                         expected_current = Some(a.key());
                         book.use_account(a);
                     }
                     Op::Remove(s, u) => {
-                        let key = saved(&format!("http://s{s}"), &format!("u{u}"), "").key();
+                        let key = saved_account(&format!("http://s{s}"), &format!("u{u}"), "").key();
                         book.remove(&key);
                         if expected_current.as_ref() == Some(&key) {
                             expected_current = None;

@@ -1,9 +1,10 @@
-//! Test fixtures of the model's data: messages, window items and the compact "shape" tests
-//! compare windows by. One definition for every crate's tests (core, shell, UI), compiled only
-//! in tests and behind the `fixtures` feature, never in a shipped build.
+//! Test fixtures of the model's data: messages, window items, saved accounts and the compact
+//! "shape" tests compare windows by. One definition for every crate's tests (core, shell, UI),
+//! compiled only in tests and behind the `fixtures` feature, never in a shipped build.
 //!
 //! Vary a field with struct update syntax: `Message { version: 2, ..message(chat, 5) }`.
 
+use crate::accounts::SavedAccount;
 use crate::app::{ChatEntry, OfflineCoverage};
 use crate::ranges::{SeqRange, WindowItem};
 use crate::sync_state::SyncState;
@@ -38,6 +39,15 @@ pub fn chat_entry(chat_id: ChatId, title: &str) -> ChatEntry {
         is_open: false,
         full_reload: None,
         left: false,
+    }
+}
+
+/// The account `user` on `server`, signed in with `token`.
+pub fn saved_account(server: &str, user: &str, token: &str) -> SavedAccount {
+    SavedAccount {
+        server_url: server.into(),
+        user_id: UserId::new(user),
+        token: token.into(),
     }
 }
 

@@ -487,6 +487,28 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind a server answers with: all but [`ErrorKind::Unknown`], which is only a
+    /// client's name for a kind it does not know. One list for every test that goes through the
+    /// kinds; a new kind does not compile until `tests/wire_snapshots.rs` gives it its place in
+    /// this list (`place_among_sent`, an exhaustive match).
+    pub const SENT_BY_SERVERS: [ErrorKind; 15] = [
+        ErrorKind::BadRequest,
+        ErrorKind::InvalidJson,
+        ErrorKind::UnsupportedMediaType,
+        ErrorKind::PageSizeTooLarge,
+        ErrorKind::PayloadTooLarge,
+        ErrorKind::Unauthorized,
+        ErrorKind::NotFound,
+        ErrorKind::MethodNotAllowed,
+        ErrorKind::Forbidden,
+        ErrorKind::VersionConflict,
+        ErrorKind::IdempotencyKeyReused,
+        ErrorKind::TooManyMembers,
+        ErrorKind::RateLimited,
+        ErrorKind::Overloaded,
+        ErrorKind::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::BadRequest => "bad_request",

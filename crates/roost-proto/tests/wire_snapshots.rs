@@ -160,25 +160,41 @@ fn a_chat_summary_from_an_older_server_has_no_creator() {
 
 #[test]
 fn error_kind_as_str_matches_serde() {
-    for kind in [
-        ErrorKind::BadRequest,
-        ErrorKind::InvalidJson,
-        ErrorKind::UnsupportedMediaType,
-        ErrorKind::PageSizeTooLarge,
-        ErrorKind::PayloadTooLarge,
-        ErrorKind::Unauthorized,
-        ErrorKind::NotFound,
-        ErrorKind::MethodNotAllowed,
-        ErrorKind::Forbidden,
-        ErrorKind::VersionConflict,
-        ErrorKind::IdempotencyKeyReused,
-        ErrorKind::TooManyMembers,
-        ErrorKind::RateLimited,
-        ErrorKind::Overloaded,
-        ErrorKind::Internal,
-    ] {
+    for kind in ErrorKind::SENT_BY_SERVERS {
         assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
     }
+}
+
+/// Each kind's place in `ErrorKind::SENT_BY_SERVERS` (`None`: servers never send it). An
+/// exhaustive match: a new kind does not compile until it is given its place here.
+fn place_among_sent(kind: ErrorKind) -> Option<usize> {
+    match kind {
+        ErrorKind::BadRequest => Some(0),
+        ErrorKind::InvalidJson => Some(1),
+        ErrorKind::UnsupportedMediaType => Some(2),
+        ErrorKind::PageSizeTooLarge => Some(3),
+        ErrorKind::PayloadTooLarge => Some(4),
+        ErrorKind::Unauthorized => Some(5),
+        ErrorKind::NotFound => Some(6),
+        ErrorKind::MethodNotAllowed => Some(7),
+        ErrorKind::Forbidden => Some(8),
+        ErrorKind::VersionConflict => Some(9),
+        ErrorKind::IdempotencyKeyReused => Some(10),
+        ErrorKind::TooManyMembers => Some(11),
+        ErrorKind::RateLimited => Some(12),
+        ErrorKind::Overloaded => Some(13),
+        ErrorKind::Internal => Some(14),
+        // Only a client's name for a kind it does not know.
+        ErrorKind::Unknown => None,
+    }
+}
+
+#[test]
+fn every_kind_a_server_sends_is_listed_once_in_its_place() {
+    for (place, kind) in ErrorKind::SENT_BY_SERVERS.into_iter().enumerate() {
+        assert_eq!(place_among_sent(kind), Some(place), "{kind}");
+    }
+    assert_eq!(place_among_sent(ErrorKind::Unknown), None);
 }
 
 #[test]

@@ -284,10 +284,25 @@ const GENERAL_PHRASES: [&str; 24] = [
     "Agreed, let's ship it.",
 ];
 
+/// The demo data set in one transaction: the users (with fresh tokens), the big General chat
+/// and the small scripted ones.
 async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), ServerError> {
     let now = now_millis();
     let backend = store.backend();
     let mut tx = store.db.write.begin().await?;
+    insert_demo_users(&mut tx, now).await?;
+    let mut position = 0i64;
+    create_general_chat(&mut tx, backend, &mut position, now, big_chat_messages).await?;
+    create_small_chats(&mut tx, backend, &mut position, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The demo users, each with a new token (also kept in `demo_tokens`, so `demo` can print it).
+async fn insert_demo_users(
+    tx: &mut sqlx::AnyConnection,
+    now: UnixMillis,
+) -> Result<(), ServerError> {
     for (handle, display_name) in DEMO_USERS {
         let token = generate_token();
         // A user that already exists (e.g. made with add-user) gets a new token: the demo must
@@ -312,23 +327,38 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
         .await?;
     }
 
-    let users = |handles: &[&str]| handles.iter().map(|h| UserId::new(*h)).collect::<Vec<_>>();
-    let day: UnixMillis = 24 * 60 * 60 * 1000;
-    let mut position = 0i64;
+    Ok(())
+}
 
+/// The members `handles` name.
+fn demo_members(handles: &[&str]) -> Vec<UserId> {
+    handles.iter().map(|h| UserId::new(*h)).collect()
+}
+
+const DAY: UnixMillis = 24 * 60 * 60 * 1000;
+
+/// General, the big chat: `big_chat_messages` messages over two months, some edited and some
+/// deleted.
+async fn create_general_chat(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    position: &mut i64,
+    now: UnixMillis,
+    big_chat_messages: usize,
+) -> Result<(), ServerError> {
     // The big chat: one message every ~20 s, ending an hour ago.
     let general = new_chat(
-        &mut tx,
-        &mut position,
+        tx,
+        position,
         "General",
-        users(&["alice", "bob", "carol", "dave"]),
-        now - 60 * day,
+        demo_members(&["alice", "bob", "carol", "dave"]),
+        now - 60 * DAY,
     )
     .await?;
     let spacing: UnixMillis = 20_000;
     let big_start = now - 60 * 60 * 1000 - spacing * big_chat_messages as i64;
     let authors = ["alice", "bob", "carol", "dave", "bob", "carol", "dave"];
-    let big = store::bulk_insert_tx(&mut tx, backend, general, big_chat_messages, |seq| {
+    let big = store::bulk_insert_tx(tx, backend, general, big_chat_messages, |seq| {
         let index = seq as usize;
         let author = UserId::new(authors[index % authors.len()]);
         let phrase = GENERAL_PHRASES[(index * 7) % GENERAL_PHRASES.len()];
@@ -341,7 +371,7 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
     for message in big.iter().filter(|m| m.seq % 997 == 0) {
         let text = format!("{} (edited)", message.text().unwrap_or_default());
         store::edit_message_tx(
-            &mut tx,
+            tx,
             general,
             message.id,
             &serde_json::json!({ "text": text }),
@@ -351,66 +381,75 @@ async fn create_demo(store: &Store, big_chat_messages: usize) -> Result<(), Serv
     }
     for message in big.iter().filter(|m| m.seq % 1499 == 0 && m.seq % 997 != 0) {
         let at = (message.created_at + 7 * 60_000).min(now);
-        store::delete_message_tx(&mut tx, general, message.id, at).await?;
+        store::delete_message_tx(tx, general, message.id, at).await?;
     }
     drop(big);
+    Ok(())
+}
 
+/// The small chats: five scripted conversations of alice's, an empty one, and one alice is not
+/// in.
+async fn create_small_chats(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    position: &mut i64,
+    now: UnixMillis,
+) -> Result<(), ServerError> {
     let scripted: [(&str, &[&str], Script, UnixMillis); 5] = [
         (
             "Weekend hike 🥾",
             &["bob", "alice", "carol"],
             WEEKEND_HIKE,
-            now - 3 * day,
+            now - 3 * DAY,
         ),
         (
             "Design review",
             &["carol", "alice", "dave"],
             DESIGN_REVIEW,
-            now - 2 * day,
+            now - 2 * DAY,
         ),
-        ("Bob", &["bob", "alice"], BOB_AND_ALICE, now - day),
+        ("Bob", &["bob", "alice"], BOB_AND_ALICE, now - DAY),
         (
             "Release 1.0 planning",
             &["dave", "alice"],
             RELEASE_PLANNING,
-            now - 5 * day,
+            now - 5 * DAY,
         ),
-        ("Book club", &["carol", "alice"], BOOK_CLUB, now - 10 * day),
+        ("Book club", &["carol", "alice"], BOOK_CLUB, now - 10 * DAY),
     ];
     for (title, members, script, start) in scripted {
-        let chat = new_chat(&mut tx, &mut position, title, users(members), start - day).await?;
-        insert_script(&mut tx, backend, chat, script, start).await?;
+        let chat = new_chat(tx, position, title, demo_members(members), start - DAY).await?;
+        insert_script(tx, backend, chat, script, start).await?;
         if title == "Design review" {
             // One edited and one deleted message in a small chat too.
             edit_by_seq(
-                &mut tx,
+                tx,
                 chat,
                 8,
                 "Typo on slide 4: 'recieve' → 'receive'.",
                 start + 9 * 60_000,
             )
             .await?;
-            delete_by_seq(&mut tx, chat, 9, start + 10 * 60_000).await?;
+            delete_by_seq(tx, chat, 9, start + 10 * 60_000).await?;
         }
     }
     new_chat(
-        &mut tx,
-        &mut position,
+        tx,
+        position,
         "Quiet corner",
-        users(&["alice", "dave"]),
-        now - 4 * day,
+        demo_members(&["alice", "dave"]),
+        now - 4 * DAY,
     )
     .await?;
     let party = new_chat(
-        &mut tx,
-        &mut position,
+        tx,
+        position,
         "Surprise party (secret!)",
-        users(&["bob", "carol", "dave"]),
-        now - 2 * day,
+        demo_members(&["bob", "carol", "dave"]),
+        now - 2 * DAY,
     )
     .await?;
-    insert_script(&mut tx, backend, party, SURPRISE_PARTY, now - 2 * day).await?;
-    tx.commit().await?;
+    insert_script(tx, backend, party, SURPRISE_PARTY, now - 2 * DAY).await?;
     Ok(())
 }
 

@@ -137,14 +137,7 @@ impl LimitArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_logging();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve {
@@ -199,38 +192,60 @@ async fn main() -> anyhow::Result<()> {
             serve,
             big_chat_messages,
             heartbeat_secs,
-        } => {
-            let location = parse_db(&db)?;
-            if serve && location == DbLocation::Memory {
-                anyhow::bail!(
-                    "demo with --serve needs a database file (an in-memory one would be empty when served)"
-                );
-            }
-            let opened = Db::open(&location).await.context("opening the database")?;
-            let started = std::time::Instant::now();
-            let output = roost_server::demo::ensure_demo(
-                &Store::new(opened.clone()),
-                &format!("http://{listen}"),
-                big_chat_messages,
-            )
-            .await
-            .context("creating the demo data")?;
-            opened.close().await;
-            tracing::info!(
-                created = output.created,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "demo data ready"
-            );
-            println!("{}", serde_json::to_string_pretty(&output)?);
-            if serve {
-                let mut config = ServerConfig::new(location);
-                config.listen = listen;
-                config.heartbeat_interval = Duration::from_secs(heartbeat_secs.max(1));
-                serve_until_ctrl_c(config).await?;
-            }
-            Ok(())
-        }
+        } => demo(&db, listen, serve, big_chat_messages, heartbeat_secs).await,
     }
+}
+
+/// Logs to stderr (in colour on a terminal), at `RUST_LOG`'s levels or `info`.
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+}
+
+/// `demo`: creates the demo data in `db` (once), prints its users, tokens and URL as JSON, and
+/// with `serve` goes on serving it.
+async fn demo(
+    db: &str,
+    listen: SocketAddr,
+    serve: bool,
+    big_chat_messages: usize,
+    heartbeat_secs: u64,
+) -> anyhow::Result<()> {
+    let location = parse_db(db)?;
+    if serve && location == DbLocation::Memory {
+        anyhow::bail!(
+            "demo with --serve needs a database file (an in-memory one would be empty when served)"
+        );
+    }
+    let opened = Db::open(&location).await.context("opening the database")?;
+    let started = std::time::Instant::now();
+    let output = roost_server::demo::ensure_demo(
+        &Store::new(opened.clone()),
+        &format!("http://{listen}"),
+        big_chat_messages,
+    )
+    .await
+    .context("creating the demo data")?;
+    opened.close().await;
+    tracing::info!(
+        created = output.created,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "demo data ready"
+    );
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    if serve {
+        let mut config = ServerConfig::new(location);
+        config.listen = listen;
+        config.heartbeat_interval = Duration::from_secs(heartbeat_secs.max(1));
+        serve_until_ctrl_c(config).await?;
+    }
+    Ok(())
 }
 
 /// `--db`, refusing a scheme the server does not speak (rather than creating a directory named

@@ -13,7 +13,7 @@ use crate::error::DomainError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::{Announced, MembershipOutcome, MutationOutcome, Store};
-use roost_proto::{ChatId, ChatSummary, MessageId, UserId};
+use roost_proto::{ChatId, ChatSummary, EditRequest, MessageId, SendRequest, UserId};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -119,11 +119,10 @@ impl AppCore {
         self: &Arc<Self>,
         user: &UserId,
         chat: ChatId,
-        key: &str,
-        body: &serde_json::Value,
+        request: &SendRequest,
     ) -> Result<MutationOutcome, DomainError> {
-        let (user, key, body) = (user.clone(), key.to_owned(), body.clone());
-        self.mutate(move |app| async move { app.store.send(&user, chat, &key, &body).await })
+        let (user, request) = (user.clone(), request.clone());
+        self.mutate(move |app| async move { app.store.send(&user, chat, &request).await })
             .await
     }
 
@@ -132,16 +131,11 @@ impl AppCore {
         user: &UserId,
         chat: ChatId,
         id: MessageId,
-        body: &serde_json::Value,
-        expected_version: Option<u64>,
+        request: &EditRequest,
     ) -> Result<MutationOutcome, DomainError> {
-        let (user, body) = (user.clone(), body.clone());
-        self.mutate(move |app| async move {
-            app.store
-                .edit(&user, chat, id, &body, expected_version)
-                .await
-        })
-        .await
+        let (user, request) = (user.clone(), request.clone());
+        self.mutate(move |app| async move { app.store.edit(&user, chat, id, &request).await })
+            .await
     }
 
     pub async fn delete(

@@ -358,12 +358,14 @@ impl TestServer {
 
     /// Sends `{"text": text}` as `user` (fresh idempotency key). Broadcast on the stream.
     pub async fn send(&self, user: &str, chat: ChatId, text: &str) -> Message {
-        let key = uuid::Uuid::new_v4().to_string();
-        let body = serde_json::json!({ "text": text });
+        let request = roost_proto::SendRequest {
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            body: serde_json::json!({ "text": text }),
+        };
         let outcome = self
             .core()
             .await
-            .send(&UserId::new(user), chat, &key, &body)
+            .send(&UserId::new(user), chat, &request)
             .await
             .expect("send a test message");
         outcome.message
@@ -389,10 +391,13 @@ impl TestServer {
 
     /// Edits a message as `user` (its author) to `{"text": text}`. Broadcast on the stream.
     pub async fn edit(&self, user: &str, chat: ChatId, id: MessageId, text: &str) -> Message {
-        let body = serde_json::json!({ "text": text });
+        let request = roost_proto::EditRequest {
+            body: serde_json::json!({ "text": text }),
+            expected_version: None,
+        };
         self.core()
             .await
-            .edit(&UserId::new(user), chat, id, &body, None)
+            .edit(&UserId::new(user), chat, id, &request)
             .await
             .expect("edit a test message")
             .message

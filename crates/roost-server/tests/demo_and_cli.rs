@@ -48,22 +48,12 @@ async fn demo_populates_a_realistic_data_set_and_is_idempotent(backend: TestBack
     let dir = tempfile::tempdir().unwrap();
     let db = backend.fresh_database(dir.path()).await;
     let db_arg = &db.to_arg();
-    let first: Value = serde_json::from_str(&roost_server(&[
-        "demo",
-        "--db",
-        db_arg,
-        "--big-chat-messages",
-        "3000",
-    ]))
-    .unwrap();
-    let second: Value = serde_json::from_str(&roost_server(&[
-        "demo",
-        "--db",
-        db_arg,
-        "--big-chat-messages",
-        "3000",
-    ]))
-    .unwrap();
+    let run_demo = || -> Value {
+        let output = roost_server(&["demo", "--db", db_arg, "--big-chat-messages", "3000"]);
+        serde_json::from_str(&output).unwrap()
+    };
+    let first = run_demo();
+    let second = run_demo();
     assert_eq!(
         first["users"], second["users"],
         "same users and tokens on a re-run"

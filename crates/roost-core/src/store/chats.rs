@@ -69,23 +69,25 @@ impl Store {
 
     /// Chats whose title is exactly `title`.
     pub async fn chats_titled(&self, title: &str) -> Result<Vec<ChatId>> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT chat_id FROM chats WHERE title = ?")
-            .bind(title)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(ids
-            .iter()
-            .filter_map(|s| ChatId::from_str(s).ok())
-            .collect())
+        self.chat_ids(sqlx::query_scalar("SELECT chat_id FROM chats WHERE title = ?").bind(title))
+            .await
     }
 
     /// Chats flagged `needs_resync` (interrupted or due).
     pub async fn chats_needing_resync(&self) -> Result<Vec<ChatId>> {
-        let ids: Vec<String> = sqlx::query_scalar(
+        self.chat_ids(sqlx::query_scalar(
             "SELECT chat_id FROM chats WHERE needs_resync = 1 AND left_at IS NULL",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        ))
+        .await
+    }
+
+    /// The chat ids a `SELECT chat_id …` query lists (a row whose id does not parse is skipped:
+    /// no chat can be opened by it).
+    async fn chat_ids<'q>(
+        &self,
+        query: sqlx::query::QueryScalar<'q, Sqlite, String, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<Vec<ChatId>> {
+        let ids = query.fetch_all(&self.pool).await?;
         Ok(ids
             .iter()
             .filter_map(|s| ChatId::from_str(s).ok())

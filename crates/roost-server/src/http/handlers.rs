@@ -395,14 +395,7 @@ pub(crate) async fn send_message(
         )));
     }
     check_message_body(&request.body)?;
-    let outcome = app
-        .send(
-            &user.user_id,
-            chat_id,
-            &request.idempotency_key,
-            &request.body,
-        )
-        .await?;
+    let outcome = app.send(&user.user_id, chat_id, &request).await?;
     // 201 for a new message, 200 when this was a retry of an earlier send.
     let status = if outcome.changed {
         StatusCode::CREATED
@@ -430,13 +423,7 @@ pub(crate) async fn edit_message(
     let message_id = parse_message_id(&message_id)?;
     check_message_body(&request.body)?;
     let outcome = app
-        .edit(
-            &user.user_id,
-            chat_id,
-            message_id,
-            &request.body,
-            request.expected_version,
-        )
+        .edit(&user.user_id, chat_id, message_id, &request)
         .await?;
     Ok(json_with_message_count(
         StatusCode::OK,

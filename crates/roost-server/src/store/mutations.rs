@@ -11,7 +11,9 @@ use crate::store::rows::{
 use crate::store::{
     ChatPosition, ChatRow, MutationOutcome, Store, check_title, now_millis, sha256_hex,
 };
-use roost_proto::{ChatId, ChatSummary, Message, MessageId, Seq, UnixMillis, UserId};
+use roost_proto::{
+    ChatId, ChatSummary, EditRequest, Message, MessageId, SendRequest, Seq, UnixMillis, UserId,
+};
 use sqlx::{AnyConnection, Row};
 
 /// How often a send is retried after losing an idempotency-key race to a concurrent send on
@@ -81,12 +83,11 @@ impl Store {
         &self,
         user: &UserId,
         chat: ChatId,
-        idempotency_key: &str,
-        body: &serde_json::Value,
+        request: &SendRequest,
     ) -> Result<MutationOutcome, DomainError> {
         let mut attempt = 1;
         loop {
-            match self.send_once(user, chat, idempotency_key, body).await {
+            match self.send_once(user, chat, request).await {
                 Err(error) if attempt < SEND_ATTEMPTS && is_unique_violation(&error) => {
                     attempt += 1;
                 }
@@ -99,17 +100,16 @@ impl Store {
         &self,
         user: &UserId,
         chat: ChatId,
-        idempotency_key: &str,
-        body: &serde_json::Value,
+        request: &SendRequest,
     ) -> Result<MutationOutcome, DomainError> {
-        let fingerprint = send_fingerprint(chat, body);
+        let fingerprint = send_fingerprint(chat, &request.body);
         let mut tx = self.db.write.begin().await?;
         let chat_row = lock_visible_chat(&mut tx, self.backend(), user, chat).await?;
         let earlier = sqlx::query(
             "SELECT chat_id, message_id, request_sha256 FROM idempotency WHERE user_id = $1 AND key = $2",
         )
         .bind(user.as_str())
-        .bind(idempotency_key)
+        .bind(&request.idempotency_key)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(earlier) = earlier {
@@ -126,13 +126,13 @@ impl Store {
             return commit_unchanged(tx, message, chat_row.position()).await;
         }
         let now = now_millis();
-        let message = insert_message_tx(&mut tx, chat, user, body, now).await?;
+        let message = insert_message_tx(&mut tx, chat, user, &request.body, now).await?;
         sqlx::query(
             "INSERT INTO idempotency (user_id, key, chat_id, message_id, request_sha256, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(user.as_str())
-        .bind(idempotency_key)
+        .bind(&request.idempotency_key)
         .bind(chat.to_string())
         .bind(message.id.to_string())
         .bind(&fingerprint)
@@ -146,22 +146,19 @@ impl Store {
         self.commit_changed(tx, message, position).await
     }
 
+    /// Edits message `id` (its author only), at the version the request expects if it names one.
     pub async fn edit(
         &self,
         user: &UserId,
         chat: ChatId,
         id: MessageId,
-        body: &serde_json::Value,
-        expected_version: Option<u64>,
+        request: &EditRequest,
     ) -> Result<MutationOutcome, DomainError> {
-        let mut tx = self.db.write.begin().await?;
-        let (_, current) = self
-            .lock_own_message(&mut tx, user, chat, id, "edit")
-            .await?;
+        let (mut tx, _, current) = self.begin_on_own_message(user, chat, id, "edit").await?;
         if current.is_deleted() {
             return Err(DomainError::EditOfDeleted);
         }
-        if let Some(expected) = expected_version
+        if let Some(expected) = request.expected_version
             && expected != current.version
         {
             return Err(DomainError::VersionMismatch {
@@ -169,7 +166,8 @@ impl Store {
                 current: current.version,
             });
         }
-        let (message, position) = edit_message_tx(&mut tx, chat, id, body, now_millis()).await?;
+        let (message, position) =
+            edit_message_tx(&mut tx, chat, id, &request.body, now_millis()).await?;
         self.commit_changed(tx, message, position).await
     }
 
@@ -179,10 +177,8 @@ impl Store {
         chat: ChatId,
         id: MessageId,
     ) -> Result<MutationOutcome, DomainError> {
-        let mut tx = self.db.write.begin().await?;
-        let (chat_row, current) = self
-            .lock_own_message(&mut tx, user, chat, id, "delete")
-            .await?;
+        let (mut tx, chat_row, current) =
+            self.begin_on_own_message(user, chat, id, "delete").await?;
         if current.is_deleted() {
             // Deleting is idempotent: the tombstone as it is, no new rev.
             return commit_unchanged(tx, current, chat_row.position()).await;
@@ -191,24 +187,25 @@ impl Store {
         self.commit_changed(tx, message, position).await
     }
 
-    /// Locks the chat (as a member) and reads message `id` of it, which `user` must have
-    /// written (`action` names the refused operation otherwise).
-    async fn lock_own_message(
+    /// Begins the write of an edit or a delete: locks the chat (as a member) and reads message
+    /// `id` of it, which `user` must have written (`action` names the refused operation
+    /// otherwise).
+    async fn begin_on_own_message(
         &self,
-        tx: &mut AnyConnection,
         user: &UserId,
         chat: ChatId,
         id: MessageId,
         action: &'static str,
-    ) -> Result<(ChatRow, Message), DomainError> {
-        let chat_row = lock_visible_chat(tx, self.backend(), user, chat).await?;
-        let message = message_in_chat(tx, chat, id)
+    ) -> Result<(WriteTx, ChatRow, Message), DomainError> {
+        let mut tx = self.db.write.begin().await?;
+        let chat_row = lock_visible_chat(&mut tx, self.backend(), user, chat).await?;
+        let message = message_in_chat(&mut tx, chat, id)
             .await?
             .ok_or(DomainError::MessageNotFound)?;
         if &message.author != user {
             return Err(DomainError::NotAuthor { action });
         }
-        Ok((chat_row, message))
+        Ok((tx, chat_row, message))
     }
 
     /// The end of a mutation that wrote `message` at `position`: reads the members to notify
