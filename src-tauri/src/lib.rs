@@ -3,7 +3,8 @@
 //! events to the UI as ordered changes over a Tauri channel (`session`), speaking the IPC contract of
 //! `roost_model::app` (the core's `app_view` builds its shapes), and adds what desktop users expect
 //! (`desktop`: unread count in the title, notifications; plugins: single instance, remembered
-//! window geometry, logs), with its files where each platform expects them (`platform`).
+//! window geometry, logs), with its files where each platform expects them (`platform`) and
+//! WebKit's memory kept small by choices made before it starts (`memory`).
 //!
 //! It must never hold sync or cache logic of its own: behaviour lives in the core.
 
@@ -12,6 +13,7 @@ mod cache_commands;
 mod commands;
 mod desktop;
 pub mod error;
+pub mod memory;
 pub mod platform;
 mod session;
 

@@ -4,5 +4,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    // First, while this is the only thread: WebKit's compositing choice (see `memory`).
+    roost_desktop::memory::before_any_thread();
     roost_desktop::run();
 }

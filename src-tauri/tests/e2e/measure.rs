@@ -74,6 +74,7 @@ async fn memory_after_opening_the_100k_chat_and_scrolling_20_pages() -> Result<(
     tokio::time::sleep(Duration::from_secs(2)).await;
     let root = app._driver.0.id();
     let at_open = process_tree_memory(root);
+    let page_at_open = app.js(PAGE_MEMORY).await?;
     let mut max_rows = 0;
     for page in 0..PAGES {
         let before = app
@@ -92,6 +93,7 @@ async fn memory_after_opening_the_100k_chat_and_scrolling_20_pages() -> Result<(
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = process_tree_memory(root);
+    let page_after = app.js(PAGE_MEMORY).await?;
     let seqs = app.message_seqs().await?;
     let describe = |figures: &[(String, u32, u64, u64)]| -> String {
         let total_rss: u64 = figures.iter().map(|f| f.2).sum();
@@ -107,8 +109,16 @@ async fn memory_after_opening_the_100k_chat_and_scrolling_20_pages() -> Result<(
             total_pss / 1024
         )
     };
+    // PSS splits a library's pages among every process mapping them, this app's or not: other
+    // WebKit apps running meanwhile lower these figures, so the report says how many there were.
+    let ours: Vec<u32> = after.iter().map(|f| f.1).collect();
+    let other_webkit = other_webkit_processes(&ours);
+    let breakdown: String = after
+        .iter()
+        .map(|(name, pid, _, _)| format!("{name} ({pid}): {}\n", smaps_breakdown(*pid)))
+        .collect();
     let report = format!(
-        "app binary: {}\nafter opening the {MESSAGES}-message chat: {}\nafter scrolling up {PAGES} pages: {}\nmost message rows in the DOM: {max_rows}; rows now: {} (seqs {:?}..{:?})\n",
+        "app binary: {}\nafter opening the {MESSAGES}-message chat: {}\nafter scrolling up {PAGES} pages: {}\nmost message rows in the DOM: {max_rows}; rows now: {} (seqs {:?}..{:?})\npage (UI wasm linear memory, DOM elements): at open {page_at_open}, after scrolling {page_after}\nother WebKit processes on this machine meanwhile: {other_webkit}\nwhere the PSS is (smaps, after scrolling):\n{breakdown}",
         app_binary(),
         describe(&at_open),
         describe(&after),
@@ -122,4 +132,78 @@ async fn memory_after_opening_the_100k_chat_and_scrolling_20_pages() -> Result<(
     assert!(max_rows <= 60, "the DOM stays bounded: {max_rows} rows");
     app.quit().await;
     Ok(())
+}
+
+/// The UI's wasm linear memory in bytes and the number of DOM elements. wasm-bindgen's
+/// `initSync` returns the running instance's exports when the module is already initialised.
+const PAGE_MEMORY: &str = "const w = window.wasmBindings && window.wasmBindings.initSync(undefined); \
+     return { wasm_memory_bytes: w && w.memory ? w.memory.buffer.byteLength : null, \
+              dom_elements: document.getElementsByTagName('*').length };";
+
+/// WebKit web and network processes running on this machine that are not `ours` (other apps').
+fn other_webkit_processes(ours: &[u32]) -> usize {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| !ours.contains(pid))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| {
+                comm.starts_with("WebKitWebProces") || comm.starts_with("WebKitNetworkPr")
+            })
+        })
+        .count()
+}
+
+/// One process's PSS by what holds it, from `/proc/<pid>/smaps`: anonymous memory (and its
+/// largest mapping: the wasm linear memory or a JS heap region), the heap, and the file
+/// mappings (libraries) holding the most.
+fn smaps_breakdown(pid: u32) -> String {
+    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+        return "smaps unreadable".into();
+    };
+    // (name, size kB, pss kB) per mapping.
+    let mut mappings: Vec<(String, u64, u64)> = Vec::new();
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            // "start-end perms offset dev inode [name]"
+            let name = words.nth(4).unwrap_or("[anon]").to_string();
+            mappings.push((name, 0, 0));
+        } else if let Some(current) = mappings.last_mut() {
+            let value: u64 = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            match first {
+                "Size:" => current.1 = value,
+                "Pss:" => current.2 = value,
+                _ => {}
+            }
+        }
+    }
+    let mut by_name: std::collections::BTreeMap<String, u64> = Default::default();
+    for (name, _, pss) in &mappings {
+        let key = name.rsplit('/').next().unwrap_or(name).to_string();
+        *by_name.entry(key).or_default() += pss;
+    }
+    let largest_anon = mappings
+        .iter()
+        .filter(|(name, _, _)| name == "[anon]")
+        .max_by_key(|(_, _, pss)| *pss);
+    let mut top: Vec<(String, u64)> = by_name.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1));
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    let mut parts: Vec<String> = top
+        .iter()
+        .take(8)
+        .map(|(name, pss)| format!("{name} {:.1} MB", mb(*pss)))
+        .collect();
+    if let Some((_, size, pss)) = largest_anon {
+        parts.push(format!(
+            "largest anonymous mapping: {:.1} MB of {:.0} MB reserved",
+            mb(*pss),
+            mb(*size)
+        ));
+    }
+    parts.join(", ")
 }
