@@ -444,9 +444,12 @@ async fn changes_pass(
                             first_rev = r;
                         }
                     }
-                    // Like a complete changes pass: only if the cached span is still the one
-                    // re-validated (anything cached meanwhile outside it was not covered).
-                    if let Some(r) = first_rev {
+                    // Like a complete changes pass: only if the cached runs are still the ones
+                    // re-validated (a seq cached meanwhile, outside them or in a hole between
+                    // them, was not re-read: its copy may be older than `r`).
+                    if let Some(r) = first_rev
+                        && store.runs(chat).await? == runs
+                    {
                         store
                             .advance_cursor_after_changes(chat, span, (cursor, r))
                             .await?;
