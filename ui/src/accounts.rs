@@ -150,8 +150,6 @@ pub fn AccountMenu() -> impl IntoView {
             .unwrap_or_default()
     };
     let accounts = move || model.accounts.get();
-    // Accounts, then "Add account", "Sign out", "Sign out and remove…".
-    let item_count = move || model.accounts.with_untracked(Vec::len) + 3;
     let close = move |focus_button: bool| {
         open.set(false);
         if focus_button {
@@ -169,19 +167,9 @@ pub fn AccountMenu() -> impl IntoView {
             show();
         }
     };
-    let on_menu_key = move |ev: web_sys::KeyboardEvent| match ev.key().as_str() {
-        "Escape" => {
-            ev.prevent_default();
-            ev.stop_propagation();
-            close(true);
-        }
-        "Tab" => close(false),
-        key => {
-            if let Some(i) = menu_key(key, focused_menu_index(), item_count()) {
-                ev.prevent_default();
-                focus_menu_item(i);
-            }
-        }
+    // Accounts, then "Add account", "Sign out", "Sign out and remove…".
+    let on_menu_key = move |ev: web_sys::KeyboardEvent| {
+        on_menu_keydown(&ev, close, model.accounts.with_untracked(Vec::len) + 3);
     };
     let on_error = Callback::new(move |e: IpcError| show_error(model, &e));
     let pick = move |entry: AccountEntry| {
@@ -209,64 +197,116 @@ pub fn AccountMenu() -> impl IntoView {
                 <div class="menu-backdrop" on:click=move |_| close(false)></div>
                 <div class="account-menu-list" role="menu" id=MENU_ID aria-label="Accounts"
                     data-testid="account-menu-list" on:keydown=on_menu_key>
-                    {accounts().into_iter().enumerate().map(|(index, entry)| {
-                        let label = format!("{} on {}", entry.user_id, server_label(&entry.server_url));
-                        let user = entry.user_id.to_string();
-                        let server = server_label(&entry.server_url).to_string();
-                        let data = format!("{}@{}", entry.user_id, entry.server_url);
-                        let current = entry.current;
-                        view! {
-                            <button type="button" role="menuitemradio" class="account-item" tabindex="-1"
-                                data-testid="account-item" data-account=data data-current=current.to_string()
-                                data-menu-index=index.to_string() aria-checked=current.to_string()
-                                aria-label=label on:click=move |_| pick(entry.clone())>
-                                <span class="account-badge" aria-hidden="true">{initial(&user)}</span>
-                                <span class="account-names">
-                                    <span class="who">{user}</span>
-                                    <span class="server">{server}</span>
-                                </span>
-                                <span class="check" aria-hidden="true">{if current { "✓" } else { "" }}</span>
-                            </button>
-                        }
-                    }).collect_view()}
+                    {accounts().into_iter().enumerate()
+                        .map(|(index, entry)| account_item(index, entry, pick))
+                        .collect_view()}
                     <div role="separator" class="menu-separator"></div>
-                    <button type="button" role="menuitem" tabindex="-1" data-testid="add-account"
-                        data-menu-index=move || model.accounts.with(Vec::len).to_string()
-                        on:click=move |_| { close(false); model.adding_account.set(true); }>
-                        "Add account…"
-                    </button>
-                    <button type="button" role="menuitem" tabindex="-1" data-testid="menu-sign-out"
-                        data-menu-index=move || (model.accounts.with(Vec::len) + 1).to_string()
-                        on:click=move |_| { close(false); sign_out_current(model, false); }>
-                        {move || format!("Sign out {}", who())}
-                    </button>
-                    <button type="button" role="menuitem" tabindex="-1" data-testid="menu-sign-out-remove"
-                        data-menu-index=move || (model.accounts.with(Vec::len) + 2).to_string()
-                        on:click=move |_| { close(false); confirm_remove.set(true); focus_selector("[data-testid=confirm-remove-cancel]"); }>
-                        "Sign out and remove its messages…"
-                    </button>
+                    {menu_actions(model, close, confirm_remove, who)}
                 </div>
             })}
-            {move || confirm_remove.get().then(|| view! {
-                <div class="overlay">
-                    <div class="dialog confirm" role="alertdialog" aria-modal="true"
-                        aria-labelledby="confirm-remove-title" data-testid="confirm-remove"
-                        on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" {
-                            ev.stop_propagation();
-                            confirm_remove.set(false);
-                            focus_selector("[data-testid=account-menu]");
-                        }>
-                        <h2 id="confirm-remove-title">{move || format!("Sign out {} and remove its messages?", who())}</h2>
-                        <p>"The messages cached on this device for this account are deleted, with any not sent yet. Signing in again downloads them from the server."</p>
-                        <div class="dialog-actions">
-                            <button type="button" data-testid="confirm-remove-cancel"
-                                on:click=move |_| { confirm_remove.set(false); focus_selector("[data-testid=account-menu]"); }>"Cancel"</button>
-                            <button type="button" class="danger" data-testid="confirm-remove"
-                                on:click=move |_| { confirm_remove.set(false); sign_out_current(model, true); }>"Sign out and remove"</button>
-                        </div>
-                    </div>
+            {move || confirm_remove.get().then(|| confirm_remove_dialog(model, confirm_remove, who))}
+        </div>
+    }
+}
+
+/// A key in the open menu of `item_count` items: Escape closes it and returns to the button, Tab
+/// closes it, the arrows, Home and End move between the items ([`menu_key`]).
+fn on_menu_keydown(ev: &web_sys::KeyboardEvent, close: impl Fn(bool), item_count: usize) {
+    match ev.key().as_str() {
+        "Escape" => {
+            ev.prevent_default();
+            ev.stop_propagation();
+            close(true);
+        }
+        "Tab" => close(false),
+        key => {
+            if let Some(i) = menu_key(key, focused_menu_index(), item_count) {
+                ev.prevent_default();
+                focus_menu_item(i);
+            }
+        }
+    }
+}
+
+/// The menu's actions below the accounts: "Add account…", "Sign out" and "Sign out and remove
+/// its messages…" (which asks first, through `confirm_remove`). Each closes the menu.
+fn menu_actions(
+    model: Model,
+    close: impl Fn(bool) + Copy + Send + Sync + 'static,
+    confirm_remove: RwSignal<bool>,
+    who: impl Fn() -> String + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <button type="button" role="menuitem" tabindex="-1" data-testid="add-account"
+            data-menu-index=move || model.accounts.with(Vec::len).to_string()
+            on:click=move |_| { close(false); model.adding_account.set(true); }>
+            "Add account…"
+        </button>
+        <button type="button" role="menuitem" tabindex="-1" data-testid="menu-sign-out"
+            data-menu-index=move || (model.accounts.with(Vec::len) + 1).to_string()
+            on:click=move |_| { close(false); sign_out_current(model, false); }>
+            {move || format!("Sign out {}", who())}
+        </button>
+        <button type="button" role="menuitem" tabindex="-1" data-testid="menu-sign-out-remove"
+            data-menu-index=move || (model.accounts.with(Vec::len) + 2).to_string()
+            on:click=move |_| { close(false); confirm_remove.set(true); focus_selector("[data-testid=confirm-remove-cancel]"); }>
+            "Sign out and remove its messages…"
+        </button>
+    }
+}
+
+/// One row of the account menu: the account at `index`, checked when it is the current one;
+/// `pick` opens it.
+fn account_item(
+    index: usize,
+    entry: AccountEntry,
+    pick: impl Fn(AccountEntry) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let label = format!("{} on {}", entry.user_id, server_label(&entry.server_url));
+    let user = entry.user_id.to_string();
+    let server = server_label(&entry.server_url).to_string();
+    let data = format!("{}@{}", entry.user_id, entry.server_url);
+    let current = entry.current;
+    view! {
+        <button type="button" role="menuitemradio" class="account-item" tabindex="-1"
+            data-testid="account-item" data-account=data data-current=current.to_string()
+            data-menu-index=index.to_string() aria-checked=current.to_string()
+            aria-label=label on:click=move |_| pick(entry.clone())>
+            <span class="account-badge" aria-hidden="true">{initial(&user)}</span>
+            <span class="account-names">
+                <span class="who">{user}</span>
+                <span class="server">{server}</span>
+            </span>
+            <span class="check" aria-hidden="true">{if current { "✓" } else { "" }}</span>
+        </button>
+    }
+}
+
+/// "Sign out and remove its messages?": Cancel (or Escape) returns to the account button,
+/// confirming signs `who` out and deletes the account's cache.
+fn confirm_remove_dialog(
+    model: Model,
+    confirm_remove: RwSignal<bool>,
+    who: impl Fn() -> String + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <div class="overlay">
+            <div class="dialog confirm" role="alertdialog" aria-modal="true"
+                aria-labelledby="confirm-remove-title" data-testid="confirm-remove"
+                on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" {
+                    ev.stop_propagation();
+                    confirm_remove.set(false);
+                    focus_selector("[data-testid=account-menu]");
+                }>
+                <h2 id="confirm-remove-title">{move || format!("Sign out {} and remove its messages?", who())}</h2>
+                <p>"The messages cached on this device for this account are deleted, with any not sent yet. Signing in again downloads them from the server."</p>
+                <div class="dialog-actions">
+                    <button type="button" data-testid="confirm-remove-cancel"
+                        on:click=move |_| { confirm_remove.set(false); focus_selector("[data-testid=account-menu]"); }>"Cancel"</button>
+                    <button type="button" class="danger" data-testid="confirm-remove"
+                        on:click=move |_| { confirm_remove.set(false); sign_out_current(model, true); }>"Sign out and remove"</button>
                 </div>
-            })}
+            </div>
         </div>
     }
 }

@@ -126,11 +126,7 @@ pub async fn resync_bandwidth(
     })
     .await?;
 
-    println!("## Resync bandwidth ({chat_len}-message chat on the real server, over loopback)");
-    println!(
-        "| scenario | missing | gaps | requests (target) | bytes received | bytes of missing msgs | ratio (target ≤ 1.10) | full reload bytes / requests | notify-refetch bytes / requests |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    print_resync_table_head(chat_len);
     let mut misses = Vec::new();
     for scenario in scenarios(chat_len) {
         let path = scratch.join(format!("resync-{}.db", scenario.name.replace(' ', "-")));
@@ -146,25 +142,12 @@ pub async fn resync_bandwidth(
         let target_requests = gaps + scenario.missing.len().div_ceil(MAX_PAGE_SIZE as usize) as u64;
 
         let report = counted_resync(&server, &token, &path, chat).await?;
-        if report.messages_fetched != scenario.missing.len() as u64 || report.gaps_after != 0 {
-            bail!(
-                "{}: fetched {} of {} missing, {} gaps left",
-                scenario.name,
-                report.messages_fetched,
-                scenario.missing.len(),
-                report.gaps_after
-            );
-        }
-        let ratio = report.bytes_received as f64 / missing_bytes as f64;
-        if ratio > 1.10 {
-            misses.push(format!("{}: byte ratio {ratio:.3}", scenario.name));
-        }
-        if report.requests > target_requests {
-            misses.push(format!(
-                "{}: {} requests > {target_requests}",
-                scenario.name, report.requests
-            ));
-        }
+        let ratio = judge_resync(
+            &scenario,
+            &report,
+            (missing_bytes, target_requests),
+            &mut misses,
+        )?;
         let notifications = scenario.missing.len() as u64;
         rows.push(json!({
             "scenario": scenario.name,
@@ -196,6 +179,46 @@ pub async fn resync_bandwidth(
     );
     server_shutdown(server).await;
     Ok((Value::Array(rows), misses))
+}
+
+/// The resync section's title and the head of its table (a row per scenario follows).
+fn print_resync_table_head(chat_len: u64) {
+    println!("## Resync bandwidth ({chat_len}-message chat on the real server, over loopback)");
+    println!(
+        "| scenario | missing | gaps | requests (target) | bytes received | bytes of missing msgs | ratio (target ≤ 1.10) | full reload bytes / requests | notify-refetch bytes / requests |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+}
+
+/// Fails unless the resync fetched exactly the scenario's missing messages and left no gap;
+/// adds the wire-count targets it missed (bytes within 1.10× of the missing messages',
+/// requests within `target_requests`) to `misses`. Returns the byte ratio.
+fn judge_resync(
+    scenario: &Scenario,
+    report: &ResyncReport,
+    (missing_bytes, target_requests): (u64, u64),
+    misses: &mut Vec<String>,
+) -> Result<f64> {
+    if report.messages_fetched != scenario.missing.len() as u64 || report.gaps_after != 0 {
+        bail!(
+            "{}: fetched {} of {} missing, {} gaps left",
+            scenario.name,
+            report.messages_fetched,
+            scenario.missing.len(),
+            report.gaps_after
+        );
+    }
+    let ratio = report.bytes_received as f64 / missing_bytes as f64;
+    if ratio > 1.10 {
+        misses.push(format!("{}: byte ratio {ratio:.3}", scenario.name));
+    }
+    if report.requests > target_requests {
+        misses.push(format!(
+            "{}: {} requests > {target_requests}",
+            scenario.name, report.requests
+        ));
+    }
+    Ok(ratio)
 }
 
 /// A cache file at `path` holding every message of `truth` (the whole chat, `last_seq`

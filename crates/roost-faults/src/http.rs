@@ -354,17 +354,7 @@ async fn respond(
                     bytes.len()
                 ),
             );
-            // The error comes a moment later so that the headers and the first half are flushed.
-            let frames = futures_util::stream::iter(vec![Ok(Frame::data(half))]).chain(
-                futures_util::stream::once(async {
-                    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-                    Err(std::io::Error::new(
-                        std::io::ErrorKind::ConnectionReset,
-                        "fault proxy: body cut",
-                    ))
-                }),
-            );
-            (bytes.len(), BodyExt::boxed(StreamBody::new(frames)))
+            (bytes.len(), half_then_reset(half))
         }
         Some((_, HttpFault::StallBody)) => {
             shared.record(
@@ -375,36 +365,16 @@ async fn respond(
                     bytes.len()
                 ),
             );
-            let frames = futures_util::stream::iter(vec![Ok(Frame::data(half))])
-                .chain(futures_util::stream::pending());
-            (bytes.len(), BodyExt::boxed(StreamBody::new(frames)))
+            (bytes.len(), half_then_stall(half))
         }
-        Some((rule, HttpFault::Hostile(hostile))) => {
-            match status
-                .is_success()
-                .then(|| hostile::mutate(hostile, route, query, &bytes))
-                .flatten()
-            {
-                Some(body) => {
-                    shared.record(
-                        FaultKind::Hostile(hostile),
-                        &format!("{what}: hostile response ({})", hostile_detail(hostile)),
-                    );
-                    out_headers.remove(MESSAGE_COUNT_HEADER);
-                    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body)
-                        && let Some(messages) = value.get("messages").and_then(|m| m.as_array())
-                    {
-                        out_headers.insert(MESSAGE_COUNT_HEADER, HeaderValue::from(messages.len()));
-                    }
-                    (body.len(), full(body))
-                }
-                None => {
-                    shared.refund(rule);
-                    tracing::debug!(target: "roost_faults", "{what}: {} does not apply to this response ({status}); passed through", hostile.as_str());
-                    (bytes.len(), full(bytes))
-                }
-            }
-        }
+        Some((rule, HttpFault::Hostile(hostile))) => hostile_body(
+            shared,
+            (rule, hostile),
+            (status, route, query),
+            bytes,
+            &mut out_headers,
+            what,
+        ),
         _ => (bytes.len(), full(bytes)),
     };
     out_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
@@ -412,6 +382,65 @@ async fn respond(
     *response.status_mut() = status;
     *response.headers_mut() = out_headers;
     response
+}
+
+/// What a hostile rule makes of a successful response (the message count header recounted), or
+/// the response as it is when the kind does not apply to it (the rule is refunded, so it strikes
+/// a later response).
+fn hostile_body(
+    shared: &Shared,
+    (rule, hostile): (RuleId, Hostile),
+    (status, route, query): (StatusCode, Route, Option<&str>),
+    bytes: Bytes,
+    out_headers: &mut hyper::HeaderMap,
+    what: &str,
+) -> (usize, ProxyBody) {
+    match status
+        .is_success()
+        .then(|| hostile::mutate(hostile, route, query, &bytes))
+        .flatten()
+    {
+        Some(body) => {
+            shared.record(
+                FaultKind::Hostile(hostile),
+                &format!("{what}: hostile response ({})", hostile_detail(hostile)),
+            );
+            out_headers.remove(MESSAGE_COUNT_HEADER);
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body)
+                && let Some(messages) = value.get("messages").and_then(|m| m.as_array())
+            {
+                out_headers.insert(MESSAGE_COUNT_HEADER, HeaderValue::from(messages.len()));
+            }
+            (body.len(), full(body))
+        }
+        None => {
+            shared.refund(rule);
+            tracing::debug!(target: "roost_faults", "{what}: {} does not apply to this response ({status}); passed through", hostile.as_str());
+            (bytes.len(), full(bytes))
+        }
+    }
+}
+
+/// A body that sends `half` and then fails with a connection reset.
+fn half_then_reset(half: Bytes) -> ProxyBody {
+    // The error comes a moment later so that the headers and the first half are flushed.
+    let frames = futures_util::stream::iter(vec![Ok(Frame::data(half))]).chain(
+        futures_util::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "fault proxy: body cut",
+            ))
+        }),
+    );
+    BodyExt::boxed(StreamBody::new(frames))
+}
+
+/// A body that sends `half` and then nothing, forever.
+fn half_then_stall(half: Bytes) -> ProxyBody {
+    let frames = futures_util::stream::iter(vec![Ok(Frame::data(half))])
+        .chain(futures_util::stream::pending());
+    BodyExt::boxed(StreamBody::new(frames))
 }
 
 const MESSAGE_COUNT_HEADER: &str = "x-roost-message-count";
