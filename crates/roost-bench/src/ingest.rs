@@ -246,7 +246,7 @@ fn timed_inserts(
     Ok(count as f64 / started.elapsed().as_secs_f64())
 }
 
-struct StreamFigures {
+pub struct StreamFigures {
     /// Messages committed and announced per second, first frame written → last event.
     rate: f64,
     latency: Percentiles,
@@ -271,7 +271,7 @@ fn process_cpu() -> Option<Duration> {
 /// One stream run: a fresh cache, a client connected to a local frame source that writes
 /// `count` message frames one per WebSocket frame (`rate`: paced at that many per second,
 /// `None`: as fast as it can), and the time from each frame's write to the event announcing it.
-async fn stream_run(
+pub async fn stream_run(
     scratch: &Path,
     name: &str,
     count: u64,

@@ -23,10 +23,13 @@ const OPS: &[&str] = &[
     "ingest_single",
     "stream_lone",
     "stream_group",
+    "stream_frames",
 ];
 
 /// Events per group of the `stream_group` operation.
 const GROUP_EVENTS: u64 = 100;
+/// Frames of the `stream_frames` operation (a full run; a quick one a tenth).
+const STREAM_FRAMES: u64 = 2_000;
 
 /// `roost-bench instr <op> <cache path> <chat id> <count>`: runs under callgrind.
 pub fn instr_main(args: &[String]) -> Result<()> {
@@ -66,6 +69,20 @@ pub fn instr_main(args: &[String]) -> Result<()> {
                 let (store, _) = Store::open(path).await?;
                 let per_group = if op == "stream_lone" { 1 } else { GROUP_EVENTS };
                 crate::ingest::stream_groups(&store, chat, count, per_group).await?;
+            }
+            "stream_frames" => {
+                // `count` message frames through a real WebSocket, the client's stream task
+                // and its group commits, to the last event (a fresh cache beside `path`).
+                let scratch = path.parent().context("a cache path with a directory")?;
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("frames");
+                // A fresh cache each run: a cache remembers the server it was bound to.
+                for suffix in ["", "-wal", "-shm", ".lock"] {
+                    let _ = std::fs::remove_file(scratch.join(format!("stream-{name}.db{suffix}")));
+                }
+                crate::ingest::stream_run(scratch, name, count, None).await?;
             }
             other => bail!("unknown op {other}"),
         }
@@ -111,7 +128,11 @@ fn per_op(op: &str, path: &Path, chat: ChatId, count: u64) -> Result<u64> {
 }
 
 /// `None` when valgrind is not installed.
-pub fn instruction_counts(scratch: &Path, caches: &[FilledCache]) -> Result<Option<Value>> {
+pub fn instruction_counts(
+    scratch: &Path,
+    caches: &[FilledCache],
+    quick: bool,
+) -> Result<Option<Value>> {
     if Command::new("valgrind").arg("--version").output().is_err() {
         println!("## Instruction counts: valgrind not found, skipped\n");
         return Ok(None);
@@ -155,7 +176,7 @@ pub fn instruction_counts(scratch: &Path, caches: &[FilledCache]) -> Result<Opti
         );
         after_crash.insert(cache.cached.to_string(), json!(unclean));
     }
-    let mut counts = ingest_instruction_counts(scratch)?.unwrap_or_default();
+    let mut counts = ingest_instruction_counts(scratch, quick)?.unwrap_or_default();
     counts.insert("client_open".into(), Value::Object(startup));
     counts.insert("client_open_after_crash".into(), Value::Object(after_crash));
     counts.insert("open".into(), Value::Array(open));
@@ -165,7 +186,10 @@ pub fn instruction_counts(scratch: &Path, caches: &[FilledCache]) -> Result<Opti
 /// The ingest paths' instructions: one `Store::ingest` call of one message, a stream group
 /// commit of one event and of [`GROUP_EVENTS`] events (per group and per event). Each on a
 /// fresh cache file, so every run starts from the same state. `None` without valgrind.
-pub fn ingest_instruction_counts(scratch: &Path) -> Result<Option<Map<String, Value>>> {
+pub fn ingest_instruction_counts(
+    scratch: &Path,
+    quick: bool,
+) -> Result<Option<Map<String, Value>>> {
     if Command::new("valgrind").arg("--version").output().is_err() {
         return Ok(None);
     }
@@ -185,15 +209,28 @@ pub fn ingest_instruction_counts(scratch: &Path) -> Result<Option<Map<String, Va
     let ingest_single = per("ingest_single", REPEATS)?;
     let stream_lone = per("stream_lone", REPEATS)?;
     let stream_group = per("stream_group", REPEATS / 10)?;
+    // Against a shorter run rather than none: a stream run needs at least one frame.
+    let frames = if quick {
+        STREAM_FRAMES / 10
+    } else {
+        STREAM_FRAMES
+    };
+    let stream_frames = fresh("stream_frames", frames)?
+        .saturating_sub(fresh("stream_frames", frames / 10)?)
+        / (frames - frames / 10);
     println!("Store::ingest of one message (its own transaction): {ingest_single} instructions.");
     println!("Stream group commit of one event: {stream_lone} instructions.");
     println!(
-        "Stream group commit of {GROUP_EVENTS} events: {stream_group} instructions ({} per event).\n",
+        "Stream group commit of {GROUP_EVENTS} events: {stream_group} instructions ({} per event).",
         stream_group / GROUP_EVENTS
+    );
+    println!(
+        "Live stream, {frames} frames as fast as the source writes them, frame → event (client, source and bench): {stream_frames} instructions per message.\n"
     );
     let mut counts = Map::new();
     counts.insert("ingest_single_call".into(), json!(ingest_single));
     counts.insert("stream_commit_one_event".into(), json!(stream_lone));
+    counts.insert("stream_frame_to_event_per_msg".into(), json!(stream_frames));
     counts.insert(
         format!("stream_commit_{GROUP_EVENTS}_events"),
         json!(stream_group),

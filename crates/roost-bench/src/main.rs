@@ -186,7 +186,7 @@ async fn run(args: Args) -> Result<()> {
             .collect();
         let scratch_path = scratch.path().to_path_buf();
         let counts = tokio::task::spawn_blocking(move || {
-            instructions::instruction_counts(&scratch_path, &ends)
+            instructions::instruction_counts(&scratch_path, &ends, args.quick)
         })
         .await??;
         if let Some(counts) = counts {
@@ -234,10 +234,11 @@ async fn ingest_figures_only(
         ingest::ingest_throughput(scratch, &ingest::IngestSizes::new(args.quick)).await?,
     );
     if !args.no_callgrind {
-        let scratch = scratch.to_path_buf();
-        let counts =
-            tokio::task::spawn_blocking(move || instructions::ingest_instruction_counts(&scratch))
-                .await??;
+        let (scratch, quick) = (scratch.to_path_buf(), args.quick);
+        let counts = tokio::task::spawn_blocking(move || {
+            instructions::ingest_instruction_counts(&scratch, quick)
+        })
+        .await??;
         if let Some(counts) = counts {
             figures.insert("instructions".into(), Value::Object(counts));
         }

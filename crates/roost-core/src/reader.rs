@@ -10,7 +10,8 @@
 //! hand-off; when another caller holds the connection, the caller falls back to the pool
 //! instead of blocking its async thread.
 //!
-//! Owns nothing else: every write still goes through the store's pool and write lock.
+//! Owns nothing else: every write goes through the store's write lock (message writes on its
+//! write connection, `store::writer`; the rest on the pool).
 
 use crate::error::{Error, Result};
 use crate::store::ChatRecord;

@@ -36,29 +36,17 @@ pub(super) fn load_cached_versions(
     Ok(known)
 }
 
-/// One message as a row of [`UPSERT_SQL`]'s JSON array (the body as its JSON text, so the
-/// stored text is exactly what a bound string would be).
-type UpsertRow<'m> = (
-    i64,
-    String,
-    i64,
-    &'m str,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    String,
-    i64,
-);
-
-/// Every row of a batch in ONE statement: a single cached statement whatever the batch's size,
-/// and one statement means the search index (FTS5, maintained by triggers) flushes its pending
-/// terms once per ingest, not once per chunk (each statement of a transaction flushes them).
-/// The `WHERE` of the upsert keeps the merge rule in SQL too: a row is only ever replaced by a
-/// higher version. (`WHERE true`: SQLite's upsert after a `SELECT` needs a `WHERE`.)
+/// Every row of a batch in ONE statement, from the connection's staging table
+/// ([`writer::STAGING_TABLE`]; filled row by row with one cached statement, which costs no
+/// more than binding a multi-row `VALUES`). One statement whatever the batch's size matters:
+/// the search index (FTS5, maintained by triggers on `messages`) flushes its pending terms to
+/// a new segment at the start of every statement of the transaction, so a chunked upsert paid
+/// one flush (and the merges it brings) per chunk. The `WHERE` of the upsert keeps the merge
+/// rule in SQL too: a row is only ever replaced by a higher version. (`WHERE true`: SQLite's
+/// upsert after a `SELECT` needs a `WHERE`.)
 const UPSERT_SQL: &str = "INSERT INTO messages(chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
-     SELECT ?1, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,
-            r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8
-     FROM json_each(?2) AS r WHERE true
+     SELECT ?1, seq, id, version, author, created_at, edited_at, deleted_at, body, rev
+     FROM temp.ingest_rows WHERE true ORDER BY rowid
      ON CONFLICT(chat_id, seq) DO UPDATE SET
        version = excluded.version, author = excluded.author, created_at = excluded.created_at,
        edited_at = excluded.edited_at, deleted_at = excluded.deleted_at, body = excluded.body,
@@ -71,27 +59,31 @@ pub(super) fn upsert_messages<'m>(
     chat_s: &str,
     msgs: impl Iterator<Item = &'m Message>,
 ) -> Result<()> {
-    let rows: Vec<UpsertRow<'m>> = msgs
-        .map(|m| {
-            (
-                i(m.seq),
-                m.id.to_string(),
-                i(m.version),
-                m.author.as_str(),
-                m.created_at,
-                m.edited_at,
-                m.deleted_at,
-                m.body.to_string(),
-                i(m.rev),
-            )
-        })
-        .collect();
-    if rows.is_empty() {
+    let mut stage = tx.prepare_cached(
+        "INSERT INTO temp.ingest_rows(seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut staged = 0usize;
+    for m in msgs {
+        stage.execute(rusqlite::params![
+            i(m.seq),
+            m.id.to_string(),
+            i(m.version),
+            m.author.as_str(),
+            m.created_at,
+            m.edited_at,
+            m.deleted_at,
+            m.body.to_string(),
+            i(m.rev),
+        ])?;
+        staged += 1;
+    }
+    if staged == 0 {
         return Ok(());
     }
-    let rows = serde_json::to_string(&rows).map_err(|e| Error::Cache(e.to_string()))?;
-    tx.prepare_cached(UPSERT_SQL)?
-        .execute(rusqlite::params![chat_s, rows])?;
+    tx.prepare_cached(UPSERT_SQL)?.execute([chat_s])?;
+    tx.prepare_cached("DELETE FROM temp.ingest_rows")?
+        .execute([])?;
     Ok(())
 }
 

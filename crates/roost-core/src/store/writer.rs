@@ -18,6 +18,14 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// The rows of one upsert, staged so that ONE statement writes them all (see
+/// `ingest::UPSERT_SQL`): a table of this connection's own temporary database, never in the
+/// file, empty outside an upsert (a rolled-back transaction empties it too). No constraints
+/// and no declared types: a staged row is stored exactly as bound, and inserting it is a plain
+/// append that opens no statement journal.
+pub(super) const STAGING_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS ingest_rows(
+    seq, id, version, author, created_at, edited_at, deleted_at, body, rev)";
+
 /// A write transaction on the write connection.
 pub(super) type WriteTx<'c> = rusqlite::Transaction<'c>;
 
@@ -43,8 +51,9 @@ impl Writer {
         // Per connection, as the pool sets them (`store::connect`); WAL is the file's own mode.
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", true)?;
-        // Room for every statement of an ingest (a few of them per batch shape).
+        // Room for every statement of an ingest.
         connection.set_prepared_statement_cache_capacity(64);
+        connection.execute_batch(STAGING_TABLE)?;
         Ok(Writer {
             connection: Mutex::new(Some(connection)),
         })
