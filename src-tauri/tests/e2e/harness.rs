@@ -294,14 +294,21 @@ impl App {
         .await?;
         let started = Instant::now();
         loop {
-            self.c()
-                .execute_async(
-                    "const done = arguments[arguments.length - 1]; \
-                     requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
-                    vec![],
-                )
-                .await?;
-            let png = self.c().screenshot().await?;
+            // Bounded: a page whose rendering stalled never runs the frames (nor answers the
+            // screenshot), and WebDriver would wait for ever holding the E2E lock.
+            let frames = self.c().execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            );
+            tokio::time::timeout(WAIT, frames).await.map_err(|_| {
+                anyhow::anyhow!("screenshot {name}: no animation frame ran in {WAIT:?}")
+            })??;
+            let png = tokio::time::timeout(WAIT, self.c().screenshot())
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!("screenshot {name}: WebDriver gave no screenshot in {WAIT:?}")
+                })??;
             let colours = distinct_colours(&png)?;
             if colours >= MIN_PAINTED_COLOURS {
                 std::fs::write(artifacts_dir().join(format!("{name}.png")), png)?;
