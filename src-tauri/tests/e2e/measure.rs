@@ -201,7 +201,7 @@ fn smaps_breakdown(pid: u32) -> String {
         .sum();
     let total: u64 = mappings.iter().map(|(_, _, pss)| pss).sum();
     let mut top: Vec<(String, u64)> = by_name.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|(_, pss)| std::cmp::Reverse(*pss));
     let mb = |kb: u64| kb as f64 / 1024.0;
     let mut parts = vec![format!(
         "not file-backed {:.1} MB, mapped files {:.1} MB",
