@@ -21,7 +21,7 @@ pub const WEBKIT_DISABLE_DMABUF_RENDERER: &str = "WEBKIT_DISABLE_DMABUF_RENDERER
 /// The environment variables Roost sets, given how the user's environment reads (`present`
 /// says whether a variable is set at all). Linux only: the variables are WebKitGTK's.
 ///
-/// Compositing off: the web process then holds ~110 MB less (GL tiles and, under software GL,
+/// Compositing off: the web process then holds ~120 MB less (GL tiles and, under software GL,
 /// Mesa's shader compiler) for a chat window with no animation, video or 3D. DMA-BUF renderer
 /// off: without compositing it only costs the UI process an EGL display (~5 MB). Both only
 /// when the user has not made the compositing choice themselves.

@@ -294,14 +294,17 @@ impl App {
         .await?;
         let started = Instant::now();
         loop {
-            self.c()
-                .execute_async(
-                    "const done = arguments[arguments.length - 1]; \
-                     requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
-                    vec![],
-                )
-                .await?;
-            let png = self.c().screenshot().await?;
+            // Bounded: a page whose rendering stalled never runs the frames (nor answers the
+            // screenshot), and WebDriver would wait for ever holding the E2E lock.
+            let frames = self.c().execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            );
+            tokio::time::timeout(WAIT, frames).await.map_err(|_| {
+                anyhow::anyhow!("screenshot {name}: no animation frame ran in {WAIT:?}")
+            })??;
+            let png = self.window_png(name).await?;
             let colours = distinct_colours(&png)?;
             if colours >= MIN_PAINTED_COLOURS {
                 std::fs::write(artifacts_dir().join(format!("{name}.png")), png)?;
@@ -315,11 +318,29 @@ impl App {
         }
     }
 
+    /// WebDriver's screenshot of the window, within [`WAIT`]. WebKitGTK 2.50 without
+    /// compositing (Roost's default, see `src-tauri/src/memory.rs`) answers a screenshot only
+    /// after its next painted frame and paints none while nothing changes, so a screenshot of a
+    /// settled page waited for ever (4 of 7 accounts/messaging tests). For a few seconds the
+    /// page flips a 1-pixel, 0.4%-opaque outline, which gives it those frames.
+    async fn window_png(&self, name: &str) -> Result<Vec<u8>> {
+        self.js(
+            "let flips = 0; const flip = setInterval(() => { const s = document.documentElement.style; \
+             s.outline = s.outline ? '' : '1px solid rgba(0,0,0,0.004)'; \
+             if (++flips >= 40) { clearInterval(flip); s.outline = ''; } }, 50); return null;",
+        )
+        .await?;
+        tokio::time::timeout(WAIT, self.c().screenshot())
+            .await
+            .map_err(|_| anyhow::anyhow!("screenshot {name}: WebDriver gave none in {WAIT:?}"))?
+            .map_err(Into::into)
+    }
+
     /// Whatever is on screen, unchecked (for a failure's evidence).
     /// The window as a picture and, beside it, the DOM as HTML (`<name>.html`): what a failing
     /// test saw, to read without re-running it.
     pub(crate) async fn raw_screenshot(&self, name: &str) -> Result<()> {
-        let png = self.c().screenshot().await?;
+        let png = self.window_png(name).await?;
         std::fs::write(artifacts_dir().join(format!("{name}.png")), png)?;
         if let Ok(serde_json::Value::String(html)) =
             self.js("return document.documentElement.outerHTML;").await

@@ -190,14 +190,29 @@ fn smaps_breakdown(pid: u32) -> String {
         .iter()
         .filter(|(name, _, _)| name == "[anon]")
         .max_by_key(|(_, _, pss)| *pss);
-    let mut top: Vec<(String, u64)> = by_name.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
-    let mb = |kb: u64| kb as f64 / 1024.0;
-    let mut parts: Vec<String> = top
+    // Memory no file backs (heap, stacks, anonymous and shared-memory mappings) against
+    // mapped files (libraries, the binary, fonts).
+    let files: u64 = mappings
         .iter()
-        .take(8)
-        .map(|(name, pss)| format!("{name} {:.1} MB", mb(*pss)))
-        .collect();
+        .filter(|(name, _, _)| {
+            name.starts_with('/') && !name.starts_with("/memfd:") && !name.starts_with("/SYSV")
+        })
+        .map(|(_, _, pss)| pss)
+        .sum();
+    let total: u64 = mappings.iter().map(|(_, _, pss)| pss).sum();
+    let mut top: Vec<(String, u64)> = by_name.into_iter().collect();
+    top.sort_by_key(|(_, pss)| std::cmp::Reverse(*pss));
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    let mut parts = vec![format!(
+        "not file-backed {:.1} MB, mapped files {:.1} MB",
+        mb(total - files),
+        mb(files)
+    )];
+    parts.extend(
+        top.iter()
+            .take(8)
+            .map(|(name, pss)| format!("{name} {:.1} MB", mb(*pss))),
+    );
     if let Some((_, size, pss)) = largest_anon {
         parts.push(format!(
             "largest anonymous mapping: {:.1} MB of {:.0} MB reserved",
