@@ -14,6 +14,7 @@ mod desktop;
 pub mod error;
 pub mod platform;
 mod session;
+mod startup;
 
 use session::{AppState, Credentials};
 use tauri::Manager;
@@ -58,6 +59,7 @@ fn env_var(name: &str) -> Result<Option<String>, String> {
 }
 
 pub fn run() {
+    startup::note("main");
     let env_sign_in = match env_var(ENV_SERVER_URL)
         .and_then(|url| Ok((url, env_var(ENV_TOKEN)?)))
         .and_then(|(url, token)| env_credentials(url, token))
@@ -97,6 +99,8 @@ pub fn run() {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
+            // Tauri built the configured window and its WebView just before this hook.
+            startup::note("window-created");
             desktop::install_tray(app.handle());
             tracing::info!(
                 caches = %paths.data_dir.join(roost_core::account::ACCOUNTS_DIR).display(),
@@ -120,12 +124,14 @@ pub fn run() {
                 if let Err(e) = started {
                     tracing::error!(error = %e, "could not start the saved session");
                 }
+                startup::note("session-started");
                 state.mark_started();
             });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
+            commands::startup_timeline,
             commands::subscribe,
             commands::sign_in,
             commands::sign_out,

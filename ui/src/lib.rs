@@ -44,6 +44,8 @@ pub mod ux_components;
 
 /// Mounts the app on `<body>` (wasm entry point).
 pub fn mount() {
+    // The start of cold start's "wasm running" phase (`src-tauri/tests/bench_app.rs`).
+    app::mark("roost-wasm-start");
     #[cfg(target_arch = "wasm32")]
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(app::App);

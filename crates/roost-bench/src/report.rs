@@ -312,6 +312,7 @@ fn render(figures: &Value, baseline: Option<&Value>) -> String {
         }
     }
     let _ = writeln!(out);
+    crate::app_report::render(&mut out, figures);
     if let Some(text) = figures["tables"].as_str() {
         let _ = writeln!(out, "## Every figure of this run\n\n```\n{}```\n", text);
     }

@@ -1,0 +1,118 @@
+//! The release app's phases in `docs/benchmarks.md`: where click → paint and cold start spend
+//! their time, from the keys `src-tauri/tests/bench_app.rs` writes (`click_to_paint_ms`'s
+//! `phases_p50`, `cold_start_phases_ms_by_cached`).
+
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// Click → paint phases (key, what it covers), in the order they happen.
+const CLICK_PHASES: [(&str, &str); 4] = [
+    ("click_to_invoke", "click → `open_chat` invoked (click handler, selection)"),
+    (
+        "invoke_to_reply",
+        "invoked → window in the page (IPC both ways, the core's read, JSON)",
+    ),
+    ("reply_to_applied", "reply → applied to the UI state (reducer)"),
+    (
+        "applied_to_painted",
+        "applied → painted (Leptos DOM update, layout, paint)",
+    ),
+];
+
+/// Cold-start phases (key, what it covers), in the order they happen.
+const COLD_PHASES: [(&str, &str); 10] = [
+    (
+        "session_requested__process_started",
+        "WebDriver session requested → app process started (tauri-driver, WebKitWebDriver)",
+    ),
+    (
+        "process_started__main",
+        "process started → `main` (loading the binary and its libraries)",
+    ),
+    (
+        "main__window_created",
+        "`main` → window and WebView created (GTK, Tauri, plugins)",
+    ),
+    (
+        "window_created__page_started",
+        "WebView created → page navigation starts (WebKit's web process)",
+    ),
+    (
+        "page_started__html_loaded",
+        "navigation → HTML loaded",
+    ),
+    (
+        "html_loaded__wasm_started",
+        "HTML loaded → wasm running (JS, wasm fetch, compile, instantiate)",
+    ),
+    (
+        "wasm_started__status_replied",
+        "wasm running → `app_status` answered (waits for the session's cache to open)",
+    ),
+    (
+        "status_replied__chats_replied",
+        "`app_status` → chat list read (`chats` IPC)",
+    ),
+    (
+        "chats_replied__chat_list_painted",
+        "chat list read → painted (Leptos, layout, paint)",
+    ),
+    (
+        "main__session_started",
+        "beside the page: `main` → session started (cache opened, stream started)",
+    ),
+];
+
+fn ms(value: Option<&Value>) -> String {
+    match value.and_then(Value::as_f64) {
+        Some(v) => format!("{v:.1} ms"),
+        None => "—".into(),
+    }
+}
+
+/// The section, or nothing when the run has no app figures.
+pub fn render(out: &mut String, figures: &Value) {
+    let clicks = &figures["click_to_paint_ms"];
+    let cold = figures["cold_start_phases_ms_by_cached"].as_object();
+    if clicks.is_null() && cold.is_none() {
+        return;
+    }
+    let _ = writeln!(out, "## Where the release app's time goes\n");
+    if let Some(phases) = clicks["phases_p50"].as_object() {
+        let _ = writeln!(
+            out,
+            "Click → painted messages, 100k-message chat ({} opens; p50 {}, p99 {}): the median of each phase, from the UI's `roost-open-*` performance marks.\n",
+            clicks["runs"],
+            ms(clicks.get("p50")),
+            ms(clicks.get("p99"))
+        );
+        let _ = writeln!(out, "| phase | p50 |\n|---|---:|");
+        for (key, what) in CLICK_PHASES {
+            let _ = writeln!(out, "| {what} | {} |", ms(phases.get(key)));
+        }
+        let _ = writeln!(out);
+    }
+    if let Some(cold) = cold {
+        let sizes: Vec<&String> = cold.keys().collect();
+        let _ = writeln!(
+            out,
+            "Cold start → chat list painted, by phase (the median launch of each cache size; shell steps from the `startup_timeline` command, page steps from performance marks, all on the wall clock):\n"
+        );
+        let header: Vec<String> = sizes.iter().map(|s| format!("{s} cached")).collect();
+        let _ = writeln!(
+            out,
+            "| phase | {} |\n|---|{}",
+            header.join(" | "),
+            "---:|".repeat(sizes.len())
+        );
+        for (key, what) in COLD_PHASES {
+            let cells: Vec<String> = sizes.iter().map(|s| ms(cold[*s].get(key))).collect();
+            let _ = writeln!(out, "| {what} | {} |", cells.join(" | "));
+        }
+        let totals: Vec<String> = sizes
+            .iter()
+            .map(|s| ms(figures["cold_start_ms_by_cached"].get(s.as_str())))
+            .collect();
+        let _ = writeln!(out, "| **total** | {} |\n", totals.join(" | "));
+    }
+}
