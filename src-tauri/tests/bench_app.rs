@@ -280,6 +280,7 @@ impl BenchApp {
                     html_loaded: nav ? performance.timeOrigin + nav.responseEnd : null,
                     dom_ready: nav ? performance.timeOrigin + nav.domContentLoadedEventEnd : null,
                     wasm_start: first('roost-wasm-start'),
+                    first_frame: first('roost-first-frame'),
                     status_reply: first('roost-status-reply'),
                     chats_reply: first('roost-chats-reply'),
                     painted,
@@ -411,7 +412,11 @@ impl ColdStart {
                 phases.push((format!("{from}__{to}"), b - a));
             }
         }
-        // Not a step of the page's chain: the shell's session (cache open) runs beside it.
+        // Not steps of the page's chain: the page's first frame after the wasm started, and
+        // the shell's session (cache open), which run beside it.
+        if let (Some(wasm), Some(frame)) = (page("wasm_start"), page("first_frame")) {
+            phases.push(("wasm_started__first_frame".to_string(), frame - wasm));
+        }
         if let (Some(main), Some(session)) = (shell("main"), shell("session-started")) {
             phases.push(("main__session_started".to_string(), session - main));
         }

@@ -20,7 +20,7 @@ const CLICK_PHASES: [(&str, &str); 4] = [
 ];
 
 /// Cold-start phases (key, what it covers), in the order they happen.
-const COLD_PHASES: [(&str, &str); 10] = [
+const COLD_PHASES: [(&str, &str); 11] = [
     (
         "session_requested__process_started",
         "WebDriver session requested → app process started (tauri-driver, WebKitWebDriver)",
@@ -56,6 +56,10 @@ const COLD_PHASES: [(&str, &str); 10] = [
     (
         "chats_replied__chat_list_painted",
         "chat list read → painted (Leptos, layout, paint)",
+    ),
+    (
+        "wasm_started__first_frame",
+        "beside the page: wasm running → its first frame (`requestAnimationFrame`)",
     ),
     (
         "main__session_started",
