@@ -157,8 +157,18 @@ pub fn run() {
             account_commands::switch_account,
             account_commands::sign_out_account,
         ])
-        .run(context)
-        .expect("error while running the Roost desktop app");
+        .build(context)
+        .expect("error while building the Roost desktop app")
+        .run(|app, event| {
+            // Closing the cache on the way out seals it with the clean-shutdown mark; without
+            // it every next start runs the whole-file integrity checks (O(messages): seconds
+            // with a million cached messages; issue 11's cold start).
+            if let tauri::RunEvent::Exit = event
+                && let Some(state) = app.try_state::<AppState>()
+            {
+                tauri::async_runtime::block_on(state.stop_session());
+            }
+        });
 }
 
 #[cfg(test)]

@@ -120,3 +120,33 @@ pub fn render(out: &mut String, figures: &Value) {
         let _ = writeln!(out, "| **total** | {} |\n", totals.join(" | "));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_section_lists_each_phase_per_cache_size_and_is_absent_without_app_figures() {
+        let mut none = String::new();
+        render(&mut none, &json!({ "open": [] }));
+        assert!(none.is_empty(), "no app figures, no section: {none}");
+
+        let figures = json!({
+            "click_to_paint_ms": { "p50": 30.0, "p99": 60.0, "runs": 31,
+                "phases_p50": { "invoke_to_reply": 4.5, "applied_to_painted": 20.0 } },
+            "cold_start_ms_by_cached": { "100000": 900.0, "1000000": 950.0 },
+            "cold_start_phases_ms_by_cached": {
+                "100000": { "main__window_created": 120.0 },
+                "1000000": { "main__window_created": 130.0 }
+            }
+        });
+        let mut out = String::new();
+        render(&mut out, &figures);
+        assert!(out.contains("| invoked → window in the page (IPC both ways, the core's read, JSON) | 4.5 ms |"), "{out}");
+        assert!(out.contains("| phase | 100000 cached | 1000000 cached |"), "{out}");
+        assert!(out.contains("(GTK, Tauri, plugins) | 120.0 ms | 130.0 ms |"), "{out}");
+        assert!(out.contains("| **total** | 900.0 ms | 950.0 ms |"), "{out}");
+        assert!(out.contains("| reply → applied to the UI state (reducer) | — |"), "a phase not measured: {out}");
+    }
+}
