@@ -109,6 +109,7 @@ pub fn run() {
                 "where Roost keeps its files"
             );
             app.manage(AppState::new(paths.data_dir, paths.config_dir));
+            exit_on_terminate(app.handle());
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let state = handle.state::<AppState>();
@@ -169,6 +170,29 @@ pub fn run() {
                 tauri::async_runtime::block_on(state.stop_session());
             }
         });
+}
+
+/// SIGTERM (a desktop session ending, `kill`) exits through the event loop like closing the
+/// window does, so the exit handler closes the cache cleanly (unix; elsewhere nothing to do).
+fn exit_on_terminate(app: &tauri::AppHandle) {
+    #[cfg(unix)]
+    {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut terminate) => {
+                    if terminate.recv().await.is_some() {
+                        tracing::info!("SIGTERM: exiting");
+                        app.exit(0);
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "no SIGTERM handler"),
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 #[cfg(test)]

@@ -216,7 +216,18 @@ impl BenchApp {
         self.app.c()
     }
 
+    /// Ends the app the way a desktop session does (SIGTERM, then it exits on its own, closing
+    /// its cache cleanly), so the next launch measures a normal start, not one after a crash.
     async fn quit(self) {
+        if let Ok(pid) = self.app_pid() {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+            let started = Instant::now();
+            while harness::process_running(pid) && started.elapsed() < WAIT {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         self.app.quit().await;
     }
 

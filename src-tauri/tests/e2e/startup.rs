@@ -2,7 +2,7 @@
 
 use crate::harness::*;
 
-/// Quitting the app (its window closed) closes the account's cache cleanly: the file carries
+/// Quitting the app (SIGTERM, as a desktop session ending sends) closes the account's cache cleanly: the file carries
 /// the clean-shutdown mark, so the next start skips the whole-file integrity checks (O(cached
 /// messages): seconds with a million). Before the fix the app never closed its client on exit,
 /// and every start after a quit paid for them.
@@ -15,8 +15,14 @@ async fn quitting_the_app_leaves_its_cache_closed_cleanly() -> Result<()> {
     let app = desktop.launch().await?;
     app.open_chat("Small").await?;
     app.wait_seqs(&[1]).await?;
-    // Ends the WebDriver session: the window closes and the app exits on its own.
-    app.quit().await;
+    // The way a desktop session ends an app: SIGTERM, then the app exits on its own.
+    let pid = app_pid(app._driver.0.id()).context("the app process")?;
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let started = Instant::now();
+    while process_running(pid) && started.elapsed() < WAIT {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(app);
     let cache = desktop.cache_file_of("alice");
     let (store, _) = roost_core::store::Store::open(&cache).await?;
     let clean = store.opened_clean();
@@ -26,4 +32,28 @@ async fn quitting_the_app_leaves_its_cache_closed_cleanly() -> Result<()> {
         "the app exited without closing its cache: the next start runs every integrity check"
     );
     Ok(())
+}
+
+/// The `roost-desktop` process under the driver `driver` (its descendants, from `/proc`).
+fn app_pid(driver: u32) -> Option<u32> {
+    let parent_of = |pid: u32| -> Option<(u32, String)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+        let ppid = stat[close + 2..].split(' ').nth(1)?.parse().ok()?;
+        Some((ppid, stat[open + 1..close].to_string()))
+    };
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let (mut ppid, comm) = parent_of(pid)?;
+        if comm != "roost-desktop" {
+            return None;
+        }
+        while ppid > 1 {
+            if ppid == driver {
+                return Some(pid);
+            }
+            ppid = parent_of(ppid)?.0;
+        }
+        None
+    })
 }
