@@ -51,7 +51,10 @@ mod tests {
         note("test-second");
         note("test-first");
         let steps = timeline();
-        assert_eq!(steps["test-first"], first, "a step is start-up's first time");
+        assert_eq!(
+            steps["test-first"], first,
+            "a step is start-up's first time"
+        );
         assert!(steps["test-second"] > first);
     }
 }

@@ -304,7 +304,11 @@ impl BenchApp {
             bail!("startup_timeline: {error}");
         }
         let process_start = self.app_pid().ok().and_then(process_start_epoch_ms);
-        Ok(ColdStart::from_steps(self.requested_at, process_start, &value))
+        Ok(ColdStart::from_steps(
+            self.requested_at,
+            process_start,
+            &value,
+        ))
     }
 
     /// Clicks the chat titled `title` and measures until its newest rows (seq ≥ `min_seq`) are
@@ -535,9 +539,10 @@ async fn click_to_paint_figures(
 /// read is an error naming it, never silently the default.
 fn env_count(name: &str, default: usize) -> Result<usize> {
     match std::env::var(name) {
-        Ok(r) if !r.trim().is_empty() => r.trim().parse().map_err(|_| {
-            anyhow::anyhow!("{name}={r:?}: expected a whole number (decimal)")
-        }),
+        Ok(r) if !r.trim().is_empty() => r
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={r:?}: expected a whole number (decimal)")),
         _ => Ok(default),
     }
 }

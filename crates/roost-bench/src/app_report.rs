@@ -5,18 +5,34 @@
 use serde_json::Value;
 use std::fmt::Write as _;
 
-/// Click → paint phases (key, what it covers), in the order they happen.
-const CLICK_PHASES: [(&str, &str); 4] = [
-    ("click_to_invoke", "click → `open_chat` invoked (click handler, selection)"),
+/// Click → paint phases (key, what it covers), in the order they happen; the last one is the
+/// sum of the three before it.
+const CLICK_PHASES: [(&str, &str); 7] = [
+    (
+        "click_to_invoke",
+        "click → `open_chat` invoked (click handler, selection)",
+    ),
     (
         "invoke_to_reply",
         "invoked → window in the page (IPC both ways, the core's read, JSON)",
     ),
-    ("reply_to_applied", "reply → applied to the UI state (reducer)"),
     (
-        "applied_to_painted",
-        "applied → painted (Leptos DOM update, layout, paint)",
+        "reply_to_applied",
+        "reply → applied to the UI state (reducer)",
     ),
+    (
+        "applied_to_frame",
+        "applied → first frame with the rows in the DOM (Leptos, wait for the frame)",
+    ),
+    (
+        "frame_to_rendered",
+        "that frame rendered (style, layout, layer flush)",
+    ),
+    (
+        "rendered_to_painted",
+        "rendered → next frame starts (compositing)",
+    ),
+    ("applied_to_painted", "applied → painted (the three above)"),
 ];
 
 /// Cold-start phases (key, what it covers), in the order they happen.
@@ -37,10 +53,7 @@ const COLD_PHASES: [(&str, &str); 11] = [
         "window_created__page_started",
         "WebView created → page navigation starts (WebKit's web process)",
     ),
-    (
-        "page_started__html_loaded",
-        "navigation → HTML loaded",
-    ),
+    ("page_started__html_loaded", "navigation → HTML loaded"),
     (
         "html_loaded__wasm_started",
         "HTML loaded → wasm running (JS, wasm fetch, compile, instantiate)",
@@ -143,10 +156,24 @@ mod tests {
         });
         let mut out = String::new();
         render(&mut out, &figures);
-        assert!(out.contains("| invoked → window in the page (IPC both ways, the core's read, JSON) | 4.5 ms |"), "{out}");
-        assert!(out.contains("| phase | 100000 cached | 1000000 cached |"), "{out}");
-        assert!(out.contains("(GTK, Tauri, plugins) | 120.0 ms | 130.0 ms |"), "{out}");
+        assert!(
+            out.contains(
+                "| invoked → window in the page (IPC both ways, the core's read, JSON) | 4.5 ms |"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("| phase | 100000 cached | 1000000 cached |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("(GTK, Tauri, plugins) | 120.0 ms | 130.0 ms |"),
+            "{out}"
+        );
         assert!(out.contains("| **total** | 900.0 ms | 950.0 ms |"), "{out}");
-        assert!(out.contains("| reply → applied to the UI state (reducer) | — |"), "a phase not measured: {out}");
+        assert!(
+            out.contains("| reply → applied to the UI state (reducer) | — |"),
+            "a phase not measured: {out}"
+        );
     }
 }

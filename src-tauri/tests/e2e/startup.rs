@@ -42,18 +42,21 @@ fn app_pid(driver: u32) -> Option<u32> {
         let ppid = stat[close + 2..].split(' ').nth(1)?.parse().ok()?;
         Some((ppid, stat[open + 1..close].to_string()))
     };
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-        let (mut ppid, comm) = parent_of(pid)?;
-        if comm != "roost-desktop" {
-            return None;
-        }
-        while ppid > 1 {
-            if ppid == driver {
-                return Some(pid);
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let (mut ppid, comm) = parent_of(pid)?;
+            if comm != "roost-desktop" {
+                return None;
             }
-            ppid = parent_of(ppid)?.0;
-        }
-        None
-    })
+            while ppid > 1 {
+                if ppid == driver {
+                    return Some(pid);
+                }
+                ppid = parent_of(ppid)?.0;
+            }
+            None
+        })
 }
