@@ -3,6 +3,7 @@
 
 const COMMANDS: &[&str] = &[
     "app_status",
+    "startup_timeline",
     "subscribe",
     "sign_in",
     "sign_out",

@@ -24,6 +24,13 @@ pub async fn app_status(state: State<'_, AppState>) -> ShellResult<AppStatus> {
     Ok(state.status().await)
 }
 
+/// When the shell reached each step of starting up (`startup`), epoch milliseconds: read by
+/// the benchmark to break cold start into phases.
+#[tauri::command]
+pub fn startup_timeline() -> std::collections::BTreeMap<&'static str, f64> {
+    crate::startup::timeline()
+}
+
 /// Registers the UI's ordered event channel (again after a reload of the page).
 #[tauri::command]
 pub async fn subscribe(state: State<'_, AppState>, on_event: Channel<UiEvent>) -> ShellResult<()> {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod memory;
 pub mod platform;
 mod session;
+mod startup;
 
 use session::{AppState, Credentials};
 use tauri::Manager;
@@ -60,6 +61,7 @@ fn env_var(name: &str) -> Result<Option<String>, String> {
 }
 
 pub fn run() {
+    startup::note("main");
     let env_sign_in = match env_var(ENV_SERVER_URL)
         .and_then(|url| Ok((url, env_var(ENV_TOKEN)?)))
         .and_then(|(url, token)| env_credentials(url, token))
@@ -99,6 +101,8 @@ pub fn run() {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
+            // Tauri built the configured window and its WebView just before this hook.
+            startup::note("window-created");
             desktop::install_tray(app.handle());
             tracing::info!(
                 caches = %paths.data_dir.join(roost_core::account::ACCOUNTS_DIR).display(),
@@ -107,6 +111,7 @@ pub fn run() {
                 "where Roost keeps its files"
             );
             app.manage(AppState::new(paths.data_dir, paths.config_dir));
+            exit_on_terminate(app.handle());
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let state = handle.state::<AppState>();
@@ -122,12 +127,14 @@ pub fn run() {
                 if let Err(e) = started {
                     tracing::error!(error = %e, "could not start the saved session");
                 }
+                startup::note("session-started");
                 state.mark_started();
             });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
+            commands::startup_timeline,
             commands::subscribe,
             commands::sign_in,
             commands::sign_out,
@@ -153,8 +160,41 @@ pub fn run() {
             account_commands::switch_account,
             account_commands::sign_out_account,
         ])
-        .run(context)
-        .expect("error while running the Roost desktop app");
+        .build(context)
+        .expect("error while building the Roost desktop app")
+        .run(|app, event| {
+            // Closing the cache on the way out seals it with the clean-shutdown mark; without
+            // it every next start runs the whole-file integrity checks (O(messages): seconds
+            // with a million cached messages; issue 11's cold start).
+            if let tauri::RunEvent::Exit = event
+                && let Some(state) = app.try_state::<AppState>()
+            {
+                tauri::async_runtime::block_on(state.stop_session());
+            }
+        });
+}
+
+/// SIGTERM (a desktop session ending, `kill`) exits through the event loop like closing the
+/// window does, so the exit handler closes the cache cleanly (unix; elsewhere nothing to do).
+fn exit_on_terminate(app: &tauri::AppHandle) {
+    #[cfg(unix)]
+    {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut terminate) => {
+                    if terminate.recv().await.is_some() {
+                        tracing::info!("SIGTERM: exiting");
+                        app.exit(0);
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "no SIGTERM handler"),
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 #[cfg(test)]

@@ -331,7 +331,9 @@ impl AppState {
         Ok(status)
     }
 
-    async fn stop_session(&self) {
+    /// Stops the current session's client and closes its cache cleanly (sign-out, account
+    /// switch, and the app's exit).
+    pub(crate) async fn stop_session(&self) {
         if let Some(session) = self.session.write().await.take() {
             session.forwarder.abort();
             session.client.shutdown().await;

@@ -44,7 +44,15 @@ pub mod ux_components;
 
 /// Mounts the app on `<body>` (wasm entry point).
 pub fn mount() {
+    // The start of cold start's "wasm running" phase (`src-tauri/tests/bench_app.rs`).
+    app::mark("roost-wasm-start");
+    // When the page gets its first frame after the wasm started (how long WebKit's rendering
+    // is held up at start).
+    leptos::prelude::request_animation_frame(|| app::mark("roost-first-frame"));
     #[cfg(target_arch = "wasm32")]
     console_error_panic_hook::set_once();
+    if let Some(splash) = leptos::prelude::document().get_element_by_id("splash") {
+        splash.remove();
+    }
     leptos::mount::mount_to_body(app::App);
 }

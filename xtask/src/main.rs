@@ -267,7 +267,9 @@ fn bench(args: &[String]) -> Result<()> {
                 "xvfb-run",
                 "-a",
                 "-s",
-                "-screen 0 1280x800x24",
+                // -noreset: the benchmark launches the app again and again; an X server that
+                // resets when the last client leaves can refuse the next app's GTK.
+                "-screen 0 1280x800x24 -noreset",
             ])
             .arg(cargo_path())
             .args([

@@ -38,6 +38,7 @@ macro_rules! print {
     ($($arg:tt)*) => { $crate::say(format!($($arg)*)) };
 }
 
+mod app_report;
 mod cache_tools;
 mod data;
 mod gaps_resync;

@@ -182,6 +182,15 @@ impl Desktop {
 }
 
 /// tauri-driver and everything it started (same process group).
+/// Whether process `pid` still runs (a zombie waiting for its parent does not).
+pub(crate) fn process_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|close| stat[close + 2..].chars().next())
+            .is_some_and(|state| state != 'Z')
+    })
+}
+
 pub(crate) struct DriverProcess(pub(crate) Child);
 
 impl Drop for DriverProcess {

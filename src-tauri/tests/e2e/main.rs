@@ -24,4 +24,5 @@ mod measure;
 mod membership;
 mod messaging;
 mod sign_in;
+mod startup;
 mod sync;

@@ -1,0 +1,62 @@
+//! What a start of the app costs depends on how the previous run ended (issue 11's cold start).
+
+use crate::harness::*;
+
+/// Quitting the app (SIGTERM, as a desktop session ending sends) closes the account's cache cleanly: the file carries
+/// the clean-shutdown mark, so the next start skips the whole-file integrity checks (O(cached
+/// messages): seconds with a million). Before the fix the app never closed its client on exit,
+/// and every start after a quit paid for them.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn quitting_the_app_leaves_its_cache_closed_cleanly() -> Result<()> {
+    let server = spawn_test_server().await;
+    chat_with_messages(&server, "Small", &["hello"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("Small").await?;
+    app.wait_seqs(&[1]).await?;
+    // The way a desktop session ends an app: SIGTERM, then the app exits on its own.
+    let pid = app_pid(app._driver.0.id()).context("the app process")?;
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let started = Instant::now();
+    while process_running(pid) && started.elapsed() < WAIT {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(app);
+    let cache = desktop.cache_file_of("alice");
+    let (store, _) = roost_core::store::Store::open(&cache).await?;
+    let clean = store.opened_clean();
+    store.close().await;
+    assert!(
+        clean,
+        "the app exited without closing its cache: the next start runs every integrity check"
+    );
+    Ok(())
+}
+
+/// The `roost-desktop` process under the driver `driver` (its descendants, from `/proc`).
+fn app_pid(driver: u32) -> Option<u32> {
+    let parent_of = |pid: u32| -> Option<(u32, String)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+        let ppid = stat[close + 2..].split(' ').nth(1)?.parse().ok()?;
+        Some((ppid, stat[open + 1..close].to_string()))
+    };
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let (mut ppid, comm) = parent_of(pid)?;
+            if comm != "roost-desktop" {
+                return None;
+            }
+            while ppid > 1 {
+                if ppid == driver {
+                    return Some(pid);
+                }
+                ppid = parent_of(ppid)?.0;
+            }
+            None
+        })
+}
