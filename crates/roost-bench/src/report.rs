@@ -366,7 +366,7 @@ fn write_summary_row(out: &mut String, line: &Line, figures: &Value, baseline: O
 /// The printed tables and the run's (and the baseline's) JSON, after the summary.
 fn write_json_sections(out: &mut String, figures: &Value, baseline: Option<&Value>) {
     let _ = writeln!(out);
-    crate::app_report::render(&mut out, figures);
+    crate::app_report::render(out, figures);
     if let Some(text) = figures["tables"].as_str() {
         let _ = writeln!(out, "## Every figure of this run\n\n```\n{}```\n", text);
     }
