@@ -86,10 +86,15 @@ impl App {
         Ok(())
     }
 
-    /// `[[from, to], …]` of the cache map's missing segments.
-    async fn missing_segments(&self) -> Result<serde_json::Value> {
-        self.js("return Array.from(document.querySelectorAll('[data-testid=cache-map] .segment.missing')).map(e => [Number(e.dataset.from), Number(e.dataset.to)]);")
-            .await
+    /// Until the cache map's missing segments are `expected` (`[[from, to], …]`).
+    async fn wait_missing(&self, what: &str, expected: serde_json::Value) -> Result<()> {
+        self.wait_js(
+            what,
+            "return Array.from(document.querySelectorAll('[data-testid=cache-map] .segment.missing')).map(e => [Number(e.dataset.from), Number(e.dataset.to)]);",
+            |v| *v == expected,
+        )
+        .await?;
+        Ok(())
     }
 }
 
@@ -190,21 +195,12 @@ async fn clear_cached_history_leaves_skeletons_that_scrolling_and_resync_refill(
     let app = desktop.launch().await?;
     app.open_chat("Archive").await?;
     app.wait_online().await?;
-    app.wait_js(
-        "a fully cached map",
-        "return document.querySelectorAll('[data-testid=cache-map] .segment.missing').length;",
-        |v| *v == json!(0),
-    )
-    .await?;
+    app.wait_missing("a fully cached map", json!([])).await?;
     app.click("[data-testid=clear-chat-cache]").await?;
     let outcome = app.wait_outcome("Cleared").await?;
     assert_eq!(outcome, "Cleared 60 cached messages; the newest stay.");
-    app.wait_js(
-        "1–60 missing in the cache map",
-        "return Array.from(document.querySelectorAll('[data-testid=cache-map] .segment.missing')).map(e => [Number(e.dataset.from), Number(e.dataset.to)]);",
-        |v| *v == json!([[1, 60]]),
-    )
-    .await?;
+    app.wait_missing("1–60 missing in the cache map", json!([[1, 60]]))
+        .await?;
 
     server.reset_metrics();
     // Every skeleton the list renders from now on is recorded (online, scrolling into the
@@ -247,16 +243,8 @@ async fn clear_cached_history_leaves_skeletons_that_scrolling_and_resync_refill(
 
     // The Resync re-reads the cache map when it ends: nothing is missing any more.
     app.resync_and_wait().await?;
-    let started = Instant::now();
-    while app.missing_segments().await? != json!([]) {
-        if started.elapsed() > WAIT {
-            bail!(
-                "the cache map still shows {}",
-                app.missing_segments().await?
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.wait_missing("nothing missing after the Resync", json!([]))
+        .await?;
     assert_eq!(
         server.metrics().route("range").messages,
         60,
@@ -277,24 +265,12 @@ async fn clear_cached_history_leaves_skeletons_that_scrolling_and_resync_refill(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     app.click("[data-testid=clear-chat-cache]").await?;
-    app.wait_js(
-        "1–60 missing again",
-        "return Array.from(document.querySelectorAll('[data-testid=cache-map] .segment.missing')).map(e => [Number(e.dataset.from), Number(e.dataset.to)]);",
-        |v| *v == json!([[1, 60]]),
-    )
-    .await?;
+    app.wait_missing("1–60 missing again", json!([[1, 60]]))
+        .await?;
     server.reset_metrics();
     app.resync_and_wait().await?;
-    let started = Instant::now();
-    while app.missing_segments().await? != json!([]) {
-        if started.elapsed() > WAIT {
-            bail!(
-                "the Resync did not bring the cleared history back: {}",
-                app.missing_segments().await?
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.wait_missing("the cleared history back after the Resync", json!([]))
+        .await?;
     let fetched = server.metrics().route("range").messages;
     println!("figures: cleared 60, the Resync fetched {fetched}");
     assert_eq!(
