@@ -78,6 +78,10 @@ async fn pragma(store: &Store, name: &str) -> Result<u64> {
 }
 
 async fn sizes(store: &Store) -> Result<(u64, u64)> {
+    // The search index may lag the store (`store/search_index.rs`): what is queued is indexed
+    // first, so the size is the cache's real one and an eviction never chases an index that
+    // grows while it runs.
+    store.drain_search_queue().await?;
     let page = pragma(store, "page_size").await?;
     let pages = pragma(store, "page_count").await?;
     let free = pragma(store, "freelist_count").await?;

@@ -90,6 +90,8 @@ impl Client {
         let api = Api::new(api_config)?;
         let inner = Arc::new(Inner::new(store, api, config, binding, cache_lock));
         let resumable = inner.store().chats_needing_resync().await?;
+        // Local upkeep, not network work: runs whether or not `background` is on.
+        inner.spawn(crate::search::background_indexer(inner.store().clone()));
         if inner.config().background {
             inner.spawn(outbox_worker(inner.clone()));
             if !resumable.is_empty() {

@@ -1,8 +1,11 @@
 //! Offline search over the cache that says what it could not search.
 //!
 //! Owns the query side of the two FTS5 indexes created by `migrations/client/sqlite/0010_search.sql`
-//! (which also owns their upkeep: triggers on `messages`, so every cache write re-indexes in its
-//! own transaction) and the "not searched" report: per chat in scope, the seq ranges that are not
+//! and the client's background indexer ([`background_indexer`]). The index is kept behind the
+//! store (migration `0040_search_queue.sql`, `store/search_index.rs`): a cache write queues the
+//! text to index and drops stale entries in its own transaction, the indexer drains the queue in
+//! small batches, and every search drains it first — so the index may lag the store, but an
+//! answer never does. Also owns the "not searched" report: per chat in scope, the seq ranges that are not
 //! cached, read from the runs index (O(gaps)). Also owns [`Client::fetch_seqs`], which brings
 //! exactly such ranges in through the `seqs` shape of the range endpoint, so "fetch what was not
 //! searched and search again" never downloads a seq that is already cached.
@@ -233,6 +236,8 @@ pub(crate) async fn search_cache(
     if parsed == ParsedQuery::default() {
         return Ok((Vec::new(), false));
     }
+    // The index may lag the store: what was cached before this search is indexed first.
+    store.drain_search_queue().await?;
     let Some(span) = rowid_span(store, chat).await? else {
         return Ok((Vec::new(), false));
     };
@@ -265,6 +270,33 @@ pub(crate) async fn search_cache(
     let truncated = hits.len() > limit as usize;
     hits.truncate(limit as usize);
     Ok((hits, truncated))
+}
+
+/// How long the indexer lets queued messages gather after a write before it indexes them: a
+/// batch of many messages pays FTS5's per-transaction flush once. Nothing waits for it (search
+/// drains the queue itself), so it only trades index lag for fewer, larger batches.
+const INDEX_GATHER: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Keeps the search index up with the store for the life of the client: drains what a previous
+/// run left queued (a crash), then, after every message write, the new queue in batches of
+/// [`crate::store::INDEX_BATCH`] (each holds the single writer for about a millisecond, and
+/// ingest commits go in between).
+pub(crate) async fn background_indexer(store: Store) {
+    let signal = store.search_queue_signal();
+    loop {
+        loop {
+            match store.index_pending(crate::store::INDEX_BATCH).await {
+                Ok(taken) if taken == crate::store::INDEX_BATCH => tokio::task::yield_now().await,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "search indexer: a batch failed; waiting for the next write");
+                    break;
+                }
+            }
+        }
+        signal.notified().await;
+        tokio::time::sleep(INDEX_GATHER).await;
+    }
 }
 
 /// Per chat in scope, the uncached stretches of `1 ..= max(server_last_seq, local_max)`.

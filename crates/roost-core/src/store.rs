@@ -38,11 +38,13 @@ pub mod repair;
 mod runs;
 mod salvage;
 mod schema_page;
+mod search_index;
 mod writer;
 
 use chats::ensure_chat;
 use ingest::{ingest_events_tx, ingest_tx};
 use runs::{load_runs, load_runs_touching, load_tail_runs, replace_runs, write_runs};
+pub use search_index::INDEX_BATCH;
 use writer::{WriteTx, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/client/sqlite");
@@ -221,6 +223,9 @@ pub struct Store {
     /// Serialises this process's write transactions (SQLite has one writer; doing it here
     /// avoids BUSY on read→write upgrades).
     write: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Notified after every message write: messages may wait in the search index's queue
+    /// ([`search_index`]).
+    search_queued: std::sync::Arc<tokio::sync::Notify>,
 }
 
 fn now_millis() -> i64 {
@@ -378,6 +383,7 @@ impl Store {
             opened_clean,
             path,
             write: Default::default(),
+            search_queued: Default::default(),
         };
         let report = match report {
             Some(mut r) => {
@@ -414,8 +420,21 @@ impl Store {
 
     /// Runs `work` as ONE transaction on the write connection, on a blocking thread (a group
     /// commit must not stall the runtime's threads). The write lock is held until the
-    /// transaction has ended, even if the caller stops waiting meanwhile.
+    /// transaction has ended, even if the caller stops waiting meanwhile. A message write: the
+    /// search indexer is woken after it (its text may be queued, see [`search_index`]).
     async fn write_tx<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&WriteTx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let result = self.unsignalled_write_tx(work).await;
+        if result.is_ok() {
+            self.search_queued.notify_one();
+        }
+        result
+    }
+
+    /// [`Store::write_tx`] without waking the indexer (the indexer's own transactions).
+    async fn unsignalled_write_tx<T: Send + 'static>(
         &self,
         work: impl FnOnce(&WriteTx<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {

@@ -1,0 +1,109 @@
+//! The search index's upkeep, kept behind the message store: message writes only queue the
+//! (chat, seq) whose text must be indexed (`search_pending`, filled by the triggers of migration
+//! `0040_search_queue.sql`), and this module moves queued rows into the two FTS5 indexes in
+//! small transactions of their own on the write connection.
+//!
+//! Why: FTS5's upkeep (tokenizing every text twice and flushing a new segment per index per
+//! transaction, with the merges that brings) was most of a live stream commit's instructions,
+//! and a stream frame waited for it. Off the ingest transaction, a frame waits for its message
+//! row only; the index follows in batches of [`INDEX_BATCH`], each holding the single writer
+//! for about a millisecond (so an ingest that queues behind one waits no longer than that), and
+//! larger batches pay the per-transaction flush once for many messages.
+//!
+//! Exactness: [`Store::drain_search_queue`] empties the queue, and search calls it before every
+//! query, so a cached message is never missing from results. Stale entries never wait: the
+//! triggers drop the entry of an edited, tombstoned or deleted row in the writer's own
+//! transaction. The queue is in the file, so a crash loses nothing: the next drain (the client's
+//! indexer runs one at start) indexes what was left.
+
+use super::*;
+use writer::WriteTx;
+
+/// Most queued messages indexed in one transaction: about a millisecond of FTS5 work for short
+/// chat messages (see `roost-bench`'s instruction counts), the longest an ingest commit may
+/// wait behind the indexer.
+pub const INDEX_BATCH: u64 = 64;
+
+/// The queued rows one batch takes: the first `?1` rows in arrival order queued no later than
+/// row `?2` (the same rows for every statement of the batch's transaction, as nothing else
+/// writes meanwhile).
+const BATCH_ROWS: &str =
+    "SELECT rowid, chat_id, seq FROM search_pending WHERE rowid <= ?2 ORDER BY rowid LIMIT ?1";
+
+/// Indexes up to `limit` queued rows (of those up to queue row `upto`) inside `tx`; returns how
+/// many left the queue.
+pub(super) fn index_pending_tx(tx: &WriteTx<'_>, limit: u64, upto: i64) -> Result<u64> {
+    let binds = (i(limit), upto);
+    tx.prepare_cached(&format!(
+        "INSERT INTO search_chats(chat_id)
+         SELECT DISTINCT b.chat_id FROM ({BATCH_ROWS}) b
+         WHERE NOT EXISTS (SELECT 1 FROM search_chats s WHERE s.chat_id = b.chat_id)"
+    ))?
+    .execute(binds)?;
+    for index in ["message_words", "message_trigrams"] {
+        // A queued row is never in the index (see the migration), so a plain insert; a row
+        // that is gone or has no text any more is only dequeued.
+        tx.prepare_cached(&format!(
+            "INSERT INTO {index}(rowid, text)
+             SELECT (s.chat_no << 40) | m.seq, json_extract(m.body, '$.text')
+             FROM ({BATCH_ROWS}) b
+             JOIN messages m ON m.chat_id = b.chat_id AND m.seq = b.seq
+             JOIN search_chats s ON s.chat_id = b.chat_id
+             WHERE m.deleted_at IS NULL AND json_valid(m.body)
+               AND json_type(m.body, '$.text') = 'text'"
+        ))?
+        .execute(binds)?;
+    }
+    let taken = tx
+        .prepare_cached(&format!(
+            "DELETE FROM search_pending WHERE rowid IN (SELECT rowid FROM ({BATCH_ROWS}))"
+        ))?
+        .execute(binds)?;
+    Ok(taken as u64)
+}
+
+impl Store {
+    /// Indexes up to `limit` queued messages in ONE transaction on the write connection;
+    /// returns how many left the queue (fewer than `limit`: the queue is empty now).
+    pub async fn index_pending(&self, limit: u64) -> Result<u64> {
+        self.unsignalled_write_tx(move |tx| index_pending_tx(tx, limit, i64::MAX))
+            .await
+    }
+
+    /// Indexes everything queued when it is called, [`INDEX_BATCH`] messages per transaction
+    /// (ingest commits go in between batches). Search calls it first, so its answers cover
+    /// every message cached before it; what arrives meanwhile is left to the indexer, so a
+    /// search never chases a fast stream.
+    pub async fn drain_search_queue(&self) -> Result<u64> {
+        let upto: Option<i64> = sqlx::query_scalar("SELECT MAX(rowid) FROM search_pending")
+            .fetch_one(&self.pool)
+            .await?;
+        let Some(upto) = upto else {
+            return Ok(0);
+        };
+        let mut total = 0;
+        loop {
+            let taken = self
+                .unsignalled_write_tx(move |tx| index_pending_tx(tx, INDEX_BATCH, upto))
+                .await?;
+            total += taken;
+            if taken < INDEX_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// How many messages wait to be indexed.
+    pub async fn search_backlog(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM search_pending")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u(n))
+    }
+
+    /// Woken after every message write (see [`Store::write_tx`]): the client's indexer waits on
+    /// it.
+    pub(crate) fn search_queue_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.search_queued.clone()
+    }
+}

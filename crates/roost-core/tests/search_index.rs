@@ -1,0 +1,327 @@
+//! The search index kept behind the store (issue 11): a write only queues its text, the indexer
+//! drains the queue, and search drains it first. What must never break: a message is found as
+//! soon as its event is out; an edit, a tombstone or an eviction of a message still queued (or
+//! already indexed) leaves no stale hit; a crash with a non-empty queue loses nothing; an old
+//! cache migrates with its complete index and an empty queue.
+
+mod common;
+
+use common::*;
+use roost_core::ClientEvent;
+use roost_core::store::{CursorRule, IngestOptions, Position, Store};
+use roost_proto::{ChatId, Message};
+use sqlx::sqlite::SqlitePoolOptions;
+use std::path::Path;
+use std::time::Duration;
+
+async fn raw_pool(cache: &Path) -> sqlx::SqlitePool {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("sqlite://{}", cache.display()))
+        .await
+        .unwrap()
+}
+
+/// Rows of `index` matching `query`, read straight from the file (no drain first).
+async fn index_hits(cache: &Path, index: &str, query: &str) -> i64 {
+    let pool = raw_pool(cache).await;
+    let n = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM {index} WHERE {index} MATCH ?"
+    ))
+    .bind(query)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    n
+}
+
+async fn queued(cache: &Path) -> i64 {
+    let pool = raw_pool(cache).await;
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM search_pending")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n
+}
+
+fn text_message(chat: ChatId, seq: u64, version: u64, text: &str) -> Message {
+    Message {
+        body: serde_json::json!({ "text": text }),
+        ..roost_model::fixtures::message_version(chat, seq, version)
+    }
+}
+
+fn tombstone(chat: ChatId, seq: u64, version: u64) -> Message {
+    Message {
+        deleted_at: Some(99),
+        body: serde_json::Value::Null,
+        ..roost_model::fixtures::message_version(chat, seq, version)
+    }
+}
+
+async fn ingest(store: &Store, chat: ChatId, messages: &[Message]) {
+    let mut options = IngestOptions::new(CursorRule::Keep);
+    options.position = Some(Position {
+        last_seq: 100,
+        rev: 1000,
+    });
+    store.ingest(chat, messages, &options).await.unwrap();
+}
+
+async fn found(client: &roost_core::Client, chat: ChatId, query: &str) -> Vec<u64> {
+    let mut seqs: Vec<u64> = client
+        .search(Some(chat), query, 50)
+        .await
+        .unwrap()
+        .hits
+        .into_iter()
+        .map(|h| h.seq)
+        .collect();
+    seqs.sort_unstable();
+    seqs
+}
+
+#[tokio::test]
+async fn a_message_is_found_by_search_as_soon_as_its_event_is_announced() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("live", &["bob", "alice"]).await;
+    let cache = CacheDir::new();
+    let (client, mut events) = streaming_client(&ts, "alice", &cache.path()).await;
+    for (n, word) in ["zebra", "quokka", "axolotl"].iter().enumerate() {
+        let sent = ts.send("bob", chat, &format!("a {word} crossing")).await;
+        wait_for(&mut events, |e| {
+            matches!(e, ClientEvent::MessagesChanged { chat_id, seqs } if *chat_id == chat && seqs.contains(&sent.seq))
+        })
+        .await;
+        assert_eq!(
+            found(&client, chat, word).await,
+            [sent.seq],
+            "message {n} is searchable the moment its event is out"
+        );
+    }
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn edits_and_tombstones_drop_the_old_text_in_their_own_write_whether_indexed_or_queued() {
+    let cache = CacheDir::new();
+    let chat = ChatId(uuid::Uuid::from_u128(0x5ea1));
+    let (store, _) = Store::open(cache.path()).await.unwrap();
+    ingest(
+        &store,
+        chat,
+        &[
+            text_message(chat, 1, 1, "walrus indexed"),
+            text_message(chat, 2, 1, "walrus indexed tombstone"),
+        ],
+    )
+    .await;
+    store.drain_search_queue().await.unwrap();
+    assert_eq!(queued(&cache.path()).await, 0);
+    assert_eq!(index_hits(&cache.path(), "message_words", "walrus").await, 2);
+    ingest(
+        &store,
+        chat,
+        &[
+            text_message(chat, 3, 1, "narwhal queued"),
+            text_message(chat, 4, 1, "narwhal queued tombstone"),
+        ],
+    )
+    .await;
+    assert_eq!(queued(&cache.path()).await, 2, "new text waits in the queue");
+    assert_eq!(index_hits(&cache.path(), "message_words", "narwhal").await, 0);
+
+    // Edits and tombstones of both kinds, no drain in between.
+    ingest(
+        &store,
+        chat,
+        &[
+            text_message(chat, 1, 2, "puffin edited"),
+            tombstone(chat, 2, 2),
+            text_message(chat, 3, 2, "gannet edited"),
+            tombstone(chat, 4, 2),
+        ],
+    )
+    .await;
+    for index in ["message_words", "message_trigrams"] {
+        assert_eq!(
+            index_hits(&cache.path(), index, "walrus").await,
+            0,
+            "{index}: an indexed row's old text left with the edit's own write"
+        );
+    }
+    assert_eq!(
+        queued(&cache.path()).await,
+        2,
+        "the two edited texts wait; the tombstones have nothing to index"
+    );
+    store.close().await;
+
+    let ts = spawn_test_server().await;
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    assert_eq!(found(&client, chat, "walrus").await, Vec::<u64>::new());
+    assert_eq!(found(&client, chat, "narwhal").await, Vec::<u64>::new());
+    assert_eq!(found(&client, chat, "puffin").await, [1]);
+    assert_eq!(found(&client, chat, "gannet").await, [3]);
+    assert_eq!(found(&client, chat, "edited").await, [1, 3]);
+    assert_eq!(queued(&cache.path()).await, 0);
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn evicting_queued_and_indexed_messages_leaves_neither_a_hit_nor_a_queue_entry() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("evicted", &["bob", "alice"]).await;
+    ts.send_many("bob", chat, 300).await;
+    let all = ts.messages(chat).await;
+    let (last_seq, rev) = ts.chat_position(chat).await;
+    let cache = CacheDir::new();
+    // 1..=100 indexed, 101..=300 still queued (written by a store alone: no indexer ran).
+    seed_cache(&cache.path(), chat, &seqs(&all, 1, 100), (last_seq, rev)).await;
+    {
+        let (store, _) = Store::open(cache.path()).await.unwrap();
+        store.drain_search_queue().await.unwrap();
+        store.close().await;
+    }
+    seed_cache(&cache.path(), chat, &seqs(&all, 101, 300), (last_seq, rev)).await;
+    assert_eq!(queued(&cache.path()).await, 200);
+
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    let report = client
+        .clear_cached_history_keeping(Some(chat), 50)
+        .await
+        .unwrap();
+    assert_eq!(report.messages, 250);
+    let pool = raw_pool(&cache.path()).await;
+    let stale_queue: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM search_pending WHERE seq <= 250")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stale_queue, 0, "no evicted seq waits to be indexed");
+    pool.close().await;
+    // `send_many` texts are "message <n>": every cached one matches.
+    let hits = found(&client, chat, "message").await;
+    assert_eq!(hits, (251..=300).collect::<Vec<_>>(), "only the kept window is found");
+    for index in ["message_words", "message_trigrams"] {
+        let query = if index == "message_words" { "message" } else { "\"essag\"" };
+        assert_eq!(
+            index_hits(&cache.path(), index, query).await,
+            50,
+            "{index} holds the kept window only"
+        );
+    }
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_crash_with_messages_still_queued_loses_none_of_them_and_the_next_start_indexes_them() {
+    let cache = CacheDir::new();
+    let chat = ChatId(uuid::Uuid::from_u128(0xc4a5));
+    let (store, _) = Store::open(cache.path()).await.unwrap();
+    let batch: Vec<Message> = (1..=500)
+        .map(|seq| text_message(chat, seq, 1, &format!("heron number{seq}")))
+        .collect();
+    ingest(&store, chat, &batch).await;
+    // A crash: the store goes away without its close, the queue full.
+    drop(store);
+    assert_eq!(queued(&cache.path()).await, 500);
+    assert_eq!(index_hits(&cache.path(), "message_words", "heron").await, 0);
+
+    // The next start's indexer drains the queue on its own (no search asked for it).
+    let ts = spawn_test_server().await;
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    let drained = async {
+        while queued(&cache.path()).await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), drained)
+        .await
+        .expect("the indexer never drained the queue a crash left");
+    assert_eq!(index_hits(&cache.path(), "message_words", "heron").await, 500);
+    assert_eq!(index_hits(&cache.path(), "message_trigrams", "\"eron\"").await, 500);
+    assert_eq!(found(&client, chat, "number377").await, [377]);
+    client.shutdown().await;
+}
+
+/// The cache schema as it was before the queue (migrations up to 0030).
+async fn old_cache(path: &Path) -> sqlx::SqlitePool {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/client/sqlite");
+    let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    let old: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 30)
+        .cloned()
+        .collect();
+    assert!(old.len() < migrator.migrations.len(), "0040 exists");
+    migrator.migrations = old.into();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal),
+        )
+        .await
+        .unwrap();
+    migrator.run(&pool).await.unwrap();
+    pool
+}
+
+#[tokio::test]
+async fn an_old_cache_migrates_with_its_index_complete_and_an_empty_queue() {
+    let cache = CacheDir::new();
+    let chat = ChatId(uuid::Uuid::from_u128(0x01d));
+    {
+        let pool = old_cache(&cache.path()).await;
+        sqlx::query("INSERT INTO chats(chat_id, sync_state) VALUES (?, 'UNKNOWN')")
+            .bind(chat.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        for seq in 1..=20i64 {
+            // The old triggers index as they write.
+            sqlx::query(
+                "INSERT INTO messages(chat_id, seq, id, version, author, created_at, body, rev)
+                 VALUES (?, ?, ?, 1, 'bob', 0, ?, ?)",
+            )
+            .bind(chat.to_string())
+            .bind(seq)
+            .bind(uuid::Uuid::from_u128(seq as u128).to_string())
+            .bind(serde_json::json!({ "text": format!("old pelican {seq}") }).to_string())
+            .bind(seq)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query("INSERT INTO cached_runs(chat_id, start_seq, end_seq) VALUES (?, 1, 20)")
+            .bind(chat.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE chats SET cached_count = 20 WHERE chat_id = ?")
+            .bind(chat.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let (store, _) = Store::open(cache.path()).await.unwrap();
+    assert_eq!(store.search_backlog().await.unwrap(), 0, "an old index is complete");
+    assert_eq!(index_hits(&cache.path(), "message_words", "pelican").await, 20);
+    // Writes after the migration queue instead of indexing.
+    ingest(&store, chat, &[text_message(chat, 21, 1, "new pelican")]).await;
+    assert_eq!(store.search_backlog().await.unwrap(), 1);
+    assert_eq!(index_hits(&cache.path(), "message_words", "pelican").await, 20);
+    store.close().await;
+
+    let ts = spawn_test_server().await;
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    assert_eq!(found(&client, chat, "pelican").await, (1..=21).collect::<Vec<_>>());
+    client.shutdown().await;
+}
