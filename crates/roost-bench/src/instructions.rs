@@ -24,6 +24,8 @@ const OPS: &[&str] = &[
     "stream_lone",
     "stream_group",
     "stream_frames",
+    "queue_only",
+    "queue_and_index",
 ];
 
 /// Events per group of the `stream_group` operation.
@@ -69,6 +71,17 @@ pub fn instr_main(args: &[String]) -> Result<()> {
                 let (store, _) = Store::open(path).await?;
                 let per_group = if op == "stream_lone" { 1 } else { GROUP_EVENTS };
                 crate::ingest::stream_groups(&store, chat, count, per_group).await?;
+            }
+            "queue_only" | "queue_and_index" => {
+                // `count` messages written in stream groups of [`GROUP_EVENTS`] (queued for
+                // the search index), then, for `queue_and_index`, indexed by the store's drain
+                // in its batches: the difference is the index upkeep per message.
+                let (store, _) = Store::open(path).await?;
+                crate::ingest::stream_groups(&store, chat, count / GROUP_EVENTS, GROUP_EVENTS)
+                    .await?;
+                if op == "queue_and_index" {
+                    store.drain_search_queue().await?;
+                }
             }
             "stream_frames" => {
                 // `count` message frames through a real WebSocket, the client's stream task
@@ -209,6 +222,10 @@ pub fn ingest_instruction_counts(
     let ingest_single = per("ingest_single", REPEATS)?;
     let stream_lone = per("stream_lone", REPEATS)?;
     let stream_group = per("stream_group", REPEATS / 10)?;
+    let indexed = 50 * GROUP_EVENTS;
+    let index_per_message = fresh("queue_and_index", indexed)?
+        .saturating_sub(fresh("queue_only", indexed)?)
+        / indexed;
     // Against a shorter run rather than none: a stream run needs at least one frame.
     let frames = if quick {
         STREAM_FRAMES / 10
@@ -225,12 +242,17 @@ pub fn ingest_instruction_counts(
         stream_group / GROUP_EVENTS
     );
     println!(
+        "Search index upkeep, off the ingest transaction (the background indexer's batches of {}): {index_per_message} instructions per message.",
+        roost_core::store::INDEX_BATCH
+    );
+    println!(
         "Live stream, {frames} frames as fast as the source writes them, frame → event (client, source and bench): {stream_frames} instructions per message.\n"
     );
     let mut counts = Map::new();
     counts.insert("ingest_single_call".into(), json!(ingest_single));
     counts.insert("stream_commit_one_event".into(), json!(stream_lone));
     counts.insert("stream_frame_to_event_per_msg".into(), json!(stream_frames));
+    counts.insert("search_index_per_msg".into(), json!(index_per_message));
     counts.insert(
         format!("stream_commit_{GROUP_EVENTS}_events"),
         json!(stream_group),

@@ -371,6 +371,12 @@ impl Client {
         })
     }
 
+    /// How many cached messages wait for the search index (it is kept behind the store; a
+    /// search indexes them before it answers, so this is about work left, never about results).
+    pub async fn search_backlog(&self) -> Result<u64> {
+        self.engine().store().search_backlog().await
+    }
+
     /// Fetches exactly the given seqs of a chat that are not cached (the `seqs` shape of the
     /// range endpoint, packed into as few requests as the page size allows) and merges them
     /// like any page (higher version wins). Seqs already cached are never asked for.

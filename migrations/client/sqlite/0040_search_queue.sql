@@ -28,12 +28,15 @@ DROP TRIGGER messages_search_insert;
 DROP TRIGGER messages_search_update;
 DROP TRIGGER messages_search_delete;
 
+-- Any live row is queued; whether its body has text to index is the indexer's question (a
+-- JSON parse less per write). The duplicate check is the WHEN, not an `INSERT … SELECT … WHERE
+-- NOT EXISTS`: an INSERT whose SELECT reads its own target table is materialized through a
+-- temporary b-tree, opened and freed for every row.
 CREATE TRIGGER messages_search_queue_insert AFTER INSERT ON messages
-WHEN new.deleted_at IS NULL AND json_valid(new.body) AND json_type(new.body, '$.text') = 'text'
+WHEN new.deleted_at IS NULL AND NOT EXISTS
+    (SELECT 1 FROM search_pending WHERE chat_id = new.chat_id AND seq = new.seq)
 BEGIN
-    INSERT INTO search_pending(chat_id, seq)
-        SELECT new.chat_id, new.seq WHERE NOT EXISTS
-            (SELECT 1 FROM search_pending WHERE chat_id = new.chat_id AND seq = new.seq);
+    INSERT INTO search_pending(chat_id, seq) VALUES (new.chat_id, new.seq);
 END;
 
 -- A change of text or tombstone state: the old entry goes now, the new text is queued. A row
@@ -49,9 +52,7 @@ BEGIN
         AND NOT EXISTS (SELECT 1 FROM search_pending WHERE chat_id = old.chat_id AND seq = old.seq);
     DELETE FROM search_pending WHERE chat_id = old.chat_id AND seq = old.seq;
     INSERT INTO search_pending(chat_id, seq)
-        SELECT new.chat_id, new.seq
-        WHERE new.deleted_at IS NULL AND json_valid(new.body)
-          AND json_type(new.body, '$.text') = 'text';
+        SELECT new.chat_id, new.seq WHERE new.deleted_at IS NULL;
 END;
 
 CREATE TRIGGER messages_search_queue_delete AFTER DELETE ON messages
