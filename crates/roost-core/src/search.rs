@@ -87,18 +87,12 @@ pub(crate) struct ParsedQuery {
     pub short_terms: Vec<String>,
 }
 
-/// Whether `c` belongs to a script usually written without spaces between words.
+/// Whether `c` belongs to a script usually written without spaces between words (the ranges
+/// the indexer also uses to decide what goes into the trigram index).
 pub(crate) fn is_unspaced_script(c: char) -> bool {
-    matches!(c as u32,
-        0x0E00..=0x0EFF      // Thai, Lao
-        | 0x1000..=0x109F    // Myanmar
-        | 0x1780..=0x17FF    // Khmer
-        | 0x3040..=0x30FF    // Hiragana, Katakana
-        | 0x3400..=0x4DBF    // CJK extension A
-        | 0x4E00..=0x9FFF    // CJK unified ideographs
-        | 0xF900..=0xFAFF    // CJK compatibility ideographs
-        | 0xFF66..=0xFF9F    // half-width Katakana
-        | 0x20000..=0x3FFFF) // CJK extensions B…
+    crate::store::UNSPACED_SCRIPTS
+        .iter()
+        .any(|(lo, hi)| (*lo..=*hi).contains(&c))
 }
 
 /// An FTS5 string literal (double quotes doubled): user text never becomes query syntax.

@@ -10,6 +10,10 @@
 -- quarantine) drops its index entry in the writer's own transaction (cheap with
 -- contentless_delete), exactly as before.
 --
+-- The indexer puts into message_trigrams only texts holding a character of a script written
+-- without spaces (the only ones a trigram query can match; see UNSPACED_SCRIPTS in
+-- search_index.rs): a trigram per character was most of the upkeep of text in spaced scripts.
+--
 -- The rule the triggers keep: a row in `search_pending` is NOT in the indexes (a queued row was
 -- either never indexed, or its entry was dropped by the same statement that queued it), and an
 -- indexable message not in `search_pending` is in both indexes with its current text.

@@ -19,6 +19,33 @@
 use super::*;
 use writer::WriteTx;
 
+/// The scripts usually written without spaces between words (Thai, Lao, Myanmar, Khmer, kana,
+/// CJK ideographs), as inclusive code point ranges. Search sends a term to the trigram index
+/// only if it holds one of these characters (`search::parse_query`), so a message with none of
+/// them can never match there, and the indexer leaves it out of the trigram index: for text in
+/// spaced scripts that is most of the index upkeep (a trigram per character) saved.
+pub(crate) const UNSPACED_SCRIPTS: &[(char, char)] = &[
+    ('\u{0E00}', '\u{0EFF}'),   // Thai, Lao
+    ('\u{1000}', '\u{109F}'),   // Myanmar
+    ('\u{1780}', '\u{17FF}'),   // Khmer
+    ('\u{3040}', '\u{30FF}'),   // Hiragana, Katakana
+    ('\u{3400}', '\u{4DBF}'),   // CJK extension A
+    ('\u{4E00}', '\u{9FFF}'),   // CJK unified ideographs
+    ('\u{F900}', '\u{FAFF}'),   // CJK compatibility ideographs
+    ('\u{FF66}', '\u{FF9F}'),   // half-width Katakana
+    ('\u{20000}', '\u{3FFFF}'), // CJK extensions B…
+];
+
+/// A GLOB pattern matching text that holds a character of [`UNSPACED_SCRIPTS`] (SQLite's GLOB
+/// compares a class's ranges by code point).
+pub(crate) fn unspaced_script_glob() -> String {
+    let class: String = UNSPACED_SCRIPTS
+        .iter()
+        .map(|(lo, hi)| format!("{lo}-{hi}"))
+        .collect();
+    format!("*[{class}]*")
+}
+
 /// Most queued messages indexed in one transaction: about a millisecond of FTS5 work for short
 /// chat messages (see `roost-bench`'s instruction counts), the longest an ingest commit may
 /// wait behind the indexer.
@@ -34,26 +61,31 @@ const BATCH_ROWS: &str =
 /// many left the queue.
 pub(super) fn index_pending_tx(tx: &WriteTx<'_>, limit: u64, upto: i64) -> Result<u64> {
     let binds = (i(limit), upto);
+    let unspaced = unspaced_script_glob();
     tx.prepare_cached(&format!(
         "INSERT INTO search_chats(chat_id)
          SELECT DISTINCT b.chat_id FROM ({BATCH_ROWS}) b
          WHERE NOT EXISTS (SELECT 1 FROM search_chats s WHERE s.chat_id = b.chat_id)"
     ))?
     .execute(binds)?;
-    for index in ["message_words", "message_trigrams"] {
-        // A queued row is never in the index (see the migration), so a plain insert; a row
-        // that is gone or has no text any more is only dequeued.
-        tx.prepare_cached(&format!(
-            "INSERT INTO {index}(rowid, text)
-             SELECT (s.chat_no << 40) | m.seq, json_extract(m.body, '$.text')
-             FROM ({BATCH_ROWS}) b
-             JOIN messages m ON m.chat_id = b.chat_id AND m.seq = b.seq
-             JOIN search_chats s ON s.chat_id = b.chat_id
-             WHERE m.deleted_at IS NULL AND json_valid(m.body)
-               AND json_type(m.body, '$.text') = 'text'"
-        ))?
-        .execute(binds)?;
-    }
+    // A queued row is never in the index (see the migration), so plain inserts; a row that is
+    // gone or has no text any more is only dequeued.
+    let indexed_text = format!(
+        "SELECT (s.chat_no << 40) | m.seq AS r, json_extract(m.body, '$.text') AS text
+         FROM ({BATCH_ROWS}) b
+         JOIN messages m ON m.chat_id = b.chat_id AND m.seq = b.seq
+         JOIN search_chats s ON s.chat_id = b.chat_id
+         WHERE m.deleted_at IS NULL AND json_valid(m.body)
+           AND json_type(m.body, '$.text') = 'text'"
+    );
+    tx.prepare_cached(&format!(
+        "INSERT INTO message_words(rowid, text) SELECT r, text FROM ({indexed_text})"
+    ))?
+    .execute(binds)?;
+    tx.prepare_cached(&format!(
+        "INSERT INTO message_trigrams(rowid, text) SELECT r, text FROM ({indexed_text}) WHERE text GLOB ?3"
+    ))?
+    .execute((binds.0, binds.1, &unspaced))?;
     let taken = tx
         .prepare_cached(&format!(
             "DELETE FROM search_pending WHERE rowid IN (SELECT rowid FROM ({BATCH_ROWS}))"
@@ -105,5 +137,35 @@ impl Store {
     /// it.
     pub(crate) fn search_queue_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.search_queued.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's GLOB over the class and the Rust ranges agree at every range's edges (the
+    /// trigram index must hold every message a trigram query can match).
+    #[test]
+    fn the_glob_matches_exactly_the_unspaced_script_characters() {
+        let connection = rusqlite::Connection::open_in_memory().unwrap();
+        let glob = unspaced_script_glob();
+        let mut probes = Vec::new();
+        for (lo, hi) in UNSPACED_SCRIPTS {
+            for c in [*lo as u32 - 1, *lo as u32, *lo as u32 + 1, *hi as u32 - 1, *hi as u32, *hi as u32 + 1] {
+                probes.extend(char::from_u32(c));
+            }
+        }
+        probes.extend(['a', 'é', 'ß', 'Ж', '👍', '\u{FF65}', '-', ']']);
+        for c in probes {
+            let text = format!("ab {c} cd");
+            let matched: bool = connection
+                .query_row("SELECT ?1 GLOB ?2", (&text, &glob), |row| row.get(0))
+                .unwrap();
+            let expected = UNSPACED_SCRIPTS
+                .iter()
+                .any(|(lo, hi)| (*lo..=*hi).contains(&c));
+            assert_eq!(matched, expected, "U+{:04X}", c as u32);
+        }
     }
 }
