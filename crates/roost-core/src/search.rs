@@ -90,9 +90,7 @@ pub(crate) struct ParsedQuery {
 /// Whether `c` belongs to a script usually written without spaces between words (the ranges
 /// the indexer also uses to decide what goes into the trigram index).
 pub(crate) fn is_unspaced_script(c: char) -> bool {
-    crate::store::UNSPACED_SCRIPTS
-        .iter()
-        .any(|(lo, hi)| (*lo..=*hi).contains(&c))
+    crate::store::has_unspaced_script(c.encode_utf8(&mut [0; 4]))
 }
 
 /// An FTS5 string literal (double quotes doubled): user text never becomes query syntax.

@@ -45,7 +45,7 @@ use chats::ensure_chat;
 use ingest::{ingest_events_tx, ingest_tx};
 use runs::{load_runs, load_runs_touching, load_tail_runs, replace_runs, write_runs};
 pub use search_index::INDEX_BATCH;
-pub(crate) use search_index::UNSPACED_SCRIPTS;
+pub(crate) use search_index::has_unspaced_script;
 use writer::{WriteTx, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/client/sqlite");

@@ -36,16 +36,6 @@ pub(crate) const UNSPACED_SCRIPTS: &[(char, char)] = &[
     ('\u{20000}', '\u{3FFFF}'), // CJK extensions B…
 ];
 
-/// A GLOB pattern matching text that holds a character of [`UNSPACED_SCRIPTS`] (SQLite's GLOB
-/// compares a class's ranges by code point).
-pub(crate) fn unspaced_script_glob() -> String {
-    let class: String = UNSPACED_SCRIPTS
-        .iter()
-        .map(|(lo, hi)| format!("{lo}-{hi}"))
-        .collect();
-    format!("*[{class}]*")
-}
-
 /// Most queued messages indexed in one transaction: about a millisecond of FTS5 work for short
 /// chat messages (see `roost-bench`'s instruction counts), the longest an ingest commit may
 /// wait behind the indexer.
@@ -57,11 +47,21 @@ pub const INDEX_BATCH: u64 = 64;
 const BATCH_ROWS: &str =
     "SELECT rowid, chat_id, seq FROM search_pending WHERE rowid <= ?2 ORDER BY rowid LIMIT ?1";
 
+/// Whether `text` holds a character of [`UNSPACED_SCRIPTS`] (so belongs in the trigram index).
+pub(crate) fn has_unspaced_script(text: &str) -> bool {
+    text.chars()
+        .any(|c| UNSPACED_SCRIPTS.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)))
+}
+
 /// Indexes up to `limit` queued rows (of those up to queue row `upto`) inside `tx`; returns how
 /// many left the queue.
+///
+/// The batch's texts are read once and staged in the connection's `temp.index_rows`
+/// ([`writer::INDEX_STAGING_TABLE`]) with their trigram decision made in Rust, then each index
+/// takes them in ONE statement: FTS5 flushes its pending terms at the start of every statement
+/// that writes to it, so a statement per row would write a segment per row.
 pub(super) fn index_pending_tx(tx: &WriteTx<'_>, limit: u64, upto: i64) -> Result<u64> {
     let binds = (i(limit), upto);
-    let unspaced = unspaced_script_glob();
     tx.prepare_cached(&format!(
         "INSERT INTO search_chats(chat_id)
          SELECT DISTINCT b.chat_id FROM ({BATCH_ROWS}) b
@@ -70,22 +70,37 @@ pub(super) fn index_pending_tx(tx: &WriteTx<'_>, limit: u64, upto: i64) -> Resul
     .execute(binds)?;
     // A queued row is never in the index (see the migration), so plain inserts; a row that is
     // gone or has no text any more is only dequeued.
-    let indexed_text = format!(
-        "SELECT (s.chat_no << 40) | m.seq AS r, json_extract(m.body, '$.text') AS text
+    let mut texts = tx.prepare_cached(&format!(
+        "SELECT (s.chat_no << 40) | m.seq, json_extract(m.body, '$.text')
          FROM ({BATCH_ROWS}) b
          JOIN messages m ON m.chat_id = b.chat_id AND m.seq = b.seq
          JOIN search_chats s ON s.chat_id = b.chat_id
          WHERE m.deleted_at IS NULL AND json_valid(m.body)
            AND json_type(m.body, '$.text') = 'text'"
-    );
-    tx.prepare_cached(&format!(
-        "INSERT INTO message_words(rowid, text) SELECT r, text FROM ({indexed_text})"
-    ))?
-    .execute(binds)?;
-    tx.prepare_cached(&format!(
-        "INSERT INTO message_trigrams(rowid, text) SELECT r, text FROM ({indexed_text}) WHERE text GLOB ?3"
-    ))?
-    .execute((binds.0, binds.1, &unspaced))?;
+    ))?;
+    let mut stage =
+        tx.prepare_cached("INSERT INTO temp.index_rows(r, text, unspaced) VALUES (?1, ?2, ?3)")?;
+    let mut rows = texts.query(binds)?;
+    let mut staged = 0usize;
+    while let Some(row) = rows.next()? {
+        let (r, text): (i64, String) = (row.get(0)?, row.get(1)?);
+        stage.execute((r, &text, has_unspaced_script(&text)))?;
+        staged += 1;
+    }
+    drop(rows);
+    if staged > 0 {
+        tx.prepare_cached(
+            "INSERT INTO message_words(rowid, text) SELECT r, text FROM temp.index_rows ORDER BY r",
+        )?
+        .execute([])?;
+        tx.prepare_cached(
+            "INSERT INTO message_trigrams(rowid, text)
+             SELECT r, text FROM temp.index_rows WHERE unspaced ORDER BY r",
+        )?
+        .execute([])?;
+        tx.prepare_cached("DELETE FROM temp.index_rows")?
+            .execute([])?;
+    }
     let taken = tx
         .prepare_cached(&format!(
             "DELETE FROM search_pending WHERE rowid IN (SELECT rowid FROM ({BATCH_ROWS}))"
@@ -144,28 +159,22 @@ impl Store {
 mod tests {
     use super::*;
 
-    /// SQLite's GLOB over the class and the Rust ranges agree at every range's edges (the
-    /// trigram index must hold every message a trigram query can match).
     #[test]
-    fn the_glob_matches_exactly_the_unspaced_script_characters() {
-        let connection = rusqlite::Connection::open_in_memory().unwrap();
-        let glob = unspaced_script_glob();
-        let mut probes = Vec::new();
+    fn texts_with_a_character_of_an_unspaced_script_go_to_the_trigram_index() {
         for (lo, hi) in UNSPACED_SCRIPTS {
-            for c in [*lo as u32 - 1, *lo as u32, *lo as u32 + 1, *hi as u32 - 1, *hi as u32, *hi as u32 + 1] {
-                probes.extend(char::from_u32(c));
+            assert!(has_unspaced_script(&format!("ab {lo} cd")));
+            assert!(has_unspaced_script(&format!("ab {hi} cd")));
+            for outside in [*lo as u32 - 1, *hi as u32 + 1] {
+                let c = char::from_u32(outside).unwrap();
+                assert!(
+                    UNSPACED_SCRIPTS.iter().any(|(l, h)| (*l..=*h).contains(&c))
+                        || !has_unspaced_script(&format!("ab {c} cd")),
+                    "U+{outside:04X}"
+                );
             }
         }
-        probes.extend(['a', 'é', 'ß', 'Ж', '👍', '\u{FF65}', '-', ']']);
-        for c in probes {
-            let text = format!("ab {c} cd");
-            let matched: bool = connection
-                .query_row("SELECT ?1 GLOB ?2", (&text, &glob), |row| row.get(0))
-                .unwrap();
-            let expected = UNSPACED_SCRIPTS
-                .iter()
-                .any(|(lo, hi)| (*lo..=*hi).contains(&c));
-            assert_eq!(matched, expected, "U+{:04X}", c as u32);
+        for text in ["Café au lait", "Ж ß 👍", "", "half-width ･ dot"] {
+            assert!(!has_unspaced_script(text), "{text}");
         }
     }
 }

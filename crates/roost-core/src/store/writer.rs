@@ -26,6 +26,12 @@ use std::time::Duration;
 pub(super) const STAGING_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS ingest_rows(
     seq, id, version, author, created_at, edited_at, deleted_at, body, rev)";
 
+/// The texts of one search index batch (`search_index::index_pending_tx`), staged so that each
+/// FTS5 index takes them in one statement; `unspaced`: the text goes into the trigram index
+/// too. Temporary like [`STAGING_TABLE`], empty outside a batch.
+pub(super) const INDEX_STAGING_TABLE: &str =
+    "CREATE TEMP TABLE IF NOT EXISTS index_rows(r, text, unspaced)";
+
 /// A write transaction on the write connection.
 pub(super) type WriteTx<'c> = rusqlite::Transaction<'c>;
 
@@ -54,6 +60,7 @@ impl Writer {
         // Room for every statement of an ingest.
         connection.set_prepared_statement_cache_capacity(64);
         connection.execute_batch(STAGING_TABLE)?;
+        connection.execute_batch(INDEX_STAGING_TABLE)?;
         Ok(Writer {
             connection: Mutex::new(Some(connection)),
         })
