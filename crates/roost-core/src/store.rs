@@ -425,7 +425,7 @@ impl Store {
     /// search indexer is woken after it (its text may be queued, see [`search_index`]).
     async fn write_tx<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&WriteTx<'_>) -> Result<T> + Send + 'static,
+        work: impl FnOnce(&WriteTx) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let result = self.unsignalled_write_tx(work).await;
         if result.is_ok() {
@@ -437,7 +437,7 @@ impl Store {
     /// [`Store::write_tx`] without waking the indexer (the indexer's own transactions).
     async fn unsignalled_write_tx<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&WriteTx<'_>) -> Result<T> + Send + 'static,
+        work: impl FnOnce(&WriteTx) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let lock = self.write.clone().lock_owned().await;
         let writer = self.writer.clone();

@@ -12,60 +12,69 @@ use roost_model::ingest::{
 };
 use writer::WriteTx;
 
-/// The cached (version, id) of every seq the batch carries: ONE cached statement whatever the
-/// batch's size (the seqs go in as one JSON array; each is an index seek).
+/// The cached (version, id) of every seq the batch carries, in ONE cached statement whatever
+/// the batch's size: the seqs' span when the batch covers most of it (a stream group, a page:
+/// one index range scan), else the seqs as one JSON array (each an index seek; parsing it cost
+/// more than the range scan for a group of a few messages).
 pub(super) fn load_cached_versions(
-    tx: &WriteTx<'_>,
+    tx: &WriteTx,
     chat_s: &str,
     msgs: &[Message],
 ) -> Result<HashMap<Seq, (u64, String)>> {
     let mut seqs: Vec<i64> = msgs.iter().map(|m| i(m.seq)).collect();
     seqs.sort_unstable();
     seqs.dedup();
-    let seqs = serde_json::to_string(&seqs).map_err(|e| Error::Cache(e.to_string()))?;
-    let mut statement = tx.prepare_cached(
-        "SELECT seq, version, id FROM messages
-         WHERE chat_id = ?1 AND seq IN (SELECT value FROM json_each(?2))",
-    )?;
     let mut known = HashMap::with_capacity(msgs.len());
-    let mut rows = statement.query(rusqlite::params![chat_s, seqs])?;
+    let (Some(&lo), Some(&hi)) = (seqs.first(), seqs.last()) else {
+        return Ok(known);
+    };
+    let dense = (hi - lo) as u64 <= 2 * seqs.len() as u64;
+    let mut statement;
+    let mut rows = if dense {
+        statement = tx.prepare_cached(
+            "SELECT seq, version, id FROM messages WHERE chat_id = ?1 AND seq BETWEEN ?2 AND ?3",
+        )?;
+        statement.query(rusqlite::params![chat_s, lo, hi])?
+    } else {
+        let list = serde_json::to_string(&seqs).map_err(|e| Error::Cache(e.to_string()))?;
+        statement = tx.prepare_cached(
+            "SELECT seq, version, id FROM messages
+             WHERE chat_id = ?1 AND seq IN (SELECT value FROM json_each(?2))",
+        )?;
+        statement.query(rusqlite::params![chat_s, list])?
+    };
     while let Some(row) = rows.next()? {
         let (seq, version, id): (i64, i64, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
-        known.insert(u(seq), (u(version), id));
+        // A dense span may hold cached seqs the batch does not carry.
+        if !dense || seqs.binary_search(&seq).is_ok() {
+            known.insert(u(seq), (u(version), id));
+        }
     }
     Ok(known)
 }
 
-/// Every row of a batch in ONE statement, from the connection's staging table
-/// ([`writer::STAGING_TABLE`]; filled row by row with one cached statement, which costs no
-/// more than binding a multi-row `VALUES`). One statement whatever the batch's size matters:
-/// the search index (FTS5, maintained by triggers on `messages`) flushes its pending terms to
-/// a new segment at the start of every statement of the transaction, so a chunked upsert paid
-/// one flush (and the merges it brings) per chunk. The `WHERE` of the upsert keeps the merge
-/// rule in SQL too: a row is only ever replaced by a higher version. (`WHERE true`: SQLite's
-/// upsert after a `SELECT` needs a `WHERE`.)
+/// One row's upsert. The `WHERE` keeps the merge rule in SQL too: a row is only ever replaced
+/// by a higher version. (A statement per row: since the search index is kept behind the store
+/// (`search_index`), no FTS5 segment is flushed per statement, so a batch no longer needs to be
+/// ONE statement through a staging table.)
 const UPSERT_SQL: &str = "INSERT INTO messages(chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
-     SELECT ?1, seq, id, version, author, created_at, edited_at, deleted_at, body, rev
-     FROM temp.ingest_rows WHERE true ORDER BY rowid
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
      ON CONFLICT(chat_id, seq) DO UPDATE SET
        version = excluded.version, author = excluded.author, created_at = excluded.created_at,
        edited_at = excluded.edited_at, deleted_at = excluded.deleted_at, body = excluded.body,
        rev = excluded.rev
      WHERE excluded.version > messages.version";
 
-/// Writes messages (already decided by the merge rule) with one upsert, see [`UPSERT_SQL`].
+/// Writes messages (already decided by the merge rule), see [`UPSERT_SQL`].
 pub(super) fn upsert_messages<'m>(
-    tx: &WriteTx<'_>,
+    tx: &WriteTx,
     chat_s: &str,
     msgs: impl Iterator<Item = &'m Message>,
 ) -> Result<()> {
-    let mut stage = tx.prepare_cached(
-        "INSERT INTO temp.ingest_rows(seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    let mut staged = 0usize;
+    let mut upsert = tx.prepare_cached(UPSERT_SQL)?;
     for m in msgs {
-        stage.execute(rusqlite::params![
+        upsert.execute(rusqlite::params![
+            chat_s,
             i(m.seq),
             m.id.to_string(),
             i(m.version),
@@ -76,14 +85,7 @@ pub(super) fn upsert_messages<'m>(
             m.body.to_string(),
             i(m.rev),
         ])?;
-        staged += 1;
     }
-    if staged == 0 {
-        return Ok(());
-    }
-    tx.prepare_cached(UPSERT_SQL)?.execute([chat_s])?;
-    tx.prepare_cached("DELETE FROM temp.ingest_rows")?
-        .execute([])?;
     Ok(())
 }
 
@@ -105,7 +107,7 @@ pub(super) fn preview(m: &Message) -> String {
 /// One ingest inside `tx`: reads what the batch can touch, lets the pure planner
 /// ([`roost_model::ingest`]) decide, and writes exactly the plan.
 pub(super) fn ingest_tx(
-    tx: &WriteTx<'_>,
+    tx: &WriteTx,
     chat: ChatId,
     msgs: &[Message],
     opts: &IngestOptions,
@@ -118,7 +120,7 @@ pub(super) fn ingest_tx(
 /// cursor is folded step by step over the versions cached before the batch
 /// ([`roost_model::cursor`]), so a group of events ends where the same events one at a time end.
 fn ingest_steps_tx(
-    tx: &WriteTx<'_>,
+    tx: &WriteTx,
     chat: ChatId,
     msgs: &[Message],
     steps: &[CursorStep],
@@ -231,7 +233,7 @@ const CHAT_ROW_SQL: &str = "UPDATE chats SET
 /// Writes a batch plan: the rows, the touched runs, and the chat row (last message, counts,
 /// the position told).
 fn write_batch(
-    tx: &WriteTx<'_>,
+    tx: &WriteTx,
     chat: ChatId,
     snapshot: &ChatSnapshot,
     plan: &BatchPlan<'_>,
@@ -257,7 +259,7 @@ fn write_batch(
 }
 
 /// Writes the cursor and the resync flag of a position plan.
-fn write_position(tx: &WriteTx<'_>, chat_s: &str, position: &PositionPlan) -> Result<()> {
+fn write_position(tx: &WriteTx, chat_s: &str, position: &PositionPlan) -> Result<()> {
     if let Some(rev) = position.new_cursor {
         // Set, not MAX: the plan was made from the cursor read in this transaction, and it may
         // take the cursor back (a copy older than it was cached). A changes pass is then due.
@@ -279,7 +281,7 @@ fn write_position(tx: &WriteTx<'_>, chat_s: &str, position: &PositionPlan) -> Re
 /// order (each event one committed mutation, its message current as of its rev), then the
 /// resync flag if the result is partial, an event skipped past the cursor or took it back.
 pub(super) fn ingest_events_tx(
-    tx: &WriteTx<'_>,
+    tx: &WriteTx,
     chat: ChatId,
     events: &[(Message, Position)],
     template: &IngestOptions,
@@ -304,7 +306,7 @@ pub(super) fn ingest_events_tx(
 
 // ----- the chat row on the write connection: the same statements as `chats.rs`'s -------------
 
-fn ensure_chat(tx: &WriteTx<'_>, chat: ChatId) -> Result<()> {
+fn ensure_chat(tx: &WriteTx, chat: ChatId) -> Result<()> {
     // The state is named, never left to the column's stale default (migration 0003).
     tx.prepare_cached("INSERT OR IGNORE INTO chats(chat_id, sync_state) VALUES (?1, ?2)")?
         .execute(rusqlite::params![
@@ -314,7 +316,7 @@ fn ensure_chat(tx: &WriteTx<'_>, chat: ChatId) -> Result<()> {
     Ok(())
 }
 
-fn read_state(tx: &WriteTx<'_>, chat: ChatId) -> Result<SyncState> {
+fn read_state(tx: &WriteTx, chat: ChatId) -> Result<SyncState> {
     let raw: String = tx
         .prepare_cached("SELECT sync_state FROM chats WHERE chat_id = ?1")?
         .query_row([chat.to_string()], |row| row.get(0))?;

@@ -35,7 +35,7 @@ fn canonical_runs(chat: ChatId, rows: impl Iterator<Item = (i64, i64)>) -> Resul
 
 /// The last (at most two) runs of the chat, ascending: enough to know the local max and whether
 /// the cache has a hole (canonical runs: two runs ⇔ a gap), in O(log n).
-pub(super) fn load_tail_runs(tx: &WriteTx<'_>, chat: ChatId) -> Result<Vec<SeqRange>> {
+pub(super) fn load_tail_runs(tx: &WriteTx, chat: ChatId) -> Result<Vec<SeqRange>> {
     let mut statement = tx.prepare_cached(
         "SELECT start_seq, end_seq FROM cached_runs WHERE chat_id = ?1 ORDER BY start_seq DESC LIMIT 2",
     )?;
@@ -51,7 +51,7 @@ pub(super) fn load_tail_runs(tx: &WriteTx<'_>, chat: ChatId) -> Result<Vec<SeqRa
 /// (if it reaches `lo - 1`) and every run starting within `lo ..= hi + 1`. Runs outside can
 /// neither change nor be merged, so they are never read or rewritten.
 pub(super) fn load_runs_touching(
-    tx: &WriteTx<'_>,
+    tx: &WriteTx,
     chat: ChatId,
     lo: Seq,
     hi: Seq,
@@ -101,7 +101,7 @@ pub(super) fn load_runs_touching(
 /// Replaces the runs `old` (as read by [`load_runs_touching`]) with `new` (the same runs after
 /// the write merged seqs into them), writing only rows that changed.
 pub(super) fn replace_runs(
-    tx: &WriteTx<'_>,
+    tx: &WriteTx,
     chat: ChatId,
     old: &[SeqRange],
     new: &[SeqRange],

@@ -49,8 +49,10 @@ const BATCH_ROWS: &str =
 
 /// Whether `text` holds a character of [`UNSPACED_SCRIPTS`] (so belongs in the trigram index).
 pub(crate) fn has_unspaced_script(text: &str) -> bool {
-    text.chars()
-        .any(|c| UNSPACED_SCRIPTS.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)))
+    !text.is_ascii()
+        && text
+            .chars()
+            .any(|c| UNSPACED_SCRIPTS.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)))
 }
 
 /// Indexes up to `limit` queued rows (of those up to queue row `upto`) inside `tx`; returns how
@@ -60,7 +62,7 @@ pub(crate) fn has_unspaced_script(text: &str) -> bool {
 /// ([`writer::INDEX_STAGING_TABLE`]) with their trigram decision made in Rust, then each index
 /// takes them in ONE statement: FTS5 flushes its pending terms at the start of every statement
 /// that writes to it, so a statement per row would write a segment per row.
-pub(super) fn index_pending_tx(tx: &WriteTx<'_>, limit: u64, upto: i64) -> Result<u64> {
+pub(super) fn index_pending_tx(tx: &WriteTx, limit: u64, upto: i64) -> Result<u64> {
     let binds = (i(limit), upto);
     tx.prepare_cached(&format!(
         "INSERT INTO search_chats(chat_id)

@@ -18,22 +18,15 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The rows of one upsert, staged so that ONE statement writes them all (see
-/// `ingest::UPSERT_SQL`): a table of this connection's own temporary database, never in the
-/// file, empty outside an upsert (a rolled-back transaction empties it too). No constraints
-/// and no declared types: a staged row is stored exactly as bound, and inserting it is a plain
-/// append that opens no statement journal.
-pub(super) const STAGING_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS ingest_rows(
-    seq, id, version, author, created_at, edited_at, deleted_at, body, rev)";
-
 /// The texts of one search index batch (`search_index::index_pending_tx`), staged so that each
 /// FTS5 index takes them in one statement; `unspaced`: the text goes into the trigram index
-/// too. Temporary like [`STAGING_TABLE`], empty outside a batch.
+/// too. A table of this connection's own temporary database, never in the file, empty outside a
+/// batch (a rolled-back transaction empties it too).
 pub(super) const INDEX_STAGING_TABLE: &str =
     "CREATE TEMP TABLE IF NOT EXISTS index_rows(r, text, unspaced)";
 
-/// A write transaction on the write connection.
-pub(super) type WriteTx<'c> = rusqlite::Transaction<'c>;
+/// The write connection inside one of its transactions ([`Writer::transaction`]).
+pub(super) type WriteTx = rusqlite::Connection;
 
 /// See the module docs.
 pub(super) struct Writer {
@@ -59,7 +52,6 @@ impl Writer {
         connection.pragma_update(None, "foreign_keys", true)?;
         // Room for every statement of an ingest.
         connection.set_prepared_statement_cache_capacity(64);
-        connection.execute_batch(STAGING_TABLE)?;
         connection.execute_batch(INDEX_STAGING_TABLE)?;
         Ok(Writer {
             connection: Mutex::new(Some(connection)),
@@ -68,20 +60,24 @@ impl Writer {
 
     /// Runs `work` in ONE transaction (`BEGIN IMMEDIATE`: the write lock is taken up front, as
     /// the store's write lock already excludes other writers here); commits when it returns
-    /// `Ok`, rolls back otherwise. Blocking: call it from a blocking thread.
-    pub(super) fn transaction<T>(&self, work: impl FnOnce(&WriteTx<'_>) -> Result<T>) -> Result<T> {
-        // A panic inside `work` rolled its transaction back as it unwound (the transaction's
-        // drop): the connection is sound, so a poisoned lock is taken over.
-        let mut guard = self
+    /// `Ok`, rolls back otherwise (and when `work` panics). Blocking: call it from a blocking
+    /// thread. `BEGIN` and `COMMIT` are cached statements like the rest: parsing them anew
+    /// was a sixth of a one-message stream commit's instructions.
+    pub(super) fn transaction<T>(&self, work: impl FnOnce(&WriteTx) -> Result<T>) -> Result<T> {
+        // A panic inside `work` rolled its transaction back as it unwound (`Open`'s drop): the
+        // connection is sound, so a poisoned lock is taken over.
+        let guard = self
             .connection
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let connection = guard
-            .as_mut()
+            .as_ref()
             .ok_or_else(|| Error::Cache("the cache is closed".into()))?;
-        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = work(&tx)?;
-        tx.commit()?;
+        connection.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let open = Open(connection);
+        let out = work(connection)?;
+        connection.prepare_cached("COMMIT")?.execute([])?;
+        drop(open); // committed: nothing to roll back
         Ok(out)
     }
 
@@ -92,5 +88,19 @@ impl Writer {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
+    }
+}
+
+/// An open transaction of the write connection: rolled back when dropped (an error or a panic
+/// before its `COMMIT`), as `rusqlite::Transaction` does.
+struct Open<'c>(&'c rusqlite::Connection);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.0.is_autocommit()
+            && let Err(e) = self.0.execute_batch("ROLLBACK")
+        {
+            tracing::warn!(error = %e, "rolling back a cache write failed");
+        }
     }
 }
