@@ -419,10 +419,10 @@ impl Store {
         self.write.lock().await
     }
 
-    /// Runs `work` as ONE transaction on the write connection, on a blocking thread (a group
-    /// commit must not stall the runtime's threads). The write lock is held until the
-    /// transaction has ended, even if the caller stops waiting meanwhile. A message write: the
-    /// search indexer is woken after it (its text may be queued, see [`search_index`]).
+    /// Runs `work` as ONE transaction on the write connection without stalling other tasks (see
+    /// [`Store::unsignalled_write_tx`]). The write lock is held until the transaction has ended,
+    /// even if the caller stops waiting meanwhile. A message write: the search indexer is woken
+    /// after it (its text may be queued, see [`search_index`]).
     async fn write_tx<T: Send + 'static>(
         &self,
         work: impl FnOnce(&WriteTx) -> Result<T> + Send + 'static,
@@ -441,6 +441,16 @@ impl Store {
     ) -> Result<T> {
         let lock = self.write.clone().lock_owned().await;
         let writer = self.writer.clone();
+        // On a multi-threaded runtime (the app's) the transaction runs right here, its worker's
+        // other tasks handed to another thread meanwhile: no thread hop to a blocking thread and
+        // back per commit, which on a loaded machine is two more waits to be scheduled. (A
+        // current-thread runtime cannot lend its only thread: a blocking thread then.)
+        if tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            let _lock = lock;
+            return tokio::task::block_in_place(|| writer.transaction(work));
+        }
         let done = tokio::task::spawn_blocking(move || {
             let _lock = lock;
             writer.transaction(work)
