@@ -5,7 +5,8 @@
 //! of a chat's cached seqs *and* trims the runs index and `cached_count` with it, so evicted
 //! history is an ordinary hole — older history or a gap — that the cache map, skeletons, resync,
 //! scrolling and search's "not searched" report treat like any missing range (the invariant "a
-//! hole means missing here" keeps holding; the search index follows by trigger). Never evicts a
+//! hole means missing here" keeps holding; the search index drops the evicted rows' entries and
+//! queue rows by trigger, in the same transaction). Never evicts a
 //! chat's newest [`KEEP_NEWEST`] messages, never touches an open chat, never touches the outbox.
 //! Freed pages go back to the file system with `PRAGMA incremental_vacuum`.
 //!

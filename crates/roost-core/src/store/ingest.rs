@@ -1,4 +1,4 @@
-//! One ingest inside a transaction: merge rule per message, multi-row upserts, the runs a batch
+//! One ingest inside a transaction: merge rule per message, one cached upsert per row, the runs a batch
 //! touches, the chat's last message, unread count, position, cursor and resync flag.
 //!
 //! Runs on the write connection ([`super::writer`]): plain blocking calls, prepared statements

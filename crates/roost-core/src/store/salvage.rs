@@ -16,8 +16,8 @@
 //! lost: chat rows and outbox entries are read until the first damaged page, each chat's
 //! messages by their own key range (a chat whose rows all read and decode keeps its history,
 //! see `repair`; the others come back empty and flagged for a justified full resync). The
-//! search index is never salvaged: the fresh cache's triggers rebuild it from the messages
-//! copied.
+//! search index is never salvaged: the fresh cache's triggers queue the messages copied, and
+//! the indexer rebuilds it from them.
 
 use super::schema_page::{FileHeader, schema_page};
 use super::*;
