@@ -280,3 +280,35 @@ async fn a_stream_ingest_reports_the_state_the_store_holds() {
     );
     assert_eq!(res.sync_state, Some(stored.sync_state), "{res:?}");
 }
+
+/// The write connection never checkpoints inside its commits (a stall with the write lock
+/// held); checkpoints run beside it. Without them everything would stay in the WAL, and the
+/// main file would never grow while the store is open.
+#[tokio::test]
+async fn the_wal_is_checkpointed_into_the_file_beside_the_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("message_cache.db");
+    let chat = ChatId(uuid::Uuid::from_u128(0xc4ec));
+    let (store, _) = Store::open(&path).await.unwrap();
+    let size_at_open = std::fs::metadata(&path).unwrap().len();
+    for seq in 1..=400 {
+        let mut options = IngestOptions::new(CursorRule::Event(seq));
+        options.position = Some(Position {
+            last_seq: seq,
+            rev: seq,
+        });
+        store.ingest(chat, &[msg(chat, seq, 1)], &options).await.unwrap();
+    }
+    let grown = async {
+        while std::fs::metadata(&path).unwrap().len() <= size_at_open {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), grown)
+        .await
+        .expect("no checkpoint copied the WAL into the file while the store was open");
+    store.close().await;
+    let (store, _) = Store::open(&path).await.unwrap();
+    assert_eq!(store.runs(chat).await.unwrap().len(), 1);
+    store.close().await;
+}

@@ -15,8 +15,15 @@
 
 use crate::error::{Error, Result};
 use std::path::Path;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Commits after which the WAL is checkpointed (about as many pages as SQLite's automatic
+/// checkpoint's 1,000 for a stream's small commits) ...
+const CHECKPOINT_EVERY_COMMITS: u32 = 100;
+/// ... or time after the last one, for few but large commits (pages of history).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// The texts of one search index batch (`search_index::index_pending_tx`), staged so that each
 /// FTS5 index takes them in one statement; `unspaced`: the text goes into the trigram index
@@ -31,6 +38,63 @@ pub(super) type WriteTx = rusqlite::Connection;
 /// See the module docs.
 pub(super) struct Writer {
     connection: Mutex<Option<rusqlite::Connection>>,
+    checkpoints: Arc<Checkpoints>,
+}
+
+/// The WAL's checkpoints, off the write path. SQLite's automatic checkpoint runs inside the
+/// `COMMIT` that crosses its threshold: copying ~1,000 pages into the file and two `fsync`s,
+/// while the store's write lock is held and the stream's next group waits (a stall of several
+/// milliseconds every few hundred commits: the frame → event tail). The write connection has it
+/// off; a passive checkpoint runs on a connection of its own, on a blocking thread, after every
+/// [`CHECKPOINT_EVERY_COMMITS`] commits or [`CHECKPOINT_EVERY`] — concurrently with the writer,
+/// which only appends to the WAL. Durability is unchanged (`synchronous = NORMAL` never synced
+/// a commit; the WAL holds it until a checkpoint), and a clean close still checkpoints fully.
+struct Checkpoints {
+    connection: Mutex<Option<rusqlite::Connection>>,
+    running: AtomicBool,
+    commits: AtomicU32,
+    last: Mutex<Instant>,
+}
+
+impl Checkpoints {
+    /// After a commit: starts a checkpoint when one is due and none is running.
+    fn after_commit(self: &Arc<Self>) {
+        let commits = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        let due = commits >= CHECKPOINT_EVERY_COMMITS
+            || self
+                .last
+                .lock()
+                .map(|last| last.elapsed() >= CHECKPOINT_EVERY)
+                .unwrap_or(true);
+        if !due || self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.commits.store(0, Ordering::Relaxed);
+        if let Ok(mut last) = self.last.lock() {
+            *last = Instant::now();
+        }
+        let this = self.clone();
+        let run = move || {
+            this.run();
+            this.running.store(false, Ordering::Release);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(run)),
+            Err(_) => run(),
+        }
+    }
+
+    fn run(&self) {
+        let guard = self
+            .connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(connection) = guard.as_ref()
+            && let Err(e) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            tracing::debug!(error = %e, "a background WAL checkpoint failed");
+        }
+    }
 }
 
 impl std::fmt::Debug for Writer {
@@ -53,8 +117,21 @@ impl Writer {
         // Room for every statement of an ingest.
         connection.set_prepared_statement_cache_capacity(64);
         connection.execute_batch(INDEX_STAGING_TABLE)?;
+        // Checkpoints run beside this connection, never inside its commits (see `Checkpoints`).
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        checkpointer.busy_timeout(Duration::from_secs(10))?;
         Ok(Writer {
             connection: Mutex::new(Some(connection)),
+            checkpoints: Arc::new(Checkpoints {
+                connection: Mutex::new(Some(checkpointer)),
+                running: AtomicBool::new(false),
+                commits: AtomicU32::new(0),
+                last: Mutex::new(Instant::now()),
+            }),
         })
     }
 
@@ -78,6 +155,8 @@ impl Writer {
         let out = work(connection)?;
         connection.prepare_cached("COMMIT")?.execute([])?;
         drop(open); // committed: nothing to roll back
+        drop(guard);
+        self.checkpoints.after_commit();
         Ok(out)
     }
 
@@ -85,6 +164,12 @@ impl Writer {
     /// shutdown: the last connection to close must be the pool's).
     pub(super) fn close(&self) {
         self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        // Waits for a running checkpoint (the lock) before the close's full one.
+        self.checkpoints
+            .connection
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
