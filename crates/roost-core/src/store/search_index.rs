@@ -124,22 +124,27 @@ impl Store {
     /// every message cached before it; what arrives meanwhile is left to the indexer, so a
     /// search never chases a fast stream.
     pub async fn drain_search_queue(&self) -> Result<u64> {
-        let upto: Option<i64> = sqlx::query_scalar("SELECT MAX(rowid) FROM search_pending")
-            .fetch_one(&self.pool)
-            .await?;
+        let (queued, upto): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MAX(rowid) FROM search_pending")
+                .fetch_one(&self.pool)
+                .await?;
         let Some(upto) = upto else {
             return Ok(0);
         };
+        // Rows queued before the drain sort first (arrival order), and a row queued after it
+        // gets a rowid above `upto` while any of them is left; so at most `queued` rows are
+        // taken, whatever the stream does meanwhile.
         let mut total = 0;
-        loop {
+        while total < u(queued) {
             let taken = self
                 .unsignalled_write_tx(move |tx| index_pending_tx(tx, INDEX_BATCH, upto))
                 .await?;
             total += taken;
             if taken < INDEX_BATCH {
-                return Ok(total);
+                break;
             }
         }
+        Ok(total)
     }
 
     /// How many messages wait to be indexed.
