@@ -223,9 +223,8 @@ pub fn ingest_instruction_counts(
     let stream_lone = per("stream_lone", REPEATS)?;
     let stream_group = per("stream_group", REPEATS / 10)?;
     let indexed = 50 * GROUP_EVENTS;
-    let index_per_message = fresh("queue_and_index", indexed)?
-        .saturating_sub(fresh("queue_only", indexed)?)
-        / indexed;
+    let index_per_message =
+        fresh("queue_and_index", indexed)?.saturating_sub(fresh("queue_only", indexed)?) / indexed;
     // Against a shorter run rather than none: a stream run needs at least one frame.
     let frames = if quick {
         STREAM_FRAMES / 10

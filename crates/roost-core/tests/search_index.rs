@@ -40,10 +40,12 @@ async fn index_hits(cache: &Path, index: &str, query: &str) -> i64 {
 async fn assert_indexes_sound(cache: &Path) {
     let pool = raw_pool(cache).await;
     for index in ["message_words", "message_trigrams"] {
-        sqlx::query(&format!("INSERT INTO {index}({index}) VALUES ('integrity-check')"))
-            .execute(&pool)
-            .await
-            .unwrap_or_else(|e| panic!("{index}: {e}"));
+        sqlx::query(&format!(
+            "INSERT INTO {index}({index}) VALUES ('integrity-check')"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{index}: {e}"));
     }
     pool.close().await;
 }
@@ -132,7 +134,10 @@ async fn edits_and_tombstones_drop_the_old_text_in_their_own_write_whether_index
     .await;
     store.drain_search_queue().await.unwrap();
     assert_eq!(queued(&cache.path()).await, 0);
-    assert_eq!(index_hits(&cache.path(), "message_words", "walrus").await, 2);
+    assert_eq!(
+        index_hits(&cache.path(), "message_words", "walrus").await,
+        2
+    );
     ingest(
         &store,
         chat,
@@ -142,8 +147,15 @@ async fn edits_and_tombstones_drop_the_old_text_in_their_own_write_whether_index
         ],
     )
     .await;
-    assert_eq!(queued(&cache.path()).await, 2, "new text waits in the queue");
-    assert_eq!(index_hits(&cache.path(), "message_words", "narwhal").await, 0);
+    assert_eq!(
+        queued(&cache.path()).await,
+        2,
+        "new text waits in the queue"
+    );
+    assert_eq!(
+        index_hits(&cache.path(), "message_words", "narwhal").await,
+        0
+    );
 
     // Edits and tombstones of both kinds, no drain in between.
     ingest(
@@ -217,7 +229,11 @@ async fn evicting_queued_and_indexed_messages_leaves_neither_a_hit_nor_a_queue_e
     pool.close().await;
     // `send_many` texts are "message <n>": every cached one matches.
     let hits = found(&client, chat, "message").await;
-    assert_eq!(hits, (251..=300).collect::<Vec<_>>(), "only the kept window is found");
+    assert_eq!(
+        hits,
+        (251..=300).collect::<Vec<_>>(),
+        "only the kept window is found"
+    );
     assert_eq!(
         index_hits(&cache.path(), "message_words", "message").await,
         50,
@@ -252,7 +268,10 @@ async fn a_crash_with_messages_still_queued_loses_none_of_them_and_the_next_star
     tokio::time::timeout(Duration::from_secs(60), drained)
         .await
         .expect("the indexer never drained the queue a crash left");
-    assert_eq!(index_hits(&cache.path(), "message_words", "heron").await, 500);
+    assert_eq!(
+        index_hits(&cache.path(), "message_words", "heron").await,
+        500
+    );
     assert_eq!(found(&client, chat, "number377").await, [377]);
     client.shutdown().await;
 }
@@ -322,17 +341,30 @@ async fn an_old_cache_migrates_with_its_index_complete_and_an_empty_queue() {
         pool.close().await;
     }
     let (store, _) = Store::open(cache.path()).await.unwrap();
-    assert_eq!(store.search_backlog().await.unwrap(), 0, "an old index is complete");
-    assert_eq!(index_hits(&cache.path(), "message_words", "pelican").await, 20);
+    assert_eq!(
+        store.search_backlog().await.unwrap(),
+        0,
+        "an old index is complete"
+    );
+    assert_eq!(
+        index_hits(&cache.path(), "message_words", "pelican").await,
+        20
+    );
     // Writes after the migration queue instead of indexing.
     ingest(&store, chat, &[text_message(chat, 21, 1, "new pelican")]).await;
     assert_eq!(store.search_backlog().await.unwrap(), 1);
-    assert_eq!(index_hits(&cache.path(), "message_words", "pelican").await, 20);
+    assert_eq!(
+        index_hits(&cache.path(), "message_words", "pelican").await,
+        20
+    );
     store.close().await;
 
     let ts = spawn_test_server().await;
     let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
-    assert_eq!(found(&client, chat, "pelican").await, (1..=21).collect::<Vec<_>>());
+    assert_eq!(
+        found(&client, chat, "pelican").await,
+        (1..=21).collect::<Vec<_>>()
+    );
     client.shutdown().await;
 }
 

@@ -297,7 +297,10 @@ async fn the_wal_is_checkpointed_into_the_file_beside_the_writes() {
             last_seq: seq,
             rev: seq,
         });
-        store.ingest(chat, &[msg(chat, seq, 1)], &options).await.unwrap();
+        store
+            .ingest(chat, &[msg(chat, seq, 1)], &options)
+            .await
+            .unwrap();
     }
     let grown = async {
         while std::fs::metadata(&path).unwrap().len() <= size_at_open {

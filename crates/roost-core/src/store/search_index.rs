@@ -50,9 +50,11 @@ const BATCH_ROWS: &str =
 /// Whether `text` holds a character of [`UNSPACED_SCRIPTS`] (so belongs in the trigram index).
 pub(crate) fn has_unspaced_script(text: &str) -> bool {
     !text.is_ascii()
-        && text
-            .chars()
-            .any(|c| UNSPACED_SCRIPTS.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)))
+        && text.chars().any(|c| {
+            UNSPACED_SCRIPTS
+                .iter()
+                .any(|(lo, hi)| (*lo..=*hi).contains(&c))
+        })
 }
 
 /// Indexes up to `limit` queued rows (of those up to queue row `upto`) inside `tx`; returns how
