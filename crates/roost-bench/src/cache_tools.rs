@@ -30,8 +30,11 @@ pub async fn search_latency(
     for _ in 0..chats {
         fill_cache(&path, new_chat(), 1..=per_chat, per_chat).await?;
     }
-    let fill = started.elapsed();
     let client = offline_client(&path).await?;
+    // The search index is kept behind the store: the first search indexes what the fill
+    // queued. That is part of filling (not of a search), so it is done and timed here.
+    client.search(None, "roost-bench-drain", 1).await?;
+    let fill = started.elapsed();
     println!(
         "## Search over {total} cached messages ({chats} chats; filled with both indexes in {:.1} s)",
         fill.as_secs_f64()
