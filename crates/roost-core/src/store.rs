@@ -474,7 +474,16 @@ impl Store {
     ///
     /// The file is then sealed with the clean-shutdown mark ([`crate::clean_shutdown`]), so the
     /// next open can skip the whole-file checks.
+    ///
+    /// What waits for the search index is indexed first ([`search_index`]; usually little, as
+    /// the client's indexer keeps up): a cleanly closed cache is fully indexed, so the next
+    /// start does not spend its first seconds indexing a cache filled by a tool or a burst.
     pub async fn close(&self) {
+        if !self.pool.is_closed()
+            && let Err(e) = self.drain_search_queue().await
+        {
+            tracing::debug!(error = %e, "indexing the search queue at close failed");
+        }
         let _w = self.write.lock().await;
         if let Some(reader) = &self.reader {
             reader.close();

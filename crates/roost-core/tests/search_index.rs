@@ -181,7 +181,7 @@ async fn edits_and_tombstones_drop_the_old_text_in_their_own_write_whether_index
         2,
         "the two edited texts wait; the tombstones have nothing to index"
     );
-    store.close().await;
+    drop(store); // a crash: the queue stays as it is
 
     let ts = spawn_test_server().await;
     let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
@@ -207,10 +207,23 @@ async fn evicting_queued_and_indexed_messages_leaves_neither_a_hit_nor_a_queue_e
     seed_cache(&cache.path(), chat, &seqs(&all, 1, 100), (last_seq, rev)).await;
     {
         let (store, _) = Store::open(cache.path()).await.unwrap();
-        store.drain_search_queue().await.unwrap();
+        assert_eq!(
+            store.search_backlog().await.unwrap(),
+            0,
+            "a clean close indexed it"
+        );
         store.close().await;
     }
-    seed_cache(&cache.path(), chat, &seqs(&all, 101, 300), (last_seq, rev)).await;
+    {
+        // Without a clean close (which indexes what is queued): a crash.
+        let (store, _) = Store::open(cache.path()).await.unwrap();
+        let mut options = IngestOptions::new(CursorRule::Keep);
+        options.position = Some(Position { last_seq, rev });
+        store
+            .ingest(chat, &seqs(&all, 101, 300), &options)
+            .await
+            .unwrap();
+    }
     assert_eq!(queued(&cache.path()).await, 200);
 
     let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
