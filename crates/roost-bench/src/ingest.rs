@@ -55,7 +55,10 @@ pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Va
     let chat = new_chat();
     let path = scratch.join("ingest-batched.db");
     let batched = sizes.batched;
+    let fill_started = Instant::now();
     let core_batched = fill_cache(&path, chat, 1..=batched, batched).await?;
+    // Up to the store's close, which indexes what the batches queued for the search index.
+    let core_batched_indexed = batched as f64 / fill_started.elapsed().as_secs_f64();
     let bare_batched = bare_sqlite_insert(
         &scratch.join("ingest-bare-batched.db"),
         &path,
@@ -65,7 +68,7 @@ pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Va
     let indexed_batched =
         bare_indexed_insert(&scratch.join("ingest-indexed-batched.db"), batched, 5_000).await?;
     println!(
-        "| batched (5,000 per transaction) | {batched} | {core_batched:.0} msg/s | {bare_batched:.0} msg/s; with the cache's triggers (the search queue) {indexed_batched:.0} msg/s |"
+        "| batched (5,000 per transaction) | {batched} | {core_batched:.0} msg/s ({core_batched_indexed:.0} msg/s with the search index caught up) | {bare_batched:.0} msg/s; with the cache's triggers (the search queue) {indexed_batched:.0} msg/s |"
     );
 
     let one_by_one = sizes.one_by_one;
@@ -96,6 +99,7 @@ pub async fn ingest_throughput(scratch: &Path, sizes: &IngestSizes) -> Result<Va
     );
     Ok(json!({
         "batched_msgs_per_s": batched_rate(core_batched),
+        "batched_with_index_msgs_per_s": batched_rate(core_batched_indexed),
         "batched_floor_msgs_per_s": batched_rate(bare_batched),
         "batched_indexed_floor_msgs_per_s": batched_rate(indexed_batched),
         "single_msgs_per_s": batched_rate(flood.rate),
