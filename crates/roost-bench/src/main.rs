@@ -138,12 +138,23 @@ async fn run(args: Args) -> Result<()> {
     if args.only_ingest {
         return ingest_figures_only(&args, scratch.path(), figures).await;
     }
+    let misses = core_figures(&args, scratch.path(), &mut figures).await?;
+    finish(&args, figures, &misses)
+}
+
+/// The core figures of a full run (open, start-up, ingest, gaps, resync, search/verify and
+/// their instruction counts) go into `figures`; returns the wire-count targets missed.
+async fn core_figures(
+    args: &Args,
+    scratch: &std::path::Path,
+    figures: &mut serde_json::Map<String, Value>,
+) -> Result<Vec<String>> {
     let open_sizes: &[u64] = if args.quick {
         &[1_000, 10_000]
     } else {
         &[1_000, 100_000, 1_000_000]
     };
-    let caches = open::fill_caches(scratch.path(), open_sizes).await?;
+    let caches = open::fill_caches(scratch, open_sizes).await?;
     let (open_rows, startup, startup_after_crash) = open::open_chat_latency(
         &caches,
         args.window,
@@ -157,7 +168,7 @@ async fn run(args: Args) -> Result<()> {
 
     figures.insert(
         "ingest".into(),
-        ingest::ingest_throughput(scratch.path(), &ingest::IngestSizes::new(args.quick)).await?,
+        ingest::ingest_throughput(scratch, &ingest::IngestSizes::new(args.quick)).await?,
     );
 
     let gap_sizes: &[u64] = if args.quick {
@@ -167,15 +178,14 @@ async fn run(args: Args) -> Result<()> {
     };
     figures.insert(
         "gaps".into(),
-        gaps_resync::gap_computation(scratch.path(), &[1, 100, 10_000], gap_sizes).await?,
+        gaps_resync::gap_computation(scratch, &[1, 100, 10_000], gap_sizes).await?,
     );
 
     let chat_len = if args.quick { 4_000 } else { 20_000 };
-    let (resync, misses) =
-        gaps_resync::resync_bandwidth(scratch.path(), chat_len, args.window).await?;
+    let (resync, misses) = gaps_resync::resync_bandwidth(scratch, chat_len, args.window).await?;
     figures.insert("resync".into(), resync);
 
-    let verify_misses = cache_tools_figures(&args, scratch.path(), &mut figures).await?;
+    let verify_misses = cache_tools_figures(args, scratch, figures).await?;
     let misses: Vec<String> = misses.into_iter().chain(verify_misses).collect();
 
     if !args.no_callgrind {
@@ -185,9 +195,9 @@ async fn run(args: Args) -> Result<()> {
             .flatten()
             .cloned()
             .collect();
-        let scratch_path = scratch.path().to_path_buf();
+        let (scratch_path, quick) = (scratch.to_path_buf(), args.quick);
         let counts = tokio::task::spawn_blocking(move || {
-            instructions::instruction_counts(&scratch_path, &ends, args.quick)
+            instructions::instruction_counts(&scratch_path, &ends, quick)
         })
         .await??;
         if let Some(counts) = counts {
@@ -195,6 +205,16 @@ async fn run(args: Args) -> Result<()> {
         }
     }
 
+    Ok(misses)
+}
+
+/// Adds the app's figures, writes the document and the JSON line, and fails `--check` runs
+/// that missed a wire-count target.
+fn finish(
+    args: &Args,
+    mut figures: serde_json::Map<String, Value>,
+    misses: &[String],
+) -> Result<()> {
     if let Some(path) = &args.app_figures {
         merge_app_figures(&mut figures, path)?;
     }
