@@ -16,7 +16,7 @@ pub mod error;
 pub mod memory;
 pub mod platform;
 mod session;
-mod startup;
+pub mod startup;
 
 use session::{AppState, Credentials};
 use tauri::Manager;

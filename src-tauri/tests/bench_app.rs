@@ -13,7 +13,12 @@
 //!
 //! Knobs (decimal): `ROOST_BENCH_APP_RUNS` (timed opens of the 100k chat, 41),
 //! `ROOST_BENCH_APP_COLD_RUNS` (launches per cache size, the median is reported; 3),
-//! `ROOST_BENCH_APP_CACHED` (cache sizes, comma-separated; `100000,1000000`).
+//! `ROOST_BENCH_APP_CACHED` (cache sizes, comma-separated; `100000,1000000`),
+//! `ROOST_BENCH_FLOOR_APP` (the same-run floor's blank Tauri window; default `blank-window`
+//! beside the app or in its `examples/`: `cargo build --release -p roost-desktop --features
+//! custom-protocol --example blank-window`, which `./dev bench` does). The floor is launched as
+//! often as each cache size and gives `cold_start_floor_ms`, `rss_floor_mb` and
+//! `webkit_rss_floor_mb`; `rss_breakdown` says where the app's RSS is (anonymous or which files).
 //!
 //! Writes one JSON object to `$ROOST_BENCH_APP_OUT` (default `target/e2e-artifacts/bench-app.json`),
 //! which `roost-bench --app-figures` merges into its own. Prints figures; asserts only that every
@@ -94,10 +99,15 @@ async fn seed(desktop: &Desktop, chats: &[(&str, u64)]) -> Result<Vec<ChatId>> {
 /// up (seen: GTK failing to open the display while Xvfb resets after the previous app left) is
 /// given up after a while and tried again, up to three times.
 async fn launch(desktop: &Desktop) -> Result<BenchApp> {
+    launch_binary(desktop, &app_binary()).await
+}
+
+/// [`launch`] of another binary (the same-run floor's blank window).
+async fn launch_binary(desktop: &Desktop, binary: &str) -> Result<BenchApp> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match launch_once(desktop).await {
+        match launch_once(desktop, binary).await {
             Ok(app) => return Ok(app),
             Err(e) if attempt < 3 => eprintln!("launch {attempt} failed, trying again: {e:#}"),
             Err(e) => return Err(e),
@@ -105,7 +115,7 @@ async fn launch(desktop: &Desktop) -> Result<BenchApp> {
     }
 }
 
-async fn launch_once(desktop: &Desktop) -> Result<BenchApp> {
+async fn launch_once(desktop: &Desktop, binary: &str) -> Result<BenchApp> {
     let (driver, port, log) = desktop.start_driver("warn", &[])?;
     // Wait until the driver listens, so the session request below is what starts the app.
     let started = Instant::now();
@@ -119,7 +129,7 @@ async fn launch_once(desktop: &Desktop) -> Result<BenchApp> {
     capabilities.insert("browserName".into(), json!("wry"));
     capabilities.insert(
         "tauri:options".into(),
-        json!({ "application": app_binary() }),
+        json!({ "application": binary }),
     );
     let requested_at = epoch_ms();
     let mut builder = harness::ClientBuilder::native();
@@ -140,7 +150,18 @@ async fn launch_once(desktop: &Desktop) -> Result<BenchApp> {
             log,
         },
         requested_at,
+        comm: comm_of(binary),
     })
+}
+
+/// The name `/proc/<pid>/stat` gives a process started from `binary` (its file name, cut to the
+/// kernel's 15 bytes).
+fn comm_of(binary: &str) -> String {
+    let name = std::path::Path::new(binary)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.chars().take(15).collect()
 }
 
 fn message(chat: ChatId, seq: u64) -> Message {
@@ -162,6 +183,8 @@ fn message(chat: ChatId, seq: u64) -> Message {
 struct BenchApp {
     app: App,
     requested_at: f64,
+    /// Its process's name (`roost-desktop`, or the floor's `blank-window`).
+    comm: String,
 }
 
 /// One process as `/proc/<pid>/stat` shows it.
@@ -211,6 +234,44 @@ fn rss_mb(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Where a process's resident memory is, from `/proc/<pid>/smaps` (MB): anonymous (heap,
+/// stacks, `[anon]`) against file-backed, and the files holding the most.
+fn rss_breakdown(pid: u32) -> Value {
+    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+        return Value::Null;
+    };
+    let mut by_file: std::collections::BTreeMap<String, f64> = Default::default();
+    let (mut anon, mut file) = (0.0, 0.0);
+    let mut mapping = String::new();
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: range, perms, offset, dev, inode, path.
+            mapping = fields.nth(4).unwrap_or("").to_string();
+        } else if first == "Rss:" {
+            let kb: f64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+            if mapping.starts_with('/') {
+                file += kb;
+                let name = mapping.rsplit('/').next().unwrap_or(&mapping).to_string();
+                *by_file.entry(name).or_default() += kb;
+            } else {
+                anon += kb;
+            }
+        }
+    }
+    let mut files: Vec<(String, f64)> = by_file.into_iter().collect();
+    files.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mb = |kb: f64| round(kb / 1024.0);
+    json!({
+        "anon_mb": mb(anon),
+        "file_mb": mb(file),
+        "top_files_mb": Value::Object(
+            files.iter().take(8).map(|(name, kb)| (name.clone(), json!(mb(*kb)))).collect()
+        ),
+    })
+}
+
 impl BenchApp {
     fn c(&self) -> &Client {
         self.app.c()
@@ -250,7 +311,7 @@ impl BenchApp {
         Ok((rss_mb(app), webkit))
     }
 
-    /// The app process (the `roost-desktop` the driver started).
+    /// The app process (the `roost-desktop`, or the floor's binary, the driver started).
     fn app_pid(&self) -> Result<u32> {
         let all = processes();
         let mut family = vec![self.app._driver.0.id()];
@@ -261,7 +322,7 @@ impl BenchApp {
             index += 1;
         }
         all.iter()
-            .find(|p| family.contains(&p.pid) && p.comm == "roost-desktop")
+            .find(|p| family.contains(&p.pid) && p.comm == self.comm)
             .map(|p| p.pid)
             .context("the app process")
     }
@@ -452,6 +513,67 @@ impl ColdStart {
     }
 }
 
+/// The blank Tauri window of the same-run floor (`src-tauri/examples/blank_window`):
+/// `ROOST_BENCH_FLOOR_APP`, else `blank-window` beside the app binary or in its `examples/`.
+fn floor_binary() -> Option<String> {
+    if let Some(path) = std::env::var_os("ROOST_BENCH_FLOOR_APP") {
+        return Some(path.to_string_lossy().into_owned());
+    }
+    let app = PathBuf::from(app_binary());
+    let dir = app.parent()?;
+    [dir.join("blank-window"), dir.join("examples").join("blank-window")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The same-run floor: a blank Tauri window's cold start (the median of `runs` launches, as
+/// Roost's is taken) and its memory a moment after its first frame, as JSON keys to merge into
+/// the figures; none when the blank window is not built (said on stderr).
+async fn floor_figures(runs: usize) -> Result<serde_json::Map<String, Value>> {
+    let mut figures = serde_json::Map::new();
+    let Some(binary) = floor_binary() else {
+        eprintln!(
+            "no same-run floor: build the blank window first (cargo build --release --locked -p roost-desktop --features custom-protocol --example blank-window) or set ROOST_BENCH_FLOOR_APP"
+        );
+        return Ok(figures);
+    };
+    let desktop = offline_desktop();
+    let mut starts = Vec::new();
+    let app = loop {
+        let app = launch_binary(&desktop, &binary).await?;
+        let start = app.cold_start().await?;
+        eprintln!(
+            "blank window, launch {}: cold start {:.1} ms, phases {}",
+            starts.len() + 1,
+            start.total,
+            start.phases_json()
+        );
+        starts.push(start);
+        if starts.len() >= runs {
+            break app;
+        }
+        app.quit().await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss, webkit) = app.memory()?;
+    let breakdown = rss_breakdown(app.app_pid()?);
+    app.quit().await;
+    starts.sort_by(|a, b| a.total.total_cmp(&b.total));
+    let median = &starts[starts.len() / 2];
+    eprintln!(
+        "blank window (floor): cold start {:.1} ms (phases {}); RSS {rss:.1} MB ({breakdown}), WebKit {webkit:.1} MB",
+        median.total,
+        median.phases_json()
+    );
+    figures.insert("cold_start_floor_ms".into(), json!(round(median.total)));
+    figures.insert("cold_start_floor_phases_ms".into(), median.phases_json());
+    figures.insert("rss_floor_mb".into(), json!(round(rss)));
+    figures.insert("rss_floor_breakdown".into(), breakdown);
+    figures.insert("webkit_rss_floor_mb".into(), json!(round(webkit)));
+    Ok(figures)
+}
+
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
@@ -583,7 +705,10 @@ async fn release_app_figures() -> Result<()> {
     let mut page = serde_json::Map::new();
     let mut phases = serde_json::Map::new();
     let mut rss = serde_json::Map::new();
+    let mut rss_breakdowns = serde_json::Map::new();
     let mut webkit = serde_json::Map::new();
+    // The floor first, in this run: every figure below is read beside it.
+    figures.extend(floor_figures(cold_runs).await?);
     for cached in sizes {
         // The 100k chat is the click → paint figure; other sizes are a shorter look.
         let timed = cached == 100_000;
@@ -631,6 +756,7 @@ async fn release_app_figures() -> Result<()> {
         // The big chat stays open while memory is read (after the UI settled).
         tokio::time::sleep(Duration::from_secs(2)).await;
         let (app_rss, webkit_rss) = app.memory()?;
+        rss_breakdowns.insert(cached.to_string(), rss_breakdown(app.app_pid()?));
         eprintln!(
             "{cached} cached: cold start {cold_ms:.1} ms (page {page_ms:.1} ms; phases {}); click→paint {clicks}; RSS app {app_rss:.1} MB, WebKit {webkit_rss:.1} MB",
             cold_start.phases_json()
@@ -657,6 +783,7 @@ async fn release_app_figures() -> Result<()> {
         Value::Object(phases),
     );
     figures.insert("rss_mb".into(), Value::Object(rss));
+    figures.insert("rss_breakdown".into(), Value::Object(rss_breakdowns));
     figures.insert("webkit_rss_mb".into(), Value::Object(webkit));
     let text = serde_json::to_string(&Value::Object(figures))?;
     println!("{text}");
