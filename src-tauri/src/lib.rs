@@ -102,8 +102,9 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
             // Tauri built the configured window and its WebView just before this hook.
+            // Startup's main-thread time goes to the page first: the tray icon comes once the
+            // page has loaded (`on_page_load` below; 12–24 ms here, under Xvfb).
             startup::note("window-created");
-            desktop::install_tray(app.handle());
             tracing::info!(
                 caches = %paths.data_dir.join(roost_core::account::ACCOUNTS_DIR).display(),
                 config = %paths.config_dir.display(),
@@ -131,6 +132,14 @@ pub fn run() {
                 state.mark_started();
             });
             Ok(())
+        })
+        // The tray icon, off start-up's path: while the page's wasm compiles in WebKit's web
+        // process, the main thread has nothing else to do.
+        .on_page_load(|webview, payload| {
+            if payload.event() == tauri::webview::PageLoadEvent::Finished {
+                desktop::install_tray(webview.app_handle());
+                startup::note("tray-installed");
+            }
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_status,

@@ -144,6 +144,7 @@ pub fn mark(name: &str) {
 }
 
 pub(crate) async fn reload_chats(model: Model) {
+    mark("roost-chats-invoke");
     match ipc::chats().await {
         Ok(chats) => {
             mark("roost-chats-reply");
