@@ -13,6 +13,7 @@ mod cache_commands;
 mod commands;
 mod desktop;
 pub mod error;
+mod first_paint;
 pub mod memory;
 pub mod platform;
 mod session;
@@ -72,7 +73,14 @@ pub fn run() {
             std::process::exit(2);
         }
     };
-    let context = tauri::generate_context!();
+    let mut context = tauri::generate_context!();
+    // The first page carries the saved session's chat list (`first_paint`).
+    let first_paint = std::sync::Arc::new(first_paint::FirstPaint::default());
+    let built = context.set_assets(Box::new(first_paint::NoAssets));
+    context.set_assets(Box::new(first_paint::FirstPaintAssets {
+        built,
+        first: first_paint.clone(),
+    }));
     let paths = platform::AppPaths::for_this_machine(&context.config().identifier)
         .expect("Roost needs a home directory for its files");
     let log_plugin = tauri_plugin_log::Builder::new()
@@ -128,6 +136,7 @@ pub fn run() {
                 if let Err(e) = started {
                     tracing::error!(error = %e, "could not start the saved session");
                 }
+                first_paint.publish(state.chat_entries().await.as_deref());
                 startup::note("session-started");
                 state.mark_started();
             });

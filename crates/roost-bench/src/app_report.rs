@@ -36,7 +36,7 @@ const CLICK_PHASES: [(&str, &str); 7] = [
 ];
 
 /// Cold-start phases (key, what it covers), in the order they happen.
-const COLD_PHASES: [(&str, &str); 11] = [
+const COLD_PHASES: [(&str, &str); 14] = [
     (
         "session_requested__process_started",
         "WebDriver session requested → app process started (tauri-driver, WebKitWebDriver)",
@@ -68,7 +68,19 @@ const COLD_PHASES: [(&str, &str); 11] = [
     ),
     (
         "chats_replied__chat_list_painted",
-        "chat list read → painted (Leptos, layout, paint)",
+        "chat list read → the app's list painted (Leptos, layout, paint)",
+    ),
+    (
+        "html_loaded__first_paint",
+        "beside the page: HTML loaded → the list the shell put into the page painted (`first_paint`)",
+    ),
+    (
+        "chats_invoked__chats_replied",
+        "beside the page: the `chats` request alone (invoked → answered)",
+    ),
+    (
+        "window_created__tray_installed",
+        "beside the page: WebView created → tray icon installed (once the page loaded)",
     ),
     (
         "wasm_started__first_frame",

@@ -295,6 +295,15 @@ fn app_lines(figures: &Value) -> Vec<Line<'static>> {
             limit: Some(300.0),
         },
         Line {
+            figure: String::from("release app: cold start → the app's own chat list (1M cached)"),
+            path: "cold_start_app_ms_by_cached/1000000".into(),
+            unit: " ms",
+            floor: None,
+            target: "",
+            at_most: true,
+            limit: None,
+        },
+        Line {
             figure: String::from("release app: RSS, 100k cached (app process)"),
             path: "rss_mb/100000".into(),
             unit: " MB",
