@@ -83,12 +83,20 @@ pub fn with_chat_list(page: &str, list: &str) -> Option<String> {
     Some(format!("{}{list}{}", &page[..open_end], &page[open_end..]))
 }
 
+/// The top of the app's sidebar (the switcher button and the search box, `ui/src/app/screens.rs`
+/// and `ui/src/search.rs`), so the list sits where the app's own will: unfocusable, unclickable.
+const SIDEBAR_TOP: &str = concat!(
+    r#"<button type="button" class="switcher-button" tabindex="-1"><span>Jump to a chat…</span><kbd>Ctrl+K</kbd></button>"#,
+    r#"<div class="search-panel"><form><input type="search" placeholder="Search messages" tabindex="-1" />"#,
+    r#"<label class="search-scope"><input type="checkbox" tabindex="-1" />This chat only</label></form></div>"#,
+);
+
 /// The list as the app's sidebar draws it (its classes, so `style.css` lays it out the same),
 /// without the app's test ids or handlers: a picture of the list until the app's own is there.
 /// The times are left out (the app formats them in the user's time zone).
 pub fn chat_list_html(chats: &[ChatEntry]) -> String {
-    let mut html = String::from(
-        r#"<div id="first-paint" class="first-paint" aria-hidden="true"><div class="layout"><aside class="sidebar"><nav class="chat-list">"#,
+    let mut html = format!(
+        r#"<div id="first-paint" class="first-paint" aria-hidden="true"><div class="layout"><aside class="sidebar">{SIDEBAR_TOP}<nav class="chat-list">"#
     );
     for chat in chats {
         let unread = if chat.unread_count > 0 { " unread" } else { "" };
