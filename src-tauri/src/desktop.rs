@@ -15,6 +15,9 @@ const TRAY_ID: &str = "roost";
 /// count; clicking it brings the window back. A desktop without a tray (or a session without
 /// one, as under Xvfb) only loses the icon: failure is logged, never fatal.
 pub fn install_tray(app: &AppHandle) {
+    if app.tray_by_id(TRAY_ID).is_some() {
+        return;
+    }
     let mut builder = tauri::tray::TrayIconBuilder::with_id(TRAY_ID)
         .tooltip(APP_TITLE)
         .on_tray_icon_event(|tray, event| {

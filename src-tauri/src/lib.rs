@@ -13,10 +13,11 @@ mod cache_commands;
 mod commands;
 mod desktop;
 pub mod error;
+mod first_paint;
 pub mod memory;
 pub mod platform;
 mod session;
-mod startup;
+pub mod startup;
 
 use session::{AppState, Credentials};
 use tauri::Manager;
@@ -72,7 +73,14 @@ pub fn run() {
             std::process::exit(2);
         }
     };
-    let context = tauri::generate_context!();
+    let mut context = tauri::generate_context!();
+    // The first page carries the saved session's chat list (`first_paint`).
+    let first_paint = std::sync::Arc::new(first_paint::FirstPaint::default());
+    let built = context.set_assets(Box::new(first_paint::NoAssets));
+    context.set_assets(Box::new(first_paint::FirstPaintAssets {
+        built,
+        first: first_paint.clone(),
+    }));
     let paths = platform::AppPaths::for_this_machine(&context.config().identifier)
         .expect("Roost needs a home directory for its files");
     let log_plugin = tauri_plugin_log::Builder::new()
@@ -102,8 +110,9 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
             // Tauri built the configured window and its WebView just before this hook.
+            // Startup's main-thread time goes to the page first: the tray icon comes once the
+            // page has loaded (`on_page_load` below; 12–24 ms here, under Xvfb).
             startup::note("window-created");
-            desktop::install_tray(app.handle());
             tracing::info!(
                 caches = %paths.data_dir.join(roost_core::account::ACCOUNTS_DIR).display(),
                 config = %paths.config_dir.display(),
@@ -127,10 +136,19 @@ pub fn run() {
                 if let Err(e) = started {
                     tracing::error!(error = %e, "could not start the saved session");
                 }
+                first_paint.publish(state.chat_entries().await.as_deref());
                 startup::note("session-started");
                 state.mark_started();
             });
             Ok(())
+        })
+        // The tray icon, off start-up's path: while the page's wasm compiles in WebKit's web
+        // process, the main thread has nothing else to do.
+        .on_page_load(|webview, payload| {
+            if payload.event() == tauri::webview::PageLoadEvent::Finished {
+                desktop::install_tray(webview.app_handle());
+                startup::note("tray-installed");
+            }
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_status,

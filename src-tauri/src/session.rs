@@ -192,6 +192,14 @@ impl AppState {
         }
     }
 
+    /// The signed-in session's cached chats as the `chats` command lists them (`None`: no
+    /// session, or the cache could not be read).
+    pub async fn chat_entries(&self) -> Option<Vec<roost_model::app::ChatEntry>> {
+        let client = self.client().await.ok()?;
+        let chats = client.chats().await.ok()?;
+        Some(chats.iter().map(app_view::chat_entry).collect())
+    }
+
     /// The signed-in client, or `NotSignedIn`.
     pub async fn client(&self) -> ShellResult<Client> {
         self.session

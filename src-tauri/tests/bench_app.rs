@@ -13,7 +13,13 @@
 //!
 //! Knobs (decimal): `ROOST_BENCH_APP_RUNS` (timed opens of the 100k chat, 41),
 //! `ROOST_BENCH_APP_COLD_RUNS` (launches per cache size, the median is reported; 3),
-//! `ROOST_BENCH_APP_CACHED` (cache sizes, comma-separated; `100000,1000000`).
+//! `ROOST_BENCH_APP_CACHED` (cache sizes, comma-separated; `100000,1000000`),
+//! `ROOST_BENCH_FLOOR_APP` (the same-run floor's blank Tauri window; default `blank-window`
+//! beside the app or in its `examples/`: `cargo build --release -p roost-desktop --features
+//! custom-protocol --example blank-window`, which `./dev bench` does). The floor is launched as
+//! often as the app, right before the app's launches of each cache size, and gives
+//! `cold_start_floor_ms` (the last size's; `cold_start_floor_ms_by_cached`), `rss_floor_mb` and
+//! `webkit_rss_floor_mb`; `rss_breakdown` says where the app's RSS is (anonymous or which files).
 //!
 //! Writes one JSON object to `$ROOST_BENCH_APP_OUT` (default `target/e2e-artifacts/bench-app.json`),
 //! which `roost-bench --app-figures` merges into its own. Prints figures; asserts only that every
@@ -94,10 +100,15 @@ async fn seed(desktop: &Desktop, chats: &[(&str, u64)]) -> Result<Vec<ChatId>> {
 /// up (seen: GTK failing to open the display while Xvfb resets after the previous app left) is
 /// given up after a while and tried again, up to three times.
 async fn launch(desktop: &Desktop) -> Result<BenchApp> {
+    launch_binary(desktop, &app_binary()).await
+}
+
+/// [`launch`] of another binary (the same-run floor's blank window).
+async fn launch_binary(desktop: &Desktop, binary: &str) -> Result<BenchApp> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match launch_once(desktop).await {
+        match launch_once(desktop, binary).await {
             Ok(app) => return Ok(app),
             Err(e) if attempt < 3 => eprintln!("launch {attempt} failed, trying again: {e:#}"),
             Err(e) => return Err(e),
@@ -105,7 +116,7 @@ async fn launch(desktop: &Desktop) -> Result<BenchApp> {
     }
 }
 
-async fn launch_once(desktop: &Desktop) -> Result<BenchApp> {
+async fn launch_once(desktop: &Desktop, binary: &str) -> Result<BenchApp> {
     let (driver, port, log) = desktop.start_driver("warn", &[])?;
     // Wait until the driver listens, so the session request below is what starts the app.
     let started = Instant::now();
@@ -117,10 +128,7 @@ async fn launch_once(desktop: &Desktop) -> Result<BenchApp> {
     }
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("browserName".into(), json!("wry"));
-    capabilities.insert(
-        "tauri:options".into(),
-        json!({ "application": app_binary() }),
-    );
+    capabilities.insert("tauri:options".into(), json!({ "application": binary }));
     let requested_at = epoch_ms();
     let mut builder = harness::ClientBuilder::native();
     builder.capabilities(capabilities);
@@ -140,7 +148,18 @@ async fn launch_once(desktop: &Desktop) -> Result<BenchApp> {
             log,
         },
         requested_at,
+        comm: comm_of(binary),
     })
+}
+
+/// The name `/proc/<pid>/stat` gives a process started from `binary` (its file name, cut to the
+/// kernel's 15 bytes).
+fn comm_of(binary: &str) -> String {
+    let name = std::path::Path::new(binary)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.chars().take(15).collect()
 }
 
 fn message(chat: ChatId, seq: u64) -> Message {
@@ -162,6 +181,8 @@ fn message(chat: ChatId, seq: u64) -> Message {
 struct BenchApp {
     app: App,
     requested_at: f64,
+    /// Its process's name (`roost-desktop`, or the floor's `blank-window`).
+    comm: String,
 }
 
 /// One process as `/proc/<pid>/stat` shows it.
@@ -211,6 +232,44 @@ fn rss_mb(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Where a process's resident memory is, from `/proc/<pid>/smaps` (MB): anonymous (heap,
+/// stacks, `[anon]`) against file-backed, and the files holding the most.
+fn rss_breakdown(pid: u32) -> Value {
+    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+        return Value::Null;
+    };
+    let mut by_file: std::collections::BTreeMap<String, f64> = Default::default();
+    let (mut anon, mut file) = (0.0, 0.0);
+    let mut mapping = String::new();
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: range, perms, offset, dev, inode, path.
+            mapping = fields.nth(4).unwrap_or("").to_string();
+        } else if first == "Rss:" {
+            let kb: f64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+            if mapping.starts_with('/') {
+                file += kb;
+                let name = mapping.rsplit('/').next().unwrap_or(&mapping).to_string();
+                *by_file.entry(name).or_default() += kb;
+            } else {
+                anon += kb;
+            }
+        }
+    }
+    let mut files: Vec<(String, f64)> = by_file.into_iter().collect();
+    files.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mb = |kb: f64| round(kb / 1024.0);
+    json!({
+        "anon_mb": mb(anon),
+        "file_mb": mb(file),
+        "top_files_mb": Value::Object(
+            files.iter().take(12).map(|(name, kb)| (name.clone(), json!(mb(*kb)))).collect()
+        ),
+    })
+}
+
 impl BenchApp {
     fn c(&self) -> &Client {
         self.app.c()
@@ -250,7 +309,7 @@ impl BenchApp {
         Ok((rss_mb(app), webkit))
     }
 
-    /// The app process (the `roost-desktop` the driver started).
+    /// The app process (the `roost-desktop`, or the floor's binary, the driver started).
     fn app_pid(&self) -> Result<u32> {
         let all = processes();
         let mut family = vec![self.app._driver.0.id()];
@@ -261,7 +320,7 @@ impl BenchApp {
             index += 1;
         }
         all.iter()
-            .find(|p| family.contains(&p.pid) && p.comm == "roost-desktop")
+            .find(|p| family.contains(&p.pid) && p.comm == self.comm)
             .map(|p| p.pid)
             .context("the app process")
     }
@@ -271,16 +330,19 @@ impl BenchApp {
     /// window and WebView created, the session's cache open: the `startup_timeline` command),
     /// the page's navigation start (`performance.timeOrigin`) and its marks (`roost-wasm-start`,
     /// `roost-status-reply`, `roost-chats-reply`, `roost-chat-list-painted`).
-    async fn cold_start(&self) -> Result<ColdStart> {
+    ///
+    /// With `app_list`, waits for the app's own list too (`roost-app-chat-list-painted`): the
+    /// list the shell put into the page is painted before the wasm has even started.
+    async fn cold_start(&self, app_list: bool) -> Result<ColdStart> {
         let script = r#"
-            const done = arguments[arguments.length - 1];
+            const [appList, done] = arguments;
             const first = (n) => {
                 const e = performance.getEntriesByName(n);
                 return e.length ? performance.timeOrigin + e[0].startTime : null;
             };
             const check = () => {
                 const painted = first('roost-chat-list-painted');
-                if (painted === null) {
+                if (painted === null || (appList && first('roost-app-chat-list-painted') === null)) {
                     setTimeout(check, 5);
                     return;
                 }
@@ -293,13 +355,18 @@ impl BenchApp {
                     wasm_start: first('roost-wasm-start'),
                     first_frame: first('roost-first-frame'),
                     status_reply: first('roost-status-reply'),
+                    chats_invoke: first('roost-chats-invoke'),
                     chats_reply: first('roost-chats-reply'),
                     painted,
+                    app_painted: first('roost-app-chat-list-painted'),
                 }), (e) => done({ error: String(e) }));
             };
             check();
         "#;
-        let value = self.c().execute_async(script, vec![]).await?;
+        let value = self
+            .c()
+            .execute_async(script, vec![json!(app_list)])
+            .await?;
         if let Some(error) = value.get("error") {
             bail!("startup_timeline: {error}");
         }
@@ -374,6 +441,15 @@ impl BenchApp {
     }
 }
 
+/// Writes back what the seeding (or the previous app's close) left dirty before the next
+/// launch: a cold start measured while the kernel flushes a freshly written million-message
+/// cache measures that flush, which no user's start has to share.
+fn settle_disk() {
+    if let Err(e) = std::process::Command::new("sync").status() {
+        eprintln!("sync: {e}");
+    }
+}
+
 /// When a process started, epoch ms: `/proc/<pid>/stat`'s start time (clock ticks after boot,
 /// 100 per second on Linux) against `/proc/uptime` now.
 fn process_start_epoch_ms(pid: u32) -> Option<f64> {
@@ -393,8 +469,11 @@ fn process_start_epoch_ms(pid: u32) -> Option<f64> {
 /// Cold start and its phases, in ms.
 #[derive(Debug)]
 struct ColdStart {
-    /// Session request → chat list painted.
+    /// Session request → chat list painted (the first list: the shell's copy in the page, or
+    /// the app's own).
     total: f64,
+    /// Session request → the app's own chat list painted (the UI is running).
+    app: f64,
     /// Page navigation start → chat list painted (the page's own clock).
     page: f64,
     /// Consecutive phases (name, ms); a phase whose ends were not both seen is left out.
@@ -407,6 +486,9 @@ impl ColdStart {
         let shell = |name: &str| steps["shell"][name].as_f64();
         let page = |name: &str| steps[name].as_f64();
         let painted = page("painted").unwrap_or(requested_at);
+        // The app's own list; earlier than it when the shell's copy in the page came first
+        // (`src-tauri/src/first_paint.rs`).
+        let app_painted = page("app_painted").unwrap_or(painted);
         let page_start = page("page_start").unwrap_or(painted);
         // In the order they happen; each phase runs from one step to the next.
         let steps: [(&'static str, Option<f64>); 10] = [
@@ -419,7 +501,7 @@ impl ColdStart {
             ("wasm_started", page("wasm_start")),
             ("status_replied", page("status_reply")),
             ("chats_replied", page("chats_reply")),
-            ("chat_list_painted", Some(painted)),
+            ("chat_list_painted", Some(app_painted)),
         ];
         let mut phases = Vec::new();
         for pair in steps.windows(2) {
@@ -435,8 +517,22 @@ impl ColdStart {
         if let (Some(main), Some(session)) = (shell("main"), shell("session-started")) {
             phases.push(("main__session_started".to_string(), session - main));
         }
+        if painted < app_painted
+            && let Some(html) = page("html_loaded")
+        {
+            phases.push(("html_loaded__first_paint".to_string(), painted - html));
+        }
+        // The page's `chats` request alone, and the shell's tray icon (installed off the
+        // page's path once the page has loaded).
+        if let (Some(invoke), Some(reply)) = (page("chats_invoke"), page("chats_reply")) {
+            phases.push(("chats_invoked__chats_replied".to_string(), reply - invoke));
+        }
+        if let (Some(window), Some(tray)) = (shell("window-created"), shell("tray-installed")) {
+            phases.push(("window_created__tray_installed".to_string(), tray - window));
+        }
         ColdStart {
             total: painted - requested_at,
+            app: app_painted - requested_at,
             page: painted - page_start,
             phases,
         }
@@ -450,6 +546,71 @@ impl ColdStart {
                 .collect(),
         )
     }
+}
+
+/// The blank Tauri window of the same-run floor (`src-tauri/examples/blank_window`):
+/// `ROOST_BENCH_FLOOR_APP`, else `blank-window` beside the app binary or in its `examples/`.
+fn floor_binary() -> Option<String> {
+    if let Some(path) = std::env::var_os("ROOST_BENCH_FLOOR_APP") {
+        return Some(path.to_string_lossy().into_owned());
+    }
+    let app = PathBuf::from(app_binary());
+    let dir = app.parent()?;
+    [
+        dir.join("blank-window"),
+        dir.join("examples").join("blank-window"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The same-run floor: a blank Tauri window's cold start (the median of `runs` launches, as
+/// Roost's is taken) and its memory a moment after its first frame, as JSON keys to merge into
+/// the figures; none when the blank window is not built (said on stderr).
+async fn floor_figures(runs: usize) -> Result<serde_json::Map<String, Value>> {
+    let mut figures = serde_json::Map::new();
+    let Some(binary) = floor_binary() else {
+        eprintln!(
+            "no same-run floor: build the blank window first (cargo build --release --locked -p roost-desktop --features custom-protocol --example blank-window) or set ROOST_BENCH_FLOOR_APP"
+        );
+        return Ok(figures);
+    };
+    let desktop = offline_desktop();
+    let mut starts = Vec::new();
+    let app = loop {
+        settle_disk();
+        let app = launch_binary(&desktop, &binary).await?;
+        let start = app.cold_start(false).await?;
+        eprintln!(
+            "blank window, launch {}: cold start {:.1} ms, phases {}",
+            starts.len() + 1,
+            start.total,
+            start.phases_json()
+        );
+        starts.push(start);
+        if starts.len() >= runs {
+            break app;
+        }
+        app.quit().await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss, webkit) = app.memory()?;
+    let breakdown = rss_breakdown(app.app_pid()?);
+    app.quit().await;
+    starts.sort_by(|a, b| a.total.total_cmp(&b.total));
+    let median = &starts[starts.len() / 2];
+    eprintln!(
+        "blank window (floor): cold start {:.1} ms (phases {}); RSS {rss:.1} MB ({breakdown}), WebKit {webkit:.1} MB",
+        median.total,
+        median.phases_json()
+    );
+    figures.insert("cold_start_floor_ms".into(), json!(round(median.total)));
+    figures.insert("cold_start_floor_phases_ms".into(), median.phases_json());
+    figures.insert("rss_floor_mb".into(), json!(round(rss)));
+    figures.insert("rss_floor_breakdown".into(), breakdown);
+    figures.insert("webkit_rss_floor_mb".into(), json!(round(webkit)));
+    Ok(figures)
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -583,7 +744,10 @@ async fn release_app_figures() -> Result<()> {
     let mut page = serde_json::Map::new();
     let mut phases = serde_json::Map::new();
     let mut rss = serde_json::Map::new();
+    let mut rss_breakdowns = serde_json::Map::new();
+    let mut app_cold = serde_json::Map::new();
     let mut webkit = serde_json::Map::new();
+    let mut floor_cold = serde_json::Map::new();
     for cached in sizes {
         // The 100k chat is the issue's click → paint figure; other sizes are a shorter look.
         let timed = cached == 100_000;
@@ -594,16 +758,26 @@ async fn release_app_figures() -> Result<()> {
             "seeded {cached} messages in {:.1} s",
             seeding.elapsed().as_secs_f64()
         );
+        // The floor right before the app's launches, under the same load (this box is shared):
+        // each cache size's cold start is read beside its own; the rest of the floor's figures
+        // are the last size's.
+        let floor = floor_figures(cold_runs).await?;
+        if let Some(ms) = floor.get("cold_start_floor_ms") {
+            floor_cold.insert(cached.to_string(), ms.clone());
+        }
+        figures.extend(floor);
         // Cold start is one sample per launch: the median of a few launches (the last one's
         // app stays up for the clicks and memory).
         let mut starts = Vec::new();
         let app = loop {
+            settle_disk();
             let app = launch(&desktop).await?;
-            let start = app.cold_start().await?;
+            let start = app.cold_start(true).await?;
             eprintln!(
-                "{cached} cached, launch {}: cold start {:.1} ms, phases {}",
+                "{cached} cached, launch {}: cold start {:.1} ms (the app's own list {:.1} ms), phases {}",
                 starts.len() + 1,
                 start.total,
+                start.app,
                 start.phases_json()
             );
             starts.push(start);
@@ -619,6 +793,7 @@ async fn release_app_figures() -> Result<()> {
         starts.sort_by(|a, b| a.total.total_cmp(&b.total));
         let cold_start = &starts[starts.len() / 2];
         let (cold_ms, page_ms) = (cold_start.total, cold_start.page);
+        app_cold.insert(cached.to_string(), json!(round(cold_start.app)));
         app.wait_for("[data-testid=chat-item][data-chat-title=\"Small\"]")
             .await?;
         let clicks = click_to_paint_figures(
@@ -631,6 +806,7 @@ async fn release_app_figures() -> Result<()> {
         // The big chat stays open while memory is read (after the UI settled).
         tokio::time::sleep(Duration::from_secs(2)).await;
         let (app_rss, webkit_rss) = app.memory()?;
+        rss_breakdowns.insert(cached.to_string(), rss_breakdown(app.app_pid()?));
         eprintln!(
             "{cached} cached: cold start {cold_ms:.1} ms (page {page_ms:.1} ms; phases {}); click→paint {clicks}; RSS app {app_rss:.1} MB, WebKit {webkit_rss:.1} MB",
             cold_start.phases_json()
@@ -651,12 +827,22 @@ async fn release_app_figures() -> Result<()> {
         app.quit().await;
     }
     figures.insert("cold_start_ms_by_cached".into(), Value::Object(cold));
+    figures.insert(
+        "cold_start_floor_ms_by_cached".into(),
+        Value::Object(floor_cold),
+    );
     figures.insert("cold_start_page_ms_by_cached".into(), Value::Object(page));
+    // Session request → the app's own chat list painted (the UI running), beside cold start.
+    figures.insert(
+        "cold_start_app_ms_by_cached".into(),
+        Value::Object(app_cold),
+    );
     figures.insert(
         "cold_start_phases_ms_by_cached".into(),
         Value::Object(phases),
     );
     figures.insert("rss_mb".into(), Value::Object(rss));
+    figures.insert("rss_breakdown".into(), Value::Object(rss_breakdowns));
     figures.insert("webkit_rss_mb".into(), Value::Object(webkit));
     let text = serde_json::to_string(&Value::Object(figures))?;
     println!("{text}");

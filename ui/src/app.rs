@@ -120,16 +120,35 @@ pub(crate) fn show_error(model: Model, error: &roost_model::app::IpcError) {
     model.notice.set(Some(error.message.clone()));
 }
 
-/// A `performance` mark on the frame that paints the first non-empty chat list: the end of
-/// "cold start → chat list painted" (`src-tauri/tests/bench_app.rs` reads it).
+/// `performance` marks on the frame that paints the app's first non-empty chat list: the end
+/// of "cold start → chat list painted" (`roost-chat-list-painted`, unless the list the shell
+/// put into the page was painted first: `first-paint.js` marks it then) and of "→ the app's
+/// own list" (`roost-app-chat-list-painted`); `src-tauri/tests/bench_app.rs` reads both.
 pub(crate) fn mark_chat_list_painted() {
     const CHAT_LIST_PAINTED: &str = "roost-chat-list-painted";
+    const APP_CHAT_LIST_PAINTED: &str = "roost-app-chat-list-painted";
     request_animation_frame(|| {
-        let marked_before = web_sys::window()
-            .and_then(|w| w.performance())
-            .is_some_and(|p| p.get_entries_by_name(CHAT_LIST_PAINTED).length() > 0);
-        if !marked_before {
+        let marked = |name: &str| {
+            web_sys::window()
+                .and_then(|w| w.performance())
+                .is_some_and(|p| p.get_entries_by_name(name).length() > 0)
+        };
+        if !marked(CHAT_LIST_PAINTED) {
             mark(CHAT_LIST_PAINTED);
+        }
+        if !marked(APP_CHAT_LIST_PAINTED) {
+            mark(APP_CHAT_LIST_PAINTED);
+        }
+    });
+}
+
+/// Removes the chat list the shell put into the first page (`src-tauri/src/first_paint.rs`)
+/// on the next frame: the frame that paints the app's own list, or whatever the app shows
+/// instead (an empty list, an error).
+pub(crate) fn remove_first_paint() {
+    request_animation_frame(|| {
+        if let Some(list) = leptos::prelude::document().get_element_by_id("first-paint") {
+            list.remove();
         }
     });
 }
@@ -144,6 +163,7 @@ pub fn mark(name: &str) {
 }
 
 pub(crate) async fn reload_chats(model: Model) {
+    mark("roost-chats-invoke");
     match ipc::chats().await {
         Ok(chats) => {
             mark("roost-chats-reply");
@@ -660,8 +680,10 @@ pub fn App() -> impl IntoView {
                 if signed_in {
                     reload_chats(model).await;
                 }
+                remove_first_paint();
             }
             Err(e) => {
+                remove_first_paint();
                 model.status.set(Some(AppStatus {
                     signed_in: false,
                     server_url: None,

@@ -260,6 +260,18 @@ fn bench(args: &[String]) -> Result<()> {
         ensure_desktop_tools()?;
         build_ui()?;
         step("building the RELEASE app and measuring it (click → paint, cold start, RSS)");
+        // The same-run floor bench_app launches beside the app: a blank Tauri window.
+        run_checked(cargo().args([
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "roost-desktop",
+            "--features",
+            "custom-protocol",
+            "--example",
+            "blank-window",
+        ]))?;
         std::fs::create_dir_all(app_figures.parent().expect("a parent"))?;
         let status = Command::new("flock")
             .args([

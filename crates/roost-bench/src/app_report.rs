@@ -36,7 +36,7 @@ const CLICK_PHASES: [(&str, &str); 7] = [
 ];
 
 /// Cold-start phases (key, what it covers), in the order they happen.
-const COLD_PHASES: [(&str, &str); 11] = [
+const COLD_PHASES: [(&str, &str); 14] = [
     (
         "session_requested__process_started",
         "WebDriver session requested → app process started (tauri-driver, WebKitWebDriver)",
@@ -68,7 +68,19 @@ const COLD_PHASES: [(&str, &str); 11] = [
     ),
     (
         "chats_replied__chat_list_painted",
-        "chat list read → painted (Leptos, layout, paint)",
+        "chat list read → the app's list painted (Leptos, layout, paint)",
+    ),
+    (
+        "html_loaded__first_paint",
+        "beside the page: HTML loaded → the list the shell put into the page painted (`first_paint`)",
+    ),
+    (
+        "chats_invoked__chats_replied",
+        "beside the page: the `chats` request alone (invoked → answered)",
+    ),
+    (
+        "window_created__tray_installed",
+        "beside the page: WebView created → tray icon installed (once the page loaded)",
     ),
     (
         "wasm_started__first_frame",
@@ -110,28 +122,44 @@ pub fn render(out: &mut String, figures: &Value) {
         let _ = writeln!(out);
     }
     if let Some(cold) = cold {
-        let sizes: Vec<&String> = cold.keys().collect();
-        let _ = writeln!(
-            out,
-            "Cold start → chat list painted, by phase (the median launch of each cache size; shell steps from the `startup_timeline` command, page steps from performance marks, all on the wall clock):\n"
-        );
-        let header: Vec<String> = sizes.iter().map(|s| format!("{s} cached")).collect();
-        let _ = writeln!(
-            out,
-            "| phase | {} |\n|---|{}",
-            header.join(" | "),
-            "---:|".repeat(sizes.len())
-        );
-        for (key, what) in COLD_PHASES {
-            let cells: Vec<String> = sizes.iter().map(|s| ms(cold[*s].get(key))).collect();
-            let _ = writeln!(out, "| {what} | {} |", cells.join(" | "));
-        }
-        let totals: Vec<String> = sizes
-            .iter()
-            .map(|s| ms(figures["cold_start_ms_by_cached"].get(s.as_str())))
-            .collect();
-        let _ = writeln!(out, "| **total** | {} |\n", totals.join(" | "));
+        write_cold_phases(out, figures, cold);
     }
+}
+
+/// The cold-start phases per cache size, beside the blank Tauri window's (the same-run floor)
+/// when the run has it.
+fn write_cold_phases(out: &mut String, figures: &Value, cold: &serde_json::Map<String, Value>) {
+    let sizes: Vec<&String> = cold.keys().collect();
+    let floor = &figures["cold_start_floor_phases_ms"];
+    let _ = writeln!(
+        out,
+        "Cold start → chat list painted, by phase (the median launch of each cache size; shell steps from the `startup_timeline` command, page steps from performance marks, all on the wall clock):\n"
+    );
+    let mut header: Vec<String> = sizes.iter().map(|s| format!("{s} cached")).collect();
+    if floor.is_object() {
+        header.push("blank Tauri window (floor)".into());
+    }
+    let _ = writeln!(
+        out,
+        "| phase | {} |\n|---|{}",
+        header.join(" | "),
+        "---:|".repeat(header.len())
+    );
+    for (key, what) in COLD_PHASES {
+        let mut cells: Vec<String> = sizes.iter().map(|s| ms(cold[*s].get(key))).collect();
+        if floor.is_object() {
+            cells.push(ms(floor.get(key)));
+        }
+        let _ = writeln!(out, "| {what} | {} |", cells.join(" | "));
+    }
+    let mut totals: Vec<String> = sizes
+        .iter()
+        .map(|s| ms(figures["cold_start_ms_by_cached"].get(s.as_str())))
+        .collect();
+    if floor.is_object() {
+        totals.push(ms(figures.get("cold_start_floor_ms")));
+    }
+    let _ = writeln!(out, "| **total** | {} |\n", totals.join(" | "));
 }
 
 #[cfg(test)]
@@ -171,6 +199,25 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("| **total** | 900.0 ms | 950.0 ms |"), "{out}");
+
+        // With the same-run floor (the blank Tauri window): one more column.
+        let mut with_floor = figures.clone();
+        with_floor["cold_start_floor_ms"] = json!(400.0);
+        with_floor["cold_start_floor_phases_ms"] = json!({ "main__window_created": 100.0 });
+        let mut out = String::new();
+        render(&mut out, &with_floor);
+        assert!(
+            out.contains("| phase | 100000 cached | 1000000 cached | blank Tauri window (floor) |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("(GTK, Tauri, plugins) | 120.0 ms | 130.0 ms | 100.0 ms |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| **total** | 900.0 ms | 950.0 ms | 400.0 ms |"),
+            "{out}"
+        );
         assert!(
             out.contains("| reply → applied to the UI state (reducer) | — |"),
             "a phase not measured: {out}"

@@ -1,0 +1,15 @@
+// The chat list the shell put into this page before the wasm loaded (src-tauri/src/first_paint.rs):
+// drawn in the theme the user chose (the UI's theme.rs applies the same choice once it runs),
+// and the frame that paints it ends cold start ("roost-chat-list-painted", read by
+// src-tauri/tests/bench_app.rs). The app removes the list once its own is painted.
+try {
+  const theme = localStorage.getItem('roost.theme');
+  if (theme === 'light' || theme === 'dark') {
+    document.documentElement.setAttribute('data-theme', theme);
+  }
+} catch (e) {
+  // No storage: the system's light/dark preference, as the UI would.
+}
+if (document.getElementById('first-paint')) {
+  requestAnimationFrame(() => performance.mark('roost-chat-list-painted'));
+}
