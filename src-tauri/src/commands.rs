@@ -10,7 +10,7 @@ use roost_model::app::{
     ResyncOutcome, UiEvent,
 };
 use roost_proto::{ChatId, Message, MessageId};
-use tauri::ipc::Channel;
+use tauri::ipc::{Channel, Response};
 use tauri::{AppHandle, State};
 
 /// Messages per window read from the cache when a chat is opened.
@@ -81,17 +81,28 @@ pub async fn chats(state: State<'_, AppState>) -> ShellResult<Vec<ChatEntry>> {
         .collect())
 }
 
+/// A window as the UI reads it: [`ChatWindowView`]'s JSON as raw bytes. Tauri hands bytes to
+/// the page as an `ArrayBuffer` that the UI decodes once, in wasm; a serialisable value would
+/// be serialised here, parsed by the page's `JSON.parse` and converted into Rust again (three
+/// passes over ~60 KB for a 200-row window, on the path of every chat open: issue 11).
+fn window_reply(window: ChatWindowView) -> ShellResult<Response> {
+    serde_json::to_vec(&window)
+        .map(Response::new)
+        .map_err(|e| ShellError::Internal(format!("could not encode the window: {e}")))
+}
+
 /// Renders a chat from the cache (never waits for the network) and marks it open; the core
-/// validates and, when partial, resyncs it in the background.
+/// validates and, when partial, resyncs it in the background. The reply is a
+/// [`ChatWindowView`] as JSON bytes ([`window_reply`]).
 #[tauri::command]
 pub async fn open_chat(
     state: State<'_, AppState>,
     chat_id: ChatId,
     anchor: Anchor,
-) -> ShellResult<ChatWindowView> {
+) -> ShellResult<Response> {
     let client = state.client().await?;
     let window = client.open_chat(chat_id, anchor, OPEN_WINDOW_LIMIT).await?;
-    Ok(app_view::chat_window(window))
+    window_reply(app_view::chat_window(window))
 }
 
 #[tauri::command]
@@ -101,21 +112,22 @@ pub async fn close_chat(state: State<'_, AppState>, chat_id: ChatId) -> ShellRes
     Ok(())
 }
 
-/// More of a chat from the cache alone (scrolling through cached history).
+/// More of a chat from the cache alone (scrolling through cached history); a
+/// [`ChatWindowView`] as JSON bytes ([`window_reply`]).
 #[tauri::command]
 pub async fn cached_window(
     state: State<'_, AppState>,
     chat_id: ChatId,
     anchor: Anchor,
     limit: u32,
-) -> ShellResult<ChatWindowView> {
+) -> ShellResult<Response> {
     if limit == 0 || limit > MAX_WINDOW_LIMIT {
         return Err(ShellError::InvalidInput(format!(
             "limit must be 1..={MAX_WINDOW_LIMIT}"
         )));
     }
     let client = state.client().await?;
-    Ok(app_view::chat_window(
+    window_reply(app_view::chat_window(
         client.window(chat_id, anchor, limit).await?,
     ))
 }

@@ -431,6 +431,53 @@ impl BenchApp {
         Ok((total, phases))
     }
 
+    /// Where the IPC part of an open goes, straight from the page (no UI code, medians of
+    /// `runs` invokes each, ms): a trivial command's round trip (the transport's floor), the
+    /// `cached_window` read of 1, 20 and 200 rows (what grows with the payload), the UI's open
+    /// command right after a close (its write of the open flag and its events to the UI
+    /// included), and a 200-row reply's size in bytes. (Found with it: the open command's round
+    /// trip is ~3 ms while the page ignores events and 15–20 ms while the UI handles them.)
+    async fn ipc_probe(&self, title: &str, runs: usize) -> Result<Value> {
+        let script = r#"
+            const [title, runs, done] = arguments;
+            const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
+            const chatId = item.dataset.chatId;
+            const invoke = window.__TAURI__.core.invoke;
+            const newest = { type: 'newest' };
+            const out = {};
+            const time = async (name, f, before) => {
+                const all = [];
+                for (let i = 0; i < runs; i++) {
+                    if (before) await before();
+                    const t = performance.now();
+                    await f();
+                    all.push(performance.now() - t);
+                }
+                all.sort((a, b) => a - b);
+                out[name] = Math.round(all[Math.floor(all.length / 2)] * 100) / 100;
+            };
+            (async () => {
+                await time('trivial_command', () => invoke('startup_timeline'));
+                for (const limit of [1, 20, 200]) {
+                    await time(`cached_window_${limit}`, () => invoke('cached_window', { chatId, anchor: newest, limit }));
+                }
+                await time('open_after_close', () => invoke('open_chat', { chatId, anchor: newest }),
+                    () => invoke('close_chat', { chatId }));
+                const reply = await invoke('cached_window', { chatId, anchor: newest, limit: 200 });
+                out.bytes_200 = reply.byteLength;
+                done(out);
+            })().catch((e) => done({ error: String(e) }));
+        "#;
+        let value = self
+            .c()
+            .execute_async(script, vec![json!(title), json!(runs)])
+            .await?;
+        if let Some(error) = value.get("error") {
+            bail!("ipc probe: {error}");
+        }
+        Ok(value)
+    }
+
     async fn wait_for(&self, css: &str) -> Result<()> {
         self.c()
             .wait()
@@ -679,6 +726,8 @@ async fn click_to_paint_figures(
         rows > 0 && rows <= 200,
         "a bounded window of rows is in the DOM: {rows}"
     );
+    let ipc = app.ipc_probe(big.0, 21).await?;
+    eprintln!("IPC probe (ms, medians): {ipc}");
     let mut timings: Vec<f64> = measured.iter().map(|(t, _)| *t).collect();
     timings.sort_by(f64::total_cmp);
     let mut frame_after: Vec<f64> = measured.iter().filter_map(|(_, p)| p.frame_after).collect();
@@ -693,6 +742,7 @@ async fn click_to_paint_figures(
         "runs": runs,
         "dom_rows": rows,
         "phases_p50": phase_medians(&measured),
+        "ipc_probe": ipc,
     }))
 }
 

@@ -301,6 +301,16 @@ pub(crate) fn set_online(model: Model, online: bool) {
 }
 
 pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
+    start_open(model, chat_id).await;
+}
+
+/// Asks the core for the selected chat's window now — the request leaves before the UI
+/// re-renders for the click (issue 11's click → paint) — and returns the rest of the open, to
+/// be spawned or awaited.
+pub(crate) fn start_open(
+    model: Model,
+    chat_id: ChatId,
+) -> impl std::future::Future<Output = ()> + 'static {
     let mut request = 0;
     model
         .state
@@ -313,62 +323,75 @@ pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
             .map_or(0, |c| c.unread_count)
     });
     mark("roost-open-invoke");
-    match ipc::open_chat(chat_id, Anchor::Newest).await {
-        Ok(window) => {
-            mark("roost-open-reply");
-            let taken = take_window(model, chat_id, request, window);
-            mark("roost-open-applied");
-            if !taken {
-                return;
-            }
-            let already_marked = model
-                .state
-                .with_untracked(|s| s.open.as_ref().is_some_and(|o| o.first_unread.is_some()));
-            if !already_marked {
-                let first_unread = reach_first_unread(model, chat_id, unread).await;
-                model
-                    .state
-                    .update(|s| s.mark_first_unread(chat_id, first_unread));
-            }
-            let Some((first_unread, last_seq)) = model.state.with_untracked(|s| {
-                s.open
-                    .as_ref()
-                    .filter(|o| o.chat.chat_id == chat_id)
-                    .map(|o| (o.first_unread, o.chat.last_seq))
-            }) else {
-                return;
-            };
-            match first_unread {
-                // Like Telegram and Slack: open at the first unread message, not the bottom.
-                Some(seq) => {
-                    model.seen_seq.set(seq.saturating_sub(1));
-                    model.follow.set(false);
-                    scroll_to_first_unread(model);
-                }
-                None => {
-                    model.seen_seq.set(last_seq);
-                    model.follow.set(true);
-                    // The first render shows the newest rows already: with the list's position
-                    // still at the top, the window's oldest rows would be built only to be
-                    // replaced a frame later (issue 11's click → paint).
-                    let bottom = model.timeline.with_untracked(Timeline::total_height)
-                        - model.viewport_height.get_untracked();
-                    model.scroll_top.set(bottom.max(0.0));
-                    scroll_to_bottom(model);
-                }
-            }
-            // Interactive once the rows are painted (the frame after the one that scrolls).
-            request_animation_frame(move || {
-                request_animation_frame(move || {
-                    if model.open_chat_id() == Some(chat_id) {
-                        model.interactive.set(true);
-                    }
-                })
-            });
-            refresh_cache_map(model, chat_id).await;
+    let reply = ipc::open_chat(chat_id, Anchor::Newest);
+    async move {
+        match reply.await {
+            Ok(window) => window_arrived(model, chat_id, request, unread, window).await,
+            Err(e) => show_error(model, &e),
         }
-        Err(e) => show_error(model, &e),
     }
+}
+
+/// The selected chat's window arrived: it becomes the open chat, scrolled to its first unread
+/// message or to the bottom.
+async fn window_arrived(
+    model: Model,
+    chat_id: ChatId,
+    request: u64,
+    unread: u64,
+    window: roost_model::app::ChatWindowView,
+) {
+    mark("roost-open-reply");
+    let taken = take_window(model, chat_id, request, window);
+    mark("roost-open-applied");
+    if !taken {
+        return;
+    }
+    let already_marked = model
+        .state
+        .with_untracked(|s| s.open.as_ref().is_some_and(|o| o.first_unread.is_some()));
+    if !already_marked {
+        let first_unread = reach_first_unread(model, chat_id, unread).await;
+        model
+            .state
+            .update(|s| s.mark_first_unread(chat_id, first_unread));
+    }
+    let Some((first_unread, last_seq)) = model.state.with_untracked(|s| {
+        s.open
+            .as_ref()
+            .filter(|o| o.chat.chat_id == chat_id)
+            .map(|o| (o.first_unread, o.chat.last_seq))
+    }) else {
+        return;
+    };
+    match first_unread {
+        // Like Telegram and Slack: open at the first unread message, not the bottom.
+        Some(seq) => {
+            model.seen_seq.set(seq.saturating_sub(1));
+            model.follow.set(false);
+            scroll_to_first_unread(model);
+        }
+        None => {
+            model.seen_seq.set(last_seq);
+            model.follow.set(true);
+            // The first render shows the newest rows already: with the list's position
+            // still at the top, the window's oldest rows would be built only to be
+            // replaced a frame later (issue 11's click → paint).
+            let bottom = model.timeline.with_untracked(Timeline::total_height)
+                - model.viewport_height.get_untracked();
+            model.scroll_top.set(bottom.max(0.0));
+            scroll_to_bottom(model);
+        }
+    }
+    // Interactive once the rows are painted (the frame after the one that scrolls).
+    request_animation_frame(move || {
+        request_animation_frame(move || {
+            if model.open_chat_id() == Some(chat_id) {
+                model.interactive.set(true);
+            }
+        })
+    });
+    refresh_cache_map(model, chat_id).await;
 }
 
 /// Cached pages read before the window to reach the first unread message (beyond that, the
@@ -533,7 +556,7 @@ pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
     reset_chat_view(model);
     model.scroll_top.set(0.0);
     model.seen_seq.set(0);
-    spawn_local(open_chat(model, chat_id));
+    spawn_local(start_open(model, chat_id));
 }
 
 /// Gives the state the window answered to `request`; whether it was taken (a later request or

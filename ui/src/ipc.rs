@@ -4,6 +4,10 @@
 //!
 //! Values cross as JSON text (`JSON.parse` / `JSON.stringify`) so every serde shape of
 //! `roost_proto::app` (tagged enums, `serde_json::Value` bodies, u64 seqs) round-trips exactly.
+//! Chat windows (`open_chat`, `cached_window`: tens of KB on the path of every open) come as
+//! raw JSON bytes (an `ArrayBuffer`) decoded once, here, in wasm (issue 11's click → paint).
+//! Every command is sent when its function is called, not when its future is first polled: a
+//! click handler's open leaves before the UI re-renders.
 
 use roost_model::app::{
     Anchor, AppStatus, CacheMapView, ChatEntry, ChatWindowView, IpcError, IpcErrorKind,
@@ -18,6 +22,10 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "core"], js_name = invoke)]
     async fn tauri_invoke(cmd: &str, args: JsValue) -> Result<JsValue, JsValue>;
+
+    /// The same `invoke`, called at once: its promise is awaited later.
+    #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "core"], js_name = invoke)]
+    fn tauri_invoke_now(cmd: &str, args: JsValue) -> Result<js_sys::Promise, JsValue>;
 
     #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "core"], js_name = Channel)]
     type TauriChannel;
@@ -73,15 +81,47 @@ fn rejection(value: JsValue) -> IpcError {
     ipc_error(IpcErrorKind::Unknown, message)
 }
 
-async fn invoke<T: DeserializeOwned>(cmd: &str, args: serde_json::Value) -> Result<T, IpcError> {
-    if !tauri_available() {
-        return Err(ipc_error(
+/// A JSON reply sent as raw bytes (an `ArrayBuffer`), decoded straight from them.
+fn from_bytes<T: DeserializeOwned>(value: &JsValue) -> Result<T, IpcError> {
+    if !value.is_instance_of::<js_sys::ArrayBuffer>() {
+        return Err(ipc_error(IpcErrorKind::Internal, "undecodable reply"));
+    }
+    let bytes = js_sys::Uint8Array::new(value).to_vec();
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ipc_error(IpcErrorKind::Internal, format!("unexpected reply: {e}")))
+}
+
+/// Sends `cmd` now and returns its reply's future.
+fn send_now(
+    cmd: &str,
+    args: serde_json::Value,
+) -> impl std::future::Future<Output = Result<JsValue, IpcError>> + 'static {
+    let sent = if tauri_available() {
+        to_js(&args).and_then(|args| tauri_invoke_now(cmd, args).map_err(rejection))
+    } else {
+        Err(ipc_error(
             IpcErrorKind::Internal,
             "not running inside the Roost app",
-        ));
+        ))
+    };
+    async move {
+        wasm_bindgen_futures::JsFuture::from(sent?)
+            .await
+            .map_err(rejection)
     }
-    let reply = tauri_invoke(cmd, to_js(&args)?).await.map_err(rejection)?;
-    from_js(&reply)
+}
+
+async fn invoke<T: DeserializeOwned>(cmd: &str, args: serde_json::Value) -> Result<T, IpcError> {
+    from_js(&send_now(cmd, args).await?)
+}
+
+/// A command whose reply is a [`ChatWindowView`] as JSON bytes, sent now.
+fn invoke_window(
+    cmd: &str,
+    args: serde_json::Value,
+) -> impl std::future::Future<Output = Result<ChatWindowView, IpcError>> + 'static {
+    let reply = send_now(cmd, args);
+    async move { from_bytes(&reply.await?) }
 }
 
 /// Opens the shell's ordered event channel; `on_event` gets every [`UiEvent`].
@@ -133,8 +173,12 @@ pub async fn chats() -> Result<Vec<ChatEntry>, IpcError> {
     invoke("chats", json!({})).await
 }
 
-pub async fn open_chat(chat_id: ChatId, anchor: Anchor) -> Result<ChatWindowView, IpcError> {
-    invoke("open_chat", json!({ "chatId": chat_id, "anchor": anchor })).await
+/// Sent when called (see the module docs).
+pub fn open_chat(
+    chat_id: ChatId,
+    anchor: Anchor,
+) -> impl std::future::Future<Output = Result<ChatWindowView, IpcError>> + 'static {
+    invoke_window("open_chat", json!({ "chatId": chat_id, "anchor": anchor }))
 }
 
 pub async fn close_chat(chat_id: ChatId) -> Result<(), IpcError> {
@@ -146,7 +190,7 @@ pub async fn cached_window(
     anchor: Anchor,
     limit: u32,
 ) -> Result<ChatWindowView, IpcError> {
-    invoke(
+    invoke_window(
         "cached_window",
         json!({ "chatId": chat_id, "anchor": anchor, "limit": limit }),
     )
