@@ -27,7 +27,13 @@ pub async fn switch_account(
     user_id: UserId,
 ) -> ShellResult<AppStatus> {
     state
-        .switch_account(&app, &AccountKey { server_url, user_id })
+        .switch_account(
+            &app,
+            &AccountKey {
+                server_url,
+                user_id,
+            },
+        )
         .await
 }
 
@@ -40,6 +46,12 @@ pub async fn sign_out_account(
     remove_cache: bool,
 ) -> ShellResult<AppStatus> {
     state
-        .sign_out_account(&AccountKey { server_url, user_id }, remove_cache)
+        .sign_out_account(
+            &AccountKey {
+                server_url,
+                user_id,
+            },
+            remove_cache,
+        )
         .await
 }

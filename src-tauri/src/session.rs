@@ -243,7 +243,11 @@ impl AppState {
     /// Switches to an account signed in on this device, with its saved token: the current
     /// client stops (its cache stays) and the other opens from its own cache at once — no
     /// server check, so it works offline.
-    pub async fn switch_account(&self, app: &AppHandle, key: &AccountKey) -> ShellResult<AppStatus> {
+    pub async fn switch_account(
+        &self,
+        app: &AppHandle,
+        key: &AccountKey,
+    ) -> ShellResult<AppStatus> {
         let book = self.load_book();
         let saved = book.get(key).ok_or_else(|| {
             ShellError::InvalidInput(format!(
@@ -476,7 +480,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(state.settings_path()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(state.settings_path())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "tokens readable by others: {mode:o}");
         }
         let bob_cache = roost_core::account::cache_path(&data, "http://a", &UserId::new("bob"));

@@ -324,9 +324,8 @@ pub fn SavedAccounts(on_error: Callback<IpcError>) -> impl IntoView {
             .filter(|e| !e.current)
             .collect::<Vec<_>>()
     };
-    let adding = move || {
-        model.adding_account.get() && model.status.get().is_some_and(|s| s.signed_in)
-    };
+    let adding =
+        move || model.adding_account.get() && model.status.get().is_some_and(|s| s.signed_in);
     let back_label = move || {
         let user = model
             .status

@@ -238,7 +238,10 @@ async fn the_account_switcher_moves_between_signed_in_accounts_each_from_its_own
     app.open_account_menu().await?;
     assert_eq!(
         app.menu_accounts().await?,
-        json!([[format!("alice@{one}"), false], [format!("bob@{one}"), true]])
+        json!([
+            [format!("alice@{one}"), false],
+            [format!("bob@{one}"), true]
+        ])
     );
     app.keys(KEY_ESCAPE).await?;
     app.wait_js(
@@ -306,7 +309,11 @@ async fn the_account_switcher_moves_between_signed_in_accounts_each_from_its_own
     app.open_chat("Team").await?;
     app.wait_seqs(&[1]).await?;
     assert_eq!(app.message_texts().await?, json!(["hello team"]));
-    assert_eq!(app.pending_statuses().await?, json!([]), "alice's outbox is not bob's");
+    assert_eq!(
+        app.pending_statuses().await?,
+        json!([]),
+        "alice's outbox is not bob's"
+    );
     // The server back while bob is shown: bob's client has nothing of alice's to send.
     proxy.heal();
     app.wait_online().await?;
