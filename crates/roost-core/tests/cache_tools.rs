@@ -8,7 +8,16 @@ use common::*;
 use roost_core::SeqRange;
 use roost_core::store::Store;
 use roost_proto::ChatId;
+use sqlx::sqlite::SqlitePoolOptions;
 use std::path::Path;
+
+async fn raw_pool(cache: &Path) -> sqlx::SqlitePool {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("sqlite://{}", cache.display()))
+        .await
+        .unwrap()
+}
 
 /// Every chat's runs index agrees with its messages, and `cached_count` with both.
 async fn assert_runs_match_messages(cache: &Path, chat: ChatId) {

@@ -10,8 +10,17 @@ use common::*;
 use roost_core::ClientEvent;
 use roost_core::store::{CursorRule, IngestOptions, Position, Store};
 use roost_proto::{ChatId, Message};
+use sqlx::sqlite::SqlitePoolOptions;
 use std::path::Path;
 use std::time::Duration;
+
+async fn raw_pool(cache: &Path) -> sqlx::SqlitePool {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("sqlite://{}", cache.display()))
+        .await
+        .unwrap()
+}
 
 /// Rows of `index` matching `query`, read straight from the file (no drain first).
 async fn index_hits(cache: &Path, index: &str, query: &str) -> i64 {
@@ -292,7 +301,7 @@ async fn old_cache(path: &Path) -> sqlx::SqlitePool {
         .collect();
     assert!(old.len() < migrator.migrations.len(), "0040 exists");
     migrator.migrations = old.into();
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+    let pool = SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(
             sqlx::sqlite::SqliteConnectOptions::new()

@@ -130,13 +130,3 @@ pub async fn assert_cache_equals_server(
         "cache differs from the server over {lo}..={hi}"
     );
 }
-
-/// A plain one-connection pool on a cache file, for reading (or damaging) it behind the
-/// client's back.
-pub async fn raw_pool(cache: &Path) -> sqlx::SqlitePool {
-    sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("sqlite://{}", cache.display()))
-        .await
-        .unwrap()
-}
