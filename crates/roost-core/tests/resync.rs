@@ -404,10 +404,10 @@ async fn a_resync_with_missing_messages_opens_its_fetch_window_before_the_change
         match ev {
             ClientEvent::FetchStarted { chat_id } if chat_id == chat => order.push("started"),
             // The edit and the new messages may come in one changes answer (catch-up: 1 + N).
-            ClientEvent::MessagesChanged { chat_id, .. } if chat_id == chat => {
-                if order.last() != Some(&"changed") {
-                    order.push("changed")
-                }
+            ClientEvent::MessagesChanged { chat_id, .. }
+                if chat_id == chat && order.last() != Some(&"changed") =>
+            {
+                order.push("changed")
             }
             ClientEvent::FetchFinished { chat_id, .. } if chat_id == chat => order.push("finished"),
             _ => {}

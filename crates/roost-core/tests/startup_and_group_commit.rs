@@ -209,7 +209,7 @@ fn awkward_messages(chat: ChatId) -> Vec<Message> {
                 } else {
                     i64::MAX - seq as i64
                 },
-                edited_at: (seq % 2 == 0).then_some(-(seq as i64)),
+                edited_at: seq.is_multiple_of(2).then_some(-(seq as i64)),
                 deleted_at: (seq == 5).then_some(7),
                 body,
                 ..message(chat, seq, 1, seq)
