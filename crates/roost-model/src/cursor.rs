@@ -160,7 +160,7 @@ mod tests {
                 })
                 .collect();
         }
-        if kind % 3 == 0 {
+        if kind.is_multiple_of(3) {
             let (seq, version) = history[rev as usize - 1];
             return vec![CursorStep {
                 seq,
