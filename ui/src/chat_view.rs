@@ -78,8 +78,10 @@ pub(crate) fn ChatView() -> impl IntoView {
         }
     });
     on_cleanup(move || resize.remove());
+    // The previous chat's rows stay while the selected one opens (`UiState::select`).
+    let opening = Memo::new(move |_| model.state.with(|s| !s.open_is_selected()));
     view! {
-        <section class="chat-view" data-testid="chat-view">
+        <section class="chat-view" data-testid="chat-view" aria-busy=move || opening.get().to_string()>
             <ChatHeader left />
             <FullReloadNote note=Signal::derive(move || {
                 model.state.with(|s| s.open.as_ref().and_then(|o| o.chat.full_reload.clone()))
