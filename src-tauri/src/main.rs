@@ -4,7 +4,11 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
-    // First, while this is the only thread: WebKit's compositing choice (see `memory`).
-    roost_desktop::memory::before_any_thread();
+    // First, while this is the only thread: WebKit's compositing choice and, without a GPU,
+    // the software path (see `memory`).
+    if let Err(message) = roost_desktop::memory::before_any_thread() {
+        eprintln!("roost-desktop: {message}");
+        std::process::exit(2);
+    }
     roost_desktop::run();
 }

@@ -10,7 +10,29 @@
 //!
 //! A user who wants WebKit's GPU compositing back starts Roost with
 //! `WEBKIT_DISABLE_COMPOSITING_MODE=0`; any value they set is left alone, and then Roost sets
-//! nothing else either.
+//! nothing else of the compositing choice either.
+//!
+//! On a machine with no GPU (no DRM device node in `/dev/dri`: a VM, a container, a headless
+//! box under Xvfb) the UI process also keeps Mesa out (issue 11's memory): GTK's X11 display
+//! probes GLX when it opens and WebKit opens an EGL display to ask it for the GPU's render node,
+//! and each loads Mesa's software driver with its LLVM (~50 MB resident) for nothing — without
+//! a GPU there is no render node to find, and with compositing off nothing in the UI process
+//! draws with GL. `ROOST_GPU=on` or `off` overrides the check either way.
+
+/// Roost's switch for the software path: `auto` (the default: decided by [`has_gpu_node`]),
+/// `off` (as if there were no GPU) or `on` (as if there were one: nothing of the software path
+/// is set).
+pub const ROOST_GPU: &str = "ROOST_GPU";
+/// GTK 3's switch: `disable` keeps GDK from probing GLX (and so loading Mesa) when it opens the
+/// X11 display; only `GtkGLArea`s, which Roost has none of, would need it.
+pub const GDK_GL: &str = "GDK_GL";
+/// WebKitGTK's switch: the GPU's render node. Set, the UI process takes it instead of opening
+/// an EGL display to ask Mesa for it.
+pub const WEBKIT_WEB_RENDER_DEVICE_FILE: &str = "WEBKIT_WEB_RENDER_DEVICE_FILE";
+/// What the software path gives WebKit as its render node: a name no DRM node has (they are
+/// `cardN` and `renderDN`). WebKit only opens it for DMA-BUF rendering, which Roost turns off;
+/// were that turned back on, opening it fails and WebKit falls back to its surfaceless display.
+pub const NO_RENDER_NODE: &str = "/dev/dri/none";
 
 /// WebKitGTK's switch: set to anything but `0`, views never enter accelerated compositing.
 pub const WEBKIT_DISABLE_COMPOSITING_MODE: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
@@ -36,13 +58,63 @@ pub fn webkit_defaults(present: impl Fn(&str) -> bool) -> Vec<(&'static str, &'s
     set
 }
 
-/// Applies [`webkit_defaults`] to this process's environment.
+/// Whether the UI process takes the software path, from `ROOST_GPU` (`value`) and, for `auto`
+/// or unset, whether the machine has a GPU. An unknown value is an error naming the accepted
+/// ones: a knob that cannot be read must not be ignored silently.
+pub fn software_path(value: Option<&str>, has_gpu: impl FnOnce() -> bool) -> Result<bool, String> {
+    match value.map(str::trim) {
+        None | Some("" | "auto") => Ok(!has_gpu()),
+        Some("off") => Ok(true),
+        Some("on") => Ok(false),
+        Some(other) => Err(format!(
+            "{ROOST_GPU}={other:?} is not understood: use auto (the default), on or off"
+        )),
+    }
+}
+
+/// The software path's variables, each only if the user has not set it. Linux only.
+pub fn software_path_defaults(present: impl Fn(&str) -> bool) -> Vec<(&'static str, &'static str)> {
+    if !cfg!(target_os = "linux") {
+        return Vec::new();
+    }
+    [
+        (GDK_GL, "disable"),
+        (WEBKIT_WEB_RENDER_DEVICE_FILE, NO_RENDER_NODE),
+    ]
+    .into_iter()
+    .filter(|(name, _)| !present(name))
+    .collect()
+}
+
+/// Whether `dri` (`/dev/dri`) holds a DRM device node (`card*` or `renderD*`): a GPU, or at
+/// least a display driver Mesa could use. No directory, no GPU.
+pub fn has_gpu_node(dri: &std::path::Path) -> bool {
+    std::fs::read_dir(dri).is_ok_and(|entries| {
+        entries.flatten().any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("card") || name.starts_with("renderD")
+        })
+    })
+}
+
+/// Applies [`webkit_defaults`] and, on the software path, [`software_path_defaults`] to this
+/// process's environment; an unreadable `ROOST_GPU` is the error.
 ///
 /// Call it first in `main`, before anything starts a thread: it changes the environment.
-pub fn before_any_thread() {
-    for (name, value) in webkit_defaults(|name| std::env::var_os(name).is_some()) {
+pub fn before_any_thread() -> Result<(), String> {
+    let present = |name: &str| std::env::var_os(name).is_some();
+    let mut set = webkit_defaults(present);
+    let roost_gpu = std::env::var(ROOST_GPU).ok();
+    if software_path(roost_gpu.as_deref(), || {
+        has_gpu_node(std::path::Path::new("/dev/dri"))
+    })? {
+        set.extend(software_path_defaults(present));
+    }
+    for (name, value) in set {
         set_env_before_threads(name, value);
     }
+    Ok(())
 }
 
 /// `std::env::set_var` is unsafe because another thread may read the environment at the same
@@ -79,6 +151,52 @@ mod tests {
             webkit_defaults(|name| name == WEBKIT_DISABLE_DMABUF_RENDERER),
             vec![(WEBKIT_DISABLE_COMPOSITING_MODE, "1")]
         );
+    }
+
+    #[test]
+    fn the_software_path_follows_the_gpu_check_unless_roost_gpu_says_otherwise() {
+        assert_eq!(software_path(None, || false), Ok(true));
+        assert_eq!(software_path(None, || true), Ok(false));
+        assert_eq!(software_path(Some("auto"), || true), Ok(false));
+        assert_eq!(software_path(Some(" "), || false), Ok(true));
+        // The override wins over the check either way, and is not even asked for it.
+        assert_eq!(software_path(Some("off"), || unreachable!()), Ok(true));
+        assert_eq!(software_path(Some("on"), || unreachable!()), Ok(false));
+        let error = software_path(Some("yes"), || true).unwrap_err();
+        assert!(
+            error.contains("ROOST_GPU=\"yes\"") && error.contains("auto"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_software_path_leaves_what_the_user_set_alone() {
+        assert_eq!(
+            software_path_defaults(|_| false),
+            vec![
+                (GDK_GL, "disable"),
+                (WEBKIT_WEB_RENDER_DEVICE_FILE, NO_RENDER_NODE)
+            ]
+        );
+        assert_eq!(
+            software_path_defaults(|name| name == WEBKIT_WEB_RENDER_DEVICE_FILE),
+            vec![(GDK_GL, "disable")]
+        );
+    }
+
+    #[test]
+    fn a_gpu_is_a_drm_card_or_render_node_and_no_dri_directory_is_none() {
+        let dir = std::env::temp_dir().join(format!("roost-dri-{}", std::process::id()));
+        assert!(!has_gpu_node(&dir), "no directory");
+        std::fs::create_dir_all(dir.join("by-path")).unwrap();
+        assert!(!has_gpu_node(&dir), "only a by-path directory");
+        std::fs::write(dir.join("renderD128"), b"").unwrap();
+        assert!(has_gpu_node(&dir), "a render node");
+        std::fs::remove_file(dir.join("renderD128")).unwrap();
+        std::fs::write(dir.join("card0"), b"").unwrap();
+        assert!(has_gpu_node(&dir), "a primary node only");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

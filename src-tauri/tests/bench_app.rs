@@ -435,7 +435,8 @@ impl BenchApp {
     /// `runs` invokes each, ms): a trivial command's round trip (the transport's floor), the
     /// `cached_window` read of 1, 20 and 200 rows (what grows with the payload), the UI's open
     /// command right after a close (its write of the open flag and its events to the UI
-    /// included), and a 200-row reply's size in bytes. (Found with it: the open command's round
+    /// included; also with the close's event handled before the open, for a chat already open
+    /// (no write), and the close alone), and a 200-row reply's size in bytes. (Found with it: the open command's round
     /// trip is ~3 ms while the page ignores events and 15–20 ms while the UI handles them.)
     async fn ipc_probe(&self, title: &str, runs: usize) -> Result<Value> {
         let script = r#"
@@ -463,6 +464,15 @@ impl BenchApp {
                 }
                 await time('open_after_close', () => invoke('open_chat', { chatId, anchor: newest }),
                     () => invoke('close_chat', { chatId }));
+                // The same with the close's event handled first (two frames later): what is
+                // left is the open's own write and event.
+                const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+                await time('open_after_close_settled', () => invoke('open_chat', { chatId, anchor: newest }),
+                    async () => { await invoke('close_chat', { chatId }); await frame(); await frame(); });
+                // Already open, nothing unread: no write, one event.
+                await time('open_when_open', () => invoke('open_chat', { chatId, anchor: newest }));
+                await time('close_chat', () => invoke('close_chat', { chatId }),
+                    () => invoke('open_chat', { chatId, anchor: newest }));
                 const reply = await invoke('cached_window', { chatId, anchor: newest, limit: 200 });
                 out.bytes_200 = reply.byteLength;
                 done(out);

@@ -255,6 +255,18 @@ pub(crate) fn apply_event(model: Model, event: UiEvent) {
         _ => {}
     }
     let now = ipc::now_ms();
+    if model
+        .state
+        .with_untracked(|state| state.changes_nothing_shown(&event))
+    {
+        // Kept in the state (it follows the store) without waking every view: the close and
+        // open of a switch send two of these, which would otherwise re-render the page ahead
+        // of the open's reply (issue 11's click → paint).
+        model.state.update_untracked(|state| {
+            state.apply(event, now);
+        });
+        return;
+    }
     let mut effects = Vec::new();
     change_rows(model, |state| {
         effects = state.apply(event, now);
@@ -342,10 +354,14 @@ async fn window_arrived(
     window: roost_model::app::ChatWindowView,
 ) {
     mark("roost-open-reply");
+    let switched = model.open_chat_id() != Some(chat_id);
     let taken = take_window(model, chat_id, request, window);
     mark("roost-open-applied");
     if !taken {
         return;
+    }
+    if switched {
+        forget_previous_chat(model);
     }
     let already_marked = model
         .state
@@ -554,9 +570,15 @@ pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
         return;
     }
     reset_chat_view(model);
+    spawn_local(start_open(model, chat_id));
+}
+
+/// The selected chat's window replaced the previous chat's rows (kept on screen until now):
+/// what the view knew of their position and map goes with them.
+pub(crate) fn forget_previous_chat(model: Model) {
     model.scroll_top.set(0.0);
     model.seen_seq.set(0);
-    spawn_local(start_open(model, chat_id));
+    model.cache_map.set(None);
 }
 
 /// Gives the state the window answered to `request`; whether it was taken (a later request or
@@ -587,11 +609,11 @@ pub(crate) fn switch_selection(model: Model, chat_id: ChatId) -> bool {
     previous.is_some()
 }
 
-/// Forgets what the view knew of the previous chat (readiness, cache map, a running Resync, an
-/// edit in progress) until the new window arrives.
+/// Forgets what the view knew of the previous chat (readiness, a running Resync, an edit in
+/// progress) as another is selected; its rows, their position and its cache map stay until the
+/// new window arrives ([`forget_previous_chat`]).
 pub(crate) fn reset_chat_view(model: Model) {
     model.interactive.set(false);
-    model.cache_map.set(None);
     model.resync_busy.set(false);
     model.editing.set(None);
 }

@@ -78,14 +78,18 @@ pub(crate) fn ChatView() -> impl IntoView {
         }
     });
     on_cleanup(move || resize.remove());
+    // The previous chat's rows stay while the selected one opens (`UiState::select`).
+    let opening = Memo::new(move |_| model.state.with(|s| !s.open_is_selected()));
+    // A memo: the rows' view is rebuilt when a chat opens or closes, not at every event.
+    let any_open = Memo::new(move |_| model.state.with(|s| s.open.is_some()));
     view! {
-        <section class="chat-view" data-testid="chat-view">
+        <section class="chat-view" data-testid="chat-view" aria-busy=move || opening.get().to_string()>
             <ChatHeader left />
             <FullReloadNote note=Signal::derive(move || {
                 model.state.with(|s| s.open.as_ref().and_then(|o| o.chat.full_reload.clone()))
             }) />
             <CacheMapStrip map=model.cache_map />
-            {move || if model.state.with(|s| s.open.is_some()) {
+            {move || if any_open.get() {
                 view! {
                     <div class="messages-wrap">
                     <div class="messages" data-testid="messages" node_ref=model.scroller on:scroll=on_scroll tabindex="0"
@@ -165,7 +169,7 @@ fn ChatHeader(#[prop(into)] left: Signal<bool>) -> impl IntoView {
             </div>
             <SyncIndicator visible=indicator />
             <ResyncButton visible=resync_visible busy=model.resync_busy on_click=on_resync />
-            <crate::search::ChatTools chat_id=Signal::derive(move || model.state.with(|s| s.selected))
+            <crate::search::ChatTools chat_id=Memo::new(move |_| model.state.with(|s| s.selected))
                 offered=Signal::derive(move || !left.get()) />
             <LeaveChatButton visible=leave_visible on_leave />
         </header>

@@ -20,10 +20,7 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "core"], js_name = invoke)]
-    async fn tauri_invoke(cmd: &str, args: JsValue) -> Result<JsValue, JsValue>;
-
-    /// The same `invoke`, called at once: its promise is awaited later.
+    /// Tauri's `invoke`, called at once: its promise is awaited later.
     #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "core"], js_name = invoke)]
     fn tauri_invoke_now(cmd: &str, args: JsValue) -> Result<js_sys::Promise, JsValue>;
 
@@ -147,7 +144,8 @@ pub async fn subscribe(on_event: impl Fn(UiEvent) + 'static) -> Result<(), IpcEr
     let args = js_sys::Object::new();
     js_sys::Reflect::set(&args, &JsValue::from_str("onEvent"), &channel)
         .map_err(|_| ipc_error(IpcErrorKind::Internal, "could not pass the channel"))?;
-    tauri_invoke("subscribe", args.into())
+    let sent = tauri_invoke_now("subscribe", args.into()).map_err(rejection)?;
+    wasm_bindgen_futures::JsFuture::from(sent)
         .await
         .map_err(rejection)?;
     Ok(())

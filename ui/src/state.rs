@@ -183,9 +183,12 @@ impl UiState {
         self.fetches.remove(&chat_id);
         if self.selected == Some(chat_id) {
             self.selected = None;
-            self.open = None;
             self.early.clear();
             self.awaiting = false;
+        }
+        // Also the previous chat, still on screen while another opens.
+        if self.open_chat_id() == Some(chat_id) {
+            self.open = None;
         }
         Vec::new()
     }
@@ -249,17 +252,48 @@ impl UiState {
     }
 
     /// The user picked a chat: returns the previously selected chat (to close) when it changed.
-    /// Its window is read next ([`UiState::window_opened`]).
+    /// Its window is read next ([`UiState::window_opened`]). The previous chat stays open — its
+    /// rows on screen and kept current by its events — until that window replaces it: no
+    /// empty "opening" view is rendered in between (issue 11's click → paint).
     pub fn select(&mut self, chat_id: ChatId) -> Option<Option<ChatId>> {
         let previous = self.selected;
         if previous == Some(chat_id) {
             return None;
         }
         self.selected = Some(chat_id);
-        self.open = None;
         self.early.clear();
         self.awaiting = false;
         Some(previous)
+    }
+
+    /// The open chat is the selected one (its window arrived): false while the previous chat's
+    /// rows stay on screen for a chat still opening.
+    pub fn open_is_selected(&self) -> bool {
+        self.open.is_some() && self.open_chat_id() == self.selected
+    }
+
+    /// Whether applying `event` leaves everything the UI shows as it is: a `ChatUpdated` whose
+    /// row equals the listed one but for `is_open` (no view shows it), as the core sends for a
+    /// chat being closed or re-opened with nothing unread. The app applies such an event
+    /// without re-rendering: the state still follows the store, and no render stands between
+    /// an open's click and its reply.
+    pub fn changes_nothing_shown(&self, event: &UiEvent) -> bool {
+        let UiEvent::ChatUpdated { chat } = event else {
+            return false;
+        };
+        let same_but_open_flag = |listed: &ChatEntry| {
+            listed
+                == &ChatEntry {
+                    is_open: listed.is_open,
+                    ..chat.clone()
+                }
+        };
+        let listed = self.chats.iter().find(|c| c.chat_id == chat.chat_id);
+        let open = self
+            .open
+            .as_ref()
+            .filter(|o| o.chat.chat_id == chat.chat_id);
+        listed.is_some_and(same_but_open_flag) && open.is_none_or(|o| same_but_open_flag(&o.chat))
     }
 
     /// The app is about to read the selected chat's window (after `select`, or again after a
@@ -359,7 +393,9 @@ impl UiState {
 
     /// How ready the chat view is, given what only the DOM knows.
     pub fn readiness(&self, container_mounted: bool, interactive: bool) -> ViewReadiness {
-        let (window_loaded, message_rows, chat_empty) = match &self.open {
+        // The previous chat's rows, kept while the selected one opens, are not its window.
+        let open = self.open.as_ref().filter(|_| self.open_is_selected());
+        let (window_loaded, message_rows, chat_empty) = match open {
             Some(o) => (
                 true,
                 logic::message_rows(&o.items),
@@ -518,6 +554,169 @@ mod tests {
             700.0,
         );
         assert!(!state.indicator_visible(700.0));
+    }
+
+    fn other_chat_id() -> ChatId {
+        roost_model::fixtures::chat_id(8)
+    }
+    fn other_entry(last_seq: Seq) -> ChatEntry {
+        ChatEntry {
+            last_seq,
+            cached_count: last_seq,
+            offline: OfflineCoverage::Complete,
+            ..roost_model::fixtures::chat_entry(other_chat_id(), "other")
+        }
+    }
+    fn other_window(last: Seq) -> ChatWindowView {
+        let messages = (1..=last).map(|seq| Message {
+            chat_id: other_chat_id(),
+            ..message(seq)
+        });
+        ChatWindowView {
+            chat: other_entry(last),
+            items: roost_model::ranges::span_items(SeqRange::new(1, last), messages),
+            pending: vec![],
+            has_more_before: false,
+            has_more_after: false,
+        }
+    }
+    fn appended(chat_id: ChatId, seq: Seq) -> UiEvent {
+        UiEvent::WindowChanged {
+            chat_id,
+            span: SeqRange::single(seq),
+            items: vec![WindowItem::Message {
+                message: Message {
+                    chat_id,
+                    ..message(seq)
+                },
+            }],
+        }
+    }
+
+    /// Issue 11 (click → paint): selecting another chat rendered an empty "opening" view until
+    /// its window arrived. The previous chat's rows stay, current, until the window replaces
+    /// them; the view does not count them as the selected chat's (readiness).
+    #[test]
+    fn the_previous_chats_rows_stay_until_the_selected_chats_window_arrives() {
+        let mut state = UiState::default();
+        state.chats_reloaded(vec![entry(3, SyncState::InSync), other_entry(2)], 0.0);
+        state.select(chat_id());
+        let request = state.window_requested();
+        state.window_opened(chat_id(), request, window(3));
+        assert!(state.open_is_selected());
+
+        assert_eq!(state.select(other_chat_id()), Some(Some(chat_id())));
+        let request = state.window_requested();
+        assert_eq!(
+            state.open_chat_id(),
+            Some(chat_id()),
+            "the previous rows stay"
+        );
+        assert!(!state.open_is_selected());
+        assert!(!state.readiness(true, false).window_loaded);
+        // A live message of the chat on screen still shows; one of the chat opening is kept
+        // for its window.
+        assert_eq!(
+            state.apply(appended(chat_id(), 4), 0.0),
+            vec![Effect::RowsChanged, Effect::RefreshCacheMap(chat_id())]
+        );
+        assert_eq!(state.open.as_ref().unwrap().items.len(), 4);
+        state.apply(appended(other_chat_id(), 3), 0.0);
+        assert_eq!(state.open.as_ref().unwrap().items.len(), 4);
+
+        assert!(state.window_opened(other_chat_id(), request, other_window(2)));
+        let open = state.open.as_ref().unwrap();
+        assert_eq!(open.chat.chat_id, other_chat_id());
+        assert_eq!(open.items.len(), 3, "the message that came while it opened");
+        assert!(state.open_is_selected());
+        assert!(state.readiness(true, true).window_loaded);
+    }
+
+    /// The previous chat, still on screen while another opens, removed from the device: its
+    /// rows go at once.
+    #[test]
+    fn removing_the_chat_still_on_screen_while_another_opens_clears_its_rows() {
+        let mut state = UiState::default();
+        state.chats_reloaded(vec![entry(3, SyncState::InSync), other_entry(2)], 0.0);
+        state.select(chat_id());
+        let request = state.window_requested();
+        state.window_opened(chat_id(), request, window(3));
+        state.select(other_chat_id());
+        let request = state.window_requested();
+        state.apply(UiEvent::ChatRemoved { chat_id: chat_id() }, 0.0);
+        assert!(state.open.is_none());
+        assert_eq!(state.selected, Some(other_chat_id()));
+        assert!(state.window_opened(other_chat_id(), request, other_window(2)));
+    }
+
+    /// The `ChatUpdated`s of a close and of a re-open with nothing unread differ from the
+    /// listed row only in `is_open`: they change nothing shown (the app applies them without a
+    /// render). Any other difference is a change.
+    #[test]
+    fn only_an_open_flag_change_counts_as_changing_nothing_shown() {
+        let mut state = UiState::default();
+        state.chats_reloaded(vec![entry(3, SyncState::InSync), other_entry(2)], 0.0);
+        state.select(chat_id());
+        let request = state.window_requested();
+        state.window_opened(chat_id(), request, window(3));
+        let closed = ChatEntry {
+            is_open: false,
+            ..entry(3, SyncState::InSync)
+        };
+        let event = UiEvent::ChatUpdated {
+            chat: closed.clone(),
+        };
+        assert!(state.changes_nothing_shown(&event));
+        let before = state.clone();
+        state.apply(event, 0.0);
+        let flag = |s: &UiState| {
+            (
+                s.chats
+                    .iter()
+                    .find(|c| c.chat_id == chat_id())
+                    .unwrap()
+                    .is_open,
+                s.open.as_ref().unwrap().chat.is_open,
+            )
+        };
+        assert_eq!(flag(&state), (false, false), "the state follows the store");
+        let mut reverted = state.clone();
+        for c in &mut reverted.chats {
+            if c.chat_id == chat_id() {
+                c.is_open = true;
+            }
+        }
+        reverted.open.as_mut().unwrap().chat.is_open = true;
+        assert_eq!(reverted, before, "nothing else changed");
+
+        let changes = [
+            ChatEntry {
+                unread_count: 1,
+                ..closed.clone()
+            },
+            ChatEntry {
+                last_seq: 4,
+                ..closed.clone()
+            },
+            ChatEntry {
+                title: "renamed".into(),
+                ..closed.clone()
+            },
+            ChatEntry {
+                sync_state: SyncState::Syncing,
+                ..closed.clone()
+            },
+        ];
+        for chat in changes {
+            assert!(!state.changes_nothing_shown(&UiEvent::ChatUpdated { chat }));
+        }
+        // A chat not listed yet is new.
+        let unknown = ChatEntry {
+            chat_id: roost_model::fixtures::chat_id(9),
+            ..closed
+        };
+        assert!(!state.changes_nothing_shown(&UiEvent::ChatUpdated { chat: unknown }));
+        assert!(!state.changes_nothing_shown(&appended(chat_id(), 4)));
     }
 
     #[test]

@@ -18,7 +18,10 @@
 //! * the sync indicator is rendered exactly while a fetch of the selected chat runs and has
 //!   lasted the indicator delay (model time);
 //! * the Resync button is rendered only when the view is ready (window loaded and messages
-//!   shown, or the chat is empty).
+//!   shown, or the chat is empty);
+//! * the open chat is the selected one (the previous chat's rows stay only while it opens);
+//! * an event the app applies without a render (`UiState::changes_nothing_shown`) changed
+//!   nothing but the chats' `is_open` (checked at every delivered event).
 //!
 //! Prints: `screen model: sequences=… steps=… checked=… mismatches=…`.
 
@@ -350,7 +353,19 @@ impl World {
                 }
                 _ => {}
             }
+            // What the app applies without a render must change nothing but the open flag.
+            let unshown = self
+                .ui
+                .changes_nothing_shown(&event)
+                .then(|| self.ui.clone());
             let effects = self.ui.apply(event, self.now);
+            if let Some(before) = unshown {
+                assert_eq!(
+                    without_open_flags(&self.ui),
+                    without_open_flags(&before),
+                    "an event applied without a render changed what is shown"
+                );
+            }
             if effects.contains(&Effect::Reload) {
                 self.reload().await;
             }
@@ -394,6 +409,14 @@ impl World {
             Some(open) => testing::render_timeline(open.timeline(), 0),
             None => String::new(),
         };
+        // The previous chat's rows stay on screen only until the selected chat's window came.
+        if self.ui.selected.is_some() && !self.ui.open_is_selected() {
+            return Err(format!(
+                "everything delivered, yet {:?} is on screen for the selected {:?}",
+                self.ui.open_chat_id(),
+                self.ui.selected
+            ));
+        }
         let shown = rendered_shape(&html);
         let expected = match (&self.ui.open, self.ui.selected) {
             (Some(open), _) => {
@@ -457,6 +480,18 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// `state` with every chat's `is_open` cleared (no view shows it).
+fn without_open_flags(state: &UiState) -> UiState {
+    let mut state = state.clone();
+    for chat in &mut state.chats {
+        chat.is_open = false;
+    }
+    if let Some(open) = state.open.as_mut() {
+        open.chat.is_open = false;
+    }
+    state
 }
 
 /// "m<seq>:<text>" for a message (text carries the version; "deleted" for a tombstone),

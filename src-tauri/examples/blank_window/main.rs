@@ -21,7 +21,10 @@ fn startup_timeline() -> BTreeMap<&'static str, f64> {
 }
 
 fn main() {
-    roost_desktop::memory::before_any_thread();
+    if let Err(message) = roost_desktop::memory::before_any_thread() {
+        eprintln!("blank-window: {message}");
+        std::process::exit(2);
+    }
     roost_desktop::startup::note("main");
     tauri::Builder::default()
         .setup(|_| {

@@ -70,6 +70,11 @@ pub(crate) fn MainScreen() -> impl IntoView {
     });
     let on_close = Callback::new(move |()| close_dialog(model));
     cache_tools::provide_chat_tools(model);
+    // Memos, so that the views built on them are rebuilt when these change, not at every change
+    // of the state (every event): rebuilding the chat view stood between an open and its reply
+    // (issue 11's click → paint).
+    let selected = Memo::new(move |_| model.state.with(|s| s.selected));
+    let any_selected = Memo::new(move |_| selected.get().is_some());
     view! {
         <div class="layout" data-testid="layout" data-online=move || model.online.get().to_string()>
             <aside class="sidebar" aria-label="Chats and account">
@@ -77,7 +82,7 @@ pub(crate) fn MainScreen() -> impl IntoView {
                     aria-keyshortcuts="Control+K" on:click=move |_| model.dialog.set(Some(Dialog::Switcher))>
                     <span>"Jump to a chat…"</span><kbd>"Ctrl+K"</kbd>
                 </button>
-                <crate::search::SearchPanel selected=Signal::derive(move || model.state.with(|s| s.selected))
+                <crate::search::SearchPanel selected
                     on_open=Callback::new(move |(chat_id, seq)| cache_tools::open_search_hit(model, chat_id, seq))
                     on_error=Callback::new(move |text| model.notice.set(Some(text))) />
                 <ChatList />
@@ -105,9 +110,10 @@ pub(crate) fn MainScreen() -> impl IntoView {
                         <button class="link" on:click=move |_| model.notice.set(None)>"Dismiss"</button>
                     </div>
                 })}
-                {move || match model.state.with(|s| s.selected) {
-                    None => view! { <div class="empty-pane">"Choose a chat"</div> }.into_any(),
-                    Some(_) => view! { <ChatView /> }.into_any(),
+                {move || if any_selected.get() {
+                    view! { <ChatView /> }.into_any()
+                } else {
+                    view! { <div class="empty-pane">"Choose a chat"</div> }.into_any()
                 }}
             </main>
         </div>
@@ -130,6 +136,7 @@ pub(crate) fn ChatList() -> impl IntoView {
             focus_chat_item(chat_id);
         }
     };
+    let no_chats = Memo::new(move |_| model.state.with(|s| s.chats.is_empty()));
     view! {
         <nav class="chat-list" role="listbox" aria-label="Chats" data-testid="chat-list" tabindex="0" on:keydown=on_keydown>
             <For
@@ -141,11 +148,11 @@ pub(crate) fn ChatList() -> impl IntoView {
                             .or_else(|| previous.cloned())
                             .expect("a listed chat")
                     });
-                    let selected = Signal::derive(move || model.state.with(|s| s.selected) == Some(chat_id));
+                    let selected = Memo::new(move |_| model.state.with(|s| s.selected) == Some(chat_id));
                     view! { <ChatListItem chat selected on_select /> }
                 }
             />
-            {move || model.state.with(|s| s.chats.is_empty()).then(|| view! { <p class="hint">"No chats yet."</p> })}
+            {move || no_chats.get().then(|| view! { <p class="hint">"No chats yet."</p> })}
         </nav>
     }
 }
