@@ -33,8 +33,10 @@ impl Row {
     /// version, a delivery changes the outbox status), so the row re-renders then and only then.
     pub fn key(&self) -> String {
         match self {
+            // By id, not seq: two chats' rows of the same seq meet in one render when a switch
+            // replaces the previous chat's rows with the new window.
             Row::Item(WindowItem::Message { message }) => {
-                format!("m{}v{}", message.seq, message.version)
+                format!("m{}v{}", message.id.0.simple(), message.version)
             }
             Row::Item(WindowItem::Gap { from, to }) => format!("g{from}-{to}"),
             Row::Item(WindowItem::OlderHistory { to }) => format!("o{to}"),
@@ -405,5 +407,18 @@ mod tests {
         }
         assert_ne!(Row::Item(message(2)).key(), Row::Item(edited).key());
         assert_ne!(Row::Item(gap(1, 2)).key(), Row::Item(gap(1, 3)).key());
+    }
+
+    /// Defect (E2E `accounts::switching_accounts_…`, `sync::message_for_a_closed_chat_…`):
+    /// since a switch keeps the previous chat's rows until the new window replaces them in one
+    /// render, a message keyed by seq and version kept the previous chat's row of the same seq
+    /// on screen. Messages are keyed by their id.
+    #[test]
+    fn the_same_seq_in_two_chats_has_two_keys() {
+        let other_chat = roost_model::fixtures::chat_id(1);
+        let elsewhere = WindowItem::Message {
+            message: roost_model::fixtures::message(other_chat, 2),
+        };
+        assert_ne!(Row::Item(message(2)).key(), Row::Item(elsewhere).key());
     }
 }

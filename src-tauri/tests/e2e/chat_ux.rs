@@ -220,9 +220,30 @@ async fn switching_chats_never_renders_a_blank_view_and_keeps_live_messages() ->
     app.wait_seqs(&[1, 2, 3, 4]).await?;
     server.send("bob", alpha, "a five, live").await;
     app.wait_seqs(&[1, 2, 3, 4, 5]).await?;
+    // Each row is the open chat's own (not a row of the same seq left from the previous chat).
+    let texts = "return Array.from(document.querySelectorAll('[data-testid=message-text]')).map(e => e.textContent);";
+    assert_eq!(
+        app.js(texts).await?,
+        json!([
+            "a one",
+            "a two",
+            "a three",
+            "a four, while opening",
+            "a five, live"
+        ])
+    );
     app.wait_js("Beta's unread count", "const b = document.querySelector('[data-chat-title=\"Beta\"] [data-testid=unread-badge]'); return b ? b.textContent : null;", |v| *v == json!("1")).await?;
     app.open_chat("Beta").await?;
     app.wait_seqs(&[1, 2, 3, 4]).await?;
+    assert_eq!(
+        app.js(texts).await?,
+        json!([
+            "b one",
+            "b two",
+            "b three, during the switch",
+            "b four, after leaving"
+        ])
+    );
     let blank = app.js("return window.__blank;").await?;
     assert_eq!(
         blank,
