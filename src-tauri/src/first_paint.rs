@@ -80,17 +80,18 @@ impl FirstPaint {
 }
 
 /// The page with the list put in as the body's first child and the theme-and-mark script
-/// moved from the head to right after the list, where it runs before the first frame and finds
-/// the list (the page as built when there is no `<body>`).
+/// moved from the head to the end of the list, where it runs before the first frame, finds the
+/// list and leaves with it (the body's first element is the app's again once the list is
+/// removed). The page as built when there is no `<body>`.
 pub fn with_chat_list(page: &str, list: &str) -> Option<String> {
     let (page, script) = take_mark_script(page);
     let body = page.find("<body")?;
     let open_end = body + page[body..].find('>')? + 1;
-    Some(format!(
-        "{}{list}{script}{}",
-        &page[..open_end],
-        &page[open_end..]
-    ))
+    let list = match list.rsplit_once("</div>") {
+        Some((inside, after)) => format!("{inside}{script}</div>{after}"),
+        None => format!("{list}{script}"),
+    };
+    Some(format!("{}{list}{}", &page[..open_end], &page[open_end..]))
 }
 
 /// The page without its mark script, and the script (empty when the page has none).
@@ -290,9 +291,9 @@ mod tests {
         );
         assert!(
             served.ends_with(&format!(
-                "</div>{script}\n<div id=\"splash\"></div></body></html>"
+                "{script}</div>\n<div id=\"splash\"></div></body></html>"
             )),
-            "the script right after the list: {served}"
+            "the script at the end of the list, inside it: {served}"
         );
         assert_eq!(
             with_chat_list("<html><body></body></html>", "<p>list</p>").as_deref(),
