@@ -148,6 +148,12 @@ pub fn run() {
             if payload.event() == tauri::webview::PageLoadEvent::Finished {
                 desktop::install_tray(webview.app_handle());
                 desktop::install_notifications(webview.app_handle());
+                // Once start-up's transient allocations are freed (the wasm has loaded and
+                // the first lists were read by then): their pages go back to the system.
+                tauri::async_runtime::spawn(async {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    memory::trim_heap();
+                });
                 startup::note("tray-installed");
             }
         })
