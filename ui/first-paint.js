@@ -1,6 +1,7 @@
-// The chat list the shell put into this page before the wasm loaded (src-tauri/src/first_paint.rs):
-// drawn in the theme the user chose (the UI's theme.rs applies the same choice once it runs),
-// and the frame that paints it ends cold start ("roost-chat-list-painted", read by
+// Inlined into index.html's head. The chat list the shell put into this page before the wasm
+// loaded (src-tauri/src/first_paint.rs, which moves this script to right after the list): drawn
+// in the theme the user chose (the UI's theme.rs applies the same choice once it runs), and the
+// frame that paints it ends cold start ("roost-chat-list-painted", read by
 // src-tauri/tests/bench_app.rs). The app removes the list once its own is painted.
 try {
   const theme = localStorage.getItem('roost.theme');

@@ -8,6 +8,21 @@ use std::collections::HashMap;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::NotificationExt;
 
+/// Registers the notification plugin, once. Not at start-up: its script for the page asks the
+/// shell for the notification permission at every page start, an IPC request that kept WebKit's
+/// page loading, and so its first paint, waiting on the busy main thread (issue 11's cold start).
+/// Roost shows notifications from Rust only, and the page may not call the plugin anyway
+/// (`capabilities/default.json`). Called once the page has loaded, and by the first
+/// notification should it come earlier.
+pub fn install_notifications(app: &AppHandle) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        if let Err(e) = app.plugin(tauri_plugin_notification::init()) {
+            tracing::warn!(error = %e, "no desktop notifications: the plugin did not start");
+        }
+    });
+}
+
 pub const MAIN_WINDOW: &str = "main";
 const TRAY_ID: &str = "roost";
 
@@ -118,6 +133,13 @@ impl DesktopEffects {
         // Showing a notification talks to the desktop's notification daemon; never let a slow
         // or missing daemon hold up the event forwarder.
         tauri::async_runtime::spawn_blocking(move || {
+            install_notifications(&app);
+            if app
+                .try_state::<tauri_plugin_notification::Notification<tauri::Wry>>()
+                .is_none()
+            {
+                return;
+            }
             if let Err(e) = app.notification().builder().title(title).body(body).show() {
                 tracing::debug!(error = %e, "could not show a desktop notification");
             }

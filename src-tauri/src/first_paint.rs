@@ -23,6 +23,10 @@ pub const WAIT_FOR_SESSION: Duration = Duration::from_millis(150);
 /// The page the list is put into.
 const INDEX: &str = "/index.html";
 
+/// What identifies the built page's inline script that applies the theme and marks the list's
+/// frame (`ui/first-paint.js`, inlined into the head by `ui/index.html`).
+const MARK_SCRIPT_NEEDLE: &str = "roost-chat-list-painted";
+
 #[derive(Debug)]
 enum Slot {
     /// The start-up sign-in attempt is still running.
@@ -75,12 +79,35 @@ impl FirstPaint {
     }
 }
 
-/// The page with the list put in as the body's first child (the page as built when there is
-/// no `<body>`).
+/// The page with the list put in as the body's first child and the theme-and-mark script
+/// moved from the head to the end of the list, where it runs before the first frame, finds the
+/// list and leaves with it (the body's first element is the app's again once the list is
+/// removed). The page as built when there is no `<body>`.
 pub fn with_chat_list(page: &str, list: &str) -> Option<String> {
+    let (page, script) = take_mark_script(page);
     let body = page.find("<body")?;
     let open_end = body + page[body..].find('>')? + 1;
+    let list = match list.rsplit_once("</div>") {
+        Some((inside, after)) => format!("{inside}{script}</div>{after}"),
+        None => format!("{list}{script}"),
+    };
     Some(format!("{}{list}{}", &page[..open_end], &page[open_end..]))
+}
+
+/// The page without its mark script, and the script (empty when the page has none).
+fn take_mark_script(page: &str) -> (String, &str) {
+    let found = page.find(MARK_SCRIPT_NEEDLE).and_then(|at| {
+        let start = page[..at].rfind("<script")?;
+        let end = at + page[at..].find("</script>")? + "</script>".len();
+        Some((start, end))
+    });
+    match found {
+        Some((start, end)) => (
+            format!("{}{}", &page[..start], &page[end..]),
+            &page[start..end],
+        ),
+        None => (page.to_string(), ""),
+    }
 }
 
 /// The top of the app's sidebar (the switcher button and the search box, `ui/src/app/screens.rs`
@@ -174,7 +201,8 @@ impl<R: tauri::Runtime> tauri::Assets<R> for FirstPaintAssets<R> {
     }
 
     fn csp_hashes(&self, html_path: &AssetKey) -> Box<dyn Iterator<Item = CspHash<'_>> + '_> {
-        // The list adds no script and no inline style: the built page's hashes still hold.
+        // The list adds no script and no style; the built page's inline script is only moved,
+        // its nonce with it: the built page's hashes still hold.
         self.built.csp_hashes(html_path)
     }
 }
@@ -249,16 +277,29 @@ mod tests {
 
     #[test]
     fn the_list_goes_first_into_the_body_of_the_first_page_only() {
-        let page = "<html><head></head><body class=\"x\">\n<div id=\"splash\"></div></body></html>";
+        let script = "<script nonce=\"n\">mark('roost-chat-list-painted')</script>";
+        let page = format!(
+            "<html><head>{script}</head><body class=\"x\">\n<div id=\"splash\"></div></body></html>"
+        );
         let first = FirstPaint::default();
         first.publish(Some(&[entry("General", Some("hi"), 0)]));
         let list = first.take(Duration::ZERO).expect("the published list");
-        let served = with_chat_list(page, &list).unwrap();
+        let served = with_chat_list(&page, &list).unwrap();
         assert!(
             served.starts_with("<html><head></head><body class=\"x\"><div id=\"first-paint\""),
-            "{served}"
+            "the list first, the script gone from the head: {served}"
         );
-        assert!(served.ends_with("\n<div id=\"splash\"></div></body></html>"));
+        assert!(
+            served.ends_with(&format!(
+                "{script}</div>\n<div id=\"splash\"></div></body></html>"
+            )),
+            "the script at the end of the list, inside it: {served}"
+        );
+        assert_eq!(
+            with_chat_list("<html><body></body></html>", "<p>list</p>").as_deref(),
+            Some("<html><body><p>list</p></body></html>"),
+            "a page without the script still gets the list"
+        );
         assert_eq!(
             first.take(Duration::ZERO),
             None,

@@ -107,7 +107,7 @@ pub fn run() {
         }))
         .plugin(log_plugin)
         .plugin(tauri_plugin_window_state::Builder::default().build())
-        .plugin(tauri_plugin_notification::init())
+        // The notification plugin comes once the page has loaded (`desktop::install_notifications`).
         .setup(move |app| {
             // Tauri built the configured window and its WebView just before this hook.
             // Startup's main-thread time goes to the page first: the tray icon comes once the
@@ -142,11 +142,18 @@ pub fn run() {
             });
             Ok(())
         })
-        // The tray icon, off start-up's path: while the page's wasm compiles in WebKit's web
-        // process, the main thread has nothing else to do.
+        // The tray icon and the notification plugin, off start-up's path: while the page's
+        // wasm compiles in WebKit's web process, the main thread has nothing else to do.
         .on_page_load(|webview, payload| {
             if payload.event() == tauri::webview::PageLoadEvent::Finished {
                 desktop::install_tray(webview.app_handle());
+                desktop::install_notifications(webview.app_handle());
+                // Once start-up's transient allocations are freed (the wasm has loaded and
+                // the first lists were read by then): their pages go back to the system.
+                tauri::async_runtime::spawn(async {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    memory::trim_heap();
+                });
                 startup::note("tray-installed");
             }
         })

@@ -359,6 +359,14 @@ impl BenchApp {
                     chats_reply: first('roost-chats-reply'),
                     painted,
                     app_painted: first('roost-app-chat-list-painted'),
+                    // The page's steps (ms after navigation start): what the first frame may
+                    // have waited for.
+                    page_steps: [
+                        ...(nav ? ['responseEnd', 'domInteractive', 'domContentLoadedEventStart',
+                            'loadEventStart'].map((k) => [k, Math.round(nav[k])]) : []),
+                        ...performance.getEntriesByType('paint').map((e) => [e.name, Math.round(e.startTime)]),
+                        ...performance.getEntriesByType('mark').map((e) => [e.name, Math.round(e.startTime)]),
+                    ],
                 }), (e) => done({ error: String(e) }));
             };
             check();
@@ -370,6 +378,10 @@ impl BenchApp {
         if let Some(error) = value.get("error") {
             bail!("startup_timeline: {error}");
         }
+        eprintln!(
+            "  page steps (ms after navigation): {}",
+            value["page_steps"]
+        );
         let process_start = self.app_pid().ok().and_then(process_start_epoch_ms);
         Ok(ColdStart::from_steps(
             self.requested_at,
