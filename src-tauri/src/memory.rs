@@ -12,16 +12,18 @@
 //! `WEBKIT_DISABLE_COMPOSITING_MODE=0`; any value they set is left alone, and then Roost sets
 //! nothing else of the compositing choice either.
 //!
-//! On a machine with no GPU (no DRM device node in `/dev/dri`: a VM, a container, a headless
-//! box under Xvfb) the UI process also keeps Mesa out (issue 11's memory): GTK's X11 display
-//! probes GLX when it opens and WebKit opens an EGL display to ask it for the GPU's render node,
-//! and each loads Mesa's software driver with its LLVM (~50 MB resident) for nothing — without
-//! a GPU there is no render node to find, and with compositing off nothing in the UI process
-//! draws with GL. `ROOST_GPU=on` or `off` overrides the check either way.
+//! `ROOST_GPU=off` (for a machine with no GPU: a VM, a container, a headless box under Xvfb)
+//! also keeps Mesa out of the UI process (issue 11's memory): GTK's X11 display probes GLX when
+//! it opens and WebKit opens an EGL display to ask it for the GPU's render node, and each loads
+//! Mesa's software driver with its LLVM (~50 MB resident) for nothing — without a GPU there is
+//! no render node to find, and with compositing off nothing in the UI process draws with GL.
+//! It is not the default, even with no DRM node in `/dev/dri`: with the render node given to
+//! WebKitGTK 2.50, its pages no longer see the GTK dark theme as `prefers-color-scheme: dark`
+//! (E2E `chat_ux::dark_mode_follows_the_system_and_the_choice_in_the_app` fails), and a
+//! system's dark theme matters more to a user than 50 MB.
 
-/// Roost's switch for the software path: `auto` (the default: decided by [`has_gpu_node`]),
-/// `off` (as if there were no GPU) or `on` (as if there were one: nothing of the software path
-/// is set).
+/// Roost's switch for the software path: `on` or `auto` (the default: nothing of the software
+/// path is set) or `off` (the software path).
 pub const ROOST_GPU: &str = "ROOST_GPU";
 /// GTK 3's switch: `disable` keeps GDK from probing GLX (and so loading Mesa) when it opens the
 /// X11 display; only `GtkGLArea`s, which Roost has none of, would need it.
@@ -58,12 +60,12 @@ pub fn webkit_defaults(present: impl Fn(&str) -> bool) -> Vec<(&'static str, &'s
     set
 }
 
-/// Whether the UI process takes the software path, from `ROOST_GPU` (`value`) and, for `auto`
-/// or unset, whether the machine has a GPU. An unknown value is an error naming the accepted
-/// ones: a knob that cannot be read must not be ignored silently.
-pub fn software_path(value: Option<&str>, has_gpu: impl FnOnce() -> bool) -> Result<bool, String> {
+/// Whether the UI process takes the software path, from `ROOST_GPU` (`value`): only when asked
+/// (see the module docs for why not by default). An unknown value is an error naming the
+/// accepted ones: a knob that cannot be read must not be ignored silently.
+pub fn software_path(value: Option<&str>) -> Result<bool, String> {
     match value.map(str::trim) {
-        None | Some("" | "auto") => Ok(!has_gpu()),
+        None | Some("" | "auto") => Ok(false),
         Some("off") => Ok(true),
         Some("on") => Ok(false),
         Some(other) => Err(format!(
@@ -86,18 +88,6 @@ pub fn software_path_defaults(present: impl Fn(&str) -> bool) -> Vec<(&'static s
     .collect()
 }
 
-/// Whether `dri` (`/dev/dri`) holds a DRM device node (`card*` or `renderD*`): a GPU, or at
-/// least a display driver Mesa could use. No directory, no GPU.
-pub fn has_gpu_node(dri: &std::path::Path) -> bool {
-    std::fs::read_dir(dri).is_ok_and(|entries| {
-        entries.flatten().any(|entry| {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("card") || name.starts_with("renderD")
-        })
-    })
-}
-
 /// Applies [`webkit_defaults`] and, on the software path, [`software_path_defaults`] to this
 /// process's environment; an unreadable `ROOST_GPU` is the error.
 ///
@@ -106,9 +96,7 @@ pub fn before_any_thread() -> Result<(), String> {
     let present = |name: &str| std::env::var_os(name).is_some();
     let mut set = webkit_defaults(present);
     let roost_gpu = std::env::var(ROOST_GPU).ok();
-    if software_path(roost_gpu.as_deref(), || {
-        has_gpu_node(std::path::Path::new("/dev/dri"))
-    })? {
+    if software_path(roost_gpu.as_deref())? {
         set.extend(software_path_defaults(present));
     }
     for (name, value) in set {
@@ -173,15 +161,13 @@ mod tests {
     }
 
     #[test]
-    fn the_software_path_follows_the_gpu_check_unless_roost_gpu_says_otherwise() {
-        assert_eq!(software_path(None, || false), Ok(true));
-        assert_eq!(software_path(None, || true), Ok(false));
-        assert_eq!(software_path(Some("auto"), || true), Ok(false));
-        assert_eq!(software_path(Some(" "), || false), Ok(true));
-        // The override wins over the check either way, and is not even asked for it.
-        assert_eq!(software_path(Some("off"), || unreachable!()), Ok(true));
-        assert_eq!(software_path(Some("on"), || unreachable!()), Ok(false));
-        let error = software_path(Some("yes"), || true).unwrap_err();
+    fn the_software_path_is_taken_only_when_roost_gpu_is_off() {
+        assert_eq!(software_path(None), Ok(false));
+        assert_eq!(software_path(Some("auto")), Ok(false));
+        assert_eq!(software_path(Some(" ")), Ok(false));
+        assert_eq!(software_path(Some("on")), Ok(false));
+        assert_eq!(software_path(Some(" off ")), Ok(true));
+        let error = software_path(Some("yes")).unwrap_err();
         assert!(
             error.contains("ROOST_GPU=\"yes\"") && error.contains("auto"),
             "{error}"
@@ -202,20 +188,6 @@ mod tests {
             software_path_defaults(|name| name == WEBKIT_WEB_RENDER_DEVICE_FILE),
             vec![(GDK_GL, "disable")]
         );
-    }
-
-    #[test]
-    fn a_gpu_is_a_drm_card_or_render_node_and_no_dri_directory_is_none() {
-        let dir = std::env::temp_dir().join(format!("roost-dri-{}", std::process::id()));
-        assert!(!has_gpu_node(&dir), "no directory");
-        std::fs::create_dir_all(dir.join("by-path")).unwrap();
-        assert!(!has_gpu_node(&dir), "only a by-path directory");
-        std::fs::write(dir.join("renderD128"), b"").unwrap();
-        assert!(has_gpu_node(&dir), "a render node");
-        std::fs::remove_file(dir.join("renderD128")).unwrap();
-        std::fs::write(dir.join("card0"), b"").unwrap();
-        assert!(has_gpu_node(&dir), "a primary node only");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
