@@ -354,14 +354,10 @@ async fn window_arrived(
     window: roost_model::app::ChatWindowView,
 ) {
     mark("roost-open-reply");
-    let switched = model.open_chat_id() != Some(chat_id);
     let taken = take_window(model, chat_id, request, window);
     mark("roost-open-applied");
     if !taken {
         return;
-    }
-    if switched {
-        forget_previous_chat(model);
     }
     let already_marked = model
         .state
@@ -575,24 +571,29 @@ pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
 
 /// The selected chat's window replaced the previous chat's rows (kept on screen until now):
 /// what the view knew of their position and map goes with them.
-pub(crate) fn forget_previous_chat(model: Model) {
+fn forget_previous_chat(model: Model) {
     model.scroll_top.set(0.0);
     model.seen_seq.set(0);
     model.cache_map.set(None);
 }
 
 /// Gives the state the window answered to `request`; whether it was taken (a later request or
-/// another selection makes it stale).
+/// another selection makes it stale). A window of another chat than the one on screen replaces
+/// the previous chat's rows: their position and map go too ([`forget_previous_chat`]).
 pub(crate) fn take_window(
     model: Model,
     chat_id: ChatId,
     request: u64,
     window: roost_model::app::ChatWindowView,
 ) -> bool {
+    let switched = model.open_chat_id() != Some(chat_id);
     let mut taken = false;
     model
         .state
         .update(|state| taken = state.window_opened(chat_id, request, window));
+    if taken && switched {
+        forget_previous_chat(model);
+    }
     taken
 }
 

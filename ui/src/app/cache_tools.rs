@@ -4,8 +4,7 @@
 //! removed cached messages (the cleared history comes back as skeletons and older history).
 
 use super::{
-    Model, forget_previous_chat, open_chat, refresh_cache_map, reset_chat_view, show_error,
-    switch_selection, take_window,
+    Model, open_chat, refresh_cache_map, reset_chat_view, show_error, switch_selection, take_window,
 };
 use crate::ipc;
 use leptos::prelude::*;
@@ -25,12 +24,8 @@ pub(super) fn open_search_hit(model: Model, chat_id: ChatId, seq: Seq) {
     spawn_local(async move {
         match ipc::open_chat(chat_id, Anchor::Around { seq }).await {
             Ok(window) => {
-                let switched = model.open_chat_id() != Some(chat_id);
                 if !take_window(model, chat_id, request, window) {
                     return;
-                }
-                if switched {
-                    forget_previous_chat(model);
                 }
                 model.follow.set(false);
                 model.seen_seq.set(seq);
