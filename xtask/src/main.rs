@@ -87,17 +87,20 @@ fn build_desktop_app() -> Result<()> {
     run_checked(&mut desktop_cargo("build"))
 }
 
+/// The arguments after `cargo <subcommand>` that select the desktop app as it embeds
+/// `ui/dist` (`custom-protocol`).
+const DESKTOP_APP_ARGS: [&str; 5] = [
+    "--locked",
+    "-p",
+    "roost-desktop",
+    "--features",
+    "custom-protocol",
+];
+
 /// `cargo <subcommand>` for the desktop app as it embeds `ui/dist` (`custom-protocol`).
 fn desktop_cargo(subcommand: &str) -> Command {
     let mut command = cargo();
-    command.args([
-        subcommand,
-        "--locked",
-        "-p",
-        "roost-desktop",
-        "--features",
-        "custom-protocol",
-    ]);
+    command.arg(subcommand).args(DESKTOP_APP_ARGS);
     command
 }
 
@@ -155,17 +158,9 @@ fn test(args: &[String]) -> Result<()> {
         Command::new("xvfb-run")
             .args(["-a", "-s", "-screen 0 1280x800x24"])
             .arg(cargo_path())
-            .args([
-                "test",
-                "--locked",
-                "-p",
-                "roost-desktop",
-                "--features",
-                "custom-protocol",
-                "--test",
-                "e2e",
-            ])
-            .args(["--", "--ignored", "--test-threads=1"]),
+            .arg("test")
+            .args(DESKTOP_APP_ARGS)
+            .args(["--test", "e2e", "--", "--ignored", "--test-threads=1"]),
     )?;
     step(&format!(
         "all suites passed in {:.0} s",
@@ -261,17 +256,7 @@ fn bench(args: &[String]) -> Result<()> {
         build_ui()?;
         step("building the RELEASE app and measuring it (click → paint, cold start, RSS)");
         // The same-run floor bench_app launches beside the app: a blank Tauri window.
-        run_checked(cargo().args([
-            "build",
-            "--locked",
-            "--release",
-            "-p",
-            "roost-desktop",
-            "--features",
-            "custom-protocol",
-            "--example",
-            "blank-window",
-        ]))?;
+        run_checked(desktop_cargo("build").args(["--release", "--example", "blank-window"]))?;
         std::fs::create_dir_all(app_figures.parent().expect("a parent"))?;
         let status = Command::new("flock")
             .args([
@@ -284,20 +269,9 @@ fn bench(args: &[String]) -> Result<()> {
                 "-screen 0 1280x800x24 -noreset",
             ])
             .arg(cargo_path())
-            .args([
-                "test",
-                "--locked",
-                "--release",
-                "-p",
-                "roost-desktop",
-                "--features",
-                "custom-protocol",
-                "--test",
-                "bench_app",
-                "--",
-                "--ignored",
-                "--nocapture",
-            ])
+            .args(["test", "--release"])
+            .args(DESKTOP_APP_ARGS)
+            .args(["--test", "bench_app", "--", "--ignored", "--nocapture"])
             .env("ROOST_BENCH_APP_OUT", &app_figures)
             // stdout carries only the core benchmark's output (its last line is the JSON).
             .stdout(std::io::stderr())
