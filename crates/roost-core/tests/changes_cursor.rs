@@ -94,7 +94,10 @@ async fn after_a_page_older_than_an_own_send_a_resync_brings_the_edit_it_missed(
             last_seq: sent.seq,
             rev: sent.rev,
         });
-        store.ingest(chat, std::slice::from_ref(&sent), &answer).await.unwrap();
+        store
+            .ingest(chat, std::slice::from_ref(&sent), &answer)
+            .await
+            .unwrap();
         let mut opts = IngestOptions::new(CursorRule::Snapshot(page_rev));
         opts.position = Some(Position {
             last_seq: 130,
