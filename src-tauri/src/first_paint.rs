@@ -118,6 +118,11 @@ const SIDEBAR_TOP: &str = concat!(
     r#"<label class="search-scope"><input type="checkbox" tabindex="-1" />This chat only</label></form></div>"#,
 );
 
+/// Text as HTML text (and attribute) content: `&`, `<`, `>`, `"` and `'` escaped.
+fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_quoted_attribute(text)
+}
+
 /// The list as the app's sidebar draws it (its classes, so `style.css` lays it out the same),
 /// without the app's test ids or handlers: a picture of the list until the app's own is there.
 /// The times are left out (the app formats them in the user's time zone).
@@ -156,21 +161,6 @@ pub fn chat_list_html(chats: &[ChatEntry]) -> String {
     html
 }
 
-/// Text as HTML text (and attribute) content.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The app's built assets, with the first page's chat list put into `index.html`.
 #[allow(missing_debug_implementations)] // the built assets are not `Debug`
@@ -253,7 +243,7 @@ mod tests {
     fn the_list_is_the_chats_in_order_as_text_never_markup() {
         let chats = [
             entry("<script>alert(1)</script>", Some("a & b \"c\""), 3),
-            entry("Small", None, 0),
+            entry("Small", Some("it's"), 0),
         ];
         let html = chat_list_html(&chats);
         assert!(!html.contains("<script>"), "{html}");
@@ -262,6 +252,7 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("a &amp; b &quot;c&quot;"), "{html}");
+        assert!(!html.contains("it's"), "a single quote is escaped too: {html}");
         assert!(
             html.contains(r#"<span class="badge unread">3</span>"#),
             "{html}"
