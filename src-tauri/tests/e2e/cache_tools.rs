@@ -173,7 +173,8 @@ async fn search_offline_names_what_was_not_searched_and_fetches_exactly_that() -
         |v| *v == json!(50),
     )
     .await?;
-    assert!(app.seq_in_view(50).await?, "the hit is scrolled into view");
+    app.wait_seq_in_view(50, "the hit scrolled into view")
+        .await?;
     app.screenshot("issue12-search-hit-highlighted").await?;
     app.quit().await;
     Ok(())

@@ -575,16 +575,16 @@ impl App {
 
     /// Whether the row of message `seq` is entirely inside the visible part of the list.
     pub(crate) async fn seq_in_view(&self, seq: u64) -> Result<bool> {
-        let v = self
-            .js(&format!(
-                "const list = document.querySelector('[data-testid=messages]'); \
-             const row = document.querySelector('[data-testid=message][data-seq=\"{seq}\"]'); \
-             if (!list || !row) return false; \
-             const l = list.getBoundingClientRect(), r = row.getBoundingClientRect(); \
-             return r.top >= l.top - 1 && r.bottom <= l.bottom + 1;"
-            ))
-            .await?;
-        Ok(v == json!(true))
+        Ok(self.js(&seq_in_view_script(seq)).await? == json!(true))
+    }
+
+    /// Waits until the row of `seq` is inside the list's viewport. The app scrolls in the
+    /// animation frame after a render (before that frame paints), so a script run between the
+    /// two sees the row below the fold: a point check right after the row appears is a race.
+    pub(crate) async fn wait_seq_in_view(&self, seq: u64, what: &str) -> Result<()> {
+        self.wait_js(what, &seq_in_view_script(seq), |v| *v == json!(true))
+            .await
+            .map(drop)
     }
 
     pub(crate) async fn scroll_list_to(&self, top: &str) -> Result<()> {
@@ -728,4 +728,14 @@ pub(crate) fn process_tree_memory(root: u32) -> Vec<(String, u32, u64, u64)> {
     }
     out.sort();
     out
+}
+
+fn seq_in_view_script(seq: u64) -> String {
+    format!(
+        "const list = document.querySelector('[data-testid=messages]'); \
+         const row = document.querySelector('[data-testid=message][data-seq=\"{seq}\"]'); \
+         if (!list || !row) return false; \
+         const l = list.getBoundingClientRect(), r = row.getBoundingClientRect(); \
+         return r.top >= l.top - 1 && r.bottom <= l.bottom + 1;"
+    )
 }
