@@ -9,7 +9,8 @@ try {
     document.documentElement.setAttribute('data-theme', theme);
   }
 } catch (e) {
-  // No storage: the system's light/dark preference, as the UI would.
+  // No storage: the system's theme (the shell's `data-system-theme` on <html>, already in the
+  // page as served, else prefers-color-scheme), as the UI would.
 }
 if (document.getElementById('first-paint')) {
   requestAnimationFrame(() => performance.mark('roost-chat-list-painted'));

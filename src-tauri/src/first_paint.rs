@@ -9,7 +9,11 @@
 //! Only the first load of the page gets it (a reload shows the app's own list), and only when
 //! the start-up sign-in attempt has finished by then ([`WAIT_FOR_SESSION`]); otherwise the page
 //! is served as built. Titles and previews are the server's text: escaped, never markup.
+//!
+//! Every load of the page also carries the system theme (`theme`), so its first frame is
+//! already in the system's colours.
 
+use crate::theme::{CurrentTheme, with_system_theme};
 use roost_model::app::{ChatEntry, OfflineCoverage};
 use std::borrow::Cow;
 use std::sync::{Arc, Condvar, Mutex};
@@ -161,12 +165,13 @@ pub fn chat_list_html(chats: &[ChatEntry]) -> String {
     html
 }
 
-
-/// The app's built assets, with the first page's chat list put into `index.html`.
+/// The app's built assets, with the first page's chat list and, at every load, the system
+/// theme (`theme`) put into `index.html`.
 #[allow(missing_debug_implementations)] // the built assets are not `Debug`
 pub struct FirstPaintAssets<R: tauri::Runtime> {
     pub built: Box<dyn tauri::Assets<R>>,
     pub first: Arc<FirstPaint>,
+    pub theme: Arc<CurrentTheme>,
 }
 
 impl<R: tauri::Runtime> tauri::Assets<R> for FirstPaintAssets<R> {
@@ -176,14 +181,16 @@ impl<R: tauri::Runtime> tauri::Assets<R> for FirstPaintAssets<R> {
             return Some(built);
         }
         let page = std::str::from_utf8(&built).ok()?;
-        match self
+        let listed = self
             .first
             .take(WAIT_FOR_SESSION)
-            .and_then(|list| with_chat_list(page, &list))
-        {
-            Some(page) => Some(Cow::Owned(page.into_bytes())),
-            None => Some(built),
+            .and_then(|list| with_chat_list(page, &list));
+        let page = listed.as_deref().unwrap_or(page);
+        match self.theme.get() {
+            Some(theme) => with_system_theme(page, theme).map(|page| Cow::Owned(page.into_bytes())),
+            None => listed.map(|page| Cow::Owned(page.into_bytes())),
         }
+        .or(Some(built))
     }
 
     fn iter(&self) -> Box<AssetsIter<'_>> {
@@ -252,7 +259,10 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("a &amp; b &quot;c&quot;"), "{html}");
-        assert!(!html.contains("it's"), "a single quote is escaped too: {html}");
+        assert!(
+            !html.contains("it's"),
+            "a single quote is escaped too: {html}"
+        );
         assert!(
             html.contains(r#"<span class="badge unread">3</span>"#),
             "{html}"

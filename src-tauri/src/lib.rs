@@ -4,7 +4,8 @@
 //! `roost_model::app` (the core's `app_view` builds its shapes), and adds what desktop users expect
 //! (`desktop`: unread count in the title, notifications; plugins: single instance, remembered
 //! window geometry, logs), with its files where each platform expects them (`platform`) and
-//! WebKit's memory kept small by choices made before it starts (`memory`).
+//! WebKit's memory kept small by choices made before it starts (`memory`), and the system's
+//! light/dark theme handed to the page (`theme`).
 //!
 //! It must never hold sync or cache logic of its own: behaviour lives in the core.
 
@@ -18,6 +19,7 @@ pub mod memory;
 pub mod platform;
 mod session;
 pub mod startup;
+pub mod theme;
 
 use session::{AppState, Credentials};
 use tauri::Manager;
@@ -75,11 +77,14 @@ pub fn run() {
     };
     let mut context = tauri::generate_context!();
     // The first page carries the saved session's chat list (`first_paint`).
+    // Every load of it carries the system theme (`theme`).
     let first_paint = std::sync::Arc::new(first_paint::FirstPaint::default());
+    let system_theme = std::sync::Arc::new(theme::CurrentTheme::default());
     let built = context.set_assets(Box::new(first_paint::NoAssets));
     context.set_assets(Box::new(first_paint::FirstPaintAssets {
         built,
         first: first_paint.clone(),
+        theme: system_theme.clone(),
     }));
     let paths = platform::AppPaths::for_this_machine(&context.config().identifier)
         .expect("Roost needs a home directory for its files");
@@ -113,6 +118,8 @@ pub fn run() {
             // Startup's main-thread time goes to the page first: the tray icon comes once the
             // page has loaded (`on_page_load` below; 12–24 ms here, under Xvfb).
             startup::note("window-created");
+            // Before the main loop runs, so before WebKit asks for the page.
+            theme::follow_system(app.handle(), desktop::MAIN_WINDOW, system_theme);
             tracing::info!(
                 caches = %paths.data_dir.join(roost_core::account::ACCOUNTS_DIR).display(),
                 config = %paths.config_dir.display(),

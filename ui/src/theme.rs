@@ -1,6 +1,9 @@
-//! The colour theme: follow the system (`prefers-color-scheme`, the default) or an explicit
-//! choice, stored on this device (`localStorage`) and applied as `data-theme` on `<html>`,
-//! which the stylesheet's palettes key on.
+//! The colour theme: follow the system (the default) or an explicit choice, stored on this
+//! device (`localStorage`) and applied as `data-theme` on `<html>`, which the stylesheet's
+//! palettes key on. "The system" is what the desktop shell says it is (`data-system-theme` on
+//! `<html>`, which the shell sets in the page as served and when the system's theme changes:
+//! `src-tauri/src/theme.rs`), else the WebView's `prefers-color-scheme` (a plain browser).
+//! The UI never writes `data-system-theme`: it only sets or removes its choice over it.
 
 /// The user's theme choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,7 +68,7 @@ impl Theme {
         self.apply();
     }
 
-    /// Sets `data-theme` on `<html>` (removed for System, so the media query decides).
+    /// Sets `data-theme` on `<html>` (removed for System, so the system theme decides).
     pub fn apply(self) {
         #[cfg(target_arch = "wasm32")]
         if let Some(root) = web_sys::window()

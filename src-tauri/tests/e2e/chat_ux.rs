@@ -3,6 +3,7 @@
 //! mode.
 
 use crate::harness::*;
+use serde_json::Value;
 
 /// Sending while scrolled up brings the sent message into view; while scrolled up, new messages
 /// show on the jump-to-latest button with their count, and the button goes back to them.
@@ -483,8 +484,29 @@ async fn keyboard_only_walk_sign_in_switch_send_resync_scroll() -> Result<()> {
     Ok(())
 }
 
-/// Dark mode follows the system (GTK's dark theme → prefers-color-scheme) and an explicit
-/// choice in the app, which is kept across restarts.
+/// What the user sees: the page's background and text colours (the palette `ui/style.css`
+/// picks from the theme), as `[background, text]`.
+const COLOURS: &str =
+    "const s = getComputedStyle(document.body); return [s.backgroundColor, s.color];";
+fn dark_colours() -> Value {
+    json!(["rgb(22, 24, 28)", "rgb(231, 233, 236)"])
+}
+fn light_colours() -> Value {
+    json!(["rgb(255, 255, 255)", "rgb(27, 29, 33)"])
+}
+/// Picks `theme` (`system`, `light` or `dark`) in the app's theme picker, as a user would.
+async fn choose_theme(app: &App, theme: &str) -> Result<()> {
+    app.js(&format!(
+        "const s = document.querySelector('[data-testid=theme-select]'); s.value = '{theme}'; \
+         s.dispatchEvent(new Event('change')); return null;"
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The system's theme is GTK's (`GTK_THEME` here) as the shell reads it, with the default
+/// settings of this machine (no GPU: the software path, under which WebKitGTK's own
+/// `prefers-color-scheme` no longer follows GTK); the choice in the app wins over it.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
 async fn dark_mode_follows_the_system_and_the_choice_in_the_app() -> Result<()> {
@@ -501,19 +523,16 @@ async fn dark_mode_follows_the_system_and_the_choice_in_the_app() -> Result<()> 
     }
     chat_with_messages(&server, "Book club", &["Chapter 3 tonight 📚"]).await;
     let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
-    const BODY_BG: &str = "return getComputedStyle(document.body).backgroundColor;";
-    const DARK_BG: &str = "rgb(22, 24, 28)";
-    const LIGHT_BG: &str = "rgb(255, 255, 255)";
 
     // Light system, default (System) choice: light; a screenshot for the docs.
     let app = desktop.launch_with_env(&[("GTK_THEME", "Adwaita")]).await?;
     app.open_chat("Weekend hike 🥾").await?;
     app.wait_seqs(&[1, 2, 3, 4, 5]).await?;
-    assert_eq!(app.js(BODY_BG).await?, json!(LIGHT_BG));
+    assert_eq!(app.js(COLOURS).await?, light_colours());
     app.screenshot_for_docs("chat-light").await?;
     // The explicit choice: Dark.
-    app.js("const s = document.querySelector('[data-testid=theme-select]'); s.value = 'dark'; s.dispatchEvent(new Event('change')); return null;").await?;
-    app.wait_js("dark by choice", BODY_BG, |v| *v == json!(DARK_BG))
+    choose_theme(&app, "dark").await?;
+    app.wait_js("dark by choice", COLOURS, |v| *v == dark_colours())
         .await?;
     app.quit().await;
 
@@ -521,31 +540,24 @@ async fn dark_mode_follows_the_system_and_the_choice_in_the_app() -> Result<()> 
     let app = desktop.launch_with_env(&[("GTK_THEME", "Adwaita")]).await?;
     app.open_chat("Weekend hike 🥾").await?;
     app.wait_seqs(&[1, 2, 3, 4, 5]).await?;
-    app.wait_js("still dark", BODY_BG, |v| *v == json!(DARK_BG))
+    app.wait_js("still dark", COLOURS, |v| *v == dark_colours())
         .await?;
     app.screenshot_for_docs("chat-dark").await?;
-    app.js("const s = document.querySelector('[data-testid=theme-select]'); s.value = 'system'; s.dispatchEvent(new Event('change')); return null;").await?;
-    app.wait_js("back to the system's light", BODY_BG, |v| {
-        *v == json!(LIGHT_BG)
+    choose_theme(&app, "system").await?;
+    app.wait_js("back to the system's light", COLOURS, |v| {
+        *v == light_colours()
     })
     .await?;
     app.quit().await;
 
-    // A dark system with the System choice: dark, without touching the app's setting.
+    // A dark system with the System choice: dark, without touching the app's setting; the
+    // choice of Light wins over it, and System brings the system's dark back.
     let app = desktop
         .launch_with_env(&[("GTK_THEME", "Adwaita:dark")])
         .await?;
     app.open_chat("Weekend hike 🥾").await?;
     app.wait_seqs(&[1, 2, 3, 4, 5]).await?;
-    let prefers_dark = app
-        .js("return matchMedia('(prefers-color-scheme: dark)').matches;")
-        .await?;
-    assert_eq!(
-        prefers_dark,
-        json!(true),
-        "WebKitGTK reports the GTK dark theme to CSS"
-    );
-    app.wait_js("dark from the system", BODY_BG, |v| *v == json!(DARK_BG))
+    app.wait_js("dark from the system", COLOURS, |v| *v == dark_colours())
         .await?;
     app.keys(&format!("{KEY_CTRL}k{KEY_RELEASE}")).await?;
     app.wait_js(
@@ -555,6 +567,97 @@ async fn dark_mode_follows_the_system_and_the_choice_in_the_app() -> Result<()> 
     )
     .await?;
     app.screenshot_for_docs("quick-switcher-dark").await?;
+    app.keys(KEY_ESCAPE).await?;
+    choose_theme(&app, "light").await?;
+    app.wait_js("light by choice on a dark system", COLOURS, |v| {
+        *v == light_colours()
+    })
+    .await?;
+    choose_theme(&app, "system").await?;
+    app.wait_js("the system's dark again", COLOURS, |v| *v == dark_colours())
+        .await?;
+    app.quit().await;
+    Ok(())
+}
+
+/// A private session bus (`dbus-daemon`), ended with the test.
+struct SessionBus {
+    daemon: std::process::Child,
+    address: String,
+}
+
+impl SessionBus {
+    fn start() -> Result<SessionBus> {
+        use std::io::BufRead;
+        let mut daemon = std::process::Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("start dbus-daemon (Debian: dbus-daemon)")?;
+        let mut address = String::new();
+        std::io::BufReader::new(daemon.stdout.take().context("dbus-daemon's stdout")?)
+            .read_line(&mut address)?;
+        Ok(SessionBus {
+            daemon,
+            address: address.trim().to_string(),
+        })
+    }
+
+    /// Sends what the desktop portal sends when the user switches the system's colour scheme
+    /// (`org.freedesktop.appearance` `color-scheme`: 1 dark, 2 light).
+    fn send_color_scheme(&self, scheme: u32) -> Result<()> {
+        let status = std::process::Command::new("dbus-send")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .args([
+                "--session",
+                "--type=signal",
+                "/org/freedesktop/portal/desktop",
+                "org.freedesktop.portal.Settings.SettingChanged",
+                "string:org.freedesktop.appearance",
+                "string:color-scheme",
+                &format!("variant:uint32:{scheme}"),
+            ])
+            .status()?;
+        anyhow::ensure!(status.success(), "dbus-send: {status}");
+        Ok(())
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// A change of the system's theme while Roost runs reaches the page: the desktop portal's
+/// `SettingChanged` signal on the session bus (what GNOME, KDE and others send when the user
+/// switches to dark), which Tauri's windowing (tao) turns into GTK's dark preference.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn dark_mode_follows_a_change_of_the_system_theme_while_running() -> Result<()> {
+    let server = spawn_test_server().await;
+    chat_with_messages(&server, "Book club", &["Chapter 3 tonight 📚"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let bus = SessionBus::start()?;
+    // An empty GTK_THEME is GTK's "unset": its settings decide.
+    let app = desktop
+        .launch_with_env(&[
+            ("GTK_THEME", ""),
+            ("DBUS_SESSION_BUS_ADDRESS", &bus.address),
+        ])
+        .await?;
+    app.open_chat("Book club").await?;
+    app.wait_seqs(&[1]).await?;
+    assert_eq!(app.js(COLOURS).await?, light_colours());
+    bus.send_color_scheme(1)?;
+    app.wait_js("dark once the system is", COLOURS, |v| *v == dark_colours())
+        .await?;
+    bus.send_color_scheme(2)?;
+    app.wait_js("light once the system is", COLOURS, |v| {
+        *v == light_colours()
+    })
+    .await?;
     app.quit().await;
     Ok(())
 }
