@@ -12,19 +12,23 @@
 //! `WEBKIT_DISABLE_COMPOSITING_MODE=0`; any value they set is left alone, and then Roost sets
 //! nothing else of the compositing choice either.
 //!
-//! `ROOST_GPU=off` (for a machine with no GPU: a VM, a container, a headless box under Xvfb)
-//! also keeps Mesa out of the UI process (issue 11's memory): GTK's X11 display probes GLX when
-//! it opens and WebKit opens an EGL display to ask it for the GPU's render node, and each loads
-//! Mesa's software driver with its LLVM (~50 MB resident) for nothing — without a GPU there is
-//! no render node to find, and with compositing off nothing in the UI process draws with GL.
-//! It is not the default, even with no DRM node in `/dev/dri`: with the render node given to
-//! WebKitGTK 2.50, its pages no longer see the GTK dark theme as `prefers-color-scheme: dark`
-//! (E2E `chat_ux::dark_mode_follows_the_system_and_the_choice_in_the_app` fails), and a
-//! system's dark theme matters more to a user than 50 MB.
+//! On a machine with no GPU render node (no `/dev/dri/renderD*`: a VM, a container, a headless
+//! box under Xvfb) the UI process also keeps Mesa out (issue 11's memory): GTK's X11 display
+//! probes GLX when it opens and WebKit opens an EGL display to ask it for the GPU's render node,
+//! and each loads Mesa's software driver with its LLVM (~50 MB resident) for nothing — without
+//! a render node there is none to find, and with compositing off nothing in the UI process
+//! draws with GL. `ROOST_GPU=on` or `off` overrides the check either way.
+//!
+//! With the render node given to it, WebKitGTK 2.50's pages no longer see the GTK dark theme as
+//! `prefers-color-scheme: dark`; the page does not rely on that: the shell hands it the system
+//! theme itself (`theme`).
 
-/// Roost's switch for the software path: `on` or `auto` (the default: nothing of the software
-/// path is set) or `off` (the software path).
+/// Roost's switch for the software path: `auto` (the default: taken when [`has_render_node`]
+/// finds none), `off` (taken, as if there were no GPU) or `on` (not taken: nothing of the
+/// software path is set).
 pub const ROOST_GPU: &str = "ROOST_GPU";
+/// Where Linux lists the DRM devices; a GPU that can render has a `renderD*` node there.
+pub const DRI_DIR: &str = "/dev/dri";
 /// GTK 3's switch: `disable` keeps GDK from probing GLX (and so loading Mesa) when it opens the
 /// X11 display; only `GtkGLArea`s, which Roost has none of, would need it.
 pub const GDK_GL: &str = "GDK_GL";
@@ -60,18 +64,36 @@ pub fn webkit_defaults(present: impl Fn(&str) -> bool) -> Vec<(&'static str, &'s
     set
 }
 
-/// Whether the UI process takes the software path, from `ROOST_GPU` (`value`): only when asked
-/// (see the module docs for why not by default). An unknown value is an error naming the
+/// Whether the UI process takes the software path, from `ROOST_GPU` (`value`) and, for `auto`
+/// or unset, whether the machine has a GPU render node. An unknown value is an error naming the
 /// accepted ones: a knob that cannot be read must not be ignored silently.
-pub fn software_path(value: Option<&str>) -> Result<bool, String> {
+pub fn software_path(value: Option<&str>, has_render_node: bool) -> Result<bool, String> {
     match value.map(str::trim) {
-        None | Some("" | "auto") => Ok(false),
+        None | Some("" | "auto") => Ok(!has_render_node),
         Some("off") => Ok(true),
         Some("on") => Ok(false),
         Some(other) => Err(format!(
             "{ROOST_GPU}={other:?} is not understood: use auto (the default), on or off"
         )),
     }
+}
+
+/// Whether the names of a DRI directory's entries (`/dev/dri`: `card0`, `renderD128`,
+/// `by-path`…) include a render node, which Mesa renders with. A `card*` node alone is a
+/// display controller (such as `simpledrm`), not a GPU WebKit could render with.
+pub fn has_render_node<'a>(names: impl IntoIterator<Item = &'a str>) -> bool {
+    names.into_iter().any(|name| name.starts_with("renderD"))
+}
+
+/// [`has_render_node`] of `/dev/dri` (none when it cannot be listed).
+fn render_node_present() -> bool {
+    std::fs::read_dir(DRI_DIR).is_ok_and(|entries| {
+        let names: Vec<String> = entries
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        has_render_node(names.iter().map(String::as_str))
+    })
 }
 
 /// The software path's variables, each only if the user has not set it. Linux only.
@@ -96,7 +118,7 @@ pub fn before_any_thread() -> Result<(), String> {
     let present = |name: &str| std::env::var_os(name).is_some();
     let mut set = webkit_defaults(present);
     let roost_gpu = std::env::var(ROOST_GPU).ok();
-    if software_path(roost_gpu.as_deref())? {
+    if software_path(roost_gpu.as_deref(), render_node_present())? {
         set.extend(software_path_defaults(present));
     }
     for (name, value) in set {
@@ -161,17 +183,30 @@ mod tests {
     }
 
     #[test]
-    fn the_software_path_is_taken_only_when_roost_gpu_is_off() {
-        assert_eq!(software_path(None), Ok(false));
-        assert_eq!(software_path(Some("auto")), Ok(false));
-        assert_eq!(software_path(Some(" ")), Ok(false));
-        assert_eq!(software_path(Some("on")), Ok(false));
-        assert_eq!(software_path(Some(" off ")), Ok(true));
-        let error = software_path(Some("yes")).unwrap_err();
+    fn the_software_path_is_taken_without_a_render_node_unless_roost_gpu_says_otherwise() {
+        assert_eq!(software_path(None, false), Ok(true));
+        assert_eq!(software_path(None, true), Ok(false));
+        assert_eq!(software_path(Some("auto"), false), Ok(true));
+        assert_eq!(software_path(Some(" "), true), Ok(false));
+        // The override wins over the check either way.
+        assert_eq!(software_path(Some(" off "), true), Ok(true));
+        assert_eq!(software_path(Some("on"), false), Ok(false));
+        let error = software_path(Some("yes"), false).unwrap_err();
         assert!(
             error.contains("ROOST_GPU=\"yes\"") && error.contains("auto"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_render_node_is_a_gpu_and_a_card_or_nothing_is_none() {
+        assert!(!has_render_node([]), "no /dev/dri");
+        assert!(!has_render_node(["by-path"]));
+        assert!(
+            !has_render_node(["card0", "by-path"]),
+            "a display controller only"
+        );
+        assert!(has_render_node(["by-path", "card1", "renderD128"]));
     }
 
     #[test]
