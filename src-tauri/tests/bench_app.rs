@@ -233,7 +233,9 @@ fn rss_mb(pid: u32) -> f64 {
 }
 
 /// Where a process's resident memory is, from `/proc/<pid>/smaps` (MB): anonymous (heap,
-/// stacks, `[anon]`) against file-backed, and the files holding the most.
+/// stacks, `[anon]`) against file-backed, and the files holding the most; `mesa_mapped` says
+/// which path the process took (`roost_desktop::memory`): whether a Mesa driver (`*_dri.so`)
+/// or its LLVM is mapped (the software path keeps both out).
 fn rss_breakdown(pid: u32) -> Value {
     let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
         return Value::Null;
@@ -258,12 +260,16 @@ fn rss_breakdown(pid: u32) -> Value {
             }
         }
     }
+    let mesa_mapped = by_file
+        .keys()
+        .any(|name| name.contains("_dri.so") || name.starts_with("libLLVM"));
     let mut files: Vec<(String, f64)> = by_file.into_iter().collect();
     files.sort_by(|a, b| b.1.total_cmp(&a.1));
     let mb = |kb: f64| round(kb / 1024.0);
     json!({
         "anon_mb": mb(anon),
         "file_mb": mb(file),
+        "mesa_mapped": mesa_mapped,
         "top_files_mb": Value::Object(
             files.iter().take(12).map(|(name, kb)| (name.clone(), json!(mb(*kb)))).collect()
         ),

@@ -592,11 +592,14 @@ impl SessionBus {
         let mut daemon = std::process::Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
             .stdout(std::process::Stdio::piped())
+            // It warns that it may not raise its fd limit, which a test bus does not need.
+            .stderr(std::process::Stdio::null())
             .spawn()
             .context("start dbus-daemon (Debian: dbus-daemon)")?;
         let mut address = String::new();
         std::io::BufReader::new(daemon.stdout.take().context("dbus-daemon's stdout")?)
             .read_line(&mut address)?;
+        anyhow::ensure!(!address.trim().is_empty(), "dbus-daemon gave no address");
         Ok(SessionBus {
             daemon,
             address: address.trim().to_string(),
