@@ -69,6 +69,7 @@ impl CurrentTheme {
     }
 
     /// Stores `theme`; whether it differs from what was stored.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // only Linux reads a theme
     fn set(&self, theme: SystemTheme) -> bool {
         match self.0.lock() {
             Ok(mut current) => current.replace(theme) != Some(theme),
@@ -90,6 +91,7 @@ pub fn with_system_theme(page: &str, theme: SystemTheme) -> Option<String> {
 }
 
 /// The script that sets a new system theme in the loaded page.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // only Linux reads a theme
 fn apply_script(theme: SystemTheme) -> String {
     format!(
         "document.documentElement.setAttribute('data-system-theme', '{}');",
