@@ -267,7 +267,9 @@ fn ingest_lines(figures: &Value) -> Vec<Line<'static>> {
 fn app_lines(figures: &Value) -> Vec<Line<'static>> {
     vec![
         Line {
-            figure: String::from("release app: click → painted messages p50 (100k cached)"),
+            figure: String::from(
+                "release app: click → painted messages p50 (100k cached; a click with no pointerdown: keyboard, `element.click()`)",
+            ),
             path: "click_to_paint_ms/p50".into(),
             unit: " ms",
             floor: Some("16.7 ms (one frame at 60 Hz)".into()),
@@ -276,8 +278,32 @@ fn app_lines(figures: &Value) -> Vec<Line<'static>> {
             limit: Some(16.7),
         },
         Line {
-            figure: String::from("release app: click → painted messages p99 (100k cached)"),
+            figure: String::from(
+                "release app: click → painted messages p99 (100k cached; no pointerdown)",
+            ),
             path: "click_to_paint_ms/p99".into(),
+            unit: " ms",
+            floor: None,
+            target: "≤ 33 ms",
+            at_most: true,
+            limit: Some(33.0),
+        },
+        Line {
+            figure: String::from(
+                "release app: a mouse's click → painted messages p50 (100k cached; pointerdown first, timed from the click)",
+            ),
+            path: "click_to_paint_ms/after_pointerdown/p50".into(),
+            unit: " ms",
+            floor: Some("16.7 ms (one frame at 60 Hz)".into()),
+            target: "≤ 16.7 ms",
+            at_most: true,
+            limit: Some(16.7),
+        },
+        Line {
+            figure: String::from(
+                "release app: a mouse's click → painted messages p99 (100k cached; pointerdown first)",
+            ),
+            path: "click_to_paint_ms/after_pointerdown/p99".into(),
             unit: " ms",
             floor: None,
             target: "≤ 33 ms",
