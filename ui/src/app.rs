@@ -25,8 +25,10 @@ use roost_proto::{ChatId, Message, Seq};
 use std::time::Duration;
 
 mod cache_tools;
+mod open;
 mod screens;
 
+pub(crate) use open::prefetch_chat;
 pub(crate) use screens::*;
 
 /// A modal dialog over the main screen.
@@ -313,7 +315,17 @@ pub(crate) fn set_online(model: Model, online: bool) {
 }
 
 pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
-    start_open(model, chat_id).await;
+    start_open(model, chat_id, OpenStart::default()).await;
+}
+
+/// How an open of the selected chat begins.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct OpenStart {
+    /// The chat to close once the open's reply arrived (the previous selection): its close is
+    /// not on the user's path, so the core serves the open first.
+    pub close_after: Option<ChatId>,
+    /// The chat's rows are already shown from a window read ahead of the click.
+    pub shown_ahead: bool,
 }
 
 /// Asks the core for the selected chat's window now — the request leaves before the UI
@@ -322,6 +334,7 @@ pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
 pub(crate) fn start_open(
     model: Model,
     chat_id: ChatId,
+    start: OpenStart,
 ) -> impl std::future::Future<Output = ()> + 'static {
     let mut request = 0;
     model
@@ -337,7 +350,16 @@ pub(crate) fn start_open(
     mark("roost-open-invoke");
     let reply = ipc::open_chat(chat_id, Anchor::Newest);
     async move {
-        match reply.await {
+        let reply = reply.await;
+        if let Some(previous) = start.close_after {
+            spawn_local(async move {
+                let _ = ipc::close_chat(previous).await;
+            });
+        }
+        match reply {
+            Ok(window) if start.shown_ahead && model.open_chat_id() == Some(chat_id) => {
+                replace_shown_window(model, chat_id, request, window).await
+            }
             Ok(window) => window_arrived(model, chat_id, request, unread, window).await,
             Err(e) => show_error(model, &e),
         }
@@ -383,19 +405,27 @@ async fn window_arrived(
             model.follow.set(false);
             scroll_to_first_unread(model);
         }
-        None => {
-            model.seen_seq.set(last_seq);
-            model.follow.set(true);
-            // The first render shows the newest rows already: with the list's position
-            // still at the top, the window's oldest rows would be built only to be
-            // replaced a frame later (issue 11's click → paint).
-            let bottom = model.timeline.with_untracked(Timeline::total_height)
-                - model.viewport_height.get_untracked();
-            model.scroll_top.set(bottom.max(0.0));
-            scroll_to_bottom(model);
-        }
+        None => show_newest(model, last_seq),
     }
-    // Interactive once the rows are painted (the frame after the one that scrolls).
+    become_interactive(model, chat_id).await;
+}
+
+/// The open chat shows its newest rows, followed (at the bottom) and read up to `last_seq`.
+pub(crate) fn show_newest(model: Model, last_seq: Seq) {
+    model.seen_seq.set(last_seq);
+    model.follow.set(true);
+    // The first render shows the newest rows already: with the list's position still at the
+    // top, the window's oldest rows would be built only to be replaced a frame later (issue
+    // 11's click → paint).
+    let bottom = model.timeline.with_untracked(Timeline::total_height)
+        - model.viewport_height.get_untracked();
+    model.scroll_top.set(bottom.max(0.0));
+    scroll_to_bottom(model);
+}
+
+/// Interactive once the rows are painted (the frame after the one that scrolls); then the
+/// cache map.
+async fn become_interactive(model: Model, chat_id: ChatId) {
     request_animation_frame(move || {
         request_animation_frame(move || {
             if model.open_chat_id() == Some(chat_id) {
@@ -404,6 +434,26 @@ async fn window_arrived(
         })
     });
     refresh_cache_map(model, chat_id).await;
+}
+
+/// The open's reply for a chat whose rows were shown from a window read ahead of its click:
+/// it replaces them where the user looks (the bottom, unless they scrolled since).
+async fn replace_shown_window(
+    model: Model,
+    chat_id: ChatId,
+    request: u64,
+    window: roost_model::app::ChatWindowView,
+) {
+    mark("roost-open-reply");
+    let mut taken = false;
+    change_rows(model, |state| {
+        taken = state.window_opened(chat_id, request, window);
+        taken
+    });
+    mark("roost-open-applied");
+    if taken {
+        become_interactive(model, chat_id).await;
+    }
 }
 
 /// Cached pages read before the window to reach the first unread message (beyond that, the
@@ -562,11 +612,25 @@ pub(crate) fn on_global_key(model: Model, ev: &web_sys::KeyboardEvent) {
 }
 
 pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
-    if !switch_selection(model, chat_id) {
+    let mut ahead = None;
+    model
+        .state
+        .update_untracked(|state| ahead = state.take_prefetched(chat_id));
+    let Some(previous) = switch_selection(model, chat_id) else {
         return;
-    }
+    };
     reset_chat_view(model);
-    spawn_local(start_open(model, chat_id));
+    let start = OpenStart {
+        close_after: previous,
+        shown_ahead: ahead.is_some(),
+    };
+    // The open (which marks the chat open in the core) runs either way; with a window read
+    // ahead of the click its rows are shown now and the open's reply replaces them.
+    let opening = start_open(model, chat_id, start);
+    if let Some(window) = ahead {
+        open::show_prefetched(model, chat_id, window);
+    }
+    spawn_local(opening);
 }
 
 /// The selected chat's window replaced the previous chat's rows (kept on screen until now):
@@ -597,17 +661,12 @@ pub(crate) fn take_window(
     taken
 }
 
-/// Selects `chat_id` in the state and closes the previously open chat on the shell's side;
-/// whether the selection changed.
-pub(crate) fn switch_selection(model: Model, chat_id: ChatId) -> bool {
+/// Selects `chat_id` in the state; when the selection changed, the previously selected chat
+/// (for the open to close: [`OpenStart::close_after`]).
+pub(crate) fn switch_selection(model: Model, chat_id: ChatId) -> Option<Option<ChatId>> {
     let mut previous = None;
     model.state.update(|state| previous = state.select(chat_id));
-    if let Some(Some(previous)) = previous {
-        spawn_local(async move {
-            let _ = ipc::close_chat(previous).await;
-        });
-    }
-    previous.is_some()
+    previous
 }
 
 /// Forgets what the view knew of the previous chat (readiness, a running Resync, an edit in

@@ -9,9 +9,12 @@
 //! * changes of the selected chat that arrive before its window are kept and applied to the
 //!   window when it arrives (the window read and the event channel race);
 //! * fetches are tracked for every chat, open or not, so a chat opened while its resync runs
-//!   shows the indicator; after lost events the trackers are rebuilt from the chat list.
+//!   shows the indicator; after lost events the trackers are rebuilt from the chat list;
+//! * a window read ahead of a click ([`Prefetch`]) is shown only if no event that could change
+//!   its chat arrived since its request.
 
 use crate::logic::{self, FetchTracker, ViewReadiness};
+use crate::prefetch::Prefetch;
 use crate::timeline::{self, Timeline};
 use roost_model::app::{
     ChatEntry, ChatWindowView, OutboxItem, OutboxState, SeqRange, SyncState, UiEvent, WindowItem,
@@ -103,6 +106,8 @@ pub struct UiState {
     request: u64,
     /// That request's reply has not arrived yet.
     awaiting: bool,
+    /// A chat's newest window read ahead of its click (pointerdown).
+    prefetch: Prefetch,
 }
 
 /// Most recent first, then by title.
@@ -121,6 +126,7 @@ impl UiState {
 
     /// Applies one event from the shell at time `now_ms`.
     pub fn apply(&mut self, event: UiEvent, now_ms: f64) -> Vec<Effect> {
+        self.prefetch.observe(&event);
         match event {
             UiEvent::ChatUpdated { chat } => self.chat_updated(chat),
             UiEvent::WindowChanged {
@@ -294,6 +300,53 @@ impl UiState {
             .as_ref()
             .filter(|o| o.chat.chat_id == chat.chat_id);
         listed.is_some_and(same_but_open_flag) && open.is_none_or(|o| same_but_open_flag(&o.chat))
+    }
+
+    /// The pointer went down on `chat_id`: the id of a read of its newest window to send
+    /// ahead of the click, or `None` when none is worth sending — the chat is already selected,
+    /// a read is on its way, or it has unread messages (it opens at the first of them, which
+    /// the newest window may not hold).
+    pub fn prefetch_requested(&mut self, chat_id: ChatId) -> Option<u64> {
+        let listed = self.chats.iter().find(|c| c.chat_id == chat_id)?;
+        if self.selected == Some(chat_id) || listed.unread_count > 0 {
+            return None;
+        }
+        self.prefetch.requested(chat_id)
+    }
+
+    /// The read ahead of `chat_id` answered `request`: kept unless an event dropped it since.
+    pub fn prefetch_arrived(&mut self, chat_id: ChatId, request: u64, window: ChatWindowView) {
+        self.prefetch.arrived(chat_id, request, window);
+    }
+
+    /// `chat_id` was clicked: its window read ahead, if one arrived with nothing since that
+    /// could change it. Any read ahead is forgotten.
+    pub fn take_prefetched(&mut self, chat_id: ChatId) -> Option<ChatWindowView> {
+        self.prefetch.take(chat_id)
+    }
+
+    /// Shows the window read ahead of the selected chat's click while its open is still on its
+    /// way (after [`UiState::window_requested`]): the open's own reply still replaces it
+    /// ([`UiState::window_opened`], with the changes since its request). Returns whether it was
+    /// shown.
+    pub fn window_prefetched(&mut self, chat_id: ChatId, mut window: ChatWindowView) -> bool {
+        if self.selected != Some(chat_id) || !self.awaiting || window.chat.chat_id != chat_id {
+            return false;
+        }
+        // What the open is writing: the chat is open, nothing in it unread.
+        window.chat.is_open = true;
+        window.chat.unread_count = 0;
+        // No change of the chat can have arrived since: any would have dropped the read.
+        let mut open = OpenChat::from_window(window);
+        if let Some(listed) = self.chats.iter().find(|c| c.chat_id == chat_id)
+            && listed.last_seq > open.chat.last_seq
+        {
+            open.chat.last_seq = listed.last_seq;
+        }
+        let at_newest = open.at_newest();
+        window::extend_to_last_seq(&mut open.items, open.chat.last_seq, at_newest);
+        self.open = Some(open);
+        true
     }
 
     /// The app is about to read the selected chat's window (after `select`, or again after a
