@@ -315,26 +315,17 @@ pub(crate) fn set_online(model: Model, online: bool) {
 }
 
 pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
-    start_open(model, chat_id, OpenStart::default()).await;
-}
-
-/// How an open of the selected chat begins.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct OpenStart {
-    /// The chat to close once the open's reply arrived (the previous selection): its close is
-    /// not on the user's path, so the core serves the open first.
-    pub close_after: Option<ChatId>,
-    /// The chat's rows are already shown from a window read ahead of the click.
-    pub shown_ahead: bool,
+    start_open(model, chat_id, false).await;
 }
 
 /// Asks the core for the selected chat's window now — the request leaves before the UI
 /// re-renders for the click (issue 11's click → paint) — and returns the rest of the open, to
-/// be spawned or awaited.
+/// be spawned or awaited. `shown_ahead`: the chat's rows are already shown from a window read
+/// ahead of the click ([`open::show_prefetched`]), which the open's reply replaces.
 pub(crate) fn start_open(
     model: Model,
     chat_id: ChatId,
-    start: OpenStart,
+    shown_ahead: bool,
 ) -> impl std::future::Future<Output = ()> + 'static {
     let mut request = 0;
     model
@@ -350,14 +341,8 @@ pub(crate) fn start_open(
     mark("roost-open-invoke");
     let reply = ipc::open_chat(chat_id, Anchor::Newest);
     async move {
-        let reply = reply.await;
-        if let Some(previous) = start.close_after {
-            spawn_local(async move {
-                let _ = ipc::close_chat(previous).await;
-            });
-        }
-        match reply {
-            Ok(window) if start.shown_ahead && model.open_chat_id() == Some(chat_id) => {
+        match reply.await {
+            Ok(window) if shown_ahead && model.open_chat_id() == Some(chat_id) => {
                 replace_shown_window(model, chat_id, request, window).await
             }
             Ok(window) => window_arrived(model, chat_id, request, unread, window).await,
@@ -616,17 +601,13 @@ pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
     model
         .state
         .update_untracked(|state| ahead = state.take_prefetched(chat_id));
-    let Some(previous) = switch_selection(model, chat_id) else {
+    if !switch_selection(model, chat_id) {
         return;
-    };
+    }
     reset_chat_view(model);
-    let start = OpenStart {
-        close_after: previous,
-        shown_ahead: ahead.is_some(),
-    };
     // The open (which marks the chat open in the core) runs either way; with a window read
     // ahead of the click its rows are shown now and the open's reply replaces them.
-    let opening = start_open(model, chat_id, start);
+    let opening = start_open(model, chat_id, ahead.is_some());
     if let Some(window) = ahead {
         open::show_prefetched(model, chat_id, window);
     }
@@ -661,12 +642,17 @@ pub(crate) fn take_window(
     taken
 }
 
-/// Selects `chat_id` in the state; when the selection changed, the previously selected chat
-/// (for the open to close: [`OpenStart::close_after`]).
-pub(crate) fn switch_selection(model: Model, chat_id: ChatId) -> Option<Option<ChatId>> {
+/// Selects `chat_id` in the state and closes the previously open chat on the shell's side;
+/// whether the selection changed.
+pub(crate) fn switch_selection(model: Model, chat_id: ChatId) -> bool {
     let mut previous = None;
     model.state.update(|state| previous = state.select(chat_id));
-    previous
+    if let Some(Some(previous)) = previous {
+        spawn_local(async move {
+            let _ = ipc::close_chat(previous).await;
+        });
+    }
+    previous.is_some()
 }
 
 /// Forgets what the view knew of the previous chat (readiness, a running Resync, an edit in
