@@ -315,18 +315,20 @@ pub(crate) fn set_online(model: Model, online: bool) {
 }
 
 pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
-    start_open(model, chat_id, false).await;
+    start_open(model, chat_id, None).await;
 }
 
 /// Asks the core for the selected chat's window now — the request leaves before the UI
 /// re-renders for the click (issue 11's click → paint) — and returns the rest of the open, to
-/// be spawned or awaited. `shown_ahead`: the chat's rows are already shown from a window read
-/// ahead of the click ([`open::show_prefetched`]), which the open's reply replaces.
+/// be spawned or awaited. `ahead`: the chat's newest window read ahead of the click, shown now
+/// ([`open::show_prefetched`]); the open then only marks the chat open in the core, its window
+/// not even decoded: the rows shown, with every event since applied to them, are already the
+/// cache's (any event of the chat between the read and the click dropped the read).
 pub(crate) fn start_open(
     model: Model,
     chat_id: ChatId,
-    shown_ahead: bool,
-) -> impl std::future::Future<Output = ()> + 'static {
+    ahead: Option<roost_model::app::ChatWindowView>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
     let mut request = 0;
     model
         .state
@@ -338,17 +340,24 @@ pub(crate) fn start_open(
             .find(|c| c.chat_id == chat_id)
             .map_or(0, |c| c.unread_count)
     });
+    let shown_ahead = ahead.is_some_and(|window| open::show_prefetched(model, chat_id, window));
     mark("roost-open-invoke");
-    let reply = ipc::open_chat(chat_id, Anchor::Newest);
-    async move {
-        match reply.await {
-            Ok(window) if shown_ahead && model.open_chat_id() == Some(chat_id) => {
-                replace_shown_window(model, chat_id, request, window).await
+    if shown_ahead {
+        let marked_open = ipc::open_chat_without_window(chat_id, Anchor::Newest);
+        return Box::pin(async move {
+            match marked_open.await {
+                Ok(()) => open::confirm_shown_window(model, chat_id, request).await,
+                Err(e) => show_error(model, &e),
             }
+        });
+    }
+    let reply = ipc::open_chat(chat_id, Anchor::Newest);
+    Box::pin(async move {
+        match reply.await {
             Ok(window) => window_arrived(model, chat_id, request, unread, window).await,
             Err(e) => show_error(model, &e),
         }
-    }
+    })
 }
 
 /// The selected chat's window arrived: it becomes the open chat, scrolled to its first unread
@@ -410,7 +419,7 @@ pub(crate) fn show_newest(model: Model, last_seq: Seq) {
 
 /// Interactive once the rows are painted (the frame after the one that scrolls); then the
 /// cache map.
-async fn become_interactive(model: Model, chat_id: ChatId) {
+pub(crate) async fn become_interactive(model: Model, chat_id: ChatId) {
     request_animation_frame(move || {
         request_animation_frame(move || {
             if model.open_chat_id() == Some(chat_id) {
@@ -419,26 +428,6 @@ async fn become_interactive(model: Model, chat_id: ChatId) {
         })
     });
     refresh_cache_map(model, chat_id).await;
-}
-
-/// The open's reply for a chat whose rows were shown from a window read ahead of its click:
-/// it replaces them where the user looks (the bottom, unless they scrolled since).
-async fn replace_shown_window(
-    model: Model,
-    chat_id: ChatId,
-    request: u64,
-    window: roost_model::app::ChatWindowView,
-) {
-    mark("roost-open-reply");
-    let mut taken = false;
-    change_rows(model, |state| {
-        taken = state.window_opened(chat_id, request, window);
-        taken
-    });
-    mark("roost-open-applied");
-    if taken {
-        become_interactive(model, chat_id).await;
-    }
 }
 
 /// Cached pages read before the window to reach the first unread message (beyond that, the
@@ -606,12 +595,8 @@ pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
     }
     reset_chat_view(model);
     // The open (which marks the chat open in the core) runs either way; with a window read
-    // ahead of the click its rows are shown now and the open's reply replaces them.
-    let opening = start_open(model, chat_id, ahead.is_some());
-    if let Some(window) = ahead {
-        open::show_prefetched(model, chat_id, window);
-    }
-    spawn_local(opening);
+    // ahead of the click its rows are shown at once.
+    spawn_local(start_open(model, chat_id, ahead));
 }
 
 /// The selected chat's window replaced the previous chat's rows (kept on screen until now):

@@ -162,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn a_window_read_ahead_of_the_click_is_shown_at_the_click_and_the_open_replaces_it() {
+    fn a_window_read_ahead_of_the_click_is_shown_at_the_click_and_the_open_confirms_it() {
         let mut state = small_open();
         let read = state.prefetch_requested(big()).expect("a read ahead");
         assert_eq!(state.prefetch_requested(big()), None, "one read per chat");
@@ -173,11 +173,16 @@ mod tests {
         assert_eq!(last_shown_seq(&state), Some(3));
         let open = state.open.as_ref().unwrap();
         assert!(open.chat.is_open && open.chat.unread_count == 0);
-        // A message arrives before the open's reply, which then holds it too.
+        // A message arrives before the open's answer, which then only confirms the rows.
         state.apply(appended(big(), 4), 0.0);
         assert_eq!(last_shown_seq(&state), Some(4), "applied to the shown rows");
-        assert!(state.window_opened(big(), request, window(big(), 4)));
+        assert!(
+            !state.window_confirmed(big(), request + 1),
+            "another request's"
+        );
+        assert!(state.window_confirmed(big(), request));
         assert_eq!(last_shown_seq(&state), Some(4));
+        assert!(!state.window_confirmed(big(), request), "confirmed once");
     }
 
     /// Any event that may change the chat, arriving after the read was sent (before or after

@@ -325,10 +325,9 @@ impl UiState {
         self.prefetch.take(chat_id)
     }
 
-    /// Shows the window read ahead of the selected chat's click while its open is still on its
-    /// way (after [`UiState::window_requested`]): the open's own reply still replaces it
-    /// ([`UiState::window_opened`], with the changes since its request). Returns whether it was
-    /// shown.
+    /// Shows the window read ahead of the selected chat's click, right after its open was
+    /// requested ([`UiState::window_requested`]); the open's answer then only confirms it
+    /// ([`UiState::window_confirmed`]). Returns whether it was shown.
     pub fn window_prefetched(&mut self, chat_id: ChatId, mut window: ChatWindowView) -> bool {
         if self.selected != Some(chat_id) || !self.awaiting || window.chat.chat_id != chat_id {
             return false;
@@ -346,6 +345,22 @@ impl UiState {
         let at_newest = open.at_newest();
         window::extend_to_last_seq(&mut open.items, open.chat.last_seq, at_newest);
         self.open = Some(open);
+        true
+    }
+
+    /// The open of `chat_id` (`request`) answered while its rows were shown from the window
+    /// read ahead ([`UiState::window_prefetched`]): they stay — every change since the read
+    /// was applied to them — and the open is no longer awaited. Returns whether it was taken.
+    pub fn window_confirmed(&mut self, chat_id: ChatId, request: u64) -> bool {
+        if self.selected != Some(chat_id)
+            || request != self.request
+            || !self.awaiting
+            || self.open_chat_id() != Some(chat_id)
+        {
+            return false;
+        }
+        self.awaiting = false;
+        self.early.clear();
         true
     }
 

@@ -372,10 +372,14 @@ impl World {
 
     fn deliver_reply(&mut self) {
         if let Some((chat, request, window)) = self.replies.pop_front() {
+            // The open of rows shown from a read-ahead only confirms them (its window is not
+            // even decoded).
             if self.shown_ahead == Some((chat, request)) {
                 self.shown_ahead = None;
+                self.ui.window_confirmed(chat, request);
+            } else {
+                self.ui.window_opened(chat, request, window);
             }
-            self.ui.window_opened(chat, request, window);
         }
     }
 

@@ -1,6 +1,7 @@
 //! Opening a chat from its newest window read ahead of the click ([`crate::prefetch`]): the
 //! pointer goes down, the cache is read; the click (on the button's release) shows those rows
-//! at once instead of waiting for the open's round trip (issue 11's click → paint).
+//! at once instead of waiting for the open's round trip (issue 11's click → paint), and the
+//! open only marks the chat open in the core.
 
 use super::*;
 
@@ -46,4 +47,16 @@ pub(crate) fn show_prefetched(
         .with_untracked(|s| s.open.as_ref().map_or(0, |o| o.chat.last_seq));
     show_newest(model, last_seq);
     true
+}
+
+/// The open of a chat shown from its read-ahead answered: the view is the open chat's now.
+pub(crate) async fn confirm_shown_window(model: Model, chat_id: ChatId, request: u64) {
+    mark("roost-open-reply");
+    let mut confirmed = false;
+    model
+        .state
+        .update_untracked(|state| confirmed = state.window_confirmed(chat_id, request));
+    if confirmed {
+        become_interactive(model, chat_id).await;
+    }
 }
