@@ -2,7 +2,8 @@
 //! paint): a mouse click fires pointerdown when the button goes down and click when it comes
 //! up, tens of ms later, so the cache's answer can be in the page before the click. The click
 //! then renders from it at once, while the open itself (which marks the chat open in the core)
-//! still runs and its reply replaces the rows.
+//! still runs; its answer only confirms the rows (every change since the read was applied to
+//! them), its window not even decoded.
 //!
 //! Never stale: the read is the store's own (`cached_window`), held only until the click that
 //! selects the chat, and dropped by any event naming the chat — or reloading everything — from
