@@ -11,7 +11,13 @@
 //!   cargo test --release -p roost-desktop --features custom-protocol --test bench_app -- --ignored
 //! ```
 //!
-//! Knobs (decimal): `ROOST_BENCH_APP_RUNS` (timed opens of the 100k chat, 41),
+//! Click → paint is measured twice: a plain click (`element.click()`, as a keyboard or
+//! WebDriver click: no pointerdown, so nothing is read ahead) and a mouse's click (pointerdown,
+//! the button held `ROOST_BENCH_APP_PRESS_MS`, 60, then the click; the UI reads the chat ahead on
+//! pointerdown): `click_to_paint_ms` and its `after_pointerdown`, both from the click.
+//!
+//! Knobs (decimal): `ROOST_BENCH_APP_RUNS` (timed opens of the 100k chat, 41, each way),
+//! `ROOST_BENCH_APP_TRACE` (opens traced on the page's clock and printed, 0),
 //! `ROOST_BENCH_APP_COLD_RUNS` (launches per cache size, the median is reported; 3),
 //! `ROOST_BENCH_APP_CACHED` (cache sizes, comma-separated; `100000,1000000`),
 //! `ROOST_BENCH_FLOOR_APP` (the same-run floor's blank Tauri window; default `blank-window`
@@ -403,11 +409,25 @@ impl BenchApp {
     /// the compositor has shown the previous one. (Before 2026-11-30 10:30 the figure ran to a
     /// task after that next frame's own rendering too: `frame_after`, kept for comparison.)
     async fn click_to_paint(&self, title: &str, min_seq: u64) -> Result<(f64, OpenPhases)> {
+        self.press_to_paint(title, min_seq, None).await
+    }
+
+    /// [`BenchApp::click_to_paint`], the click coming `press_ms` after a pointerdown of the
+    /// primary button (a mouse click: the button goes down, then up) when given; the figure
+    /// still runs from the click. `OpenPhases::prefetched` says whether the rows came from the
+    /// window read ahead on pointerdown.
+    async fn press_to_paint(
+        &self,
+        title: &str,
+        min_seq: u64,
+        press_ms: Option<f64>,
+    ) -> Result<(f64, OpenPhases)> {
         let script = r#"
-            const [title, minSeq, done] = arguments;
-            const names = ['roost-open-invoke', 'roost-open-reply', 'roost-open-applied'];
+            const [title, minSeq, pressMs, done] = arguments;
+            const names = ['roost-open-invoke', 'roost-open-reply', 'roost-open-applied', 'roost-open-prefetched'];
             names.forEach((n) => performance.clearMarks(n));
             const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
+            const run = () => {
             const started = performance.now();
             item.click();
             const at = (n) => {
@@ -432,21 +452,86 @@ impl BenchApp {
                 }
             };
             check();
+            };
+            if (pressMs === null) {
+                run();
+            } else {
+                const pointer = { bubbles: true, button: 0, pointerType: 'mouse', isPrimary: true };
+                item.dispatchEvent(new PointerEvent('pointerdown', { ...pointer, buttons: 1 }));
+                setTimeout(() => {
+                    item.dispatchEvent(new PointerEvent('pointerup', pointer));
+                    run();
+                }, pressMs);
+            }
         "#;
         let value = self
             .c()
-            .execute_async(script, vec![json!(title), json!(min_seq)])
+            .execute_async(script, vec![json!(title), json!(min_seq), json!(press_ms)])
             .await?;
         let total = value[0].as_f64().context("a number of milliseconds")?;
         let phases = OpenPhases {
             invoke: value[1].as_f64(),
             reply: value[2].as_f64(),
             applied: value[3].as_f64(),
-            frame: value[4].as_f64(),
-            rendered: value[5].as_f64(),
-            frame_after: value[6].as_f64(),
+            prefetched: value[4].as_f64().is_some(),
+            frame: value[5].as_f64(),
+            rendered: value[6].as_f64(),
+            frame_after: value[7].as_f64(),
         };
         Ok((total, phases))
+    }
+
+    /// One open of `title` traced on the page's clock (ms after the click, for
+    /// `ROOST_BENCH_APP_TRACE`): the `roost-open-*` marks, every animation frame's start, and
+    /// every stretch of more than 1 ms in which the page's main thread ran no task of its own
+    /// (a `MessageChannel` ping-pong: the page was busy rendering or handling other tasks).
+    async fn click_trace(&self, title: &str, min_seq: u64) -> Result<Value> {
+        let script = r#"
+            const [title, minSeq, done] = arguments;
+            const names = ['roost-open-invoke', 'roost-open-reply', 'roost-open-applied'];
+            names.forEach((n) => performance.clearMarks(n));
+            const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
+            const trace = [];
+            let finished = false;
+            const channel = new MessageChannel();
+            let last = null;
+            const started = performance.now();
+            const since = () => Math.round((performance.now() - started) * 10) / 10;
+            channel.port1.onmessage = () => {
+                const now = since();
+                if (last !== null && now - last > 1) trace.push(['busy', last, now]);
+                last = now;
+                if (!finished) channel.port2.postMessage(0);
+            };
+            channel.port2.postMessage(0);
+            item.click();
+            trace.push(['click-returned', since()]);
+            queueMicrotask(() => trace.push(['microtasks-reached', since()]));
+            const check = () => {
+                trace.push(['frame', since()]);
+                const heading = document.querySelector('[data-testid=chat-title]');
+                const row = document.querySelector('[data-testid=message]');
+                if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
+                    requestAnimationFrame(() => {
+                        trace.push(['painted', since()]);
+                        finished = true;
+                        for (const n of names) {
+                            const e = performance.getEntriesByName(n);
+                            if (e.length) trace.push([n, Math.round((e[e.length - 1].startTime - started) * 10) / 10]);
+                        }
+                        trace.sort((a, b) => a[1] - b[1]);
+                        done(trace);
+                    });
+                } else {
+                    requestAnimationFrame(check);
+                }
+            };
+            requestAnimationFrame(check);
+        "#;
+        Ok(self
+            .c()
+            .execute_async(script, vec![json!(title), json!(min_seq)])
+            .await?)
     }
 
     /// Where the IPC part of an open goes, straight from the page (no UI code, medians of
@@ -491,6 +576,33 @@ impl BenchApp {
                 await time('open_when_open', () => invoke('open_chat', { chatId, anchor: newest }));
                 await time('close_chat', () => invoke('close_chat', { chatId }),
                     () => invoke('open_chat', { chatId, anchor: newest }));
+                // The synchronous part of an invoke (the page's fetch to the shell).
+                const sync = [];
+                for (let i = 0; i < runs; i++) {
+                    const t = performance.now();
+                    const reply = invoke('startup_timeline');
+                    sync.push(performance.now() - t);
+                    await reply;
+                }
+                sync.sort((a, b) => a - b);
+                out.invoke_sync_part = Math.round(sync[Math.floor(sync.length / 2)] * 100) / 100;
+                // The open with another chat's close running beside it in the core (as a
+                // click that closes the previous chat right away did).
+                const other = document.querySelector('[data-testid=chat-item]:not([data-chat-id="' + chatId + '"])').dataset.chatId;
+                await time('open_beside_close', async () => {
+                    const reply = invoke('open_chat', { chatId, anchor: newest });
+                    invoke('close_chat', { chatId: other });
+                    await reply;
+                }, async () => { await invoke('close_chat', { chatId }); await invoke('open_chat', { chatId: other, anchor: newest }); });
+                // The open while the page repaints the whole window (as a click's highlight
+                // makes it render a frame while the open is on its way).
+                let dark = false;
+                await time('open_beside_repaint', () => {
+                    dark = !dark;
+                    document.body.style.background = dark ? '#202020' : '#fefefe';
+                    return invoke('open_chat', { chatId, anchor: newest });
+                }, () => invoke('close_chat', { chatId }));
+                document.body.style.background = '';
                 const reply = await invoke('cached_window', { chatId, anchor: newest, limit: 200 });
                 out.bytes_200 = reply.byteLength;
                 done(out);
@@ -701,6 +813,8 @@ struct OpenPhases {
     reply: Option<f64>,
     /// The UI's state holds it (Leptos then patches the DOM; the browser lays out and paints).
     applied: Option<f64>,
+    /// The rows came from the window read ahead on pointerdown (not the open's reply).
+    prefetched: bool,
     /// The first frame (its `requestAnimationFrame` callbacks) that found the rows in the DOM.
     frame: Option<f64>,
     /// That frame's rendering (style, layout, layer flush) finished.
@@ -754,6 +868,35 @@ async fn click_to_paint_figures(
         rows > 0 && rows <= 200,
         "a bounded window of rows is in the DOM: {rows}"
     );
+    for _ in 0..env_count("ROOST_BENCH_APP_TRACE", 0)? {
+        app.click_to_paint(small, 1).await?;
+        let trace = app.click_trace(big.0, big.1.saturating_sub(1_000)).await?;
+        eprintln!("open trace (ms after the click): {trace}");
+    }
+    // A mouse's click: pointerdown, the button held `press_ms`, then the click.
+    let press_ms = env_count("ROOST_BENCH_APP_PRESS_MS", 60)? as f64;
+    let mut pressed = Vec::with_capacity(runs);
+    // From the small chat, as every timed open (the big one is open now).
+    app.click_to_paint(small, 1).await?;
+    for _ in 0..runs {
+        pressed.push(
+            app.press_to_paint(big.0, big.1.saturating_sub(1_000), Some(press_ms))
+                .await?,
+        );
+        app.click_to_paint(small, 1).await?;
+    }
+    let mut press_timings: Vec<f64> = pressed.iter().map(|(t, _)| *t).collect();
+    press_timings.sort_by(f64::total_cmp);
+    let press = json!({
+        "press_ms": press_ms,
+        "p50": round(quantile(&press_timings, 0.5)),
+        "p99": round(quantile(&press_timings, 0.99)),
+        "min": round(press_timings[0]),
+        "max": round(press_timings[press_timings.len() - 1]),
+        "runs": runs,
+        "prefetched_runs": pressed.iter().filter(|(_, p)| p.prefetched).count(),
+    });
+    eprintln!("pointerdown, {press_ms} ms, click → painted: {press}");
     let ipc = app.ipc_probe(big.0, 21).await?;
     eprintln!("IPC probe (ms, medians): {ipc}");
     let mut timings: Vec<f64> = measured.iter().map(|(t, _)| *t).collect();
@@ -771,6 +914,7 @@ async fn click_to_paint_figures(
         "dom_rows": rows,
         "phases_p50": phase_medians(&measured),
         "ipc_probe": ipc,
+        "after_pointerdown": press,
     }))
 }
 

@@ -25,8 +25,10 @@ use roost_proto::{ChatId, Message, Seq};
 use std::time::Duration;
 
 mod cache_tools;
+mod open;
 mod screens;
 
+pub(crate) use open::prefetch_chat;
 pub(crate) use screens::*;
 
 /// A modal dialog over the main screen.
@@ -313,16 +315,20 @@ pub(crate) fn set_online(model: Model, online: bool) {
 }
 
 pub(crate) async fn open_chat(model: Model, chat_id: ChatId) {
-    start_open(model, chat_id).await;
+    start_open(model, chat_id, None).await;
 }
 
 /// Asks the core for the selected chat's window now — the request leaves before the UI
 /// re-renders for the click (issue 11's click → paint) — and returns the rest of the open, to
-/// be spawned or awaited.
+/// be spawned or awaited. `ahead`: the chat's newest window read ahead of the click, shown now
+/// ([`open::show_prefetched`]); the open then only marks the chat open in the core, its window
+/// not even decoded: the rows shown, with every event since applied to them, are already the
+/// cache's (any event of the chat between the read and the click dropped the read).
 pub(crate) fn start_open(
     model: Model,
     chat_id: ChatId,
-) -> impl std::future::Future<Output = ()> + 'static {
+    ahead: Option<roost_model::app::ChatWindowView>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
     let mut request = 0;
     model
         .state
@@ -334,14 +340,24 @@ pub(crate) fn start_open(
             .find(|c| c.chat_id == chat_id)
             .map_or(0, |c| c.unread_count)
     });
+    let shown_ahead = ahead.is_some_and(|window| open::show_prefetched(model, chat_id, window));
     mark("roost-open-invoke");
+    if shown_ahead {
+        let marked_open = ipc::open_chat_without_window(chat_id, Anchor::Newest);
+        return Box::pin(async move {
+            match marked_open.await {
+                Ok(()) => open::confirm_shown_window(model, chat_id, request).await,
+                Err(e) => show_error(model, &e),
+            }
+        });
+    }
     let reply = ipc::open_chat(chat_id, Anchor::Newest);
-    async move {
+    Box::pin(async move {
         match reply.await {
             Ok(window) => window_arrived(model, chat_id, request, unread, window).await,
             Err(e) => show_error(model, &e),
         }
-    }
+    })
 }
 
 /// The selected chat's window arrived: it becomes the open chat, scrolled to its first unread
@@ -383,19 +399,27 @@ async fn window_arrived(
             model.follow.set(false);
             scroll_to_first_unread(model);
         }
-        None => {
-            model.seen_seq.set(last_seq);
-            model.follow.set(true);
-            // The first render shows the newest rows already: with the list's position
-            // still at the top, the window's oldest rows would be built only to be
-            // replaced a frame later (issue 11's click → paint).
-            let bottom = model.timeline.with_untracked(Timeline::total_height)
-                - model.viewport_height.get_untracked();
-            model.scroll_top.set(bottom.max(0.0));
-            scroll_to_bottom(model);
-        }
+        None => show_newest(model, last_seq),
     }
-    // Interactive once the rows are painted (the frame after the one that scrolls).
+    become_interactive(model, chat_id).await;
+}
+
+/// The open chat shows its newest rows, followed (at the bottom) and read up to `last_seq`.
+pub(crate) fn show_newest(model: Model, last_seq: Seq) {
+    model.seen_seq.set(last_seq);
+    model.follow.set(true);
+    // The first render shows the newest rows already: with the list's position still at the
+    // top, the window's oldest rows would be built only to be replaced a frame later (issue
+    // 11's click → paint).
+    let bottom = model.timeline.with_untracked(Timeline::total_height)
+        - model.viewport_height.get_untracked();
+    model.scroll_top.set(bottom.max(0.0));
+    scroll_to_bottom(model);
+}
+
+/// Interactive once the rows are painted (the frame after the one that scrolls); then the
+/// cache map.
+pub(crate) async fn become_interactive(model: Model, chat_id: ChatId) {
     request_animation_frame(move || {
         request_animation_frame(move || {
             if model.open_chat_id() == Some(chat_id) {
@@ -562,11 +586,17 @@ pub(crate) fn on_global_key(model: Model, ev: &web_sys::KeyboardEvent) {
 }
 
 pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
+    let mut ahead = None;
+    model
+        .state
+        .update_untracked(|state| ahead = state.take_prefetched(chat_id));
     if !switch_selection(model, chat_id) {
         return;
     }
     reset_chat_view(model);
-    spawn_local(start_open(model, chat_id));
+    // The open (which marks the chat open in the core) runs either way; with a window read
+    // ahead of the click its rows are shown at once.
+    spawn_local(start_open(model, chat_id, ahead));
 }
 
 /// The selected chat's window replaced the previous chat's rows (kept on screen until now):

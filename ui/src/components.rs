@@ -283,6 +283,10 @@ pub fn ChatListItem(
     chat: Signal<ChatEntry>,
     #[prop(into)] selected: Signal<bool>,
     on_select: Callback<ChatId>,
+    /// The primary button went down on it (its click follows on release): a chance to read
+    /// ahead.
+    #[prop(optional)]
+    on_press: Option<Callback<ChatId>>,
 ) -> impl IntoView {
     let chat_id = chat.with_untracked(|c| c.chat_id);
     let unread = move || chat.with(|c| c.unread_count);
@@ -320,6 +324,7 @@ pub fn ChatListItem(
             role="option" aria-selected=move || selected.get().to_string()
             data-testid="chat-item" data-chat-id=chat_id.to_string() data-chat-title=title
             tabindex=move || if selected.get() { "0" } else { "-1" }
+            on:pointerdown=move |ev| if ev.button() == 0 && let Some(cb) = on_press { cb.run(chat_id) }
             on:click=move |_| on_select.run(chat_id)>
             <span class="line">
                 <span class="title">{title}</span>

@@ -179,6 +179,17 @@ pub fn open_chat(
     invoke_window("open_chat", json!({ "chatId": chat_id, "anchor": anchor }))
 }
 
+/// `open_chat` for a chat whose window the UI already shows (read ahead of the click, with
+/// every change since applied): marks it open in the core; the reply's window is not decoded.
+/// Sent when called.
+pub fn open_chat_without_window(
+    chat_id: ChatId,
+    anchor: Anchor,
+) -> impl std::future::Future<Output = Result<(), IpcError>> + 'static {
+    let reply = send_now("open_chat", json!({ "chatId": chat_id, "anchor": anchor }));
+    async move { reply.await.map(|_| ()) }
+}
+
 pub async fn close_chat(chat_id: ChatId) -> Result<(), IpcError> {
     invoke("close_chat", json!({ "chatId": chat_id })).await
 }

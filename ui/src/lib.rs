@@ -17,6 +17,7 @@
 //! * `accounts` — the account switcher (menu, accounts on the sign-in screen) and its pure
 //!   rules;
 //! * `ipc` — the only module that touches Tauri;
+//! * `prefetch` — a chat's newest window read ahead of its click (pointerdown), never stale;
 //! * `testing` (native only) — renders the timeline and reads the HTML back, for tests.
 //!
 //! Natively (tests) Leptos is built with `ssr` so views render to HTML; for wasm with `csr`.
@@ -32,6 +33,7 @@ pub mod components;
 pub mod ipc;
 pub mod left_chat;
 pub mod logic;
+pub mod prefetch;
 pub mod search;
 pub mod shortcuts;
 pub mod state;

@@ -18,6 +18,9 @@ pub const INDICATOR_DELAY_MS: f64 = 180.0;
 /// The offline banner appears only after the stream has been down this long (start-up connects
 /// in well under this).
 pub const OFFLINE_BANNER_DELAY_MS: f64 = 1500.0;
+/// Messages in the window an open reads (the shell's `OPEN_WINDOW_LIMIT`): a window read ahead
+/// of a click reads as many.
+pub const OPEN_WINDOW_LIMIT: u32 = 200;
 /// Messages read from the cache per page when scrolling up through cached history.
 pub const CACHED_PAGE: u32 = 200;
 

@@ -9,9 +9,12 @@
 //! * changes of the selected chat that arrive before its window are kept and applied to the
 //!   window when it arrives (the window read and the event channel race);
 //! * fetches are tracked for every chat, open or not, so a chat opened while its resync runs
-//!   shows the indicator; after lost events the trackers are rebuilt from the chat list.
+//!   shows the indicator; after lost events the trackers are rebuilt from the chat list;
+//! * a window read ahead of a click ([`Prefetch`]) is shown only if no event that could change
+//!   its chat arrived since its request.
 
 use crate::logic::{self, FetchTracker, ViewReadiness};
+use crate::prefetch::Prefetch;
 use crate::timeline::{self, Timeline};
 use roost_model::app::{
     ChatEntry, ChatWindowView, OutboxItem, OutboxState, SeqRange, SyncState, UiEvent, WindowItem,
@@ -19,6 +22,8 @@ use roost_model::app::{
 use roost_model::window;
 use roost_proto::{ChatId, Seq};
 use std::collections::HashMap;
+
+mod read_ahead;
 
 /// The open chat as the view holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +108,8 @@ pub struct UiState {
     request: u64,
     /// That request's reply has not arrived yet.
     awaiting: bool,
+    /// A chat's newest window read ahead of its click (pointerdown).
+    prefetch: Prefetch,
 }
 
 /// Most recent first, then by title.
@@ -121,6 +128,7 @@ impl UiState {
 
     /// Applies one event from the shell at time `now_ms`.
     pub fn apply(&mut self, event: UiEvent, now_ms: f64) -> Vec<Effect> {
+        self.prefetch.observe(&event);
         match event {
             UiEvent::ChatUpdated { chat } => self.chat_updated(chat),
             UiEvent::WindowChanged {

@@ -7,11 +7,13 @@
 //! Per sequence: three chats; random steps — messages arriving (with gaps), gaps filled, edits,
 //! deletes, the server's position moving, fetches starting and finishing for open and unopened
 //! chats, sends answered with a copy older than the cached one, switching chats (also
-//! mid-fetch), the window reply racing the event channel (events before and after it), lagging
+//! mid-fetch), the window reply racing the event channel (events before and after it), a chat
+//! read ahead on pointerdown (that reply racing the events too) and shown at its click, lagging
 //! (a prefix of events lost, then a reload), and model time passing.
 //!
 //! After every step at which the UI has received everything sent so far (every step, unless the
-//! step left events or a window reply in flight), it asserts:
+//! step left events or a window reply in flight — but for the open's reply of a chat shown from
+//! its read-ahead: those rows must already be the cache's), it asserts:
 //! * the rendered rows equal the cache's window over the rows' span: a message (its cached
 //!   version) wherever one is cached, a skeleton exactly where none is, up to the chat's newest
 //!   known seq;
@@ -23,7 +25,7 @@
 //! * an event the app applies without a render (`UiState::changes_nothing_shown`) changed
 //!   nothing but the chats' `is_open` (checked at every delivered event).
 //!
-//! Prints: `screen model: sequences=… steps=… checked=… mismatches=…`.
+//! Prints: `screen model: sequences=… steps=… checked=… (rows read ahead: …) mismatches=…`.
 
 use leptos::prelude::*;
 use roost_core::app_view::{self, ui_events};
@@ -95,6 +97,8 @@ struct Figures {
     sequences: usize,
     steps: usize,
     checked: usize,
+    /// Of those, checks of rows shown from a read-ahead (the open's reply still in flight).
+    checked_ahead: usize,
     mismatches: usize,
     first_failure: Option<String>,
 }
@@ -108,6 +112,10 @@ struct World {
     queue: VecDeque<UiEvent>,
     /// Window replies in flight (the IPC answer races the event channel).
     replies: VecDeque<(ChatId, u64, ChatWindowView)>,
+    /// Windows read ahead on pointerdown, in flight.
+    ahead: VecDeque<(ChatId, u64, ChatWindowView)>,
+    /// The open (chat, request) whose rows were shown from a read-ahead, its reply in flight.
+    shown_ahead: Option<(ChatId, u64)>,
     chats: Vec<ChatId>,
     fetches: HashMap<ChatId, Fetch>,
     now: f64,
@@ -251,6 +259,23 @@ impl World {
                 self.queue.drain(..lost);
                 self.queue.push_front(UiEvent::Reload);
             }
+            // The pointer goes down on a chat: its newest window is read ahead; half the
+            // time the read answers and the click follows at once.
+            83..=87 => {
+                self.press(chat).await;
+                if self.rng.chance(50) {
+                    while let Some((chat, request, window)) = self.ahead.pop_front() {
+                        self.ui.prefetch_arrived(chat, request, window);
+                    }
+                    self.select(chat).await;
+                }
+            }
+            // A read-ahead's reply arrives.
+            88..=91 => {
+                if let Some((chat, request, window)) = self.ahead.pop_front() {
+                    self.ui.prefetch_arrived(chat, request, window);
+                }
+            }
             // Time passes.
             _ => self.now += self.rng.below(400) as f64,
         }
@@ -301,7 +326,22 @@ impl World {
         }
     }
 
+    /// `prefetch_chat` as the app calls it on pointerdown: the read's reply is held, to arrive
+    /// at a later step.
+    async fn press(&mut self, chat: ChatId) {
+        let Some(request) = self.ui.prefetch_requested(chat) else {
+            return;
+        };
+        if let Ok(window) = self.client.window(chat, Anchor::Newest, WINDOW).await {
+            self.ahead
+                .push_back((chat, request, app_view::chat_window(window)));
+        }
+    }
+
+    /// `select_chat` as the app runs it: with a window read ahead, its rows are shown while
+    /// the open's reply is in flight.
     async fn select(&mut self, chat: ChatId) {
+        let ahead = self.ui.take_prefetched(chat);
         let Some(previous) = self.ui.select(chat) else {
             return;
         };
@@ -309,10 +349,16 @@ impl World {
             self.client.close_chat(previous).await.unwrap();
         }
         self.open_window(chat).await;
+        if let Some(window) = ahead
+            && self.ui.window_prefetched(chat, window)
+        {
+            self.shown_ahead = self.replies.back().map(|(c, r, _)| (*c, *r));
+        }
     }
 
     /// `open_chat` as the app calls it: the reply is held, to arrive at a later step.
     async fn open_window(&mut self, chat: ChatId) {
+        self.shown_ahead = None;
         let request = self.ui.window_requested();
         let window = self
             .client
@@ -326,7 +372,14 @@ impl World {
 
     fn deliver_reply(&mut self) {
         if let Some((chat, request, window)) = self.replies.pop_front() {
-            self.ui.window_opened(chat, request, window);
+            // The open of rows shown from a read-ahead only confirms them (its window is not
+            // even decoded).
+            if self.shown_ahead == Some((chat, request)) {
+                self.shown_ahead = None;
+                self.ui.window_confirmed(chat, request);
+            } else {
+                self.ui.window_opened(chat, request, window);
+            }
         }
     }
 
@@ -397,8 +450,14 @@ impl World {
         }
     }
 
+    /// Every event delivered, and no open's reply in flight but that of rows shown from a
+    /// read-ahead (which must show the cache already).
     fn quiescent(&self) -> bool {
-        self.queue.is_empty() && self.replies.is_empty()
+        self.queue.is_empty()
+            && self
+                .replies
+                .iter()
+                .all(|(c, r, _)| self.shown_ahead == Some((*c, *r)))
     }
 
     /// The assertions; returns what disagrees.
@@ -491,6 +550,8 @@ fn without_open_flags(state: &UiState) -> UiState {
     if let Some(open) = state.open.as_mut() {
         open.chat.is_open = false;
     }
+    // A read-ahead is not shown (and any event of its chat drops it, an open flag's too).
+    state.take_prefetched(ChatId(uuid::Uuid::nil()));
     state
 }
 
@@ -544,6 +605,8 @@ async fn the_screen_shows_exactly_what_the_cache_holds() {
         ui: UiState::default(),
         queue: VecDeque::new(),
         replies: VecDeque::new(),
+        ahead: VecDeque::new(),
+        shown_ahead: None,
         chats: Vec::new(),
         fetches: HashMap::new(),
         now: 0.0,
@@ -554,6 +617,8 @@ async fn the_screen_shows_exactly_what_the_cache_holds() {
         world.ui = UiState::default();
         world.queue.clear();
         world.replies.clear();
+        world.ahead.clear();
+        world.shown_ahead = None;
         world.fetches.clear();
         world.chats = (0..CHATS)
             .map(|c| {
@@ -568,6 +633,9 @@ async fn the_screen_shows_exactly_what_the_cache_holds() {
             figures.steps += 1;
             if world.quiescent() {
                 figures.checked += 1;
+                if world.shown_ahead.is_some() {
+                    figures.checked_ahead += 1;
+                }
                 if let Err(why) = world.check().await {
                     figures.mismatches += 1;
                     figures
@@ -579,8 +647,16 @@ async fn the_screen_shows_exactly_what_the_cache_holds() {
         figures.sequences += 1;
     }
     println!(
-        "screen model: sequences={} steps={} checked={} mismatches={}",
-        figures.sequences, figures.steps, figures.checked, figures.mismatches
+        "screen model: sequences={} steps={} checked={} (rows read ahead: {}) mismatches={}",
+        figures.sequences,
+        figures.steps,
+        figures.checked,
+        figures.checked_ahead,
+        figures.mismatches
+    );
+    assert!(
+        figures.checked_ahead > 0,
+        "no rows shown from a read-ahead were checked"
     );
     assert_eq!(figures.mismatches, 0, "{:?}", figures.first_failure);
     // About 40% of steps end with everything delivered (the others leave events or a window

@@ -243,6 +243,85 @@ async fn switching_chats_never_renders_a_blank_view_and_keeps_live_messages() ->
     Ok(())
 }
 
+/// A mouse click reads the chat ahead on pointerdown (issue 11's click → paint): the click then
+/// shows those rows at once (the UI's `roost-open-prefetched` mark), and the open still marks
+/// the chat open in the core (a message arriving then raises no unread count). A message of
+/// that chat arriving between the press and the click drops the read-ahead: the click never
+/// shows the rows read before it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn a_mouse_press_reads_the_chat_ahead_and_the_click_never_shows_stale_rows() -> Result<()> {
+    let server = spawn_test_server().await;
+    chat_with_messages(&server, "Alpha", &["a one", "a two", "a three"]).await;
+    let beta = chat_with_messages(&server, "Beta", &["b one", "b two"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("Beta").await?;
+    app.wait_seqs(&[1, 2]).await?;
+    app.open_chat("Alpha").await?;
+    app.wait_seqs(&[1, 2, 3]).await?;
+    app.wait_online().await?;
+    let press = |title: &str| {
+        format!(
+            "performance.clearMarks('roost-open-prefetched'); \
+             document.querySelector('[data-testid=chat-item][data-chat-title=\"{title}\"]') \
+               .dispatchEvent(new PointerEvent('pointerdown', {{ bubbles: true, button: 0, buttons: 1, pointerType: 'mouse', isPrimary: true }})); \
+             return true;"
+        )
+    };
+    let release = |title: &str| {
+        format!(
+            "document.querySelector('[data-testid=chat-item][data-chat-title=\"{title}\"]').click(); \
+             return performance.getEntriesByName('roost-open-prefetched').length;"
+        )
+    };
+    // A press held long enough for the read to answer (it takes a few ms), then the click.
+    let hold = Duration::from_millis(500);
+    app.js(&press("Beta")).await?;
+    tokio::time::sleep(hold).await;
+    assert_eq!(
+        app.js(&release("Beta")).await?,
+        json!(1),
+        "shown from the read-ahead"
+    );
+    app.wait_seqs(&[1, 2]).await?;
+    server.send("bob", beta, "b three, while open").await;
+    app.wait_seqs(&[1, 2, 3]).await?;
+    let beta_unread = "const b = document.querySelector('[data-chat-title=\"Beta\"] [data-testid=unread-badge]'); return b ? b.textContent : null;";
+    assert_eq!(
+        app.js(beta_unread).await?,
+        json!(null),
+        "the open still ran"
+    );
+    app.open_chat("Alpha").await?;
+    app.wait_seqs(&[1, 2, 3]).await?;
+    // Beta read ahead, then a message of Beta arrives before the click.
+    app.js(&press("Beta")).await?;
+    tokio::time::sleep(hold).await;
+    server.send("bob", beta, "b four, after the press").await;
+    app.wait_js("Beta's unread count", beta_unread, |v| *v == json!("1"))
+        .await?;
+    assert_eq!(
+        app.js(&release("Beta")).await?,
+        json!(0),
+        "the read-ahead was dropped"
+    );
+    app.wait_seqs(&[1, 2, 3, 4]).await?;
+    let texts = "return Array.from(document.querySelectorAll('[data-testid=message-text]')).map(e => e.textContent);";
+    assert_eq!(
+        app.js(texts).await?,
+        json!([
+            "b one",
+            "b two",
+            "b three, while open",
+            "b four, after the press"
+        ])
+    );
+    assert!(app.page_errors().await.is_empty());
+    app.quit().await;
+    Ok(())
+}
+
 /// Ctrl+K opens the quick switcher; typing part of a name and Enter opens the chat with the
 /// composer focused; Ctrl+/ shows the shortcuts sheet and Esc closes it.
 #[tokio::test(flavor = "multi_thread")]

@@ -124,6 +124,7 @@ pub(crate) fn MainScreen() -> impl IntoView {
 pub(crate) fn ChatList() -> impl IntoView {
     let model = expect_context::<Model>();
     let on_select = Callback::new(move |chat_id| select_chat(model, chat_id));
+    let on_press = Callback::new(move |chat_id| prefetch_chat(model, chat_id));
     let on_keydown = move |ev: web_sys::KeyboardEvent| {
         let chats = model.state.with_untracked(|s| s.chats.clone());
         let current = model
@@ -149,7 +150,7 @@ pub(crate) fn ChatList() -> impl IntoView {
                             .expect("a listed chat")
                     });
                     let selected = Memo::new(move |_| model.state.with(|s| s.selected) == Some(chat_id));
-                    view! { <ChatListItem chat selected on_select /> }
+                    view! { <ChatListItem chat selected on_select on_press /> }
                 }
             />
             {move || no_chats.get().then(|| view! { <p class="hint">"No chats yet."</p> })}

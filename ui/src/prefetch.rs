@@ -1,0 +1,308 @@
+//! A chat's newest window read ahead, on the pointerdown of its click (issue 11's click →
+//! paint): a mouse click fires pointerdown when the button goes down and click when it comes
+//! up, tens of ms later, so the cache's answer can be in the page before the click. The click
+//! then renders from it at once, while the open itself (which marks the chat open in the core)
+//! still runs; its answer only confirms the rows (every change since the read was applied to
+//! them), its window not even decoded.
+//!
+//! Never stale: the read is the store's own (`cached_window`), held only until the click that
+//! selects the chat, and dropped by any event naming the chat — or reloading everything — from
+//! the moment its request left. An event emitted before the read may still arrive after it;
+//! dropping on every event since the request covers both orders.
+
+use roost_model::app::{ChatWindowView, UiEvent};
+use roost_proto::ChatId;
+
+/// The one read-ahead window (or its request on its way), if any.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Prefetch {
+    ahead: Option<Ahead>,
+    last_request: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Ahead {
+    chat_id: ChatId,
+    request: u64,
+    /// `None` until the reply arrived.
+    window: Option<ChatWindowView>,
+}
+
+impl Prefetch {
+    /// A read of `chat_id`'s newest window is about to be sent: its request id, or `None` when
+    /// one for this chat is already on its way or held. A read ahead of another chat is dropped
+    /// (only the chat under the pointer is worth holding).
+    pub fn requested(&mut self, chat_id: ChatId) -> Option<u64> {
+        if self.ahead.as_ref().is_some_and(|a| a.chat_id == chat_id) {
+            return None;
+        }
+        self.last_request += 1;
+        self.ahead = Some(Ahead {
+            chat_id,
+            request: self.last_request,
+            window: None,
+        });
+        Some(self.last_request)
+    }
+
+    /// The reply to `request` arrived: held when nothing dropped the request since. Returns
+    /// whether it was kept.
+    pub fn arrived(&mut self, chat_id: ChatId, request: u64, window: ChatWindowView) -> bool {
+        match self.ahead.as_mut() {
+            Some(ahead)
+                if ahead.chat_id == chat_id
+                    && ahead.request == request
+                    && window.chat.chat_id == chat_id =>
+            {
+                ahead.window = Some(window);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every event from the shell passes here first: one that may change what the chat shows
+    /// drops its read-ahead (held or still on its way).
+    pub fn observe(&mut self, event: &UiEvent) {
+        if self
+            .ahead
+            .as_ref()
+            .is_some_and(|ahead| may_change(event, ahead.chat_id))
+        {
+            self.ahead = None;
+        }
+    }
+
+    /// The click selected `chat_id`: its read-ahead window, if it arrived. Whatever was held
+    /// goes (a later reply of its request is ignored).
+    pub fn take(&mut self, chat_id: ChatId) -> Option<ChatWindowView> {
+        self.ahead
+            .take()
+            .filter(|ahead| ahead.chat_id == chat_id)
+            .and_then(|ahead| ahead.window)
+    }
+}
+
+/// Whether `event` may change what chat `chat_id` shows: any event naming it, and the events
+/// that start everything over. Only the connection's state names no chat and changes no rows.
+fn may_change(event: &UiEvent, chat_id: ChatId) -> bool {
+    match event {
+        UiEvent::ChatUpdated { chat } => chat.chat_id == chat_id,
+        UiEvent::WindowChanged { chat_id: c, .. }
+        | UiEvent::SyncState { chat_id: c, .. }
+        | UiEvent::FetchStarted { chat_id: c }
+        | UiEvent::FetchFinished { chat_id: c, .. }
+        | UiEvent::ChatRemoved { chat_id: c } => *c == chat_id,
+        UiEvent::Outbox { item, .. } => item.chat_id == chat_id,
+        UiEvent::Session { .. } | UiEvent::Reload => true,
+        UiEvent::Connection { .. } => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::state::UiState;
+    use roost_model::app::{
+        ChatEntry, ChatWindowView, OfflineCoverage, OutboxItem, OutboxState, SeqRange, SyncState,
+        UiEvent, WindowItem,
+    };
+    use roost_model::fixtures;
+    use roost_proto::{ChatId, Seq};
+
+    fn big() -> ChatId {
+        fixtures::chat_id(21)
+    }
+    fn small() -> ChatId {
+        fixtures::chat_id(22)
+    }
+    fn entry(chat_id: ChatId, last_seq: Seq) -> ChatEntry {
+        ChatEntry {
+            last_seq,
+            cached_count: last_seq,
+            offline: OfflineCoverage::Complete,
+            sync_state: SyncState::InSync,
+            ..fixtures::chat_entry(chat_id, "t")
+        }
+    }
+    fn window(chat_id: ChatId, last: Seq) -> ChatWindowView {
+        ChatWindowView {
+            chat: entry(chat_id, last),
+            items: roost_model::ranges::span_items(
+                SeqRange::new(1, last),
+                (1..=last).map(|seq| fixtures::message(chat_id, seq)),
+            ),
+            pending: vec![],
+            has_more_before: false,
+            has_more_after: false,
+        }
+    }
+    /// Two listed chats, `small` open (its window arrived).
+    fn small_open() -> UiState {
+        let mut state = UiState::default();
+        state.chats_reloaded(vec![entry(big(), 3), entry(small(), 1)], 0.0);
+        state.select(small());
+        let request = state.window_requested();
+        assert!(state.window_opened(small(), request, window(small(), 1)));
+        state
+    }
+    /// The click on `big` as the app makes it: the read-ahead taken, `big` selected, its open
+    /// requested and, with a window read ahead, shown. Returns the open's request.
+    fn click_big(state: &mut UiState) -> (u64, bool) {
+        let ahead = state.take_prefetched(big());
+        state.select(big());
+        let request = state.window_requested();
+        let shown = ahead.is_some_and(|w| state.window_prefetched(big(), w));
+        (request, shown)
+    }
+    fn last_shown_seq(state: &UiState) -> Option<Seq> {
+        let open = state.open.as_ref()?;
+        (open.chat.chat_id == big()).then(|| window_last(&open.items))
+    }
+    fn window_last(items: &[WindowItem]) -> Seq {
+        roost_model::window::coverage(items).map_or(0, |(_, last)| last)
+    }
+
+    #[test]
+    fn a_window_read_ahead_of_the_click_is_shown_at_the_click_and_the_open_confirms_it() {
+        let mut state = small_open();
+        let read = state.prefetch_requested(big()).expect("a read ahead");
+        assert_eq!(state.prefetch_requested(big()), None, "one read per chat");
+        state.prefetch_arrived(big(), read, window(big(), 3));
+        let (request, shown) = click_big(&mut state);
+        assert!(shown);
+        assert!(state.open_is_selected(), "the rows are the selected chat's");
+        assert_eq!(last_shown_seq(&state), Some(3));
+        let open = state.open.as_ref().unwrap();
+        assert!(open.chat.is_open && open.chat.unread_count == 0);
+        // A message arrives before the open's answer, which then only confirms the rows.
+        state.apply(appended(big(), 4), 0.0);
+        assert_eq!(last_shown_seq(&state), Some(4), "applied to the shown rows");
+        assert!(
+            !state.window_confirmed(big(), request + 1),
+            "another request's"
+        );
+        assert!(state.window_confirmed(big(), request));
+        assert_eq!(last_shown_seq(&state), Some(4));
+        assert!(!state.window_confirmed(big(), request), "confirmed once");
+    }
+
+    /// Any event that may change the chat, arriving after the read was sent (before or after
+    /// its reply), drops it: the click then waits for the open like a click without it.
+    #[test]
+    fn any_event_of_the_chat_since_the_read_was_sent_drops_it() {
+        let events = [
+            appended(big(), 4),
+            UiEvent::ChatUpdated {
+                chat: entry(big(), 4),
+            },
+            UiEvent::SyncState {
+                chat_id: big(),
+                state: SyncState::Syncing,
+            },
+            UiEvent::FetchStarted { chat_id: big() },
+            UiEvent::FetchFinished {
+                chat_id: big(),
+                fetched: 1,
+            },
+            UiEvent::Outbox {
+                item: outbox(big()),
+                message: None,
+            },
+            UiEvent::Reload,
+        ];
+        for event in events {
+            for before_reply in [true, false] {
+                let mut state = small_open();
+                let read = state.prefetch_requested(big()).unwrap();
+                if before_reply {
+                    state.apply(event.clone(), 0.0);
+                }
+                state.prefetch_arrived(big(), read, window(big(), 3));
+                if !before_reply {
+                    state.apply(event.clone(), 0.0);
+                }
+                let (_, shown) = click_big(&mut state);
+                assert!(!shown, "{event:?}, before the reply: {before_reply}");
+                assert_ne!(last_shown_seq(&state), Some(3), "{event:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn events_of_other_chats_and_of_the_connection_keep_it() {
+        let mut state = small_open();
+        let read = state.prefetch_requested(big()).unwrap();
+        state.apply(appended(small(), 2), 0.0);
+        state.apply(UiEvent::Connection { online: false }, 0.0);
+        state.prefetch_arrived(big(), read, window(big(), 3));
+        state.apply(
+            UiEvent::ChatUpdated {
+                chat: entry(small(), 2),
+            },
+            0.0,
+        );
+        assert!(click_big(&mut state).1);
+    }
+
+    #[test]
+    fn a_reply_that_arrives_after_the_click_is_ignored() {
+        let mut state = small_open();
+        let read = state.prefetch_requested(big()).unwrap();
+        let (_, shown) = click_big(&mut state);
+        assert!(!shown);
+        state.prefetch_arrived(big(), read, window(big(), 3));
+        assert_eq!(state.take_prefetched(big()), None);
+    }
+
+    /// A chat with unread messages opens at the first of them, which its newest window may
+    /// not hold; the selected chat needs no read. A read for another chat replaces the first.
+    #[test]
+    fn no_read_ahead_for_a_chat_with_unread_messages_or_the_selected_one() {
+        let mut state = small_open();
+        assert_eq!(state.prefetch_requested(small()), None);
+        let unread = ChatEntry {
+            unread_count: 2,
+            ..entry(big(), 3)
+        };
+        state.chats_reloaded(vec![unread, entry(small(), 1)], 0.0);
+        assert_eq!(state.prefetch_requested(big()), None);
+        assert_eq!(
+            state.prefetch_requested(fixtures::chat_id(99)),
+            None,
+            "not listed"
+        );
+    }
+
+    #[test]
+    fn a_read_ahead_of_another_chat_is_not_shown() {
+        let mut state = small_open();
+        let read = state.prefetch_requested(big()).unwrap();
+        state.prefetch_arrived(big(), read, window(big(), 3));
+        assert_eq!(state.take_prefetched(small()), None);
+        assert_eq!(
+            state.take_prefetched(big()),
+            None,
+            "taken once, whatever was clicked"
+        );
+    }
+
+    fn appended(chat_id: ChatId, seq: Seq) -> UiEvent {
+        UiEvent::WindowChanged {
+            chat_id,
+            span: SeqRange::single(seq),
+            items: vec![WindowItem::Message {
+                message: fixtures::message(chat_id, seq),
+            }],
+        }
+    }
+    fn outbox(chat_id: ChatId) -> OutboxItem {
+        OutboxItem {
+            local_id: "l1".into(),
+            chat_id,
+            text: "hi".into(),
+            status: OutboxState::Pending,
+            last_error: None,
+            created_at: 0,
+        }
+    }
+}

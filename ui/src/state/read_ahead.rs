@@ -1,0 +1,68 @@
+//! [`UiState`]'s side of a chat read ahead of its click ([`crate::prefetch`]): asked for on
+//! pointerdown, shown at the click, confirmed by the open's answer.
+
+use super::*;
+
+impl UiState {
+    /// The pointer went down on `chat_id`: the id of a read of its newest window to send
+    /// ahead of the click, or `None` when none is worth sending — the chat is already selected,
+    /// a read is on its way, or it has unread messages (it opens at the first of them, which
+    /// the newest window may not hold).
+    pub fn prefetch_requested(&mut self, chat_id: ChatId) -> Option<u64> {
+        let listed = self.chats.iter().find(|c| c.chat_id == chat_id)?;
+        if self.selected == Some(chat_id) || listed.unread_count > 0 {
+            return None;
+        }
+        self.prefetch.requested(chat_id)
+    }
+
+    /// The read ahead of `chat_id` answered `request`: kept unless an event dropped it since.
+    pub fn prefetch_arrived(&mut self, chat_id: ChatId, request: u64, window: ChatWindowView) {
+        self.prefetch.arrived(chat_id, request, window);
+    }
+
+    /// `chat_id` was clicked: its window read ahead, if one arrived with nothing since that
+    /// could change it. Any read ahead is forgotten.
+    pub fn take_prefetched(&mut self, chat_id: ChatId) -> Option<ChatWindowView> {
+        self.prefetch.take(chat_id)
+    }
+
+    /// Shows the window read ahead of the selected chat's click, right after its open was
+    /// requested ([`UiState::window_requested`]); the open's answer then only confirms it
+    /// ([`UiState::window_confirmed`]). Returns whether it was shown.
+    pub fn window_prefetched(&mut self, chat_id: ChatId, mut window: ChatWindowView) -> bool {
+        if self.selected != Some(chat_id) || !self.awaiting || window.chat.chat_id != chat_id {
+            return false;
+        }
+        // What the open is writing: the chat is open, nothing in it unread.
+        window.chat.is_open = true;
+        window.chat.unread_count = 0;
+        // No change of the chat can have arrived since: any would have dropped the read.
+        let mut open = OpenChat::from_window(window);
+        if let Some(listed) = self.chats.iter().find(|c| c.chat_id == chat_id)
+            && listed.last_seq > open.chat.last_seq
+        {
+            open.chat.last_seq = listed.last_seq;
+        }
+        let at_newest = open.at_newest();
+        window::extend_to_last_seq(&mut open.items, open.chat.last_seq, at_newest);
+        self.open = Some(open);
+        true
+    }
+
+    /// The open of `chat_id` (`request`) answered while its rows were shown from the window
+    /// read ahead ([`UiState::window_prefetched`]): they stay — every change since the read
+    /// was applied to them — and the open is no longer awaited. Returns whether it was taken.
+    pub fn window_confirmed(&mut self, chat_id: ChatId, request: u64) -> bool {
+        if self.selected != Some(chat_id)
+            || request != self.request
+            || !self.awaiting
+            || self.open_chat_id() != Some(chat_id)
+        {
+            return false;
+        }
+        self.awaiting = false;
+        self.early.clear();
+        true
+    }
+}
