@@ -2,7 +2,7 @@
 // loaded (src-tauri/src/first_paint.rs, which moves this script to right after the list): drawn
 // in the theme the user chose (the UI's theme.rs applies the same choice once it runs), and the
 // frame that paints it ends cold start ("roost-chat-list-painted", read by
-// src-tauri/tests/bench_app.rs). The app removes the list once its own is painted.
+// src-tauri/tests/bench_app/). The app removes the list once its own is painted.
 try {
   const theme = localStorage.getItem('roost.theme');
   if (theme === 'light' || theme === 'dark') {

@@ -2,7 +2,7 @@
 //! (the setup hook runs right after Tauri builds the configured window), the saved session's
 //! cache open — as wall-clock milliseconds since the Unix epoch, the clock the page's
 //! `performance.timeOrigin` uses, so shell and page steps line up on one time line.
-//! `src-tauri/tests/bench_app.rs` reads them through the `startup_timeline` command to break cold
+//! `src-tauri/tests/bench_app/` reads them through the `startup_timeline` command to break cold
 //! start into phases (issue 11). Recording a step is one clock read and a push: nothing here
 //! delays start-up.
 

@@ -125,7 +125,7 @@ pub(crate) fn show_error(model: Model, error: &roost_model::app::IpcError) {
 /// `performance` marks on the frame that paints the app's first non-empty chat list: the end
 /// of "cold start → chat list painted" (`roost-chat-list-painted`, unless the list the shell
 /// put into the page was painted first: `first-paint.js` marks it then) and of "→ the app's
-/// own list" (`roost-app-chat-list-painted`); `src-tauri/tests/bench_app.rs` reads both.
+/// own list" (`roost-app-chat-list-painted`); `src-tauri/tests/bench_app/` reads both.
 pub(crate) fn mark_chat_list_painted() {
     const CHAT_LIST_PAINTED: &str = "roost-chat-list-painted";
     const APP_CHAT_LIST_PAINTED: &str = "roost-app-chat-list-painted";
@@ -157,7 +157,7 @@ pub(crate) fn remove_first_paint() {
 
 /// A `performance` mark named `name` now: the phases of opening a chat (`roost-open-*`) and of
 /// cold start (`roost-wasm-start`, `roost-status-reply`, `roost-chats-reply`), which
-/// `src-tauri/tests/bench_app.rs` reads to say where the time goes.
+/// `src-tauri/tests/bench_app/` reads to say where the time goes.
 pub fn mark(name: &str) {
     if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
         let _ = performance.mark(name);

@@ -46,7 +46,7 @@ pub mod ux_components;
 
 /// Mounts the app on `<body>` (wasm entry point).
 pub fn mount() {
-    // The start of cold start's "wasm running" phase (`src-tauri/tests/bench_app.rs`).
+    // The start of cold start's "wasm running" phase (`src-tauri/tests/bench_app/`).
     app::mark("roost-wasm-start");
     // When the page gets its first frame after the wasm started (how long WebKit's rendering
     // is held up at start).

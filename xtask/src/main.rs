@@ -241,7 +241,7 @@ fn locked_version(package: &str) -> Result<String> {
 }
 
 /// `./dev bench [--json] [--quick] [--no-app] [--no-callgrind]`: every figure, in release mode.
-/// First the release app (click → paint, cold start, RSS; `src-tauri/tests/bench_app.rs` under
+/// First the release app (click → paint, cold start, RSS; `src-tauri/tests/bench_app/` under
 /// Xvfb, one E2E run at a time), then the core benchmarks (`crates/roost-bench`), which merge the
 /// app's figures, regenerate `docs/benchmarks.md` (full runs; "before" figures from
 /// `docs/benchmarks-baseline.json`) and, with `--json`, print every figure as one JSON object on

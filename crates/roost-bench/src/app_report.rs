@@ -1,5 +1,5 @@
 //! The release app's phases in `docs/benchmarks.md`: where click → paint and cold start spend
-//! their time, from the keys `src-tauri/tests/bench_app.rs` writes (`click_to_paint_ms`'s
+//! their time, from the keys `src-tauri/tests/bench_app/` writes (`click_to_paint_ms`'s
 //! `phases_p50`, `cold_start_phases_ms_by_cached`).
 
 use serde_json::Value;

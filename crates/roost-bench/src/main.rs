@@ -14,7 +14,7 @@
 //! * search p50 over 1M cached messages against a `LIKE` scan, and verify's bytes against a
 //!   full download / buckets refetched for 10 damaged rows (`cache_tools`, issue 12);
 //! * the release app's figures (click → paint, cold start, RSS) are measured by
-//!   `src-tauri/tests/bench_app.rs` and merged in with `--app-figures`.
+//!   `src-tauri/tests/bench_app/` and merged in with `--app-figures`.
 //!
 //! Nothing here asserts on time; `--check` only checks the wire-count targets (bytes and
 //! requests), which are deterministic.
@@ -68,7 +68,7 @@ struct Args {
     /// Print every figure as one JSON object on the last line of stdout.
     #[arg(long)]
     json: bool,
-    /// Merge the release app's figures (a JSON object written by `tests/bench_app.rs`).
+    /// Merge the release app's figures (a JSON object written by `tests/bench_app/`).
     #[arg(long)]
     app_figures: Option<PathBuf>,
     /// Regenerate this Markdown file's generated part (e.g. `docs/benchmarks.md`).

@@ -262,7 +262,7 @@ fn ingest_lines(figures: &Value) -> Vec<Line<'static>> {
     ]
 }
 
-/// The summary's rows of the release app (`src-tauri/tests/bench_app.rs`): click → paint, cold
+/// The summary's rows of the release app (`src-tauri/tests/bench_app/`): click → paint, cold
 /// start, memory.
 fn app_lines(figures: &Value) -> Vec<Line<'static>> {
     vec![

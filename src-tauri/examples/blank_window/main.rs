@@ -1,4 +1,4 @@
-//! The same-run floor of the release app's cold start and memory (`src-tauri/tests/bench_app.rs`,
+//! The same-run floor of the release app's cold start and memory (`src-tauri/tests/bench_app/`,
 //! issue 11): a blank Tauri window — the same Tauri, WebKitGTK and start-up environment as Roost
 //! (`roost_desktop::memory` first in `main`), no plugins, no state, no wasm — whose static page
 //! marks its first frame with the mark Roost's UI sets when it paints the chat list

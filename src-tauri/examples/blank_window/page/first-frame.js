@@ -1,3 +1,3 @@
 // The start of the page's first frame: the mark Roost's UI sets on the frame that paints the
-// chat list, so src-tauri/tests/bench_app.rs reads both the same way.
+// chat list, so src-tauri/tests/bench_app/ reads both the same way.
 requestAnimationFrame(() => performance.mark('roost-chat-list-painted'));

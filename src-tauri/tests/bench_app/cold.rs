@@ -1,0 +1,222 @@
+//! Cold start → chat list painted: the app's steps on one clock, its phases, and the same-run
+//! floor (a blank Tauri window launched as often as the app).
+
+use super::*;
+
+impl BenchApp {
+    /// Cold start, session request → painted chat list, and its steps on one clock (epoch ms):
+    /// the app process's start (from `/proc`, 10 ms resolution), the shell's steps (`main`, the
+    /// window and WebView created, the session's cache open: the `startup_timeline` command),
+    /// the page's navigation start (`performance.timeOrigin`) and its marks (`roost-wasm-start`,
+    /// `roost-status-reply`, `roost-chats-reply`, `roost-chat-list-painted`).
+    ///
+    /// With `app_list`, waits for the app's own list too (`roost-app-chat-list-painted`): the
+    /// list the shell put into the page is painted before the wasm has even started.
+    pub(crate) async fn cold_start(&self, app_list: bool) -> Result<ColdStart> {
+        let script = r#"
+            const [appList, done] = arguments;
+            const first = (n) => {
+                const e = performance.getEntriesByName(n);
+                return e.length ? performance.timeOrigin + e[0].startTime : null;
+            };
+            const check = () => {
+                const painted = first('roost-chat-list-painted');
+                if (painted === null || (appList && first('roost-app-chat-list-painted') === null)) {
+                    setTimeout(check, 5);
+                    return;
+                }
+                const nav = performance.getEntriesByType('navigation')[0];
+                window.__TAURI__.core.invoke('startup_timeline').then((shell) => done({
+                    shell,
+                    page_start: performance.timeOrigin,
+                    html_loaded: nav ? performance.timeOrigin + nav.responseEnd : null,
+                    dom_ready: nav ? performance.timeOrigin + nav.domContentLoadedEventEnd : null,
+                    wasm_start: first('roost-wasm-start'),
+                    first_frame: first('roost-first-frame'),
+                    status_reply: first('roost-status-reply'),
+                    chats_invoke: first('roost-chats-invoke'),
+                    chats_reply: first('roost-chats-reply'),
+                    painted,
+                    app_painted: first('roost-app-chat-list-painted'),
+                    // The page's steps (ms after navigation start): what the first frame may
+                    // have waited for.
+                    page_steps: [
+                        ...(nav ? ['responseEnd', 'domInteractive', 'domContentLoadedEventStart',
+                            'loadEventStart'].map((k) => [k, Math.round(nav[k])]) : []),
+                        ...performance.getEntriesByType('paint').map((e) => [e.name, Math.round(e.startTime)]),
+                        ...performance.getEntriesByType('mark').map((e) => [e.name, Math.round(e.startTime)]),
+                    ],
+                }), (e) => done({ error: String(e) }));
+            };
+            check();
+        "#;
+        let value = self
+            .c()
+            .execute_async(script, vec![json!(app_list)])
+            .await?;
+        if let Some(error) = value.get("error") {
+            bail!("startup_timeline: {error}");
+        }
+        eprintln!(
+            "  page steps (ms after navigation): {}",
+            value["page_steps"]
+        );
+        let process_start = self.app_pid().ok().and_then(process_start_epoch_ms);
+        Ok(ColdStart::from_steps(
+            self.requested_at,
+            process_start,
+            &value,
+        ))
+    }
+}
+
+/// Cold start and its phases, in ms.
+#[derive(Debug)]
+pub(crate) struct ColdStart {
+    /// Session request → chat list painted (the first list: the shell's copy in the page, or
+    /// the app's own).
+    pub(crate) total: f64,
+    /// Session request → the app's own chat list painted (the UI is running).
+    pub(crate) app: f64,
+    /// Page navigation start → chat list painted (the page's own clock).
+    pub(crate) page: f64,
+    /// Consecutive phases (name, ms); a phase whose ends were not both seen is left out.
+    pub(crate) phases: Vec<(String, f64)>,
+}
+
+impl ColdStart {
+    /// From the steps the page returned (epoch ms; `shell` holds the shell's own).
+    pub(crate) fn from_steps(
+        requested_at: f64,
+        process_start: Option<f64>,
+        steps: &Value,
+    ) -> ColdStart {
+        let shell = |name: &str| steps["shell"][name].as_f64();
+        let page = |name: &str| steps[name].as_f64();
+        let painted = page("painted").unwrap_or(requested_at);
+        // The app's own list; earlier than it when the shell's copy in the page came first
+        // (`src-tauri/src/first_paint.rs`).
+        let app_painted = page("app_painted").unwrap_or(painted);
+        let page_start = page("page_start").unwrap_or(painted);
+        // In the order they happen; each phase runs from one step to the next.
+        let steps: [(&'static str, Option<f64>); 10] = [
+            ("session_requested", Some(requested_at)),
+            ("process_started", process_start),
+            ("main", shell("main")),
+            ("window_created", shell("window-created")),
+            ("page_started", Some(page_start)),
+            ("html_loaded", page("html_loaded")),
+            ("wasm_started", page("wasm_start")),
+            ("status_replied", page("status_reply")),
+            ("chats_replied", page("chats_reply")),
+            ("chat_list_painted", Some(app_painted)),
+        ];
+        let mut phases = Vec::new();
+        for pair in steps.windows(2) {
+            if let ((from, Some(a)), (to, Some(b))) = (pair[0], pair[1]) {
+                phases.push((format!("{from}__{to}"), b - a));
+            }
+        }
+        // Not steps of the page's chain: the page's first frame after the wasm started, and
+        // the shell's session (cache open), which run beside it.
+        if let (Some(wasm), Some(frame)) = (page("wasm_start"), page("first_frame")) {
+            phases.push(("wasm_started__first_frame".to_string(), frame - wasm));
+        }
+        if let (Some(main), Some(session)) = (shell("main"), shell("session-started")) {
+            phases.push(("main__session_started".to_string(), session - main));
+        }
+        if painted < app_painted
+            && let Some(html) = page("html_loaded")
+        {
+            phases.push(("html_loaded__first_paint".to_string(), painted - html));
+        }
+        // The page's `chats` request alone, and the shell's tray icon (installed off the
+        // page's path once the page has loaded).
+        if let (Some(invoke), Some(reply)) = (page("chats_invoke"), page("chats_reply")) {
+            phases.push(("chats_invoked__chats_replied".to_string(), reply - invoke));
+        }
+        if let (Some(window), Some(tray)) = (shell("window-created"), shell("tray-installed")) {
+            phases.push(("window_created__tray_installed".to_string(), tray - window));
+        }
+        ColdStart {
+            total: painted - requested_at,
+            app: app_painted - requested_at,
+            page: painted - page_start,
+            phases,
+        }
+    }
+
+    pub(crate) fn phases_json(&self) -> Value {
+        Value::Object(
+            self.phases
+                .iter()
+                .map(|(name, ms)| (name.clone(), json!(round(*ms))))
+                .collect(),
+        )
+    }
+}
+
+/// The blank Tauri window of the same-run floor (`src-tauri/examples/blank_window`):
+/// `ROOST_BENCH_FLOOR_APP`, else `blank-window` beside the app binary or in its `examples/`.
+pub(crate) fn floor_binary() -> Option<String> {
+    if let Some(path) = std::env::var_os("ROOST_BENCH_FLOOR_APP") {
+        return Some(path.to_string_lossy().into_owned());
+    }
+    let app = PathBuf::from(app_binary());
+    let dir = app.parent()?;
+    [
+        dir.join("blank-window"),
+        dir.join("examples").join("blank-window"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The same-run floor: a blank Tauri window's cold start (the median of `runs` launches, as
+/// Roost's is taken) and its memory a moment after its first frame, as JSON keys to merge into
+/// the figures; none when the blank window is not built (said on stderr).
+pub(crate) async fn floor_figures(runs: usize) -> Result<serde_json::Map<String, Value>> {
+    let mut figures = serde_json::Map::new();
+    let Some(binary) = floor_binary() else {
+        eprintln!(
+            "no same-run floor: build the blank window first (cargo build --release --locked -p roost-desktop --features custom-protocol --example blank-window) or set ROOST_BENCH_FLOOR_APP"
+        );
+        return Ok(figures);
+    };
+    let desktop = offline_desktop();
+    let mut starts = Vec::new();
+    let app = loop {
+        settle_disk();
+        let app = launch_binary(&desktop, &binary).await?;
+        let start = app.cold_start(false).await?;
+        eprintln!(
+            "blank window, launch {}: cold start {:.1} ms, phases {}",
+            starts.len() + 1,
+            start.total,
+            start.phases_json()
+        );
+        starts.push(start);
+        if starts.len() >= runs {
+            break app;
+        }
+        app.quit().await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss, webkit) = app.memory()?;
+    let breakdown = rss_breakdown(app.app_pid()?);
+    app.quit().await;
+    starts.sort_by(|a, b| a.total.total_cmp(&b.total));
+    let median = &starts[starts.len() / 2];
+    eprintln!(
+        "blank window (floor): cold start {:.1} ms (phases {}); RSS {rss:.1} MB ({breakdown}), WebKit {webkit:.1} MB",
+        median.total,
+        median.phases_json()
+    );
+    figures.insert("cold_start_floor_ms".into(), json!(round(median.total)));
+    figures.insert("cold_start_floor_phases_ms".into(), median.phases_json());
+    figures.insert("rss_floor_mb".into(), json!(round(rss)));
+    figures.insert("rss_floor_breakdown".into(), breakdown);
+    figures.insert("webkit_rss_floor_mb".into(), json!(round(webkit)));
+    Ok(figures)
+}

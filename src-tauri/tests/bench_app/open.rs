@@ -1,0 +1,340 @@
+//! Click → painted messages: the plain click and the mouse's (pointerdown first), their phases
+//! from the UI's marks, a traced open, and the IPC probes beside them.
+
+use super::*;
+
+impl BenchApp {
+    /// Clicks the chat titled `title` and measures until its newest rows (seq ≥ `min_seq`) are
+    /// painted, with the UI's `roost-open-*` marks and the frame steps (ms after the click;
+    /// `None` when the UI did not reach one). "Painted" is the start of the frame after the
+    /// first frame whose rendering found the rows in the DOM: WebKitGTK starts a frame only once
+    /// the compositor has shown the previous one. (Before 2026-11-30 10:30 the figure ran to a
+    /// task after that next frame's own rendering too: `frame_after`, kept for comparison.)
+    pub(crate) async fn click_to_paint(
+        &self,
+        title: &str,
+        min_seq: u64,
+    ) -> Result<(f64, OpenPhases)> {
+        self.press_to_paint(title, min_seq, None).await
+    }
+
+    /// [`BenchApp::click_to_paint`], the click coming `press_ms` after a pointerdown of the
+    /// primary button (a mouse click: the button goes down, then up) when given; the figure
+    /// still runs from the click. `OpenPhases::prefetched` says whether the rows came from the
+    /// window read ahead on pointerdown.
+    pub(crate) async fn press_to_paint(
+        &self,
+        title: &str,
+        min_seq: u64,
+        press_ms: Option<f64>,
+    ) -> Result<(f64, OpenPhases)> {
+        let script = r#"
+            const [title, minSeq, pressMs, done] = arguments;
+            const names = ['roost-open-invoke', 'roost-open-reply', 'roost-open-applied', 'roost-open-prefetched'];
+            names.forEach((n) => performance.clearMarks(n));
+            const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
+            const run = () => {
+            const started = performance.now();
+            item.click();
+            const at = (n) => {
+                const e = performance.getEntriesByName(n);
+                return e.length ? e[e.length - 1].startTime - started : null;
+            };
+            const since = () => performance.now() - started;
+            const check = () => {
+                const heading = document.querySelector('[data-testid=chat-title]');
+                const row = document.querySelector('[data-testid=message]');
+                if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
+                    const frame = since();
+                    let rendered = null;
+                    // After this frame's style, layout and layer flush.
+                    setTimeout(() => { rendered = since(); }, 0);
+                    requestAnimationFrame(() => {
+                        const painted = since();
+                        setTimeout(() => done([painted, ...names.map(at), frame, rendered, since()]), 0);
+                    });
+                } else {
+                    requestAnimationFrame(check);
+                }
+            };
+            check();
+            };
+            if (pressMs === null) {
+                run();
+            } else {
+                const pointer = { bubbles: true, button: 0, pointerType: 'mouse', isPrimary: true };
+                item.dispatchEvent(new PointerEvent('pointerdown', { ...pointer, buttons: 1 }));
+                setTimeout(() => {
+                    item.dispatchEvent(new PointerEvent('pointerup', pointer));
+                    run();
+                }, pressMs);
+            }
+        "#;
+        let value = self
+            .c()
+            .execute_async(script, vec![json!(title), json!(min_seq), json!(press_ms)])
+            .await?;
+        let total = value[0].as_f64().context("a number of milliseconds")?;
+        let phases = OpenPhases {
+            invoke: value[1].as_f64(),
+            reply: value[2].as_f64(),
+            applied: value[3].as_f64(),
+            prefetched: value[4].as_f64().is_some(),
+            frame: value[5].as_f64(),
+            rendered: value[6].as_f64(),
+            frame_after: value[7].as_f64(),
+        };
+        Ok((total, phases))
+    }
+
+    /// One open of `title` traced on the page's clock (ms after the click, for
+    /// `ROOST_BENCH_APP_TRACE`): the `roost-open-*` marks, every animation frame's start, and
+    /// every stretch of more than 1 ms in which the page's main thread ran no task of its own
+    /// (a `MessageChannel` ping-pong: the page was busy rendering or handling other tasks).
+    pub(crate) async fn click_trace(&self, title: &str, min_seq: u64) -> Result<Value> {
+        let script = r#"
+            const [title, minSeq, done] = arguments;
+            const names = ['roost-open-invoke', 'roost-open-reply', 'roost-open-applied'];
+            names.forEach((n) => performance.clearMarks(n));
+            const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
+            const trace = [];
+            let finished = false;
+            const channel = new MessageChannel();
+            let last = null;
+            const started = performance.now();
+            const since = () => Math.round((performance.now() - started) * 10) / 10;
+            channel.port1.onmessage = () => {
+                const now = since();
+                if (last !== null && now - last > 1) trace.push(['busy', last, now]);
+                last = now;
+                if (!finished) channel.port2.postMessage(0);
+            };
+            channel.port2.postMessage(0);
+            item.click();
+            trace.push(['click-returned', since()]);
+            queueMicrotask(() => trace.push(['microtasks-reached', since()]));
+            const check = () => {
+                trace.push(['frame', since()]);
+                const heading = document.querySelector('[data-testid=chat-title]');
+                const row = document.querySelector('[data-testid=message]');
+                if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
+                    requestAnimationFrame(() => {
+                        trace.push(['painted', since()]);
+                        finished = true;
+                        for (const n of names) {
+                            const e = performance.getEntriesByName(n);
+                            if (e.length) trace.push([n, Math.round((e[e.length - 1].startTime - started) * 10) / 10]);
+                        }
+                        trace.sort((a, b) => a[1] - b[1]);
+                        done(trace);
+                    });
+                } else {
+                    requestAnimationFrame(check);
+                }
+            };
+            requestAnimationFrame(check);
+        "#;
+        Ok(self
+            .c()
+            .execute_async(script, vec![json!(title), json!(min_seq)])
+            .await?)
+    }
+
+    /// Where the IPC part of an open goes, straight from the page (no UI code, medians of
+    /// `runs` invokes each, ms): a trivial command's round trip (the transport's floor), the
+    /// `cached_window` read of 1, 20 and 200 rows (what grows with the payload), the UI's open
+    /// command right after a close (its write of the open flag and its events to the UI
+    /// included; also with the close's event handled before the open, for a chat already open
+    /// (no write), and the close alone), and a 200-row reply's size in bytes. (Found with it: the open command's round
+    /// trip is ~3 ms while the page ignores events and 15–20 ms while the UI handles them.)
+    pub(crate) async fn ipc_probe(&self, title: &str, runs: usize) -> Result<Value> {
+        let script = r#"
+            const [title, runs, done] = arguments;
+            const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
+            const chatId = item.dataset.chatId;
+            const invoke = window.__TAURI__.core.invoke;
+            const newest = { type: 'newest' };
+            const out = {};
+            const time = async (name, f, before) => {
+                const all = [];
+                for (let i = 0; i < runs; i++) {
+                    if (before) await before();
+                    const t = performance.now();
+                    await f();
+                    all.push(performance.now() - t);
+                }
+                all.sort((a, b) => a - b);
+                out[name] = Math.round(all[Math.floor(all.length / 2)] * 100) / 100;
+            };
+            (async () => {
+                await time('trivial_command', () => invoke('startup_timeline'));
+                for (const limit of [1, 20, 200]) {
+                    await time(`cached_window_${limit}`, () => invoke('cached_window', { chatId, anchor: newest, limit }));
+                }
+                await time('open_after_close', () => invoke('open_chat', { chatId, anchor: newest }),
+                    () => invoke('close_chat', { chatId }));
+                // The same with the close's event handled first (two frames later): what is
+                // left is the open's own write and event.
+                const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+                await time('open_after_close_settled', () => invoke('open_chat', { chatId, anchor: newest }),
+                    async () => { await invoke('close_chat', { chatId }); await frame(); await frame(); });
+                // Already open, nothing unread: no write, one event.
+                await time('open_when_open', () => invoke('open_chat', { chatId, anchor: newest }));
+                await time('close_chat', () => invoke('close_chat', { chatId }),
+                    () => invoke('open_chat', { chatId, anchor: newest }));
+                // The synchronous part of an invoke (the page's fetch to the shell).
+                const sync = [];
+                for (let i = 0; i < runs; i++) {
+                    const t = performance.now();
+                    const reply = invoke('startup_timeline');
+                    sync.push(performance.now() - t);
+                    await reply;
+                }
+                sync.sort((a, b) => a - b);
+                out.invoke_sync_part = Math.round(sync[Math.floor(sync.length / 2)] * 100) / 100;
+                // The open with another chat's close running beside it in the core (as a
+                // click that closes the previous chat right away did).
+                const other = document.querySelector('[data-testid=chat-item]:not([data-chat-id="' + chatId + '"])').dataset.chatId;
+                await time('open_beside_close', async () => {
+                    const reply = invoke('open_chat', { chatId, anchor: newest });
+                    invoke('close_chat', { chatId: other });
+                    await reply;
+                }, async () => { await invoke('close_chat', { chatId }); await invoke('open_chat', { chatId: other, anchor: newest }); });
+                // The open while the page repaints the whole window (as a click's highlight
+                // makes it render a frame while the open is on its way).
+                let dark = false;
+                await time('open_beside_repaint', () => {
+                    dark = !dark;
+                    document.body.style.background = dark ? '#202020' : '#fefefe';
+                    return invoke('open_chat', { chatId, anchor: newest });
+                }, () => invoke('close_chat', { chatId }));
+                document.body.style.background = '';
+                const reply = await invoke('cached_window', { chatId, anchor: newest, limit: 200 });
+                out.bytes_200 = reply.byteLength;
+                done(out);
+            })().catch((e) => done({ error: String(e) }));
+        "#;
+        let value = self
+            .c()
+            .execute_async(script, vec![json!(title), json!(runs)])
+            .await?;
+        if let Some(error) = value.get("error") {
+            bail!("ipc probe: {error}");
+        }
+        Ok(value)
+    }
+}
+
+/// When the UI reached each step of opening a chat, in ms after the click.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OpenPhases {
+    /// The click handler asked the core for the window (`open_chat` invoked).
+    pub(crate) invoke: Option<f64>,
+    /// The window arrived over IPC, deserialised.
+    pub(crate) reply: Option<f64>,
+    /// The UI's state holds it (Leptos then patches the DOM; the browser lays out and paints).
+    pub(crate) applied: Option<f64>,
+    /// The rows came from the window read ahead on pointerdown (not the open's reply).
+    pub(crate) prefetched: bool,
+    /// The first frame (its `requestAnimationFrame` callbacks) that found the rows in the DOM.
+    pub(crate) frame: Option<f64>,
+    /// That frame's rendering (style, layout, layer flush) finished.
+    pub(crate) rendered: Option<f64>,
+    /// A task after the next frame's rendering: what the figure measured before.
+    pub(crate) frame_after: Option<f64>,
+}
+
+/// The median of each phase of click → paint: where the time goes.
+pub(crate) fn phase_medians(runs: &[(f64, OpenPhases)]) -> Value {
+    let median = |f: &dyn Fn(&(f64, OpenPhases)) -> Option<f64>| -> Option<f64> {
+        let mut v: Vec<f64> = runs.iter().filter_map(f).collect();
+        v.sort_by(f64::total_cmp);
+        (!v.is_empty()).then(|| round(quantile(&v, 0.5)))
+    };
+    json!({
+        "click_to_invoke": median(&|(_, p)| p.invoke),
+        "invoke_to_reply": median(&|(_, p)| Some(p.reply? - p.invoke?)),
+        "reply_to_applied": median(&|(_, p)| Some(p.applied? - p.reply?)),
+        "applied_to_frame": median(&|(_, p)| Some(p.frame? - p.applied?)),
+        "frame_to_rendered": median(&|(_, p)| Some(p.rendered? - p.frame?)),
+        "rendered_to_painted": median(&|(t, p)| Some(t - p.rendered?)),
+        "applied_to_painted": median(&|(t, p)| Some(t - p.applied?)),
+    })
+}
+
+/// Opens `big` (alternating with `small`, whose open is not timed) `runs` times.
+pub(crate) async fn click_to_paint_figures(
+    app: &BenchApp,
+    big: (&str, u64),
+    small: &str,
+    runs: usize,
+) -> Result<Value> {
+    app.click_to_paint(small, 1).await?;
+    let mut measured = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        measured.push(
+            app.click_to_paint(big.0, big.1.saturating_sub(1_000))
+                .await?,
+        );
+        app.click_to_paint(small, 1).await?;
+    }
+    app.click_to_paint(big.0, big.1.saturating_sub(1_000))
+        .await?;
+    let rows = app
+        .c()
+        .find_all(Locator::Css("[data-testid=message]"))
+        .await?
+        .len();
+    assert!(
+        rows > 0 && rows <= 200,
+        "a bounded window of rows is in the DOM: {rows}"
+    );
+    for _ in 0..env_count("ROOST_BENCH_APP_TRACE", 0)? {
+        app.click_to_paint(small, 1).await?;
+        let trace = app.click_trace(big.0, big.1.saturating_sub(1_000)).await?;
+        eprintln!("open trace (ms after the click): {trace}");
+    }
+    // A mouse's click: pointerdown, the button held `press_ms`, then the click.
+    let press_ms = env_count("ROOST_BENCH_APP_PRESS_MS", 60)? as f64;
+    let mut pressed = Vec::with_capacity(runs);
+    // From the small chat, as every timed open (the big one is open now).
+    app.click_to_paint(small, 1).await?;
+    for _ in 0..runs {
+        pressed.push(
+            app.press_to_paint(big.0, big.1.saturating_sub(1_000), Some(press_ms))
+                .await?,
+        );
+        app.click_to_paint(small, 1).await?;
+    }
+    let mut press_timings: Vec<f64> = pressed.iter().map(|(t, _)| *t).collect();
+    press_timings.sort_by(f64::total_cmp);
+    let press = json!({
+        "press_ms": press_ms,
+        "p50": round(quantile(&press_timings, 0.5)),
+        "p99": round(quantile(&press_timings, 0.99)),
+        "min": round(press_timings[0]),
+        "max": round(press_timings[press_timings.len() - 1]),
+        "runs": runs,
+        "prefetched_runs": pressed.iter().filter(|(_, p)| p.prefetched).count(),
+    });
+    eprintln!("pointerdown, {press_ms} ms, click → painted: {press}");
+    let ipc = app.ipc_probe(big.0, 21).await?;
+    eprintln!("IPC probe (ms, medians): {ipc}");
+    let mut timings: Vec<f64> = measured.iter().map(|(t, _)| *t).collect();
+    timings.sort_by(f64::total_cmp);
+    let mut frame_after: Vec<f64> = measured.iter().filter_map(|(_, p)| p.frame_after).collect();
+    frame_after.sort_by(f64::total_cmp);
+    Ok(json!({
+        "frame_after_p50": (!frame_after.is_empty()).then(|| round(quantile(&frame_after, 0.5))),
+        "frame_after_p99": (!frame_after.is_empty()).then(|| round(quantile(&frame_after, 0.99))),
+        "p50": round(quantile(&timings, 0.5)),
+        "p99": round(quantile(&timings, 0.99)),
+        "min": round(timings[0]),
+        "max": round(timings[timings.len() - 1]),
+        "runs": runs,
+        "dom_rows": rows,
+        "phases_p50": phase_medians(&measured),
+        "ipc_probe": ipc,
+        "after_pointerdown": press,
+    }))
+}
