@@ -333,7 +333,14 @@ impl UiState {
         for (span, items) in self.early.drain(..) {
             open.apply_span(span, items);
         }
-        if let Some(listed) = self.chats.iter().find(|c| c.chat_id == chat_id)
+        self.show(open);
+        true
+    }
+
+    /// Makes `open` the open chat, its rows reaching the newest seq the chat list knows (a
+    /// message listed after the window was read is a gap to fill, not an absence).
+    fn show(&mut self, mut open: OpenChat) {
+        if let Some(listed) = self.chats.iter().find(|c| c.chat_id == open.chat.chat_id)
             && listed.last_seq > open.chat.last_seq
         {
             open.chat.last_seq = listed.last_seq;
@@ -341,7 +348,6 @@ impl UiState {
         let at_newest = open.at_newest();
         window::extend_to_last_seq(&mut open.items, open.chat.last_seq, at_newest);
         self.open = Some(open);
-        true
     }
 
     /// A page of `chat_id`'s cached history before the open rows was read: it goes in front of

@@ -38,15 +38,7 @@ impl UiState {
         window.chat.is_open = true;
         window.chat.unread_count = 0;
         // No change of the chat can have arrived since: any would have dropped the read.
-        let mut open = OpenChat::from_window(window);
-        if let Some(listed) = self.chats.iter().find(|c| c.chat_id == chat_id)
-            && listed.last_seq > open.chat.last_seq
-        {
-            open.chat.last_seq = listed.last_seq;
-        }
-        let at_newest = open.at_newest();
-        window::extend_to_last_seq(&mut open.items, open.chat.last_seq, at_newest);
-        self.open = Some(open);
+        self.show(OpenChat::from_window(window));
         true
     }
 
