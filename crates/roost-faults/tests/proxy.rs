@@ -53,6 +53,18 @@ async fn range(
         .await
 }
 
+/// The range page for `query` with `hostile` injected into it, decoded (the body must parse).
+async fn hostile_range_page(
+    proxy: &FaultProxy,
+    server: &TestServer,
+    chat: ChatId,
+    query: &str,
+    hostile: Hostile,
+) -> MessagesPage {
+    proxy.fail_next(Scope::route(Route::Range), 1, HttpFault::Hostile(hostile));
+    serde_json::from_slice(&range(proxy, server, chat, query).await.unwrap()).unwrap()
+}
+
 async fn connect_stream(proxy: &FaultProxy, token: &str) -> Ws {
     let mut request = format!("ws://{}/v1/stream", proxy.addr())
         .into_client_request()
@@ -415,17 +427,14 @@ async fn hostile_range_pages_are_what_they_claim() {
     assert_eq!(seqs(&page.messages), vec![3, 3, 5, 6, 7, 8]);
     assert_ne!(page.messages[0].id, page.messages[1].id);
 
-    proxy.fail_next(
-        Scope::route(Route::Range),
-        1,
-        HttpFault::Hostile(Hostile::Oversized),
-    );
-    let page: MessagesPage = serde_json::from_slice(
-        &range(&proxy, &server, chat, "from_seq=1&limit=5")
-            .await
-            .unwrap(),
+    let page = hostile_range_page(
+        &proxy,
+        &server,
+        chat,
+        "from_seq=1&limit=5",
+        Hostile::Oversized,
     )
-    .unwrap();
+    .await;
     assert!(
         page.messages.len() > 5,
         "{} messages for limit 5",
@@ -454,21 +463,9 @@ async fn hostile_range_pages_are_what_they_claim() {
     let honest: MessagesPage =
         serde_json::from_slice(&range(&proxy, &server, chat, listed).await.unwrap()).unwrap();
     assert_eq!(seqs(&honest.messages), vec![3, 4, 5, 9, 10]);
-    proxy.fail_next(
-        Scope::route(Route::Range),
-        1,
-        HttpFault::Hostile(Hostile::OutOfRange),
-    );
-    let page: MessagesPage =
-        serde_json::from_slice(&range(&proxy, &server, chat, listed).await.unwrap()).unwrap();
+    let page = hostile_range_page(&proxy, &server, chat, listed, Hostile::OutOfRange).await;
     assert_eq!(seqs(&page.messages), vec![2, 3, 4, 5, 9]);
-    proxy.fail_next(
-        Scope::route(Route::Range),
-        1,
-        HttpFault::Hostile(Hostile::Oversized),
-    );
-    let page: MessagesPage =
-        serde_json::from_slice(&range(&proxy, &server, chat, listed).await.unwrap()).unwrap();
+    let page = hostile_range_page(&proxy, &server, chat, listed, Hostile::Oversized).await;
     assert!(page.messages.len() > 5, "{:?}", seqs(&page.messages));
 }
 
