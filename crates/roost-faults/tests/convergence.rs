@@ -57,6 +57,29 @@ const PARALLEL: usize = 4;
 /// A fresh server every this many schedules.
 const SCHEDULES_PER_SERVER: u64 = 50;
 
+/// Runs one of the chat-scoped fetches (`resync`, `load_older`) with a 10 s bound, either awaited
+/// (its result goes in the step's detail) or in the background, where the next steps (sends,
+/// edits, deletes, faults) race it, so pages shift under its paginated reads.
+async fn resync_or_load_older<F, Fut, T>(
+    client: &Client,
+    chat: ChatId,
+    in_background: bool,
+    fetch: F,
+) -> String
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: std::fmt::Debug + Send + 'static,
+{
+    let run = tokio::time::timeout(Duration::from_secs(10), fetch(client.clone()));
+    if in_background {
+        tokio::spawn(run);
+        format!(" {chat}: in the background")
+    } else {
+        format!(" {chat}: {:?}", run.await)
+    }
+}
+
 async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
     let server = &*server;
     let mut out = Outcome::default();
@@ -232,36 +255,19 @@ async fn run_schedule(server: Arc<TestServer>, seed: u64) -> Outcome {
             }
             72..=79 => {
                 let chat = s.chat();
-                if s.rng.random_bool(0.5) {
-                    // In the background: the next steps (sends, edits, deletes, faults) race it,
-                    // so pages shift under its paginated reads.
-                    let client = client.clone();
-                    tokio::spawn(async move {
-                        tokio::time::timeout(Duration::from_secs(10), client.resync(chat)).await
-                    });
-                    detail = format!(" {chat}: in the background");
-                } else {
-                    let result =
-                        tokio::time::timeout(Duration::from_secs(10), client.resync(chat)).await;
-                    detail = format!(" {chat}: {result:?}");
-                }
+                let in_background = s.rng.random_bool(0.5);
+                detail = resync_or_load_older(&client, chat, in_background, |client| async move {
+                    client.resync(chat).await
+                })
+                .await;
             }
             80..=84 => {
                 let chat = s.chat();
-                if s.rng.random_bool(0.5) {
-                    // In the background: the next steps (sends, edits, deletes, faults) race it,
-                    // so pages shift under its paginated reads.
-                    let client = client.clone();
-                    tokio::spawn(async move {
-                        tokio::time::timeout(Duration::from_secs(10), client.load_older(chat)).await
-                    });
-                    detail = format!(" {chat}: in the background");
-                } else {
-                    let result =
-                        tokio::time::timeout(Duration::from_secs(10), client.load_older(chat))
-                            .await;
-                    detail = format!(" {chat}: {result:?}");
-                }
+                let in_background = s.rng.random_bool(0.5);
+                detail = resync_or_load_older(&client, chat, in_background, |client| async move {
+                    client.load_older(chat).await
+                })
+                .await;
             }
             85..=88 => {
                 let chat = s.chat();
