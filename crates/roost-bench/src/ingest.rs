@@ -269,7 +269,9 @@ fn timed_inserts(
 
 pub struct StreamFigures {
     /// Messages committed and announced per second, first frame written → last event.
-    rate: f64,
+    pub rate: f64,
+    /// When each frame was written and its event seen (`roost-bench stream`'s histogram).
+    pub frames: FrameTimes,
     latency: Percentiles,
     /// CPU time of the whole process (client, frame source, bench) per message, in
     /// microseconds: steadier than the rate on a shared machine, where other tenants' load
@@ -281,6 +283,25 @@ pub struct StreamFigures {
     index_backlog: u64,
     /// How long indexing that backlog took afterwards.
     index_drain: Duration,
+}
+
+/// When each frame of a stream run was written and when its event was seen, in seq order.
+pub struct FrameTimes {
+    /// The run's clock origin.
+    pub base: Instant,
+    pub sent: Vec<Instant>,
+    pub received: Vec<Instant>,
+}
+
+impl FrameTimes {
+    /// Frame → event per frame, in seq order.
+    pub fn latencies(&self) -> Vec<Duration> {
+        self.sent
+            .iter()
+            .zip(&self.received)
+            .map(|(sent, received)| received.saturating_duration_since(*sent))
+            .collect()
+    }
 }
 
 impl StreamFigures {
@@ -376,8 +397,17 @@ pub async fn stream_run(
         .collect();
     let first = sent[1];
     let last = received.iter().flatten().max().copied().unwrap_or_default();
+    let frames = FrameTimes {
+        base,
+        sent: sent[1..].iter().map(|at| base + *at).collect(),
+        received: received[1..]
+            .iter()
+            .map(|at| base + at.unwrap_or_default())
+            .collect(),
+    };
     Ok(StreamFigures {
         rate: count as f64 / (last - first).as_secs_f64(),
+        frames,
         latency: percentiles(&mut latencies),
         cpu_us_per_msg: per_msg(cpu_after_events),
         cpu_us_per_msg_with_index: per_msg(cpu_with_index),

@@ -46,6 +46,7 @@ mod ingest;
 mod instructions;
 mod open;
 mod report;
+mod stream_tail;
 
 pub(crate) fn say(text: String) {
     use std::io::Write;
@@ -96,6 +97,9 @@ fn main() -> Result<()> {
     let raw: Vec<String> = std::env::args().collect();
     if raw.get(1).map(String::as_str) == Some("instr") {
         return instructions::instr_main(&raw[2..]);
+    }
+    if raw.get(1).map(String::as_str) == Some("stream") {
+        return stream_tail::stream_main(&raw[2..]);
     }
     let args = Args::parse();
     tokio::runtime::Builder::new_multi_thread()

@@ -26,6 +26,7 @@ use roost_proto::{ChatId, MAX_PAGE_SIZE, MAX_SEQ_RANGES_PER_REQUEST, MessageId, 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Bits of an index rowid that hold the seq; the chat's number sits above them.
 const SEQ_BITS: u32 = 40;
@@ -267,27 +268,72 @@ pub(crate) async fn search_cache(
 /// How long the indexer lets queued messages gather after a write before it indexes them: a
 /// batch of many messages pays FTS5's per-transaction flush once. Nothing waits for it (search
 /// drains the queue itself), so it only trades index lag for fewer, larger batches.
-const INDEX_GATHER: std::time::Duration = std::time::Duration::from_millis(5);
+const INDEX_GATHER: Duration = Duration::from_millis(5);
+
+/// Live ingest goes first: while message writes keep coming (the last one less than this ago;
+/// longer than a scheduling stall on a loaded machine), the indexer leaves the queue to grow ...
+const INDEX_QUIET: Duration = Duration::from_millis(50);
+/// ... indexing only what keeps it under this many messages (a search drains the queue before
+/// it answers: about a second of indexing on the 2-core bench machine; a flood of frames left
+/// about 33,000 queued before this hold-back) ...
+pub(crate) const INDEX_MAX_BACKLOG: u64 = 50_000;
+/// ... for at most this long (writes trickling in never leave a quiet moment); then it indexes
+/// the whole queue, batch by batch between the writes.
+const INDEX_MAX_DEFER: Duration = Duration::from_secs(5);
 
 /// Keeps the search index up with the store for the life of the client: drains what a previous
-/// run left queued (a crash), then, after every message write, the new queue in batches of
-/// [`crate::store::INDEX_BATCH`] (each holds the single writer for about a millisecond, and
-/// ingest commits go in between).
+/// run left queued (a crash), then, after message writes, the new queue (see [`index_queue`]).
 pub(crate) async fn background_indexer(store: Store) {
     let signal = store.search_queue_signal();
     loop {
-        loop {
-            match store.index_pending(crate::store::INDEX_BATCH).await {
-                Ok(taken) if taken == crate::store::INDEX_BATCH => tokio::task::yield_now().await,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::debug!(error = %e, "search indexer: a batch failed; waiting for the next write");
-                    break;
-                }
-            }
-        }
+        index_queue(&store).await;
         signal.notified().await;
         tokio::time::sleep(INDEX_GATHER).await;
+    }
+}
+
+/// Whether the indexer runs a batch now: once message writes have stopped for
+/// [`INDEX_QUIET`], once it has held back for [`INDEX_MAX_DEFER`], or while the queue holds
+/// [`INDEX_MAX_BACKLOG`] messages or more (`None`: not known, so index).
+pub(crate) fn index_batch_due(
+    quiet_for: Duration,
+    held_back_for: Duration,
+    queued: Option<u64>,
+) -> bool {
+    quiet_for >= INDEX_QUIET
+        || held_back_for >= INDEX_MAX_DEFER
+        || queued.is_none_or(|queued| queued >= INDEX_MAX_BACKLOG)
+}
+
+/// Indexes the queue to its end in batches of [`crate::store::INDEX_BATCH`] (each holds the
+/// single writer for about a millisecond, and ingest commits go in between) — but while a burst
+/// of message writes lasts, only what keeps the queue under [`INDEX_MAX_BACKLOG`]
+/// ([`index_batch_due`]). Why: a batch takes the write lock and a core from the frames
+/// arriving, and on a 2-core machine that was the stream's frame → event tail (the slow frames
+/// waited behind index batches: `roost-bench stream --timeline`). The index upkeep costs about
+/// as much CPU as the ingest itself; done after the burst it costs no more, and search drains
+/// the queue itself, so no answer waits for this.
+async fn index_queue(store: &Store) {
+    let started = tokio::time::Instant::now();
+    loop {
+        // No write yet since the store opened: what is queued is a previous run's, index it.
+        let quiet_for = store.since_last_message_write().unwrap_or(INDEX_QUIET);
+        let held_back_for = started.elapsed();
+        let quiet = index_batch_due(quiet_for, held_back_for, Some(0));
+        if !quiet && !index_batch_due(quiet_for, held_back_for, store.search_queue_span().await.ok())
+        {
+            tokio::time::sleep((INDEX_QUIET - quiet_for).min(INDEX_MAX_DEFER - held_back_for))
+                .await;
+            continue;
+        }
+        match store.index_pending(crate::store::INDEX_BATCH).await {
+            Ok(taken) if taken == crate::store::INDEX_BATCH => tokio::task::yield_now().await,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "search indexer: a batch failed; waiting for the next write");
+                return;
+            }
+        }
     }
 }
 
@@ -427,6 +473,26 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The indexer's hold-back: while writes keep coming it indexes only over the backlog
+        /// bound and never holds back past the deferral limit; once writes stop it indexes.
+        #[test]
+        fn the_indexer_holds_back_only_while_writes_come_and_within_its_bounds(
+            quiet_ms in 0u64..200,
+            held_ms in 0u64..10_000,
+            queued in proptest::option::of(0u64..100_000),
+        ) {
+            let (quiet_for, held_back_for) =
+                (Duration::from_millis(quiet_ms), Duration::from_millis(held_ms));
+            let due = index_batch_due(quiet_for, held_back_for, queued);
+            let writes_coming = quiet_for < INDEX_QUIET;
+            let within_bounds =
+                held_back_for < INDEX_MAX_DEFER && queued.is_some_and(|q| q < INDEX_MAX_BACKLOG);
+            prop_assert_eq!(due, !(writes_coming && within_bounds));
+        }
+    }
 
     #[test]
     fn words_become_quoted_prefix_terms() {

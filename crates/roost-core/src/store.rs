@@ -227,6 +227,9 @@ pub struct Store {
     /// Notified after every message write: messages may wait in the search index's queue
     /// ([`search_index`]).
     search_queued: std::sync::Arc<tokio::sync::Notify>,
+    /// When the last message write committed: the search indexer holds back while they keep
+    /// coming (`search::background_indexer`).
+    last_message_write: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 fn now_millis() -> i64 {
@@ -385,6 +388,7 @@ impl Store {
             path,
             write: Default::default(),
             search_queued: Default::default(),
+            last_message_write: Default::default(),
         };
         let report = match report {
             Some(mut r) => {
@@ -429,6 +433,9 @@ impl Store {
     ) -> Result<T> {
         let result = self.unsignalled_write_tx(work).await;
         if result.is_ok() {
+            if let Ok(mut last) = self.last_message_write.lock() {
+                *last = Some(std::time::Instant::now());
+            }
             self.search_queued.notify_one();
         }
         result
@@ -439,7 +446,9 @@ impl Store {
         &self,
         work: impl FnOnce(&WriteTx) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        let waiting = tracing::trace_span!(target: "roost_timeline", "write_lock_wait");
         let lock = self.write.clone().lock_owned().await;
+        drop(waiting);
         let writer = self.writer.clone();
         // On a multi-threaded runtime (the app's) the transaction runs right here, its worker's
         // other tasks handed to another thread meanwhile: no thread hop to a blocking thread and

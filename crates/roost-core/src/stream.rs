@@ -262,6 +262,8 @@ async fn commit(inner: &Arc<Inner>, buf: &mut Vec<(ChatId, Message, Position)>) 
     if buf.is_empty() {
         return;
     }
+    // From the group's start to its events' emission (`roost-bench stream --timeline`).
+    let _timeline = tracing::trace_span!(target: "roost_timeline", "stream_commit", n = buf.len());
     // Per chat, in arrival order (chats in order of their first event).
     let mut bursts: Vec<(ChatId, Vec<(Message, Position)>)> = Vec::new();
     for (chat, message, position) in buf.drain(..) {

@@ -2,7 +2,8 @@
 //! drains the queue, and search drains it first. What must never break: a message is found as
 //! soon as its event is out; an edit, a tombstone or an eviction of a message still queued (or
 //! already indexed) leaves no stale hit; a crash with a non-empty queue loses nothing; an old
-//! cache migrates with its complete index and an empty queue.
+//! cache migrates with its complete index and an empty queue; the indexer, which holds back
+//! while a burst of writes lasts, indexes the burst once it stops.
 
 mod common;
 
@@ -115,6 +116,39 @@ async fn a_message_is_found_by_search_as_soon_as_its_event_is_announced() {
             "message {n} is searchable the moment its event is out"
         );
     }
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_burst_the_indexer_held_back_from_is_indexed_once_the_writes_stop_without_a_search() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("burst", &["bob", "alice"]).await;
+    let cache = CacheDir::new();
+    let (client, mut events) = streaming_client(&ts, "alice", &cache.path()).await;
+    let mut last = 0;
+    for n in 0..100 {
+        last = ts.send("bob", chat, &format!("a gannet dives {n}")).await.seq;
+    }
+    wait_for(&mut events, |e| {
+        matches!(e, ClientEvent::MessagesChanged { chat_id, seqs } if *chat_id == chat && seqs.contains(&last))
+    })
+    .await;
+    // No search (which drains the queue itself): the indexer alone must empty it once the
+    // stream's writes stop (it holds back while they come).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = client.search_backlog().await.unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the indexer left {left} messages queued"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(index_hits(&cache.path(), "message_words", "gannet").await, 100);
+    assert_indexes_sound(&cache.path()).await;
     client.shutdown().await;
 }
 

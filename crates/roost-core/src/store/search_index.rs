@@ -117,6 +117,7 @@ impl Store {
     /// Indexes up to `limit` queued messages in ONE transaction on the write connection;
     /// returns how many left the queue (fewer than `limit`: the queue is empty now).
     pub async fn index_pending(&self, limit: u64) -> Result<u64> {
+        let _timeline = tracing::trace_span!(target: "roost_timeline", "index_batch", n = limit);
         self.unsignalled_write_tx(move |tx| index_pending_tx(tx, limit, i64::MAX))
             .await
     }
@@ -161,6 +162,23 @@ impl Store {
     /// it.
     pub(crate) fn search_queue_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.search_queued.clone()
+    }
+
+    /// At least as many messages as wait to be indexed (the span of the queue's rowids, which
+    /// are given in arrival order): two index seeks, where a count reads the whole queue.
+    pub(crate) async fn search_queue_span(&self) -> Result<u64> {
+        let span: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(rowid) - MIN(rowid) + 1, 0) FROM search_pending",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u(span))
+    }
+
+    /// How long ago the last message write committed (`None`: none since the store opened).
+    pub(crate) fn since_last_message_write(&self) -> Option<std::time::Duration> {
+        let last = *self.last_message_write.lock().ok()?;
+        last.map(|at| at.elapsed())
     }
 }
 

@@ -85,6 +85,7 @@ impl Checkpoints {
     }
 
     fn run(&self) {
+        let _timeline = tracing::trace_span!(target: "roost_timeline", "wal_checkpoint").entered();
         let guard = self
             .connection
             .lock()
@@ -150,12 +151,14 @@ impl Writer {
         let connection = guard
             .as_ref()
             .ok_or_else(|| Error::Cache("the cache is closed".into()))?;
+        let timeline = tracing::trace_span!(target: "roost_timeline", "write_tx").entered();
         connection.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         let open = Open(connection);
         let out = work(connection)?;
         connection.prepare_cached("COMMIT")?.execute([])?;
         drop(open); // committed: nothing to roll back
         drop(guard);
+        drop(timeline);
         self.checkpoints.after_commit();
         Ok(out)
     }
