@@ -162,11 +162,13 @@ pub fn run() {
                     memory::trim_heap();
                 });
                 startup::note("tray-installed");
+                startup::report_when_painted(webview, true);
             }
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::startup_timeline,
+            commands::startup_report,
             commands::subscribe,
             commands::sign_in,
             commands::sign_out,
