@@ -282,8 +282,27 @@ pub(crate) async fn direct_cold_starts(
             start.phases_json()
         );
         app.push(start);
+        compare_launches(desktop, cached, launch).await?;
     }
     Ok((app, floor))
+}
+
+/// Other builds of the app (`ROOST_BENCH_APP_COMPARE`, comma-separated binaries), launched
+/// right after the app in every round, so a before/after comparison runs under the same load on
+/// the same cache; printed only (`compare <binary>, direct launch …`).
+async fn compare_launches(desktop: &Desktop, cached: u64, launch: usize) -> Result<()> {
+    let others = std::env::var("ROOST_BENCH_APP_COMPARE").unwrap_or_default();
+    for binary in others.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+        settle_disk();
+        let start = direct_cold_start(desktop, binary).await?;
+        eprintln!(
+            "compare {binary}, {cached} cached, direct launch {launch}: cold start {:.1} ms (the app's own list {:.1} ms), phases {}",
+            start.total,
+            start.app,
+            start.phases_json()
+        );
+    }
+    Ok(())
 }
 
 /// The median launch (by cold start) of `starts`, which is not empty.

@@ -33,7 +33,9 @@
 //! `ROOST_BENCH_APP_DIRECT_RUNS` (direct launches of each, the app and the floor, per cache size;
 //! as many as `ROOST_BENCH_APP_COLD_RUNS`),
 //! `ROOST_BENCH_APP_CACHED` (cache sizes, comma-separated; `100000,1000000`),
-//! `ROOST_BENCH_APP_SEED_INDEXED` (1: the seeded cache's search index is brought up to date
+//! `ROOST_BENCH_APP_COMPARE` (other builds of the app, comma-separated, each launched directly
+//! right after the app in every round of direct launches: a before/after under the same load;
+//! printed only), `ROOST_BENCH_APP_SEED_INDEXED` (1: the seeded cache's search index is brought up to date
 //! before the launches, as in a cache the app has run with; 0: launches start with every seeded
 //! message queued for the core's background indexer, as before 2026-11-30 21:30 UTC),
 //! `ROOST_BENCH_FLOOR_APP` (the same-run floor's blank Tauri window; default `blank-window`
