@@ -4,6 +4,7 @@
 const COMMANDS: &[&str] = &[
     "app_status",
     "startup_timeline",
+    "startup_report",
     "subscribe",
     "sign_in",
     "sign_out",

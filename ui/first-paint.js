@@ -3,6 +3,7 @@
 // in the theme the user chose (the UI's theme.rs applies the same choice once it runs), and the
 // frame that paints it ends cold start ("roost-chat-list-painted", read by
 // src-tauri/tests/bench_app/). The app removes the list once its own is painted.
+performance.mark('roost-list-parsed');
 try {
   const theme = localStorage.getItem('roost.theme');
   if (theme === 'light' || theme === 'dark') {

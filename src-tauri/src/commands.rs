@@ -31,6 +31,13 @@ pub fn startup_timeline() -> std::collections::BTreeMap<&'static str, f64> {
     crate::startup::timeline()
 }
 
+/// The page's start-up steps, handed over by `startup::report_when_painted`'s script when the
+/// launch asked for them (`startup::REPORT_ENV`; the benchmark's direct launch).
+#[tauri::command]
+pub fn startup_report(page: serde_json::Value) -> Result<(), String> {
+    crate::startup::write_report(page)
+}
+
 /// Registers the UI's ordered event channel (again after a reload of the page).
 #[tauri::command]
 pub async fn subscribe(state: State<'_, AppState>, on_event: Channel<UiEvent>) -> ShellResult<()> {

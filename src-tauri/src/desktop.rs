@@ -26,15 +26,26 @@ pub fn install_notifications(app: &AppHandle) {
 pub const MAIN_WINDOW: &str = "main";
 const TRAY_ID: &str = "roost";
 
+/// How long after the page has loaded the tray icon and the notification plugin are installed:
+/// after the first paint of the chat list and, usually, the UI's own (issue 11's cold start).
+/// The unread count is in the window title meanwhile, and a notification due earlier installs
+/// the plugin itself.
+pub const AFTER_START: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A tray icon whose tooltip (and, where the platform shows one, title) carries the unread
 /// count; clicking it brings the window back. A desktop without a tray (or a session without
-/// one, as under Xvfb) only loses the icon: failure is logged, never fatal.
-pub fn install_tray(app: &AppHandle) {
+/// one) only loses the icon: failure is logged, never fatal. Whether the icon is there now.
+pub fn install_tray(app: &AppHandle) -> bool {
     if app.tray_by_id(TRAY_ID).is_some() {
-        return;
+        return true;
     }
+    // Installed after start-up: the window title may already carry an unread count.
+    let title = app
+        .get_webview_window(MAIN_WINDOW)
+        .and_then(|window| window.title().ok())
+        .unwrap_or_else(|| APP_TITLE.to_string());
     let mut builder = tauri::tray::TrayIconBuilder::with_id(TRAY_ID)
-        .tooltip(APP_TITLE)
+        .tooltip(&title)
         .on_tray_icon_event(|tray, event| {
             if let tauri::tray::TrayIconEvent::Click { .. } = event
                 && let Some(window) = tray.app_handle().get_webview_window(MAIN_WINDOW)
@@ -47,8 +58,19 @@ pub fn install_tray(app: &AppHandle) {
     if let Some(icon) = app.default_window_icon() {
         builder = builder.icon(icon.clone());
     }
-    if let Err(e) = builder.build(app) {
-        tracing::info!(error = %e, "no tray icon on this desktop; the unread count stays in the window title");
+    match builder.build(app) {
+        Ok(tray) => {
+            // As `update_title` sets it: the count, where the platform shows a tray title.
+            #[cfg(not(windows))]
+            let _ = tray.set_title(unread_in_title(&title).map(|total| total.to_string()));
+            #[cfg(windows)]
+            let _ = tray;
+            true
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "no tray icon on this desktop; the unread count stays in the window title");
+            false
+        }
     }
 }
 const APP_TITLE: &str = "Roost";
@@ -60,6 +82,12 @@ pub fn window_title(total_unread: u64) -> String {
     } else {
         format!("{APP_TITLE} ({total_unread})")
     }
+}
+
+/// The unread total a [`window_title`] shows (none: no count, or not such a title).
+fn unread_in_title(title: &str) -> Option<u64> {
+    let count = title.strip_prefix(APP_TITLE)?.trim().strip_prefix('(')?;
+    count.strip_suffix(')')?.parse().ok().filter(|total| *total > 0)
 }
 
 #[derive(Debug)]
@@ -155,5 +183,13 @@ mod tests {
     fn title_shows_unread_total() {
         assert_eq!(window_title(0), "Roost");
         assert_eq!(window_title(12), "Roost (12)");
+    }
+
+    #[test]
+    fn the_unread_total_is_read_back_from_the_title() {
+        assert_eq!(unread_in_title(&window_title(12)), Some(12));
+        assert_eq!(unread_in_title(&window_title(0)), None);
+        assert_eq!(unread_in_title("Roost blank window"), None);
+        assert_eq!(unread_in_title("Other (3)"), None);
     }
 }

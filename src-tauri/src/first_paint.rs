@@ -178,8 +178,15 @@ impl<R: tauri::Runtime> tauri::Assets<R> for FirstPaintAssets<R> {
     fn get(&self, key: &AssetKey) -> Option<Cow<'_, [u8]>> {
         let built = self.built.get(key)?;
         if key.as_ref() != INDEX {
+            // Start-up's timeline: when the page's script (and then its wasm) was served.
+            if key.as_ref().ends_with(".js") {
+                crate::startup::note("script-served");
+            } else if key.as_ref().ends_with(".wasm") {
+                crate::startup::note("wasm-served");
+            }
             return Some(built);
         }
+        crate::startup::note("page-requested");
         let page = std::str::from_utf8(&built).ok()?;
         let listed = self
             .first
@@ -191,6 +198,7 @@ impl<R: tauri::Runtime> tauri::Assets<R> for FirstPaintAssets<R> {
             None => listed.map(|page| Cow::Owned(page.into_bytes())),
         }
         .or(Some(built))
+        .inspect(|_| crate::startup::note("page-served"))
     }
 
     fn iter(&self) -> Box<AssetsIter<'_>> {

@@ -115,8 +115,8 @@ pub fn run() {
         // The notification plugin comes once the page has loaded (`desktop::install_notifications`).
         .setup(move |app| {
             // Tauri built the configured window and its WebView just before this hook.
-            // Startup's main-thread time goes to the page first: the tray icon comes once the
-            // page has loaded (`on_page_load` below; 12–24 ms here, under Xvfb).
+            // Startup's main-thread time goes to the page first: the tray icon comes after the
+            // first paint (`on_page_load` below).
             startup::note("window-created");
             // Before the main loop runs, so before WebKit asks for the page.
             theme::follow_system(app.handle(), desktop::MAIN_WINDOW, system_theme);
@@ -149,24 +149,36 @@ pub fn run() {
             });
             Ok(())
         })
-        // The tray icon and the notification plugin, off start-up's path: while the page's
-        // wasm compiles in WebKit's web process, the main thread has nothing else to do.
+        // The tray icon and the notification plugin, off start-up's path: WebKit reports the
+        // load finished before the page's first frame (the tray was installed 60–65 ms before
+        // it), and both take the main thread (loading the indicator libraries, the icon,
+        // D-Bus), which serves the page's requests. Nothing needs them that early (issue 11's
+        // cold start), so they come a while later.
         .on_page_load(|webview, payload| {
             if payload.event() == tauri::webview::PageLoadEvent::Finished {
-                desktop::install_tray(webview.app_handle());
-                desktop::install_notifications(webview.app_handle());
-                // Once start-up's transient allocations are freed (the wasm has loaded and
-                // the first lists were read by then): their pages go back to the system.
-                tauri::async_runtime::spawn(async {
-                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                startup::report_when_painted(webview, true);
+                let app = webview.app_handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    tokio::time::sleep(desktop::AFTER_START).await;
+                    let handle = app.clone();
+                    let _ = app.run_on_main_thread(move || {
+                        startup::note("tray-requested");
+                        if desktop::install_tray(&handle) {
+                            startup::note("tray-installed");
+                        }
+                        desktop::install_notifications(&handle);
+                    });
+                    // Once start-up's transient allocations are freed (the wasm has loaded and
+                    // the first lists were read by then): their pages go back to the system.
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     memory::trim_heap();
                 });
-                startup::note("tray-installed");
             }
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::startup_timeline,
+            commands::startup_report,
             commands::subscribe,
             commands::sign_in,
             commands::sign_out,

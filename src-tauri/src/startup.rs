@@ -5,6 +5,11 @@
 //! `src-tauri/tests/bench_app/` reads them through the `startup_timeline` command to break cold
 //! start into phases (issue 11). Recording a step is one clock read and a push: nothing here
 //! delays start-up.
+//!
+//! A launch without WebDriver (the benchmark's direct launch, as from a desktop launcher) has
+//! no one to ask the page: with [`REPORT_ENV`] set to a file, the page's steps and these are
+//! written there once the page has painted its chat list ([`report_when_painted`]). Unset,
+//! nothing is done.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -37,6 +42,79 @@ pub fn timeline() -> BTreeMap<&'static str, f64> {
         .lock()
         .map(|steps| steps.iter().copied().collect())
         .unwrap_or_default()
+}
+
+/// The file a launch's start-up steps are written to (the shell's and the page's), when set.
+pub const REPORT_ENV: &str = "ROOST_STARTUP_REPORT";
+
+/// Run in the page once it has loaded: waits for the frame that painted the chat list (and,
+/// with `appList`, the app's own list too), then hands the page's steps (epoch ms, the clock
+/// of [`timeline`]) to the `startup_report` command. The same steps `bench_app`'s WebDriver
+/// launch reads.
+const REPORT_SCRIPT: &str = r#"(() => {
+  const appList = __APP_LIST__;
+  const first = (n) => {
+    const e = performance.getEntriesByName(n);
+    return e.length ? performance.timeOrigin + e[0].startTime : null;
+  };
+  const check = () => {
+    const painted = first('roost-chat-list-painted');
+    if (painted === null || (appList && first('roost-app-chat-list-painted') === null)) {
+      setTimeout(check, 5);
+      return;
+    }
+    const nav = performance.getEntriesByType('navigation')[0];
+    window.__TAURI__.core.invoke('startup_report', { page: {
+      page_start: performance.timeOrigin,
+      html_loaded: nav ? performance.timeOrigin + nav.responseEnd : null,
+      dom_ready: nav ? performance.timeOrigin + nav.domContentLoadedEventEnd : null,
+      wasm_start: first('roost-wasm-start'),
+      first_frame: first('roost-first-frame'),
+      status_reply: first('roost-status-reply'),
+      chats_invoke: first('roost-chats-invoke'),
+      chats_reply: first('roost-chats-reply'),
+      painted,
+      app_painted: first('roost-app-chat-list-painted'),
+      page_steps: [
+        ...(nav ? ['responseEnd', 'domInteractive', 'domContentLoadedEventStart',
+          'loadEventStart'].map((k) => [k, Math.round(nav[k])]) : []),
+        ...performance.getEntriesByType('paint').map((e) => [e.name, Math.round(e.startTime)]),
+        ...performance.getEntriesByType('mark').map((e) => [e.name, Math.round(e.startTime)]),
+      ],
+    } });
+  };
+  check();
+})();"#;
+
+/// With [`REPORT_ENV`] set: has the loaded page report its steps once its chat list (and,
+/// with `app_list`, the app's own list) is painted. Call when the page has loaded.
+pub fn report_when_painted<R: tauri::Runtime>(webview: &tauri::Webview<R>, app_list: bool) {
+    if std::env::var_os(REPORT_ENV).is_none() {
+        return;
+    }
+    let script = REPORT_SCRIPT.replace("__APP_LIST__", if app_list { "true" } else { "false" });
+    if let Err(e) = webview.eval(script) {
+        tracing::warn!(error = %e, "could not ask the page for its start-up steps");
+    }
+}
+
+/// The page's steps (from [`report_when_painted`]'s script) with the shell's, as one JSON
+/// object (`shell`: the shell's steps), written to [`REPORT_ENV`]'s file: whole or not at all
+/// (written beside it, then renamed), so a reader never sees half of it.
+pub fn write_report(page: serde_json::Value) -> Result<(), String> {
+    let Some(path) = std::env::var_os(REPORT_ENV).map(std::path::PathBuf::from) else {
+        return Ok(());
+    };
+    let mut report = match page {
+        serde_json::Value::Object(fields) => fields,
+        other => return Err(format!("expected the page's steps as an object, got {other}")),
+    };
+    report.insert("shell".into(), serde_json::json!(timeline()));
+    let text = serde_json::Value::Object(report).to_string();
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -36,7 +36,11 @@ const CLICK_PHASES: [(&str, &str); 7] = [
 ];
 
 /// Cold-start phases (key, what it covers), in the order they happen.
-const COLD_PHASES: [(&str, &str); 14] = [
+const COLD_PHASES: [(&str, &str); 18] = [
+    (
+        "launched__process_started",
+        "launched (the binary spawned directly, as from a desktop launcher) → app process started",
+    ),
     (
         "session_requested__process_started",
         "WebDriver session requested → app process started (tauri-driver, WebKitWebDriver)",
@@ -54,6 +58,18 @@ const COLD_PHASES: [(&str, &str); 14] = [
         "WebView created → page navigation starts (WebKit's web process)",
     ),
     ("page_started__html_loaded", "navigation → HTML loaded"),
+    (
+        "page_started__page_requested",
+        "beside the page: navigation → the page's request reaches the shell",
+    ),
+    (
+        "page_requested__page_served",
+        "beside the page: the shell serves the page (`first_paint`)",
+    ),
+    (
+        "page_served__html_loaded",
+        "beside the page: page served → HTML loaded in the web process",
+    ),
     (
         "html_loaded__wasm_started",
         "HTML loaded → wasm running (JS, wasm fetch, compile, instantiate)",
@@ -133,7 +149,7 @@ fn write_cold_phases(out: &mut String, figures: &Value, cold: &serde_json::Map<S
     let floor = &figures["cold_start_floor_phases_ms"];
     let _ = writeln!(
         out,
-        "Cold start → chat list painted, by phase (the median launch of each cache size; shell steps from the `startup_timeline` command, page steps from performance marks, all on the wall clock):\n"
+        "Cold start → chat list painted, by phase (the median direct launch of each cache size, timed from the spawn of the binary; shell steps from `roost_desktop::startup`, page steps from performance marks, all on the wall clock; `cold_start_webdriver_*` keeps the earlier figure, timed from the WebDriver session's request):\n"
     );
     let mut header: Vec<String> = sizes.iter().map(|s| format!("{s} cached")).collect();
     if floor.is_object() {

@@ -20,6 +20,12 @@ fn startup_timeline() -> BTreeMap<&'static str, f64> {
     roost_desktop::startup::timeline()
 }
 
+/// The page's start-up steps, as the app takes them (`startup::REPORT_ENV`).
+#[tauri::command]
+fn startup_report(page: serde_json::Value) -> Result<(), String> {
+    roost_desktop::startup::write_report(page)
+}
+
 fn main() {
     if let Err(message) = roost_desktop::memory::before_any_thread() {
         eprintln!("blank-window: {message}");
@@ -31,7 +37,12 @@ fn main() {
             roost_desktop::startup::note("window-created");
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![startup_timeline])
+        .on_page_load(|webview, payload| {
+            if payload.event() == tauri::webview::PageLoadEvent::Finished {
+                roost_desktop::startup::report_when_painted(webview, false);
+            }
+        })
+        .invoke_handler(tauri::generate_handler![startup_timeline, startup_report])
         .run(tauri::generate_context!(
             "src-tauri/examples/blank_window/tauri.conf.json"
         ))

@@ -63,20 +63,82 @@ impl BenchApp {
         );
         let process_start = self.app_pid().ok().and_then(process_start_epoch_ms);
         Ok(ColdStart::from_steps(
-            self.requested_at,
+            ("session_requested", self.requested_at),
             process_start,
             &value,
         ))
     }
 }
 
+/// Cold start as a user's launch has it: `binary` started directly (no WebDriver, as a desktop
+/// launcher does) with `desktop`'s XDG dirs and sign-in, timed from just before the spawn to
+/// the painted chat list (and, for Roost, its own list too). The app writes its own
+/// and its page's steps to a file (`roost_desktop::startup::REPORT_ENV`) once painted; then it
+/// is ended with SIGTERM, as a desktop session ends it, and waited for.
+pub(crate) async fn direct_cold_start(
+    desktop: &Desktop,
+    binary: &str,
+) -> Result<ColdStart> {
+    let home = desktop.home.path();
+    let report = home.join("startup-report.json");
+    let _ = std::fs::remove_file(&report);
+    let log = std::fs::File::create(home.join("direct-launch.log"))?;
+    let mut command = std::process::Command::new(binary);
+    command
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("RUST_LOG", "warn")
+        .env(roost_desktop::startup::REPORT_ENV, &report)
+        .env_remove("ROOST_SERVER_URL")
+        .env_remove("ROOST_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    if let Some((url, token)) = &desktop.credentials {
+        command
+            .env("ROOST_SERVER_URL", url)
+            .env("ROOST_TOKEN", token);
+    }
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let launched = epoch_ms();
+    let mut child = command.spawn().with_context(|| format!("start {binary}"))?;
+    let pid = child.id();
+    let process_start = process_start_epoch_ms(pid);
+    let started = Instant::now();
+    let steps = loop {
+        if let Ok(text) = std::fs::read_to_string(&report) {
+            break serde_json::from_str::<Value>(&text)?;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            bail!("{binary} exited ({status}) before its chat list was painted");
+        }
+        if started.elapsed() > WAIT {
+            let _ = child.kill();
+            bail!("{binary}: no start-up report within {WAIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+    let stopping = Instant::now();
+    while child.try_wait()?.is_none() {
+        if stopping.elapsed() > WAIT {
+            let _ = child.kill();
+            bail!("{binary} did not exit within {WAIT:?} of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("  page steps (ms after navigation): {}", steps["page_steps"]);
+    Ok(ColdStart::from_steps(("launched", launched), process_start, &steps))
+}
+
 /// Cold start and its phases, in ms.
 #[derive(Debug)]
 pub(crate) struct ColdStart {
-    /// Session request → chat list painted (the first list: the shell's copy in the page, or
-    /// the app's own).
+    /// Launch (the spawn, or the WebDriver session's request) → chat list painted (the first
+    /// list: the shell's copy in the page, or the app's own).
     pub(crate) total: f64,
-    /// Session request → the app's own chat list painted (the UI is running).
+    /// Launch → the app's own chat list painted (the UI is running).
     pub(crate) app: f64,
     /// Page navigation start → chat list painted (the page's own clock).
     pub(crate) page: f64,
@@ -85,9 +147,10 @@ pub(crate) struct ColdStart {
 }
 
 impl ColdStart {
-    /// From the steps the page returned (epoch ms; `shell` holds the shell's own).
+    /// From the steps the page returned (epoch ms; `shell` holds the shell's own), timed from
+    /// `(name, epoch ms)`: the WebDriver session's request, or the direct launch's spawn.
     pub(crate) fn from_steps(
-        requested_at: f64,
+        (start_name, requested_at): (&'static str, f64),
         process_start: Option<f64>,
         steps: &Value,
     ) -> ColdStart {
@@ -100,7 +163,7 @@ impl ColdStart {
         let page_start = page("page_start").unwrap_or(painted);
         // In the order they happen; each phase runs from one step to the next.
         let steps: [(&'static str, Option<f64>); 10] = [
-            ("session_requested", Some(requested_at)),
+            (start_name, Some(requested_at)),
             ("process_started", process_start),
             ("main", shell("main")),
             ("window_created", shell("window-created")),
@@ -135,8 +198,25 @@ impl ColdStart {
         if let (Some(invoke), Some(reply)) = (page("chats_invoke"), page("chats_reply")) {
             phases.push(("chats_invoked__chats_replied".to_string(), reply - invoke));
         }
+        // The page's request in the shell (`first_paint`): when it reached the shell's asset
+        // handler (on the main thread), and when the handler returned the page.
+        if let (Some(start), Some(requested), Some(served), Some(html)) = (
+            Some(page_start),
+            shell("page-requested"),
+            shell("page-served"),
+            page("html_loaded"),
+        ) {
+            phases.push(("page_started__page_requested".to_string(), requested - start));
+            phases.push(("page_requested__page_served".to_string(), served - requested));
+            phases.push(("page_served__html_loaded".to_string(), html - served));
+        }
+        if let (Some(html), Some(script)) = (page("html_loaded"), shell("script-served")) {
+            phases.push(("html_loaded__script_served".to_string(), script - html));
+        }
         if let (Some(window), Some(tray)) = (shell("window-created"), shell("tray-installed")) {
             phases.push(("window_created__tray_installed".to_string(), tray - window));
+            // Negative: the tray was installed before the list was painted.
+            phases.push(("first_paint__tray_installed".to_string(), tray - painted));
         }
         ColdStart {
             total: painted - requested_at,
@@ -173,8 +253,67 @@ pub(crate) fn floor_binary() -> Option<String> {
     .map(|p| p.to_string_lossy().into_owned())
 }
 
-/// The same-run floor: a blank Tauri window's cold start (the median of `runs` launches, as
-/// Roost's is taken) and its memory a moment after its first frame, as JSON keys to merge into
+/// Direct launches (`direct_cold_start`), `runs` of the blank window and of the app in turn
+/// (floor, app, floor, app, …: both under the same load): (the app's, the floor's).
+pub(crate) async fn direct_cold_starts(
+    desktop: &Desktop,
+    cached: u64,
+    runs: usize,
+) -> Result<(Vec<ColdStart>, Vec<ColdStart>)> {
+    let floor_binary = floor_binary();
+    let (mut app, mut floor) = (Vec::new(), Vec::new());
+    for launch in 1..=runs {
+        if let Some(binary) = &floor_binary {
+            settle_disk();
+            let start = direct_cold_start(desktop, binary).await?;
+            eprintln!(
+                "blank window, direct launch {launch}: cold start {:.1} ms, phases {}",
+                start.total,
+                start.phases_json()
+            );
+            floor.push(start);
+        }
+        settle_disk();
+        let start = direct_cold_start(desktop, &app_binary()).await?;
+        eprintln!(
+            "{cached} cached, direct launch {launch}: cold start {:.1} ms (the app's own list {:.1} ms), phases {}",
+            start.total,
+            start.app,
+            start.phases_json()
+        );
+        app.push(start);
+        compare_launches(desktop, cached, launch).await?;
+    }
+    Ok((app, floor))
+}
+
+/// Other builds of the app (`ROOST_BENCH_APP_COMPARE`, comma-separated binaries), launched
+/// right after the app in every round, so a before/after comparison runs under the same load on
+/// the same cache; printed only (`compare <binary>, direct launch …`).
+async fn compare_launches(desktop: &Desktop, cached: u64, launch: usize) -> Result<()> {
+    let others = std::env::var("ROOST_BENCH_APP_COMPARE").unwrap_or_default();
+    for binary in others.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+        settle_disk();
+        let start = direct_cold_start(desktop, binary).await?;
+        eprintln!(
+            "compare {binary}, {cached} cached, direct launch {launch}: cold start {:.1} ms (the app's own list {:.1} ms), phases {}",
+            start.total,
+            start.app,
+            start.phases_json()
+        );
+    }
+    Ok(())
+}
+
+/// The median launch (by cold start) of `starts`, which is not empty.
+pub(crate) fn median(mut starts: Vec<ColdStart>) -> ColdStart {
+    starts.sort_by(|a, b| a.total.total_cmp(&b.total));
+    let middle = starts.len() / 2;
+    starts.swap_remove(middle)
+}
+
+/// The same-run floor through WebDriver: a blank Tauri window's cold start (the median of
+/// `runs` launches, as Roost's is taken) and its memory a moment after its first frame, as JSON keys to merge into
 /// the figures; none when the blank window is not built (said on stderr).
 pub(crate) async fn floor_figures(runs: usize) -> Result<serde_json::Map<String, Value>> {
     let mut figures = serde_json::Map::new();
@@ -213,8 +352,14 @@ pub(crate) async fn floor_figures(runs: usize) -> Result<serde_json::Map<String,
         median.total,
         median.phases_json()
     );
-    figures.insert("cold_start_floor_ms".into(), json!(round(median.total)));
-    figures.insert("cold_start_floor_phases_ms".into(), median.phases_json());
+    figures.insert(
+        "cold_start_webdriver_floor_ms".into(),
+        json!(round(median.total)),
+    );
+    figures.insert(
+        "cold_start_webdriver_floor_phases_ms".into(),
+        median.phases_json(),
+    );
     figures.insert("rss_floor_mb".into(), json!(round(rss)));
     figures.insert("rss_floor_breakdown".into(), breakdown);
     figures.insert("webkit_rss_floor_mb".into(), json!(round(webkit)));

@@ -16,10 +16,28 @@
 //! the button held `ROOST_BENCH_APP_PRESS_MS`, 60, then the click; the UI reads the chat ahead on
 //! pointerdown): `click_to_paint_ms` and its `after_pointerdown`, both from the click.
 //!
+//! Cold start → chat list painted is timed two ways, per cache size:
+//! - `cold_start_ms[_by_cached]` (and `_app_`, `_page_`, `_phases_`, `_floor_`): a **direct
+//!   launch**, as from a desktop launcher: the bench spawns the binary itself and times from just
+//!   before the spawn to the frame that painted the chat list; the app writes its steps and its
+//!   page's to a file (`roost_desktop::startup::REPORT_ENV`). The blank window and the app are
+//!   launched in turn.
+//! - `cold_start_webdriver_ms_by_cached` (and `_app_`, `_phases_`, `_floor_`): the earlier
+//!   definition, from the WebDriver session's request; it includes tauri-driver's and
+//!   WebKitWebDriver's own start before they start the app (`session_requested__process_started`)
+//!   and an app under automation.
+//!
 //! Knobs (decimal): `ROOST_BENCH_APP_RUNS` (timed opens of the 100k chat, 41, each way),
 //! `ROOST_BENCH_APP_TRACE` (opens traced on the page's clock and printed, 0),
-//! `ROOST_BENCH_APP_COLD_RUNS` (launches per cache size, the median is reported; 3),
+//! `ROOST_BENCH_APP_COLD_RUNS` (WebDriver launches per cache size, the median is reported; 3),
+//! `ROOST_BENCH_APP_DIRECT_RUNS` (direct launches of each, the app and the floor, per cache size;
+//! as many as `ROOST_BENCH_APP_COLD_RUNS`),
 //! `ROOST_BENCH_APP_CACHED` (cache sizes, comma-separated; `100000,1000000`),
+//! `ROOST_BENCH_APP_COMPARE` (other builds of the app, comma-separated, each launched directly
+//! right after the app in every round of direct launches: a before/after under the same load;
+//! printed only), `ROOST_BENCH_APP_SEED_INDEXED` (1: the seeded cache's search index is brought up to date
+//! before the launches, as in a cache the app has run with; 0: launches start with every seeded
+//! message queued for the core's background indexer, as before 2026-11-30 21:30 UTC),
 //! `ROOST_BENCH_FLOOR_APP` (the same-run floor's blank Tauri window; default `blank-window`
 //! beside the app or in its `examples/`: `cargo build --release -p roost-desktop --features
 //! custom-protocol --example blank-window`, which `./dev bench` does). The floor is launched as
@@ -71,8 +89,11 @@ fn offline_desktop() -> Desktop {
     Desktop::new(Some((OFFLINE_URL.to_string(), BENCH_TOKEN.to_string())))
 }
 
-/// Fills alice's cache through the core's own store, as if each chat had been synced.
-async fn seed(desktop: &Desktop, chats: &[(&str, u64)]) -> Result<Vec<ChatId>> {
+/// Fills alice's cache through the core's own store, as if each chat had been synced. With
+/// `indexed`, the search index is brought up to date too, as it is in a cache the app has run
+/// with (the core's indexer drains the queue in the background); without, every launch starts
+/// with the whole cache queued for indexing, and the indexer's work competes with start-up.
+async fn seed(desktop: &Desktop, chats: &[(&str, u64)], indexed: bool) -> Result<Vec<ChatId>> {
     let path = desktop.cache_file_of("alice");
     std::fs::create_dir_all(path.parent().unwrap())?;
     let (store, _) = Store::open(&path).await?;
@@ -103,6 +124,9 @@ async fn seed(desktop: &Desktop, chats: &[(&str, u64)]) -> Result<Vec<ChatId>> {
             store.ingest(chat, &batch, &options).await?;
         }
         ids.push(chat);
+    }
+    if indexed {
+        store.drain_search_queue().await?;
     }
     store.close().await;
     Ok(ids)
@@ -289,6 +313,8 @@ async fn release_app_figures() -> Result<()> {
     // A knob that cannot be read is an error naming it, never silently the default.
     let runs = env_count("ROOST_BENCH_APP_RUNS", 41)?;
     let cold_runs = env_count("ROOST_BENCH_APP_COLD_RUNS", 3)?.max(1);
+    let direct_runs = env_count("ROOST_BENCH_APP_DIRECT_RUNS", cold_runs)?.max(1);
+    let seed_indexed = env_count("ROOST_BENCH_APP_SEED_INDEXED", 1)? != 0;
     // Which cache sizes to measure (decimal, comma-separated): a quick look at one while
     // iterating; `./dev bench` measures both.
     let sizes: Vec<u64> = match std::env::var("ROOST_BENCH_APP_CACHED") {
@@ -303,6 +329,7 @@ async fn release_app_figures() -> Result<()> {
         _ => vec![100_000, 1_000_000],
     };
     let mut figures = serde_json::Map::new();
+    figures.insert("app_seed_indexed".into(), json!(seed_indexed));
     figures.insert(
         "app_build".into(),
         json!(if cfg!(debug_assertions) {
@@ -311,30 +338,54 @@ async fn release_app_figures() -> Result<()> {
             "release"
         }),
     );
-    let mut cold = serde_json::Map::new();
-    let mut page = serde_json::Map::new();
-    let mut phases = serde_json::Map::new();
-    let mut rss = serde_json::Map::new();
+    // Each figure keyed by cache size: `cold_start_*` from direct launches (as a user starts
+    // the app), `cold_start_webdriver_*` through WebDriver (the earlier definition).
+    let mut by_cached: std::collections::BTreeMap<&str, serde_json::Map<String, Value>> =
+        Default::default();
+    let mut put = |key: &'static str, cached: u64, value: Value| {
+        by_cached
+            .entry(key)
+            .or_default()
+            .insert(cached.to_string(), value);
+    };
     let mut rss_breakdowns = serde_json::Map::new();
-    let mut app_cold = serde_json::Map::new();
-    let mut webkit = serde_json::Map::new();
-    let mut floor_cold = serde_json::Map::new();
     for cached in sizes {
         // The 100k chat is the click → paint figure; other sizes are a shorter look.
         let timed = cached == 100_000;
         let desktop = offline_desktop();
         let seeding = Instant::now();
-        seed(&desktop, &[("Big", cached), ("Small", 1)]).await?;
+        seed(&desktop, &[("Big", cached), ("Small", 1)], seed_indexed).await?;
         eprintln!(
             "seeded {cached} messages in {:.1} s",
             seeding.elapsed().as_secs_f64()
         );
-        // The floor right before the app's launches, under the same load (this box is shared):
-        // each cache size's cold start is read beside its own; the rest of the floor's figures
-        // are the last size's.
+        // Cold start as a user has it: the binary spawned directly, the blank window's and the
+        // app's launches in turn.
+        let (direct, direct_floor) = direct_cold_starts(&desktop, cached, direct_runs).await?;
+        eprintln!(
+            "{cached} cached, direct launches: cold starts {:?} ms, blank window {:?} ms",
+            direct.iter().map(|s| round(s.total)).collect::<Vec<_>>(),
+            direct_floor.iter().map(|s| round(s.total)).collect::<Vec<_>>()
+        );
+        let direct = median(direct);
+        put("cold_start_ms_by_cached", cached, json!(round(direct.total)));
+        put("cold_start_app_ms_by_cached", cached, json!(round(direct.app)));
+        put("cold_start_page_ms_by_cached", cached, json!(round(direct.page)));
+        put("cold_start_phases_ms_by_cached", cached, direct.phases_json());
+        if !direct_floor.is_empty() {
+            let floor = median(direct_floor);
+            put("cold_start_floor_ms_by_cached", cached, json!(round(floor.total)));
+            figures.insert("cold_start_floor_ms".into(), json!(round(floor.total)));
+            figures.insert("cold_start_floor_phases_ms".into(), floor.phases_json());
+        }
+        if cached == 1_000_000 {
+            figures.insert("cold_start_ms".into(), json!(round(direct.total)));
+        }
+        // Through WebDriver: the floor right before the app's launches, under the same load
+        // (this box is shared); the rest of the floor's figures are the last size's.
         let floor = floor_figures(cold_runs).await?;
-        if let Some(ms) = floor.get("cold_start_floor_ms") {
-            floor_cold.insert(cached.to_string(), ms.clone());
+        if let Some(ms) = floor.get("cold_start_webdriver_floor_ms") {
+            put("cold_start_webdriver_floor_ms_by_cached", cached, ms.clone());
         }
         figures.extend(floor);
         // Cold start is one sample per launch: the median of a few launches (the last one's
@@ -345,7 +396,7 @@ async fn release_app_figures() -> Result<()> {
             let app = launch(&desktop).await?;
             let start = app.cold_start(true).await?;
             eprintln!(
-                "{cached} cached, launch {}: cold start {:.1} ms (the app's own list {:.1} ms), phases {}",
+                "{cached} cached, WebDriver launch {}: cold start {:.1} ms (the app's own list {:.1} ms), phases {}",
                 starts.len() + 1,
                 start.total,
                 start.app,
@@ -358,13 +409,13 @@ async fn release_app_figures() -> Result<()> {
             app.quit().await;
         };
         eprintln!(
-            "{cached} cached: cold starts {:?} ms",
+            "{cached} cached, WebDriver launches: cold starts {:?} ms",
             starts.iter().map(|s| round(s.total)).collect::<Vec<_>>()
         );
-        starts.sort_by(|a, b| a.total.total_cmp(&b.total));
-        let cold_start = &starts[starts.len() / 2];
-        let (cold_ms, page_ms) = (cold_start.total, cold_start.page);
-        app_cold.insert(cached.to_string(), json!(round(cold_start.app)));
+        let cold_start = median(starts);
+        put("cold_start_webdriver_ms_by_cached", cached, json!(round(cold_start.total)));
+        put("cold_start_webdriver_app_ms_by_cached", cached, json!(round(cold_start.app)));
+        put("cold_start_webdriver_phases_ms_by_cached", cached, cold_start.phases_json());
         app.wait_for("[data-testid=chat-item][data-chat-title=\"Small\"]")
             .await?;
         let clicks = click_to_paint_figures(
@@ -379,42 +430,25 @@ async fn release_app_figures() -> Result<()> {
         let (app_rss, webkit_rss) = app.memory()?;
         rss_breakdowns.insert(cached.to_string(), rss_breakdown(app.app_pid()?));
         eprintln!(
-            "{cached} cached: cold start {cold_ms:.1} ms (page {page_ms:.1} ms; phases {}); click→paint {clicks}; RSS app {app_rss:.1} MB, WebKit {webkit_rss:.1} MB",
-            cold_start.phases_json()
+            "{cached} cached: cold start {:.1} ms direct (page {:.1} ms; phases {}), {:.1} ms through WebDriver; click→paint {clicks}; RSS app {app_rss:.1} MB, WebKit {webkit_rss:.1} MB",
+            direct.total,
+            direct.page,
+            direct.phases_json(),
+            cold_start.total,
         );
         if timed {
             figures.insert("click_to_paint_ms".into(), clicks);
         } else {
             figures.insert(format!("click_to_paint_{cached}_ms"), clicks);
         }
-        cold.insert(cached.to_string(), json!(round(cold_ms)));
-        phases.insert(cached.to_string(), cold_start.phases_json());
-        page.insert(cached.to_string(), json!(round(page_ms)));
-        rss.insert(cached.to_string(), json!(round(app_rss)));
-        webkit.insert(cached.to_string(), json!(round(webkit_rss)));
-        if cached == 1_000_000 {
-            figures.insert("cold_start_ms".into(), json!(round(cold_ms)));
-        }
+        put("rss_mb", cached, json!(round(app_rss)));
+        put("webkit_rss_mb", cached, json!(round(webkit_rss)));
         app.quit().await;
     }
-    figures.insert("cold_start_ms_by_cached".into(), Value::Object(cold));
-    figures.insert(
-        "cold_start_floor_ms_by_cached".into(),
-        Value::Object(floor_cold),
-    );
-    figures.insert("cold_start_page_ms_by_cached".into(), Value::Object(page));
-    // Session request → the app's own chat list painted (the UI running), beside cold start.
-    figures.insert(
-        "cold_start_app_ms_by_cached".into(),
-        Value::Object(app_cold),
-    );
-    figures.insert(
-        "cold_start_phases_ms_by_cached".into(),
-        Value::Object(phases),
-    );
-    figures.insert("rss_mb".into(), Value::Object(rss));
+    for (key, values) in by_cached {
+        figures.insert(key.into(), Value::Object(values));
+    }
     figures.insert("rss_breakdown".into(), Value::Object(rss_breakdowns));
-    figures.insert("webkit_rss_mb".into(), Value::Object(webkit));
     let text = serde_json::to_string(&Value::Object(figures))?;
     println!("{text}");
     let out = std::env::var_os("ROOST_BENCH_APP_OUT")

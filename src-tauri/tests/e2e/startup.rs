@@ -34,6 +34,51 @@ async fn quitting_the_app_leaves_its_cache_closed_cleanly() -> Result<()> {
     Ok(())
 }
 
+/// The tray icon is still installed now that it comes after start-up's first paint instead of
+/// in the middle of it (issue 11's cold start): the shell records `tray-installed` only once the
+/// icon was built. Also prints when it came against the page's first frame of the chat list.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn the_tray_icon_is_installed_after_start_up() -> Result<()> {
+    let server = spawn_test_server().await;
+    chat_with_messages(&server, "Small", &["hello"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("Small").await?;
+    app.wait_seqs(&[1]).await?;
+    let script = r#"
+        const done = arguments[0];
+        window.__TAURI__.core.invoke('startup_timeline').then((shell) => {
+            const painted = performance.getEntriesByName('roost-chat-list-painted')[0];
+            done({
+                tray: shell['tray-installed'] ?? null,
+                painted: painted ? performance.timeOrigin + painted.startTime : null,
+            });
+        }, (e) => done({ error: String(e) }));
+    "#;
+    let started = Instant::now();
+    let steps = loop {
+        let steps = app.c().execute_async(script, vec![]).await?;
+        if !steps["tray"].is_null() || steps.get("error").is_some() {
+            break steps;
+        }
+        anyhow::ensure!(
+            started.elapsed() < WAIT,
+            "no tray icon was installed: {steps}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    anyhow::ensure!(steps.get("error").is_none(), "startup_timeline: {steps}");
+    if let (Some(tray), Some(painted)) = (steps["tray"].as_f64(), steps["painted"].as_f64()) {
+        eprintln!(
+            "tray icon installed {:.0} ms after the chat list's first frame",
+            tray - painted
+        );
+    }
+    app.quit().await;
+    Ok(())
+}
+
 /// The `roost-desktop` process under the driver `driver` (its descendants, from `/proc`).
 fn app_pid(driver: u32) -> Option<u32> {
     let parent_of = |pid: u32| -> Option<(u32, String)> {
