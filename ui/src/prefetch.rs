@@ -73,6 +73,14 @@ impl Prefetch {
         }
     }
 
+    /// The request of `chat_id`'s read-ahead, when its window arrived and is held.
+    pub fn held(&self, chat_id: ChatId) -> Option<u64> {
+        self.ahead
+            .as_ref()
+            .filter(|ahead| ahead.chat_id == chat_id && ahead.window.is_some())
+            .map(|ahead| ahead.request)
+    }
+
     /// The click selected `chat_id`: its read-ahead window, if it arrived. Whatever was held
     /// goes (a later reply of its request is ignored).
     pub fn take(&mut self, chat_id: ChatId) -> Option<ChatWindowView> {
