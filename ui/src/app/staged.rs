@@ -83,12 +83,16 @@ pub(crate) fn drop_if_stale(model: Model) {
     }
 }
 
-/// The frame showing the staged rows of `chat_id` comes next: once it is rendered, the live list
-/// takes the chat's rows at its bottom (scrolled in the following frame's animation callbacks,
-/// before its layout), and the staged rows go in that same frame.
+/// The frame showing the staged rows of `chat_id` comes next. Once the frame after it has begun
+/// (the first is on screen) and rendered, the live list takes the chat's rows at its bottom
+/// (scrolled in the following frame's animation callbacks, before its layout), and the staged
+/// rows go in that same frame. None of that work runs between the click and the first frame
+/// being shown.
 pub(crate) fn release_after_paint(model: Model, chat_id: ChatId) {
     request_animation_frame(move || {
-        set_timeout(move || release(model, chat_id), Duration::ZERO);
+        request_animation_frame(move || {
+            set_timeout(move || release(model, chat_id), Duration::ZERO);
+        });
     });
 }
 
