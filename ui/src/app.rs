@@ -27,9 +27,12 @@ use std::time::Duration;
 mod cache_tools;
 mod open;
 mod screens;
+mod scroll;
+mod staged;
 
 pub(crate) use open::prefetch_chat;
 pub(crate) use screens::*;
+pub(crate) use scroll::*;
 
 /// A modal dialog over the main screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +62,16 @@ pub(crate) struct Model {
     pub(crate) scroller: NodeRef<html::Div>,
     pub(crate) draft: RwSignal<String>,
     pub(crate) editing: RwSignal<Option<Message>>,
-    /// The open chat's entries (rows, day separators, unread divider) and their positions.
+    /// The open chat's entries (rows, day separators, unread divider) and their positions;
+    /// held (unchanged) while `rows_held`.
     pub(crate) timeline: Memo<Timeline>,
+    /// The live list keeps its timeline and range while the rows staged for a click are shown
+    /// ([`staged`]).
+    pub(crate) rows_held: RwSignal<bool>,
+    /// The newest rows of the chat read ahead of a click, rendered hidden ([`staged`]).
+    pub(crate) staged: RwSignal<Option<staged::StagedRows>>,
+    /// The staged rows are on screen (the click came; the live list is held).
+    pub(crate) staged_shown: RwSignal<bool>,
     /// Highest seq the user has had in view in the open chat (new messages are those above it).
     pub(crate) seen_seq: RwSignal<Seq>,
     pub(crate) dialog: RwSignal<Option<Dialog>>,
@@ -74,10 +85,19 @@ pub(crate) struct Model {
 impl Model {
     pub(crate) fn new() -> Model {
         let state = RwSignal::new(UiState::default());
+        let rows_held = RwSignal::new(false);
         Model {
-            timeline: Memo::new(move |_| {
+            timeline: Memo::new(move |previous: Option<&Timeline>| {
+                if rows_held.get()
+                    && let Some(previous) = previous
+                {
+                    return previous.clone();
+                }
                 state.with(|s| s.open.as_ref().map(OpenChat::timeline).unwrap_or_default())
             }),
+            rows_held,
+            staged: RwSignal::new(None),
+            staged_shown: RwSignal::new(false),
             seen_seq: RwSignal::new(0),
             dialog: RwSignal::new(None),
             theme: RwSignal::new(Theme::System),
@@ -190,25 +210,6 @@ pub(crate) async fn refresh_cache_map(model: Model, chat_id: ChatId) {
     }
 }
 
-pub(crate) fn scroll_to(model: Model, top: f64) {
-    request_animation_frame(move || {
-        if let Some(el) = model.scroller.get_untracked() {
-            el.set_scroll_top(top as i32);
-            model.scroll_top.set(el.scroll_top() as f64);
-        }
-    });
-}
-
-pub(crate) fn scroll_to_bottom(model: Model) {
-    request_animation_frame(move || {
-        if let Some(el) = model.scroller.get_untracked() {
-            el.set_scroll_top(el.scroll_height());
-            model.scroll_top.set(el.scroll_top() as f64);
-            model.viewport_height.set(el.client_height() as f64);
-        }
-    });
-}
-
 /// Changes the open chat's rows with `change`, keeping what the user looks at in place: at the
 /// bottom when following, else the first visible row's seq at the same offset.
 pub(crate) fn change_rows(model: Model, change: impl FnOnce(&mut UiState) -> bool) {
@@ -267,6 +268,7 @@ pub(crate) fn apply_event(model: Model, event: UiEvent) {
         model.state.update_untracked(|state| {
             state.apply(event, now);
         });
+        staged::drop_if_stale(model);
         return;
     }
     let mut effects = Vec::new();
@@ -274,6 +276,7 @@ pub(crate) fn apply_event(model: Model, event: UiEvent) {
         effects = state.apply(event, now);
         effects.contains(&StateEffect::RowsChanged)
     });
+    staged::drop_if_stale(model);
     for effect in effects {
         perform(model, effect);
     }
@@ -404,19 +407,6 @@ async fn window_arrived(
     become_interactive(model, chat_id).await;
 }
 
-/// The open chat shows its newest rows, followed (at the bottom) and read up to `last_seq`.
-pub(crate) fn show_newest(model: Model, last_seq: Seq) {
-    model.seen_seq.set(last_seq);
-    model.follow.set(true);
-    // The first render shows the newest rows already: with the list's position still at the
-    // top, the window's oldest rows would be built only to be replaced a frame later (issue
-    // 11's click → paint).
-    let bottom = model.timeline.with_untracked(Timeline::total_height)
-        - model.viewport_height.get_untracked();
-    model.scroll_top.set(bottom.max(0.0));
-    scroll_to_bottom(model);
-}
-
 /// Interactive once the rows are painted (the frame after the one that scrolls); then the
 /// cache map.
 pub(crate) async fn become_interactive(model: Model, chat_id: ChatId) {
@@ -470,59 +460,6 @@ pub(crate) async fn reach_first_unread(model: Model, chat_id: ChatId, unread: u6
         }
     }
     None
-}
-
-/// Scrolls the open chat so its "New messages" divider is near the top of the view.
-pub(crate) fn scroll_to_first_unread(model: Model) {
-    request_animation_frame(move || {
-        if let Some(el) = model.scroller.get_untracked() {
-            let height = el.client_height() as f64;
-            if let Some(top) = model
-                .timeline
-                .with_untracked(|timeline| timeline.unread_scroll_top(height))
-            {
-                el.set_scroll_top(top as i32);
-            }
-            note_scroll_position(model);
-        }
-    });
-}
-
-/// Reads the list's scroll position into the model: what is in view, whether the view follows
-/// the newest message, and the highest seq seen.
-pub(crate) fn note_scroll_position(model: Model) {
-    let Some(el) = model.scroller.get_untracked() else {
-        return;
-    };
-    let top = el.scroll_top() as f64;
-    let height = el.client_height() as f64;
-    model.scroll_top.set(top);
-    model.viewport_height.set(height);
-    let (at_newest, last_seq) = model.state.with_untracked(|s| {
-        s.open
-            .as_ref()
-            .map_or((false, 0), |o| (o.at_newest(), o.chat.last_seq))
-    });
-    let (at_bottom, in_view) = model.timeline.with_untracked(|timeline| {
-        (
-            timeline.is_at_bottom(top, height),
-            timeline.last_seq_in_view(top, height),
-        )
-    });
-    let follow = at_newest && at_bottom;
-    model.follow.set(follow);
-    let seen = if follow { Some(last_seq) } else { in_view };
-    if let Some(seen) = seen
-        && seen > model.seen_seq.get_untracked()
-    {
-        model.seen_seq.set(seen);
-    }
-}
-
-/// Back to the newest message (the jump-to-latest button, End in the list, sending).
-pub(crate) fn jump_to_latest(model: Model) {
-    model.follow.set(true);
-    scroll_to_bottom(model);
 }
 
 pub(crate) fn focus_selector(selector: &'static str) {
@@ -586,11 +523,23 @@ pub(crate) fn on_global_key(model: Model, ev: &web_sys::KeyboardEvent) {
 }
 
 pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
+    // A click while another's staged rows are still on screen starts from the live list.
+    if model.rows_held.get_untracked() {
+        staged::unstage(model);
+    }
+    let staged = staged::ready(model, chat_id);
     let mut ahead = None;
     model
         .state
         .update_untracked(|state| ahead = state.take_prefetched(chat_id));
+    if staged && ahead.is_some() {
+        // Before the selection changes the state: the live list stays as it is this frame.
+        staged::show(model);
+    } else {
+        staged::drop_if_stale(model);
+    }
     if !switch_selection(model, chat_id) {
+        staged::unstage(model);
         return;
     }
     reset_chat_view(model);

@@ -20,7 +20,13 @@ use roost_proto::{ChatId, Message};
 pub(crate) fn ChatView() -> impl IntoView {
     let model = expect_context::<Model>();
     let timeline = model.timeline;
-    let range = Memo::new(move |_| {
+    // Held with the timeline while the rows staged for a click are shown (`app/staged.rs`).
+    let range = Memo::new(move |previous: Option<&(usize, usize)>| {
+        if model.rows_held.get()
+            && let Some(previous) = previous
+        {
+            return *previous;
+        }
         let (top, height) = (model.scroll_top.get(), model.viewport_height.get());
         timeline.with(|t| t.visible_range(top, height, logic::OVERSCAN_ROWS))
     });
@@ -99,6 +105,7 @@ pub(crate) fn ChatView() -> impl IntoView {
                             on_edit=Some(on_edit) on_delete=Some(on_delete) on_retry=Some(on_retry) />
                     </div>
                     <JumpToLatest visible=jump_visible new_below on_click=on_jump />
+                    <ReadAheadRows today me />
                     </div>
                 }.into_any()
             } else {
@@ -113,6 +120,43 @@ pub(crate) fn ChatView() -> impl IntoView {
                 <LeftChatNotice on_forget />
             </div>
         </section>
+    }
+}
+
+/// The newest rows of the chat read ahead of a click, over the message list where its rows
+/// will be at the bottom: hidden (laid out, not painted) until the click shows them for the
+/// frame before the live list takes them (`app/staged.rs`). Not in the accessibility tree: the
+/// live list is the one that is read.
+#[component]
+fn ReadAheadRows(
+    #[prop(into)] today: Signal<i64>,
+    #[prop(into)] me: Signal<Option<roost_proto::UserId>>,
+) -> impl IntoView {
+    let model = expect_context::<Model>();
+    let timeline = Memo::new(move |_| {
+        model
+            .staged
+            .with(|staged| staged.as_ref().map(|s| s.timeline.clone()))
+            .unwrap_or_default()
+    });
+    let range = Memo::new(move |_| {
+        let height = model.viewport_height.get();
+        timeline.with(|t| {
+            let bottom = (t.total_height() - height).max(0.0);
+            t.visible_range(bottom, height, logic::OVERSCAN_ROWS)
+        })
+    });
+    // Once its rows overflow the list, the list has a scrollbar and is scrolled to its bottom:
+    // so are these rows (aligned to the bottom, a gutter as wide); fewer sit at the top.
+    let overflows = Memo::new(move |_| {
+        let height = model.viewport_height.get();
+        timeline.with(|t| t.total_height() > height)
+    });
+    view! {
+        <div class="messages-ahead" class:overflows=overflows data-testid="messages-ahead" aria-hidden="true"
+            data-shown=move || model.staged_shown.get().to_string()>
+            <TimelineRows timeline range today me />
+        </div>
     }
 }
 

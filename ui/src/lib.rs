@@ -18,6 +18,7 @@
 //!   rules;
 //! * `ipc` — the only module that touches Tauri;
 //! * `prefetch` — a chat's newest window read ahead of its click (pointerdown), never stale;
+//!   `app::staged` renders its rows hidden before the click, which only shows them;
 //! * `testing` (native only) — renders the timeline and reads the HTML back, for tests.
 //!
 //! Natively (tests) Leptos is built with `ssr` so views render to HTML; for wasm with `csr`.

@@ -73,6 +73,14 @@ impl Prefetch {
         }
     }
 
+    /// The request of `chat_id`'s read-ahead, when its window arrived and is held.
+    pub fn held(&self, chat_id: ChatId) -> Option<u64> {
+        self.ahead
+            .as_ref()
+            .filter(|ahead| ahead.chat_id == chat_id && ahead.window.is_some())
+            .map(|ahead| ahead.request)
+    }
+
     /// The click selected `chat_id`: its read-ahead window, if it arrived. Whatever was held
     /// goes (a later reply of its request is ignored).
     pub fn take(&mut self, chat_id: ChatId) -> Option<ChatWindowView> {
@@ -184,6 +192,28 @@ mod tests {
         assert!(state.window_confirmed(big(), request));
         assert_eq!(last_shown_seq(&state), Some(4));
         assert!(!state.window_confirmed(big(), request), "confirmed once");
+    }
+
+    /// The rows the view renders hidden before the click (`app/staged.rs`) are the rows the
+    /// click then shows, raised to the chat list's last seq as the open is; the request they
+    /// were built from stays held until the click takes it.
+    #[test]
+    fn the_timeline_staged_ahead_of_the_click_is_the_one_the_click_shows() {
+        let mut state = small_open();
+        // The list already knows of seq 4, which the read's window does not hold.
+        state.chats_reloaded(vec![entry(big(), 4), entry(small(), 1)], 0.0);
+        let read = state.prefetch_requested(big()).unwrap();
+        assert_eq!(state.prefetch_held(big()), None, "not before the reply");
+        assert!(state.prefetch_arrived(big(), read, window(big(), 3)));
+        assert_eq!(state.prefetch_held(big()), Some(read));
+        assert_eq!(state.prefetch_held(small()), None);
+        let staged = state.prefetched_timeline(&window(big(), 3));
+        let (_, shown) = click_big(&mut state);
+        assert!(shown);
+        assert_eq!(state.prefetch_held(big()), None, "taken");
+        assert_eq!(staged, state.open.as_ref().unwrap().timeline());
+        let last = staged.entries().last().and_then(|e| e.seq_span());
+        assert_eq!(last.map(|(_, last)| last), Some(4), "raised to seq 4");
     }
 
     /// Any event that may change the chat, arriving after the read was sent (before or after

@@ -339,7 +339,13 @@ impl UiState {
 
     /// Makes `open` the open chat, its rows reaching the newest seq the chat list knows (a
     /// message listed after the window was read is a gap to fill, not an absence).
-    fn show(&mut self, mut open: OpenChat) {
+    fn show(&mut self, open: OpenChat) {
+        self.open = Some(self.raised_to_listed(open));
+    }
+
+    /// `open` raised to the chat list's last seq of the chat and extended to it: what
+    /// [`UiState::show`] makes of a window.
+    fn raised_to_listed(&self, mut open: OpenChat) -> OpenChat {
         if let Some(listed) = self.chats.iter().find(|c| c.chat_id == open.chat.chat_id)
             && listed.last_seq > open.chat.last_seq
         {
@@ -347,7 +353,7 @@ impl UiState {
         }
         let at_newest = open.at_newest();
         window::extend_to_last_seq(&mut open.items, open.chat.last_seq, at_newest);
-        self.open = Some(open);
+        open
     }
 
     /// A page of `chat_id`'s cached history before the open rows was read: it goes in front of

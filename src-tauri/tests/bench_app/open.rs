@@ -30,6 +30,11 @@ impl BenchApp {
     ) -> Result<(f64, OpenPhases)> {
         let script = r#"
             const [title, minSeq, pressMs, done] = arguments;
+            // The rows on screen: those staged for the click when it shows them (they cover
+            // the list), else the list's.
+            const shownRow = () =>
+                document.querySelector('[data-testid=messages-ahead][data-shown=true] [data-testid=message]')
+                || document.querySelector('[data-testid=messages] [data-testid=message]');
             const names = ['roost-open-invoke', 'roost-open-reply', 'roost-open-applied', 'roost-open-prefetched'];
             names.forEach((n) => performance.clearMarks(n));
             const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
@@ -43,7 +48,7 @@ impl BenchApp {
             const since = () => performance.now() - started;
             const check = () => {
                 const heading = document.querySelector('[data-testid=chat-title]');
-                const row = document.querySelector('[data-testid=message]');
+                const row = shownRow();
                 if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
                     const frame = since();
                     let rendered = null;
@@ -75,11 +80,12 @@ impl BenchApp {
             .execute_async(script, vec![json!(title), json!(min_seq), json!(press_ms)])
             .await?;
         let total = value[0].as_f64().context("a number of milliseconds")?;
+        let prefetched = value[4].as_f64();
         let phases = OpenPhases {
             invoke: value[1].as_f64(),
             reply: value[2].as_f64(),
-            applied: value[3].as_f64(),
-            prefetched: value[4].as_f64().is_some(),
+            applied: prefetched.or(value[3].as_f64()),
+            prefetched: prefetched.is_some(),
             frame: value[5].as_f64(),
             rendered: value[6].as_f64(),
             frame_after: value[7].as_f64(),
@@ -116,7 +122,8 @@ impl BenchApp {
             const check = () => {
                 trace.push(['frame', since()]);
                 const heading = document.querySelector('[data-testid=chat-title]');
-                const row = document.querySelector('[data-testid=message]');
+                const row = document.querySelector('[data-testid=messages-ahead][data-shown=true] [data-testid=message]')
+                    || document.querySelector('[data-testid=messages] [data-testid=message]');
                 if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
                     requestAnimationFrame(() => {
                         trace.push(['painted', since()]);
@@ -316,6 +323,8 @@ pub(crate) async fn click_to_paint_figures(
         "max": round(press_timings[press_timings.len() - 1]),
         "runs": runs,
         "prefetched_runs": pressed.iter().filter(|(_, p)| p.prefetched).count(),
+        // From the read-ahead, "applied" is the rows shown (`roost-open-prefetched`).
+        "phases_p50": phase_medians(&pressed),
     });
     eprintln!("pointerdown, {press_ms} ms, click → painted: {press}");
     let ipc = app.ipc_probe(big.0, 21).await?;

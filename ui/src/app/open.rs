@@ -12,6 +12,8 @@ pub(crate) fn prefetch_chat(model: Model, chat_id: ChatId) {
     model
         .state
         .update_untracked(|state| request = state.prefetch_requested(chat_id));
+    // Rows staged for another chat's read-ahead (now replaced) go.
+    staged::drop_if_stale(model);
     let Some(request) = request else {
         return;
     };
@@ -19,9 +21,16 @@ pub(crate) fn prefetch_chat(model: Model, chat_id: ChatId) {
         if let Ok(window) =
             ipc::cached_window(chat_id, Anchor::Newest, logic::OPEN_WINDOW_LIMIT).await
         {
-            model
-                .state
-                .update_untracked(|state| state.prefetch_arrived(chat_id, request, window));
+            let mut kept = false;
+            // The staged rows are built from the window before the state holds it (a clone
+            // either way); only a window the state kept is staged.
+            let staged = window.clone();
+            model.state.update_untracked(|state| {
+                kept = state.prefetch_arrived(chat_id, request, window);
+            });
+            if kept {
+                staged::stage(model, chat_id, request, &staged);
+            }
         }
     });
 }
@@ -38,10 +47,16 @@ pub(crate) fn show_prefetched(
         .state
         .update(|state| shown = state.window_prefetched(chat_id, window));
     if !shown {
+        staged::unstage(model);
         return false;
     }
     mark("roost-open-prefetched");
     forget_previous_chat(model);
+    if model.rows_held.get_untracked() {
+        // Its rows are staged and shown: the live list takes them after this frame.
+        staged::release_after_paint(model, chat_id);
+        return true;
+    }
     let last_seq = model
         .state
         .with_untracked(|s| s.open.as_ref().map_or(0, |o| o.chat.last_seq));

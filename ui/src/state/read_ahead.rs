@@ -17,8 +17,31 @@ impl UiState {
     }
 
     /// The read ahead of `chat_id` answered `request`: kept unless an event dropped it since.
-    pub fn prefetch_arrived(&mut self, chat_id: ChatId, request: u64, window: ChatWindowView) {
-        self.prefetch.arrived(chat_id, request, window);
+    /// Returns whether it was kept.
+    pub fn prefetch_arrived(
+        &mut self,
+        chat_id: ChatId,
+        request: u64,
+        window: ChatWindowView,
+    ) -> bool {
+        self.prefetch.arrived(chat_id, request, window)
+    }
+
+    /// The request whose window is held for `chat_id`'s click (its reply arrived and nothing
+    /// dropped it since), if any.
+    pub fn prefetch_held(&self, chat_id: ChatId) -> Option<u64> {
+        self.prefetch.held(chat_id)
+    }
+
+    /// The timeline `window` (read ahead of `chat_id`'s click) will show once the click takes
+    /// it ([`UiState::window_prefetched`]): built ahead, so the view can render it hidden before
+    /// the click (issue 11's click → paint).
+    pub fn prefetched_timeline(&self, window: &ChatWindowView) -> Timeline {
+        let mut window = window.clone();
+        window.chat.is_open = true;
+        window.chat.unread_count = 0;
+        self.raised_to_listed(OpenChat::from_window(window))
+            .timeline()
     }
 
     /// `chat_id` was clicked: its window read ahead, if one arrived with nothing since that
