@@ -23,7 +23,19 @@ const TIMELINE_TARGET: &str = "roost_timeline";
 /// A frame slower than this is attributed to what overlapped it.
 const SLOW: Duration = Duration::from_millis(5);
 /// The histogram's bucket upper bounds, in ms.
-const BUCKETS_MS: &[f64] = &[0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 50.0, f64::INFINITY];
+const BUCKETS_MS: &[f64] = &[
+    0.5,
+    1.0,
+    2.0,
+    3.0,
+    5.0,
+    7.5,
+    10.0,
+    15.0,
+    20.0,
+    50.0,
+    f64::INFINITY,
+];
 
 /// One closed core span: what, when (from the run's base), and its `n` field (e.g. a group's
 /// events).
@@ -114,8 +126,7 @@ pub fn stream_main(args: &[String]) -> Result<()> {
     for run in 1..=runs {
         let scratch = tempfile::tempdir()?;
         recorder.closed.lock().unwrap().clear();
-        let figures =
-            runtime.block_on(stream_run(scratch.path(), "paced", count, Some(rate)))?;
+        let figures = runtime.block_on(stream_run(scratch.path(), "paced", count, Some(rate)))?;
         let activities = std::mem::take(&mut *recorder.closed.lock().unwrap());
         println!(
             "run {run}/{runs}: {count} frames paced at {rate} msg/s, {:.0} msg/s",
@@ -197,7 +208,11 @@ fn attribute(frames: &FrameTimes, activities: &[Activity]) {
             .map(|a| a.end - a.start)
             .collect();
         durations.sort();
-        let n_total: u64 = activities.iter().filter(|a| a.name == *name).map(|a| a.n).sum();
+        let n_total: u64 = activities
+            .iter()
+            .filter(|a| a.name == *name)
+            .map(|a| a.n)
+            .sum();
         let at = |q: f64| durations[((durations.len() as f64 - 1.0) * q).round() as usize];
         println!(
             "  {name}: {} spans (n total {n_total}), ms p50 {:.3} p99 {:.3} max {:.3}, total {:.1} ms",
@@ -234,6 +249,9 @@ fn attribute(frames: &FrameTimes, activities: &[Activity]) {
         entry.1 = entry.1.max(latency);
     }
     for (cause, (n, worst)) in by_cause {
-        println!("  slow frames overlapping {cause}: {n} (worst {:.1} ms)", ms_f(worst));
+        println!(
+            "  slow frames overlapping {cause}: {n} (worst {:.1} ms)",
+            ms_f(worst)
+        );
     }
 }

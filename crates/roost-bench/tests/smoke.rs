@@ -43,7 +43,12 @@ fn the_stream_tail_mode_runs_and_sees_the_core_timeline() {
         "roost-bench stream failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for line in ["frame → event ms: p50", "histogram", "stream_commit:", "write_tx:"] {
+    for line in [
+        "frame → event ms: p50",
+        "histogram",
+        "stream_commit:",
+        "write_tx:",
+    ] {
         assert!(stdout.contains(line), "missing {line}");
     }
 }

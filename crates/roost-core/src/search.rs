@@ -320,7 +320,12 @@ async fn index_queue(store: &Store) {
         let quiet_for = store.since_last_message_write().unwrap_or(INDEX_QUIET);
         let held_back_for = started.elapsed();
         let quiet = index_batch_due(quiet_for, held_back_for, Some(0));
-        if !quiet && !index_batch_due(quiet_for, held_back_for, store.search_queue_span().await.ok())
+        if !quiet
+            && !index_batch_due(
+                quiet_for,
+                held_back_for,
+                store.search_queue_span().await.ok(),
+            )
         {
             tokio::time::sleep((INDEX_QUIET - quiet_for).min(INDEX_MAX_DEFER - held_back_for))
                 .await;

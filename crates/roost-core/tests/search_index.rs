@@ -127,7 +127,10 @@ async fn a_burst_the_indexer_held_back_from_is_indexed_once_the_writes_stop_with
     let (client, mut events) = streaming_client(&ts, "alice", &cache.path()).await;
     let mut last = 0;
     for n in 0..100 {
-        last = ts.send("bob", chat, &format!("a gannet dives {n}")).await.seq;
+        last = ts
+            .send("bob", chat, &format!("a gannet dives {n}"))
+            .await
+            .seq;
     }
     wait_for(&mut events, |e| {
         matches!(e, ClientEvent::MessagesChanged { chat_id, seqs } if *chat_id == chat && seqs.contains(&last))
@@ -147,7 +150,10 @@ async fn a_burst_the_indexer_held_back_from_is_indexed_once_the_writes_stop_with
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(index_hits(&cache.path(), "message_words", "gannet").await, 100);
+    assert_eq!(
+        index_hits(&cache.path(), "message_words", "gannet").await,
+        100
+    );
     assert_indexes_sound(&cache.path()).await;
     client.shutdown().await;
 }
