@@ -10,6 +10,8 @@ impl BenchApp {
     /// first frame whose rendering found the rows in the DOM: WebKitGTK starts a frame only once
     /// the compositor has shown the previous one. (Before 2026-11-30 10:30 the figure ran to a
     /// task after that next frame's own rendering too: `frame_after`, kept for comparison.)
+    /// The rows looked for are the staged ones of a read-ahead while they are shown (they cover
+    /// the list: `ui/src/app/staged.rs`), else the list's.
     pub(crate) async fn click_to_paint(
         &self,
         title: &str,

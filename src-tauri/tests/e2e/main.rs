@@ -23,6 +23,7 @@ mod chat_ux;
 mod measure;
 mod membership;
 mod messaging;
+mod read_ahead;
 mod sign_in;
 mod startup;
 mod sync;
