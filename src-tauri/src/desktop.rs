@@ -87,7 +87,11 @@ pub fn window_title(total_unread: u64) -> String {
 /// The unread total a [`window_title`] shows (none: no count, or not such a title).
 fn unread_in_title(title: &str) -> Option<u64> {
     let count = title.strip_prefix(APP_TITLE)?.trim().strip_prefix('(')?;
-    count.strip_suffix(')')?.parse().ok().filter(|total| *total > 0)
+    count
+        .strip_suffix(')')?
+        .parse()
+        .ok()
+        .filter(|total| *total > 0)
 }
 
 #[derive(Debug)]

@@ -107,7 +107,11 @@ pub fn write_report(page: serde_json::Value) -> Result<(), String> {
     };
     let mut report = match page {
         serde_json::Value::Object(fields) => fields,
-        other => return Err(format!("expected the page's steps as an object, got {other}")),
+        other => {
+            return Err(format!(
+                "expected the page's steps as an object, got {other}"
+            ));
+        }
     };
     report.insert("shell".into(), serde_json::json!(timeline()));
     let text = serde_json::Value::Object(report).to_string();

@@ -328,8 +328,11 @@ fn app_lines(figures: &Value) -> Vec<Line<'static>> {
             ),
             path: "cold_start_webdriver_ms_by_cached/1000000".into(),
             unit: " ms",
-            floor: num(at(figures, "cold_start_webdriver_floor_ms_by_cached/1000000"))
-                .map(|f| format!("blank Tauri window: {f:.0} ms")),
+            floor: num(at(
+                figures,
+                "cold_start_webdriver_floor_ms_by_cached/1000000",
+            ))
+            .map(|f| format!("blank Tauri window: {f:.0} ms")),
             target: "",
             at_most: true,
             limit: None,

@@ -75,10 +75,7 @@ impl BenchApp {
 /// the painted chat list (and, for Roost, its own list too). The app writes its own
 /// and its page's steps to a file (`roost_desktop::startup::REPORT_ENV`) once painted; then it
 /// is ended with SIGTERM, as a desktop session ends it, and waited for.
-pub(crate) async fn direct_cold_start(
-    desktop: &Desktop,
-    binary: &str,
-) -> Result<ColdStart> {
+pub(crate) async fn direct_cold_start(desktop: &Desktop, binary: &str) -> Result<ColdStart> {
     let home = desktop.home.path();
     let report = home.join("startup-report.json");
     let _ = std::fs::remove_file(&report);
@@ -119,7 +116,9 @@ pub(crate) async fn direct_cold_start(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
     let stopping = Instant::now();
     while child.try_wait()?.is_none() {
         if stopping.elapsed() > WAIT {
@@ -128,8 +127,15 @@ pub(crate) async fn direct_cold_start(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    eprintln!("  page steps (ms after navigation): {}", steps["page_steps"]);
-    Ok(ColdStart::from_steps(("launched", launched), process_start, &steps))
+    eprintln!(
+        "  page steps (ms after navigation): {}",
+        steps["page_steps"]
+    );
+    Ok(ColdStart::from_steps(
+        ("launched", launched),
+        process_start,
+        &steps,
+    ))
 }
 
 /// Cold start and its phases, in ms.
@@ -206,8 +212,14 @@ impl ColdStart {
             shell("page-served"),
             page("html_loaded"),
         ) {
-            phases.push(("page_started__page_requested".to_string(), requested - start));
-            phases.push(("page_requested__page_served".to_string(), served - requested));
+            phases.push((
+                "page_started__page_requested".to_string(),
+                requested - start,
+            ));
+            phases.push((
+                "page_requested__page_served".to_string(),
+                served - requested,
+            ));
             phases.push(("page_served__html_loaded".to_string(), html - served));
         }
         if let (Some(html), Some(script)) = (page("html_loaded"), shell("script-served")) {

@@ -365,16 +365,39 @@ async fn release_app_figures() -> Result<()> {
         eprintln!(
             "{cached} cached, direct launches: cold starts {:?} ms, blank window {:?} ms",
             direct.iter().map(|s| round(s.total)).collect::<Vec<_>>(),
-            direct_floor.iter().map(|s| round(s.total)).collect::<Vec<_>>()
+            direct_floor
+                .iter()
+                .map(|s| round(s.total))
+                .collect::<Vec<_>>()
         );
         let direct = median(direct);
-        put("cold_start_ms_by_cached", cached, json!(round(direct.total)));
-        put("cold_start_app_ms_by_cached", cached, json!(round(direct.app)));
-        put("cold_start_page_ms_by_cached", cached, json!(round(direct.page)));
-        put("cold_start_phases_ms_by_cached", cached, direct.phases_json());
+        put(
+            "cold_start_ms_by_cached",
+            cached,
+            json!(round(direct.total)),
+        );
+        put(
+            "cold_start_app_ms_by_cached",
+            cached,
+            json!(round(direct.app)),
+        );
+        put(
+            "cold_start_page_ms_by_cached",
+            cached,
+            json!(round(direct.page)),
+        );
+        put(
+            "cold_start_phases_ms_by_cached",
+            cached,
+            direct.phases_json(),
+        );
         if !direct_floor.is_empty() {
             let floor = median(direct_floor);
-            put("cold_start_floor_ms_by_cached", cached, json!(round(floor.total)));
+            put(
+                "cold_start_floor_ms_by_cached",
+                cached,
+                json!(round(floor.total)),
+            );
             figures.insert("cold_start_floor_ms".into(), json!(round(floor.total)));
             figures.insert("cold_start_floor_phases_ms".into(), floor.phases_json());
         }
@@ -385,7 +408,11 @@ async fn release_app_figures() -> Result<()> {
         // (this box is shared); the rest of the floor's figures are the last size's.
         let floor = floor_figures(cold_runs).await?;
         if let Some(ms) = floor.get("cold_start_webdriver_floor_ms") {
-            put("cold_start_webdriver_floor_ms_by_cached", cached, ms.clone());
+            put(
+                "cold_start_webdriver_floor_ms_by_cached",
+                cached,
+                ms.clone(),
+            );
         }
         figures.extend(floor);
         // Cold start is one sample per launch: the median of a few launches (the last one's
@@ -413,9 +440,21 @@ async fn release_app_figures() -> Result<()> {
             starts.iter().map(|s| round(s.total)).collect::<Vec<_>>()
         );
         let cold_start = median(starts);
-        put("cold_start_webdriver_ms_by_cached", cached, json!(round(cold_start.total)));
-        put("cold_start_webdriver_app_ms_by_cached", cached, json!(round(cold_start.app)));
-        put("cold_start_webdriver_phases_ms_by_cached", cached, cold_start.phases_json());
+        put(
+            "cold_start_webdriver_ms_by_cached",
+            cached,
+            json!(round(cold_start.total)),
+        );
+        put(
+            "cold_start_webdriver_app_ms_by_cached",
+            cached,
+            json!(round(cold_start.app)),
+        );
+        put(
+            "cold_start_webdriver_phases_ms_by_cached",
+            cached,
+            cold_start.phases_json(),
+        );
         app.wait_for("[data-testid=chat-item][data-chat-title=\"Small\"]")
             .await?;
         let clicks = click_to_paint_figures(
