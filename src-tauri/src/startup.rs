@@ -47,12 +47,12 @@ pub fn timeline() -> BTreeMap<&'static str, f64> {
 /// The file a launch's start-up steps are written to (the shell's and the page's), when set.
 pub const REPORT_ENV: &str = "ROOST_STARTUP_REPORT";
 
-/// Run in the page once it has loaded: waits for the frame that painted the chat list (and,
-/// with `appList`, the app's own list too), then hands the page's steps (epoch ms, the clock
-/// of [`timeline`]) to the `startup_report` command. The same steps `bench_app`'s WebDriver
-/// launch reads.
-const REPORT_SCRIPT: &str = r#"(() => {
-  const appList = __APP_LIST__;
+/// A JavaScript function `(appList, then)`, run in the loaded page: waits for the frame that
+/// painted the chat list (and, with `appList`, the app's own list too), then calls `then` with
+/// the page's steps (epoch ms, the clock of [`timeline`]) and its marks. The one definition of
+/// the page's start-up steps: the direct launch's report below and `bench_app`'s WebDriver
+/// launch both call it.
+pub const PAGE_STEPS_JS: &str = r#"(appList, then) => {
   const first = (n) => {
     const e = performance.getEntriesByName(n);
     return e.length ? performance.timeOrigin + e[0].startTime : null;
@@ -64,7 +64,7 @@ const REPORT_SCRIPT: &str = r#"(() => {
       return;
     }
     const nav = performance.getEntriesByType('navigation')[0];
-    window.__TAURI__.core.invoke('startup_report', { page: {
+    then({
       page_start: performance.timeOrigin,
       html_loaded: nav ? performance.timeOrigin + nav.responseEnd : null,
       dom_ready: nav ? performance.timeOrigin + nav.domContentLoadedEventEnd : null,
@@ -75,16 +75,17 @@ const REPORT_SCRIPT: &str = r#"(() => {
       chats_reply: first('roost-chats-reply'),
       painted,
       app_painted: first('roost-app-chat-list-painted'),
+      // The page's steps (ms after navigation start): what the first frame may have waited for.
       page_steps: [
         ...(nav ? ['responseEnd', 'domInteractive', 'domContentLoadedEventStart',
           'loadEventStart'].map((k) => [k, Math.round(nav[k])]) : []),
         ...performance.getEntriesByType('paint').map((e) => [e.name, Math.round(e.startTime)]),
         ...performance.getEntriesByType('mark').map((e) => [e.name, Math.round(e.startTime)]),
       ],
-    } });
+    });
   };
   check();
-})();"#;
+}"#;
 
 /// With [`REPORT_ENV`] set: has the loaded page report its steps once its chat list (and,
 /// with `app_list`, the app's own list) is painted. Call when the page has loaded.
@@ -92,13 +93,15 @@ pub fn report_when_painted<R: tauri::Runtime>(webview: &tauri::Webview<R>, app_l
     if std::env::var_os(REPORT_ENV).is_none() {
         return;
     }
-    let script = REPORT_SCRIPT.replace("__APP_LIST__", if app_list { "true" } else { "false" });
+    let script = format!(
+        "({PAGE_STEPS_JS})({app_list}, (page) => window.__TAURI__.core.invoke('startup_report', {{ page }}));"
+    );
     if let Err(e) = webview.eval(script) {
         tracing::warn!(error = %e, "could not ask the page for its start-up steps");
     }
 }
 
-/// The page's steps (from [`report_when_painted`]'s script) with the shell's, as one JSON
+/// The page's steps (from [`PAGE_STEPS_JS`], run by [`report_when_painted`]) with the shell's, as one JSON
 /// object (`shell`: the shell's steps), written to [`REPORT_ENV`]'s file: whole or not at all
 /// (written beside it, then renamed), so a reader never sees half of it.
 pub fn write_report(page: serde_json::Value) -> Result<(), String> {

@@ -13,46 +13,15 @@ impl BenchApp {
     /// With `app_list`, waits for the app's own list too (`roost-app-chat-list-painted`): the
     /// list the shell put into the page is painted before the wasm has even started.
     pub(crate) async fn cold_start(&self, app_list: bool) -> Result<ColdStart> {
-        let script = r#"
-            const [appList, done] = arguments;
-            const first = (n) => {
-                const e = performance.getEntriesByName(n);
-                return e.length ? performance.timeOrigin + e[0].startTime : null;
-            };
-            const check = () => {
-                const painted = first('roost-chat-list-painted');
-                if (painted === null || (appList && first('roost-app-chat-list-painted') === null)) {
-                    setTimeout(check, 5);
-                    return;
-                }
-                const nav = performance.getEntriesByType('navigation')[0];
-                window.__TAURI__.core.invoke('startup_timeline').then((shell) => done({
-                    shell,
-                    page_start: performance.timeOrigin,
-                    html_loaded: nav ? performance.timeOrigin + nav.responseEnd : null,
-                    dom_ready: nav ? performance.timeOrigin + nav.domContentLoadedEventEnd : null,
-                    wasm_start: first('roost-wasm-start'),
-                    first_frame: first('roost-first-frame'),
-                    status_reply: first('roost-status-reply'),
-                    chats_invoke: first('roost-chats-invoke'),
-                    chats_reply: first('roost-chats-reply'),
-                    painted,
-                    app_painted: first('roost-app-chat-list-painted'),
-                    // The page's steps (ms after navigation start): what the first frame may
-                    // have waited for.
-                    page_steps: [
-                        ...(nav ? ['responseEnd', 'domInteractive', 'domContentLoadedEventStart',
-                            'loadEventStart'].map((k) => [k, Math.round(nav[k])]) : []),
-                        ...performance.getEntriesByType('paint').map((e) => [e.name, Math.round(e.startTime)]),
-                        ...performance.getEntriesByType('mark').map((e) => [e.name, Math.round(e.startTime)]),
-                    ],
-                }), (e) => done({ error: String(e) }));
-            };
-            check();
-        "#;
+        let script = format!(
+            "const [appList, done] = arguments;
+            ({page_steps})(appList, (page) => window.__TAURI__.core.invoke('startup_timeline')
+                .then((shell) => done({{ shell, ...page }}), (e) => done({{ error: String(e) }})));",
+            page_steps = roost_desktop::startup::PAGE_STEPS_JS
+        );
         let value = self
             .c()
-            .execute_async(script, vec![json!(app_list)])
+            .execute_async(&script, vec![json!(app_list)])
             .await?;
         if let Some(error) = value.get("error") {
             bail!("startup_timeline: {error}");

@@ -9,12 +9,7 @@ use crate::harness::*;
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
 async fn quitting_the_app_leaves_its_cache_closed_cleanly() -> Result<()> {
-    let server = spawn_test_server().await;
-    chat_with_messages(&server, "Small", &["hello"]).await;
-    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
-    let app = desktop.launch().await?;
-    app.open_chat("Small").await?;
-    app.wait_seqs(&[1]).await?;
+    let (_server, desktop, app) = launched_with_one_chat_open().await?;
     // The way a desktop session ends an app: SIGTERM, then the app exits on its own.
     let pid = app_pid(app._driver.0.id()).context("the app process")?;
     let _ = Command::new("kill").arg(pid.to_string()).status();
@@ -40,12 +35,7 @@ async fn quitting_the_app_leaves_its_cache_closed_cleanly() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
 async fn the_tray_icon_is_installed_after_start_up() -> Result<()> {
-    let server = spawn_test_server().await;
-    chat_with_messages(&server, "Small", &["hello"]).await;
-    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
-    let app = desktop.launch().await?;
-    app.open_chat("Small").await?;
-    app.wait_seqs(&[1]).await?;
+    let (_server, _desktop, app) = launched_with_one_chat_open().await?;
     let script = r#"
         const done = arguments[0];
         window.__TAURI__.core.invoke('startup_timeline').then((shell) => {
@@ -77,6 +67,17 @@ async fn the_tray_icon_is_installed_after_start_up() -> Result<()> {
     }
     app.quit().await;
     Ok(())
+}
+
+/// The app signed in to a fresh server with one chat ("Small", one message), that chat open.
+async fn launched_with_one_chat_open() -> Result<(TestServer, Desktop, App)> {
+    let server = spawn_test_server().await;
+    chat_with_messages(&server, "Small", &["hello"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("Small").await?;
+    app.wait_seqs(&[1]).await?;
+    Ok((server, desktop, app))
 }
 
 /// The `roost-desktop` process under the driver `driver` (its descendants, from `/proc`).
