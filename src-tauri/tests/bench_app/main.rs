@@ -340,11 +340,11 @@ async fn release_app_figures() -> Result<()> {
     );
     // Each figure keyed by cache size: `cold_start_*` from direct launches (as a user starts
     // the app), `cold_start_webdriver_*` through WebDriver (the earlier definition).
-    let mut by_cached: std::collections::BTreeMap<&str, serde_json::Map<String, Value>> =
+    let mut by_cached: std::collections::BTreeMap<String, serde_json::Map<String, Value>> =
         Default::default();
-    let mut put = |key: &'static str, cached: u64, value: Value| {
+    let mut put = |key: &str, cached: u64, value: Value| {
         by_cached
-            .entry(key)
+            .entry(key.to_string())
             .or_default()
             .insert(cached.to_string(), value);
     };
@@ -371,26 +371,7 @@ async fn release_app_figures() -> Result<()> {
                 .collect::<Vec<_>>()
         );
         let direct = median(direct);
-        put(
-            "cold_start_ms_by_cached",
-            cached,
-            json!(round(direct.total)),
-        );
-        put(
-            "cold_start_app_ms_by_cached",
-            cached,
-            json!(round(direct.app)),
-        );
-        put(
-            "cold_start_page_ms_by_cached",
-            cached,
-            json!(round(direct.page)),
-        );
-        put(
-            "cold_start_phases_ms_by_cached",
-            cached,
-            direct.phases_json(),
-        );
+        put_cold_start(&mut put, "cold_start_", cached, &direct, true);
         if !direct_floor.is_empty() {
             let floor = median(direct_floor);
             put(
@@ -440,20 +421,12 @@ async fn release_app_figures() -> Result<()> {
             starts.iter().map(|s| round(s.total)).collect::<Vec<_>>()
         );
         let cold_start = median(starts);
-        put(
-            "cold_start_webdriver_ms_by_cached",
+        put_cold_start(
+            &mut put,
+            "cold_start_webdriver_",
             cached,
-            json!(round(cold_start.total)),
-        );
-        put(
-            "cold_start_webdriver_app_ms_by_cached",
-            cached,
-            json!(round(cold_start.app)),
-        );
-        put(
-            "cold_start_webdriver_phases_ms_by_cached",
-            cached,
-            cold_start.phases_json(),
+            &cold_start,
+            false,
         );
         app.wait_for("[data-testid=chat-item][data-chat-title=\"Small\"]")
             .await?;
@@ -495,4 +468,37 @@ async fn release_app_figures() -> Result<()> {
         .unwrap_or_else(|| artifacts_dir().join("bench-app.json"));
     std::fs::write(&out, text)?;
     Ok(())
+}
+
+/// One launch's figures as `{prefix}ms`, `{prefix}app_ms`, (with `page`) `{prefix}page_ms` and
+/// `{prefix}phases_ms`, each `_by_cached` (through `put`: key, cache size, value).
+fn put_cold_start(
+    put: &mut impl FnMut(&str, u64, Value),
+    prefix: &str,
+    cached: u64,
+    start: &ColdStart,
+    page: bool,
+) {
+    put(
+        &format!("{prefix}ms_by_cached"),
+        cached,
+        json!(round(start.total)),
+    );
+    put(
+        &format!("{prefix}app_ms_by_cached"),
+        cached,
+        json!(round(start.app)),
+    );
+    if page {
+        put(
+            &format!("{prefix}page_ms_by_cached"),
+            cached,
+            json!(round(start.page)),
+        );
+    }
+    put(
+        &format!("{prefix}phases_ms_by_cached"),
+        cached,
+        start.phases_json(),
+    );
 }
