@@ -207,7 +207,7 @@ mod tests {
         assert!(state.prefetch_arrived(big(), read, window(big(), 3)));
         assert_eq!(state.prefetch_held(big()), Some(read));
         assert_eq!(state.prefetch_held(small()), None);
-        let staged = state.prefetched_timeline(&window(big(), 3));
+        let staged = state.prefetched_timeline(window(big(), 3));
         let (_, shown) = click_big(&mut state);
         assert!(shown);
         assert_eq!(state.prefetch_held(big()), None, "taken");

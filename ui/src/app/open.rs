@@ -29,7 +29,7 @@ pub(crate) fn prefetch_chat(model: Model, chat_id: ChatId) {
                 kept = state.prefetch_arrived(chat_id, request, window);
             });
             if kept {
-                staged::stage(model, chat_id, request, &staged);
+                staged::stage(model, chat_id, request, staged);
             }
         }
     });

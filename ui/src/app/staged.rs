@@ -26,7 +26,7 @@ pub(crate) struct StagedRows {
 
 /// The read-ahead of `chat_id` (`request`) arrived and is held: its rows go into the chat view,
 /// hidden. Only with a chat view on screen (the first open of a session has none to cover).
-pub(crate) fn stage(model: Model, chat_id: ChatId, request: u64, window: &ChatWindowView) {
+pub(crate) fn stage(model: Model, chat_id: ChatId, request: u64, window: ChatWindowView) {
     if model.rows_held.get_untracked() || model.scroller.get_untracked().is_none() {
         return;
     }

@@ -36,12 +36,16 @@ impl UiState {
     /// The timeline `window` (read ahead of `chat_id`'s click) will show once the click takes
     /// it ([`UiState::window_prefetched`]): built ahead, so the view can render it hidden before
     /// the click (issue 11's click → paint).
-    pub fn prefetched_timeline(&self, window: &ChatWindowView) -> Timeline {
-        let mut window = window.clone();
+    pub fn prefetched_timeline(&self, window: ChatWindowView) -> Timeline {
+        self.opened_from_read_ahead(window).timeline()
+    }
+
+    /// The open chat a window read ahead becomes once its click takes it: what the open is
+    /// writing (the chat open, nothing in it unread), raised to the chat list's last seq.
+    fn opened_from_read_ahead(&self, mut window: ChatWindowView) -> OpenChat {
         window.chat.is_open = true;
         window.chat.unread_count = 0;
         self.raised_to_listed(OpenChat::from_window(window))
-            .timeline()
     }
 
     /// `chat_id` was clicked: its window read ahead, if one arrived with nothing since that
@@ -53,15 +57,12 @@ impl UiState {
     /// Shows the window read ahead of the selected chat's click, right after its open was
     /// requested ([`UiState::window_requested`]); the open's answer then only confirms it
     /// ([`UiState::window_confirmed`]). Returns whether it was shown.
-    pub fn window_prefetched(&mut self, chat_id: ChatId, mut window: ChatWindowView) -> bool {
+    pub fn window_prefetched(&mut self, chat_id: ChatId, window: ChatWindowView) -> bool {
         if self.selected != Some(chat_id) || !self.awaiting || window.chat.chat_id != chat_id {
             return false;
         }
-        // What the open is writing: the chat is open, nothing in it unread.
-        window.chat.is_open = true;
-        window.chat.unread_count = 0;
         // No change of the chat can have arrived since: any would have dropped the read.
-        self.show(OpenChat::from_window(window));
+        self.open = Some(self.opened_from_read_ahead(window));
         true
     }
 
