@@ -300,9 +300,14 @@ pub(crate) fn index_batch_due(
     held_back_for: Duration,
     queued: Option<u64>,
 ) -> bool {
-    quiet_for >= INDEX_QUIET
-        || held_back_for >= INDEX_MAX_DEFER
+    hold_back_ended(quiet_for, held_back_for)
         || queued.is_none_or(|queued| queued >= INDEX_MAX_BACKLOG)
+}
+
+/// The part of [`index_batch_due`] that needs no look at the queue: writes stopped for
+/// [`INDEX_QUIET`], or the indexer held back for [`INDEX_MAX_DEFER`].
+fn hold_back_ended(quiet_for: Duration, held_back_for: Duration) -> bool {
+    quiet_for >= INDEX_QUIET || held_back_for >= INDEX_MAX_DEFER
 }
 
 /// Indexes the queue to its end in batches of [`crate::store::INDEX_BATCH`] (each holds the
@@ -319,8 +324,8 @@ async fn index_queue(store: &Store) {
         // No write yet since the store opened: what is queued is a previous run's, index it.
         let quiet_for = store.since_last_message_write().unwrap_or(INDEX_QUIET);
         let held_back_for = started.elapsed();
-        let quiet = index_batch_due(quiet_for, held_back_for, Some(0));
-        if !quiet
+        // The queue is measured only while the hold-back lasts.
+        if !hold_back_ended(quiet_for, held_back_for)
             && !index_batch_due(
                 quiet_for,
                 held_back_for,
