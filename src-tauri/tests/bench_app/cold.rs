@@ -287,6 +287,33 @@ async fn compare_launches(desktop: &Desktop, cached: u64, launch: usize) -> Resu
 }
 
 /// The median launch (by cold start) of `starts`, which is not empty.
+/// `runs` WebDriver launches (at least one) by `launch`, each on a settled disk, each one's cold
+/// start (`app_list`: see [`BenchApp::cold_start`]) passed to `report` with its number; every
+/// app but the last is quit, the last stays up for the figures that follow.
+pub(crate) async fn cold_starts_keeping_last<F, L>(
+    runs: usize,
+    app_list: bool,
+    mut launch: L,
+    mut report: impl FnMut(usize, &ColdStart),
+) -> Result<(Vec<ColdStart>, BenchApp)>
+where
+    L: FnMut() -> F,
+    F: std::future::Future<Output = Result<BenchApp>>,
+{
+    let mut starts = Vec::new();
+    loop {
+        settle_disk();
+        let app = launch().await?;
+        let start = app.cold_start(app_list).await?;
+        report(starts.len() + 1, &start);
+        starts.push(start);
+        if starts.len() >= runs {
+            return Ok((starts, app));
+        }
+        app.quit().await;
+    }
+}
+
 pub(crate) fn median(mut starts: Vec<ColdStart>) -> ColdStart {
     starts.sort_by(|a, b| a.total.total_cmp(&b.total));
     let middle = starts.len() / 2;
@@ -305,29 +332,24 @@ pub(crate) async fn floor_figures(runs: usize) -> Result<serde_json::Map<String,
         return Ok(figures);
     };
     let desktop = offline_desktop();
-    let mut starts = Vec::new();
-    let app = loop {
-        settle_disk();
-        let app = launch_binary(&desktop, &binary).await?;
-        let start = app.cold_start(false).await?;
-        eprintln!(
-            "blank window, launch {}: cold start {:.1} ms, phases {}",
-            starts.len() + 1,
-            start.total,
-            start.phases_json()
-        );
-        starts.push(start);
-        if starts.len() >= runs {
-            break app;
-        }
-        app.quit().await;
-    };
+    let (starts, app) = cold_starts_keeping_last(
+        runs,
+        false,
+        || launch_binary(&desktop, &binary),
+        |launch, start| {
+            eprintln!(
+                "blank window, launch {launch}: cold start {:.1} ms, phases {}",
+                start.total,
+                start.phases_json()
+            )
+        },
+    )
+    .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (rss, webkit) = app.memory()?;
     let breakdown = rss_breakdown(app.app_pid()?);
     app.quit().await;
-    starts.sort_by(|a, b| a.total.total_cmp(&b.total));
-    let median = &starts[starts.len() / 2];
+    let median = median(starts);
     eprintln!(
         "blank window (floor): cold start {:.1} ms (phases {}); RSS {rss:.1} MB ({breakdown}), WebKit {webkit:.1} MB",
         median.total,

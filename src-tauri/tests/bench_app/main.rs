@@ -398,24 +398,20 @@ async fn release_app_figures() -> Result<()> {
         figures.extend(floor);
         // Cold start is one sample per launch: the median of a few launches (the last one's
         // app stays up for the clicks and memory).
-        let mut starts = Vec::new();
-        let app = loop {
-            settle_disk();
-            let app = launch(&desktop).await?;
-            let start = app.cold_start(true).await?;
-            eprintln!(
-                "{cached} cached, WebDriver launch {}: cold start {:.1} ms (the app's own list {:.1} ms), phases {}",
-                starts.len() + 1,
-                start.total,
-                start.app,
-                start.phases_json()
-            );
-            starts.push(start);
-            if starts.len() >= cold_runs {
-                break app;
-            }
-            app.quit().await;
-        };
+        let (starts, app) = cold_starts_keeping_last(
+            cold_runs,
+            true,
+            || launch(&desktop),
+            |launch, start| {
+                eprintln!(
+                    "{cached} cached, WebDriver launch {launch}: cold start {:.1} ms (the app's own list {:.1} ms), phases {}",
+                    start.total,
+                    start.app,
+                    start.phases_json()
+                )
+            },
+        )
+        .await?;
         eprintln!(
             "{cached} cached, WebDriver launches: cold starts {:?} ms",
             starts.iter().map(|s| round(s.total)).collect::<Vec<_>>()
