@@ -39,6 +39,7 @@ mod runs;
 mod salvage;
 mod schema_page;
 mod search_index;
+pub(crate) mod search_queue;
 mod writer;
 
 use chats::ensure_chat;
@@ -262,10 +263,20 @@ async fn connect(path: &Path) -> Result<SqlitePool> {
     if new_file {
         opts = opts.auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental);
     }
-    Ok(SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(opts)
-        .await?)
+    let pool = SqlitePoolOptions::new().max_connections(4);
+    // Tests catch an insert that forgets the search queue (see `search_queue`): every pooled
+    // connection takes the guard once the schema has `messages` (a fresh file's first
+    // connection is handed out before the migrations ran).
+    #[cfg(debug_assertions)]
+    let pool = pool.before_acquire(|connection, _| {
+        Box::pin(async move {
+            let _ = sqlx::query(search_queue::GUARD_SQL)
+                .execute(&mut *connection)
+                .await;
+            Ok(true)
+        })
+    });
+    Ok(pool.connect_with(opts).await?)
 }
 
 /// `quick_check` (skipped when the file is exactly as a clean close left it, see

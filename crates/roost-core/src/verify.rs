@@ -227,8 +227,9 @@ async fn claims(tx: &mut sqlx::SqliteConnection, chat: ChatId, seq: Seq) -> Resu
 }
 
 /// Inserts the server's copy of a row the runs index (and `cached_count`) already count, so
-/// neither changes; the search index follows by trigger (the row is queued for it).
+/// neither changes; the row is queued for the search index first (`store/search_queue.rs`).
 async fn insert_lost_row(tx: &mut sqlx::SqliteConnection, chat: ChatId, m: &Message) -> Result<()> {
+    crate::store::search_queue::queue_one(&mut *tx, chat, m.seq).await?;
     let insert = sqlx::query(
         "INSERT INTO messages(chat_id, seq, id, version, author, created_at, edited_at, deleted_at, body, rev)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -49,16 +49,78 @@ async fn assert_indexes_sound(cache: &Path) {
         .unwrap_or_else(|e| panic!("{index}: {e}"));
     }
     pool.close().await;
+    assert_queue_rule(cache).await;
 }
 
+/// Seqs the search queue covers.
 async fn queued(cache: &Path) -> i64 {
     let pool = raw_pool(cache).await;
-    let n = sqlx::query_scalar("SELECT COUNT(*) FROM search_pending")
+    let n = sqlx::query_scalar("SELECT COALESCE(SUM(hi - lo + 1), 0) FROM search_queue")
         .fetch_one(&pool)
         .await
         .unwrap();
     pool.close().await;
     n
+}
+
+/// The queue's ranges, in arrival order.
+async fn queue_ranges(cache: &Path) -> Vec<(i64, i64)> {
+    let pool = raw_pool(cache).await;
+    let ranges = sqlx::query_as("SELECT lo, hi FROM search_queue ORDER BY rowid")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    ranges
+}
+
+/// The queue's rule, checked row by row from the file: a seq a range covers has no entry in
+/// either index; a live message with text that no range covers is in the word index (and in
+/// the trigram index when its text needs it); a chat's ranges never overlap; the indexes hold
+/// nothing else.
+async fn assert_queue_rule(cache: &Path) {
+    let pool = raw_pool(cache).await;
+    let overlapping: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM search_queue a JOIN search_queue b
+         ON a.chat_id = b.chat_id AND a.rowid < b.rowid AND a.lo <= b.hi AND b.lo <= a.hi",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(overlapping, 0, "queue ranges overlap");
+    let covered = "EXISTS (SELECT 1 FROM search_queue q
+         WHERE q.chat_id = m.chat_id AND q.lo <= m.seq AND q.hi >= m.seq)";
+    let entry =
+        "(SELECT (s.chat_no << 40) | m.seq FROM search_chats s WHERE s.chat_id = m.chat_id)";
+    let indexable =
+        "m.deleted_at IS NULL AND json_valid(m.body) AND json_type(m.body, '$.text') = 'text'";
+    for (what, sql) in [
+        (
+            "a queued seq has an index entry",
+            format!(
+                "SELECT COUNT(*) FROM messages m WHERE {covered}
+                     AND {entry} IN (SELECT rowid FROM message_words)"
+            ),
+        ),
+        (
+            "an unqueued message with text is missing from the index",
+            format!(
+                "SELECT COUNT(*) FROM messages m WHERE {indexable} AND NOT {covered}
+                     AND COALESCE({entry} NOT IN (SELECT rowid FROM message_words), 1)"
+            ),
+        ),
+        (
+            "the index holds an entry of no unqueued message with text",
+            format!(
+                "SELECT (SELECT COUNT(*) FROM message_words) - (SELECT COUNT(*) FROM messages m
+                     WHERE {indexable} AND NOT {covered})"
+            ),
+        ),
+    ] {
+        let n: i64 = sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap();
+        assert_eq!(n, 0, "{what}: {n}");
+    }
+    pool.close().await;
 }
 
 fn text_message(chat: ChatId, seq: u64, version: u64, text: &str) -> Message {
@@ -218,9 +280,10 @@ async fn edits_and_tombstones_drop_the_old_text_in_their_own_write_whether_index
     }
     assert_eq!(
         queued(&cache.path()).await,
-        2,
-        "the two edited texts wait; the tombstones have nothing to index"
+        3,
+        "the indexed row's edit waits; the queued rows' range (3..=4) still covers them"
     );
+    assert_queue_rule(&cache.path()).await;
     drop(store); // a crash: the queue stays as it is
 
     let ts = spawn_test_server().await;
@@ -273,11 +336,10 @@ async fn evicting_queued_and_indexed_messages_leaves_neither_a_hit_nor_a_queue_e
         .unwrap();
     assert_eq!(report.messages, 250);
     let pool = raw_pool(&cache.path()).await;
-    let stale_queue: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM search_pending WHERE seq <= 250")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let stale_queue: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM search_queue WHERE lo <= 250")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(stale_queue, 0, "no evicted seq waits to be indexed");
     pool.close().await;
     // `send_many` texts are "message <n>": every cached one matches.
@@ -329,17 +391,20 @@ async fn a_crash_with_messages_still_queued_loses_none_of_them_and_the_next_star
     client.shutdown().await;
 }
 
-/// The cache schema as it was before the queue (migrations up to 0030).
-async fn old_cache(path: &Path) -> sqlx::SqlitePool {
+/// The cache schema as it was at migration `version`, on an existing file or a new one.
+async fn old_cache(path: &Path, version: i64) -> sqlx::SqlitePool {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/client/sqlite");
     let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
     let old: Vec<_> = migrator
         .migrations
         .iter()
-        .filter(|m| m.version <= 30)
+        .filter(|m| m.version <= version)
         .cloned()
         .collect();
-    assert!(old.len() < migrator.migrations.len(), "0040 exists");
+    assert!(
+        old.len() < migrator.migrations.len(),
+        "a newer migration exists"
+    );
     migrator.migrations = old.into();
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
@@ -360,7 +425,7 @@ async fn an_old_cache_migrates_with_its_index_complete_and_an_empty_queue() {
     let cache = CacheDir::new();
     let chat = ChatId(uuid::Uuid::from_u128(0x01d));
     {
-        let pool = old_cache(&cache.path()).await;
+        let pool = old_cache(&cache.path(), 30).await;
         sqlx::query("INSERT INTO chats(chat_id, sync_state) VALUES (?, 'UNKNOWN')")
             .bind(chat.to_string())
             .execute(&pool)
@@ -468,4 +533,130 @@ async fn only_texts_in_scripts_written_without_spaces_go_into_the_trigram_index(
     assert_eq!(found(&client, chat, "tokyo").await, [3]);
     assert_indexes_sound(&cache.path()).await;
     client.shutdown().await;
+}
+
+/// Inserts messages the way a cache of schema `old_cache(_, version)` was written (its triggers
+/// index or queue them as they fire).
+async fn insert_old_rows(pool: &sqlx::SqlitePool, chat: ChatId, seqs: impl Iterator<Item = i64>) {
+    for seq in seqs {
+        sqlx::query(
+            "INSERT INTO messages(chat_id, seq, id, version, author, created_at, body, rev)
+             VALUES (?, ?, ?, 1, 'bob', 0, ?, ?)",
+        )
+        .bind(chat.to_string())
+        .bind(seq)
+        .bind(uuid::Uuid::from_u128(seq as u128).to_string())
+        .bind(serde_json::json!({ "text": format!("old cormorant {seq}") }).to_string())
+        .bind(seq)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn messages_queued_one_by_one_before_0041_stay_queued_as_ranges_and_are_all_found() {
+    let cache = CacheDir::new();
+    let chat = ChatId(uuid::Uuid::from_u128(0x0041));
+    {
+        // 1..=10 indexed as written (0010's triggers), then 0040's queue: 11..=20 and
+        // 25..=30 queued one row each, 21..=24 never cached.
+        let pool = old_cache(&cache.path(), 30).await;
+        sqlx::query("INSERT INTO chats(chat_id, sync_state) VALUES (?, 'UNKNOWN')")
+            .bind(chat.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        insert_old_rows(&pool, chat, 1..=10).await;
+        pool.close().await;
+        let pool = old_cache(&cache.path(), 40).await;
+        insert_old_rows(&pool, chat, (25..=30).chain(11..=20)).await;
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM search_pending")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(pending, 16, "0040 queued a row per message");
+        for (start, end) in [(1, 20), (25, 30)] {
+            sqlx::query("INSERT INTO cached_runs(chat_id, start_seq, end_seq) VALUES (?, ?, ?)")
+                .bind(chat.to_string())
+                .bind(start)
+                .bind(end)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        sqlx::query("UPDATE chats SET cached_count = 26 WHERE chat_id = ?")
+            .bind(chat.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let (store, _) = Store::open(cache.path()).await.unwrap();
+    assert_eq!(
+        queue_ranges(&cache.path()).await,
+        [(25, 30), (11, 20)],
+        "the queued rows, as ranges, in arrival order"
+    );
+    assert_eq!(
+        index_hits(&cache.path(), "message_words", "cormorant").await,
+        10
+    );
+    assert_queue_rule(&cache.path()).await;
+    store.close().await;
+
+    let ts = spawn_test_server().await;
+    let (client, _) = client_with_cache(&ts, "alice", &cache.path()).await;
+    assert_eq!(
+        found(&client, chat, "cormorant").await,
+        (1..=20).chain(25..=30).collect::<Vec<u64>>()
+    );
+    assert_eq!(queued(&cache.path()).await, 0);
+    assert_indexes_sound(&cache.path()).await;
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_ingest_queues_one_range_per_run_of_new_seqs_and_never_a_seq_already_queued() {
+    let cache = CacheDir::new();
+    let chat = ChatId(uuid::Uuid::from_u128(0xba7c4));
+    let (store, _) = Store::open(cache.path()).await.unwrap();
+    let heron = |seq: u64| text_message(chat, seq, 1, &format!("heron {seq}"));
+    ingest(&store, chat, &(1..=5000).map(heron).collect::<Vec<_>>()).await;
+    assert_eq!(queue_ranges(&cache.path()).await, [(1, 5000)]);
+    // Already cached (same version: not rewritten), new, and new past a gap.
+    let batch: Vec<Message> = (4990..=5010).chain(5020..=5021).map(heron).collect();
+    ingest(&store, chat, &batch).await;
+    assert_eq!(
+        queue_ranges(&cache.path()).await,
+        [(1, 5000), (5001, 5010), (5020, 5021)]
+    );
+    // A queued row goes (the range stays: its seq has no entry) and comes back with new seqs.
+    let pool = raw_pool(&cache.path()).await;
+    sqlx::query("DELETE FROM messages WHERE chat_id = ? AND seq = 7")
+        .bind(chat.to_string())
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    ingest(&store, chat, &[heron(6), heron(7), heron(6000)]).await;
+    assert_eq!(
+        queue_ranges(&cache.path()).await,
+        [(1, 5000), (5001, 5010), (5020, 5021), (6000, 6000)],
+        "seq 7 was still queued"
+    );
+    assert_queue_rule(&cache.path()).await;
+    // Partly indexed: the indexer takes a range in slices.
+    store.index_pending(100).await.unwrap();
+    assert_eq!(queue_ranges(&cache.path()).await[0], (101, 5000));
+    assert_queue_rule(&cache.path()).await;
+    store.drain_search_queue().await.unwrap();
+    assert_eq!(queued(&cache.path()).await, 0);
+    assert_eq!(
+        index_hits(&cache.path(), "message_words", "heron").await,
+        5013,
+        "every message indexed once"
+    );
+    assert_indexes_sound(&cache.path()).await;
+    store.close().await;
 }

@@ -240,6 +240,14 @@ fn write_batch(
     position: Option<Position>,
 ) -> Result<()> {
     let chat_s = chat.to_string();
+    // The new rows' seqs are queued for the search index first (one range per contiguous run;
+    // a replaced row's text change is queued by its update trigger), see `search_queue`.
+    let inserted = plan.write.iter().map(|m| m.seq);
+    search_queue::queue_inserted(
+        tx,
+        &chat_s,
+        inserted.filter(|seq| !snapshot.cached.contains_key(seq)),
+    )?;
     upsert_messages(tx, &chat_s, plan.write.iter().copied())?;
     if plan.runs_changed {
         replace_runs(tx, chat, &snapshot.touched_runs, &plan.runs)?;

@@ -157,6 +157,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let chat_s = chat.to_string();
         for r in rows {
+            search_queue::queue_one(&mut tx, chat, u(r.0)).await?;
             sqlx::query(&format!(
                 "INSERT OR REPLACE INTO messages(chat_id, {MESSAGE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ))

@@ -1,7 +1,8 @@
 //! The search index's upkeep, kept behind the message store: message writes only queue the
-//! (chat, seq) whose text must be indexed (`search_pending`, filled by the triggers of migration
-//! `0040_search_queue.sql`), and this module moves queued rows into the two FTS5 indexes in
-//! small transactions of their own on the write connection.
+//! seq ranges whose text must be indexed (`search_queue`, migration
+//! `0041_search_queue_ranges.sql`: filled by the inserting code, [`super::search_queue`], and by
+//! the edit triggers), and this module moves queued seqs into the two FTS5 indexes in small
+//! transactions of their own on the write connection.
 //!
 //! Why: FTS5's upkeep (tokenizing every text twice and flushing a new segment per index per
 //! transaction, with the merges that brings) was most of a live stream commit's instructions,
@@ -41,11 +42,58 @@ pub(crate) const UNSPACED_SCRIPTS: &[(char, char)] = &[
 /// wait behind the indexer.
 pub const INDEX_BATCH: u64 = 64;
 
-/// The queued rows one batch takes: the first `?1` rows in arrival order queued no later than
-/// row `?2` (the same rows for every statement of the batch's transaction, as nothing else
-/// writes meanwhile).
-const BATCH_ROWS: &str =
-    "SELECT rowid, chat_id, seq FROM search_pending WHERE rowid <= ?2 ORDER BY rowid LIMIT ?1";
+/// The queue ranges one batch takes from: the first `?1` in arrival order queued no later than
+/// queue row `?2` (each holds at least one seq, so `?1` ranges hold the batch).
+const BATCH_RANGES: &str =
+    "SELECT rowid, chat_id, lo, hi FROM search_queue WHERE rowid <= ?2 ORDER BY rowid LIMIT ?1";
+
+/// The indexable texts of one chat's seqs `?2 ..= ?3`.
+const RANGE_TEXTS: &str = "SELECT seq, json_extract(body, '$.text') FROM messages
+     WHERE chat_id = ?1 AND seq BETWEEN ?2 AND ?3
+       AND deleted_at IS NULL AND json_valid(body) AND json_type(body, '$.text') = 'text'";
+
+/// The part of one queue range a batch takes: seqs `lo ..= taken_hi` of the range `rowid`,
+/// which ends at `hi`.
+struct Slice {
+    rowid: i64,
+    chat_id: String,
+    lo: i64,
+    taken_hi: i64,
+    hi: i64,
+}
+
+/// The first `limit` queued seqs in arrival order (of the ranges up to queue row `upto`).
+fn batch_slices(tx: &WriteTx, limit: u64, upto: i64) -> Result<Vec<Slice>> {
+    let mut left = i(limit);
+    let mut statement = tx.prepare_cached(BATCH_RANGES)?;
+    let mut rows = statement.query((i(limit), upto))?;
+    let mut slices = Vec::new();
+    while left > 0
+        && let Some(row) = rows.next()?
+    {
+        let (rowid, chat_id, lo, hi): (i64, String, i64, i64) =
+            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+        let taken_hi = hi.min(lo + left - 1);
+        left -= taken_hi - lo + 1;
+        slices.push(Slice {
+            rowid,
+            chat_id,
+            lo,
+            taken_hi,
+            hi,
+        });
+    }
+    Ok(slices)
+}
+
+/// The search index's number for `chat_id` (its rowids' high bits), given on first use.
+fn chat_no(tx: &WriteTx, chat_id: &str) -> Result<i64> {
+    tx.prepare_cached("INSERT OR IGNORE INTO search_chats(chat_id) VALUES (?1)")?
+        .execute([chat_id])?;
+    Ok(tx
+        .prepare_cached("SELECT chat_no FROM search_chats WHERE chat_id = ?1")?
+        .query_row([chat_id], |row| row.get(0))?)
+}
 
 /// Whether `text` holds a character of [`UNSPACED_SCRIPTS`] (so belongs in the trigram index).
 pub(crate) fn has_unspaced_script(text: &str) -> bool {
@@ -57,41 +105,36 @@ pub(crate) fn has_unspaced_script(text: &str) -> bool {
         })
 }
 
-/// Indexes up to `limit` queued rows (of those up to queue row `upto`) inside `tx`; returns how
-/// many left the queue.
+/// Indexes up to `limit` queued seqs (of the ranges up to queue row `upto`) inside `tx`;
+/// returns how many left the queue.
 ///
 /// The batch's texts are read once and staged in the connection's `temp.index_rows`
 /// ([`writer::INDEX_STAGING_TABLE`]) with their trigram decision made in Rust, then each index
 /// takes them in ONE statement: FTS5 flushes its pending terms at the start of every statement
 /// that writes to it, so a statement per row would write a segment per row.
 pub(super) fn index_pending_tx(tx: &WriteTx, limit: u64, upto: i64) -> Result<u64> {
-    let binds = (i(limit), upto);
-    tx.prepare_cached(&format!(
-        "INSERT INTO search_chats(chat_id)
-         SELECT DISTINCT b.chat_id FROM ({BATCH_ROWS}) b
-         WHERE NOT EXISTS (SELECT 1 FROM search_chats s WHERE s.chat_id = b.chat_id)"
-    ))?
-    .execute(binds)?;
-    // A queued row is never in the index (see the migration), so plain inserts; a row that is
-    // gone or has no text any more is only dequeued.
-    let mut texts = tx.prepare_cached(&format!(
-        "SELECT (s.chat_no << 40) | m.seq, json_extract(m.body, '$.text')
-         FROM ({BATCH_ROWS}) b
-         JOIN messages m ON m.chat_id = b.chat_id AND m.seq = b.seq
-         JOIN search_chats s ON s.chat_id = b.chat_id
-         WHERE m.deleted_at IS NULL AND json_valid(m.body)
-           AND json_type(m.body, '$.text') = 'text'"
-    ))?;
+    let slices = batch_slices(tx, limit, upto)?;
     let mut stage =
         tx.prepare_cached("INSERT INTO temp.index_rows(r, text, unspaced) VALUES (?1, ?2, ?3)")?;
-    let mut rows = texts.query(binds)?;
     let mut staged = 0usize;
-    while let Some(row) = rows.next()? {
-        let (r, text): (i64, String) = (row.get(0)?, row.get(1)?);
-        stage.execute((r, &text, has_unspaced_script(&text)))?;
-        staged += 1;
+    for slice in &slices {
+        // A queued seq is never in the index (see the migration), so plain inserts; a seq with
+        // no message, a tombstone or no text is only dequeued.
+        let texts: Vec<(i64, String)> = tx
+            .prepare_cached(RANGE_TEXTS)?
+            .query_map((&slice.chat_id, slice.lo, slice.taken_hi), |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        if texts.is_empty() {
+            continue;
+        }
+        let chat_no = chat_no(tx, &slice.chat_id)?;
+        for (seq, text) in texts {
+            stage.execute(((chat_no << 40) | seq, &text, has_unspaced_script(&text)))?;
+            staged += 1;
+        }
     }
-    drop(rows);
     if staged > 0 {
         tx.prepare_cached(
             "INSERT INTO message_words(rowid, text) SELECT r, text FROM temp.index_rows ORDER BY r",
@@ -105,12 +148,18 @@ pub(super) fn index_pending_tx(tx: &WriteTx, limit: u64, upto: i64) -> Result<u6
         tx.prepare_cached("DELETE FROM temp.index_rows")?
             .execute([])?;
     }
-    let taken = tx
-        .prepare_cached(&format!(
-            "DELETE FROM search_pending WHERE rowid IN (SELECT rowid FROM ({BATCH_ROWS}))"
-        ))?
-        .execute(binds)?;
-    Ok(taken as u64)
+    let mut taken = 0;
+    for slice in &slices {
+        if slice.taken_hi == slice.hi {
+            tx.prepare_cached("DELETE FROM search_queue WHERE rowid = ?1")?
+                .execute([slice.rowid])?;
+        } else {
+            tx.prepare_cached("UPDATE search_queue SET lo = ?1 WHERE rowid = ?2")?
+                .execute([slice.taken_hi + 1, slice.rowid])?;
+        }
+        taken += u(slice.taken_hi - slice.lo + 1);
+    }
+    Ok(taken)
 }
 
 impl Store {
@@ -128,14 +177,14 @@ impl Store {
     /// search never chases a fast stream.
     pub async fn drain_search_queue(&self) -> Result<u64> {
         let (queued, upto): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), MAX(rowid) FROM search_pending")
+            sqlx::query_as("SELECT COALESCE(SUM(hi - lo + 1), 0), MAX(rowid) FROM search_queue")
                 .fetch_one(&self.pool)
                 .await?;
         let Some(upto) = upto else {
             return Ok(0);
         };
-        // Rows queued before the drain sort first (arrival order), and a row queued after it
-        // gets a rowid above `upto` while any of them is left; so at most `queued` rows are
+        // Ranges queued before the drain sort first (arrival order), and a range queued after
+        // it gets a rowid above `upto` while any of them is left; so at most `queued` seqs are
         // taken, whatever the stream does meanwhile.
         let mut total = 0;
         while total < u(queued) {
@@ -150,9 +199,10 @@ impl Store {
         Ok(total)
     }
 
-    /// How many messages wait to be indexed.
+    /// How many seqs wait to be indexed (at least as many as messages: a queued range may
+    /// cover a tombstone or an evicted row).
     pub async fn search_backlog(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM search_pending")
+        let n: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(hi - lo + 1), 0) FROM search_queue")
             .fetch_one(&self.pool)
             .await?;
         Ok(u(n))
@@ -164,15 +214,10 @@ impl Store {
         self.search_queued.clone()
     }
 
-    /// At least as many messages as wait to be indexed (the span of the queue's rowids, which
-    /// are given in arrival order): two index seeks, where a count reads the whole queue.
+    /// At least as many messages as wait to be indexed: [`Store::search_backlog`] (a range per
+    /// batch or stream group, so a short read).
     pub(crate) async fn search_queue_span(&self) -> Result<u64> {
-        let span: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(rowid) - MIN(rowid) + 1, 0) FROM search_pending",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(u(span))
+        self.search_backlog().await
     }
 
     /// How long ago the last message write committed (`None`: none since the store opened).

@@ -118,6 +118,9 @@ impl Writer {
         // Room for every statement of an ingest.
         connection.set_prepared_statement_cache_capacity(64);
         connection.execute_batch(INDEX_STAGING_TABLE)?;
+        // Tests catch an insert that forgets the search queue (see `search_queue`).
+        #[cfg(debug_assertions)]
+        connection.execute_batch(super::search_queue::GUARD_SQL)?;
         // Checkpoints run beside this connection, never inside its commits (see `Checkpoints`).
         connection.pragma_update(None, "wal_autocheckpoint", 0)?;
         let checkpointer = rusqlite::Connection::open_with_flags(
