@@ -26,7 +26,13 @@ const OPS: &[&str] = &[
     "stream_frames",
     "queue_only",
     "queue_and_index",
+    "ingest_batched",
+    "floor_batched",
 ];
+
+/// Messages of the batched ingest operations (`ingest_batched`, `floor_batched`), written
+/// 5,000 per transaction.
+const BATCHED_MESSAGES: u64 = 20_000;
 
 /// Events per group of the `stream_group` operation.
 const GROUP_EVENTS: u64 = 100;
@@ -82,6 +88,18 @@ pub fn instr_main(args: &[String]) -> Result<()> {
                 if op == "queue_and_index" {
                     store.drain_search_queue().await?;
                 }
+            }
+            "ingest_batched" => {
+                // `count` messages, 5,000 per `Store::ingest` (a page of history each); the
+                // store is dropped unclosed: its close would index the queue.
+                let (store, _) = Store::open(path).await?;
+                crate::ingest::ingest_batched(&store, chat, count).await?;
+                drop(store);
+            }
+            "floor_batched" => {
+                // The same rows, bare SQLite inserts into the cache's schema with the search
+                // queue kept (one range per transaction).
+                crate::ingest::bare_indexed_insert(path, count, 5_000).await?;
             }
             "stream_frames" => {
                 // `count` message frames through a real WebSocket, the client's stream task
@@ -220,6 +238,8 @@ pub fn ingest_instruction_counts(
         Ok(fresh(op, count)?.saturating_sub(zero) / count)
     };
     let ingest_single = per("ingest_single", REPEATS)?;
+    let ingest_batched = per("ingest_batched", BATCHED_MESSAGES)?;
+    let floor_batched = per("floor_batched", BATCHED_MESSAGES)?;
     let stream_lone = per("stream_lone", REPEATS)?;
     let stream_group = per("stream_group", REPEATS / 10)?;
     let indexed = 50 * GROUP_EVENTS;
@@ -235,6 +255,9 @@ pub fn ingest_instruction_counts(
         .saturating_sub(fresh("stream_frames", frames / 10)?)
         / (frames - frames / 10);
     println!("Store::ingest of one message (its own transaction): {ingest_single} instructions.");
+    println!(
+        "Batched ingest (5,000 per Store::ingest): {ingest_batched} instructions per message; floor (bare SQLite inserts into the cache's schema, search queue kept): {floor_batched} per message."
+    );
     println!("Stream group commit of one event: {stream_lone} instructions.");
     println!(
         "Stream group commit of {GROUP_EVENTS} events: {stream_group} instructions ({} per event).",
@@ -249,6 +272,8 @@ pub fn ingest_instruction_counts(
     );
     let mut counts = Map::new();
     counts.insert("ingest_single_call".into(), json!(ingest_single));
+    counts.insert("ingest_batched_per_msg".into(), json!(ingest_batched));
+    counts.insert("ingest_batched_floor_per_msg".into(), json!(floor_batched));
     counts.insert("stream_commit_one_event".into(), json!(stream_lone));
     counts.insert("stream_frame_to_event_per_msg".into(), json!(stream_frames));
     counts.insert("search_index_per_msg".into(), json!(index_per_message));

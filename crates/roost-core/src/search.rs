@@ -2,7 +2,7 @@
 //!
 //! Owns the query side of the two FTS5 indexes created by `migrations/client/sqlite/0010_search.sql`
 //! and the client's background indexer ([`background_indexer`]). The index is kept behind the
-//! store (migration `0040_search_queue.sql`, `store/search_index.rs`): a cache write queues the
+//! store (migration `0041_search_queue_ranges.sql`, `store/search_queue.rs`, `store/search_index.rs`): a cache write queues the
 //! text to index and drops stale entries in its own transaction, the indexer drains the queue in
 //! small batches, and every search drains it first — so the index may lag the store, but an
 //! answer never does. Also owns the "not searched" report: per chat in scope, the seq ranges that are not
