@@ -660,3 +660,100 @@ async fn an_ingest_queues_one_range_per_run_of_new_seqs_and_never_a_seq_already_
     assert_indexes_sound(&cache.path()).await;
     store.close().await;
 }
+
+/// One step of [`any_interleaving_of_writes_deletes_and_index_batches_keeps_the_queue_rule`].
+#[derive(Debug, Clone)]
+enum Step {
+    /// Seqs `lo .. lo + len` at `version` (every `tombstone_every`-th a tombstone; 0: none).
+    Ingest {
+        lo: u64,
+        len: u64,
+        version: u64,
+        tombstone_every: u64,
+    },
+    /// A row deleted (as eviction and quarantine do), queued or indexed.
+    Delete { seq: u64 },
+    /// One index batch of `n` seqs (a range may be taken in part).
+    Index { n: u64 },
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        4 => (1u64..60, 1u64..12, 1u64..4, 0u64..4).prop_map(|(lo, len, version, t)| Step::Ingest {
+            lo,
+            len,
+            version,
+            tombstone_every: t,
+        }),
+        2 => (1u64..64).prop_map(|seq| Step::Delete { seq }),
+        1 => (1u64..20).prop_map(|n| Step::Index { n }),
+    ]
+}
+
+async fn run_steps(steps: &[Step]) {
+    let cache = CacheDir::new();
+    let chat = ChatId(uuid::Uuid::from_u128(0x57e9));
+    let (store, _) = Store::open(cache.path()).await.unwrap();
+    for step in steps {
+        match *step {
+            Step::Ingest {
+                lo,
+                len,
+                version,
+                tombstone_every,
+            } => {
+                let batch: Vec<Message> = (lo..lo + len)
+                    .map(|seq| match tombstone_every {
+                        t if t > 0 && seq % t == 0 => tombstone(chat, seq, version),
+                        _ => text_message(
+                            chat,
+                            seq,
+                            version,
+                            &format!("kittiwake s{seq} v{version}"),
+                        ),
+                    })
+                    .collect();
+                ingest(&store, chat, &batch).await;
+            }
+            Step::Delete { seq } => {
+                let pool = raw_pool(&cache.path()).await;
+                sqlx::query("DELETE FROM messages WHERE chat_id = ? AND seq = ?")
+                    .bind(chat.to_string())
+                    .bind(seq as i64)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+            }
+            Step::Index { n } => {
+                store.index_pending(n).await.unwrap();
+            }
+        }
+        assert_queue_rule(&cache.path()).await;
+    }
+    store.drain_search_queue().await.unwrap();
+    assert_eq!(queued(&cache.path()).await, 0);
+    assert_indexes_sound(&cache.path()).await;
+    store.close().await;
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Writes (new rows, replacements, edits, tombstones), deletes and partial index batches in
+    /// any order: after every step a queued seq has no index entry, an unqueued message with
+    /// text has exactly its entry, and ranges never overlap; a drain then leaves an empty queue
+    /// and a sound index.
+    #[test]
+    fn any_interleaving_of_writes_deletes_and_index_batches_keeps_the_queue_rule(
+        steps in proptest::collection::vec(step(), 1..14)
+    ) {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(run_steps(&steps));
+    }
+}
