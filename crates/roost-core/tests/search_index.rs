@@ -2,8 +2,12 @@
 //! drains the queue, and search drains it first. What must never break: a message is found as
 //! soon as its event is out; an edit, a tombstone or an eviction of a message still queued (or
 //! already indexed) leaves no stale hit; a crash with a non-empty queue loses nothing; an old
-//! cache migrates with its complete index and an empty queue; the indexer, which holds back
-//! while a burst of writes lasts, indexes the burst once it stops.
+//! cache migrates with its complete index and an empty queue, and one with 0040's per-row queue
+//! keeps every queued row queued (as ranges); the indexer, which holds back while a burst of
+//! writes lasts, indexes the burst once it stops. The queue holds seq ranges queued by the
+//! inserting code (migration 0041): a batch queues one range per run of new seqs, and after any
+//! interleaving of writes, deletes and index batches the queue rule holds row by row
+//! (`assert_queue_rule`, run by every test through `assert_indexes_sound`).
 
 mod common;
 
