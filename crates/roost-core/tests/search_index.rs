@@ -635,30 +635,36 @@ async fn an_ingest_queues_one_range_per_run_of_new_seqs_and_never_a_seq_already_
         queue_ranges(&cache.path()).await,
         [(1, 5000), (5001, 5010), (5020, 5021)]
     );
-    // A queued row goes (the range stays: its seq has no entry) and comes back with new seqs.
+    // Queued rows go: at a range's end they leave it, in its middle the range stays (the seq
+    // has no entry) ...
     let pool = raw_pool(&cache.path()).await;
-    sqlx::query("DELETE FROM messages WHERE chat_id = ? AND seq = 7")
-        .bind(chat.to_string())
-        .execute(&pool)
-        .await
-        .unwrap();
+    for seq in [1, 7, 5010, 5020, 5021] {
+        sqlx::query("DELETE FROM messages WHERE chat_id = ? AND seq = ?")
+            .bind(chat.to_string())
+            .bind(seq)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
     pool.close().await;
-    ingest(&store, chat, &[heron(6), heron(7), heron(6000)]).await;
+    assert_eq!(queue_ranges(&cache.path()).await, [(2, 5000), (5001, 5009)]);
+    // ... and come back: seq 7 is still queued, 1 and 5010 are queued anew.
+    let batch = [heron(1), heron(6), heron(7), heron(5010), heron(6000)];
+    ingest(&store, chat, &batch).await;
     assert_eq!(
         queue_ranges(&cache.path()).await,
-        [(1, 5000), (5001, 5010), (5020, 5021), (6000, 6000)],
-        "seq 7 was still queued"
+        [(2, 5000), (5001, 5009), (1, 1), (5010, 5010), (6000, 6000)],
     );
     assert_queue_rule(&cache.path()).await;
     // Partly indexed: the indexer takes a range in slices.
     store.index_pending(100).await.unwrap();
-    assert_eq!(queue_ranges(&cache.path()).await[0], (101, 5000));
+    assert_eq!(queue_ranges(&cache.path()).await[0], (102, 5000));
     assert_queue_rule(&cache.path()).await;
     store.drain_search_queue().await.unwrap();
     assert_eq!(queued(&cache.path()).await, 0);
     assert_eq!(
         index_hits(&cache.path(), "message_words", "heron").await,
-        5013,
+        5011,
         "every message indexed once"
     );
     assert_indexes_sound(&cache.path()).await;

@@ -58,8 +58,7 @@ BEGIN
         SELECT new.chat_id, new.seq, new.seq WHERE new.deleted_at IS NULL;
 END;
 
--- A deleted row (eviction, quarantine) drops its entry, unless a range covers it (no entry;
--- the range stays, and the indexer finds no message there).
+-- A deleted row (eviction, quarantine) drops its entry, unless a range covers it (no entry).
 CREATE TRIGGER messages_search_queue_delete AFTER DELETE ON messages
 WHEN COALESCE((SELECT hi FROM search_queue WHERE chat_id = old.chat_id AND lo <= old.seq
                ORDER BY lo DESC LIMIT 1) >= old.seq, 0) = 0
@@ -68,4 +67,21 @@ BEGIN
         ((SELECT chat_no FROM search_chats WHERE chat_id = old.chat_id) << 40) | old.seq;
     DELETE FROM message_trigrams WHERE rowid =
         ((SELECT chat_no FROM search_chats WHERE chat_id = old.chat_id) << 40) | old.seq;
+END;
+
+-- A deleted row a range covers leaves the range when it is at one of its ends (eviction deletes
+-- a chat's oldest seqs in order, so an evicted stretch leaves the queue with it, and the indexer
+-- never walks seqs that are gone); one in the middle stays covered, and the indexer finds no
+-- message there. Each statement is one index seek (ranges never overlap).
+CREATE TRIGGER messages_search_queue_delete_queued AFTER DELETE ON messages
+WHEN COALESCE((SELECT hi FROM search_queue WHERE chat_id = old.chat_id AND lo <= old.seq
+               ORDER BY lo DESC LIMIT 1) >= old.seq, 0) = 1
+BEGIN
+    DELETE FROM search_queue WHERE chat_id = old.chat_id AND lo = old.seq AND hi = old.seq;
+    UPDATE search_queue SET lo = old.seq + 1
+        WHERE chat_id = old.chat_id AND lo = old.seq AND hi > old.seq;
+    UPDATE search_queue SET hi = old.seq - 1
+        WHERE rowid = (SELECT rowid FROM search_queue WHERE chat_id = old.chat_id
+                       AND lo <= old.seq ORDER BY lo DESC LIMIT 1)
+          AND hi = old.seq AND lo < old.seq;
 END;
