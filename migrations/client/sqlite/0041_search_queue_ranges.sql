@@ -11,7 +11,8 @@
 -- the indexes, and an indexable message whose seq no range covers is in both indexes with its
 -- current text. The ranges of one chat never overlap (every writer queues only what no range
 -- covers yet), so "is seq s covered" is one index seek: the range starting at or below s.
--- A range may cover seqs with no message (a tombstone, an evicted row): the indexer skips them.
+-- A range may cover seqs with no message (a tombstone, a row deleted from its middle): the
+-- indexer skips them.
 --
 -- Every path that inserts a message must queue its seq first: in debug builds (every test) each
 -- connection of the store carries a TEMP trigger that aborts an insert of a live message no
