@@ -119,10 +119,11 @@ async fn the_page_draws_the_gtk_font_named_in_the_settings() -> Result<()> {
     let desktop = Desktop::new(None);
     let gtk_config = desktop.home.path().join("config/gtk-3.0");
     std::fs::create_dir_all(&gtk_config)?;
-    // A family of the fonts this box has (fonts-dejavu) that the stylesheet does not name.
+    // A family of the fonts this box has (fonts-dejavu) that the stylesheet does not name, and
+    // monospaced, so its text's width differs clearly from the sans-serif the page drew before.
     std::fs::write(
         gtk_config.join("settings.ini"),
-        "[Settings]\ngtk-font-name=DejaVu Serif Bold 12\n",
+        "[Settings]\ngtk-font-name=DejaVu Sans Mono Bold 12\n",
     )?;
     let app = desktop.launch().await?;
     let drawn = app
@@ -132,7 +133,7 @@ async fn the_page_draws_the_gtk_font_named_in_the_settings() -> Result<()> {
             if (document.readyState !== 'complete') return null;
             const width = (family) => {
                 const span = document.createElement('span');
-                span.textContent = 'Roost draws the system font: 0123456789';
+                span.textContent = 'iiiiiiiiii Roost draws the system font WWWWWWWWWW';
                 span.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap' +
                     (family ? ';font-family:' + family : '');
                 document.body.appendChild(span);
@@ -143,7 +144,7 @@ async fn the_page_draws_the_gtk_font_named_in_the_settings() -> Result<()> {
             return {
                 family: getComputedStyle(document.body).fontFamily,
                 page: width(null),
-                serif: width('"DejaVu Serif"'),
+                mono: width('"DejaVu Sans Mono"'),
                 sans: width('"DejaVu Sans"'),
             };
             "#,
@@ -152,11 +153,11 @@ async fn the_page_draws_the_gtk_font_named_in_the_settings() -> Result<()> {
         .await?;
     let family = drawn["family"].as_str().unwrap_or_default();
     anyhow::ensure!(
-        family.starts_with("\"DejaVu Serif\"") || family.starts_with("DejaVu Serif,"),
+        family.starts_with("\"DejaVu Sans Mono\"") || family.starts_with("DejaVu Sans Mono,"),
         "the page's font-family does not start with the GTK font: {drawn}"
     );
     anyhow::ensure!(
-        drawn["page"] == drawn["serif"] && drawn["page"] != drawn["sans"],
+        drawn["page"] == drawn["mono"] && drawn["page"] != drawn["sans"],
         "the page's text is not drawn in the GTK font: {drawn}"
     );
     app.quit().await;
