@@ -10,9 +10,10 @@
 //! the start-up sign-in attempt has finished by then ([`WAIT_FOR_SESSION`]); otherwise the page
 //! is served as built. Titles and previews are the server's text: escaped, never markup.
 //!
-//! Every load of the page also carries the system theme (`theme`), so its first frame is
-//! already in the system's colours.
+//! Every load of the page also carries the system theme (`theme`) and UI font (`system_font`),
+//! so its first frame is already in the system's colours and font.
 
+use crate::system_font::{CurrentFont, with_system_font};
 use crate::theme::{CurrentTheme, with_system_theme};
 use roost_model::app::{ChatEntry, OfflineCoverage};
 use std::borrow::Cow;
@@ -166,12 +167,13 @@ pub fn chat_list_html(chats: &[ChatEntry]) -> String {
 }
 
 /// The app's built assets, with the first page's chat list and, at every load, the system
-/// theme (`theme`) put into `index.html`.
+/// theme (`theme`) and font (`system_font`) put into `index.html`.
 #[allow(missing_debug_implementations)] // the built assets are not `Debug`
 pub struct FirstPaintAssets<R: tauri::Runtime> {
     pub built: Box<dyn tauri::Assets<R>>,
     pub first: Arc<FirstPaint>,
     pub theme: Arc<CurrentTheme>,
+    pub font: Arc<CurrentFont>,
 }
 
 impl<R: tauri::Runtime> tauri::Assets<R> for FirstPaintAssets<R> {
@@ -192,13 +194,19 @@ impl<R: tauri::Runtime> tauri::Assets<R> for FirstPaintAssets<R> {
             .first
             .take(WAIT_FOR_SESSION)
             .and_then(|list| with_chat_list(page, &list));
-        let page = listed.as_deref().unwrap_or(page);
-        match self.theme.get() {
-            Some(theme) => with_system_theme(page, theme).map(|page| Cow::Owned(page.into_bytes())),
-            None => listed.map(|page| Cow::Owned(page.into_bytes())),
-        }
-        .or(Some(built))
-        .inspect(|_| crate::startup::note("page-served"))
+        let themed = self
+            .theme
+            .get()
+            .and_then(|theme| with_system_theme(listed.as_deref().unwrap_or(page), theme));
+        let changed = themed.or(listed);
+        let font = self
+            .font
+            .get()
+            .and_then(|font| with_system_font(changed.as_deref().unwrap_or(page), &font));
+        font.or(changed)
+            .map(|page| Cow::Owned(page.into_bytes()))
+            .or(Some(built))
+            .inspect(|_| crate::startup::note("page-served"))
     }
 
     fn iter(&self) -> Box<AssetsIter<'_>> {
@@ -207,7 +215,8 @@ impl<R: tauri::Runtime> tauri::Assets<R> for FirstPaintAssets<R> {
 
     fn csp_hashes(&self, html_path: &AssetKey) -> Box<dyn Iterator<Item = CspHash<'_>> + '_> {
         // The list adds no script and no style; the built page's inline script is only moved,
-        // its nonce with it: the built page's hashes still hold.
+        // its nonce with it: the built page's hashes still hold. The system font's style
+        // element carries Tauri's nonce placeholder, which Tauri fills in as it serves the page.
         self.built.csp_hashes(html_path)
     }
 }

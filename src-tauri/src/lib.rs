@@ -5,7 +5,7 @@
 //! (`desktop`: unread count in the title, notifications; plugins: single instance, remembered
 //! window geometry, logs), with its files where each platform expects them (`platform`) and
 //! WebKit's memory kept small by choices made before it starts (`memory`), and the system's
-//! light/dark theme handed to the page (`theme`).
+//! light/dark theme and UI font handed to the page (`theme`, `system_font`).
 //!
 //! It must never hold sync or cache logic of its own: behaviour lives in the core.
 
@@ -19,6 +19,7 @@ pub mod memory;
 pub mod platform;
 mod session;
 pub mod startup;
+pub mod system_font;
 pub mod theme;
 
 use session::{AppState, Credentials};
@@ -77,14 +78,16 @@ pub fn run() {
     };
     let mut context = tauri::generate_context!();
     // The first page carries the saved session's chat list (`first_paint`).
-    // Every load of it carries the system theme (`theme`).
+    // Every load of it carries the system theme (`theme`) and UI font (`system_font`).
     let first_paint = std::sync::Arc::new(first_paint::FirstPaint::default());
     let system_theme = std::sync::Arc::new(theme::CurrentTheme::default());
+    let system_font = std::sync::Arc::new(system_font::CurrentFont::default());
     let built = context.set_assets(Box::new(first_paint::NoAssets));
     context.set_assets(Box::new(first_paint::FirstPaintAssets {
         built,
         first: first_paint.clone(),
         theme: system_theme.clone(),
+        font: system_font.clone(),
     }));
     let paths = platform::AppPaths::for_this_machine(&context.config().identifier)
         .expect("Roost needs a home directory for its files");
@@ -120,6 +123,7 @@ pub fn run() {
             startup::note("window-created");
             // Before the main loop runs, so before WebKit asks for the page.
             theme::follow_system(app.handle(), desktop::MAIN_WINDOW, system_theme);
+            system_font::follow_system(app.handle(), desktop::MAIN_WINDOW, system_font);
             tracing::info!(
                 caches = %paths.data_dir.join(roost_core::account::ACCOUNTS_DIR).display(),
                 config = %paths.config_dir.display(),

@@ -454,7 +454,7 @@ async fn release_app_figures() -> Result<()> {
         app.quit().await;
     }
     for (key, values) in by_cached {
-        figures.insert(key.into(), Value::Object(values));
+        figures.insert(key, Value::Object(values));
     }
     figures.insert("rss_breakdown".into(), Value::Object(rss_breakdowns));
     let text = serde_json::to_string(&Value::Object(figures))?;
