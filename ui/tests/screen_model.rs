@@ -276,6 +276,15 @@ impl World {
                     self.ui.prefetch_arrived(chat, request, window);
                 }
             }
+            // The page is idle: the chats likeliest to be opened next are read ahead (as
+            // `app/open.rs` does), their replies to arrive at later steps.
+            92..=94 => {
+                for (chat, has) in self.ui.idle_read_ahead() {
+                    if !has {
+                        self.press(chat).await;
+                    }
+                }
+            }
             // Time passes.
             _ => self.now += self.rng.below(400) as f64,
         }
@@ -551,7 +560,7 @@ fn without_open_flags(state: &UiState) -> UiState {
         open.chat.is_open = false;
     }
     // A read-ahead is not shown (and any event of its chat drops it, an open flag's too).
-    state.take_prefetched(ChatId(uuid::Uuid::nil()));
+    state.drop_read_aheads();
     state
 }
 
