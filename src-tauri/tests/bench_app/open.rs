@@ -312,6 +312,9 @@ pub(crate) async fn click_to_paint_figures(
         tokio::time::sleep(idle).await;
         measured.push(app.click_to_paint(big.0, min_seq).await?);
     }
+    // Once the open settled: the list took the rows over from the staged ones, and the idle
+    // read-ahead staged the next likeliest chat's.
+    tokio::time::sleep(idle).await;
     let rows = app
         .c()
         .find_all(Locator::Css("[data-testid=message]"))
