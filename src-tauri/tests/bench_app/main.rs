@@ -15,8 +15,8 @@
 //! - `click_to_paint_ms`: a plain click (`element.click()`, as a keyboard or WebDriver click:
 //!   no pointerdown) after the page has been idle `ROOST_BENCH_APP_IDLE_MS` (1000) ms, as a
 //!   user's next click comes: the UI has read ahead the chats likeliest to be opened next;
-//! - its `no_read_ahead`: the same click right after the previous open painted, before any
-//!   read-ahead (interleaved with the first);
+//! - its `no_read_ahead`: the same click `ROOST_BENCH_APP_SETTLE_MS` (100) after the previous
+//!   open painted, before any read-ahead (interleaved with the first);
 //! - its `after_pointerdown`: a mouse's click (pointerdown, the button held
 //!   `ROOST_BENCH_APP_PRESS_MS`, 60, then the click; the UI reads the chat ahead on
 //!   pointerdown).

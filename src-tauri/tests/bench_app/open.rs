@@ -293,8 +293,9 @@ fn open_figures(opens: &[(f64, OpenPhases)]) -> Value {
 ///   pointerdown) after the page has been idle `ROOST_BENCH_APP_IDLE_MS` (1000) since `small`'s
 ///   rows were painted, as a user's next click comes — the UI reads ahead the chats likeliest
 ///   to be opened next meanwhile (`ui/src/prefetch.rs`);
-/// - `no_read_ahead`: the same click right after `small`'s rows were painted, before any idle
-///   read-ahead (its `prefetched_runs` says none was served from one): the open's round trip.
+/// - `no_read_ahead`: the same click `ROOST_BENCH_APP_SETTLE_MS` (100) after `small`'s rows
+///   were painted, before any idle read-ahead (its `prefetched_runs` says none was served from
+///   one): the open's round trip.
 pub(crate) async fn click_to_paint_figures(
     app: &BenchApp,
     big: (&str, u64),
@@ -305,8 +306,12 @@ pub(crate) async fn click_to_paint_figures(
     let min_seq = big.1.saturating_sub(1_000);
     let mut measured = Vec::with_capacity(runs);
     let mut not_read_ahead = Vec::with_capacity(runs);
+    // Less than the UI's idle delay before it reads ahead (250 ms), time enough for the
+    // previous open's last frames (a user does not click twice within two frames).
+    let settle = Duration::from_millis(env_count("ROOST_BENCH_APP_SETTLE_MS", 100)? as u64);
     for _ in 0..runs {
         app.click_to_paint(small, 1).await?;
+        tokio::time::sleep(settle).await;
         not_read_ahead.push(app.click_to_paint(big.0, min_seq).await?);
         app.click_to_paint(small, 1).await?;
         tokio::time::sleep(idle).await;
@@ -353,7 +358,8 @@ pub(crate) async fn click_to_paint_figures(
     eprintln!("pointerdown, {press_ms} ms, click → painted: {press}");
     let ipc = app.ipc_probe(big.0, 21).await?;
     eprintln!("IPC probe (ms, medians): {ipc}");
-    let no_read_ahead = open_figures(&not_read_ahead);
+    let mut no_read_ahead = open_figures(&not_read_ahead);
+    no_read_ahead["settle_ms"] = json!(settle.as_millis() as u64);
     eprintln!("plain click, nothing read ahead: {no_read_ahead}");
     let mut frame_after: Vec<f64> = measured.iter().filter_map(|(_, p)| p.frame_after).collect();
     frame_after.sort_by(f64::total_cmp);
