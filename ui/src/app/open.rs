@@ -32,7 +32,8 @@ pub(crate) fn read_again_if_dropped(model: Model, before: usize) {
 }
 
 /// One idle pass: reads each wanted chat not yet held, one at a time, stopping when another
-/// pass was scheduled or an open started; then stages the likeliest held one.
+/// pass was scheduled or an open started; then stages the likeliest held one (in place of
+/// rows staged for another chat, which stays held).
 async fn idle_read_ahead(model: Model, pass: u64) {
     let busy = move || {
         model.read_ahead_pass.get_value() != pass
@@ -46,20 +47,28 @@ async fn idle_read_ahead(model: Model, pass: u64) {
         }
         read_ahead(model, *chat_id).await;
     }
-    if busy() || model.staged.with_untracked(Option::is_some) {
+    if busy() {
         return;
     }
+    // Staged rows of a read-ahead that went (evicted by a newer one) go too.
+    staged::drop_if_stale(model);
     let likeliest = model.state.with_untracked(|state| {
-        wanted.iter().find_map(|(chat_id, _)| {
-            let request = state.prefetch_held(*chat_id)?;
-            Some((
-                *chat_id,
-                request,
-                state.prefetched_window(*chat_id)?.clone(),
-            ))
-        })
+        wanted
+            .iter()
+            .find_map(|(chat_id, _)| Some((*chat_id, state.prefetch_held(*chat_id)?)))
     });
-    if let Some((chat_id, request, window)) = likeliest {
+    let Some((chat_id, request)) = likeliest else {
+        return;
+    };
+    let staged_already = model.staged.with_untracked(|staged| {
+        staged
+            .as_ref()
+            .is_some_and(|s| s.chat_id == chat_id && s.request == request)
+    });
+    let window = model
+        .state
+        .with_untracked(|state| state.prefetched_window(chat_id).cloned());
+    if !staged_already && let Some(window) = window {
         staged::stage(model, chat_id, request, window);
     }
 }
