@@ -60,16 +60,17 @@ async fn idle_read_ahead(model: Model, pass: u64) {
     let Some((chat_id, request)) = likeliest else {
         return;
     };
+    // Rows staged for a pressed pointer stay: its click is coming.
     let staged_already = model.staged.with_untracked(|staged| {
         staged
             .as_ref()
-            .is_some_and(|s| s.chat_id == chat_id && s.request == request)
+            .is_some_and(|s| s.pressed || (s.chat_id == chat_id && s.request == request))
     });
     let window = model
         .state
         .with_untracked(|state| state.prefetched_window(chat_id).cloned());
     if !staged_already && let Some(window) = window {
-        staged::stage(model, chat_id, request, window);
+        staged::stage(model, chat_id, request, window, false);
     }
 }
 
@@ -104,19 +105,26 @@ pub(crate) fn prefetch_chat(model: Model, chat_id: ChatId) {
     // Rows staged for a read-ahead no longer held go.
     staged::drop_if_stale(model);
     // Read ahead already (the page was idle): staged now unless they are.
+    if staged::ready(model, chat_id) {
+        // Staged by an idle pass: kept for this press's click.
+        model.staged.update_untracked(|staged| {
+            if let Some(staged) = staged {
+                staged.pressed = true;
+            }
+        });
+        return;
+    }
     let held = model.state.with_untracked(|state| {
         let request = state.prefetch_held(chat_id)?;
         Some((request, state.prefetched_window(chat_id)?.clone()))
     });
     if let Some((request, window)) = held {
-        if !staged::ready(model, chat_id) {
-            staged::stage(model, chat_id, request, window);
-        }
+        staged::stage(model, chat_id, request, window, true);
         return;
     }
     spawn_local(async move {
         if let Some((request, window)) = read_ahead(model, chat_id).await {
-            staged::stage(model, chat_id, request, window);
+            staged::stage(model, chat_id, request, window, true);
         }
     });
 }
