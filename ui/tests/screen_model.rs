@@ -8,7 +8,8 @@
 //! deletes, the server's position moving, fetches starting and finishing for open and unopened
 //! chats, sends answered with a copy older than the cached one, switching chats (also
 //! mid-fetch), the window reply racing the event channel (events before and after it), a chat
-//! read ahead on pointerdown (that reply racing the events too) and shown at its click, lagging
+//! read ahead on pointerdown or, several at once, by an idle pass (`UiState::idle_read_ahead`;
+//! those replies racing the events too) and shown at its click, lagging
 //! (a prefix of events lost, then a reload), and model time passing.
 //!
 //! After every step at which the UI has received everything sent so far (every step, unless the
@@ -112,7 +113,7 @@ struct World {
     queue: VecDeque<UiEvent>,
     /// Window replies in flight (the IPC answer races the event channel).
     replies: VecDeque<(ChatId, u64, ChatWindowView)>,
-    /// Windows read ahead on pointerdown, in flight.
+    /// Windows read ahead (on pointerdown or by an idle pass), in flight.
     ahead: VecDeque<(ChatId, u64, ChatWindowView)>,
     /// The open (chat, request) whose rows were shown from a read-ahead, its reply in flight.
     shown_ahead: Option<(ChatId, u64)>,
