@@ -72,6 +72,9 @@ pub(crate) struct Model {
     pub(crate) staged: RwSignal<Option<staged::StagedRows>>,
     /// The staged rows are on screen (the click came; the live list is held).
     pub(crate) staged_shown: RwSignal<bool>,
+    /// The latest idle read-ahead pass scheduled ([`open::read_ahead_when_idle`]); an earlier
+    /// one still running stops.
+    pub(crate) read_ahead_pass: StoredValue<u64>,
     /// Highest seq the user has had in view in the open chat (new messages are those above it).
     pub(crate) seen_seq: RwSignal<Seq>,
     pub(crate) dialog: RwSignal<Option<Dialog>>,
@@ -98,6 +101,7 @@ impl Model {
             rows_held,
             staged: RwSignal::new(None),
             staged_shown: RwSignal::new(false),
+            read_ahead_pass: StoredValue::new(0),
             seen_seq: RwSignal::new(0),
             dialog: RwSignal::new(None),
             theme: RwSignal::new(Theme::System),
@@ -195,6 +199,7 @@ pub(crate) async fn reload_chats(model: Model) {
             model.tick_after(0.0);
             if any {
                 mark_chat_list_painted();
+                open::read_ahead_when_idle(model);
             }
         }
         Err(e) if e.kind == IpcErrorKind::NotSignedIn => model.state.update(|s| s.chats.clear()),
@@ -258,6 +263,7 @@ pub(crate) fn apply_event(model: Model, event: UiEvent) {
         _ => {}
     }
     let now = ipc::now_ms();
+    let read_ahead = model.state.with_untracked(UiState::read_ahead_len);
     if model
         .state
         .with_untracked(|state| state.changes_nothing_shown(&event))
@@ -269,6 +275,7 @@ pub(crate) fn apply_event(model: Model, event: UiEvent) {
             state.apply(event, now);
         });
         staged::drop_if_stale(model);
+        open::read_again_if_dropped(model, read_ahead);
         return;
     }
     let mut effects = Vec::new();
@@ -277,6 +284,7 @@ pub(crate) fn apply_event(model: Model, event: UiEvent) {
         effects.contains(&StateEffect::RowsChanged)
     });
     staged::drop_if_stale(model);
+    open::read_again_if_dropped(model, read_ahead);
     for effect in effects {
         perform(model, effect);
     }
@@ -418,6 +426,7 @@ pub(crate) async fn become_interactive(model: Model, chat_id: ChatId) {
         })
     });
     refresh_cache_map(model, chat_id).await;
+    open::read_ahead_when_idle(model);
 }
 
 /// Cached pages read before the window to reach the first unread message (beyond that, the

@@ -11,6 +11,7 @@ use crate::shortcuts::{self, ListKey};
 use crate::state::UiState;
 use crate::timeline;
 use crate::ux_components::*;
+use leptos::context::Provider;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use roost_proto::{ChatId, Message};
@@ -154,8 +155,11 @@ fn ReadAheadRows(
     });
     view! {
         <div class="messages-ahead" class:overflows=overflows data-testid="messages-ahead" aria-hidden="true"
-            data-shown=move || model.staged_shown.get().to_string()>
-            <TimelineRows timeline range today me />
+            data-shown=move || model.staged_shown.get().to_string()
+            data-chat-id=move || model.staged.with(|s| s.as_ref().map(|s| s.chat_id.to_string()))>
+            <Provider value=StagedAhead>
+                <TimelineRows timeline range today me />
+            </Provider>
         </div>
     }
 }

@@ -53,6 +53,21 @@ pub fn message_text(message: &Message) -> String {
     }
 }
 
+/// Provided (with `leptos::context::Provider`) over the rows staged hidden ahead of a click
+/// (`chat_view::ReadAheadRows`): their test ids are prefixed `ahead-`, so that what a test finds
+/// as the page's rows (`message`, `message-text`, `skeleton`, …) is the live list's only.
+#[derive(Debug, Clone, Copy)]
+pub struct StagedAhead;
+
+/// A timeline row's test id: `name`, or `ahead-{name}` for rows staged ahead ([`StagedAhead`]).
+pub fn row_testid(name: &'static str) -> String {
+    if use_context::<StagedAhead>().is_some() {
+        format!("ahead-{name}")
+    } else {
+        name.to_string()
+    }
+}
+
 /// One cached message: author, time, text; tombstones and edits marked as such.
 #[component]
 pub fn MessageRow(
@@ -76,27 +91,27 @@ pub fn MessageRow(
         let for_delete = message.clone();
         view! {
             <span class="actions">
-                <button class="link" aria-label="Edit this message" data-testid="edit-message"
+                <button class="link" aria-label="Edit this message" data-testid=row_testid("edit-message")
                     on:click=move |_| if let Some(cb) = on_edit { cb.run(for_edit.clone()) }>"Edit"</button>
-                <button class="link" aria-label="Delete this message" data-testid="delete-message"
+                <button class="link" aria-label="Delete this message" data-testid=row_testid("delete-message")
                     on:click=move |_| if let Some(cb) = on_delete { cb.run(for_delete.clone()) }>"Delete"</button>
             </span>
         }
     });
     view! {
-        <div class="row message" class:mine=mine class:deleted=deleted class:grouped=grouped data-testid="message" data-seq=seq
+        <div class="row message" class:mine=mine class:deleted=deleted class:grouped=grouped data-testid=row_testid("message") data-seq=seq
             data-grouped=grouped.to_string()>
             <div class="meta">
                 <span class="author">{author}</span>
                 <span class="time">{time}</span>
-                {edited.then(|| view! { <span class="badge edited" data-testid="edited">"edited"</span> })}
+                {edited.then(|| view! { <span class="badge edited" data-testid=row_testid("edited")>"edited"</span> })}
                 {actions}
             </div>
             {if deleted {
-                view! { <div class="text tombstone" data-testid="deleted">"Message deleted"</div> }.into_any()
+                view! { <div class="text tombstone" data-testid=row_testid("deleted")>"Message deleted"</div> }.into_any()
             } else {
                 // No `title`: a tooltip repeating the whole text is noise.
-                view! { <div class="text" data-testid="message-text">{text}</div> }.into_any()
+                view! { <div class="text" data-testid=row_testid("message-text")>{text}</div> }.into_any()
             }}
         </div>
     }
@@ -118,7 +133,7 @@ pub fn SkeletonRow(item: WindowItem) -> impl IntoView {
     };
     let aria_label = label.clone();
     view! {
-        <div class="row skeleton" data-testid="skeleton" data-kind=kind data-from=from.to_string() data-to=to.to_string()
+        <div class="row skeleton" data-testid=row_testid("skeleton") data-kind=kind data-from=from.to_string() data-to=to.to_string()
             aria-busy="true" aria-label=aria_label>
             <div class="bar short"></div>
             <div class="bar long"></div>
@@ -143,12 +158,12 @@ pub fn PendingRow(
     let local_id = item.local_id.clone();
     let error = item.last_error.clone().unwrap_or_default();
     view! {
-        <div class="row message mine pending" class:failed=failed data-testid="pending-message" data-state=item.status.as_str()>
+        <div class="row message mine pending" class:failed=failed data-testid=row_testid("pending-message") data-state=item.status.as_str()>
             <div class="meta">
                 <span class="author">"You"</span>
                 <span class="badge status" title=error>{status}</span>
                 {failed.then(|| view! {
-                    <button class="link" data-testid="retry-send"
+                    <button class="link" data-testid=row_testid("retry-send")
                         on:click=move |_| if let Some(cb) = on_retry { cb.run(local_id.clone()) }>"Retry"</button>
                 })}
             </div>

@@ -17,8 +17,9 @@
 //! * `accounts` — the account switcher (menu, accounts on the sign-in screen) and its pure
 //!   rules;
 //! * `ipc` — the only module that touches Tauri;
-//! * `prefetch` — a chat's newest window read ahead of its click (pointerdown), never stale;
-//!   `app::staged` renders its rows hidden before the click, which only shows them;
+//! * `prefetch` — chats' newest windows read ahead of their click (on pointerdown, and for the
+//!   likeliest next opens while the page is idle), never stale; `app::staged` renders one's rows
+//!   hidden before the click (test ids `ahead-…`), which only shows them;
 //! * `testing` (native only) — renders the timeline and reads the HTML back, for tests.
 //!
 //! Natively (tests) Leptos is built with `ssr` so views render to HTML; for wasm with `csr`.

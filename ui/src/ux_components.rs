@@ -64,7 +64,7 @@ pub fn TimelineEntry(
         Entry::DaySeparator { day } => {
             let label = move || timeline::day_label(day, today.get());
             view! {
-                <div class="day-separator" role="separator" data-testid="day-separator" data-day=day.to_string()
+                <div class="day-separator" role="separator" data-testid=crate::components::row_testid("day-separator") data-day=day.to_string()
                     aria-label=label>
                     <span class="label">{label}</span>
                 </div>
@@ -72,7 +72,7 @@ pub fn TimelineEntry(
             .into_any()
         }
         Entry::UnreadDivider => view! {
-            <div class="unread-divider" role="separator" data-testid="unread-divider" aria-label="New messages">
+            <div class="unread-divider" role="separator" data-testid=crate::components::row_testid("unread-divider") aria-label="New messages">
                 <span class="label">"New messages"</span>
             </div>
         }

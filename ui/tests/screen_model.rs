@@ -8,7 +8,8 @@
 //! deletes, the server's position moving, fetches starting and finishing for open and unopened
 //! chats, sends answered with a copy older than the cached one, switching chats (also
 //! mid-fetch), the window reply racing the event channel (events before and after it), a chat
-//! read ahead on pointerdown (that reply racing the events too) and shown at its click, lagging
+//! read ahead on pointerdown or, several at once, by an idle pass (`UiState::idle_read_ahead`;
+//! those replies racing the events too) and shown at its click, lagging
 //! (a prefix of events lost, then a reload), and model time passing.
 //!
 //! After every step at which the UI has received everything sent so far (every step, unless the
@@ -112,7 +113,7 @@ struct World {
     queue: VecDeque<UiEvent>,
     /// Window replies in flight (the IPC answer races the event channel).
     replies: VecDeque<(ChatId, u64, ChatWindowView)>,
-    /// Windows read ahead on pointerdown, in flight.
+    /// Windows read ahead (on pointerdown or by an idle pass), in flight.
     ahead: VecDeque<(ChatId, u64, ChatWindowView)>,
     /// The open (chat, request) whose rows were shown from a read-ahead, its reply in flight.
     shown_ahead: Option<(ChatId, u64)>,
@@ -274,6 +275,15 @@ impl World {
             88..=91 => {
                 if let Some((chat, request, window)) = self.ahead.pop_front() {
                     self.ui.prefetch_arrived(chat, request, window);
+                }
+            }
+            // The page is idle: the chats likeliest to be opened next are read ahead (as
+            // `app/open.rs` does), their replies to arrive at later steps.
+            92..=94 => {
+                for (chat, has) in self.ui.idle_read_ahead() {
+                    if !has {
+                        self.press(chat).await;
+                    }
                 }
             }
             // Time passes.
@@ -551,7 +561,7 @@ fn without_open_flags(state: &UiState) -> UiState {
         open.chat.is_open = false;
     }
     // A read-ahead is not shown (and any event of its chat drops it, an open flag's too).
-    state.take_prefetched(ChatId(uuid::Uuid::nil()));
+    state.drop_read_aheads();
     state
 }
 

@@ -131,9 +131,24 @@ pub fn render(out: &mut String, figures: &Value) {
             ms(clicks.get("p50")),
             ms(clicks.get("p99"))
         );
-        let _ = writeln!(out, "| phase | p50 |\n|---|---:|");
-        for (key, what) in CLICK_PHASES {
-            let _ = writeln!(out, "| {what} | {} |", ms(phases.get(key)));
+        // Beside it, the same click finding nothing read ahead (`no_read_ahead`), when run.
+        match clicks["no_read_ahead"]["phases_p50"].as_object() {
+            Some(nothing) => {
+                let _ = writeln!(
+                    out,
+                    "Served from the idle read-ahead, \"applied\" is the rows shown and the open's reply comes after the paint.\n\n| phase | p50, read ahead while idle | p50, nothing read ahead |\n|---|---:|---:|"
+                );
+                for (key, what) in CLICK_PHASES {
+                    let (read_ahead, nothing) = (ms(phases.get(key)), ms(nothing.get(key)));
+                    let _ = writeln!(out, "| {what} | {read_ahead} | {nothing} |");
+                }
+            }
+            None => {
+                let _ = writeln!(out, "| phase | p50 |\n|---|---:|");
+                for (key, what) in CLICK_PHASES {
+                    let _ = writeln!(out, "| {what} | {} |", ms(phases.get(key)));
+                }
+            }
         }
         let _ = writeln!(out);
     }
@@ -215,6 +230,19 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("| **total** | 900.0 ms | 950.0 ms |"), "{out}");
+
+        // With the click that found nothing read ahead: its phases beside.
+        let mut with_nothing = figures.clone();
+        with_nothing["click_to_paint_ms"]["no_read_ahead"] =
+            json!({ "phases_p50": { "invoke_to_reply": 12.0 } });
+        let mut out = String::new();
+        render(&mut out, &with_nothing);
+        assert!(
+            out.contains(
+                "| invoked → window in the page (IPC both ways, the core's read, JSON) | 4.5 ms | 12.0 ms |"
+            ),
+            "{out}"
+        );
 
         // With the same-run floor (the blank Tauri window): one more column.
         let mut with_floor = figures.clone();

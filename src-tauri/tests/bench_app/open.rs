@@ -11,7 +11,7 @@ impl BenchApp {
     /// the compositor has shown the previous one. (Before 2026-11-30 10:30 the figure ran to a
     /// task after that next frame's own rendering too: `frame_after`, kept for comparison.)
     /// The rows looked for are the staged ones of a read-ahead while they are shown (they cover
-    /// the list: `ui/src/app/staged.rs`), else the list's.
+    /// the list: `ui/src/app/staged.rs`; test ids `ahead-…`), else the list's.
     pub(crate) async fn click_to_paint(
         &self,
         title: &str,
@@ -35,7 +35,7 @@ impl BenchApp {
             // The rows on screen: those staged for the click when it shows them (they cover
             // the list), else the list's.
             const shownRow = () =>
-                document.querySelector('[data-testid=messages-ahead][data-shown=true] [data-testid=message]')
+                document.querySelector('[data-testid=messages-ahead][data-shown=true] [data-testid=ahead-message]')
                 || document.querySelector('[data-testid=messages] [data-testid=message]');
             const names = ['roost-open-invoke', 'roost-open-reply', 'roost-open-applied', 'roost-open-prefetched'];
             names.forEach((n) => performance.clearMarks(n));
@@ -124,7 +124,7 @@ impl BenchApp {
             const check = () => {
                 trace.push(['frame', since()]);
                 const heading = document.querySelector('[data-testid=chat-title]');
-                const row = document.querySelector('[data-testid=messages-ahead][data-shown=true] [data-testid=message]')
+                const row = document.querySelector('[data-testid=messages-ahead][data-shown=true] [data-testid=ahead-message]')
                     || document.querySelector('[data-testid=messages] [data-testid=message]');
                 if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
                     requestAnimationFrame(() => {
@@ -271,36 +271,73 @@ pub(crate) fn phase_medians(runs: &[(f64, OpenPhases)]) -> Value {
     })
 }
 
-/// Opens `big` (alternating with `small`, whose open is not timed) `runs` times.
+/// p50, p99, min, max, the runs and how many of them were served from a read-ahead, and the
+/// phases' medians of one kind of open.
+fn open_figures(opens: &[(f64, OpenPhases)]) -> Value {
+    let mut timings: Vec<f64> = opens.iter().map(|(t, _)| *t).collect();
+    timings.sort_by(f64::total_cmp);
+    json!({
+        "p50": round(quantile(&timings, 0.5)),
+        "p99": round(quantile(&timings, 0.99)),
+        "min": round(timings[0]),
+        "max": round(timings[timings.len() - 1]),
+        "runs": opens.len(),
+        "prefetched_runs": opens.iter().filter(|(_, p)| p.prefetched).count(),
+        "phases_p50": phase_medians(opens),
+    })
+}
+
+/// Opens `big` (alternating with `small`, whose open is not timed) `runs` times each way, the
+/// two ways interleaved:
+/// - the figure: a plain click (`element.click()`, as a keyboard's Enter makes it: no
+///   pointerdown) after the page has been idle `ROOST_BENCH_APP_IDLE_MS` (1000) since `small`'s
+///   rows were painted, as a user's next click comes — the UI reads ahead the chats likeliest
+///   to be opened next meanwhile (`ui/src/prefetch.rs`);
+/// - `no_read_ahead`: the same click `ROOST_BENCH_APP_SETTLE_MS` (100) after `small`'s rows
+///   were painted, before any idle read-ahead (its `prefetched_runs` says none was served from
+///   one): the open's round trip.
 pub(crate) async fn click_to_paint_figures(
     app: &BenchApp,
     big: (&str, u64),
     small: &str,
     runs: usize,
 ) -> Result<Value> {
-    app.click_to_paint(small, 1).await?;
+    let idle = Duration::from_millis(env_count("ROOST_BENCH_APP_IDLE_MS", 1000)? as u64);
+    let min_seq = big.1.saturating_sub(1_000);
     let mut measured = Vec::with_capacity(runs);
+    let mut not_read_ahead = Vec::with_capacity(runs);
+    // Less than the UI's idle delay before it reads ahead (250 ms), time enough for the
+    // previous open's last frames (a user does not click twice within two frames).
+    let settle = Duration::from_millis(env_count("ROOST_BENCH_APP_SETTLE_MS", 100)? as u64);
     for _ in 0..runs {
-        measured.push(
-            app.click_to_paint(big.0, big.1.saturating_sub(1_000))
-                .await?,
-        );
         app.click_to_paint(small, 1).await?;
+        tokio::time::sleep(settle).await;
+        not_read_ahead.push(app.click_to_paint(big.0, min_seq).await?);
+        app.click_to_paint(small, 1).await?;
+        tokio::time::sleep(idle).await;
+        measured.push(app.click_to_paint(big.0, min_seq).await?);
     }
-    app.click_to_paint(big.0, big.1.saturating_sub(1_000))
-        .await?;
+    // Once the open settled: the list took the rows over from the staged ones, and the idle
+    // read-ahead staged the next likeliest chat's.
+    tokio::time::sleep(idle).await;
     let rows = app
         .c()
         .find_all(Locator::Css("[data-testid=message]"))
         .await?
         .len();
+    // Rows staged hidden ahead of a click (at most one chat's).
+    let staged_rows = app
+        .c()
+        .find_all(Locator::Css("[data-testid=ahead-message]"))
+        .await?
+        .len();
     assert!(
-        rows > 0 && rows <= 200,
-        "a bounded window of rows is in the DOM: {rows}"
+        rows > 0 && rows + staged_rows <= 200,
+        "a bounded window of rows is in the DOM: {rows} + {staged_rows} staged"
     );
     for _ in 0..env_count("ROOST_BENCH_APP_TRACE", 0)? {
         app.click_to_paint(small, 1).await?;
-        let trace = app.click_trace(big.0, big.1.saturating_sub(1_000)).await?;
+        let trace = app.click_trace(big.0, min_seq).await?;
         eprintln!("open trace (ms after the click): {trace}");
     }
     // A mouse's click: pointerdown, the button held `press_ms`, then the click.
@@ -315,37 +352,27 @@ pub(crate) async fn click_to_paint_figures(
         );
         app.click_to_paint(small, 1).await?;
     }
-    let mut press_timings: Vec<f64> = pressed.iter().map(|(t, _)| *t).collect();
-    press_timings.sort_by(f64::total_cmp);
-    let press = json!({
-        "press_ms": press_ms,
-        "p50": round(quantile(&press_timings, 0.5)),
-        "p99": round(quantile(&press_timings, 0.99)),
-        "min": round(press_timings[0]),
-        "max": round(press_timings[press_timings.len() - 1]),
-        "runs": runs,
-        "prefetched_runs": pressed.iter().filter(|(_, p)| p.prefetched).count(),
-        // From the read-ahead, "applied" is the rows shown (`roost-open-prefetched`).
-        "phases_p50": phase_medians(&pressed),
-    });
+    let mut press = open_figures(&pressed);
+    // From the read-ahead, "applied" is the rows shown (`roost-open-prefetched`).
+    press["press_ms"] = json!(press_ms);
     eprintln!("pointerdown, {press_ms} ms, click → painted: {press}");
     let ipc = app.ipc_probe(big.0, 21).await?;
     eprintln!("IPC probe (ms, medians): {ipc}");
-    let mut timings: Vec<f64> = measured.iter().map(|(t, _)| *t).collect();
-    timings.sort_by(f64::total_cmp);
+    let mut no_read_ahead = open_figures(&not_read_ahead);
+    no_read_ahead["settle_ms"] = json!(settle.as_millis() as u64);
+    eprintln!("plain click, nothing read ahead: {no_read_ahead}");
     let mut frame_after: Vec<f64> = measured.iter().filter_map(|(_, p)| p.frame_after).collect();
     frame_after.sort_by(f64::total_cmp);
-    Ok(json!({
-        "frame_after_p50": (!frame_after.is_empty()).then(|| round(quantile(&frame_after, 0.5))),
-        "frame_after_p99": (!frame_after.is_empty()).then(|| round(quantile(&frame_after, 0.99))),
-        "p50": round(quantile(&timings, 0.5)),
-        "p99": round(quantile(&timings, 0.99)),
-        "min": round(timings[0]),
-        "max": round(timings[timings.len() - 1]),
-        "runs": runs,
-        "dom_rows": rows,
-        "phases_p50": phase_medians(&measured),
-        "ipc_probe": ipc,
-        "after_pointerdown": press,
-    }))
+    let mut figures = open_figures(&measured);
+    figures["idle_ms"] = json!(idle.as_millis() as u64);
+    figures["frame_after_p50"] =
+        json!((!frame_after.is_empty()).then(|| round(quantile(&frame_after, 0.5))));
+    figures["frame_after_p99"] =
+        json!((!frame_after.is_empty()).then(|| round(quantile(&frame_after, 0.99))));
+    figures["dom_rows"] = json!(rows);
+    figures["dom_rows_staged"] = json!(staged_rows);
+    figures["ipc_probe"] = ipc;
+    figures["no_read_ahead"] = no_read_ahead;
+    figures["after_pointerdown"] = press;
+    Ok(figures)
 }

@@ -1,5 +1,6 @@
-//! Issue 11's click → paint, a mouse's click: the chat read ahead on pointerdown, its rows
-//! rendered hidden before the click and shown by it, never stale.
+//! Issue 11's click → paint: chats read ahead (on a mouse's pointerdown, and while the page is
+//! idle for the chats likeliest to be opened next), their rows rendered hidden before the click
+//! and shown by it, never stale.
 
 use crate::harness::*;
 use serde_json::Value;
@@ -55,9 +56,9 @@ async fn a_mouse_press_reads_the_chat_ahead_and_the_click_never_shows_stale_rows
     tokio::time::sleep(hold).await;
     // Beta's rows are staged, hidden, over Alpha's list, which is unchanged.
     let rows_at = "const [list] = arguments; \
-        return Array.from(document.querySelectorAll(`[data-testid=${list}] [data-testid=message]`)).map((r) => { \
+        return Array.from(document.querySelectorAll(`[data-testid=${list}] [data-testid$=message][data-seq]`)).map((r) => { \
           const b = r.getBoundingClientRect(); \
-          return [Number(r.dataset.seq), r.querySelector('[data-testid=message-text]').textContent, \
+          return [Number(r.dataset.seq), r.querySelector('[data-testid$=message-text]').textContent, \
                   Math.round(b.top), Math.round(b.left), Math.round(b.width), Math.round(b.height)]; });";
     let staged = app
         .c()
@@ -96,11 +97,9 @@ async fn a_mouse_press_reads_the_chat_ahead_and_the_click_never_shows_stale_rows
     );
     app.wait_seqs(&[1, 2]).await?;
     // The list took the rows over where the staged ones were, and those went.
-    app.wait_js(
-        "the staged rows gone",
-        "return document.querySelectorAll('[data-testid=messages-ahead] [data-testid=message]').length;",
-        |v| *v == json!(0),
-    )
+    app.wait_js("the staged rows gone", STAGED_ROWS_OF_SELECTED, |v| {
+        *v == json!(0)
+    })
     .await?;
     assert_eq!(
         app.c().execute(rows_at, vec![json!("messages")]).await?,
@@ -118,11 +117,9 @@ async fn a_mouse_press_reads_the_chat_ahead_and_the_click_never_shows_stale_rows
         json!(1),
         "shown from the read-ahead"
     );
-    app.wait_js(
-        "the staged rows gone",
-        "return document.querySelectorAll('[data-testid=messages-ahead] [data-testid=message]').length;",
-        |v| *v == json!(0),
-    )
+    app.wait_js("the staged rows gone", STAGED_ROWS_OF_SELECTED, |v| {
+        *v == json!(0)
+    })
     .await?;
     let live = app.c().execute(rows_at, vec![json!("messages")]).await?;
     let live = live.as_array().unwrap();
@@ -177,6 +174,122 @@ async fn a_mouse_press_reads_the_chat_ahead_and_the_click_never_shows_stale_rows
             "b four, after the press"
         ])
     );
+    assert!(app.page_errors().await.is_empty());
+    app.quit().await;
+    Ok(())
+}
+
+/// How many rows are staged hidden for the selected chat (an idle read-ahead may stage another
+/// chat's meanwhile).
+const STAGED_ROWS_OF_SELECTED: &str = "const ahead = document.querySelector('[data-testid=messages-ahead]'); \
+    const selected = document.querySelector('[data-testid=chat-item][aria-selected=true]'); \
+    if (!ahead || !selected || ahead.dataset.chatId !== selected.dataset.chatId) return 0; \
+    return ahead.querySelectorAll('[data-testid=ahead-message]').length;";
+
+/// The rows staged hidden for a click (`messages-ahead`): their texts.
+const STAGED_TEXTS: &str = "return Array.from(document.querySelectorAll('[data-testid=messages-ahead] [data-testid=ahead-message-text]')).map(e => e.textContent);";
+const SHOWN_TEXTS: &str = "return Array.from(document.querySelectorAll('[data-testid=messages] [data-testid=message-text]')).map(e => e.textContent);";
+const KEY_UP: &str = "\u{E013}";
+
+/// A click with no pointerdown (the keyboard, `element.click()`; issue 11's click → paint):
+/// while the page is idle the UI reads ahead the chats likeliest to be opened next (the rows
+/// beside the selected one) and stages the likeliest; an arrow key or a plain click then shows
+/// those rows at once (`roost-open-prefetched`). Never stale: a message of that chat arriving
+/// after the read drops it (the chat, now unread, opens the ordinary way and shows it); an edit
+/// after the read drops it too, and what the click shows is the chat's rows read again, with
+/// the edit.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn a_keyboard_or_plain_click_open_is_served_from_the_idle_read_ahead_never_stale()
+-> Result<()> {
+    let server = spawn_test_server().await;
+    chat_with_messages(&server, "Alpha", &["a one", "a two", "a three"]).await;
+    let beta = chat_with_messages(&server, "Beta", &["b one", "b two"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("Beta").await?;
+    app.wait_seqs(&[1, 2]).await?;
+    app.open_chat("Alpha").await?;
+    app.wait_seqs(&[1, 2, 3]).await?;
+    app.wait_online().await?;
+    // Read ahead and staged once the page is idle, with nothing pressed.
+    app.wait_js("Beta read ahead while idle", STAGED_TEXTS, |v| {
+        *v == json!(["b one", "b two"])
+    })
+    .await?;
+    assert_eq!(
+        app.js(SHOWN_TEXTS).await?,
+        json!(["a one", "a two", "a three"])
+    );
+    // A message of Beta after the read: dropped (and Beta, unread now, is not read again).
+    let b_three = server
+        .send("bob", beta, "b three, after the read-ahead")
+        .await;
+    let beta_unread = "const b = document.querySelector('[data-chat-title=\"Beta\"] [data-testid=unread-badge]'); return b ? b.textContent : null;";
+    app.wait_js("Beta's unread count", beta_unread, |v| *v == json!("1"))
+        .await?;
+    assert_eq!(
+        app.js(STAGED_TEXTS).await?,
+        json!([]),
+        "the staged rows went"
+    );
+    // The keyboard: the arrow key from the selected row to Beta's.
+    let key = app
+        .js("const rows = Array.from(document.querySelectorAll('[data-testid=chat-item]')).map(r => r.dataset.chatTitle); \
+             document.querySelector('[data-testid=chat-item][data-chat-title=\"Alpha\"]').focus(); \
+             performance.clearMarks('roost-open-prefetched'); \
+             return rows.indexOf('Beta') < rows.indexOf('Alpha');")
+        .await?;
+    let (towards_beta, back_to_alpha) = if key == json!(true) {
+        (KEY_UP, KEY_DOWN)
+    } else {
+        (KEY_DOWN, KEY_UP)
+    };
+    app.keys(towards_beta).await?;
+    app.wait_seqs(&[1, 2, 3]).await?;
+    assert_eq!(
+        app.js("return performance.getEntriesByName('roost-open-prefetched').length;")
+            .await?,
+        json!(0),
+        "the dropped read-ahead was not shown"
+    );
+    assert_eq!(
+        app.js(SHOWN_TEXTS).await?,
+        json!(["b one", "b two", "b three, after the read-ahead"])
+    );
+    // Back to Alpha by the keyboard: Beta (nothing unread now) is read ahead again.
+    app.keys(back_to_alpha).await?;
+    app.wait_seqs(&[1, 2, 3]).await?;
+    app.wait_js("Beta read ahead again", STAGED_TEXTS, |v| {
+        *v == json!(["b one", "b two", "b three, after the read-ahead"])
+    })
+    .await?;
+    // An edit of Beta after the read: the read-ahead goes and Beta is read again, with it.
+    server
+        .edit(
+            "bob",
+            beta,
+            b_three.id,
+            "b three, edited after the read-ahead",
+        )
+        .await;
+    app.wait_js("Beta read again with the edit", STAGED_TEXTS, |v| {
+        *v == json!(["b one", "b two", "b three, edited after the read-ahead"])
+    })
+    .await?;
+    // A plain click (no pointerdown): shown from that read-ahead.
+    let clicked = app
+        .js("performance.clearMarks('roost-open-prefetched'); \
+             document.querySelector('[data-testid=chat-item][data-chat-title=\"Beta\"]').click(); \
+             return [performance.getEntriesByName('roost-open-prefetched').length];")
+        .await?;
+    assert_eq!(clicked[0], json!(1), "shown from the read-ahead: {clicked}");
+    app.wait_js("Beta's rows", SHOWN_TEXTS, |v| {
+        *v == json!(["b one", "b two", "b three, edited after the read-ahead"])
+    })
+    .await?;
+    let beta_title = "return document.querySelector('[data-testid=chat-title]').textContent;";
+    assert_eq!(app.js(beta_title).await?, json!("Beta"));
     assert!(app.page_errors().await.is_empty());
     app.quit().await;
     Ok(())

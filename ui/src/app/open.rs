@@ -1,36 +1,130 @@
 //! Opening a chat from its newest window read ahead of the click ([`crate::prefetch`]): the
-//! pointer goes down, the cache is read; the click (on the button's release) shows those rows
-//! at once instead of waiting for the open's round trip (issue 11's click → paint), and the
-//! open only marks the chat open in the core.
+//! pointer goes down, or the page has been idle a moment, and the cache is read; the click
+//! shows those rows at once instead of waiting for the open's round trip (issue 11's click →
+//! paint), and the open only marks the chat open in the core.
 
 use super::*;
 
-/// The primary button went down on a chat in the list: reads its newest window as the open
-/// will (the same size), for the click to render from. Nothing is shown until the click.
-pub(crate) fn prefetch_chat(model: Model, chat_id: ChatId) {
+/// How long the page is left alone before an idle read-ahead pass: after an open settled,
+/// after the chat list loaded, after an event dropped a read-ahead (a burst of events
+/// postpones it). Not a frame's work in the way of a click: the reads are a few ms each.
+const IDLE_READ_AHEAD_DELAY: Duration = Duration::from_millis(250);
+
+/// Reads ahead the chats likeliest to be opened next ([`UiState::idle_read_ahead`]) once the
+/// page has been idle for [`IDLE_READ_AHEAD_DELAY`] (`requestIdleCallback` is not in WebKitGTK's
+/// default features); the likeliest one held is staged ([`staged::stage`]). A later call
+/// replaces the pending pass.
+pub(crate) fn read_ahead_when_idle(model: Model) {
+    let pass = model.read_ahead_pass.get_value() + 1;
+    model.read_ahead_pass.set_value(pass);
+    set_timeout(
+        move || spawn_local(idle_read_ahead(model, pass)),
+        IDLE_READ_AHEAD_DELAY,
+    );
+}
+
+/// An event took read-ahead windows (`before` held or on their way until it came): they are
+/// read again once the page is idle.
+pub(crate) fn read_again_if_dropped(model: Model, before: usize) {
+    if model.state.with_untracked(UiState::read_ahead_len) < before {
+        read_ahead_when_idle(model);
+    }
+}
+
+/// One idle pass: reads each wanted chat not yet held, one at a time, stopping when another
+/// pass was scheduled or an open started; then stages the likeliest held one (in place of
+/// rows staged for another chat, which stays held).
+async fn idle_read_ahead(model: Model, pass: u64) {
+    let busy = move || {
+        model.read_ahead_pass.get_value() != pass
+            || model.rows_held.get_untracked()
+            || model.state.with_untracked(UiState::opening)
+    };
+    let wanted = model.state.with_untracked(UiState::idle_read_ahead);
+    for (chat_id, _) in wanted.iter().filter(|(_, has)| !has) {
+        if busy() {
+            return;
+        }
+        read_ahead(model, *chat_id).await;
+    }
+    if busy() {
+        return;
+    }
+    // Staged rows of a read-ahead that went (evicted by a newer one) go too.
+    staged::drop_if_stale(model);
+    let likeliest = model.state.with_untracked(|state| {
+        wanted
+            .iter()
+            .find_map(|(chat_id, _)| Some((*chat_id, state.prefetch_held(*chat_id)?)))
+    });
+    let Some((chat_id, request)) = likeliest else {
+        return;
+    };
+    // Rows staged for a pressed pointer stay: its click is coming.
+    let staged_already = model.staged.with_untracked(|staged| {
+        staged
+            .as_ref()
+            .is_some_and(|s| s.pressed || (s.chat_id == chat_id && s.request == request))
+    });
+    let window = model
+        .state
+        .with_untracked(|state| state.prefetched_window(chat_id).cloned());
+    if !staged_already && let Some(window) = window {
+        staged::stage(model, chat_id, request, window, false);
+    }
+}
+
+/// Reads `chat_id`'s newest window ahead, as the open will (the same size), when none is held
+/// or on its way; whether one is held now (with its request) for the caller to stage.
+async fn read_ahead(
+    model: Model,
+    chat_id: ChatId,
+) -> Option<(u64, roost_model::app::ChatWindowView)> {
     let mut request = None;
     model
         .state
         .update_untracked(|state| request = state.prefetch_requested(chat_id));
-    // Rows staged for another chat's read-ahead (now replaced) go.
+    let request = request?;
+    let window = ipc::cached_window(chat_id, Anchor::Newest, logic::OPEN_WINDOW_LIMIT)
+        .await
+        .ok()?;
+    let mut kept = false;
+    // The staged rows are built from the window before the state holds it (a clone either
+    // way); only a window the state kept is staged.
+    let staged = window.clone();
+    model.state.update_untracked(|state| {
+        kept = state.prefetch_arrived(chat_id, request, window);
+    });
+    kept.then_some((request, staged))
+}
+
+/// The primary button went down on a chat in the list: reads its newest window as the open
+/// will (the same size), unless the page read it ahead while idle, and stages it for the click
+/// to show. Nothing is shown until the click.
+pub(crate) fn prefetch_chat(model: Model, chat_id: ChatId) {
+    // Rows staged for a read-ahead no longer held go.
     staged::drop_if_stale(model);
-    let Some(request) = request else {
-        return;
-    };
-    spawn_local(async move {
-        if let Ok(window) =
-            ipc::cached_window(chat_id, Anchor::Newest, logic::OPEN_WINDOW_LIMIT).await
-        {
-            let mut kept = false;
-            // The staged rows are built from the window before the state holds it (a clone
-            // either way); only a window the state kept is staged.
-            let staged = window.clone();
-            model.state.update_untracked(|state| {
-                kept = state.prefetch_arrived(chat_id, request, window);
-            });
-            if kept {
-                staged::stage(model, chat_id, request, staged);
+    // Read ahead already (the page was idle): staged now unless they are.
+    if staged::ready(model, chat_id) {
+        // Staged by an idle pass: kept for this press's click.
+        model.staged.update_untracked(|staged| {
+            if let Some(staged) = staged {
+                staged.pressed = true;
             }
+        });
+        return;
+    }
+    let held = model.state.with_untracked(|state| {
+        let request = state.prefetch_held(chat_id)?;
+        Some((request, state.prefetched_window(chat_id)?.clone()))
+    });
+    if let Some((request, window)) = held {
+        staged::stage(model, chat_id, request, window, true);
+        return;
+    }
+    spawn_local(async move {
+        if let Some((request, window)) = read_ahead(model, chat_id).await {
+            staged::stage(model, chat_id, request, window, true);
         }
     });
 }

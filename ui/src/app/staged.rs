@@ -21,12 +21,21 @@ pub(crate) struct StagedRows {
     pub(crate) chat_id: ChatId,
     /// The read-ahead request they were built from.
     pub(crate) request: u64,
+    /// Staged for a pointer pressed on the chat (its click is coming): an idle pass leaves
+    /// them.
+    pub(crate) pressed: bool,
     pub(crate) timeline: Timeline,
 }
 
 /// The read-ahead of `chat_id` (`request`) arrived and is held: its rows go into the chat view,
-/// hidden. Only with a chat view on screen (the first open of a session has none to cover).
-pub(crate) fn stage(model: Model, chat_id: ChatId, request: u64, window: ChatWindowView) {
+/// hidden (`pressed`: for the pointer pressed on it, else for an idle pass). Only with a chat view on screen (the first open of a session has none to cover).
+pub(crate) fn stage(
+    model: Model,
+    chat_id: ChatId,
+    request: u64,
+    window: ChatWindowView,
+    pressed: bool,
+) {
     if model.rows_held.get_untracked() || model.scroller.get_untracked().is_none() {
         return;
     }
@@ -36,6 +45,7 @@ pub(crate) fn stage(model: Model, chat_id: ChatId, request: u64, window: ChatWin
     model.staged.set(Some(StagedRows {
         chat_id,
         request,
+        pressed,
         timeline,
     }));
 }

@@ -1,7 +1,8 @@
 //! [`UiState`]'s side of a chat read ahead of its click ([`crate::prefetch`]): asked for on
-//! pointerdown, shown at the click, confirmed by the open's answer.
+//! pointerdown or while the page is idle, shown at the click, confirmed by the open's answer.
 
 use super::*;
+use crate::prefetch::{self, IDLE_READ_AHEAD};
 
 impl UiState {
     /// The pointer went down on `chat_id`: the id of a read of its newest window to send
@@ -14,6 +15,32 @@ impl UiState {
             return None;
         }
         self.prefetch.requested(chat_id)
+    }
+
+    /// The chats to read ahead while the page is idle, likeliest next open first
+    /// ([`prefetch::idle_candidates`]), and whether each is already held or on its way.
+    pub fn idle_read_ahead(&self) -> Vec<(ChatId, bool)> {
+        prefetch::idle_candidates(&self.chats, self.selected, IDLE_READ_AHEAD)
+            .into_iter()
+            .map(|chat_id| (chat_id, self.prefetch.has(chat_id)))
+            .collect()
+    }
+
+    /// How many chats are read ahead (held or on their way): an event that lowers it dropped
+    /// one, to be read again once the page is idle.
+    pub fn read_ahead_len(&self) -> usize {
+        self.prefetch.len()
+    }
+
+    /// `chat_id`'s window read ahead, when held: for the view to render it hidden before the
+    /// click ([`UiState::prefetched_timeline`]).
+    pub fn prefetched_window(&self, chat_id: ChatId) -> Option<&ChatWindowView> {
+        self.prefetch.window(chat_id)
+    }
+
+    /// The selected chat's window was asked for and has not answered yet (an open in flight).
+    pub fn opening(&self) -> bool {
+        self.awaiting
     }
 
     /// The read ahead of `chat_id` answered `request`: kept unless an event dropped it since.
@@ -49,9 +76,14 @@ impl UiState {
     }
 
     /// `chat_id` was clicked: its window read ahead, if one arrived with nothing since that
-    /// could change it. Any read ahead is forgotten.
+    /// could change it. Its read-ahead goes; other chats' stay (their events still drop them).
     pub fn take_prefetched(&mut self, chat_id: ChatId) -> Option<ChatWindowView> {
         self.prefetch.take(chat_id)
+    }
+
+    /// Forgets every read-ahead (held or on its way; a later reply is ignored).
+    pub fn drop_read_aheads(&mut self) {
+        self.prefetch = Prefetch::default();
     }
 
     /// Shows the window read ahead of the selected chat's click, right after its open was
