@@ -430,36 +430,10 @@ async fn an_old_cache_migrates_with_its_index_complete_and_an_empty_queue() {
     let chat = ChatId(uuid::Uuid::from_u128(0x01d));
     {
         let pool = old_cache(&cache.path(), 30).await;
-        sqlx::query("INSERT INTO chats(chat_id, sync_state) VALUES (?, 'UNKNOWN')")
-            .bind(chat.to_string())
-            .execute(&pool)
-            .await
-            .unwrap();
-        for seq in 1..=20i64 {
-            // The old triggers index as they write.
-            sqlx::query(
-                "INSERT INTO messages(chat_id, seq, id, version, author, created_at, body, rev)
-                 VALUES (?, ?, ?, 1, 'bob', 0, ?, ?)",
-            )
-            .bind(chat.to_string())
-            .bind(seq)
-            .bind(uuid::Uuid::from_u128(seq as u128).to_string())
-            .bind(serde_json::json!({ "text": format!("old pelican {seq}") }).to_string())
-            .bind(seq)
-            .execute(&pool)
-            .await
-            .unwrap();
-        }
-        sqlx::query("INSERT INTO cached_runs(chat_id, start_seq, end_seq) VALUES (?, 1, 20)")
-            .bind(chat.to_string())
-            .execute(&pool)
-            .await
-            .unwrap();
-        sqlx::query("UPDATE chats SET cached_count = 20 WHERE chat_id = ?")
-            .bind(chat.to_string())
-            .execute(&pool)
-            .await
-            .unwrap();
+        insert_old_chat(&pool, chat).await;
+        // The old triggers index as they write.
+        insert_old_rows(&pool, chat, "pelican", 1..=20).await;
+        record_old_runs(&pool, chat, &[(1, 20)], 20).await;
         pool.close().await;
     }
     let (store, _) = Store::open(cache.path()).await.unwrap();
@@ -539,9 +513,43 @@ async fn only_texts_in_scripts_written_without_spaces_go_into_the_trigram_index(
     client.shutdown().await;
 }
 
-/// Inserts messages the way a cache of schema `old_cache(_, version)` was written (its triggers
-/// index or queue them as they fire).
-async fn insert_old_rows(pool: &sqlx::SqlitePool, chat: ChatId, seqs: impl Iterator<Item = i64>) {
+/// Adds `chat` to a cache of schema `old_cache(_, version)`.
+async fn insert_old_chat(pool: &sqlx::SqlitePool, chat: ChatId) {
+    sqlx::query("INSERT INTO chats(chat_id, sync_state) VALUES (?, 'UNKNOWN')")
+        .bind(chat.to_string())
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// Records `runs` (first and last seq) as cached and `count` as the chat's cached messages, as
+/// the store did for the rows `insert_old_rows` wrote.
+async fn record_old_runs(pool: &sqlx::SqlitePool, chat: ChatId, runs: &[(i64, i64)], count: i64) {
+    for (start, end) in runs {
+        sqlx::query("INSERT INTO cached_runs(chat_id, start_seq, end_seq) VALUES (?, ?, ?)")
+            .bind(chat.to_string())
+            .bind(start)
+            .bind(end)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE chats SET cached_count = ? WHERE chat_id = ?")
+        .bind(count)
+        .bind(chat.to_string())
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// Inserts messages reading `old <word> <seq>` the way a cache of schema
+/// `old_cache(_, version)` was written (its triggers index or queue them as they fire).
+async fn insert_old_rows(
+    pool: &sqlx::SqlitePool,
+    chat: ChatId,
+    word: &str,
+    seqs: impl Iterator<Item = i64>,
+) {
     for seq in seqs {
         sqlx::query(
             "INSERT INTO messages(chat_id, seq, id, version, author, created_at, body, rev)
@@ -550,7 +558,7 @@ async fn insert_old_rows(pool: &sqlx::SqlitePool, chat: ChatId, seqs: impl Itera
         .bind(chat.to_string())
         .bind(seq)
         .bind(uuid::Uuid::from_u128(seq as u128).to_string())
-        .bind(serde_json::json!({ "text": format!("old cormorant {seq}") }).to_string())
+        .bind(serde_json::json!({ "text": format!("old {word} {seq}") }).to_string())
         .bind(seq)
         .execute(pool)
         .await
@@ -566,34 +574,17 @@ async fn messages_queued_one_by_one_before_0041_stay_queued_as_ranges_and_are_al
         // 1..=10 indexed as written (0010's triggers), then 0040's queue: 11..=20 and
         // 25..=30 queued one row each, 21..=24 never cached.
         let pool = old_cache(&cache.path(), 30).await;
-        sqlx::query("INSERT INTO chats(chat_id, sync_state) VALUES (?, 'UNKNOWN')")
-            .bind(chat.to_string())
-            .execute(&pool)
-            .await
-            .unwrap();
-        insert_old_rows(&pool, chat, 1..=10).await;
+        insert_old_chat(&pool, chat).await;
+        insert_old_rows(&pool, chat, "cormorant", 1..=10).await;
         pool.close().await;
         let pool = old_cache(&cache.path(), 40).await;
-        insert_old_rows(&pool, chat, (25..=30).chain(11..=20)).await;
+        insert_old_rows(&pool, chat, "cormorant", (25..=30).chain(11..=20)).await;
         let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM search_pending")
             .fetch_one(&pool)
             .await
             .unwrap();
         assert_eq!(pending, 16, "0040 queued a row per message");
-        for (start, end) in [(1, 20), (25, 30)] {
-            sqlx::query("INSERT INTO cached_runs(chat_id, start_seq, end_seq) VALUES (?, ?, ?)")
-                .bind(chat.to_string())
-                .bind(start)
-                .bind(end)
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        sqlx::query("UPDATE chats SET cached_count = 26 WHERE chat_id = ?")
-            .bind(chat.to_string())
-            .execute(&pool)
-            .await
-            .unwrap();
+        record_old_runs(&pool, chat, &[(1, 20), (25, 30)], 26).await;
         pool.close().await;
     }
     let (store, _) = Store::open(cache.path()).await.unwrap();
