@@ -32,11 +32,12 @@
 //!   WebKitWebDriver's own start before they start the app (`session_requested__process_started`)
 //!   and an app under automation.
 //!
-//! Knobs (decimal): `ROOST_BENCH_APP_RUNS` (timed opens of the 100k chat, 41, each way),
+//! Knobs (decimal): `ROOST_BENCH_APP_RUNS` (timed opens of the 100k chat, each way; 101, so
+//! that p99 is not just the slowest open),
 //! `ROOST_BENCH_APP_TRACE` (opens traced on the page's clock and printed, 0),
 //! `ROOST_BENCH_APP_COLD_RUNS` (WebDriver launches per cache size, the median is reported; 3),
-//! `ROOST_BENCH_APP_DIRECT_RUNS` (direct launches of each, the app and the floor, per cache size;
-//! as many as `ROOST_BENCH_APP_COLD_RUNS`),
+//! `ROOST_BENCH_APP_DIRECT_RUNS` (direct launches of each, the app and the floor, per cache size,
+//! the median is reported; 11: a launch's spread here is ±50 ms, and a direct launch is cheap),
 //! `ROOST_BENCH_APP_CACHED` (cache sizes, comma-separated; `100000,1000000`),
 //! `ROOST_BENCH_APP_COMPARE` (other builds of the app, comma-separated, each launched directly
 //! right after the app in every round of direct launches: a before/after under the same load;
@@ -316,9 +317,9 @@ fn round(ms: f64) -> f64 {
 #[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
 async fn release_app_figures() -> Result<()> {
     // A knob that cannot be read is an error naming it, never silently the default.
-    let runs = env_count("ROOST_BENCH_APP_RUNS", 41)?;
+    let runs = env_count("ROOST_BENCH_APP_RUNS", 101)?;
     let cold_runs = env_count("ROOST_BENCH_APP_COLD_RUNS", 3)?.max(1);
-    let direct_runs = env_count("ROOST_BENCH_APP_DIRECT_RUNS", cold_runs)?.max(1);
+    let direct_runs = env_count("ROOST_BENCH_APP_DIRECT_RUNS", 11)?.max(1);
     let seed_indexed = env_count("ROOST_BENCH_APP_SEED_INDEXED", 1)? != 0;
     // Which cache sizes to measure (decimal, comma-separated): a quick look at one while
     // iterating; `./dev bench` measures both.
