@@ -370,31 +370,6 @@ pub(crate) async fn not_searched(store: &Store, chat: Option<ChatId>) -> Result<
     Ok(out)
 }
 
-/// The parts of `range` that no run covers, ascending.
-pub(crate) fn uncached_part(range: SeqRange, runs: &[SeqRange]) -> Vec<SeqRange> {
-    let mut out = Vec::new();
-    let mut next = range.start;
-    for run in runs {
-        if run.end < next {
-            continue;
-        }
-        if run.start > range.end {
-            break;
-        }
-        if run.start > next {
-            out.push(SeqRange::new(next, run.start - 1));
-        }
-        next = run.end.saturating_add(1);
-        if next > range.end {
-            return out;
-        }
-    }
-    if next <= range.end {
-        out.push(SeqRange::new(next, range.end));
-    }
-    out
-}
-
 impl Client {
     /// Searches the cache (no network) in one chat or all; the answer names, per chat, the seq
     /// ranges that are not cached and so were not searched.
@@ -433,7 +408,7 @@ impl Client {
         let runs = inner.store().runs(chat).await?;
         let mut missing = Vec::new();
         for range in wanted {
-            missing.extend(uncached_part(*range, &runs));
+            missing.extend(ranges::uncovered(*range, &runs));
         }
         missing.sort_by_key(|r| r.start);
         let mut report = FetchSeqsReport {
@@ -518,19 +493,6 @@ mod tests {
         assert_eq!(parsed.trigrams.as_deref(), Some("\"東京都\""));
         assert_eq!(parsed.short_terms, vec!["駅".to_string()]);
         assert_eq!(parsed.words.as_deref(), Some("\"hello\"*"));
-    }
-
-    #[test]
-    fn uncached_part_is_the_range_minus_the_runs() {
-        let r = SeqRange::new;
-        let runs = [r(3, 5), r(8, 9), r(20, 30)];
-        assert_eq!(
-            uncached_part(r(1, 10), &runs),
-            vec![r(1, 2), r(6, 7), r(10, 10)]
-        );
-        assert_eq!(uncached_part(r(4, 5), &runs), vec![]);
-        assert_eq!(uncached_part(r(25, 40), &runs), vec![r(31, 40)]);
-        assert_eq!(uncached_part(r(10, 19), &runs), vec![r(10, 19)]);
     }
 
     #[test]

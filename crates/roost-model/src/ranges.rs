@@ -118,6 +118,33 @@ pub fn missing_ranges(runs: &[SeqRange], server_last_seq: Seq) -> Vec<SeqRange> 
     out
 }
 
+/// The parts of `range` that no run of `runs` (ascending, disjoint) covers, ascending: what a
+/// cross-chat search must still fetch of a range, what the search queue must still cover of a
+/// batch's seqs.
+pub fn uncovered(range: SeqRange, runs: &[SeqRange]) -> Vec<SeqRange> {
+    let mut out = Vec::new();
+    let mut next = range.start;
+    for run in runs {
+        if run.end < next {
+            continue;
+        }
+        if run.start > range.end {
+            break;
+        }
+        if run.start > next {
+            out.push(SeqRange::new(next, run.start - 1));
+        }
+        next = run.end.saturating_add(1);
+        if next > range.end {
+            return out;
+        }
+    }
+    if next <= range.end {
+        out.push(SeqRange::new(next, range.end));
+    }
+    out
+}
+
 /// Seqs between a chat's history floor (the lowest seq ever cached here, which eviction and
 /// "Clear cached history" leave alone) and its oldest cached seq: history this device held and
 /// gave back to the storage budget. `None` when nothing was evicted below the oldest cached seq
@@ -414,6 +441,18 @@ mod tests {
     }
 
     #[test]
+    fn uncovered_is_the_range_minus_the_runs() {
+        let runs = [r(3, 5), r(8, 9), r(20, 30)];
+        assert_eq!(
+            uncovered(r(1, 10), &runs),
+            vec![r(1, 2), r(6, 7), r(10, 10)]
+        );
+        assert_eq!(uncovered(r(4, 5), &runs), vec![]);
+        assert_eq!(uncovered(r(25, 40), &runs), vec![r(31, 40)]);
+        assert_eq!(uncovered(r(10, 19), &runs), vec![r(10, 19)]);
+    }
+
+    #[test]
     fn missing_ranges_interior_and_trailing() {
         let runs = vec![r(3, 5), r(8, 10)];
         assert_eq!(missing_ranges(&runs, 12), vec![r(6, 7), r(11, 12)]);
@@ -497,6 +536,35 @@ mod tests {
             for s in 1..220 {
                 prop_assert_eq!(contains(&runs, s), set.contains(&s));
             }
+        }
+
+        /// The uncovered parts are exactly the seqs of the range no run holds.
+        #[test]
+        fn uncovered_parts_are_the_range_minus_the_covered_ones(
+            lo in 1u64..60,
+            len in 0u64..60,
+            starts in proptest::collection::btree_set(1u64..130, 0..8),
+            lens in proptest::collection::vec(0u64..10, 8),
+        ) {
+            let hi = lo + len;
+            // Non-overlapping covered ranges that overlap lo..=hi (as the search queue's
+            // lookup gives them).
+            let mut covered: Vec<SeqRange> = Vec::new();
+            for (start, l) in starts.into_iter().zip(lens) {
+                if covered.last().is_some_and(|c| start <= c.end) {
+                    continue;
+                }
+                covered.push(SeqRange::new(start, start + l));
+            }
+            covered.retain(|c| c.end >= lo && c.start <= hi);
+            let parts = uncovered(SeqRange::new(lo, hi), &covered);
+            for seq in lo..=hi {
+                let is_covered = covered.iter().any(|c| c.contains(seq));
+                let in_parts = parts.iter().any(|p| p.contains(seq));
+                prop_assert_eq!(in_parts, !is_covered, "seq {}", seq);
+            }
+            prop_assert!(parts.iter().all(|p| lo <= p.start && p.end <= hi));
+            prop_assert!(parts.windows(2).all(|w| w[0].end + 1 < w[1].start));
         }
 
         #[test]

@@ -57,54 +57,29 @@ const OVERLAPPING_SQL: &str = "SELECT lo, hi FROM (
 
 const QUEUE_RANGE_SQL: &str = "INSERT INTO search_queue(chat_id, lo, hi) VALUES (?1, ?2, ?3)";
 
-/// The contiguous runs of `seqs` (ascending, distinct) as `(lo, hi)`.
-pub(crate) fn contiguous_runs(seqs: impl IntoIterator<Item = Seq>) -> Vec<(Seq, Seq)> {
-    let mut runs: Vec<(Seq, Seq)> = Vec::new();
-    for seq in seqs {
-        match runs.last_mut() {
-            Some((_, hi)) if *hi + 1 == seq => *hi = seq,
-            _ => runs.push((seq, seq)),
-        }
-    }
-    runs
-}
-
-/// The parts of `lo ..= hi` outside `covered` (ascending, non-overlapping ranges).
-pub(crate) fn uncovered(lo: Seq, hi: Seq, covered: &[(Seq, Seq)]) -> Vec<(Seq, Seq)> {
-    let mut out = Vec::new();
-    let mut next = lo;
-    for &(c_lo, c_hi) in covered {
-        if c_lo > next {
-            out.push((next, (c_lo - 1).min(hi)));
-        }
-        next = next.max(c_hi.saturating_add(1));
-        if next > hi {
-            return out;
-        }
-    }
-    if next <= hi {
-        out.push((next, hi));
-    }
-    out
-}
-
 /// Queues, inside `tx` and before they are inserted, the seqs of `chat` about to be inserted
-/// (ascending, distinct): one range per contiguous run, minus what the queue covers already.
+/// (`ranges::runs_from_seqs`: one range per contiguous run), minus what the queue covers already
+/// (`ranges::uncovered`).
 pub(super) fn queue_inserted(
     tx: &WriteTx,
     chat_s: &str,
     seqs: impl IntoIterator<Item = Seq>,
 ) -> Result<()> {
-    for (lo, hi) in contiguous_runs(seqs) {
-        let covered: Vec<(Seq, Seq)> = tx
+    for run in ranges::runs_from_seqs(seqs) {
+        let covered: Vec<SeqRange> = tx
             .prepare_cached(OVERLAPPING_SQL)?
-            .query_map(rusqlite::params![chat_s, i(lo), i(hi)], |row| {
-                Ok((u(row.get(0)?), u(row.get(1)?)))
+            .query_map(rusqlite::params![chat_s, i(run.start), i(run.end)], |row| {
+                // As read (the table's CHECK keeps hi >= lo): a literal, not `SeqRange::new`,
+                // which panics on a damaged row.
+                Ok(SeqRange {
+                    start: u(row.get(0)?),
+                    end: u(row.get(1)?),
+                })
             })?
             .collect::<std::result::Result<_, _>>()?;
         let mut queue = tx.prepare_cached(QUEUE_RANGE_SQL)?;
-        for (lo, hi) in uncovered(lo, hi, &covered) {
-            queue.execute(rusqlite::params![chat_s, i(lo), i(hi)])?;
+        for part in ranges::uncovered(run, &covered) {
+            queue.execute(rusqlite::params![chat_s, i(part.start), i(part.end)])?;
         }
     }
     Ok(())
@@ -142,16 +117,6 @@ pub(crate) async fn queue_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn runs_split_where_seqs_skip() {
-        assert_eq!(
-            contiguous_runs([1, 2, 3, 5, 7, 8]),
-            [(1, 3), (5, 5), (7, 8)]
-        );
-        assert_eq!(contiguous_runs([]), []);
-    }
 
     const INSERT_SQL: &str =
         "INSERT INTO messages(chat_id, seq, id, version, author, created_at, body, rev)
@@ -207,35 +172,5 @@ mod tests {
         drop(conn);
         assert_eq!(store.search_backlog().await.unwrap(), 2);
         store.close().await;
-    }
-
-    proptest! {
-        /// The uncovered parts are exactly the seqs of the range no covered range holds.
-        #[test]
-        fn uncovered_parts_are_the_range_minus_the_covered_ones(
-            lo in 1u64..60,
-            len in 0u64..60,
-            starts in proptest::collection::btree_set(1u64..130, 0..8),
-            lens in proptest::collection::vec(0u64..10, 8),
-        ) {
-            let hi = lo + len;
-            // Non-overlapping covered ranges that overlap lo..=hi (as OVERLAPPING_SQL gives).
-            let mut covered: Vec<(Seq, Seq)> = Vec::new();
-            for (start, l) in starts.into_iter().zip(lens) {
-                if covered.last().is_some_and(|&(_, h)| start <= h) {
-                    continue;
-                }
-                covered.push((start, start + l));
-            }
-            covered.retain(|&(c_lo, c_hi)| c_hi >= lo && c_lo <= hi);
-            let parts = uncovered(lo, hi, &covered);
-            for seq in lo..=hi {
-                let is_covered = covered.iter().any(|&(a, b)| (a..=b).contains(&seq));
-                let in_parts = parts.iter().any(|&(a, b)| (a..=b).contains(&seq));
-                prop_assert_eq!(in_parts, !is_covered, "seq {}", seq);
-            }
-            prop_assert!(parts.iter().all(|&(a, b)| lo <= a && a <= b && b <= hi));
-            prop_assert!(parts.windows(2).all(|w| w[0].1 + 1 < w[1].0));
-        }
     }
 }
