@@ -20,6 +20,7 @@ pub mod platform;
 mod session;
 pub mod startup;
 pub mod system_font;
+mod system_setting;
 pub mod theme;
 
 use session::{AppState, Credentials};

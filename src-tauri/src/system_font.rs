@@ -19,8 +19,8 @@
 //! `Ubuntu 11`, `Noto Sans, 10` or `Cantarell Bold 11`; XSETTINGS from the desktop, else
 //! `settings.ini`); only its family is handed over, the page keeps its own sizes and weights.
 
+use crate::system_setting::Current;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 
 /// The custom property the stylesheet reads.
 pub const CSS_PROPERTY: &str = "--system-font";
@@ -118,25 +118,7 @@ pub fn apply_script(value: Option<&str>) -> String {
 /// The system font's `--system-font` value as last read (none: not read yet, no font named, or
 /// a platform where the shell says nothing), shared between the main thread that reads it and
 /// the page's server.
-#[derive(Debug, Default)]
-pub struct CurrentFont(Mutex<Option<String>>);
-
-impl CurrentFont {
-    pub fn get(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|font| font.clone())
-    }
-
-    /// Stores `value`; whether it differs from what was stored.
-    pub fn set(&self, value: Option<String>) -> bool {
-        match self.0.lock() {
-            Ok(mut current) if *current != value => {
-                *current = value;
-                true
-            }
-            _ => false,
-        }
-    }
-}
+pub type CurrentFont = Current<Option<String>>;
 
 /// Reads the system font into `current` and follows its changes into the page of the window
 /// `window` (Linux; elsewhere nothing: the WebView resolves `system-ui` itself). Call it on the
@@ -148,8 +130,8 @@ pub fn follow_system<R: tauri::Runtime>(
 ) {
     #[cfg(target_os = "linux")]
     {
+        use crate::system_setting::hand_to_page;
         use gtk::prelude::GtkSettingsExt;
-        use tauri::Manager;
         let Some(settings) = gtk::Settings::default() else {
             return;
         };
@@ -167,11 +149,7 @@ pub fn follow_system<R: tauri::Runtime>(
             let font = read(settings);
             if current.set(font.clone()) {
                 tracing::info!(font = ?font, "system font changed");
-                if let Some(webview) = app.get_webview_window(window)
-                    && let Err(e) = webview.eval(apply_script(font.as_deref()))
-                {
-                    tracing::warn!(error = %e, "could not give the page the system font");
-                }
+                hand_to_page(&app, window, apply_script(font.as_deref()), "system font");
             }
         });
     }

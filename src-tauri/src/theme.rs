@@ -15,7 +15,7 @@
 //! and `gtk-theme-name` (XSETTINGS, `settings.ini`; tao also sets the first from the desktop
 //! portal's `color-scheme` at start and whenever the portal reports a change).
 
-use std::sync::Mutex;
+use crate::system_setting::Current;
 
 /// The system's theme, as the page's `data-system-theme` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,23 +60,7 @@ impl SystemTheme {
 
 /// The system theme as last read (none: not read yet, or a platform where the shell says
 /// nothing), shared between the main thread that reads it and the page's server.
-#[derive(Debug, Default)]
-pub struct CurrentTheme(Mutex<Option<SystemTheme>>);
-
-impl CurrentTheme {
-    pub fn get(&self) -> Option<SystemTheme> {
-        self.0.lock().ok().and_then(|theme| *theme)
-    }
-
-    /// Stores `theme`; whether it differs from what was stored.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // only Linux reads a theme
-    fn set(&self, theme: SystemTheme) -> bool {
-        match self.0.lock() {
-            Ok(mut current) => current.replace(theme) != Some(theme),
-            Err(_) => false,
-        }
-    }
-}
+pub type CurrentTheme = Current<Option<SystemTheme>>;
 
 /// The page as served with the system theme on its `<html>` element (the page unchanged when
 /// it has none).
@@ -109,8 +93,8 @@ pub fn follow_system<R: tauri::Runtime>(
 ) {
     #[cfg(target_os = "linux")]
     {
+        use crate::system_setting::hand_to_page;
         use gtk::prelude::GtkSettingsExt;
-        use tauri::Manager;
         let Some(settings) = gtk::Settings::default() else {
             tracing::debug!("no GTK settings: the page follows prefers-color-scheme");
             return;
@@ -124,18 +108,14 @@ pub fn follow_system<R: tauri::Runtime>(
             )
         };
         let theme = read(&settings);
-        current.set(theme);
+        current.set(Some(theme));
         tracing::info!(theme = theme.as_str(), "system theme");
         let app = app.clone();
         let changed = move |settings: &gtk::Settings| {
             let theme = read(settings);
-            if current.set(theme) {
+            if current.set(Some(theme)) {
                 tracing::info!(theme = theme.as_str(), "system theme changed");
-                if let Some(webview) = app.get_webview_window(window)
-                    && let Err(e) = webview.eval(apply_script(theme))
-                {
-                    tracing::warn!(error = %e, "could not give the page the system theme");
-                }
+                hand_to_page(&app, window, apply_script(theme), "system theme");
             }
         };
         let on_name = changed.clone();
@@ -196,9 +176,12 @@ mod tests {
         assert_eq!(with_system_theme("<p>no root</p>", Light), None);
         let current = CurrentTheme::default();
         assert_eq!(current.get(), None);
-        assert!(current.set(Light));
-        assert!(!current.set(Light), "the same theme again is no change");
-        assert!(current.set(Dark));
+        assert!(current.set(Some(Light)));
+        assert!(
+            !current.set(Some(Light)),
+            "the same theme again is no change"
+        );
+        assert!(current.set(Some(Dark)));
         assert_eq!(current.get(), Some(Dark));
         assert!(apply_script(Dark).contains("'data-system-theme', 'dark'"));
     }
