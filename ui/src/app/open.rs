@@ -75,27 +75,35 @@ async fn idle_read_ahead(model: Model, pass: u64) {
 }
 
 /// Reads `chat_id`'s newest window ahead, as the open will (the same size), when none is held
-/// or on its way; whether one is held now (with its request) for the caller to stage.
-async fn read_ahead(
-    model: Model,
-    chat_id: ChatId,
-) -> Option<(u64, roost_model::app::ChatWindowView)> {
+/// or on its way; whether the state kept what was read (nothing dropped it on the way).
+async fn read_ahead(model: Model, chat_id: ChatId) -> bool {
     let mut request = None;
     model
         .state
         .update_untracked(|state| request = state.prefetch_requested(chat_id));
-    let request = request?;
-    let window = ipc::cached_window(chat_id, Anchor::Newest, logic::OPEN_WINDOW_LIMIT)
-        .await
-        .ok()?;
+    let Some(request) = request else {
+        return false;
+    };
+    let Ok(window) = ipc::cached_window(chat_id, Anchor::Newest, logic::OPEN_WINDOW_LIMIT).await
+    else {
+        return false;
+    };
     let mut kept = false;
-    // The staged rows are built from the window before the state holds it (a clone either
-    // way); only a window the state kept is staged.
-    let staged = window.clone();
     model.state.update_untracked(|state| {
         kept = state.prefetch_arrived(chat_id, request, window);
     });
-    kept.then_some((request, staged))
+    kept
+}
+
+/// The read-ahead held for `chat_id`: its request and a copy of its window, to stage.
+fn held_read_ahead(
+    model: Model,
+    chat_id: ChatId,
+) -> Option<(u64, roost_model::app::ChatWindowView)> {
+    model.state.with_untracked(|state| {
+        let request = state.prefetch_held(chat_id)?;
+        Some((request, state.prefetched_window(chat_id)?.clone()))
+    })
 }
 
 /// The primary button went down on a chat in the list: reads its newest window as the open
@@ -114,16 +122,14 @@ pub(crate) fn prefetch_chat(model: Model, chat_id: ChatId) {
         });
         return;
     }
-    let held = model.state.with_untracked(|state| {
-        let request = state.prefetch_held(chat_id)?;
-        Some((request, state.prefetched_window(chat_id)?.clone()))
-    });
-    if let Some((request, window)) = held {
+    if let Some((request, window)) = held_read_ahead(model, chat_id) {
         staged::stage(model, chat_id, request, window, true);
         return;
     }
     spawn_local(async move {
-        if let Some((request, window)) = read_ahead(model, chat_id).await {
+        if read_ahead(model, chat_id).await
+            && let Some((request, window)) = held_read_ahead(model, chat_id)
+        {
             staged::stage(model, chat_id, request, window, true);
         }
     });
