@@ -180,7 +180,7 @@ pub fn run() {
                 });
             }
         })
-        .invoke_handler(tauri::generate_handler![
+        .invoke_handler(commands::replied_first(tauri::generate_handler![
             commands::app_status,
             commands::startup_timeline,
             commands::startup_report,
@@ -208,7 +208,7 @@ pub fn run() {
             account_commands::accounts,
             account_commands::switch_account,
             account_commands::sign_out_account,
-        ])
+        ]))
         .build(context)
         .expect("error while building the Roost desktop app")
         .run(|app, event| {
