@@ -35,6 +35,7 @@
 //! Knobs (decimal): `ROOST_BENCH_APP_RUNS` (timed opens of the 100k chat, each way; 101, so
 //! that p99 is not just the slowest open),
 //! `ROOST_BENCH_APP_TRACE` (opens traced on the page's clock and printed, 0),
+//! `ROOST_BENCH_APP_EVERY_OPEN` (set: every timed open printed with its steps and frames),
 //! `ROOST_BENCH_APP_COLD_RUNS` (WebDriver launches per cache size, the median is reported; 3),
 //! `ROOST_BENCH_APP_DIRECT_RUNS` (direct launches of each, the app and the floor, per cache size,
 //! the median is reported; 11: a launch's spread here is ±50 ms, and a direct launch is cheap),
@@ -192,6 +193,7 @@ async fn launch_once(desktop: &Desktop, binary: &str) -> Result<BenchApp> {
         },
         requested_at,
         comm: comm_of(binary),
+        web_pid: Default::default(),
     })
 }
 
@@ -226,6 +228,8 @@ struct BenchApp {
     requested_at: f64,
     /// Its process's name (`roost-desktop`, or the floor's `blank-window`).
     comm: String,
+    /// Its web process (WebKit's, running the page), once looked up.
+    web_pid: std::sync::OnceLock<Option<u32>>,
 }
 
 impl BenchApp {
@@ -281,6 +285,23 @@ impl BenchApp {
             .find(|p| family.contains(&p.pid) && p.comm == self.comm)
             .map(|p| p.pid)
             .context("the app process")
+    }
+
+    /// The web process running the app's page (`WebKitWebProcess`, a descendant of the app).
+    fn web_pid(&self) -> Option<u32> {
+        *self.web_pid.get_or_init(|| {
+            let all = processes();
+            let mut family = vec![self.app_pid().ok()?];
+            let mut index = 0;
+            while index < family.len() {
+                let parent = family[index];
+                family.extend(all.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
+                index += 1;
+            }
+            all.iter()
+                .find(|p| family[1..].contains(&p.pid) && p.comm.starts_with("WebKitWebProces"))
+                .map(|p| p.pid)
+        })
     }
 
     async fn wait_for(&self, css: &str) -> Result<()> {

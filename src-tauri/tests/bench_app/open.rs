@@ -48,17 +48,22 @@ impl BenchApp {
                 return e.length ? e[e.length - 1].startTime - started : null;
             };
             const since = () => performance.now() - started;
+            // Every frame's start until the paint (for a slow open's account).
+            const frames = [];
             const check = () => {
+                frames.push(Math.round(since() * 10) / 10);
                 const heading = document.querySelector('[data-testid=chat-title]');
                 const row = shownRow();
                 if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
                     const frame = since();
+                    const staged = row.dataset.testid === 'ahead-message';
                     let rendered = null;
                     // After this frame's style, layout and layer flush.
                     setTimeout(() => { rendered = since(); }, 0);
                     requestAnimationFrame(() => {
                         const painted = since();
-                        setTimeout(() => done([painted, ...names.map(at), frame, rendered, since()]), 0);
+                        setTimeout(() => done([painted, ...names.map(at), frame, rendered, since(),
+                            staged, performance.timeOrigin + started, frames]), 0);
                     });
                 } else {
                     requestAnimationFrame(check);
@@ -77,10 +82,15 @@ impl BenchApp {
                 }, pressMs);
             }
         "#;
+        // The page's thread: how long it ran and how long it waited for a CPU (another
+        // process on it) around the open (the WebDriver round trip included).
+        let web = self.web_pid();
+        let sched_before = web.and_then(|pid| schedstat_ms(pid, pid));
         let value = self
             .c()
             .execute_async(script, vec![json!(title), json!(min_seq), json!(press_ms)])
             .await?;
+        let sched_after = web.and_then(|pid| schedstat_ms(pid, pid));
         let total = value[0].as_f64().context("a number of milliseconds")?;
         let prefetched = value[4].as_f64();
         let phases = OpenPhases {
@@ -91,7 +101,19 @@ impl BenchApp {
             frame: value[5].as_f64(),
             rendered: value[6].as_f64(),
             frame_after: value[7].as_f64(),
+            staged: value[8].as_bool().unwrap_or(false),
+            clicked_at: value[9].as_f64().unwrap_or(0.0),
+            frames: value[10]
+                .as_array()
+                .map(|f| f.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default(),
+            page_thread: sched_before
+                .zip(sched_after)
+                .map(|(before, after)| (after.0 - before.0, after.1 - before.1)),
         };
+        if std::env::var_os("ROOST_BENCH_APP_EVERY_OPEN").is_some() {
+            eprintln!("open of {title}: {}", phases.describe(total));
+        }
         Ok((total, phases))
     }
 
@@ -154,8 +176,12 @@ impl BenchApp {
     /// `cached_window` read of 1, 20 and 200 rows (what grows with the payload), the UI's open
     /// command right after a close (its write of the open flag and its events to the UI
     /// included; also with the close's event handled before the open, for a chat already open
-    /// (no write), and the close alone), and a 200-row reply's size in bytes. (Found with it: the open command's round
-    /// trip is ~3 ms while the page ignores events and 15–20 ms while the UI handles them.)
+    /// (no write), and the close alone), beside a repaint of the whole page: the open, a
+    /// synchronous command (answered on the shell's main thread as it arrives) and a 1-row
+    /// `cached_window` (answered from the async runtime), and a 200-row reply's size in
+    /// bytes. (Found with it: the open command's round trip is ~3 ms while the page ignores
+    /// events and 15–20 ms while the UI handles them; and a repaint beside any reply, even a
+    /// synchronous command's, costs it ~5 ms.)
     pub(crate) async fn ipc_probe(&self, title: &str, runs: usize) -> Result<Value> {
         let script = r#"
             const [title, runs, done] = arguments;
@@ -217,6 +243,18 @@ impl BenchApp {
                     document.body.style.background = dark ? '#202020' : '#fefefe';
                     return invoke('open_chat', { chatId, anchor: newest });
                 }, () => invoke('close_chat', { chatId }));
+                // A command the shell answers on its main thread as it receives it (a
+                // synchronous one) and one answered from its async runtime through the main
+                // loop (`commands::replied_first`), each beside a repaint: what a repaint costs
+                // any reply.
+                const repaint = () => {
+                    dark = !dark;
+                    document.body.style.background = dark ? '#202020' : '#fefefe';
+                };
+                const frames = async () => { await frame(); await frame(); };
+                await time('trivial_beside_repaint', () => { repaint(); return invoke('startup_timeline'); }, frames);
+                await time('cached_window_1_beside_repaint',
+                    () => { repaint(); return invoke('cached_window', { chatId, anchor: newest, limit: 1 }); }, frames);
                 document.body.style.background = '';
                 const reply = await invoke('cached_window', { chatId, anchor: newest, limit: 200 });
                 out.bytes_200 = reply.byteLength;
@@ -235,7 +273,7 @@ impl BenchApp {
 }
 
 /// When the UI reached each step of opening a chat, in ms after the click.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct OpenPhases {
     /// The click handler asked the core for the window (`open_chat` invoked).
     pub(crate) invoke: Option<f64>,
@@ -251,6 +289,36 @@ pub(crate) struct OpenPhases {
     pub(crate) rendered: Option<f64>,
     /// A task after the next frame's rendering: what the figure measured before.
     pub(crate) frame_after: Option<f64>,
+    /// The rows found were the read-ahead's staged ones (shown by the click), not the list's.
+    pub(crate) staged: bool,
+    /// The click, epoch ms on the page's clock (to line it up with the shell's logs).
+    pub(crate) clicked_at: f64,
+    /// Each animation frame's start from the click to the rows' frame, ms after the click.
+    pub(crate) frames: Vec<f64>,
+    /// The web process's main thread over the open (and the WebDriver call around it): ms on
+    /// a CPU and ms waiting for one (`/proc/…/schedstat`). A slow open with a long wait was
+    /// another process's CPU time, not the page's work.
+    pub(crate) page_thread: Option<(f64, f64)>,
+}
+
+impl OpenPhases {
+    /// One open's account: its figure, the steps it reached and its frames.
+    fn describe(&self, ms: f64) -> Value {
+        json!({
+            "ms": round(ms),
+            "clicked_at": round(self.clicked_at),
+            "invoke": self.invoke.map(round),
+            "reply": self.reply.map(round),
+            "applied": self.applied.map(round),
+            "prefetched": self.prefetched,
+            "staged": self.staged,
+            "frame": self.frame.map(round),
+            "rendered": self.rendered.map(round),
+            "frames": self.frames,
+            "page_thread_cpu_ms": self.page_thread.map(|(cpu, _)| round(cpu)),
+            "page_thread_waiting_ms": self.page_thread.map(|(_, waiting)| round(waiting)),
+        })
+    }
 }
 
 /// The median of each phase of click → paint: where the time goes.
@@ -276,6 +344,18 @@ pub(crate) fn phase_medians(runs: &[(f64, OpenPhases)]) -> Value {
 fn open_figures(opens: &[(f64, OpenPhases)]) -> Value {
     let mut timings: Vec<f64> = opens.iter().map(|(t, _)| *t).collect();
     timings.sort_by(f64::total_cmp);
+    // The slowest opens, each with its steps and frames: what a tail is made of.
+    let mut slowest: Vec<(usize, &(f64, OpenPhases))> = opens.iter().enumerate().collect();
+    slowest.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+    let slowest: Vec<Value> = slowest
+        .iter()
+        .take(SLOWEST_SHOWN)
+        .map(|(index, (ms, phases))| {
+            let mut open = phases.describe(*ms);
+            open["open"] = json!(index);
+            open
+        })
+        .collect();
     json!({
         "p50": round(quantile(&timings, 0.5)),
         "p99": round(quantile(&timings, 0.99)),
@@ -283,9 +363,14 @@ fn open_figures(opens: &[(f64, OpenPhases)]) -> Value {
         "max": round(timings[timings.len() - 1]),
         "runs": opens.len(),
         "prefetched_runs": opens.iter().filter(|(_, p)| p.prefetched).count(),
+        "staged_runs": opens.iter().filter(|(_, p)| p.staged).count(),
         "phases_p50": phase_medians(opens),
+        "slowest": slowest,
     })
 }
+
+/// How many of the slowest opens of each kind are reported with their steps.
+const SLOWEST_SHOWN: usize = 3;
 
 /// Opens `big` (alternating with `small`, whose open is not timed) `runs` times each way, the
 /// two ways interleaved:

@@ -118,3 +118,11 @@ pub(crate) fn process_start_epoch_ms(pid: u32) -> Option<f64> {
         .ok()?;
     Some(epoch_ms() - (uptime - start_ticks / 100.0) * 1e3)
 }
+
+/// A thread's time on a CPU and waiting for one (ready to run, another task running), ms
+/// since it started: `/proc/<pid>/task/<tid>/schedstat` (nanosecond counters).
+pub(crate) fn schedstat_ms(pid: u32, tid: u32) -> Option<(f64, f64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat")).ok()?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().ok());
+    Some((fields.next()?? / 1e6, fields.next()?? / 1e6))
+}
