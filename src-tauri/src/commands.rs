@@ -231,10 +231,9 @@ async fn cached_window_reply(
         )));
     }
     let client = state.client().await?;
-    let reply = window_reply(app_view::chat_window(
+    window_reply(app_view::chat_window(
         client.window(chat_id, anchor, limit).await?,
-    ));
-    reply
+    ))
 }
 
 /// One page of history above the oldest cached message (the OlderHistory skeleton).
