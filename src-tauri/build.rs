@@ -76,5 +76,7 @@ fn link_lookup_heavy_library_first() {
     });
     if let Some(path) = path.filter(|p| p.starts_with('/')) {
         println!("cargo:rustc-link-arg=-Wl,--push-state,--no-as-needed,{path},--pop-state");
+        // `loader::LINKED_LOOKUP_HEAVY_LIBRARY`: what WebKit's child processes preload.
+        println!("cargo:rustc-env=ROOST_LOOKUP_HEAVY_LIBRARY={LIBRARY}");
     }
 }

@@ -125,8 +125,8 @@ pub fn before_any_thread() -> Result<(), String> {
     for (name, value) in set {
         set_env_before_threads(name, value);
     }
-    // WebKit's web and network processes start with the loader's scope in the order this
-    // process has (`loader`: 15–30 ms of their dynamic loading here).
+    // WebKit's web and network processes find the loader's heaviest library first (`loader`:
+    // the web process's start up to opening the display took 63–65 ms instead of 83 ms here).
     if let Some(preload) = crate::loader::children_preload() {
         set_env_before_threads(crate::loader::LD_PRELOAD, &preload);
     }
