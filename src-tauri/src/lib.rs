@@ -15,6 +15,7 @@ mod commands;
 mod desktop;
 pub mod error;
 mod first_paint;
+pub mod loader;
 pub mod memory;
 pub mod platform;
 mod session;

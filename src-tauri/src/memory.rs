@@ -110,8 +110,9 @@ pub fn software_path_defaults(present: impl Fn(&str) -> bool) -> Vec<(&'static s
     .collect()
 }
 
-/// Applies [`webkit_defaults`] and, on the software path, [`software_path_defaults`] to this
-/// process's environment; an unreadable `ROOST_GPU` is the error.
+/// Applies [`webkit_defaults`], on the software path [`software_path_defaults`], and the child
+/// processes' preload (`loader`) to this process's environment; an unreadable `ROOST_GPU` is
+/// the error.
 ///
 /// Call it first in `main`, before anything starts a thread: it changes the environment.
 pub fn before_any_thread() -> Result<(), String> {
@@ -123,6 +124,11 @@ pub fn before_any_thread() -> Result<(), String> {
     }
     for (name, value) in set {
         set_env_before_threads(name, value);
+    }
+    // WebKit's web and network processes find the loader's heaviest library first (`loader`:
+    // the web process's start up to opening the display took 63–65 ms instead of 83 ms here).
+    if let Some(preload) = crate::loader::children_preload() {
+        set_env_before_threads(crate::loader::LD_PRELOAD, &preload);
     }
     Ok(())
 }
