@@ -256,13 +256,7 @@ impl BenchApp {
     fn memory(&self) -> Result<(f64, f64)> {
         let all = processes();
         let app = self.app_pid()?;
-        let mut descendants = vec![app];
-        let mut index = 0;
-        while index < descendants.len() {
-            let parent = descendants[index];
-            descendants.extend(all.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
-            index += 1;
-        }
+        let descendants = family(&all, app);
         let webkit: f64 = all
             .iter()
             .filter(|p| descendants[1..].contains(&p.pid) && p.comm.starts_with("WebKit"))
@@ -274,13 +268,7 @@ impl BenchApp {
     /// The app process (the `roost-desktop`, or the floor's binary, the driver started).
     fn app_pid(&self) -> Result<u32> {
         let all = processes();
-        let mut family = vec![self.app._driver.0.id()];
-        let mut index = 0;
-        while index < family.len() {
-            let parent = family[index];
-            family.extend(all.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
-            index += 1;
-        }
+        let family = family(&all, self.app._driver.0.id());
         all.iter()
             .find(|p| family.contains(&p.pid) && p.comm == self.comm)
             .map(|p| p.pid)
@@ -291,13 +279,7 @@ impl BenchApp {
     fn web_pid(&self) -> Option<u32> {
         *self.web_pid.get_or_init(|| {
             let all = processes();
-            let mut family = vec![self.app_pid().ok()?];
-            let mut index = 0;
-            while index < family.len() {
-                let parent = family[index];
-                family.extend(all.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
-                index += 1;
-            }
+            let family = family(&all, self.app_pid().ok()?);
             all.iter()
                 .find(|p| family[1..].contains(&p.pid) && p.comm.starts_with("WebKitWebProces"))
                 .map(|p| p.pid)

@@ -33,6 +33,18 @@ pub(crate) fn processes() -> Vec<Proc> {
     out
 }
 
+/// `root` and every process below it (`root` first, then breadth first).
+pub(crate) fn family(all: &[Proc], root: u32) -> Vec<u32> {
+    let mut family = vec![root];
+    let mut index = 0;
+    while index < family.len() {
+        let parent = family[index];
+        family.extend(all.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
+        index += 1;
+    }
+    family
+}
+
 pub(crate) fn rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
