@@ -102,16 +102,8 @@ fn window_reply(window: ChatWindowView) -> ShellResult<Response> {
 
 /// Renders a chat from the cache (never waits for the network) and marks it open; the core
 /// validates and, when partial, resyncs it in the background. The reply is a
-/// [`ChatWindowView`] as JSON bytes ([`window_reply`]). Served by [`replied_first`].
-#[tauri::command]
-pub async fn open_chat(
-    state: State<'_, AppState>,
-    chat_id: ChatId,
-    anchor: Anchor,
-) -> ShellResult<Response> {
-    open_chat_reply(&state, chat_id, anchor).await
-}
-
+/// [`ChatWindowView`] as JSON bytes ([`window_reply`]). The `open_chat` command, served by
+/// [`replied_first`].
 async fn open_chat_reply(
     state: &AppState,
     chat_id: ChatId,
@@ -140,23 +132,26 @@ pub fn replied_first<R: tauri::Runtime>(
     handler: impl Fn(Invoke<R>) -> bool + Send + Sync + 'static,
 ) -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'static {
     move |invoke| {
-        let with_limit = match invoke.message.command() {
-            "open_chat" => false,
-            "cached_window" => true,
-            _ => return handler(invoke),
+        let request = match WindowRequest::read(invoke.message.command(), invoke.message.payload())
+        {
+            Some(request) => request,
+            None => return handler(invoke),
         };
         let Invoke {
             message, resolver, ..
         } = invoke;
-        let args = window_args(message.payload(), with_limit);
         let app = message.webview().app_handle().clone();
         tauri::async_runtime::spawn(async move {
             let state = app.state::<AppState>();
-            let reply = match args {
-                Ok((chat_id, anchor, None)) => open_chat_reply(&state, chat_id, anchor).await,
-                Ok((chat_id, anchor, Some(limit))) => {
-                    cached_window_reply(&state, chat_id, anchor, limit).await
+            let reply = match request {
+                Ok(WindowRequest::Open { chat_id, anchor }) => {
+                    open_chat_reply(&state, chat_id, anchor).await
                 }
+                Ok(WindowRequest::Read {
+                    chat_id,
+                    anchor,
+                    limit,
+                }) => cached_window_reply(&state, chat_id, anchor, limit).await,
                 Err(e) => Err(e),
             };
             answer_from_main_thread(resolver, reply);
@@ -165,25 +160,40 @@ pub fn replied_first<R: tauri::Runtime>(
     }
 }
 
-/// The arguments of `open_chat` and (`with_limit`) `cached_window`, as the UI sends them and
-/// the generated handler would read them (the commands' parameters in camelCase).
-fn window_args(body: &InvokeBody, with_limit: bool) -> ShellResult<(ChatId, Anchor, Option<u32>)> {
-    #[derive(serde::Deserialize)]
+/// The two commands [`replied_first`] serves, with their arguments as the UI sends them
+/// (`ui/src/ipc.rs`: the parameters in camelCase, as a generated handler reads them).
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum WindowRequest {
+    /// `open_chat`.
     #[serde(rename_all = "camelCase")]
-    struct Args {
+    Open { chat_id: ChatId, anchor: Anchor },
+    /// `cached_window`.
+    #[serde(rename_all = "camelCase")]
+    Read {
         chat_id: ChatId,
         anchor: Anchor,
-        limit: Option<u32>,
-    }
-    let InvokeBody::Json(value) = body else {
-        return Err(ShellError::InvalidInput("arguments must be JSON".into()));
-    };
-    let args = Args::deserialize(value)
-        .map_err(|e| ShellError::InvalidInput(format!("invalid arguments: {e}")))?;
-    match (with_limit, args.limit) {
-        (false, _) => Ok((args.chat_id, args.anchor, None)),
-        (true, Some(limit)) => Ok((args.chat_id, args.anchor, Some(limit))),
-        (true, None) => Err(ShellError::InvalidInput("missing limit".into())),
+        limit: u32,
+    },
+}
+
+impl WindowRequest {
+    /// `None` for any other command; malformed arguments are invalid input.
+    fn read(command: &str, body: &InvokeBody) -> Option<ShellResult<WindowRequest>> {
+        let variant = match command {
+            "open_chat" => "open",
+            "cached_window" => "read",
+            _ => return None,
+        };
+        let InvokeBody::Json(value) = body else {
+            return Some(Err(ShellError::InvalidInput(
+                "arguments must be JSON".into(),
+            )));
+        };
+        Some(
+            WindowRequest::deserialize(serde_json::json!({ variant: value }))
+                .map_err(|e| ShellError::InvalidInput(format!("invalid arguments: {e}"))),
+        )
     }
 }
 
@@ -208,17 +218,8 @@ pub async fn close_chat(state: State<'_, AppState>, chat_id: ChatId) -> ShellRes
 }
 
 /// More of a chat from the cache alone (scrolling through cached history); a
-/// [`ChatWindowView`] as JSON bytes ([`window_reply`]). Served by [`replied_first`].
-#[tauri::command]
-pub async fn cached_window(
-    state: State<'_, AppState>,
-    chat_id: ChatId,
-    anchor: Anchor,
-    limit: u32,
-) -> ShellResult<Response> {
-    cached_window_reply(&state, chat_id, anchor, limit).await
-}
-
+/// [`ChatWindowView`] as JSON bytes ([`window_reply`]). The `cached_window` command, served by
+/// [`replied_first`].
 async fn cached_window_reply(
     state: &AppState,
     chat_id: ChatId,
@@ -344,8 +345,11 @@ mod tests {
     fn window_arguments_are_read_as_the_ui_sends_them() {
         let open = InvokeBody::Json(json!({ "chatId": chat(), "anchor": { "type": "newest" } }));
         assert_eq!(
-            window_args(&open, false).unwrap(),
-            (chat(), Anchor::Newest, None)
+            WindowRequest::read("open_chat", &open).unwrap().unwrap(),
+            WindowRequest::Open {
+                chat_id: chat(),
+                anchor: Anchor::Newest
+            }
         );
         let read = InvokeBody::Json(json!({
             "chatId": chat(),
@@ -353,9 +357,16 @@ mod tests {
             "limit": 20,
         }));
         assert_eq!(
-            window_args(&read, true).unwrap(),
-            (chat(), Anchor::Around { seq: 40 }, Some(20))
+            WindowRequest::read("cached_window", &read)
+                .unwrap()
+                .unwrap(),
+            WindowRequest::Read {
+                chat_id: chat(),
+                anchor: Anchor::Around { seq: 40 },
+                limit: 20
+            }
         );
+        assert!(WindowRequest::read("close_chat", &open).is_none());
     }
 
     #[test]
@@ -363,19 +374,19 @@ mod tests {
         let without_limit =
             InvokeBody::Json(json!({ "chatId": chat(), "anchor": { "type": "newest" } }));
         let bodies = [
-            (without_limit, true),
+            (without_limit, "cached_window"),
             (
                 InvokeBody::Json(json!({ "anchor": { "type": "newest" } })),
-                false,
+                "open_chat",
             ),
             (
                 InvokeBody::Json(json!({ "chatId": "not a chat", "anchor": { "type": "newest" } })),
-                false,
+                "open_chat",
             ),
-            (InvokeBody::Raw(vec![1, 2, 3]), false),
+            (InvokeBody::Raw(vec![1, 2, 3]), "open_chat"),
         ];
-        for (body, with_limit) in bodies {
-            let error = window_args(&body, with_limit).unwrap_err();
+        for (body, command) in bodies {
+            let error = WindowRequest::read(command, &body).unwrap().unwrap_err();
             assert_eq!(
                 error.kind(),
                 roost_model::app::IpcErrorKind::InvalidInput,
