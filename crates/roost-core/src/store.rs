@@ -265,17 +265,24 @@ async fn connect(path: &Path) -> Result<SqlitePool> {
     }
     let pool = SqlitePoolOptions::new().max_connections(4);
     // Tests catch an insert that forgets the search queue (see `search_queue`): every pooled
-    // connection takes the guard once the schema has `messages` (a fresh file's first
-    // connection is handed out before the migrations ran).
+    // connection takes the guard once the schema has `messages` — when it is opened, and again
+    // whenever it is handed out from the idle set (a fresh file's first connection is opened
+    // before the migrations ran, when the trigger cannot be created yet). `before_acquire`
+    // alone left a connection the pool opened later unguarded for its first use.
     #[cfg(debug_assertions)]
-    let pool = pool.before_acquire(|connection, _| {
-        Box::pin(async move {
-            let _ = sqlx::query(search_queue::GUARD_SQL)
-                .execute(&mut *connection)
-                .await;
-            Ok(true)
+    let pool = pool
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                search_queue::install_guard(connection).await;
+                Ok(())
+            })
         })
-    });
+        .before_acquire(|connection, _| {
+            Box::pin(async move {
+                search_queue::install_guard(connection).await;
+                Ok(true)
+            })
+        });
     Ok(pool.connect_with(opts).await?)
 }
 

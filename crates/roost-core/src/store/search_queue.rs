@@ -46,6 +46,13 @@ pub(crate) const GUARD_SQL: &str = concat!(
     " BEGIN SELECT RAISE(ABORT, 'a message was inserted without queueing it for the search index (store/search_queue.rs)'); END"
 );
 
+/// [`GUARD_SQL`] on a pooled connection; before the migrations created `messages` it cannot
+/// be created yet, and the next acquire tries again.
+#[cfg(debug_assertions)]
+pub(crate) async fn install_guard(connection: &mut sqlx::SqliteConnection) {
+    let _ = sqlx::query(GUARD_SQL).execute(connection).await;
+}
+
 /// The queue ranges of chat `?1` that overlap `?2 ..= ?3`, ascending: the one starting at or
 /// below `?2` (if it reaches it) and those starting inside.
 const OVERLAPPING_SQL: &str = "SELECT lo, hi FROM (
