@@ -65,8 +65,15 @@ impl EventSink {
     }
 
     fn send(&self, event: UiEvent) {
+        self.send_with(|| event);
+    }
+
+    /// Makes the event under the channel's lock and sends it: what `make` reads then is at
+    /// least as new as every event sent before it (each is sent under the same lock, after the
+    /// core changed the state it reports).
+    fn send_with(&self, make: impl FnOnce() -> UiEvent) {
         if let Some(channel) = self.0.lock().unwrap().as_ref()
-            && let Err(e) = channel.send(event)
+            && let Err(e) = channel.send(make())
         {
             tracing::debug!(error = %e, "the UI channel is gone");
         }
@@ -331,13 +338,20 @@ impl AppState {
             self.channel.clone(),
         ));
         *self.session.write().await = Some(Session {
-            client,
+            client: client.clone(),
             server_url: credentials.server_url.clone(),
             forwarder,
         });
         let status = self.status().await;
-        self.emit(UiEvent::Session {
-            status: status.clone(),
+        // The stream may have connected since `status` was read, and its `Connection` event
+        // gone out before this one: the connection state is read again under the channel's
+        // lock, or the UI would end "offline" with the stream connected
+        // (`roost_model::connection`).
+        self.channel.send_with(|| UiEvent::Session {
+            status: AppStatus {
+                online: client.is_online(),
+                ..status.clone()
+            },
         });
         tracing::info!(server = %credentials.server_url, "signed in");
         Ok(status)

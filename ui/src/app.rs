@@ -20,6 +20,7 @@ use leptos::task::spawn_local;
 use roost_model::app::{
     Anchor, AppStatus, CacheMapView, ChatEntry, IpcErrorKind, UiEvent, WindowItem,
 };
+use roost_model::connection::ConnectionShown;
 use roost_model::window;
 use roost_proto::{ChatId, Message, Seq};
 use std::time::Duration;
@@ -46,6 +47,9 @@ pub(crate) enum Dialog {
 pub(crate) struct Model {
     pub(crate) status: RwSignal<Option<AppStatus>>,
     pub(crate) online: RwSignal<bool>,
+    /// What `online` is derived from: the channel's events and the status reply, which race
+    /// (`roost_model::connection`).
+    pub(crate) connection: StoredValue<ConnectionShown>,
     pub(crate) offline_since: RwSignal<Option<f64>>,
     /// Chats, the selected and open chat, fetch trackers: changed only through its reducer.
     pub(crate) state: RwSignal<UiState>,
@@ -109,6 +113,7 @@ impl Model {
             adding_account: RwSignal::new(false),
             status: RwSignal::new(None),
             online: RwSignal::new(false),
+            connection: StoredValue::new(ConnectionShown::default()),
             offline_since: RwSignal::new(None),
             state,
             clock: RwSignal::new(0.0),
@@ -242,7 +247,7 @@ pub(crate) fn change_rows(model: Model, change: impl FnOnce(&mut UiState) -> boo
 /// Feeds one shell event to the state's reducer and performs the effects it asks for.
 pub(crate) fn apply_event(model: Model, event: UiEvent) {
     match &event {
-        UiEvent::Connection { online } => set_online(model, *online),
+        UiEvent::Connection { online } => heard_connection(model, *online),
         UiEvent::Session { status } => {
             if model
                 .status
@@ -256,7 +261,7 @@ pub(crate) fn apply_event(model: Model, event: UiEvent) {
                 model.draft.set(String::new());
                 model.editing.set(None);
             }
-            set_online(model, status.online);
+            heard_connection(model, status.online);
             model.status.set(Some(status.clone()));
             accounts::refresh_accounts(model);
         }
@@ -315,7 +320,13 @@ pub(crate) fn perform(model: Model, effect: StateEffect) {
     }
 }
 
-pub(crate) fn set_online(model: Model, online: bool) {
+/// A connection state heard on the ordered channel: always the newest.
+fn heard_connection(model: Model, online: bool) {
+    model.connection.update_value(|c| c.heard(online));
+    set_online(model, online);
+}
+
+fn set_online(model: Model, online: bool) {
     model.online.set(online);
     if online {
         model.offline_since.set(None);
@@ -702,11 +713,18 @@ pub fn App() -> impl IntoView {
         if let Err(e) = ipc::subscribe(move |event| apply_event(model, event)).await {
             show_error(model, &e);
         }
+        // The reply may arrive after newer connection events: taken only if none came since.
+        let asked = model.connection.with_value(ConnectionShown::ask);
         match ipc::app_status().await {
             Ok(status) => {
                 mark("roost-status-reply");
                 let signed_in = status.signed_in;
-                if signed_in {
+                if signed_in
+                    && model
+                        .connection
+                        .try_update_value(|c| c.answered(asked, status.online))
+                        .unwrap_or(false)
+                {
                     set_online(model, status.online);
                 }
                 model.status.set(Some(status));

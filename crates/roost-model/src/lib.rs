@@ -15,6 +15,7 @@
 //! * [`ingest`] — the sans-I/O ingest plan (what one write of incoming messages changes);
 //! * [`app`] — the desktop app's IPC contract, built from the types above;
 //! * [`accounts`] — the accounts signed in on the device (the account switcher's list);
+//! * [`connection`] — the connection state the UI shows, from ordered events and racing replies;
 //! * [`app_cache`] — the IPC contract of search, verify & repair and the storage budget;
 //! * `fixtures` — test data (messages, window rows), only in tests and with the `fixtures`
 //!   feature.
@@ -22,6 +23,7 @@
 pub mod accounts;
 pub mod app;
 pub mod app_cache;
+pub mod connection;
 pub mod cursor;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
