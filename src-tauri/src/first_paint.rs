@@ -117,10 +117,14 @@ fn take_mark_script(page: &str) -> (String, &str) {
 
 /// The top of the app's sidebar (the switcher button and the search box, `ui/src/app/screens.rs`
 /// and `ui/src/search.rs`), so the list sits where the app's own will: unfocusable, unclickable.
+/// The search box and its checkbox are pictures of them (`.search-field`, `.check`: spans of the
+/// same size and place, `ui/style.css`), not inputs: WebKitGTK held the first frame for its form
+/// controls (DOMContentLoaded → first paint 16 ms with the two inputs, 11 ms with the pictures,
+/// medians of 10 loads of the page as served, 2026-12-01; issue 11's cold start).
 const SIDEBAR_TOP: &str = concat!(
     r#"<button type="button" class="switcher-button" tabindex="-1"><span>Jump to a chat…</span><kbd>Ctrl+K</kbd></button>"#,
-    r#"<div class="search-panel"><form><input type="search" placeholder="Search messages" tabindex="-1" />"#,
-    r#"<label class="search-scope"><input type="checkbox" tabindex="-1" />This chat only</label></form></div>"#,
+    r#"<div class="search-panel"><form><span class="search-field">Search messages</span>"#,
+    r#"<label class="search-scope"><span class="check"></span>This chat only</label></form></div>"#,
 );
 
 /// Text as HTML text (and attribute) content: `&`, `<`, `>`, `"` and `'` escaped.
@@ -290,6 +294,10 @@ mod tests {
         assert!(
             !html.contains("data-testid"),
             "the app's list is the one tests (and users) use: {html}"
+        );
+        assert!(
+            !html.contains("<input"),
+            "no form control before the first frame (pictures of the search box): {html}"
         );
     }
 

@@ -136,6 +136,7 @@ pub fn run() {
             exit_on_terminate(app.handle());
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
+                startup::note("session-task");
                 let state = handle.state::<AppState>();
                 // Environment credentials (tests, `./dev run`) win over saved ones; neither is
                 // verified here: the app starts from its cache even when the server is down.

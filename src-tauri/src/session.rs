@@ -299,6 +299,7 @@ impl AppState {
             user_hint,
         )
         .await?;
+        crate::startup::note("account-resolved");
         // Stopped only now: a token whose account cannot be told leaves the current session
         // running (its cache lock is released before the next one is opened, which may be the
         // same file when an account signs in again).
@@ -306,6 +307,7 @@ impl AppState {
         let config: ClientConfig = account.config(&credentials.token);
         tracing::info!(cache = %account.cache_path.display(), user = %account.user_id, "this account's cache");
         let (client, info) = Client::open(config).await?;
+        crate::startup::note("cache-opened");
         if let Some(corruption) = &info.corruption {
             tracing::warn!(moved_to = %corruption.moved_to.display(), reason = %corruption.reason, "the cache was corrupt: moved aside");
         }

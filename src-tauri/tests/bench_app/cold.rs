@@ -100,11 +100,35 @@ pub(crate) async fn direct_cold_start(desktop: &Desktop, binary: &str) -> Result
         "  page steps (ms after navigation): {}",
         steps["page_steps"]
     );
+    eprintln!("  shell steps (ms after main): {}", shell_steps(&steps));
     Ok(ColdStart::from_steps(
         ("launched", launched),
         process_start,
         &steps,
     ))
+}
+
+/// The shell's steps (`steps["shell"]`, epoch ms) as ms after `main`, in the order they happened,
+/// with the page's navigation start among them (`page`).
+fn shell_steps(steps: &Value) -> Value {
+    let Some(main) = steps["shell"]["main"].as_f64() else {
+        return Value::Null;
+    };
+    let mut all: Vec<(String, f64)> = steps["shell"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, at)| Some((name.clone(), at.as_f64()?)))
+        .collect();
+    if let Some(page) = steps["page_start"].as_f64() {
+        all.push(("page".to_string(), page));
+    }
+    all.sort_by(|a, b| a.1.total_cmp(&b.1));
+    Value::Array(
+        all.into_iter()
+            .map(|(name, at)| json!([name, round(at - main)]))
+            .collect(),
+    )
 }
 
 /// Cold start and its phases, in ms.
