@@ -413,3 +413,84 @@ async fn a_click_that_finds_nothing_read_ahead_changes_the_page_once_with_its_ro
     app.quit().await;
     Ok(())
 }
+
+/// The frame that shows an opened chat builds only the rows in view (issue 11's click →
+/// paint): the list's overscan rows, above the view, come once the chat is interactive (its
+/// Resync button offered), and the rows in view stay where they were.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn an_open_renders_the_rows_in_view_first_and_the_overscan_rows_once_interactive()
+-> Result<()> {
+    let server = spawn_test_server().await;
+    // Listed newest first: R, Q, Long, P, Short. With Short open the UI reads ahead P, R and Q
+    // while idle, never Long: its open is the list's own (no staged rows).
+    chat_with_messages(&server, "Short", &["s one", "s two"]).await;
+    chat_with_messages(&server, "P", &["p"]).await;
+    let texts: Vec<String> = (1..=40).map(|n| format!("long {n}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    chat_with_messages(&server, "Long", &refs).await;
+    chat_with_messages(&server, "Q", &["q"]).await;
+    chat_with_messages(&server, "R", &["r"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    // Read once, so it opens at its newest rows.
+    app.open_chat("Long").await?;
+    app.open_chat("Short").await?;
+    app.wait_seqs(&[1, 2]).await?;
+    app.wait_online().await?;
+    // Each row of the list: its seq, its top in the list's content, and whether any of it is
+    // in view once the list is at its bottom (where an open shows it: the frame that renders
+    // the rows scrolls there before it paints, after these checks may have run).
+    let rows = r#"
+        const list = document.querySelector('[data-testid=messages]');
+        const view = list.getBoundingClientRect();
+        const bottom = list.scrollHeight - list.clientHeight;
+        return Array.from(list.querySelectorAll('[data-testid=message]')).map((r) => {
+            const b = r.getBoundingClientRect();
+            const top = Math.round(b.top - view.top + list.scrollTop);
+            return [Number(r.dataset.seq), top, top + b.height > bottom && top < bottom + list.clientHeight];
+        });
+    "#;
+    let script = format!(
+        r#"
+        const [done] = arguments;
+        const rows = () => {{ {rows} }};
+        document.querySelector('[data-testid=chat-item][data-chat-title="Long"]').click();
+        const frame = () => {{
+            const heading = document.querySelector('[data-testid=chat-title]');
+            const shown = rows();
+            if (heading && heading.textContent === 'Long' && shown.some((r) => r[0] === 40)) {{
+                done(shown);
+            }} else {{
+                requestAnimationFrame(frame);
+            }}
+        }};
+        requestAnimationFrame(frame);
+    "#
+    );
+    let first = app.c().execute_async(&script, vec![]).await?;
+    let first = first.as_array().unwrap().clone();
+    assert!(
+        first.iter().all(|r| r[2] == json!(true)),
+        "only rows in view in the open's frame: {first:?}"
+    );
+    app.wait_js(
+        "Resync offered",
+        "return !!document.querySelector('[data-testid=resync-button]');",
+        |v| *v == json!(true),
+    )
+    .await?;
+    let later = app
+        .wait_js("the overscan rows", rows, |v| {
+            v.as_array()
+                .is_some_and(|rows| rows.iter().any(|r| r[2] == json!(false)))
+        })
+        .await?;
+    let later = later.as_array().unwrap().clone();
+    for row in &first {
+        assert!(later.contains(row), "{row} stayed where it was: {later:?}");
+    }
+    assert!(app.page_errors().await.is_empty());
+    app.quit().await;
+    Ok(())
+}
