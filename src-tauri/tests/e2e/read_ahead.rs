@@ -1,6 +1,7 @@
 //! Issue 11's click → paint: chats read ahead (on a mouse's pointerdown, and while the page is
 //! idle for the chats likeliest to be opened next), their rows rendered hidden before the click
-//! and shown by it, never stale.
+//! and shown by it, never stale; a click that finds nothing read ahead changes the page once,
+//! with its rows; and an open's frame builds only the rows in view.
 
 use crate::harness::*;
 use serde_json::Value;
