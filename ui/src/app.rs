@@ -26,6 +26,7 @@ use roost_proto::{ChatId, Message, Seq};
 use std::time::Duration;
 
 mod cache_tools;
+mod held;
 mod open;
 mod screens;
 mod scroll;
@@ -79,6 +80,10 @@ pub(crate) struct Model {
     /// The latest idle read-ahead pass scheduled ([`open::read_ahead_when_idle`]); an earlier
     /// one still running stops.
     pub(crate) read_ahead_pass: StoredValue<u64>,
+    /// The click whose visible changes are held until its window arrives ([`held`]; 0: none).
+    pub(crate) held_click: StoredValue<u64>,
+    /// The last id [`held::hold`] gave.
+    pub(crate) held_clicks: StoredValue<u64>,
     /// Highest seq the user has had in view in the open chat (new messages are those above it).
     pub(crate) seen_seq: RwSignal<Seq>,
     pub(crate) dialog: RwSignal<Option<Dialog>>,
@@ -106,6 +111,8 @@ impl Model {
             staged: RwSignal::new(None),
             staged_shown: RwSignal::new(false),
             read_ahead_pass: StoredValue::new(0),
+            held_click: StoredValue::new(0),
+            held_clicks: StoredValue::new(0),
             seen_seq: RwSignal::new(0),
             dialog: RwSignal::new(None),
             theme: RwSignal::new(Theme::System),
@@ -352,9 +359,9 @@ pub(crate) fn start_open(
     ahead: Option<roost_model::app::ChatWindowView>,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
     let mut request = 0;
-    model
-        .state
-        .update(|state| request = state.window_requested());
+    held::update(model, model.state, |state| {
+        request = state.window_requested();
+    });
     // Opening resets the count in the core: read it from the chat list first.
     let unread = model.state.with_untracked(|s| {
         s.chats
@@ -374,8 +381,12 @@ pub(crate) fn start_open(
         });
     }
     let reply = ipc::open_chat(chat_id, Anchor::Newest);
+    // The click's changes, held while nothing was read ahead, are shown with the reply.
+    let held = model.held_click.get_value();
     Box::pin(async move {
-        match reply.await {
+        let reply = reply.await;
+        held::release(model, held);
+        match reply {
             Ok(window) => window_arrived(model, chat_id, request, unread, window).await,
             Err(e) => show_error(model, &e),
         }
@@ -558,8 +569,19 @@ pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
     } else {
         staged::drop_if_stale(model);
     }
+    // Nothing read ahead: what the click changes on screen waits for its window (or about a
+    // frame), so the page is idle when the window comes and renders one frame with all of it.
+    // Not for the session's first open: the chat view it mounts is what a caller then focuses
+    // (the quick switcher, the composer) in the next frame.
+    let held = (ahead.is_none()
+        && model.selected() != Some(chat_id)
+        && model.scroller.get_untracked().is_some())
+    .then(|| held::hold(model));
     if !switch_selection(model, chat_id) {
         staged::unstage(model);
+        if let Some(held) = held {
+            held::release(model, held);
+        }
         return;
     }
     reset_chat_view(model);
@@ -600,7 +622,7 @@ pub(crate) fn take_window(
 /// whether the selection changed.
 pub(crate) fn switch_selection(model: Model, chat_id: ChatId) -> bool {
     let mut previous = None;
-    model.state.update(|state| previous = state.select(chat_id));
+    held::update(model, model.state, |state| previous = state.select(chat_id));
     if let Some(Some(previous)) = previous {
         spawn_local(async move {
             let _ = ipc::close_chat(previous).await;
@@ -613,9 +635,9 @@ pub(crate) fn switch_selection(model: Model, chat_id: ChatId) -> bool {
 /// progress) as another is selected; its rows, their position and its cache map stay until the
 /// new window arrives ([`forget_previous_chat`]).
 pub(crate) fn reset_chat_view(model: Model) {
-    model.interactive.set(false);
-    model.resync_busy.set(false);
-    model.editing.set(None);
+    held::update(model, model.interactive, |interactive| *interactive = false);
+    held::update(model, model.resync_busy, |busy| *busy = false);
+    held::update(model, model.editing, |editing| *editing = None);
 }
 
 /// Scrolled into a skeleton or the top of the cached rows: ask for exactly that history.

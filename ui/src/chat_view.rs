@@ -29,7 +29,8 @@ pub(crate) fn ChatView() -> impl IntoView {
             return *previous;
         }
         let (top, height) = (model.scroll_top.get(), model.viewport_height.get());
-        timeline.with(|t| t.visible_range(top, height, logic::OVERSCAN_ROWS))
+        let overscan = logic::overscan_rows(model.interactive.get());
+        timeline.with(|t| t.visible_range(top, height, overscan))
     });
     let today = Signal::derive(move || {
         let _ = model.clock.get();

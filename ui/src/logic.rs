@@ -12,6 +12,14 @@ use roost_proto::Seq;
 pub const ROW_HEIGHT_PX: f64 = 68.0;
 /// Rows rendered above and below the viewport.
 pub const OVERSCAN_ROWS: usize = 8;
+
+/// Rows the open chat's list renders above and below the viewport: none until the chat is
+/// interactive (two frames after its rows were painted), so the frame that shows an open builds
+/// and lays out only the rows in view (issue 11's click → paint); then [`OVERSCAN_ROWS`]. Rows
+/// have fixed heights: the ones added later do not move what is in view.
+pub fn overscan_rows(interactive: bool) -> usize {
+    if interactive { OVERSCAN_ROWS } else { 0 }
+}
 /// The sync indicator appears only after a fetch has lasted this long (fast fetches never
 /// flicker it).
 pub const INDICATOR_DELAY_MS: f64 = 180.0;

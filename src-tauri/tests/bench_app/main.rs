@@ -11,15 +11,22 @@
 //!   cargo test --release -p roost-desktop --features custom-protocol --test bench_app -- --ignored
 //! ```
 //!
-//! Click → paint is measured three ways, all from the click:
+//! Click → paint is measured three ways, all from the click to the start of the frame after
+//! the first frame that rendered the rows (the rows watched for as the DOM changes: the bench
+//! asks for no frame before they are there, as a user's click asks for none):
 //! - `click_to_paint_ms`: a plain click (`element.click()`, as a keyboard or WebDriver click:
 //!   no pointerdown) after the page has been idle `ROOST_BENCH_APP_IDLE_MS` (1000) ms, as a
 //!   user's next click comes: the UI has read ahead the chats likeliest to be opened next;
 //! - its `no_read_ahead`: the same click `ROOST_BENCH_APP_SETTLE_MS` (100) after the previous
-//!   open painted, before any read-ahead (interleaved with the first);
+//!   open painted, before any read-ahead (interleaved with the first; its `prefetched_runs`
+//!   is 0: the open's whole round trip), and `no_read_ahead_polled`, the same measured as
+//!   before 2026-12-01 06:40: a frame asked for at the click and every frame after it;
 //! - its `after_pointerdown`: a mouse's click (pointerdown, the button held
 //!   `ROOST_BENCH_APP_PRESS_MS`, 60, then the click; the UI reads the chat ahead on
 //!   pointerdown).
+//!
+//! (Before 2026-12-01 06:40, rows found in the click itself — every read-ahead open — ended
+//! the figure at the start of the frame that rendered them: one frame's rendering short.)
 //!
 //! Cold start → chat list painted is timed two ways, per cache size:
 //! - `cold_start_ms[_by_cached]` (and `_app_`, `_page_`, `_phases_`, `_floor_`): a **direct

@@ -11,13 +11,33 @@ impl BenchApp {
     /// the compositor has shown the previous one. (Before 2026-11-30 10:30 the figure ran to a
     /// task after that next frame's own rendering too: `frame_after`, kept for comparison.)
     /// The rows looked for are the staged ones of a read-ahead while they are shown (they cover
-    /// the list: `ui/src/app/staged.rs`; test ids `ahead-…`), else the list's.
+    /// the list: `ui/src/app/staged.rs`; test ids `ahead-…`), else the list's. They are
+    /// watched for as the DOM changes (a `MutationObserver`): the bench asks for no frame
+    /// before they are there, as a user's click asks for none.
+    ///
+    /// (Until 2026-12-01 06:40 the bench asked for a frame at the click and at every frame
+    /// after it until it found the rows — [`BenchApp::click_to_paint_polled`] — and rows found
+    /// in the click itself ended the figure at the start of the frame that rendered them, one
+    /// frame short of the definition above: the read-ahead opens' figures were a frame's
+    /// rendering and the compositor's showing of it shorter than the others'.)
     pub(crate) async fn click_to_paint(
         &self,
         title: &str,
         min_seq: u64,
     ) -> Result<(f64, OpenPhases)> {
-        self.press_to_paint(title, min_seq, None).await
+        self.press_to_paint(title, min_seq, None, false).await
+    }
+
+    /// [`BenchApp::click_to_paint`] with a frame asked for at the click and at every frame
+    /// after it until the rows are found, as the bench measured before 2026-12-01 06:40 (and
+    /// as a page with an animation running sees it): a frame starts at the click whatever the
+    /// app does, and rows that come after it wait for the display's next tick.
+    pub(crate) async fn click_to_paint_polled(
+        &self,
+        title: &str,
+        min_seq: u64,
+    ) -> Result<(f64, OpenPhases)> {
+        self.press_to_paint(title, min_seq, None, true).await
     }
 
     /// [`BenchApp::click_to_paint`], the click coming `press_ms` after a pointerdown of the
@@ -29,15 +49,17 @@ impl BenchApp {
         title: &str,
         min_seq: u64,
         press_ms: Option<f64>,
+        polled: bool,
     ) -> Result<(f64, OpenPhases)> {
         let script = r#"
-            const [title, minSeq, pressMs, done] = arguments;
+            const [title, minSeq, pressMs, polled, done] = arguments;
             // The rows on screen: those staged for the click when it shows them (they cover
             // the list), else the list's.
             const shownRow = () =>
                 document.querySelector('[data-testid=messages-ahead][data-shown=true] [data-testid=ahead-message]')
                 || document.querySelector('[data-testid=messages] [data-testid=message]');
-            const names = ['roost-open-invoke', 'roost-open-reply', 'roost-open-applied', 'roost-open-prefetched'];
+            const names = ['roost-open-invoke', 'roost-open-reply', 'roost-open-applied', 'roost-open-prefetched',
+                'roost-open-held-shown', 'roost-open-held-cap'];
             names.forEach((n) => performance.clearMarks(n));
             const item = document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`);
             const run = () => {
@@ -48,28 +70,59 @@ impl BenchApp {
                 return e.length ? e[e.length - 1].startTime - started : null;
             };
             const since = () => performance.now() - started;
-            // Every frame's start until the paint (for a slow open's account).
-            const frames = [];
-            const check = () => {
-                frames.push(Math.round(since() * 10) / 10);
+            const found = () => {
                 const heading = document.querySelector('[data-testid=chat-title]');
                 const row = shownRow();
-                if (heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq) {
-                    const frame = since();
-                    const staged = row.dataset.testid === 'ahead-message';
-                    let rendered = null;
-                    // After this frame's style, layout and layer flush.
-                    setTimeout(() => { rendered = since(); }, 0);
-                    requestAnimationFrame(() => {
-                        const painted = since();
-                        setTimeout(() => done([painted, ...names.map(at), frame, rendered, since(),
-                            staged, performance.timeOrigin + started, frames]), 0);
-                    });
-                } else {
-                    requestAnimationFrame(check);
-                }
+                return heading && heading.textContent === title && row && Number(row.dataset.seq) >= minSeq
+                    ? row : null;
             };
-            check();
+            // Every frame's start until the paint (for a slow open's account).
+            const frames = [];
+            // `frame`: the start of the first frame whose rendering has the rows (its
+            // animation callbacks run before its style, layout and paint); painted: the start
+            // of the frame after it.
+            const measure = (row, frame) => {
+                const staged = row.dataset.testid === 'ahead-message';
+                let rendered = null;
+                // After this frame's style, layout and layer flush.
+                setTimeout(() => { rendered = since(); }, 0);
+                requestAnimationFrame(() => {
+                    const painted = since();
+                    frames.push(Math.round(painted * 10) / 10);
+                    setTimeout(() => done([painted, ...names.map(at), frame, rendered, since(),
+                        staged, performance.timeOrigin + started, frames]), 0);
+                });
+            };
+            // The rows found outside a frame (in the click, or as they are put into the DOM):
+            // the next frame renders them.
+            const atNextFrame = (row) => requestAnimationFrame(() => {
+                const frame = since();
+                frames.push(Math.round(frame * 10) / 10);
+                measure(row, frame);
+            });
+            const now = found();
+            if (now) {
+                atNextFrame(now);
+            } else if (polled) {
+                // Polled at every frame from the click, as a page with an animation running:
+                // the page renders a frame at the click whatever the app does.
+                const check = () => {
+                    const frame = since();
+                    frames.push(Math.round(frame * 10) / 10);
+                    const row = found();
+                    if (row) measure(row, frame); else requestAnimationFrame(check);
+                };
+                requestAnimationFrame(check);
+            } else {
+                // Watched as the DOM changes: no frame is asked for before the rows are there
+                // (a user's click asks for none; one asked for at the click starts the
+                // display's frame clock, and the rows wait for its next tick).
+                const observer = new MutationObserver(() => {
+                    const row = found();
+                    if (row) { observer.disconnect(); atNextFrame(row); }
+                });
+                observer.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+            }
             };
             if (pressMs === null) {
                 run();
@@ -88,7 +141,10 @@ impl BenchApp {
         let sched_before = web.and_then(|pid| schedstat_ms(pid, pid));
         let value = self
             .c()
-            .execute_async(script, vec![json!(title), json!(min_seq), json!(press_ms)])
+            .execute_async(
+                script,
+                vec![json!(title), json!(min_seq), json!(press_ms), json!(polled)],
+            )
             .await?;
         let sched_after = web.and_then(|pid| schedstat_ms(pid, pid));
         let total = value[0].as_f64().context("a number of milliseconds")?;
@@ -98,12 +154,14 @@ impl BenchApp {
             reply: value[2].as_f64(),
             applied: prefetched.or(value[3].as_f64()),
             prefetched: prefetched.is_some(),
-            frame: value[5].as_f64(),
-            rendered: value[6].as_f64(),
-            frame_after: value[7].as_f64(),
-            staged: value[8].as_bool().unwrap_or(false),
-            clicked_at: value[9].as_f64().unwrap_or(0.0),
-            frames: value[10]
+            held_shown: value[5].as_f64(),
+            held_cap: value[6].as_f64().is_some(),
+            frame: value[7].as_f64(),
+            rendered: value[8].as_f64(),
+            frame_after: value[9].as_f64(),
+            staged: value[10].as_bool().unwrap_or(false),
+            clicked_at: value[11].as_f64().unwrap_or(0.0),
+            frames: value[12]
                 .as_array()
                 .map(|f| f.iter().filter_map(Value::as_f64).collect())
                 .unwrap_or_default(),
@@ -283,6 +341,11 @@ pub(crate) struct OpenPhases {
     pub(crate) applied: Option<f64>,
     /// The rows came from the window read ahead on pointerdown (not the open's reply).
     pub(crate) prefetched: bool,
+    /// The click's own changes (selection, header), held while nothing was read ahead, were
+    /// shown (`ui/src/app/held.rs`): with the reply, or at the cap.
+    pub(crate) held_shown: Option<f64>,
+    /// The cap showed them (the reply came later than about a frame after the click).
+    pub(crate) held_cap: bool,
     /// The first frame (its `requestAnimationFrame` callbacks) that found the rows in the DOM.
     pub(crate) frame: Option<f64>,
     /// That frame's rendering (style, layout, layer flush) finished.
@@ -311,6 +374,8 @@ impl OpenPhases {
             "reply": self.reply.map(round),
             "applied": self.applied.map(round),
             "prefetched": self.prefetched,
+            "held_shown": self.held_shown.map(round),
+            "held_cap": self.held_cap,
             "staged": self.staged,
             "frame": self.frame.map(round),
             "rendered": self.rendered.map(round),
@@ -330,6 +395,7 @@ pub(crate) fn phase_medians(runs: &[(f64, OpenPhases)]) -> Value {
     };
     json!({
         "click_to_invoke": median(&|(_, p)| p.invoke),
+        "click_to_held_shown": median(&|(_, p)| p.held_shown),
         "invoke_to_reply": median(&|(_, p)| Some(p.reply? - p.invoke?)),
         "reply_to_applied": median(&|(_, p)| Some(p.applied? - p.reply?)),
         "applied_to_frame": median(&|(_, p)| Some(p.frame? - p.applied?)),
@@ -339,8 +405,9 @@ pub(crate) fn phase_medians(runs: &[(f64, OpenPhases)]) -> Value {
     })
 }
 
-/// p50, p99, min, max, the runs and how many of them were served from a read-ahead, and the
-/// phases' medians of one kind of open.
+/// p50, p99, min, max, the runs and how many of them were served from a read-ahead (and, of
+/// the others, how many held the click's changes for the reply, and how many of those the cap
+/// showed first), and the phases' medians of one kind of open.
 fn open_figures(opens: &[(f64, OpenPhases)]) -> Value {
     let mut timings: Vec<f64> = opens.iter().map(|(t, _)| *t).collect();
     timings.sort_by(f64::total_cmp);
@@ -364,6 +431,8 @@ fn open_figures(opens: &[(f64, OpenPhases)]) -> Value {
         "runs": opens.len(),
         "prefetched_runs": opens.iter().filter(|(_, p)| p.prefetched).count(),
         "staged_runs": opens.iter().filter(|(_, p)| p.staged).count(),
+        "held_runs": opens.iter().filter(|(_, p)| p.held_shown.is_some()).count(),
+        "held_cap_runs": opens.iter().filter(|(_, p)| p.held_cap).count(),
         "phases_p50": phase_medians(opens),
         "slowest": slowest,
     })
@@ -373,14 +442,18 @@ fn open_figures(opens: &[(f64, OpenPhases)]) -> Value {
 const SLOWEST_SHOWN: usize = 3;
 
 /// Opens `big` (alternating with `small`, whose open is not timed) `runs` times each way, the
-/// two ways interleaved:
+/// three ways interleaved:
 /// - the figure: a plain click (`element.click()`, as a keyboard's Enter makes it: no
 ///   pointerdown) after the page has been idle `ROOST_BENCH_APP_IDLE_MS` (1000) since `small`'s
 ///   rows were painted, as a user's next click comes — the UI reads ahead the chats likeliest
 ///   to be opened next meanwhile (`ui/src/prefetch.rs`);
 /// - `no_read_ahead`: the same click `ROOST_BENCH_APP_SETTLE_MS` (100) after `small`'s rows
 ///   were painted, before any idle read-ahead (its `prefetched_runs` says none was served from
-///   one): the open's round trip.
+///   one): the open's round trip (the click's own changes held for its reply: its
+///   `held_runs`, and `held_cap_runs` of those the cap showed first, `ui/src/app/held.rs`);
+/// - `no_read_ahead_polled`: that click measured as before 2026-12-01 06:40, a frame asked for
+///   at the click and at every frame until the rows are found
+///   ([`BenchApp::click_to_paint_polled`]).
 pub(crate) async fn click_to_paint_figures(
     app: &BenchApp,
     big: (&str, u64),
@@ -394,10 +467,14 @@ pub(crate) async fn click_to_paint_figures(
     // Less than the UI's idle delay before it reads ahead (250 ms), time enough for the
     // previous open's last frames (a user does not click twice within two frames).
     let settle = Duration::from_millis(env_count("ROOST_BENCH_APP_SETTLE_MS", 100)? as u64);
+    let mut not_read_ahead_polled = Vec::with_capacity(runs);
     for _ in 0..runs {
         app.click_to_paint(small, 1).await?;
         tokio::time::sleep(settle).await;
         not_read_ahead.push(app.click_to_paint(big.0, min_seq).await?);
+        app.click_to_paint(small, 1).await?;
+        tokio::time::sleep(settle).await;
+        not_read_ahead_polled.push(app.click_to_paint_polled(big.0, min_seq).await?);
         app.click_to_paint(small, 1).await?;
         tokio::time::sleep(idle).await;
         measured.push(app.click_to_paint(big.0, min_seq).await?);
@@ -432,7 +509,7 @@ pub(crate) async fn click_to_paint_figures(
     app.click_to_paint(small, 1).await?;
     for _ in 0..runs {
         pressed.push(
-            app.press_to_paint(big.0, big.1.saturating_sub(1_000), Some(press_ms))
+            app.press_to_paint(big.0, big.1.saturating_sub(1_000), Some(press_ms), false)
                 .await?,
         );
         app.click_to_paint(small, 1).await?;
@@ -446,6 +523,9 @@ pub(crate) async fn click_to_paint_figures(
     let mut no_read_ahead = open_figures(&not_read_ahead);
     no_read_ahead["settle_ms"] = json!(settle.as_millis() as u64);
     eprintln!("plain click, nothing read ahead: {no_read_ahead}");
+    let mut polled = open_figures(&not_read_ahead_polled);
+    polled["settle_ms"] = json!(settle.as_millis() as u64);
+    eprintln!("plain click, nothing read ahead, frames asked for from the click: {polled}");
     let mut frame_after: Vec<f64> = measured.iter().filter_map(|(_, p)| p.frame_after).collect();
     frame_after.sort_by(f64::total_cmp);
     let mut figures = open_figures(&measured);
@@ -458,6 +538,7 @@ pub(crate) async fn click_to_paint_figures(
     figures["dom_rows_staged"] = json!(staged_rows);
     figures["ipc_probe"] = ipc;
     figures["no_read_ahead"] = no_read_ahead;
+    figures["no_read_ahead_polled"] = polled;
     figures["after_pointerdown"] = press;
     Ok(figures)
 }

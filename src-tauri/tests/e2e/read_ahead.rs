@@ -1,6 +1,7 @@
 //! Issue 11's click → paint: chats read ahead (on a mouse's pointerdown, and while the page is
 //! idle for the chats likeliest to be opened next), their rows rendered hidden before the click
-//! and shown by it, never stale.
+//! and shown by it, never stale; a click that finds nothing read ahead changes the page once,
+//! with its rows; and an open's frame builds only the rows in view.
 
 use crate::harness::*;
 use serde_json::Value;
@@ -290,6 +291,206 @@ async fn a_keyboard_or_plain_click_open_is_served_from_the_idle_read_ahead_never
     .await?;
     let beta_title = "return document.querySelector('[data-testid=chat-title]').textContent;";
     assert_eq!(app.js(beta_title).await?, json!("Beta"));
+    assert!(app.page_errors().await.is_empty());
+    app.quit().await;
+    Ok(())
+}
+
+/// A click that finds nothing read ahead (issue 11's click → paint, the bench's
+/// `no_read_ahead`): what the click changes on screen — the list's selection, the header, the
+/// rows — waits for the open's window (`ui/src/app/held.rs`), so every frame until then is
+/// the previous chat's whole, and the first frame that differs shows the clicked chat whole
+/// (when its window came within about a frame; else the cap shows the selection first, marked
+/// `roost-open-held-cap`, and the chat once it comes). The chat clicked is one the UI never
+/// reads ahead while idle (neither beside the open chat nor at the list's top).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn a_click_that_finds_nothing_read_ahead_changes_the_page_once_with_its_rows() -> Result<()> {
+    let server = spawn_test_server().await;
+    for title in ["One", "Two", "Three", "Four", "Five"] {
+        let lower = title.to_lowercase();
+        chat_with_messages(
+            &server,
+            title,
+            &[&format!("{lower} a"), &format!("{lower} b")],
+        )
+        .await;
+    }
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    let titles = app
+        .wait_js(
+            "the chat list",
+            "return Array.from(document.querySelectorAll('[data-testid=chat-item]')).map(r => r.dataset.chatTitle);",
+            |v| v.as_array().is_some_and(|a| a.len() == 5),
+        )
+        .await?;
+    let titles: Vec<String> = serde_json::from_value(titles)?;
+    // The list's last chat open: the idle read-ahead takes the one above it and the top two,
+    // never the middle one.
+    let (last, middle) = (titles[4].clone(), titles[2].clone());
+    app.open_chat(&last).await?;
+    app.wait_seqs(&[1, 2]).await?;
+    app.wait_online().await?;
+    app.wait_js("the idle read-ahead staged", STAGED_TEXTS, |v| {
+        v.as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await?;
+    let script = r#"
+        const [title, done] = arguments;
+        for (const n of ['roost-open-held-shown', 'roost-open-held-cap', 'roost-open-reply', 'roost-open-prefetched']) {
+            performance.clearMarks(n);
+        }
+        const seen = () => {
+            const heading = document.querySelector('[data-testid=chat-title]');
+            const selected = document.querySelector('[data-testid=chat-item][aria-selected=true]');
+            return [
+                heading ? heading.textContent : null,
+                selected ? selected.dataset.chatTitle : null,
+                Array.from(document.querySelectorAll('[data-testid=messages] [data-testid=message-text]')).map(e => e.textContent),
+            ];
+        };
+        const before = seen();
+        const frames = [];
+        document.querySelector(`[data-testid=chat-item][data-chat-title="${title}"]`).click();
+        const frame = () => {
+            const now = seen();
+            frames.push(now);
+            if (now[0] === title && now[1] === title && now[2].length > 0) {
+                const marks = {};
+                for (const n of ['roost-open-held-shown', 'roost-open-held-cap', 'roost-open-reply', 'roost-open-prefetched']) {
+                    marks[n] = performance.getEntriesByName(n).length;
+                }
+                done({ before, frames, marks });
+            } else {
+                requestAnimationFrame(frame);
+            }
+        };
+        requestAnimationFrame(frame);
+    "#;
+    let lower = middle.to_lowercase();
+    let opened = app.c().execute_async(script, vec![json!(middle)]).await?;
+    let marks = &opened["marks"];
+    assert_eq!(
+        marks["roost-open-prefetched"],
+        json!(0),
+        "nothing read ahead: {opened}"
+    );
+    assert_eq!(marks["roost-open-reply"], json!(1), "{opened}");
+    let before = &opened["before"];
+    let last_lower = last.to_lowercase();
+    assert_eq!(
+        before,
+        &json!([
+            last,
+            last,
+            [format!("{last_lower} a"), format!("{last_lower} b")]
+        ]),
+        "{opened}"
+    );
+    let frames = opened["frames"].as_array().unwrap();
+    let whole = json!([middle, middle, [format!("{lower} a"), format!("{lower} b")]]);
+    assert_eq!(frames.last(), Some(&whole), "{opened}");
+    let first_change = frames
+        .iter()
+        .position(|f| f != before)
+        .expect("a frame that changed");
+    if marks["roost-open-held-cap"] == json!(0) {
+        assert_eq!(
+            frames[first_change], whole,
+            "the first frame that changed shows the chat whole: {opened}"
+        );
+    } else {
+        // The window came later than about a frame: the selection first, with the previous
+        // chat's rows until it came.
+        assert_eq!(frames[first_change][1], json!(middle), "{opened}");
+    }
+    assert_eq!(
+        marks["roost-open-held-shown"],
+        json!(1),
+        "held, then shown: {opened}"
+    );
+    assert!(app.page_errors().await.is_empty());
+    app.quit().await;
+    Ok(())
+}
+
+/// The frame that shows an opened chat builds only the rows in view (issue 11's click →
+/// paint): the list's overscan rows, above the view, come once the chat is interactive (its
+/// Resync button offered), and the rows in view stay where they were.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn an_open_renders_the_rows_in_view_first_and_the_overscan_rows_once_interactive()
+-> Result<()> {
+    let server = spawn_test_server().await;
+    // Listed newest first: R, Q, Long, P, Short. With Short open the UI reads ahead P, R and Q
+    // while idle, never Long: its open is the list's own (no staged rows).
+    chat_with_messages(&server, "Short", &["s one", "s two"]).await;
+    chat_with_messages(&server, "P", &["p"]).await;
+    let texts: Vec<String> = (1..=40).map(|n| format!("long {n}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    chat_with_messages(&server, "Long", &refs).await;
+    chat_with_messages(&server, "Q", &["q"]).await;
+    chat_with_messages(&server, "R", &["r"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    // Read once, so it opens at its newest rows.
+    app.open_chat("Long").await?;
+    app.open_chat("Short").await?;
+    app.wait_seqs(&[1, 2]).await?;
+    app.wait_online().await?;
+    // Each row of the list: its seq, its top in the list's content, and whether any of it is
+    // in view once the list is at its bottom (where an open shows it: the frame that renders
+    // the rows scrolls there before it paints, after these checks may have run).
+    let rows = r#"
+        const list = document.querySelector('[data-testid=messages]');
+        const view = list.getBoundingClientRect();
+        const bottom = list.scrollHeight - list.clientHeight;
+        return Array.from(list.querySelectorAll('[data-testid=message]')).map((r) => {
+            const b = r.getBoundingClientRect();
+            const top = Math.round(b.top - view.top + list.scrollTop);
+            return [Number(r.dataset.seq), top, top + b.height > bottom && top < bottom + list.clientHeight];
+        });
+    "#;
+    let script = format!(
+        r#"
+        const [done] = arguments;
+        const rows = () => {{ {rows} }};
+        document.querySelector('[data-testid=chat-item][data-chat-title="Long"]').click();
+        const frame = () => {{
+            const heading = document.querySelector('[data-testid=chat-title]');
+            const shown = rows();
+            if (heading && heading.textContent === 'Long' && shown.some((r) => r[0] === 40)) {{
+                done(shown);
+            }} else {{
+                requestAnimationFrame(frame);
+            }}
+        }};
+        requestAnimationFrame(frame);
+    "#
+    );
+    let first = app.c().execute_async(&script, vec![]).await?;
+    let first = first.as_array().unwrap().clone();
+    assert!(
+        first.iter().all(|r| r[2] == json!(true)),
+        "only rows in view in the open's frame: {first:?}"
+    );
+    app.wait_js(
+        "Resync offered",
+        "return !!document.querySelector('[data-testid=resync-button]');",
+        |v| *v == json!(true),
+    )
+    .await?;
+    let later = app
+        .wait_js("the overscan rows", rows, |v| {
+            v.as_array()
+                .is_some_and(|rows| rows.iter().any(|r| r[2] == json!(false)))
+        })
+        .await?;
+    let later = later.as_array().unwrap().clone();
+    for row in &first {
+        assert!(later.contains(row), "{row} stayed where it was: {later:?}");
+    }
     assert!(app.page_errors().await.is_empty());
     app.quit().await;
     Ok(())
