@@ -48,8 +48,8 @@ pub(crate) enum Dialog {
 pub(crate) struct Model {
     pub(crate) status: RwSignal<Option<AppStatus>>,
     pub(crate) online: RwSignal<bool>,
-    /// What `online` is derived from: the channel's events and the status reply, which race
-    /// (`roost_model::connection`).
+    /// What `online` is derived from (`show_connection`): the channel's events and the status
+    /// reply, which race (`roost_model::connection`).
     pub(crate) connection: StoredValue<ConnectionShown>,
     pub(crate) offline_since: RwSignal<Option<f64>>,
     /// Chats, the selected and open chat, fetch trackers: changed only through its reducer.
@@ -330,10 +330,12 @@ pub(crate) fn perform(model: Model, effect: StateEffect) {
 /// A connection state heard on the ordered channel: always the newest.
 fn heard_connection(model: Model, online: bool) {
     model.connection.update_value(|c| c.heard(online));
-    set_online(model, online);
+    show_connection(model);
 }
 
-fn set_online(model: Model, online: bool) {
+/// Shows the connection state the rule holds (`model.online` is only ever its copy).
+fn show_connection(model: Model) {
+    let online = model.connection.with_value(ConnectionShown::online);
     model.online.set(online);
     if online {
         model.offline_since.set(None);
@@ -747,7 +749,7 @@ pub fn App() -> impl IntoView {
                         .try_update_value(|c| c.answered(asked, status.online))
                         .unwrap_or(false)
                 {
-                    set_online(model, status.online);
+                    show_connection(model);
                 }
                 model.status.set(Some(status));
                 accounts::refresh_accounts(model);
