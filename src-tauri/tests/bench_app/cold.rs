@@ -43,8 +43,13 @@ impl BenchApp {
 /// launcher does) with `desktop`'s XDG dirs and sign-in, timed from just before the spawn to
 /// the painted chat list (and, for Roost, its own list too). The app writes its own
 /// and its page's steps to a file (`roost_desktop::startup::REPORT_ENV`) once painted; then it
-/// is ended with SIGTERM, as a desktop session ends it, and waited for.
-pub(crate) async fn direct_cold_start(desktop: &Desktop, binary: &str) -> Result<ColdStart> {
+/// is ended with SIGTERM, as a desktop session ends it, and waited for. With `bus`, on that
+/// session bus, as a desktop session starts its apps (see [`desktop_session_bus`]).
+pub(crate) async fn direct_cold_start(
+    desktop: &Desktop,
+    binary: &str,
+    bus: Option<&SessionBus>,
+) -> Result<ColdStart> {
     let home = desktop.home.path();
     let report = home.join("startup-report.json");
     let _ = std::fs::remove_file(&report);
@@ -66,6 +71,10 @@ pub(crate) async fn direct_cold_start(desktop: &Desktop, binary: &str) -> Result
             .env("ROOST_SERVER_URL", url)
             .env("ROOST_TOKEN", token);
     }
+    match bus {
+        Some(bus) => command.env("DBUS_SESSION_BUS_ADDRESS", &bus.address),
+        None => command.env_remove("DBUS_SESSION_BUS_ADDRESS"),
+    };
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let launched = epoch_ms();
     let mut child = command.spawn().with_context(|| format!("start {binary}"))?;
@@ -258,19 +267,55 @@ pub(crate) fn floor_binary() -> Option<String> {
     .map(|p| p.to_string_lossy().into_owned())
 }
 
-/// Direct launches (`direct_cold_start`), `runs` of the blank window and of the app in turn
-/// (floor, app, floor, app, …: both under the same load): (the app's, the floor's).
+/// The session bus the direct launches run on, as a desktop session has one
+/// (`ROOST_BENCH_APP_SESSION_BUS`, 1: a private `dbus-daemon`; 0: none, as bare `xvfb-run`
+/// leaves them, as before 2026-12-01 12:00 UTC). Its accessibility bus is started right away
+/// (`org.a11y.Bus`, which GTK asks for at start), as a desktop session's is running before the
+/// user's first app.
+///
+/// Without a bus, GLib and libdbus in the app and in WebKit's processes try to start one
+/// (`dbus-launch --autolaunch`: a fork of the process each time), which no desktop does: the
+/// blank window's direct cold start was 179.5 ms without a bus and 169.4 ms with one (medians of
+/// 11, 2026-12-01 11:35), Roost's 195.7 and 183.6.
+pub(crate) fn desktop_session_bus(wanted: bool) -> Result<Option<SessionBus>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let bus = SessionBus::start()?;
+    let a11y = std::process::Command::new("dbus-send")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.a11y.Bus",
+            "/org/a11y/bus",
+            "org.a11y.Bus.GetAddress",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .context("run dbus-send (Debian: dbus-bin)")?;
+    if !a11y.success() {
+        // No at-spi2-core: GTK finds no accessibility bus either, as on a desktop without it.
+        eprintln!("the session bus has no accessibility bus (at-spi2-core not installed)");
+    }
+    Ok(Some(bus))
+}
+
+/// Direct launches (`direct_cold_start`, on `bus`), `runs` of the blank window and of the app
+/// in turn (floor, app, floor, app, …: both under the same load): (the app's, the floor's).
 pub(crate) async fn direct_cold_starts(
     desktop: &Desktop,
     cached: u64,
     runs: usize,
+    bus: Option<&SessionBus>,
 ) -> Result<(Vec<ColdStart>, Vec<ColdStart>)> {
     let floor_binary = floor_binary();
     let (mut app, mut floor) = (Vec::new(), Vec::new());
     for launch in 1..=runs {
         if let Some(binary) = &floor_binary {
             settle_disk();
-            let start = direct_cold_start(desktop, binary).await?;
+            let start = direct_cold_start(desktop, binary, bus).await?;
             eprintln!(
                 "blank window, direct launch {launch}: cold start {:.1} ms, phases {}",
                 start.total,
@@ -279,7 +324,7 @@ pub(crate) async fn direct_cold_starts(
             floor.push(start);
         }
         settle_disk();
-        let start = direct_cold_start(desktop, &app_binary()).await?;
+        let start = direct_cold_start(desktop, &app_binary(), bus).await?;
         eprintln!(
             "{cached} cached, direct launch {launch}: cold start {:.1} ms (the app's own list {:.1} ms), phases {}",
             start.total,
@@ -287,7 +332,7 @@ pub(crate) async fn direct_cold_starts(
             start.phases_json()
         );
         app.push(start);
-        compare_launches(desktop, cached, launch).await?;
+        compare_launches(desktop, cached, launch, bus).await?;
     }
     Ok((app, floor))
 }
@@ -295,11 +340,16 @@ pub(crate) async fn direct_cold_starts(
 /// Other builds of the app (`ROOST_BENCH_APP_COMPARE`, comma-separated binaries), launched
 /// right after the app in every round, so a before/after comparison runs under the same load on
 /// the same cache; printed only (`compare <binary>, direct launch …`).
-async fn compare_launches(desktop: &Desktop, cached: u64, launch: usize) -> Result<()> {
+async fn compare_launches(
+    desktop: &Desktop,
+    cached: u64,
+    launch: usize,
+    bus: Option<&SessionBus>,
+) -> Result<()> {
     let others = std::env::var("ROOST_BENCH_APP_COMPARE").unwrap_or_default();
     for binary in others.split(',').map(str::trim).filter(|b| !b.is_empty()) {
         settle_disk();
-        let start = direct_cold_start(desktop, binary).await?;
+        let start = direct_cold_start(desktop, binary, bus).await?;
         eprintln!(
             "compare {binary}, {cached} cached, direct launch {launch}: cold start {:.1} ms (the app's own list {:.1} ms), phases {}",
             start.total,

@@ -33,7 +33,8 @@
 //!   launch**, as from a desktop launcher: the bench spawns the binary itself and times from just
 //!   before the spawn to the frame that painted the chat list; the app writes its steps and its
 //!   page's to a file (`roost_desktop::startup::REPORT_ENV`). The blank window and the app are
-//!   launched in turn.
+//!   launched in turn, on a private session bus with its accessibility bus running, as in a
+//!   desktop session (`ROOST_BENCH_APP_SESSION_BUS`, 1; 0: no bus, as under bare `xvfb-run`).
 //! - `cold_start_webdriver_ms_by_cached` (and `_app_`, `_phases_`, `_floor_`): the earlier
 //!   definition, from the WebDriver session's request; it includes tauri-driver's and
 //!   WebKitWebDriver's own start before they start the app (`session_requested__process_started`)
@@ -73,8 +74,8 @@ mod open;
 mod procfs;
 
 use harness::{
-    App, Client, Context, Desktop, Duration, Instant, Locator, PathBuf, Result, app_binary,
-    artifacts_dir, bail, json,
+    App, Client, Context, Desktop, Duration, Instant, Locator, PathBuf, Result, SessionBus,
+    app_binary, artifacts_dir, bail, json,
 };
 use roost_core::store::{CursorRule, IngestOptions, Position, Store};
 use roost_proto::{ChatId, ChatSummary, Message, MessageId, UserId};
@@ -331,6 +332,7 @@ async fn release_app_figures() -> Result<()> {
     let cold_runs = env_count("ROOST_BENCH_APP_COLD_RUNS", 3)?.max(1);
     let direct_runs = env_count("ROOST_BENCH_APP_DIRECT_RUNS", 11)?.max(1);
     let seed_indexed = env_count("ROOST_BENCH_APP_SEED_INDEXED", 1)? != 0;
+    let session_bus = env_count("ROOST_BENCH_APP_SESSION_BUS", 1)? != 0;
     // Which cache sizes to measure (decimal, comma-separated): a quick look at one while
     // iterating; `./dev bench` measures both.
     let sizes: Vec<u64> = match std::env::var("ROOST_BENCH_APP_CACHED") {
@@ -346,6 +348,8 @@ async fn release_app_figures() -> Result<()> {
     };
     let mut figures = serde_json::Map::new();
     figures.insert("app_seed_indexed".into(), json!(seed_indexed));
+    figures.insert("cold_start_session_bus".into(), json!(session_bus));
+    let bus = desktop_session_bus(session_bus)?;
     figures.insert(
         "app_build".into(),
         json!(if cfg!(debug_assertions) {
@@ -377,7 +381,8 @@ async fn release_app_figures() -> Result<()> {
         );
         // Cold start as a user has it: the binary spawned directly, the blank window's and the
         // app's launches in turn.
-        let (direct, direct_floor) = direct_cold_starts(&desktop, cached, direct_runs).await?;
+        let (direct, direct_floor) =
+            direct_cold_starts(&desktop, cached, direct_runs, bus.as_ref()).await?;
         eprintln!(
             "{cached} cached, direct launches: cold starts {:?} ms, blank window {:?} ms",
             direct.iter().map(|s| round(s.total)).collect::<Vec<_>>(),

@@ -580,59 +580,6 @@ async fn dark_mode_follows_the_system_and_the_choice_in_the_app() -> Result<()> 
     Ok(())
 }
 
-/// A private session bus (`dbus-daemon`), ended with the test.
-struct SessionBus {
-    daemon: std::process::Child,
-    address: String,
-}
-
-impl SessionBus {
-    fn start() -> Result<SessionBus> {
-        use std::io::BufRead;
-        let mut daemon = std::process::Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdout(std::process::Stdio::piped())
-            // It warns that it may not raise its fd limit, which a test bus does not need.
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .context("start dbus-daemon (Debian: dbus-daemon)")?;
-        let mut address = String::new();
-        std::io::BufReader::new(daemon.stdout.take().context("dbus-daemon's stdout")?)
-            .read_line(&mut address)?;
-        anyhow::ensure!(!address.trim().is_empty(), "dbus-daemon gave no address");
-        Ok(SessionBus {
-            daemon,
-            address: address.trim().to_string(),
-        })
-    }
-
-    /// Sends what the desktop portal sends when the user switches the system's colour scheme
-    /// (`org.freedesktop.appearance` `color-scheme`: 1 dark, 2 light).
-    fn send_color_scheme(&self, scheme: u32) -> Result<()> {
-        let status = std::process::Command::new("dbus-send")
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
-            .args([
-                "--session",
-                "--type=signal",
-                "/org/freedesktop/portal/desktop",
-                "org.freedesktop.portal.Settings.SettingChanged",
-                "string:org.freedesktop.appearance",
-                "string:color-scheme",
-                &format!("variant:uint32:{scheme}"),
-            ])
-            .status()?;
-        anyhow::ensure!(status.success(), "dbus-send: {status}");
-        Ok(())
-    }
-}
-
-impl Drop for SessionBus {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-    }
-}
-
 /// A change of the system's theme while Roost runs reaches the page: the desktop portal's
 /// `SettingChanged` signal on the session bus (what GNOME, KDE and others send when the user
 /// switches to dark), which Tauri's windowing (tao) turns into GTK's dark preference.

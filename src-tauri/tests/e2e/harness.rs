@@ -58,6 +58,60 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// A private session bus (`dbus-daemon`), ended when dropped: what a desktop session gives
+/// every app (`DBUS_SESSION_BUS_ADDRESS`) and bare `xvfb-run` does not.
+pub(crate) struct SessionBus {
+    daemon: std::process::Child,
+    pub(crate) address: String,
+}
+
+impl SessionBus {
+    pub(crate) fn start() -> Result<SessionBus> {
+        use std::io::BufRead;
+        let mut daemon = std::process::Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(std::process::Stdio::piped())
+            // It warns that it may not raise its fd limit, which a test bus does not need.
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("start dbus-daemon (Debian: dbus-daemon)")?;
+        let mut address = String::new();
+        std::io::BufReader::new(daemon.stdout.take().context("dbus-daemon's stdout")?)
+            .read_line(&mut address)?;
+        anyhow::ensure!(!address.trim().is_empty(), "dbus-daemon gave no address");
+        Ok(SessionBus {
+            daemon,
+            address: address.trim().to_string(),
+        })
+    }
+
+    /// Sends what the desktop portal sends when the user switches the system's colour scheme
+    /// (`org.freedesktop.appearance` `color-scheme`: 1 dark, 2 light).
+    pub(crate) fn send_color_scheme(&self, scheme: u32) -> Result<()> {
+        let status = std::process::Command::new("dbus-send")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .args([
+                "--session",
+                "--type=signal",
+                "/org/freedesktop/portal/desktop",
+                "org.freedesktop.portal.Settings.SettingChanged",
+                "string:org.freedesktop.appearance",
+                "string:color-scheme",
+                &format!("variant:uint32:{scheme}"),
+            ])
+            .status()?;
+        anyhow::ensure!(status.success(), "dbus-send: {status}");
+        Ok(())
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
 /// One user's desktop environment: XDG dirs that persist across app restarts, and the
 /// credentials the app signs in with from the environment (`None`: use the sign-in form).
 pub(crate) struct Desktop {
