@@ -162,9 +162,18 @@ pub fn render(out: &mut String, figures: &Value) {
 fn write_cold_phases(out: &mut String, figures: &Value, cold: &serde_json::Map<String, Value>) {
     let sizes: Vec<&String> = cold.keys().collect();
     let floor = &figures["cold_start_floor_phases_ms"];
+    // Where the launches ran: without a session bus, GLib and libdbus fork to try to start one
+    // at every launch, which no desktop session does (`cold_start_session_bus`).
+    let bus = match figures["cold_start_session_bus"].as_bool() {
+        Some(true) => {
+            " Each launch ran on a private session bus with its accessibility bus up, as in a desktop session."
+        }
+        Some(false) => " Each launch ran without a session bus (bare `xvfb-run`).",
+        None => "",
+    };
     let _ = writeln!(
         out,
-        "Cold start → chat list painted, by phase (the median direct launch of each cache size, timed from the spawn of the binary; shell steps from `roost_desktop::startup`, page steps from performance marks, all on the wall clock; `cold_start_webdriver_*` keeps the earlier figure, timed from the WebDriver session's request):\n"
+        "Cold start → chat list painted, by phase (the median direct launch of each cache size, timed from the spawn of the binary; shell steps from `roost_desktop::startup`, page steps from performance marks, all on the wall clock; `cold_start_webdriver_*` keeps the earlier figure, timed from the WebDriver session's request).{bus}\n"
     );
     let mut header: Vec<String> = sizes.iter().map(|s| format!("{s} cached")).collect();
     if floor.is_object() {
@@ -266,5 +275,18 @@ mod tests {
             out.contains("| reply → applied to the UI state (reducer) | — |"),
             "a phase not measured: {out}"
         );
+        assert!(!out.contains("session bus"), "not said when unknown: {out}");
+
+        // Where the launches ran is said, either way.
+        for (on_bus, said) in [
+            (true, "on a private session bus"),
+            (false, "without a session bus"),
+        ] {
+            let mut with_bus = figures.clone();
+            with_bus["cold_start_session_bus"] = json!(on_bus);
+            let mut out = String::new();
+            render(&mut out, &with_bus);
+            assert!(out.contains(said), "{out}");
+        }
     }
 }
