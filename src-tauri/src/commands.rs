@@ -104,13 +104,19 @@ fn window_reply(window: ChatWindowView) -> ShellResult<Response> {
 /// validates and, when partial, resyncs it in the background. The reply is a
 /// [`ChatWindowView`] as JSON bytes ([`window_reply`]). The `open_chat` command, served by
 /// [`replied_first`].
+///
+/// `order` is the request's number, taken as it arrived ([`AppState::number_open_close`]): an
+/// open that runs after a later close of the chat only reads the window.
 async fn open_chat_reply(
     state: &AppState,
     chat_id: ChatId,
     anchor: Anchor,
+    order: roost_core::RequestOrder,
 ) -> ShellResult<Response> {
     let client = state.client().await?;
-    let window = client.open_chat(chat_id, anchor, OPEN_WINDOW_LIMIT).await?;
+    let window = client
+        .open_chat_in_order(chat_id, anchor, OPEN_WINDOW_LIMIT, order)
+        .await?;
     window_reply(app_view::chat_window(window))
 }
 
@@ -141,11 +147,14 @@ pub fn replied_first<R: tauri::Runtime>(
             message, resolver, ..
         } = invoke;
         let app = message.webview().app_handle().clone();
+        // An open is numbered here, as it arrives, in the page's order (not in the task below,
+        // which runs when it runs); a read takes a number it does not use (they need only grow).
+        let order = app.state::<AppState>().number_open_close();
         tauri::async_runtime::spawn(async move {
             let state = app.state::<AppState>();
             let reply = match request {
                 Ok(WindowRequest::Open { chat_id, anchor }) => {
-                    open_chat_reply(&state, chat_id, anchor).await
+                    open_chat_reply(&state, chat_id, anchor, order).await
                 }
                 Ok(WindowRequest::Read {
                     chat_id,
@@ -210,11 +219,25 @@ fn answer_from_main_thread<R: tauri::Runtime>(
     respond();
 }
 
+/// Marks a chat closed (its new messages count as unread). Numbered here, as the request
+/// arrives — a command without `async` runs where the page's requests are received, in their
+/// order — and closed in the background, where it cannot undo a later open of the chat that
+/// happens to run first ([`AppState::number_open_close`], `roost_core::RequestOrder`). The
+/// page does not wait for it: an error is logged.
 #[tauri::command]
-pub async fn close_chat(state: State<'_, AppState>, chat_id: ChatId) -> ShellResult<()> {
-    let client = state.client().await?;
-    client.close_chat(chat_id).await?;
-    Ok(())
+pub fn close_chat(app: AppHandle, state: State<'_, AppState>, chat_id: ChatId) {
+    let order = state.number_open_close();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        let closed: ShellResult<()> = async {
+            let client = state.client().await?;
+            Ok(client.close_chat_in_order(chat_id, order).await?)
+        }
+        .await;
+        if let Err(e) = closed {
+            tracing::warn!(%chat_id, error = %e, "could not close the chat");
+        }
+    });
 }
 
 /// More of a chat from the cache alone (scrolling through cached history); a

@@ -21,6 +21,7 @@ use roost_model::app::{AppStatus, UiEvent};
 use roost_proto::UserId;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tauri::AppHandle;
 use tauri::ipc::Channel;
@@ -91,6 +92,10 @@ pub struct AppState {
     started: watch::Sender<bool>,
     data_dir: PathBuf,
     config_dir: PathBuf,
+    /// The number of the last open or close of a chat the page asked for, counted as each
+    /// request arrives (`commands::open_chat_reply`, `commands::close_chat`): in the page's
+    /// order, whatever order their tasks then run in (`roost_core::RequestOrder`).
+    open_close_requests: AtomicU64,
 }
 
 impl AppState {
@@ -101,7 +106,14 @@ impl AppState {
             started: watch::channel(false).0,
             data_dir,
             config_dir,
+            open_close_requests: AtomicU64::new(0),
         }
+    }
+
+    /// Numbers an open or close of a chat as it arrives from the page: call it where the
+    /// request is received (on the thread that receives them in order), not in its task.
+    pub fn number_open_close(&self) -> roost_core::RequestOrder {
+        roost_core::RequestOrder(self.open_close_requests.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     fn settings_path(&self) -> PathBuf {

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::events::{
     ChatWindow, ClientEvent, FlushReport, LoadOlderReport, OpenInfo, ResyncReport,
 };
+use crate::open_order::RequestOrder;
 use crate::outbox::{apply_mutation, flush_outbox, outbox_worker};
 use crate::ranges::{self, CacheMap, SeqRange, WindowItem, build_window};
 use crate::resync::{load_older, resync};
@@ -203,6 +204,35 @@ impl Client {
     /// (unread reset). With `background` on, validation — and a resync if the chat is partial —
     /// then runs in the background once the chat's server position is known.
     pub async fn open_chat(&self, chat: ChatId, anchor: Anchor, limit: u32) -> Result<ChatWindow> {
+        self.open_chat_as(chat, anchor, limit, None).await
+    }
+
+    /// [`Client::open_chat`] as the UI's request number `order`: it marks the chat open only if
+    /// no later open or close of the chat took effect already (then it only reads the window,
+    /// as [`Client::window`]). For a caller whose requests can run concurrently (a shell that
+    /// answers each as a task of its own): see `open_order`.
+    pub async fn open_chat_in_order(
+        &self,
+        chat: ChatId,
+        anchor: Anchor,
+        limit: u32,
+        order: RequestOrder,
+    ) -> Result<ChatWindow> {
+        self.open_chat_as(chat, anchor, limit, Some(order)).await
+    }
+
+    async fn open_chat_as(
+        &self,
+        chat: ChatId,
+        anchor: Anchor,
+        limit: u32,
+        order: Option<RequestOrder>,
+    ) -> Result<ChatWindow> {
+        let mut turn = self.inner.open_orders().turn().await;
+        if !turn.admit(chat, order) {
+            drop(turn);
+            return self.window(chat, anchor, limit).await;
+        }
         // Read first; write the open flag only when it changes (re-opening an open chat with
         // nothing unread costs no write transaction). A chat never cached gets its row here.
         let mut window = match self.window(chat, anchor, limit).await {
@@ -217,6 +247,7 @@ impl Client {
             window.chat.is_open = true;
             window.chat.unread_count = 0;
         }
+        drop(turn);
         self.inner.emit(ClientEvent::ChatUpdated {
             chat: window.chat.clone(),
         });
@@ -243,7 +274,22 @@ impl Client {
 
     /// Marks a chat closed (new messages count as unread again).
     pub async fn close_chat(&self, chat: ChatId) -> Result<()> {
+        self.close_chat_as(chat, None).await
+    }
+
+    /// [`Client::close_chat`] as the UI's request number `order`: no effect if a later open or
+    /// close of the chat took effect already (see [`Client::open_chat_in_order`]).
+    pub async fn close_chat_in_order(&self, chat: ChatId, order: RequestOrder) -> Result<()> {
+        self.close_chat_as(chat, Some(order)).await
+    }
+
+    async fn close_chat_as(&self, chat: ChatId, order: Option<RequestOrder>) -> Result<()> {
+        let mut turn = self.inner.open_orders().turn().await;
+        if !turn.admit(chat, order) {
+            return Ok(());
+        }
         self.inner.store().set_open(chat, false).await?;
+        drop(turn);
         self.inner.emit_chat(chat).await;
         Ok(())
     }

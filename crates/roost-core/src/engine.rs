@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     cache_lock: Mutex<Option<crate::account::CacheLock>>,
     /// The range shapes the server refused in this session (`fallback`).
     range_support: crate::fallback::RangeSupport,
+    /// The latest applied open or close of each chat (`open_order`).
+    open_orders: crate::open_order::OpenOrders,
 }
 
 impl Inner {
@@ -86,6 +88,7 @@ impl Inner {
             account_verified: AtomicBool::new(binding.verified),
             cache_lock: Mutex::new(Some(cache_lock)),
             range_support: Default::default(),
+            open_orders: Default::default(),
             config,
         }
     }
@@ -96,6 +99,10 @@ impl Inner {
 
     pub(crate) fn api(&self) -> &Api {
         &self.api
+    }
+
+    pub(crate) fn open_orders(&self) -> &crate::open_order::OpenOrders {
+        &self.open_orders
     }
 
     pub(crate) fn config(&self) -> &ClientConfig {

@@ -39,6 +39,7 @@ pub mod error;
 pub mod events;
 mod fallback;
 mod left;
+mod open_order;
 mod outbox;
 mod rate_limit;
 mod reader;
@@ -55,6 +56,7 @@ pub use error::{Error, ErrorCode, Result};
 pub use events::{
     ChatWindow, ClientEvent, Delivered, FlushReport, LoadOlderReport, OpenInfo, ResyncReport,
 };
+pub use open_order::RequestOrder;
 pub use roost_model::{Anchor, CacheMap, OutboxState, SeqRange, WindowItem};
 pub use sign_in::{SignInError, verify_sign_in};
 pub use store::{

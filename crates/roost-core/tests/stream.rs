@@ -1,10 +1,11 @@
-//! The stream into the cache: bursts, edits and deletes merged by version, and a lost
-//! notification leaving a gap that is shown, flagged, and repaired for an open chat.
+//! The stream into the cache: bursts, edits and deletes merged by version, unread counts of
+//! chats opened and closed out of order, and a lost notification leaving a gap that is shown,
+//! flagged, and repaired for an open chat.
 
 mod common;
 
 use common::*;
-use roost_core::{Anchor, ClientEvent, SyncState, WindowItem};
+use roost_core::{Anchor, ClientEvent, RequestOrder, SyncState, WindowItem};
 
 #[tokio::test]
 async fn a_burst_of_messages_edits_and_deletes_converges_without_any_fetch() {
@@ -84,4 +85,61 @@ async fn a_lost_notification_leaves_a_visible_gap_that_is_repaired_in_an_open_ch
     wait_for(&mut events, |e| is_state(e, chat, SyncState::OutOfSync)).await;
     wait_for(&mut events, |e| is_state(e, chat, SyncState::InSync)).await;
     assert_cache_equals_server(&client, &ts, chat, 1, 11).await;
+}
+
+/// A UI's opens and closes of a chat, numbered as it made them, take effect in that order even
+/// when they run out of it (a shell answers each as a task of its own): a close that ran before
+/// the open it followed leaves the chat closed, and a late close leaves a later open standing.
+/// What arrives then counts as unread exactly when the chat is closed.
+#[tokio::test]
+async fn opens_and_closes_that_run_out_of_order_take_effect_in_the_order_asked() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("switched", &["bob", "alice"]).await;
+    ts.send("bob", chat, "first").await;
+    let cache = CacheDir::new();
+    let (client, mut events) = streaming_client(&ts, "alice", &cache.path()).await;
+    client.refresh_chats().await.unwrap();
+    let unread = |client: &roost_core::Client| {
+        let client = client.clone();
+        async move { client.chat(chat).await.unwrap().unwrap().unread_count }
+    };
+
+    // Asked: open (1), close (2). Ran: the close first.
+    client
+        .close_chat_in_order(chat, RequestOrder(2))
+        .await
+        .unwrap();
+    let window = client
+        .open_chat_in_order(chat, Anchor::Newest, 50, RequestOrder(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        window.items.len(),
+        1,
+        "the late open still reads the window"
+    );
+    assert!(!client.chat(chat).await.unwrap().unwrap().is_open);
+    let before = unread(&client).await;
+    let second = ts.send("bob", chat, "after leaving").await;
+    wait_for(&mut events, |e| matches!(e, ClientEvent::MessagesChanged { chat_id, seqs } if *chat_id == chat && seqs.contains(&second.seq))).await;
+    assert_eq!(unread(&client).await, before + 1, "closed: it is unread");
+
+    // Asked: open (3), close (4), open (5). Ran: 3, 5, then 4.
+    for (order, open) in [(3, true), (5, true), (4, false)] {
+        if open {
+            client
+                .open_chat_in_order(chat, Anchor::Newest, 50, RequestOrder(order))
+                .await
+                .unwrap();
+        } else {
+            client
+                .close_chat_in_order(chat, RequestOrder(order))
+                .await
+                .unwrap();
+        }
+    }
+    assert!(client.chat(chat).await.unwrap().unwrap().is_open);
+    let third = ts.send("bob", chat, "while on screen").await;
+    wait_for(&mut events, |e| matches!(e, ClientEvent::MessagesChanged { chat_id, seqs } if *chat_id == chat && seqs.contains(&third.seq))).await;
+    assert_eq!(unread(&client).await, 0, "open: read as it arrives");
 }

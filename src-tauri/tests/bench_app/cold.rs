@@ -282,19 +282,12 @@ pub(crate) fn desktop_session_bus(wanted: bool) -> Result<Option<SessionBus>> {
         return Ok(None);
     }
     let bus = SessionBus::start()?;
-    let a11y = std::process::Command::new("dbus-send")
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-        .args([
-            "--session",
-            "--print-reply",
-            "--dest=org.a11y.Bus",
-            "/org/a11y/bus",
-            "org.a11y.Bus.GetAddress",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .context("run dbus-send (Debian: dbus-bin)")?;
+    let a11y = bus.dbus_send(&[
+        "--print-reply",
+        "--dest=org.a11y.Bus",
+        "/org/a11y/bus",
+        "org.a11y.Bus.GetAddress",
+    ])?;
     if !a11y.success() {
         // No at-spi2-core: GTK finds no accessibility bus either, as on a desktop without it.
         eprintln!("the session bus has no accessibility bus (at-spi2-core not installed)");

@@ -1,6 +1,6 @@
 //! Chat UX: sending while scrolled up, the "New messages" divider, switching chats (no blank
-//! view in between, live messages still shown), the quick switcher, a keyboard-only walk, dark
-//! mode.
+//! view in between, live messages still shown, only the chat on screen open however fast), the
+//! quick switcher, a keyboard-only walk, dark mode.
 
 use crate::harness::*;
 use serde_json::Value;
@@ -245,6 +245,73 @@ async fn switching_chats_never_renders_a_blank_view_and_keeps_live_messages() ->
 
 /// Ctrl+K opens the quick switcher; typing part of a name and Enter opens the chat with the
 /// composer focused; Ctrl+/ shows the shortcuts sheet and Esc closes it.
+/// Switching chats faster than the shell answers (20 clicks in one task, Beta and Alpha in
+/// turn, ending on Alpha; five rounds) leaves open in the core only the chat on screen: a
+/// message that then arrives in the other chat counts as unread, and one in the chat on screen
+/// does not. Each click closes the chat the one before opened; the shell used to run every open
+/// and close as a task of its own, so a close could land before the open it followed and leave
+/// that chat open behind the one on screen, its new messages read by nobody.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
+async fn rapid_switching_leaves_only_the_chat_on_screen_open() -> Result<()> {
+    let server = spawn_test_server().await;
+    let alpha = chat_with_messages(&server, "Alpha", &["a 1"]).await;
+    let beta = chat_with_messages(&server, "Beta", &["b 1"]).await;
+    let desktop = Desktop::new(Some((server.base_url(), server.token("alice"))));
+    let app = desktop.launch().await?;
+    app.open_chat("Alpha").await?;
+    app.wait_seqs(&[1]).await?;
+    app.wait_online().await?;
+    let clicks: String = (0..20)
+        .map(|i| {
+            let title = if i % 2 == 0 { "Beta" } else { "Alpha" };
+            format!(
+                "document.querySelector('[data-testid=chat-item][data-chat-title=\"{title}\"]').click();"
+            )
+        })
+        .collect();
+    let badge = |title: &str| {
+        format!(
+            "const b = document.querySelector('[data-chat-title=\"{title}\"] [data-testid=unread-badge]'); \
+             return b ? b.textContent : null;"
+        )
+    };
+    let title = "const t = document.querySelector('[data-testid=chat-title]'); return t ? t.textContent : null;";
+    for round in 1..=5u64 {
+        app.js(&format!("{clicks} return true;")).await?;
+        app.wait_js("Alpha's title", title, |v| *v == json!("Alpha"))
+            .await?;
+        let alpha_seqs: Vec<u64> = (1..=round).collect();
+        app.wait_seqs(&alpha_seqs).await?;
+        // The clicks' last requests are on their way to the core as the page shows Alpha:
+        // give them time to land (not a timed assertion: the checks below wait for a state).
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        server
+            .send("bob", beta, &format!("b after round {round}"))
+            .await;
+        server
+            .send("bob", alpha, &format!("a after round {round}"))
+            .await;
+        // Beta was opened by the round's clicks (its count reset): this message is its one.
+        app.wait_js(
+            &format!("Beta's unread count, round {round}"),
+            &badge("Beta"),
+            |v| *v == json!("1"),
+        )
+        .await?;
+        let alpha_seqs: Vec<u64> = (1..=round + 1).collect();
+        app.wait_seqs(&alpha_seqs).await?;
+        assert_eq!(
+            app.js(&badge("Alpha")).await?,
+            Value::Null,
+            "the chat on screen has nothing unread (round {round})"
+        );
+    }
+    assert!(app.page_errors().await.is_empty());
+    app.quit().await;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a display, tauri-driver and the built app: run under xvfb-run (see the module docs)"]
 async fn quick_switcher_and_shortcuts_sheet() -> Result<()> {

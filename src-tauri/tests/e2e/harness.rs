@@ -88,20 +88,28 @@ impl SessionBus {
     /// Sends what the desktop portal sends when the user switches the system's colour scheme
     /// (`org.freedesktop.appearance` `color-scheme`: 1 dark, 2 light).
     pub(crate) fn send_color_scheme(&self, scheme: u32) -> Result<()> {
-        let status = std::process::Command::new("dbus-send")
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
-            .args([
-                "--session",
-                "--type=signal",
-                "/org/freedesktop/portal/desktop",
-                "org.freedesktop.portal.Settings.SettingChanged",
-                "string:org.freedesktop.appearance",
-                "string:color-scheme",
-                &format!("variant:uint32:{scheme}"),
-            ])
-            .status()?;
+        let status = self.dbus_send(&[
+            "--type=signal",
+            "/org/freedesktop/portal/desktop",
+            "org.freedesktop.portal.Settings.SettingChanged",
+            "string:org.freedesktop.appearance",
+            "string:color-scheme",
+            &format!("variant:uint32:{scheme}"),
+        ])?;
         anyhow::ensure!(status.success(), "dbus-send: {status}");
         Ok(())
+    }
+
+    /// Runs `dbus-send --session` with `args` on this bus (its output dropped).
+    pub(crate) fn dbus_send(&self, args: &[&str]) -> Result<std::process::ExitStatus> {
+        std::process::Command::new("dbus-send")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .arg("--session")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .context("run dbus-send (Debian: dbus-bin)")
     }
 }
 
