@@ -48,8 +48,15 @@ fn repository_root() -> PathBuf {
         })
 }
 
+/// Announces a step, with the time of day (UTC) so a run's log shows how long each step took
+/// (as `./dev`'s own lines do).
 fn step(what: &str) {
-    eprintln!("\x1b[1;34m[dev]\x1b[0m {what}");
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        % 86_400;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    eprintln!("\x1b[1;34m[dev {h:02}:{m:02}:{s:02}]\x1b[0m {what}");
 }
 
 fn cargo() -> Command {

@@ -273,6 +273,8 @@ impl BenchApp {
                     async () => { await invoke('close_chat', { chatId }); await frame(); await frame(); });
                 // Already open, nothing unread: no write, one event.
                 await time('open_when_open', () => invoke('open_chat', { chatId, anchor: newest }));
+                // Answered as it arrives (numbered in the page's order); the close itself runs
+                // after the reply, so the opens after a close above find it running beside them.
                 await time('close_chat', () => invoke('close_chat', { chatId }),
                     () => invoke('open_chat', { chatId, anchor: newest }));
                 // The synchronous part of an invoke (the page's fetch to the shell).
