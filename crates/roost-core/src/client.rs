@@ -228,8 +228,8 @@ impl Client {
         limit: u32,
         order: Option<RequestOrder>,
     ) -> Result<ChatWindow> {
-        let mut turn = self.inner.open_orders().turn().await;
-        if !turn.admit(chat, order) {
+        let mut turn = self.inner.open_orders().turn(chat).await;
+        if !turn.admit(order) {
             drop(turn);
             return self.window(chat, anchor, limit).await;
         }
@@ -284,8 +284,8 @@ impl Client {
     }
 
     async fn close_chat_as(&self, chat: ChatId, order: Option<RequestOrder>) -> Result<()> {
-        let mut turn = self.inner.open_orders().turn().await;
-        if !turn.admit(chat, order) {
+        let mut turn = self.inner.open_orders().turn(chat).await;
+        if !turn.admit(order) {
             return Ok(());
         }
         self.inner.store().set_open(chat, false).await?;
