@@ -64,13 +64,14 @@ impl Turn {
 mod tests {
     use super::*;
 
+    fn orders_and_two_chats() -> (OpenOrders, ChatId, ChatId) {
+        let chat = |n| ChatId(uuid::Uuid::from_u128(n));
+        (OpenOrders::default(), chat(1), chat(2))
+    }
+
     #[tokio::test]
     async fn a_request_older_than_the_last_applied_one_of_its_chat_is_refused() {
-        let orders = OpenOrders::default();
-        let (a, b) = (
-            ChatId(uuid::Uuid::from_u128(1)),
-            ChatId(uuid::Uuid::from_u128(2)),
-        );
+        let (orders, a, b) = orders_and_two_chats();
         let admit = |chat, order: Option<u64>| {
             let orders = &orders;
             async move { orders.turn(chat).await.admit(order.map(RequestOrder)) }
@@ -86,11 +87,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_chat_s_turn_does_not_wait_for_another_chat_s() {
-        let orders = OpenOrders::default();
-        let (a, b) = (
-            ChatId(uuid::Uuid::from_u128(1)),
-            ChatId(uuid::Uuid::from_u128(2)),
-        );
+        let (orders, a, b) = orders_and_two_chats();
         let _held = orders.turn(a).await;
         use futures_util::FutureExt;
         let other = orders.turn(b).now_or_never();
