@@ -9,7 +9,7 @@ use roost_model::app::{
     Anchor, AppStatus, CacheMapView, ChatEntry, ChatWindowView, LoadOlderOutcome, OutboxItem,
     ResyncOutcome, UiEvent,
 };
-use roost_proto::{ChatId, Message, MessageId};
+use roost_proto::{ChatId, Message, MessageId, Seq};
 use serde::Deserialize;
 use tauri::Manager;
 use tauri::ipc::{Channel, Invoke, InvokeBody, InvokeError, InvokeResolver, Response};
@@ -224,14 +224,19 @@ fn answer_from_main_thread<R: tauri::Runtime>(
 /// order — and closed in the background, where it cannot undo a later open of the chat that
 /// happens to run first ([`AppState::number_open_close`], `roost_core::RequestOrder`). The
 /// page does not wait for it: an error is logged.
+///
+/// `shown`: the newest seq of the chat the page showed (0: none); what arrived while it was
+/// open and is not shown counts as unread (`Client::close_chat_in_order`).
 #[tauri::command]
-pub fn close_chat(app: AppHandle, state: State<'_, AppState>, chat_id: ChatId) {
+pub fn close_chat(app: AppHandle, state: State<'_, AppState>, chat_id: ChatId, shown: Seq) {
     let order = state.number_open_close();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
         let closed: ShellResult<()> = async {
             let client = state.client().await?;
-            Ok(client.close_chat_in_order(chat_id, order).await?)
+            Ok(client
+                .close_chat_in_order(chat_id, order, Some(shown))
+                .await?)
         }
         .await;
         if let Err(e) = closed {

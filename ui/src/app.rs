@@ -31,10 +31,12 @@ mod open;
 mod screens;
 mod scroll;
 mod staged;
+mod switch;
 
 pub(crate) use open::prefetch_chat;
 pub(crate) use screens::*;
 pub(crate) use scroll::*;
+pub(crate) use switch::switch_selection;
 
 /// A modal dialog over the main screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -579,17 +581,19 @@ pub(crate) fn select_chat(model: Model, chat_id: ChatId) {
         && model.selected() != Some(chat_id)
         && model.scroller.get_untracked().is_some())
     .then(|| held::hold(model));
-    if !switch_selection(model, chat_id) {
+    let Some(switch) = switch_selection(model, chat_id) else {
         staged::unstage(model);
         if let Some(held) = held {
             held::release(model, held);
         }
         return;
-    }
+    };
     reset_chat_view(model);
     // The open (which marks the chat open in the core) runs either way; with a window read
     // ahead of the click its rows are shown at once.
-    spawn_local(start_open(model, chat_id, ahead));
+    let open = start_open(model, chat_id, ahead);
+    switch.close_left();
+    spawn_local(open);
 }
 
 /// The selected chat's window replaced the previous chat's rows (kept on screen until now):
@@ -618,19 +622,6 @@ pub(crate) fn take_window(
         forget_previous_chat(model);
     }
     taken
-}
-
-/// Selects `chat_id` in the state and closes the previously open chat on the shell's side;
-/// whether the selection changed.
-pub(crate) fn switch_selection(model: Model, chat_id: ChatId) -> bool {
-    let mut previous = None;
-    held::update(model, model.state, |state| previous = state.select(chat_id));
-    if let Some(Some(previous)) = previous {
-        spawn_local(async move {
-            let _ = ipc::close_chat(previous).await;
-        });
-    }
-    previous.is_some()
 }
 
 /// Forgets what the view knew of the previous chat (readiness, a running Resync, an edit in

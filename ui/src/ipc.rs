@@ -6,14 +6,16 @@
 //! `roost_proto::app` (tagged enums, `serde_json::Value` bodies, u64 seqs) round-trips exactly.
 //! Chat windows (`open_chat`, `cached_window`: tens of KB on the path of every open) come as
 //! raw JSON bytes (an `ArrayBuffer`) decoded once, here, in wasm (issue 11's click → paint).
-//! Every command is sent when its function is called, not when its future is first polled: a
-//! click handler's open leaves before the UI re-renders.
+//! The commands of a switch (`open_chat`, `close_chat`) are sent when their
+//! function is called, not when their future is first polled: a click handler's open leaves
+//! before the UI re-renders, and a close and an open reach the shell in the order made even
+//! when several switches run in one task. The others are sent when first polled.
 
 use roost_model::app::{
     Anchor, AppStatus, CacheMapView, ChatEntry, ChatWindowView, IpcError, IpcErrorKind,
     LoadOlderOutcome, OutboxItem, ResyncOutcome, UiEvent,
 };
-use roost_proto::{ChatId, Message, MessageId};
+use roost_proto::{ChatId, Message, MessageId, Seq};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -190,8 +192,14 @@ pub fn open_chat_without_window(
     async move { reply.await.map(|_| ()) }
 }
 
-pub async fn close_chat(chat_id: ChatId) -> Result<(), IpcError> {
-    invoke("close_chat", json!({ "chatId": chat_id })).await
+/// `shown`: the newest seq of the chat the view showed (0: none); what arrived after it counts
+/// as unread. Sent when called.
+pub fn close_chat(
+    chat_id: ChatId,
+    shown: Seq,
+) -> impl std::future::Future<Output = Result<(), IpcError>> + 'static {
+    let reply = send_now("close_chat", json!({ "chatId": chat_id, "shown": shown }));
+    async move { reply.await.map(|_| ()) }
 }
 
 pub async fn cached_window(

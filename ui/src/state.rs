@@ -274,6 +274,23 @@ impl UiState {
         Some(previous)
     }
 
+    /// The newest seq of `chat` the view shows (0: none), for the shell's `close_chat` as the
+    /// chat is left: what arrived while it was open and is not shown counts as unread. The
+    /// previous chat's rows stay on screen while another opens; a chat left before its window
+    /// arrived showed nothing.
+    pub fn shown_through(&self, chat: ChatId) -> Seq {
+        self.open
+            .as_ref()
+            .filter(|open| open.chat.chat_id == chat)
+            .and_then(|open| {
+                open.items.iter().rev().find_map(|item| match item {
+                    WindowItem::Message { message } => Some(message.seq),
+                    _ => None,
+                })
+            })
+            .unwrap_or(0)
+    }
+
     /// The open chat is the selected one (its window arrived): false while the previous chat's
     /// rows stay on screen for a chat still opening.
     pub fn open_is_selected(&self) -> bool {
@@ -490,6 +507,43 @@ mod tests {
         state.apply(UiEvent::ChatRemoved { chat_id: chat_id() }, 0.0);
         assert!(state.chats.is_empty());
         assert!(state.open.is_none() && state.selected.is_none());
+    }
+
+    /// What a close tells the shell the view showed of the chat left: the newest message on
+    /// screen (a gap after it is not shown), its rows kept while the next chat opens; nothing
+    /// for a chat left before its window arrived.
+    #[test]
+    fn a_chat_left_was_shown_up_to_its_newest_row_on_screen() {
+        let other = roost_model::fixtures::chat_id(8);
+        let mut state = UiState::default();
+        assert_eq!(state.shown_through(chat_id()), 0);
+        state.select(chat_id());
+        let request = state.window_requested();
+        state.window_opened(chat_id(), request, window(3));
+        let span = SeqRange::new(4, 6);
+        let items = roost_model::ranges::span_items(span, [message(4)]);
+        state.apply(
+            UiEvent::WindowChanged {
+                chat_id: chat_id(),
+                span,
+                items,
+            },
+            0.0,
+        );
+        assert_eq!(state.shown_through(chat_id()), 4, "5 and 6 are a skeleton");
+        assert_eq!(state.select(other), Some(Some(chat_id())));
+        assert_eq!(
+            state.shown_through(chat_id()),
+            4,
+            "its rows stay while the next opens"
+        );
+        assert_eq!(state.shown_through(other), 0, "its window has not arrived");
+        assert_eq!(state.select(chat_id()), Some(Some(other)));
+        assert_eq!(
+            state.shown_through(other),
+            0,
+            "left before its window arrived"
+        );
     }
 
     /// Defect: a `WindowChanged` that arrived while the window was being read was dropped, and

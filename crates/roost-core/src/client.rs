@@ -243,9 +243,23 @@ impl Client {
             other => other?,
         };
         if !window.chat.is_open || window.chat.unread_count > 0 {
+            let me = self.inner.me();
+            let read = self
+                .inner
+                .store()
+                .read_before_unread(
+                    chat,
+                    window.chat.unread_count,
+                    window.chat.last_message_seq,
+                    me.as_ref(),
+                )
+                .await?;
+            turn.opened(read);
             self.inner.store().set_open(chat, true).await?;
             window.chat.is_open = true;
             window.chat.unread_count = 0;
+        } else {
+            turn.opened_again(window.chat.last_message_seq.unwrap_or(0));
         }
         drop(turn);
         self.inner.emit(ClientEvent::ChatUpdated {
@@ -274,21 +288,52 @@ impl Client {
 
     /// Marks a chat closed (new messages count as unread again).
     pub async fn close_chat(&self, chat: ChatId) -> Result<()> {
-        self.close_chat_as(chat, None).await
+        self.close_chat_as(chat, None, None).await
     }
 
     /// [`Client::close_chat`] as the UI's request number `order`: no effect if a later open or
     /// close of the chat took effect already (see [`Client::open_chat_in_order`]).
-    pub async fn close_chat_in_order(&self, chat: ChatId, order: RequestOrder) -> Result<()> {
-        self.close_chat_as(chat, Some(order)).await
+    ///
+    /// `shown`: the newest seq of the chat the UI showed (0: none since it opened). What
+    /// arrived while the chat was open after both that and what the open marked read counts as
+    /// unread: a message that landed just as the user left, before this close reached the
+    /// engine, was never seen (`open_order`). `None` reads everything that arrived while open.
+    pub async fn close_chat_in_order(
+        &self,
+        chat: ChatId,
+        order: RequestOrder,
+        shown: Option<Seq>,
+    ) -> Result<()> {
+        self.close_chat_as(chat, Some(order), shown).await
     }
 
-    async fn close_chat_as(&self, chat: ChatId, order: Option<RequestOrder>) -> Result<()> {
+    async fn close_chat_as(
+        &self,
+        chat: ChatId,
+        order: Option<RequestOrder>,
+        shown: Option<Seq>,
+    ) -> Result<()> {
         let mut turn = self.inner.open_orders().turn(chat).await;
         if !turn.admit(order) {
             return Ok(());
         }
-        self.inner.store().set_open(chat, false).await?;
+        let read_through = match shown {
+            Some(shown) => turn.read_through(shown),
+            None => {
+                turn.closed();
+                None
+            }
+        };
+        match read_through {
+            Some(read_through) => {
+                let me = self.inner.me();
+                self.inner
+                    .store()
+                    .close_with_unseen_unread(chat, read_through, me.as_ref())
+                    .await?
+            }
+            None => self.inner.store().set_open(chat, false).await?,
+        }
         drop(turn);
         self.inner.emit_chat(chat).await;
         Ok(())

@@ -7,8 +7,13 @@
 //! they arrive, in the order the UI made them ([`RequestOrder`]); the engine applies a request
 //! only if no later one for the same chat was applied already ([`Turn::admit`]), and holds the
 //! chat's turn ([`OpenOrders::turn`]) while it writes, so check and write are one step.
+//!
+//! The turn also keeps where the chat was read up to when it opened ([`Turn::opened`]): a
+//! close that says what the UI showed of the chat ([`Turn::read_through`]) counts everything
+//! else that arrived meanwhile as unread. A message that lands in the chat just as the user
+//! leaves it — before the close reaches the engine — was never seen, and is not read.
 
-use roost_proto::ChatId;
+use roost_proto::{ChatId, Seq};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -17,16 +22,26 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestOrder(pub u64);
 
-/// The latest applied open or close of each chat, each behind its own lock, held across the
+/// The open state of each chat ([`ChatOpening`]), each behind its own lock, held across the
 /// write: an open of one chat never waits for a close of another (a switch's two requests).
 #[derive(Debug, Default)]
 pub(crate) struct OpenOrders {
-    chats: std::sync::Mutex<HashMap<ChatId, Arc<tokio::sync::Mutex<Option<RequestOrder>>>>>,
+    chats: std::sync::Mutex<HashMap<ChatId, Arc<tokio::sync::Mutex<ChatOpening>>>>,
 }
 
-/// The right to change one chat's open flag; the chat's order is locked while it is held.
+/// What the engine remembers of one chat's opens and closes in this process.
+#[derive(Debug, Default)]
+pub(crate) struct ChatOpening {
+    /// The latest numbered open or close applied.
+    applied: Option<RequestOrder>,
+    /// While the chat is open: the newest seq read when it opened (everything after it that
+    /// arrived since was not counted as unread, the chat being open).
+    read_at_open: Option<Seq>,
+}
+
+/// The right to change one chat's open flag; the chat's state is locked while it is held.
 pub(crate) struct Turn {
-    applied: tokio::sync::OwnedMutexGuard<Option<RequestOrder>>,
+    chat: tokio::sync::OwnedMutexGuard<ChatOpening>,
 }
 
 impl OpenOrders {
@@ -40,7 +55,7 @@ impl OpenOrders {
             .or_default()
             .clone();
         Turn {
-            applied: lock.lock_owned().await,
+            chat: lock.lock_owned().await,
         }
     }
 }
@@ -52,11 +67,35 @@ impl Turn {
         let Some(order) = order else {
             return true;
         };
-        if self.applied.is_some_and(|last| last > order) {
+        if self.chat.applied.is_some_and(|last| last > order) {
             return false;
         }
-        *self.applied = Some(order);
+        self.chat.applied = Some(order);
         true
+    }
+
+    /// The chat was marked open; before that, it had been read up to `read` (its newest seq
+    /// with nothing unread).
+    pub(crate) fn opened(&mut self, read: Seq) {
+        self.chat.read_at_open = Some(read);
+    }
+
+    /// The chat, open already, was opened again (read up to `read` now): it keeps the mark of
+    /// the open that opened it (this process's first, when it was open before it started).
+    pub(crate) fn opened_again(&mut self, read: Seq) {
+        self.chat.read_at_open.get_or_insert(read);
+    }
+
+    /// The chat is being closed after the UI showed it up to seq `shown` (0: nothing of it):
+    /// the seq up to which it is read, after which what arrived counts as unread. `None` when
+    /// this process never marked it open (nothing to recount); forgets the open's mark.
+    pub(crate) fn read_through(&mut self, shown: Seq) -> Option<Seq> {
+        self.chat.read_at_open.take().map(|read| read.max(shown))
+    }
+
+    /// The chat is being closed without saying what the UI showed: forgets the open's mark.
+    pub(crate) fn closed(&mut self) {
+        self.chat.read_at_open = None;
     }
 }
 
@@ -83,6 +122,43 @@ mod tests {
         assert!(admit(a, None).await, "unnumbered");
         assert!(!admit(a, Some(3)).await, "unnumbered left the order at 5");
         assert!(admit(a, Some(6)).await);
+    }
+
+    #[tokio::test]
+    async fn a_close_reads_the_chat_up_to_the_later_of_its_open_and_what_was_shown() {
+        let (orders, a, b) = orders_and_two_chats();
+        let mut turn = orders.turn(a).await;
+        assert_eq!(turn.read_through(7), None, "never opened here");
+        turn.opened(10);
+        turn.opened_again(12);
+        assert_eq!(
+            turn.read_through(0),
+            Some(10),
+            "nothing shown: the first open's mark"
+        );
+        turn.opened(9);
+        turn.opened(8);
+        assert_eq!(
+            turn.read_through(0),
+            Some(8),
+            "opened again after a close not seen here"
+        );
+        assert_eq!(turn.read_through(11), None, "the close forgot the mark");
+        turn.opened(10);
+        assert_eq!(turn.read_through(14), Some(14), "shown past the open");
+        turn.opened(10);
+        turn.closed();
+        assert_eq!(turn.read_through(14), None);
+        drop(turn);
+        let mut other = orders.turn(b).await;
+        other.opened(3);
+        drop(other);
+        assert_eq!(
+            orders.turn(a).await.read_through(5),
+            None,
+            "another chat's mark"
+        );
+        assert_eq!(orders.turn(b).await.read_through(1), Some(3));
     }
 
     #[tokio::test]

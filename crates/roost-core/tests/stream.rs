@@ -1,5 +1,5 @@
 //! The stream into the cache: bursts, edits and deletes merged by version, unread counts of
-//! chats opened and closed out of order, and a lost notification leaving a gap that is shown,
+//! chats opened and closed out of order or left before what arrived was shown, and a lost notification leaving a gap that is shown,
 //! flagged, and repaired for an open chat.
 
 mod common;
@@ -106,7 +106,7 @@ async fn opens_and_closes_that_run_out_of_order_take_effect_in_the_order_asked()
 
     // Asked: open (1), close (2). Ran: the close first.
     client
-        .close_chat_in_order(chat, RequestOrder(2))
+        .close_chat_in_order(chat, RequestOrder(2), None)
         .await
         .unwrap();
     let window = client
@@ -133,7 +133,7 @@ async fn opens_and_closes_that_run_out_of_order_take_effect_in_the_order_asked()
                 .unwrap();
         } else {
             client
-                .close_chat_in_order(chat, RequestOrder(order))
+                .close_chat_in_order(chat, RequestOrder(order), None)
                 .await
                 .unwrap();
         }
@@ -142,4 +142,111 @@ async fn opens_and_closes_that_run_out_of_order_take_effect_in_the_order_asked()
     let third = ts.send("bob", chat, "while on screen").await;
     wait_for(&mut events, |e| matches!(e, ClientEvent::MessagesChanged { chat_id, seqs } if *chat_id == chat && seqs.contains(&third.seq))).await;
     assert_eq!(unread(&client).await, 0, "open: read as it arrives");
+}
+
+/// A close says up to which seq the UI showed the chat. What arrived while it was open and was
+/// never shown counts as unread — above all a message that landed as the user left, before the
+/// close reached the engine — and, when nothing of it was shown, what was unread when it
+/// opened; a message of the user's own never does. A close that says nothing reads it all.
+#[tokio::test]
+async fn a_close_counts_as_unread_what_arrived_while_open_and_was_never_shown() {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat("left", &["bob", "alice"]).await;
+    ts.send("bob", chat, "first").await;
+    let cache = CacheDir::new();
+    let (client, mut events) = streaming_client(&ts, "alice", &cache.path()).await;
+    client.refresh_chats().await.unwrap();
+    let mut order = 0;
+    let mut next = || {
+        order += 1;
+        RequestOrder(order)
+    };
+    let open = |order| {
+        let client = client.clone();
+        async move {
+            let window = client
+                .open_chat_in_order(chat, Anchor::Newest, 50, order)
+                .await
+                .unwrap();
+            assert_eq!(window.chat.unread_count, 0);
+        }
+    };
+    let close = |order, shown: Option<u64>| {
+        let client = client.clone();
+        async move {
+            client
+                .close_chat_in_order(chat, order, shown)
+                .await
+                .unwrap();
+            let rec = client.chat(chat).await.unwrap().unwrap();
+            assert!(!rec.is_open);
+            rec.unread_count
+        }
+    };
+    open(next()).await;
+    let landed = sent(&ts, &mut events, chat, "bob", "landed as alice left").await;
+    assert_eq!(landed, 2);
+    assert_eq!(
+        client.chat(chat).await.unwrap().unwrap().unread_count,
+        0,
+        "open as it landed"
+    );
+    assert_eq!(
+        close(next(), Some(1)).await,
+        1,
+        "the UI showed up to 1: seq 2 is unread"
+    );
+
+    open(next()).await;
+    sent(&ts, &mut events, chat, "alice", "my own").await;
+    sent(&ts, &mut events, chat, "bob", "not shown either").await;
+    assert_eq!(
+        close(next(), Some(2)).await,
+        1,
+        "the user's own message is not unread"
+    );
+
+    open(next()).await;
+    let shown = sent(&ts, &mut events, chat, "bob", "shown").await;
+    assert_eq!(close(next(), Some(shown)).await, 0, "everything was shown");
+
+    sent(&ts, &mut events, chat, "bob", "while closed").await;
+    sent(&ts, &mut events, chat, "bob", "while closed too").await;
+    assert_eq!(client.chat(chat).await.unwrap().unwrap().unread_count, 2);
+    open(next()).await;
+    assert_eq!(
+        close(next(), Some(0)).await,
+        2,
+        "nothing shown: unread as before the open"
+    );
+    open(next()).await;
+    assert_eq!(
+        close(next(), Some(1)).await,
+        2,
+        "an old page shown (a jump into history): still the two"
+    );
+
+    open(next()).await;
+    sent(
+        &ts,
+        &mut events,
+        chat,
+        "bob",
+        "read by a close that says nothing",
+    )
+    .await;
+    assert_eq!(close(next(), None).await, 0);
+}
+
+/// Sends `text` as `from` and waits until the stream cached it; its seq.
+async fn sent(
+    ts: &roost_server::testing::TestServer,
+    events: &mut tokio::sync::broadcast::Receiver<ClientEvent>,
+    chat: roost_proto::ChatId,
+    from: &str,
+    text: &str,
+) -> u64 {
+    let sent = ts.send(from, chat, text).await;
+    wait_for(events, |e| matches!(e, ClientEvent::MessagesChanged { chat_id, seqs } if *chat_id == chat && seqs.contains(&sent.seq))).await;
+    sent.seq
 }

@@ -15,7 +15,7 @@ use roost_proto::{ChatId, Seq};
 /// A search hit was chosen: select its chat, read the window around the hit from the cache,
 /// scroll the hit into view and highlight it.
 pub(super) fn open_search_hit(model: Model, chat_id: ChatId, seq: Seq) {
-    switch_selection(model, chat_id);
+    let switch = switch_selection(model, chat_id);
     reset_chat_view(model);
     let mut request = 0;
     model
@@ -35,6 +35,9 @@ pub(super) fn open_search_hit(model: Model, chat_id: ChatId, seq: Seq) {
             Err(e) => show_error(model, &e),
         }
     });
+    if let Some(switch) = switch {
+        switch.close_left();
+    }
 }
 
 /// Animation frames a hit's row may take to be mounted and laid out.

@@ -244,6 +244,57 @@ impl Store {
         .await
     }
 
+    /// Where `chat` was read up to before its `unread` newest messages by others (the seq just
+    /// before the oldest of them; its newest seq when nothing is unread): what an open marks
+    /// read, and what a close that shows nothing gives back (`open_order`).
+    pub async fn read_before_unread(
+        &self,
+        chat: ChatId,
+        unread: u64,
+        last_message_seq: Option<Seq>,
+        me: Option<&UserId>,
+    ) -> Result<Seq> {
+        if unread == 0 {
+            return Ok(last_message_seq.unwrap_or(0));
+        }
+        let mut conn = self.pool.acquire().await?;
+        let oldest_unread: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM messages WHERE chat_id = ? AND deleted_at IS NULL AND author IS NOT ?
+             ORDER BY seq DESC LIMIT 1 OFFSET ?",
+        )
+        .bind(chat.to_string())
+        .bind(me.map(UserId::as_str))
+        .bind(i64::try_from(unread - 1).unwrap_or(i64::MAX))
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(oldest_unread.map_or(0, |seq| u(seq).saturating_sub(1)))
+    }
+
+    /// Marks a chat closed that is read up to `read_through`: if it was open, the messages by
+    /// others after that seq (they arrived while it was open, and the UI never showed them) are
+    /// now unread; a chat already closed keeps its count (counted as they arrived).
+    pub async fn close_with_unseen_unread(
+        &self,
+        chat: ChatId,
+        read_through: Seq,
+        me: Option<&UserId>,
+    ) -> Result<()> {
+        self.update_chat_row(
+            chat,
+            sqlx::query(
+                "UPDATE chats SET is_open = 0, unread_count = CASE WHEN is_open THEN unread_count + (
+                   SELECT count(*) FROM messages WHERE chat_id = ?1 AND seq > ?2
+                     AND deleted_at IS NULL AND author IS NOT ?3)
+                 ELSE unread_count END
+                 WHERE chat_id = ?1",
+            )
+            .bind(chat.to_string())
+            .bind(i64::try_from(read_through).unwrap_or(i64::MAX))
+            .bind(me.map(|m| m.as_str().to_owned())),
+        )
+        .await
+    }
+
     /// Closes every chat (a new session starts with none open).
     pub async fn close_all(&self) -> Result<()> {
         let _w = self.write.lock().await;
