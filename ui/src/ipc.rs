@@ -114,6 +114,15 @@ async fn invoke<T: DeserializeOwned>(cmd: &str, args: serde_json::Value) -> Resu
     from_js(&send_now(cmd, args).await?)
 }
 
+/// Sends `cmd` now; its future says only whether it succeeded (the reply is not decoded).
+fn send_now_ignoring_reply(
+    cmd: &str,
+    args: serde_json::Value,
+) -> impl std::future::Future<Output = Result<(), IpcError>> + 'static {
+    let reply = send_now(cmd, args);
+    async move { reply.await.map(|_| ()) }
+}
+
 /// A command whose reply is a [`ChatWindowView`] as JSON bytes, sent now.
 fn invoke_window(
     cmd: &str,
@@ -188,8 +197,7 @@ pub fn open_chat_without_window(
     chat_id: ChatId,
     anchor: Anchor,
 ) -> impl std::future::Future<Output = Result<(), IpcError>> + 'static {
-    let reply = send_now("open_chat", json!({ "chatId": chat_id, "anchor": anchor }));
-    async move { reply.await.map(|_| ()) }
+    send_now_ignoring_reply("open_chat", json!({ "chatId": chat_id, "anchor": anchor }))
 }
 
 /// `shown`: the newest seq of the chat the view showed (0: none); what arrived after it counts
@@ -198,8 +206,7 @@ pub fn close_chat(
     chat_id: ChatId,
     shown: Seq,
 ) -> impl std::future::Future<Output = Result<(), IpcError>> + 'static {
-    let reply = send_now("close_chat", json!({ "chatId": chat_id, "shown": shown }));
-    async move { reply.await.map(|_| ()) }
+    send_now_ignoring_reply("close_chat", json!({ "chatId": chat_id, "shown": shown }))
 }
 
 pub async fn cached_window(

@@ -156,10 +156,11 @@ fn test(args: &[String]) -> Result<()> {
     package::check_windows_build()?;
     step("the desktop shell's unit tests");
     run_checked(desktop_cargo("test").arg("--lib"))?;
-    step("building the desktop app (debug, serving ui/dist)");
-    build_desktop_app()?;
+    // The E2E tests build the app they drive (`CARGO_BIN_EXE_roost-desktop`, with the test
+    // build's features, which the shell's unit tests just compiled): a `cargo build` of it here
+    // would compile the crates whose features differ a second time (9 min on a fresh machine).
     step(
-        "end-to-end tests: the built app in a real WebKit window (Xvfb + tauri-driver) against the real server",
+        "end-to-end tests: the app built with them, in a real WebKit window (Xvfb + tauri-driver) against the real server",
     );
     run_checked(
         Command::new("xvfb-run")

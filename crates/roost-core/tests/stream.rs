@@ -93,12 +93,13 @@ async fn a_lost_notification_leaves_a_visible_gap_that_is_repaired_in_an_open_ch
 /// What arrives then counts as unread exactly when the chat is closed.
 #[tokio::test]
 async fn opens_and_closes_that_run_out_of_order_take_effect_in_the_order_asked() {
-    let ts = spawn_test_server().await;
-    let chat = ts.create_chat("switched", &["bob", "alice"]).await;
-    ts.send("bob", chat, "first").await;
-    let cache = CacheDir::new();
-    let (client, mut events) = streaming_client(&ts, "alice", &cache.path()).await;
-    client.refresh_chats().await.unwrap();
+    let OneChat {
+        ts,
+        chat,
+        client,
+        mut events,
+        cache: _cache,
+    } = one_chat_caught_up("switched").await;
     let unread = |client: &roost_core::Client| {
         let client = client.clone();
         async move { client.chat(chat).await.unwrap().unwrap().unread_count }
@@ -150,12 +151,13 @@ async fn opens_and_closes_that_run_out_of_order_take_effect_in_the_order_asked()
 /// opened; a message of the user's own never does. A close that says nothing reads it all.
 #[tokio::test]
 async fn a_close_counts_as_unread_what_arrived_while_open_and_was_never_shown() {
-    let ts = spawn_test_server().await;
-    let chat = ts.create_chat("left", &["bob", "alice"]).await;
-    ts.send("bob", chat, "first").await;
-    let cache = CacheDir::new();
-    let (client, mut events) = streaming_client(&ts, "alice", &cache.path()).await;
-    client.refresh_chats().await.unwrap();
+    let OneChat {
+        ts,
+        chat,
+        client,
+        mut events,
+        cache: _cache,
+    } = one_chat_caught_up("left").await;
     let mut order = 0;
     let mut next = || {
         order += 1;
@@ -249,4 +251,29 @@ async fn sent(
     let sent = ts.send(from, chat, text).await;
     wait_for(events, |e| matches!(e, ClientEvent::MessagesChanged { chat_id, seqs } if *chat_id == chat && seqs.contains(&sent.seq))).await;
     sent.seq
+}
+
+/// Alice's streaming client, caught up on chat `title` where Bob wrote one message.
+struct OneChat {
+    ts: roost_server::testing::TestServer,
+    chat: roost_proto::ChatId,
+    client: roost_core::Client,
+    events: tokio::sync::broadcast::Receiver<ClientEvent>,
+    cache: CacheDir,
+}
+
+async fn one_chat_caught_up(title: &str) -> OneChat {
+    let ts = spawn_test_server().await;
+    let chat = ts.create_chat(title, &["bob", "alice"]).await;
+    ts.send("bob", chat, "first").await;
+    let cache = CacheDir::new();
+    let (client, events) = streaming_client(&ts, "alice", &cache.path()).await;
+    client.refresh_chats().await.unwrap();
+    OneChat {
+        ts,
+        chat,
+        client,
+        events,
+        cache,
+    }
 }
