@@ -265,17 +265,17 @@ impl BenchApp {
                     await time(`cached_window_${limit}`, () => invoke('cached_window', { chatId, anchor: newest, limit }));
                 }
                 await time('open_after_close', () => invoke('open_chat', { chatId, anchor: newest }),
-                    () => invoke('close_chat', { chatId }));
+                    () => invoke('close_chat', { chatId, shown: 0 }));
                 // The same with the close's event handled first (two frames later): what is
                 // left is the open's own write and event.
                 const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
                 await time('open_after_close_settled', () => invoke('open_chat', { chatId, anchor: newest }),
-                    async () => { await invoke('close_chat', { chatId }); await frame(); await frame(); });
+                    async () => { await invoke('close_chat', { chatId, shown: 0 }); await frame(); await frame(); });
                 // Already open, nothing unread: no write, one event.
                 await time('open_when_open', () => invoke('open_chat', { chatId, anchor: newest }));
                 // Answered as it arrives (numbered in the page's order); the close itself runs
                 // after the reply, so the opens after a close above find it running beside them.
-                await time('close_chat', () => invoke('close_chat', { chatId }),
+                await time('close_chat', () => invoke('close_chat', { chatId, shown: 0 }),
                     () => invoke('open_chat', { chatId, anchor: newest }));
                 // The synchronous part of an invoke (the page's fetch to the shell).
                 const sync = [];
@@ -292,9 +292,9 @@ impl BenchApp {
                 const other = document.querySelector('[data-testid=chat-item]:not([data-chat-id="' + chatId + '"])').dataset.chatId;
                 await time('open_beside_close', async () => {
                     const reply = invoke('open_chat', { chatId, anchor: newest });
-                    invoke('close_chat', { chatId: other });
+                    invoke('close_chat', { chatId: other, shown: 0 });
                     await reply;
-                }, async () => { await invoke('close_chat', { chatId }); await invoke('open_chat', { chatId: other, anchor: newest }); });
+                }, async () => { await invoke('close_chat', { chatId, shown: 0 }); await invoke('open_chat', { chatId: other, anchor: newest }); });
                 // The open while the page repaints the whole window (as a click's highlight
                 // makes it render a frame while the open is on its way).
                 let dark = false;
@@ -302,7 +302,7 @@ impl BenchApp {
                     dark = !dark;
                     document.body.style.background = dark ? '#202020' : '#fefefe';
                     return invoke('open_chat', { chatId, anchor: newest });
-                }, () => invoke('close_chat', { chatId }));
+                }, () => invoke('close_chat', { chatId, shown: 0 }));
                 // A command the shell answers on its main thread as it receives it (a
                 // synchronous one) and one answered from its async runtime through the main
                 // loop (`commands::replied_first`), each beside a repaint: what a repaint costs
