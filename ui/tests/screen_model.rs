@@ -32,7 +32,9 @@ use leptos::prelude::*;
 use roost_core::app_view::{self, ui_events};
 use roost_core::store::{CursorRule, IngestOptions, Position, Store};
 use roost_core::sync_state::SyncInput;
-use roost_core::{Anchor, Client, ClientConfig, ClientEvent, OutboxEntry, OutboxState};
+use roost_core::{
+    Anchor, Client, ClientConfig, ClientEvent, OutboxEntry, OutboxState, RequestOrder,
+};
 use roost_model::app::{ChatWindowView, SyncState, UiEvent, WindowItem};
 use roost_model::ranges::{SeqRange, span_items};
 use roost_proto::{ChatId, Message, MessageId, Seq, UserId};
@@ -121,6 +123,8 @@ struct World {
     fetches: HashMap<ChatId, Fetch>,
     now: f64,
     rng: Rng,
+    /// Opens and closes numbered so far.
+    orders: u64,
 }
 
 impl World {
@@ -355,10 +359,17 @@ impl World {
         let Some(previous) = self.ui.select(chat) else {
             return;
         };
-        if let Some(previous) = previous {
-            self.client.close_chat(previous).await.unwrap();
-        }
+        // The open, then the close of the chat left with what the view showed of it (as
+        // `app/switch.rs` sends them), numbered as the shell numbers them.
         self.open_window(chat).await;
+        if let Some(previous) = previous {
+            let shown = self.ui.shown_through(previous);
+            let order = self.next_order();
+            self.client
+                .close_chat_in_order(previous, order, Some(shown))
+                .await
+                .unwrap();
+        }
         if let Some(window) = ahead
             && self.ui.window_prefetched(chat, window)
         {
@@ -370,14 +381,21 @@ impl World {
     async fn open_window(&mut self, chat: ChatId) {
         self.shown_ahead = None;
         let request = self.ui.window_requested();
+        let order = self.next_order();
         let window = self
             .client
-            .open_chat(chat, Anchor::Newest, WINDOW)
+            .open_chat_in_order(chat, Anchor::Newest, WINDOW, order)
             .await
             .unwrap();
         self.forward_client_events().await;
         self.replies
             .push_back((chat, request, app_view::chat_window(window)));
+    }
+
+    /// The next open or close's number, as the shell gives it at arrival.
+    fn next_order(&mut self) -> RequestOrder {
+        self.orders += 1;
+        RequestOrder(self.orders)
     }
 
     fn deliver_reply(&mut self) {
@@ -621,6 +639,7 @@ async fn the_screen_shows_exactly_what_the_cache_holds() {
         fetches: HashMap::new(),
         now: 0.0,
         rng: Rng(0x9E37_79B9_7F4A_7C15),
+        orders: 0,
     };
     let mut figures = Figures::default();
     for sequence in 0..SEQUENCES {
