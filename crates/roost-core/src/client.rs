@@ -317,14 +317,7 @@ impl Client {
         if !turn.admit(order) {
             return Ok(());
         }
-        let read_through = match shown {
-            Some(shown) => turn.read_through(shown),
-            None => {
-                turn.closed();
-                None
-            }
-        };
-        match read_through {
+        match turn.read_through(shown) {
             Some(read_through) => {
                 let me = self.inner.me();
                 self.inner

@@ -88,14 +88,11 @@ impl Turn {
 
     /// The chat is being closed after the UI showed it up to seq `shown` (0: nothing of it):
     /// the seq up to which it is read, after which what arrived counts as unread. `None` when
-    /// this process never marked it open (nothing to recount); forgets the open's mark.
-    pub(crate) fn read_through(&mut self, shown: Seq) -> Option<Seq> {
-        self.chat.read_at_open.take().map(|read| read.max(shown))
-    }
-
-    /// The chat is being closed without saying what the UI showed: forgets the open's mark.
-    pub(crate) fn closed(&mut self) {
-        self.chat.read_at_open = None;
+    /// there is nothing to recount: the close does not say what was shown, or this process
+    /// never marked the chat open. Forgets the open's mark.
+    pub(crate) fn read_through(&mut self, shown: Option<Seq>) -> Option<Seq> {
+        let read = self.chat.read_at_open.take()?;
+        shown.map(|shown| read.max(shown))
     }
 }
 
@@ -128,37 +125,41 @@ mod tests {
     async fn a_close_reads_the_chat_up_to_the_later_of_its_open_and_what_was_shown() {
         let (orders, a, b) = orders_and_two_chats();
         let mut turn = orders.turn(a).await;
-        assert_eq!(turn.read_through(7), None, "never opened here");
+        assert_eq!(turn.read_through(Some(7)), None, "never opened here");
         turn.opened(10);
         turn.opened_again(12);
         assert_eq!(
-            turn.read_through(0),
+            turn.read_through(Some(0)),
             Some(10),
             "nothing shown: the first open's mark"
         );
         turn.opened(9);
         turn.opened(8);
         assert_eq!(
-            turn.read_through(0),
+            turn.read_through(Some(0)),
             Some(8),
             "opened again after a close not seen here"
         );
-        assert_eq!(turn.read_through(11), None, "the close forgot the mark");
+        assert_eq!(
+            turn.read_through(Some(11)),
+            None,
+            "the close forgot the mark"
+        );
         turn.opened(10);
-        assert_eq!(turn.read_through(14), Some(14), "shown past the open");
+        assert_eq!(turn.read_through(Some(14)), Some(14), "shown past the open");
         turn.opened(10);
-        turn.closed();
-        assert_eq!(turn.read_through(14), None);
+        assert_eq!(turn.read_through(None), None, "a close that says nothing");
+        assert_eq!(turn.read_through(Some(14)), None);
         drop(turn);
         let mut other = orders.turn(b).await;
         other.opened(3);
         drop(other);
         assert_eq!(
-            orders.turn(a).await.read_through(5),
+            orders.turn(a).await.read_through(Some(5)),
             None,
             "another chat's mark"
         );
-        assert_eq!(orders.turn(b).await.read_through(1), Some(3));
+        assert_eq!(orders.turn(b).await.read_through(Some(1)), Some(3));
     }
 
     #[tokio::test]
